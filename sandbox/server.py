@@ -1,0 +1,263 @@
+"""The sandbox HTTP server: one aiohttp application on a free port, run on a thread of its own.
+
+Feature modules (`auth`, `bitable`, `permissions`, `contact`, `im`, `events`, `control`,
+`console`) each expose `register(app: web.Application, sb: Sandbox)` and add their routes.
+Cross-cutting behaviour lives here: Feishu's error shape for every failure, the request journal,
+and the realism switches (latency, injected faults, rate limits) that tests and benchmarks turn on.
+"""
+from __future__ import annotations
+
+import asyncio
+import importlib
+import json
+import logging
+import random
+import threading
+import time
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+from aiohttp import web
+
+from gtm.sandbox.errors import ApiError, error_response
+from gtm.sandbox.state import World
+
+log = logging.getLogger("gtm.sandbox")
+
+MODULES = ["auth", "bitable", "permissions", "contact", "im", "events", "control", "console"]
+
+
+@dataclass
+class Fault:
+    """An injected failure: the next `count` requests matching `path_contains`/`method` fail."""
+
+    path_contains: str
+    kind: str  # "5xx" | "timeout" | "429" | "code" | "disconnect"
+    count: int = 1
+    method: str | None = None
+    code: int = 0  # for kind="code": the Feishu code to answer (e.g. 1254291)
+    status: int = 200
+    msg: str = "injected fault"
+    reset_after: int = 1  # for 429: x-ogw-ratelimit-reset seconds
+    delay: float = 0.0  # for timeout: how long to stall before answering
+
+    def matches(self, method: str, path: str) -> bool:
+        return self.count > 0 and self.path_contains in path and (self.method in (None, method))
+
+
+@dataclass
+class SandboxConfig:
+    """Realism switches. All off by default for speed; benchmarks and the fault suite turn them on."""
+
+    rate_limits: bool = False  # enforce documented per-API limits (429 + 99991400)
+    rate_limit_scale: float = 1.0  # multiply documented limits (tests use small numbers)
+    latency_ms: float = 0.0  # added to every /open-apis call
+    batch_limit: int = 1000  # batch_create/batch_update max records (feishu-api.md: 500 vs 1000)
+    token_ttl_seconds: int = 7200
+    uuid_ttl_seconds: int = 3600
+    event_retry_schedule: tuple[float, ...] = (15.0, 300.0, 3600.0, 21600.0)  # seconds
+    event_ack_deadline: float = 3.0
+    duplicate_events: int = 0  # deliver each event this many extra times
+    write_conflicts: bool = True  # concurrent writes to one table get 1254291
+    enforce_permissions: bool = True
+    ws_ping_interval: int = 120
+    seed_demo: bool = True  # create the default tenant/app/users/chat at start
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+class Journal:
+    """Every /open-apis request as seen: method, path, query, JSON body, status, Feishu code."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self.entries: list[dict[str, Any]] = []
+
+    def add(self, entry: dict[str, Any]) -> None:
+        with self._lock:
+            entry["seq"] = len(self.entries)
+            self.entries.append(entry)
+
+    def since(self, seq: int = 0) -> list[dict[str, Any]]:
+        with self._lock:
+            return list(self.entries[seq:])
+
+    def mark(self) -> int:
+        with self._lock:
+            return len(self.entries)
+
+    def clear(self) -> None:
+        with self._lock:
+            self.entries.clear()
+
+
+WRITE_METHODS = {"POST", "PUT", "PATCH", "DELETE"}
+READ_ONLY_POSTS = ("/records/search", "/records/batch_get", "/tenant_access_token", "/app_access_token",
+                   "/callback/ws/endpoint", "/members/auth")
+
+
+def is_write(method: str, path: str) -> bool:
+    """Whether a journal entry changed something (searches are POSTs that only read)."""
+    return method in WRITE_METHODS and not any(p in path for p in READ_ONLY_POSTS)
+
+
+class Sandbox:
+    """The server. `Sandbox().start()` returns the base URL (http://127.0.0.1:PORT)."""
+
+    def __init__(self, config: SandboxConfig | None = None, world: World | None = None,
+                 state_file: str | None = None) -> None:
+        self.config = config or SandboxConfig()
+        self.world = world or World()
+        self.journal = Journal()
+        self.faults: list[Fault] = []
+        self.state_file = state_file
+        self.url = ""
+        self.port = 0
+        self.loop: asyncio.AbstractEventLoop | None = None
+        self._runner: web.AppRunner | None = None
+        self._thread: threading.Thread | None = None
+        self._ready = threading.Event()
+        self._fault_lock = threading.Lock()
+        self.modules: dict[str, Any] = {}
+        self.app = self._build_app()
+        self.hooks_on_start: list[Callable[[], None]] = []
+
+    # -- app ------------------------------------------------------------------------------
+    def _build_app(self) -> web.Application:
+        app = web.Application(middlewares=[self._middleware], client_max_size=32 * 1024 * 1024)
+        for name in MODULES:
+            try:
+                mod = importlib.import_module(f"gtm.sandbox.{name}")
+            except ModuleNotFoundError as exc:
+                if exc.name == f"gtm.sandbox.{name}":
+                    continue
+                raise
+            self.modules[name] = mod
+            mod.register(app, self)
+        return app
+
+    @web.middleware
+    async def _middleware(self, request: web.Request, handler):
+        path = request.path
+        api = path.startswith("/open-apis/") or path.startswith("/callback/")
+        body_bytes = await request.read() if api else b""
+        entry: dict[str, Any] = {}
+        if api:
+            try:
+                body = json.loads(body_bytes) if body_bytes else None
+            except ValueError:
+                body = body_bytes[:200].decode("utf-8", "replace")
+            entry = {"method": request.method, "path": path, "query": dict(request.query), "body": body,
+                     "time": time.time(), "write": is_write(request.method, path),
+                     "auth": request.headers.get("Authorization", "")[:12]}
+        try:
+            if api:
+                if self.config.latency_ms:
+                    await asyncio.sleep(self.config.latency_ms / 1000.0)
+                await self._apply_faults(request.method, path)
+            resp = await handler(request)
+        except ApiError as err:
+            resp = error_response(err)
+        except web.HTTPException as exc:
+            if not api:
+                raise
+            resp = web.json_response({"code": 404 if exc.status == 404 else exc.status, "msg": exc.reason},
+                                     status=exc.status)
+        except Exception as exc:  # never a Python traceback to the client
+            log.exception("sandbox handler failed: %s %s", request.method, path)
+            resp = web.json_response({"code": 1255001, "msg": f"internal error: {exc.__class__.__name__}"},
+                                     status=500)
+        if api:
+            entry["status"] = resp.status
+            code = None
+            if isinstance(resp, web.Response) and resp.body is not None and resp.content_type == "application/json":
+                try:
+                    code = json.loads(resp.body).get("code")
+                except (ValueError, AttributeError, TypeError):
+                    code = None
+            entry["code"] = code
+            self.journal.add(entry)
+        return resp
+
+    async def _apply_faults(self, method: str, path: str) -> None:
+        with self._fault_lock:
+            fault = next((f for f in self.faults if f.matches(method, path)), None)
+            if fault:
+                fault.count -= 1
+        if not fault:
+            return
+        if fault.kind == "timeout":
+            await asyncio.sleep(fault.delay or 30.0)
+            raise ApiError(1255040, "request timeout", 504)
+        if fault.kind == "5xx":
+            raise ApiError(1255001, fault.msg or "internal error", fault.status if fault.status >= 500 else 500)
+        if fault.kind == "429":
+            raise ApiError(99991400, "request trigger frequency limit", 429,
+                           {"x-ogw-ratelimit-limit": "100", "x-ogw-ratelimit-reset": str(fault.reset_after)})
+        if fault.kind == "code":
+            raise ApiError(fault.code, fault.msg, fault.status)
+        if fault.kind == "disconnect":
+            raise ConnectionResetError("injected disconnect")
+
+    def inject(self, path_contains: str, kind: str, count: int = 1, **kw: Any) -> Fault:
+        """Make the next `count` matching requests fail (see `Fault`)."""
+        f = Fault(path_contains, kind, count, **kw)
+        with self._fault_lock:
+            self.faults.append(f)
+        return f
+
+    def clear_faults(self) -> None:
+        with self._fault_lock:
+            self.faults.clear()
+
+    # -- lifecycle ------------------------------------------------------------------------
+    def start(self, port: int = 0, host: str = "127.0.0.1") -> str:
+        """Serve on a thread; port 0 picks a free port. Returns the base URL."""
+        self._thread = threading.Thread(target=self._run, args=(host, port), name="feishu-sandbox", daemon=True)
+        self._thread.start()
+        if not self._ready.wait(15):
+            raise RuntimeError("sandbox did not start")
+        for hook in self.hooks_on_start:
+            hook()
+        return self.url
+
+    def _run(self, host: str, port: int) -> None:
+        self.loop = asyncio.new_event_loop()
+        asyncio.set_event_loop(self.loop)
+        self._runner = web.AppRunner(self.app, handle_signals=False, access_log=None)
+        self.loop.run_until_complete(self._runner.setup())
+        site = web.TCPSite(self._runner, host, port)
+        self.loop.run_until_complete(site.start())
+        sock = site._server.sockets[0]  # type: ignore[union-attr]
+        self.port = sock.getsockname()[1]
+        self.url = f"http://{host}:{self.port}"
+        self._ready.set()
+        try:
+            self.loop.run_forever()
+        finally:
+            self.loop.run_until_complete(self._runner.cleanup())
+            self.loop.close()
+
+    def stop(self) -> None:
+        if self.state_file:
+            self.world.save(self.state_file)
+        if self.loop and self.loop.is_running():
+            self.loop.call_soon_threadsafe(self.loop.stop)
+        if self._thread:
+            self._thread.join(10)
+        self._thread = None
+
+    def run_coro(self, coro, timeout: float = 30.0):
+        """Run a coroutine on the sandbox loop from another thread and wait for its result."""
+        assert self.loop is not None
+        return asyncio.run_coroutine_threadsafe(coro, self.loop).result(timeout)
+
+    def __enter__(self) -> "Sandbox":
+        self.start()
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.stop()
+
+
+def jitter() -> float:
+    return random.random()
