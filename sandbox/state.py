@@ -31,6 +31,7 @@ class Tenant:
     tenant_key: str
     name: str
     domain: str = "sandbox"  # used to build Base URLs: https://{domain}.feishu.cn/base/{token}
+    advanced_permissions: bool = True  # False: the plan refuses Bitable roles (1254304/1254306)
 
 
 @dataclass

@@ -28,6 +28,7 @@ from tenacity import (
 )
 
 from lark_oapi.core.cache import LocalCache
+from lark_oapi.core.exception import ObtainAccessTokenException
 
 from gtm.sync.errors import AuthError, ConnectionFailed, FeishuError, RateLimited, TransientError, classify
 
@@ -145,6 +146,11 @@ class Gateway:
                     return self.unwrap(fn(), api=api, context=context)
             except (requests.Timeout, requests.ConnectionError) as exc:
                 raise ConnectionFailed(f"no answer from {self.domain}: {exc.__class__.__name__}", api=api) from exc
+            except ObtainAccessTokenException as exc:
+                code = getattr(exc, "code", None) or 99991543
+                raise AuthError(int(code), f"could not get a tenant token for app {self.app_id}: "
+                                f"{getattr(exc, 'msg', exc)} (check GTM_FEISHU_APP_ID / GTM_FEISHU_APP_SECRET)",
+                                api="auth.tenant_access_token") from exc
 
         def wait(state: RetryCallState) -> float:
             exc = state.outcome.exception() if state.outcome else None

@@ -1,0 +1,102 @@
+"""The running service's shared objects: settings, store, gateway and the projects it serves.
+
+Jobs, handlers and transports receive a `Runtime` (one typed context, as python-telegram-bot's
+jobs do) instead of reaching for globals. Each project is a `ProjectRuntime`: its registry row,
+its Base binding, its effective policy (process policy + per-project overrides) and its mirror.
+"""
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass, field
+from typing import Any
+
+from gtm.schemas.settings import Policy, Settings
+from gtm.sync.binding import BaseBinding
+from gtm.sync.gateway import Gateway
+from gtm.sync.store.base import Store
+from gtm.sync.store.registry import ProjectRow, list_projects
+
+
+class ProjectNotFound(LookupError):
+    """Names the slugs that exist so the user can pick one."""
+
+
+@dataclass
+class ProjectRuntime:
+    slug: str
+    name: str
+    template: str
+    chat_ids: list[str]
+    policy: Policy
+    binding: BaseBinding
+    active: bool = True
+    _mirror: Any = field(default=None, repr=False)
+
+    @property
+    def tz(self):
+        return self.policy.tz
+
+
+def effective_policy(settings: Settings, row: ProjectRow) -> Policy:
+    """Process policy, then the project's timezone, then its overrides."""
+    base = settings.effective_policy().model_dump()
+    if row.timezone:
+        base["timezone"] = row.timezone
+    base.update(row.policy_overrides or {})
+    return Policy.model_validate(base)
+
+
+class Runtime:
+    """Everything a job or handler needs. Thread-safe for the parts that are shared."""
+
+    def __init__(self, settings: Settings, store: Store, gateway: Gateway, *, sandbox: Any = None) -> None:
+        self.settings = settings
+        self.store = store
+        self.gateway = gateway
+        self.sandbox = sandbox  # the embedded sandbox when running without Feishu credentials
+        self._lock = threading.Lock()
+        self._mirrors: dict[str, Any] = {}
+
+    # -- projects ------------------------------------------------------------------------
+    def _to_runtime(self, row: ProjectRow) -> ProjectRuntime:
+        return ProjectRuntime(slug=row.slug, name=row.name or row.slug, template=row.template,
+                              chat_ids=list(row.chat_ids or []), policy=effective_policy(self.settings, row),
+                              binding=BaseBinding.from_row(row), active=row.active)
+
+    def projects(self, *, active_only: bool = True) -> list[ProjectRuntime]:
+        with self.store.session() as s:
+            return [self._to_runtime(r) for r in list_projects(s, active_only=active_only)]
+
+    def project(self, slug: str | None = None) -> ProjectRuntime:
+        """One project: by slug, or the only one. A clear error lists the slugs otherwise."""
+        projects = self.projects(active_only=False)
+        if slug:
+            for p in projects:
+                if p.slug == slug:
+                    return p
+            raise ProjectNotFound(f"没有项目 {slug!r} / no project {slug!r}; 已有 / known: "
+                                  + (", ".join(p.slug for p in projects) or "（无 / none — run `gtm init`）"))
+        active = [p for p in projects if p.active]
+        if len(active) == 1:
+            return active[0]
+        if not active:
+            raise ProjectNotFound("还没有项目 / no project yet: run `gtm init --project SLUG` first")
+        raise ProjectNotFound("有多个项目，请用 --project 指定 / several projects, pass --project: "
+                              + ", ".join(p.slug for p in active))
+
+    def project_for_chat(self, chat_id: str) -> ProjectRuntime | None:
+        for p in self.projects():
+            if chat_id in p.chat_ids:
+                return p
+        return None
+
+    def mirror(self, project: ProjectRuntime):
+        """The project's mirror (one per project per process)."""
+        from gtm.sync.mirror import Mirror
+
+        with self._lock:
+            m = self._mirrors.get(project.slug)
+            if m is None or m.binding.app_token != project.binding.app_token:
+                m = Mirror(self.store, self.gateway, project.binding)
+                self._mirrors[project.slug] = m
+            return m
