@@ -63,6 +63,7 @@ def main() -> None:
 @click.option("--base", "base_token", default=None, help="Adopt an existing Base (app_token) instead of creating one.")
 @click.option("--start", "start", default=None, help="Start date for laying out the plan (YYYY-MM-DD, default today).")
 @click.option("--chat", "chats", multiple=True, help="Project group chat id (oc_…); repeatable. Default: GTM_CHAT_ID.")
+@click.option("--pm", "pm", default=None, help="Project manager (open_id or email): full access, and 项目负责人 when empty.")
 @click.option("--admin", "admins", multiple=True, help="Person to get full access (open_id, user_id or email); repeatable.")
 @click.option("--permissions", type=click.Choice(["default", "strict"]), default="default", show_default=True,
               help="strict: advanced permissions, members edit only rows they own (seed 003).")
@@ -83,7 +84,7 @@ def init(ctx: click.Context, **kw: Any) -> None:
     code = run_init(app, project=kw["project"], template=kw["template"], name=kw["name"],
                     base_token=kw["base_token"], start=start, chats=list(kw["chats"]),
                     admins=list(kw["admins"]), strict=kw["permissions"] == "strict",
-                    dry_run=kw["dry_run"], repair=kw["repair"])
+                    dry_run=kw["dry_run"], repair=kw["repair"], pm=kw["pm"])
     sys.exit(code)
 
 

@@ -24,7 +24,8 @@ from gtm.sandbox.state import World
 
 log = logging.getLogger("gtm.sandbox")
 
-MODULES = ["auth", "bitable", "permissions", "contact", "im", "events", "control", "console"]
+MODULES = ["auth", "bitable", "permissions", "contact", "im", "events", "longconn", "control", "console",
+           "control_bitable", "ratelimit", "botinfo", "scopes"]
 
 
 @dataclass
@@ -62,6 +63,23 @@ class SandboxConfig:
     enforce_permissions: bool = True
     ws_ping_interval: int = 120
     seed_demo: bool = True  # create the default tenant/app/users/chat at start
+    bitable_write_ms: float = 0.0  # every Bitable write holds its table this long (provokes 1254291)
+    bitable_time_zone: str = "Asia/Shanghai"  # time zone of new bases (date filters use it)
+    # -- IM / cards / events (im.py, cards.py, events.py, longconn.py) --------------------
+    im_qps_per_target: int = 5  # §6.1: 5 QPS per user and per group (230020), when rate_limits is on
+    card_max_bytes: int = 30 * 1024  # §6.1: card/post request body ≤30 KB
+    text_max_bytes: int = 150 * 1024  # §6.1: text request body ≤150 KB
+    too_long_code: int = 230025  # UNCONFIRMED: over-size card → 230025 "content too long" (not 230099)
+    card_max_elements: int = 200  # 3P, UNCONFIRMED
+    delayed_update_ttl_seconds: int = 1800  # §6.3: c- token valid 30 min …
+    delayed_update_uses: int = 3  # … and usable 3 times
+    delayed_update_max_bytes: int = 100 * 1024
+    members_max_page_size: int = 100  # §6.5 UNCONFIRMED
+    event_connect_timeout: float = 2.0  # §8.1: TCP connect 2 s, overall `event_ack_deadline`
+    group_needs_mention: bool = True  # §8.2: a group bot only receives messages that @ it
+    ws_reconnect_interval: int = 1  # ClientConfig handed to SDK ws clients (real: 120)
+    ws_reconnect_nonce: int = 0  # real: 30
+    ws_max_connections: int = 50  # §9.5: ≤50 connections per app (1000040350)
     extra: dict[str, Any] = field(default_factory=dict)
 
 

@@ -84,6 +84,9 @@ class EscalationState(BaseModel):
     acked_until: datetime | None = None
     snoozed_until: datetime | None = None
     resolved: bool = False
+    # When the ladder started measuring (issue: 提出日期; blocked task: first seen 阻塞). Added by
+    # the rules: a blocked task's modified_at moves with every edit, so the start must be kept.
+    since: datetime | None = None
 
 
 class CheckResult(BaseModel):

@@ -100,6 +100,9 @@ class Settings(BaseSettings):
     batch_limit: int = 500
     base_permission: Literal["view", "edit"] = "edit"
     log_level: str = "INFO"
+    # `gtm serve`: how often a standby replica tries to take the scheduler lock (and the leader
+    # checks it still holds it); a dead leader is replaced within about this many seconds
+    leader_retry_seconds: float = Field(default=5.0, gt=0)
     policy: Policy = Field(default_factory=Policy)
 
     @classmethod

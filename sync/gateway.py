@@ -187,7 +187,8 @@ class Gateway:
     def unwrap(resp: Any, *, api: str, context: str = "") -> Any:
         """`resp.data` for a success; otherwise the typed error with code, msg, log id."""
         if resp.success():
-            return resp.data
+            # some SDK responses (e.g. DeleteAppTableResponse) have no `data` attribute at all
+            return getattr(resp, "data", None)
         raw = getattr(resp, "raw", None)
         headers = {k.lower(): v for k, v in (getattr(raw, "headers", None) or {}).items()}
         status = getattr(raw, "status_code", None)

@@ -1,0 +1,326 @@
+"""Card button clicks (`card.action.trigger`): write the person's decision back to the Base.
+
+Buttons on overdue/digest cards: 完成 (status done + actual end/完成日期), 进度 (progress), 延期到…
+(new planned end, reason appended to 备注). On escalation cards: 确认 (pauses the ladder for
+`Policy.ack_pause_hours`), 稍后提醒 (snooze), 已解决 (status 已解决 + 解决日期; the ladder ends).
+
+Every click:
+- is parsed by `gtm.bot.actions_schema.parse_action` (project slug, table, record in the value);
+- re-reads that one record first (`Mirror.refresh_records`), so the decision compares against what
+  the Base holds now, not a stale mirror;
+- is allowed only to the item's owner, the project's PM or management (else a toast, no write);
+- is idempotent: a value already in place is not written again (a double click, a redelivered
+  callback, two people clicking), and the dispatcher's event-id claim drops exact redeliveries;
+  clicks on one record are serialised in-process so two fast clicks cannot both write;
+- writes through `gtm.sync.writeback.write_user_action`, then answers a toast and the card with
+  that item's controls replaced by its new state (`gtm.bot.cards.factory.after_action` on the card
+  from the notification ledger, where the sender stored it, or — for replies — from the message).
+"""
+from __future__ import annotations
+
+import copy
+import json
+import logging
+import threading
+from dataclasses import dataclass
+from datetime import date, datetime, time, timedelta
+from typing import Any
+
+from gtm.schemas.plan import IssueStatus, MilestoneStatus, PlanSnapshot, Record, TaskStatus
+
+log = logging.getLogger(__name__)
+
+DONE = {"task": TaskStatus.DONE.value, "milestone": MilestoneStatus.DONE.value,
+        "deliverable": MilestoneStatus.DONE.value}
+DONE_DATE = {"task": "actual_end", "milestone": "actual_date", "deliverable": "done_date"}
+END_DATE = {"task": "planned_end", "milestone": "target_date", "deliverable": "due_date",
+            "dependency": "needed_by"}
+NOTE = {"task": "note", "milestone": "note"}
+RESOLVED = {"issue": IssueStatus.RESOLVED.value}
+
+_record_locks: dict[tuple[str, str, str], threading.Lock] = {}
+_message_locks: dict[str, threading.Lock] = {}
+_guard = threading.Lock()
+
+
+@dataclass
+class ActionResult:
+    """What a click produced: a toast, maybe the new card, and whether the Base was written."""
+
+    kind: str  # toast type: success | info | warning | error
+    text: str
+    text_en: str = ""
+    card: dict[str, Any] | None = None
+    wrote: bool = False
+    who: str = ""  # the clicker's display name (for the card's state line)
+    until: datetime | None = None  # ack / snooze: when the ladder wakes up again
+
+    def callback_answer(self) -> dict[str, Any]:
+        answer: dict[str, Any] = {"toast": {"type": self.kind, "content": self.text,
+                                            "i18n": {"zh_cn": self.text, "en_us": self.text_en or self.text}}}
+        if self.card:
+            answer["card"] = self.card
+        return answer
+
+
+def _lock(table: dict, key: Any) -> threading.Lock:
+    with _guard:
+        return table.setdefault(key, threading.Lock())
+
+
+def _refuse(text: str, text_en: str) -> ActionResult:
+    return ActionResult("error", text, text_en)
+
+
+# -- entry point ----------------------------------------------------------------------------------
+def handle_action(runtime: Any, inc: Any, now: datetime) -> ActionResult:
+    """Handle one card callback (`Incoming` of kind card_action)."""
+    from gtm.bot.actions_schema import ActionError, parse_action
+    from gtm.bot.runtime import ProjectNotFound
+
+    try:
+        act = parse_action(inc.action_value, inc.form_value, inc.action_option or None)
+    except ActionError as exc:
+        return _refuse(f"无法处理这个按钮：{exc}", f"Cannot handle this button: {exc}")
+    try:
+        project = runtime.project(act.p)
+    except ProjectNotFound as exc:
+        return _refuse(str(exc), str(exc))
+    with _lock(_record_locks, (act.p, act.t, act.r)):
+        result = _apply(runtime, project, act, inc, now)
+    if result.kind != "error" and inc.message_id:
+        try:
+            result.card = updated_card(runtime, inc.message_id, act, result, inc.open_id, now, project)
+        except Exception:  # noqa: BLE001 - the write happened; a card we cannot redraw is cosmetic
+            log.exception("could not redraw card %s", inc.message_id)
+    return result
+
+
+def _apply(runtime: Any, project: Any, act: Any, inc: Any, now: datetime) -> ActionResult:
+    from gtm.bot.ask import snapshot_for
+
+    mirror = runtime.mirror(project)
+    snapshot_for(runtime, project, now)  # a mirror never read (or stale) is refreshed first
+    try:
+        mirror.refresh_records(act.t, [act.r], now)
+    except Exception as exc:  # noqa: BLE001 - decide on the mirrored value; the write will tell
+        log.warning("could not re-read %s/%s before a click: %s", act.t, act.r, exc)
+    snap = mirror.snapshot(now)
+    row = find_row(snap, act.t, act.r)
+    if row is None:
+        return _refuse("这条记录已不存在（可能已被删除）", "This record no longer exists")
+    if not may_act(snap, row, inc.open_id):
+        return _refuse("只有负责人、项目经理或管理层可以操作这条记录",
+                       "Only the owner, the project manager or management may do this")
+    handler = _HANDLERS.get(act.a)
+    if handler is None:  # pragma: no cover - parse_action only returns known actions
+        return _refuse(f"未知操作 {act.a}", f"Unknown action {act.a}")
+    result = handler(runtime, project, mirror, act, row, inc.open_id, now)
+    person = snap.people().get(inc.open_id)
+    result.who = person.name if person and person.name else ""
+    return result
+
+
+def find_row(snap: PlanSnapshot, table: str, record_id: str) -> Record | None:
+    return next((r for r in snap.rows(table) if r.record_id == record_id), None)
+
+
+def owners_of(row: Record) -> set[str]:
+    people = set()
+    owner = getattr(row, "owner", None)
+    if owner is not None:
+        people.add(owner.open_id)
+    return people
+
+
+def may_act(snap: PlanSnapshot, row: Record, open_id: str) -> bool:
+    """The item's owner, the project's PM or a member of management."""
+    if not open_id:
+        return False
+    allowed = owners_of(row)
+    if snap.project.pm:
+        allowed.add(snap.project.pm.open_id)
+    allowed.update(p.open_id for p in snap.project.management)
+    return open_id in allowed
+
+
+def _write(mirror: Any, act: Any, values: dict[str, Any], actor: str) -> None:
+    from gtm.sync.writeback import write_user_action
+
+    write_user_action(mirror, act.t, act.r, values, actor)
+
+
+def _local_today(project: Any, now: datetime) -> date:
+    return now.astimezone(project.policy.tz).date()
+
+
+# -- the actions ----------------------------------------------------------------------------------
+def _done(runtime, project, mirror, act, row, actor, now) -> ActionResult:
+    if act.t not in DONE:
+        return _refuse("这类记录不能标记完成", "This kind of record cannot be marked done")
+    if row.status == DONE[act.t]:
+        return ActionResult("info", "已经是完成状态，无需重复操作", "Already done")
+    values: dict[str, Any] = {"status": DONE[act.t], DONE_DATE[act.t]: _local_today(project, now)}
+    if act.t == "task":
+        values["progress"] = 1.0
+    _write(mirror, act, values, actor)
+    return ActionResult("success", "已标记完成，已写回多维表格", "Marked done in the Base", wrote=True)
+
+
+def _progress(runtime, project, mirror, act, row, actor, now) -> ActionResult:
+    if act.t != "task":
+        return _refuse("只有任务有进度字段", "Only tasks have a progress field")
+    frac = round((act.pct or 0) / 100.0, 4)
+    current = row.progress
+    if current is not None and abs(current - frac) < 1e-6:
+        return ActionResult("info", f"进度已是 {act.pct}%", f"Progress is already {act.pct}%")
+    values: dict[str, Any] = {"progress": frac}
+    if frac > 0 and row.status == TaskStatus.NOT_STARTED.value:
+        values["status"] = TaskStatus.IN_PROGRESS.value
+        if row.actual_start is None:
+            values["actual_start"] = _local_today(project, now)
+    _write(mirror, act, values, actor)
+    return ActionResult("success", f"进度已更新为 {act.pct}%", f"Progress set to {act.pct}%", wrote=True)
+
+
+def _postpone(runtime, project, mirror, act, row, actor, now) -> ActionResult:
+    attr = END_DATE.get(act.t)
+    if attr is None:
+        return _refuse("这类记录不能延期", "This kind of record cannot be postponed")
+    new = act.new_date
+    if getattr(row, attr) == new:
+        return ActionResult("info", f"计划日期已是 {new.isoformat()}", f"Already due {new.isoformat()}")
+    if new < _local_today(project, now):
+        return _refuse(f"新日期 {new.isoformat()} 早于今天", f"The new date {new.isoformat()} is in the past")
+    values: dict[str, Any] = {attr: new}
+    note_attr = NOTE.get(act.t)
+    if note_attr:
+        old = getattr(row, attr)
+        stamp = now.astimezone(project.policy.tz).strftime("%Y-%m-%d")
+        line = (f"[{stamp}] 延期：{old.isoformat() if old else '—'} → {new.isoformat()}"
+                + (f"，原因：{act.reason}" if act.reason else ""))
+        prev = (getattr(row, note_attr) or "").rstrip()
+        values[note_attr] = f"{prev}\n{line}" if prev else line
+    _write(mirror, act, values, actor)
+    return ActionResult("success", f"已延期到 {new.isoformat()}", f"Postponed to {new.isoformat()}", wrote=True)
+
+
+def _ladder_state(runtime: Any, project: Any, act: Any):
+    from gtm.sync.store.ledger import get_states
+
+    with runtime.store.session() as s:
+        return get_states(s, project.slug).get((act.t, act.r))
+
+
+def _ack(runtime, project, mirror, act, row, actor, now) -> ActionResult:
+    from gtm.sync.store.ledger import ack
+
+    state = _ladder_state(runtime, project, act)
+    if state is not None and state.acked_until is not None and state.acked_until > now:
+        return ActionResult("info", "已确认过，升级提醒暂停中", "Already acknowledged",
+                            until=state.acked_until.astimezone(project.policy.tz))
+    until = now + timedelta(hours=project.policy.ack_pause_hours)
+    with runtime.store.session() as s:
+        ack(s, project.slug, act.t, act.r, until)
+    hours = project.policy.ack_pause_hours
+    return ActionResult("success", f"已确认，{hours} 小时内不再升级", f"Acknowledged: paused for {hours} h",
+                        wrote=True, until=until.astimezone(project.policy.tz))
+
+
+def _snooze_until(project: Any, act: Any, now: datetime) -> datetime:
+    if act.until is not None:
+        start = project.policy.working_hours_start
+        return datetime.combine(act.until, start if isinstance(start, time) else time(9), project.policy.tz)
+    return now + timedelta(hours=act.h or 4)
+
+
+def _snooze(runtime, project, mirror, act, row, actor, now) -> ActionResult:
+    from gtm.sync.store.ledger import snooze
+
+    until = _snooze_until(project, act, now)
+    state = _ladder_state(runtime, project, act)
+    if state is not None and state.snoozed_until is not None and state.snoozed_until >= until - timedelta(minutes=5):
+        return ActionResult("info", "已设置稍后提醒", "Already snoozed")
+    with runtime.store.session() as s:
+        snooze(s, project.slug, act.t, act.r, until)
+    shown = until.astimezone(project.policy.tz).strftime("%m-%d %H:%M")
+    return ActionResult("success", f"好的，{shown} 再提醒", f"OK, reminding again at {shown}", wrote=True,
+                        until=until.astimezone(project.policy.tz))
+
+
+def _resolve(runtime, project, mirror, act, row, actor, now) -> ActionResult:
+    from gtm.sync.store.ledger import resolve
+
+    if act.t == "issue":
+        if row.status == RESOLVED["issue"]:
+            with runtime.store.session() as s:
+                resolve(s, project.slug, act.t, act.r)
+            return ActionResult("info", "问题已是已解决状态", "Already resolved")
+        _write(mirror, act, {"status": RESOLVED["issue"], "resolved_at": now}, actor)
+    elif act.t == "task":
+        if row.status != TaskStatus.BLOCKED.value:
+            with runtime.store.session() as s:
+                resolve(s, project.slug, act.t, act.r)
+            return ActionResult("info", "任务已不再阻塞", "The task is no longer blocked")
+        _write(mirror, act, {"status": TaskStatus.IN_PROGRESS.value}, actor)
+    else:
+        return _refuse("这类记录不能标记已解决", "This kind of record cannot be resolved")
+    with runtime.store.session() as s:
+        resolve(s, project.slug, act.t, act.r)
+    return ActionResult("success", "已标记解决，升级提醒结束", "Resolved; escalation ended", wrote=True)
+
+
+_HANDLERS = {"task_done": _done, "progress": _progress, "postpone": _postpone, "ack": _ack,
+             "snooze": _snooze, "resolve": _resolve}
+
+
+# -- the card after the click -------------------------------------------------------------------
+def updated_card(runtime: Any, message_id: str, act: Any, result: ActionResult, actor: str,
+                 now: datetime, project: Any) -> dict[str, Any] | None:
+    """The message's card with this record's controls replaced by its new state
+    (`gtm.bot.cards.factory.after_action`); stored back so the next click builds on it."""
+    from gtm.bot.cards.factory import after_action
+
+    with _lock(_message_locks, message_id):
+        row_id, card = _card_of(runtime, message_id)
+        if card is None:
+            return None
+        new = after_action(card, act, result.who or actor, result.until, project.policy.locale)
+        if row_id is not None:
+            _store_card(runtime, row_id, new)
+        return new
+
+
+def _card_of(runtime: Any, message_id: str) -> tuple[int | None, dict[str, Any] | None]:
+    """The card as we sent it: from the notification ledger, else from the message."""
+    from sqlalchemy import select
+
+    from gtm.sync.store.ledger import NotificationRow
+
+    with runtime.store.session() as s:
+        row = s.scalars(select(NotificationRow).where(NotificationRow.message_id == message_id)).first()
+        if row is not None and isinstance(row.payload, dict) and row.payload.get("body"):
+            return row.id, copy.deepcopy(row.payload)
+    from lark_oapi.api.im.v1 import GetMessageRequest
+
+    gw = runtime.gateway
+    req = GetMessageRequest.builder().message_id(message_id).build()
+    data = gw.call("im.message.get", lambda: gw.client.im.v1.message.get(req), family="im.chat",
+                   retry_safe=True, context=message_id)
+    items = getattr(data, "items", None) or []
+    if not items or not items[0].body or not items[0].body.content:
+        return None, None
+    try:
+        card = json.loads(items[0].body.content)
+    except ValueError:
+        return None, None
+    return None, card if isinstance(card, dict) and "body" in card else None
+
+
+def _store_card(runtime: Any, row_id: int, card: dict[str, Any]) -> None:
+    from gtm.sync.store.ledger import NotificationRow
+
+    with runtime.store.session() as s:
+        row = s.get(NotificationRow, row_id)
+        if row is not None:
+            row.payload = card

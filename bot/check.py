@@ -1,0 +1,113 @@
+"""One check of one project at one instant: refresh → rules → write-back → notices.
+
+This is the job the scheduler runs every N minutes and what `gtm check` runs once. It is a plain
+function of (runtime, project, now): no clock inside, so tests and `--as-of` can replay any day.
+"""
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from gtm.bot.runtime import ProjectRuntime, Runtime
+from gtm.schemas.decisions import CheckResult, Notice, RecordRef
+from gtm.schemas.plan import PlanSnapshot
+
+log = logging.getLogger(__name__)
+
+DIGEST_KINDS = {"overdue", "due_soon"}
+
+
+@dataclass
+class CheckRun:
+    """What one check did, for the CLI summary table, metrics and the PM's report."""
+
+    project: str
+    now: datetime
+    snapshot: PlanSnapshot
+    result: CheckResult
+    refresh: Any = None
+    writes_planned: int = 0
+    writes_applied: int = 0
+    writes_skipped: list[str] = field(default_factory=list)
+    outcomes: list[Any] = field(default_factory=list)  # SendOutcome rows from the sender
+    dry_run: bool = False
+    error: str = ""
+
+
+def problem_notices(project: ProjectRuntime, snapshot: PlanSnapshot) -> list[Notice]:
+    """Data problems go to the PM as one digest item each (rule "data_problem")."""
+    pm = snapshot.project.pm.open_id if snapshot.project.pm else None
+    if not pm:
+        return []
+    out = []
+    for p in snapshot.problems:
+        out.append(Notice(kind="data_problem", key=f"data_problem:{p.table}:{p.record_id}:{p.field}:{p.value}",
+                          recipients=[pm], record=RecordRef(table=p.table, record_id=p.record_id),
+                          digest=True, title="数据问题", text=p.describe("zh"), text_en=p.describe("en")))
+    return out
+
+
+def evaluate(runtime: Runtime, project: ProjectRuntime, now: datetime, *, refresh: bool = True,
+             full: bool = False) -> tuple[PlanSnapshot, CheckResult, Any]:
+    """Refresh the mirror (optional) and run every rule; no writes, no sends."""
+    from gtm.bot.rules.engine import run_checks
+    from gtm.sync.store.ledger import get_states
+
+    mirror = runtime.mirror(project)
+    report = mirror.refresh(now, full=full) if refresh else None
+    snapshot = mirror.snapshot()
+    with runtime.store.session() as s:
+        states = get_states(s, project.slug)
+    result = run_checks(snapshot, now, project.policy, states)
+    return snapshot, result, report
+
+
+def run_check(runtime: Runtime, project: ProjectRuntime, now: datetime, *, dry_run: bool = False,
+              include_digest: bool = True, full: bool = False, sender: Any = None) -> CheckRun:
+    """The whole check. `include_digest=False` is the periodic run: overdue/due-soon items wait
+    for the morning digest; escalations, budget and gate alerts go out at once."""
+    from gtm.sync.store.ledger import save_states
+    from gtm.sync.store.registry import get_project
+    from gtm.sync.writeback import apply as apply_writes
+    from gtm.sync.writeback import plan_writes
+
+    snapshot, result, refresh = evaluate(runtime, project, now, full=full)
+    run = CheckRun(project.slug, now, snapshot, result, refresh=refresh, dry_run=dry_run)
+    mirror = runtime.mirror(project)
+    plan = plan_writes(result.writes, mirror)
+    run.writes_planned = plan.count if hasattr(plan, "count") else len(result.writes)
+    notices = list(result.notices) + problem_notices(project, snapshot)
+    if not include_digest:
+        notices = [n for n in notices if not n.digest]
+    if not dry_run:
+        wr = apply_writes(plan, mirror, runtime.gateway)
+        run.writes_applied = wr.written_cells
+        run.writes_skipped = [f"{t}:{r}" for t, r in wr.conflicts]
+        with runtime.store.session() as s:
+            save_states(s, project.slug, result.escalations)
+    name = snapshot.project.name or project.name
+    sender = sender or make_sender(runtime, {name: project.slug})
+    run.outcomes = sender.dispatch(project.slug, name, notices, now, project.policy, dry_run=dry_run)
+    if not dry_run:
+        with runtime.store.session() as s:
+            row = get_project(s, project.slug)
+            if row is not None:
+                row.last_check_at = now
+                row.last_error = ""
+    return run
+
+
+def make_sender(runtime: Runtime, slugs: dict[str, str] | None = None):
+    """The ledger-backed sender with the product's notice cards.
+
+    `slugs` maps project display names to slugs: card buttons carry the slug so a click is routed
+    to the right project even when two projects share people or record ids.
+    """
+    from gtm.bot.cards.factory import NoticeCards
+    from gtm.bot.notify import Sender
+
+    if slugs is None:
+        slugs = {p.name: p.slug for p in runtime.projects()}
+    return Sender(runtime.gateway, runtime.store, NoticeCards(slugs))

@@ -1,0 +1,170 @@
+"""The CLI bodies of `gtm sync/check/report/portfolio/ask/projects`: run, then print with Rich."""
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, Callable
+
+from rich.console import Console
+from rich.table import Table
+
+from gtm.bot.runtime import ProjectNotFound
+from gtm.sync.errors import FeishuError
+
+NowFn = Callable[[Any], datetime]
+console = Console()
+
+
+def _projects(app, project: str | None, *, allow_all: bool = False):
+    rt = app.runtime
+    if allow_all and project == "all":
+        return rt.projects()
+    return [rt.project(project)]
+
+
+def _guard(fn):
+    """Turn the expected failures into one clear line and exit code 1."""
+    def wrapper(*a, **kw):
+        try:
+            return fn(*a, **kw)
+        except ProjectNotFound as exc:
+            console.print(f"[red]{exc}[/]")
+            return 2
+        except FeishuError as exc:
+            console.print(f"[red]飞书调用失败 / Feishu call failed:[/] {exc}")
+            return 1
+    wrapper.__name__ = fn.__name__
+    wrapper.__doc__ = fn.__doc__
+    return wrapper
+
+
+@_guard
+def run_sync(app, project: str | None, full: bool) -> int:
+    from gtm.sync.refresh import render_summary, sync_project
+
+    p = _projects(app, project)[0]
+    now = datetime.now(p.tz)
+    summary = sync_project(app.store, app.gateway, p.binding, now, full=full)
+    console.print(render_summary(summary))
+    return 0
+
+
+def outcomes_table(outcomes: list[Any], title: str) -> Table:
+    t = Table(title=title, show_lines=False)
+    for col in ("规则 rule", "记录 record", "接收人 recipient", "方式 action", "结果 status", "原因 why"):
+        t.add_column(col, overflow="fold")
+    colors = {"sent": "green", "queued": "yellow", "failed": "red", "pending": "yellow", "dry_run": "cyan"}
+    for o in outcomes:
+        st = getattr(o, "status", "")
+        t.add_row(o.rule, o.record, o.recipient, o.action, f"[{colors.get(st, 'white')}]{st}[/]", o.why)
+    return t
+
+
+@_guard
+def run_check_cli(app, project: str | None, now_fn: NowFn, dry_run: bool) -> int:
+    from gtm.bot.check import run_check
+
+    code = 0
+    for p in _projects(app, project, allow_all=True):
+        now = now_fn(p.tz)
+        try:
+            run = run_check(app.runtime, p, now, dry_run=dry_run)
+        except FeishuError as exc:
+            console.print(f"[red]项目 {p.slug} 检查失败 / check failed:[/] {exc}")
+            code = 1
+            continue
+        rag = run.result.rag
+        color = {"green": "green", "yellow": "yellow", "red": "red"}[rag.color]
+        console.print(f"[bold]{p.slug}[/] @ {now.isoformat(timespec='minutes')}  整体状态 / status: "
+                      f"[{color}]{rag.color}[/] — {rag.explanation('zh')}")
+        console.print(f"  写回 / write-back: {run.writes_planned} planned, {run.writes_applied} written"
+                      + (f", {len(run.writes_skipped)} skipped (edited by a person)" if run.writes_skipped else "")
+                      + ("  [cyan](dry run)[/]" if dry_run else ""))
+        if run.result.problems:
+            console.print(f"  数据问题 / data problems: {len(run.result.problems)}")
+        for w in run.result.warnings:
+            console.print(f"  [yellow]⚠ {w}[/]")
+        console.print(outcomes_table(run.outcomes, f"{p.slug}: 通知 / notices ({len(run.outcomes)})"))
+    return code
+
+
+def _print_card(card: dict) -> None:
+    from gtm.bot.ask import card_to_text
+
+    console.print(card_to_text(card), markup=False, highlight=False)
+
+
+@_guard
+def run_report_cli(app, project: str | None, now_fn: NowFn, print_only: bool) -> int:
+    from gtm.bot.weekly import run_weekly_report
+
+    p = _projects(app, project)[0]
+    run = run_weekly_report(app.runtime, p, now_fn(p.tz), post=not print_only)
+    _print_card(run.card)
+    if not print_only:
+        console.print(outcomes_table(run.outcomes, f"周报 / report {run.week}"))
+    return 0
+
+
+@_guard
+def run_portfolio_cli(app, now_fn: NowFn, print_only: bool) -> int:
+    from gtm.bot.weekly import run_portfolio
+
+    now = now_fn(app.settings.tz)
+    run = run_portfolio(app.runtime, now, post=not print_only)
+    from gtm.bot.portfolio import portfolio_card
+
+    _print_card(next(iter(run.cards.values())) if run.cards else portfolio_card(run.view))
+    if not print_only:
+        console.print(outcomes_table(run.outcomes, "全部项目 / portfolio"))
+    return 0
+
+
+@_guard
+def run_ask_cli(app, text: str, as_open_id: str | None, project: str | None, now_fn: NowFn) -> int:
+    from gtm.bot.ask import ask
+
+    projects = app.runtime.projects()
+    tz = projects[0].tz if projects else app.settings.tz
+    card = ask(app.runtime, text, as_open_id=as_open_id, project=project, now=now_fn(tz))
+    _print_card(card)
+    return 0
+
+
+@_guard
+def run_projects_list(app) -> int:
+    from gtm.sync.store.registry import list_projects
+
+    with app.store.session() as s:
+        rows = list_projects(s)
+    if not rows:
+        console.print("还没有项目 / no projects yet: `gtm init --project SLUG`")
+        return 0
+    t = Table(title="项目 / projects")
+    for col in ("slug", "名称 name", "模板 template", "状态 state", "多维表格 Base", "群 chat", "上次检查 last check",
+                "上次周报 last report"):
+        t.add_column(col, overflow="fold")
+    for r in rows:
+        t.add_row(r.slug, r.name, r.template, "active" if r.active else "archived", r.base_url or r.base_token,
+                  ", ".join(r.chat_ids or []), _fmt(r.last_check_at, r.timezone), _fmt(r.last_report_at, r.timezone))
+    console.print(t)
+    return 0
+
+
+def _fmt(dt: datetime | None, tz: str) -> str:
+    from zoneinfo import ZoneInfo
+
+    return dt.astimezone(ZoneInfo(tz)).strftime("%Y-%m-%d %H:%M") if dt else "—"
+
+
+@_guard
+def run_projects_archive(app, slug: str) -> int:
+    from gtm.sync.store.registry import get_project
+
+    with app.store.session() as s:
+        row = get_project(s, slug)
+        if row is None:
+            raise ProjectNotFound(f"没有项目 {slug!r} / no project {slug!r}")
+        row.active = False
+    console.print(f"项目 {slug} 已归档：定时任务停止，多维表格保持不变 / project {slug} archived: its jobs stop, "
+                  "its Base is untouched")
+    return 0

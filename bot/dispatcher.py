@@ -1,0 +1,291 @@
+"""One dispatcher for every transport: dedup, fast ack, routing by chat, replies.
+
+Feishu wants an answer within 3 s and redelivers otherwise (15 s, 5 min, 1 h, 6 h), and delivery is
+at-least-once anyway. So `dispatch`:
+- claims the event id in the store (`ledger.claim_event`) before anything else: a redelivery, a
+  duplicate, or the same event after a restart finds the claim and does nothing;
+- for messages and record changes returns at once and does the work on a small thread pool;
+- for card actions computes the answer on the pool but waits at most `callback_budget` (2.5 s): the
+  callback then carries the toast and the new card; if slower, it answers "处理中" and the worker
+  PATCHes the card when done.
+
+Routing: the bot answers in a project's configured chats only, and only people of its own tenant.
+A group bound to no project gets a short "not linked" card; in p2p no mention is needed and the
+asker's items are gathered across all their projects (see `gtm.bot.ask`).
+
+Replies go through `ReplyMessageRequest` with `uuid` derived from the event id, so even a reply
+retried after a crash is deduplicated by Feishu itself.
+"""
+from __future__ import annotations
+
+import json
+import logging
+import threading
+import uuid as uuidlib
+from concurrent.futures import Future, ThreadPoolExecutor, TimeoutError as FutureTimeout
+from datetime import datetime, timezone
+from typing import Any, Callable
+
+from lark_oapi.api.im.v1 import (
+    PatchMessageRequest,
+    PatchMessageRequestBody,
+    ReplyMessageRequest,
+    ReplyMessageRequestBody,
+)
+
+from gtm.bot.transports import Incoming
+
+log = logging.getLogger(__name__)
+
+Clock = Callable[[], datetime]
+
+
+def reply_uuid(event_id: str, salt: str = "reply") -> str:
+    """A stable ≤50-char uuid for the reply to one event (Feishu dedups sends by uuid for 1 h)."""
+    return str(uuidlib.uuid5(uuidlib.NAMESPACE_URL, f"gtm:{salt}:{event_id}"))
+
+
+def toast(kind: str, zh: str, en: str = "") -> dict[str, Any]:
+    t: dict[str, Any] = {"type": kind, "content": zh}
+    if en:
+        t["i18n"] = {"zh_cn": zh, "en_us": en}
+    return t
+
+
+def unlinked_card(chat_id: str) -> dict[str, Any]:
+    """Shown in a group that no project is bound to: says how to bind it."""
+    return {
+        "schema": "2.0",
+        "config": {"update_multi": True, "summary": {"content": "本群未关联项目"}},
+        "header": {"title": {"tag": "plain_text", "content": "本群还没有关联项目 / Not linked"},
+                   "template": "grey"},
+        "body": {"elements": [{"tag": "markdown", "content": (
+            "这个群还没有关联到任何项目，所以我不会在这里回答。\n"
+            f"关联方法：项目负责人运行 `gtm project link --project 项目标识 --chat {chat_id}`，"
+            "或在项目表的「项目群」字段选择本群。\n"
+            "This group is not linked to a project. Link it with "
+            f"`gtm project link --project SLUG --chat {chat_id}`.")}]},
+    }
+
+
+def error_card(zh: str, en: str = "") -> dict[str, Any]:
+    return {
+        "schema": "2.0", "config": {"update_multi": True},
+        "header": {"title": {"tag": "plain_text", "content": "出错了 / Error"}, "template": "red"},
+        "body": {"elements": [{"tag": "markdown", "content": zh + (f"\n{en}" if en else "")}]},
+    }
+
+
+class Dispatcher:
+    """Receives every `Incoming`; thread-safe; one per process (several are fine: the store dedups)."""
+
+    def __init__(self, runtime: Any, *, workers: int = 4, callback_budget: float = 2.5,
+                 snapshot_max_age: float = 120.0, bot_open_id: str | None = None,
+                 clock: Clock | None = None,
+                 answer: Callable[..., dict[str, Any]] | None = None) -> None:
+        self.runtime = runtime
+        self.callback_budget = callback_budget
+        self.snapshot_max_age = snapshot_max_age
+        self._bot_open_id = bot_open_id
+        self._bot_lookup_done = bot_open_id is not None
+        self._clock = clock or (lambda: datetime.now(timezone.utc))
+        self._answer = answer  # override for unit tests; default: gtm.bot.ask.answer_incoming
+        self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="gtm-dispatch")
+        self._inflight: set[Future] = set()
+        self._lock = threading.Lock()
+        self.stats: dict[str, int] = {"received": 0, "duplicates": 0, "replied": 0, "ignored": 0,
+                                      "failed": 0, "late_cards": 0}
+
+    # -- identity ------------------------------------------------------------------------
+    def bot_open_id(self) -> str | None:
+        """The bot's own open_id (to tell "@bot" from other mentions); looked up once."""
+        if not self._bot_lookup_done:
+            self._bot_lookup_done = True
+            try:
+                from gtm.bot.ask import fetch_bot_open_id
+
+                self._bot_open_id = fetch_bot_open_id(self.runtime.gateway)
+            except Exception as exc:  # noqa: BLE001 - fall back to "every group delivery is for us"
+                log.warning("could not look up the bot's open_id: %s", exc)
+        return self._bot_open_id
+
+    # -- entry point ---------------------------------------------------------------------
+    def dispatch(self, inc: Incoming) -> dict[str, Any] | None:
+        """Called by the transports. Returns the card-callback answer, or None. Never raises."""
+        self._bump("received")
+        try:
+            own_app = getattr(self.runtime.gateway, "app_id", "")
+            if inc.app_id and own_app and inc.app_id != own_app:
+                self._bump("ignored")
+                return None
+            if not self._claim(inc):
+                self._bump("duplicates")
+                if inc.kind == "card_action":
+                    return {"toast": toast("info", "已处理", "Already handled")}
+                return None
+            if inc.kind == "message":
+                self._submit(self._handle_message, inc)
+                return None
+            if inc.kind == "record_changed":
+                self._submit(self._handle_record_changed, inc)
+                return None
+            if inc.kind == "card_action":
+                return self._handle_card_action(inc)
+        except Exception:  # noqa: BLE001 - a transport must always get an answer
+            self._bump("failed")
+            log.exception("dispatch failed for event %s", inc.event_id)
+            if inc.kind == "card_action":
+                return {"toast": toast("error", "处理失败，请稍后再试", "Failed, please retry")}
+        return None
+
+    def _claim(self, inc: Incoming) -> bool:
+        if not inc.event_id:
+            return True
+        from gtm.sync.store.ledger import claim_event
+
+        with self.runtime.store.session() as s:
+            return bool(claim_event(s, inc.event_id))
+
+    # -- messages ------------------------------------------------------------------------
+    def _handle_message(self, inc: Incoming) -> None:
+        if inc.sender_tenant_key and inc.tenant_key and inc.sender_tenant_key != inc.tenant_key:
+            log.info("ignoring %s: sender of another tenant", inc.event_id)
+            self._bump("ignored")
+            return
+        if not inc.open_id or not (inc.text or inc.mentioned_bot):
+            self._bump("ignored")
+            return
+        project = None
+        if not inc.is_p2p:
+            bot = self.bot_open_id()
+            if bot and not inc.mentioned_bot:
+                self._bump("ignored")  # a group message not addressed to the bot
+                return
+            project = self.runtime.project_for_chat(inc.chat_id)
+            if project is None:
+                from gtm.bot.ask import not_linked_card
+
+                self.reply(inc, not_linked_card(inc.chat_id))
+                return
+        try:
+            card = self.answer(inc, project)
+        except Exception as exc:  # noqa: BLE001 - the asker gets an error card, the log the trace
+            log.exception("answer failed for %s", inc.event_id)
+            self._bump("failed")
+            card = error_card(f"没能回答：{exc}", "Could not answer.")
+        self.reply(inc, card)
+
+    def answer(self, inc: Incoming, project: Any) -> dict[str, Any]:
+        """The card answering `inc.text` (in `project`, or across the asker's projects in p2p)."""
+        now = self._clock()
+        if self._answer is not None:
+            return self._answer(self.runtime, inc, project, now)
+        from gtm.bot.ask import answer_incoming
+
+        return answer_incoming(self.runtime, inc, project, now, max_age=self.snapshot_max_age)
+
+    def reply(self, inc: Incoming, card: dict[str, Any]) -> str:
+        """Reply to the message of `inc` with a card; returns the new message id."""
+        gw = self.runtime.gateway
+        body = (ReplyMessageRequestBody.builder().msg_type("interactive")
+                .content(json.dumps(card, ensure_ascii=False)).uuid(reply_uuid(inc.event_id)).build())
+        req = ReplyMessageRequest.builder().message_id(inc.message_id).request_body(body).build()
+        data = gw.call("im.message.reply", lambda: gw.client.im.v1.message.reply(req), family="im.send",
+                       retry_safe=True, context=inc.chat_id)
+        self._bump("replied")
+        return getattr(data, "message_id", "") or ""
+
+    def patch_card(self, message_id: str, card: dict[str, Any]) -> None:
+        gw = self.runtime.gateway
+        body = PatchMessageRequestBody.builder().content(json.dumps(card, ensure_ascii=False)).build()
+        req = PatchMessageRequest.builder().message_id(message_id).request_body(body).build()
+        gw.call("im.message.patch", lambda: gw.client.im.v1.message.patch(req), family="im.patch",
+                retry_safe=True, context=message_id)
+
+    # -- card actions --------------------------------------------------------------------
+    def _handle_card_action(self, inc: Incoming) -> dict[str, Any]:
+        if inc.sender_tenant_key and inc.tenant_key and inc.sender_tenant_key != inc.tenant_key:
+            return {"toast": toast("error", "只有本企业成员可以操作", "Only members of this organisation")}
+        from gtm.bot.actions import handle_action
+
+        now = self._clock()
+        fut = self._submit(handle_action, self.runtime, inc, now)
+        try:
+            result = fut.result(timeout=self.callback_budget)
+        except FutureTimeout:
+            # Too slow for the callback: ack now, put the new card in place when it is ready.
+            def late(f: Future) -> None:
+                try:
+                    res = f.result()
+                    if res.card and inc.message_id:
+                        self.patch_card(inc.message_id, res.card)
+                        self._bump("late_cards")
+                except Exception:  # noqa: BLE001
+                    log.exception("late card update failed for %s", inc.event_id)
+
+            fut.add_done_callback(late)
+            return {"toast": toast("info", "处理中…", "Working on it…")}
+        except Exception as exc:  # noqa: BLE001
+            log.exception("card action failed for %s", inc.event_id)
+            self._bump("failed")
+            return {"toast": toast("error", f"处理失败：{exc}", "Failed")}
+        return result.callback_answer()
+
+    # -- record changes ------------------------------------------------------------------
+    def _handle_record_changed(self, inc: Incoming) -> None:
+        for project in self.runtime.projects():
+            if project.binding.app_token != inc.file_token:
+                continue
+            table_key = project.binding.table_key(inc.table_id)
+            if not table_key:
+                return
+            mirror = self.runtime.mirror(project)
+            mirror.refresh_records(table_key, list(inc.record_ids))
+            return
+
+    # -- pool ----------------------------------------------------------------------------
+    def _submit(self, fn: Callable[..., Any], *args: Any) -> Future:
+        def run() -> Any:
+            try:
+                return fn(*args)
+            except Exception:
+                log.exception("worker failed: %s", getattr(fn, "__name__", fn))
+                self._bump("failed")
+                raise
+
+        fut = self._pool.submit(run)
+        with self._lock:
+            self._inflight.add(fut)
+        fut.add_done_callback(self._done)
+        return fut
+
+    def _done(self, fut: Future) -> None:
+        with self._lock:
+            self._inflight.discard(fut)
+
+    def drain(self, timeout: float = 10.0) -> bool:
+        """Wait until the work in flight is done (shutdown, tests). True when idle."""
+        import time
+
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            with self._lock:
+                pending = list(self._inflight)
+            if not pending:
+                return True
+            for f in pending:
+                try:
+                    f.result(timeout=max(0.0, deadline - time.monotonic()))
+                except Exception:  # noqa: BLE001
+                    pass
+        with self._lock:
+            return not self._inflight
+
+    def close(self, timeout: float = 10.0) -> None:
+        self.drain(timeout)
+        self._pool.shutdown(wait=False, cancel_futures=True)
+
+    def _bump(self, key: str) -> None:
+        with self._lock:
+            self.stats[key] = self.stats.get(key, 0) + 1
+

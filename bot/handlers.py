@@ -1,0 +1,361 @@
+"""Answer a parsed command with a card: snapshot + check → view-model → template. Pure, no I/O.
+
+The transport builds an `AskContext` (the project of the chat, its latest snapshot and check
+result, the asker, `now`) and calls `answer(cmd, ctx)`; in p2p chats and for 全部项目 the context
+also carries every project of the asker (`ctx.projects`).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any, Callable
+
+from pydantic import BaseModel
+
+from gtm.bot import views as V
+from gtm.bot.cards.render import Clip, render
+from gtm.bot.commands import ALIASES, Command, display, normalise
+from gtm.schemas.decisions import CheckResult
+from gtm.schemas.plan import Level3, PlanSnapshot, TaskStatus
+from gtm.schemas.settings import Policy
+from gtm.schemas.tables import table
+
+LIST_CAP = 60  # rows a list answer keeps before "还有 N 项" (the renderer may cut further)
+
+
+@dataclass
+class ProjectData:
+    """One project the asker belongs to (for p2p answers and the portfolio)."""
+
+    name: str
+    snapshot: PlanSnapshot
+    check: CheckResult | None = None
+    slug: str = ""
+
+
+@dataclass
+class AskContext:
+    project_name: str = ""
+    project_slug: str = ""
+    snapshot: PlanSnapshot | None = None  # None: the chat is not linked to a project
+    check: CheckResult | None = None
+    now: datetime | None = None  # aware; required
+    policy: Policy = field(default_factory=Policy)
+    asker: str = ""  # open_id
+    locale: str = "zh"
+    chat_id: str = ""
+    chat_type: str = "group"  # group | p2p
+    projects: list[ProjectData] = field(default_factory=list)  # every project of the asker
+    previous_report: dict | None = None  # last weekly summary, for "what changed"
+
+    @property
+    def tz(self):
+        return self.policy.tz
+
+    def current(self) -> ProjectData | None:
+        if self.snapshot is None:
+            return None
+        return ProjectData(self.project_name or self.snapshot.project.name or self.project_slug,
+                           self.snapshot, self.check, self.project_slug or self.snapshot.project_slug)
+
+    def scope(self) -> list[ProjectData]:
+        """The chat's project, or (p2p without one) all the asker's projects."""
+        cur = self.current()
+        return [cur] if cur else list(self.projects)
+
+
+def _now(ctx: AskContext) -> datetime:
+    if ctx.now is None or ctx.now.tzinfo is None:
+        raise ValueError("AskContext.now must be an aware datetime")
+    return ctx.now
+
+
+def _as_of(ctx: AskContext) -> str:
+    return _now(ctx).astimezone(ctx.tz).strftime("%Y-%m-%d %H:%M")
+
+
+def _message(title: str, title_en: str, text: str, text_en: str, color: str = "grey",
+             choices: list[str] | None = None) -> V.MessageView:
+    return V.MessageView(title=title, title_en=title_en, text=text, text_en=text_en, color=color,
+                         choices=choices or [])
+
+
+def _pick_project(cmd: Command, ctx: AskContext) -> ProjectData | V.MessageView:
+    """The project a command is about: the arg names one, else the chat's, else the only one."""
+    pool = list(ctx.projects)
+    cur = ctx.current()
+    if cur and all(p.snapshot is not cur.snapshot for p in pool):
+        pool.insert(0, cur)
+    if cmd.arg and cmd.name in ("status", "report", "overdue", "this_week", "risks", "dependencies",
+                                "issues", "data_problems"):
+        want = normalise(cmd.arg)
+        hits = [p for p in pool if want in (normalise(p.name), normalise(p.slug))]
+        hits = hits or [p for p in pool if want in normalise(p.name) or want == normalise(p.slug)]
+        if len(hits) == 1:
+            return hits[0]
+        if not hits and cur is None:
+            return _message("没有这个项目", "No such project", f"找不到项目「{cmd.arg}」。",
+                            f"No project named “{cmd.arg}”.", choices=[p.name for p in pool])
+        if len(hits) > 1:
+            return _message("有多个项目匹配", "Several projects match", "请写全项目名称：",
+                            "Please give the full project name:", choices=[p.name for p in hits])
+    if cur:
+        return cur
+    if len(pool) == 1:
+        return pool[0]
+    if not pool:
+        return _message("你还没有项目", "No projects", "你不在任何项目中。",
+                        "You are not in any project.")
+    return _message("请指定项目", "Which project?", "你在多个项目中，请在命令后写项目名，例如「状态 项目名」：",
+                    "You are in several projects; add the project name, e.g. “status NAME”:",
+                    choices=[p.name for p in pool])
+
+
+# ---- answers ------------------------------------------------------------------------------
+def status_view(p: ProjectData, now: datetime, policy: Policy) -> V.StatusView:
+    snap = p.snapshot
+    rag = p.check.rag if p.check else None
+    color = rag.color if rag else (
+        {"绿色": "green", "黄色": "yellow", "红色": "red"}.get(snap.project.rag or "", "green"))
+    progress = V.milestone_progress(snap, now, policy)
+    day = V.today(now, policy)
+    overdue = [r for r in V.open_items(snap) if r.due and r.due < day.isoformat()]
+    zh, en = V.budget_lines(snap)
+    reasons = V.reasons_of(rag) if rag else []
+    if not reasons and snap.project.rag_reason:
+        reasons = [V.ReasonView(color="yellow" if color != "green" else "yellow",
+                                text=snap.project.rag_reason, text_en=snap.project.rag_reason)]
+    return V.StatusView(
+        project_name=p.name, as_of=now.astimezone(policy.tz).strftime("%Y-%m-%d %H:%M"),
+        rag=V.RAG_LABEL[color], header_color=color, reasons=Clip.of(reasons, 10),
+        milestones=Clip.of(progress, 12), next_milestone=V.next_milestone(progress),
+        launch_date=V.iso(snap.project.launch_date), overdue=len(overdue),
+        blocked=sum(1 for t in snap.tasks if t.status == TaskStatus.BLOCKED.value),
+        open_issues=len(V.open_issues(snap)),
+        high_risks=sum(1 for r in V.open_risks(snap) if V.risk_score(r) >= policy.red_risk_score),
+        budget_line=zh, budget_line_en=en, data_problems=len(snap.problems))
+
+
+def milestone_view(p: ProjectData, key: str, now: datetime, policy: Policy) -> V.MilestoneView | V.MessageView:
+    snap = p.snapshot
+    want = normalise(key)
+    found = None
+    for m in snap.milestones:
+        if want in (normalise(m.code), normalise(m.label), normalise(m.name)):
+            found = m
+            break
+    if found is None:
+        for m in snap.milestones:
+            if want and (want in normalise(m.label)):
+                found = m
+                break
+    if found is None:
+        return _message("没有这个里程碑", "No such milestone", f"找不到里程碑「{key}」。可选：",
+                        f"No milestone “{key}”. Known:", choices=[m.label for m in snap.milestones])
+    prog = next(x for x in V.milestone_progress(snap, now, policy) if x.record_id == found.record_id)
+    dels = [d for d in snap.deliverables if found.record_id in d.milestone]
+    crits = [c for c in snap.exit_criteria if found.record_id in c.milestone]
+    tasks = [t for t in snap.tasks if found.record_id in t.milestone]
+    color = {"green": "green", "red": "red", "blue": "blue", "orange": "orange"}.get(prog.status.color, "blue")
+    return V.MilestoneView(
+        project_name=p.name, code=found.code, name=found.name, phase=found.phase or "",
+        owner_id=found.owner.open_id if found.owner else "",
+        owner_name=found.owner.label() if found.owner else "",
+        target=prog.target, actual=prog.actual, status=prog.status, header_color=color,
+        variance_days=prog.variance_days, pct=prog.pct,
+        deliverables=Clip.of([V.DeliverableRow(name=d.name, standard=d.standard,
+                                               owner_name=d.owner.label() if d.owner else "",
+                                               due=V.iso(d.due_date), status=V.status_label(d.status))
+                              for d in dels], 30),
+        criteria=Clip.of([V.CriterionRow(criterion=c.criterion, met=c.met) for c in crits], 30),
+        tasks_open=sum(1 for t in tasks if not V.is_done(t.status)), tasks_total=len(tasks),
+        note=found.note)
+
+
+def _item_list(kind: str, ctx: AskContext, keep: Callable[[V.ItemRow], bool],
+               projects: list[ProjectData]) -> V.ItemListView:
+    now = _now(ctx)
+    day = V.today(now, ctx.policy)
+    titles = {"my_tasks": ("我的任务", "My tasks"), "overdue": ("逾期事项", "Overdue items"),
+              "this_week": ("本周到期", "Due this week")}
+    groups, total = [], 0
+    for p in projects:
+        rows = [V.with_days(r, day) for r in V.open_items(p.snapshot, p.name)]
+        rows = V.by_due([r for r in rows if keep(r)])
+        if kind == "my_tasks":  # also the asker's open issues
+            for i in V.open_issues(p.snapshot):
+                if i.owner and i.owner.open_id == ctx.asker:
+                    rows.append(V.ItemRow(project=p.name, table="issue", record_id=i.record_id,
+                                          name=i.issue, owner_id=ctx.asker, owner_name=i.owner.label(),
+                                          status=V.status_label(i.status)))
+        if rows:
+            total += len(rows)
+            groups.append(V.ItemGroup(project=p.name if len(projects) > 1 else "",
+                                      rows=Clip.of(rows, LIST_CAP)))
+    zh, en = titles[kind]
+    return V.ItemListView(kind=kind, title=zh, title_en=en, groups=groups, total=total,
+                          project_name=projects[0].name if len(projects) == 1 else "",
+                          as_of=_as_of(ctx))
+
+
+def risks_view(p: ProjectData, now: datetime, policy: Policy) -> V.RiskView:
+    risks = V.open_risks(p.snapshot)
+    rows = []
+    for r in risks:
+        s = V.risk_score(r)
+        rows.append(V.RiskRow(risk=r.risk, likelihood=r.likelihood or "", impact=r.impact or "", score=s,
+                              level=V.Label(zh=str(s), en=str(s), color=V.risk_color(s, policy)),
+                              mitigation=r.mitigation, owner_name=r.owner.label() if r.owner else "",
+                              status=r.status or ""))
+    rows.sort(key=lambda x: -x.score)
+    levels = [Level3.HIGH, Level3.MEDIUM, Level3.LOW]
+    heat = []
+    for lk in levels:
+        cells = []
+        for im in reversed(levels):  # impact 低, 中, 高
+            n = sum(1 for r in risks if r.likelihood == lk.value and r.impact == im.value)
+            s = V.LEVEL3_SCORE[lk.name] * V.LEVEL3_SCORE[im.name]
+            color = V.risk_color(s, policy) if n else "neutral"
+            cells.append(V.Label(zh=f"{n}" if n else "·", en=f"{n}" if n else "·", color=color))
+        heat.append(V.HeatRow(likelihood=V.Label(zh=lk.value, en=lk.en), cells=cells))
+    return V.RiskView(project_name=p.name, as_of=now.astimezone(policy.tz).strftime("%Y-%m-%d"),
+                      top=Clip.of(rows, 10), heat=heat, open_count=len(risks),
+                      high_count=sum(1 for r in rows if r.score >= policy.red_risk_score))
+
+
+def dependencies_view(p: ProjectData, now: datetime, policy: Policy) -> V.DependencyView:
+    day = V.today(now, policy)
+    ms = p.snapshot.milestone_by_id()
+    rows = [V.DependencyRow(item=d.item, party=d.party,
+                            milestones=", ".join(ms[m].code or ms[m].name for m in d.milestones if m in ms),
+                            status=V.status_label(d.status), risk_level=d.risk_level or "",
+                            needed_by=V.iso(d.needed_by), owner_name=d.owner.label() if d.owner else "",
+                            mitigation=d.mitigation, at_risk=V.dependency_at_risk(d, day, policy))
+            for d in p.snapshot.dependencies]
+    rows.sort(key=lambda r: (not r.at_risk, r.status.zh != "待确认", r.needed_by or "9999"))
+    return V.DependencyView(project_name=p.name, rows=Clip.of(rows, LIST_CAP),
+                            pending=sum(1 for r in rows if r.status.zh == "待确认"),
+                            at_risk=sum(1 for r in rows if r.at_risk))
+
+
+def issues_view(p: ProjectData, now: datetime, policy: Policy) -> V.IssueView:
+    rows = []
+    for i in V.open_issues(p.snapshot):
+        lvl = V.issue_level(i, now, policy, p.check)
+        rows.append(V.IssueRow(record_id=i.record_id, issue=i.issue,
+                               owner_name=i.owner.label() if i.owner else "", severity=i.severity or "",
+                               status=V.status_label(i.status), age_days=V.issue_age(i, now),
+                               level=V.LEVEL_LABEL[lvl]))
+    rows.sort(key=lambda r: (-V.LEVEL_BY_NAME[r.level.zh], -r.age_days))
+    return V.IssueView(project_name=p.name, rows=Clip.of(rows, LIST_CAP),
+                       management=sum(1 for r in rows if r.level.zh == V.LEVEL_LABEL[2].zh))
+
+
+def data_problems_view(p: ProjectData) -> V.DataProblemView:
+    probs = list(p.snapshot.problems)
+    if p.check:
+        seen = set(probs)
+        probs += [x for x in p.check.problems if x not in seen]
+    rows = []
+    for x in probs:
+        try:
+            rows.append(V.ProblemRow(text=x.describe("zh"), text_en=x.describe("en")))
+        except KeyError:  # unknown table/field key: still show it, naming the record
+            rows.append(V.ProblemRow(text=f"{x.table} {x.record_id} {x.field}：{x.reason}",
+                                     text_en=f"{x.table} {x.record_id} {x.field}: {x.reason_en or x.reason}"))
+    return V.DataProblemView(project_name=p.name, rows=Clip.of(rows, LIST_CAP))
+
+
+HELP = [
+    ("status", "项目状态（红黄绿）及原因、里程碑进度", "RAG status with reasons and milestone progress"),
+    ("milestone", "里程碑详情：如「M3」或里程碑名称", "Milestone detail: e.g. “M3” or its name"),
+    ("my_tasks", "我负责的未完成事项", "My open items"),
+    ("overdue", "逾期事项", "Overdue items"),
+    ("this_week", "本周到期事项", "Items due this week"),
+    ("risks", "主要风险与热力图", "Top risks and heat map"),
+    ("dependencies", table("dependency").name + "项", "Dependencies"),
+    ("issues", "未解决问题及升级级别", "Open issues with escalation level"),
+    ("report", "立即生成周报", "The weekly report, now"),
+    ("data_problems", "表格中无法识别的数据", "Cells the bot cannot read"),
+    ("portfolio", "我参与的全部项目", "All my projects"),
+    ("help", "显示本帮助", "This help"),
+]
+
+
+def help_view(ctx: AskContext, unknown: str = "", suggestions: list[str] | None = None) -> V.HelpView:
+    cmds = [V.HelpCommand(zh=ALIASES[n][0] if n != "milestone" else "M3", en=ALIASES[n][1] if n != "milestone" else "M3",
+                          what=w, what_en=we) for n, w, we in HELP]
+    return V.HelpView(project_name=ctx.project_name, unknown=unknown, suggestions=suggestions or [],
+                      commands=cmds)
+
+
+def view_for(cmd: Command, ctx: AskContext) -> tuple[str, BaseModel]:
+    """(template name, view-model) answering `cmd` — the testable core of `answer`."""
+    now = _now(ctx)
+    if cmd.name == "help":
+        return "help", help_view(ctx)
+    if cmd.name == "portfolio":
+        from gtm.bot.portfolio import build_portfolio
+
+        pool = ctx.projects or ([ctx.current()] if ctx.current() else [])
+        return "portfolio", build_portfolio([(p.name, p.snapshot, p.check) for p in pool], now, ctx.policy)
+    if cmd.name == "my_tasks":
+        scope = ctx.scope()
+        if not scope:
+            return ("not_linked", V.NotLinkedView(chat_id=ctx.chat_id)) if ctx.chat_type != "p2p" else (
+                "message", _message("你还没有项目", "No projects", "你不在任何项目中。", "You are not in any project."))
+        return "items", _item_list("my_tasks", ctx, lambda r: r.owner_id == ctx.asker, scope)
+    if ctx.snapshot is None and ctx.chat_type != "p2p":
+        return "not_linked", V.NotLinkedView(chat_id=ctx.chat_id)
+    if cmd.name == "unknown":
+        cur = ctx.current()
+        if cur:  # a bare milestone name the parser could not know
+            for m in cur.snapshot.milestones:
+                if cmd.text and (cmd.text in (normalise(m.name), normalise(m.label))):
+                    return "milestone", milestone_view(cur, m.code or m.name, now, ctx.policy)
+        return "help", help_view(ctx, cmd.text, cmd.suggestions)
+    picked = _pick_project(cmd, ctx)
+    if isinstance(picked, V.MessageView):
+        return "message", picked
+    p = picked
+    day = V.today(now, ctx.policy)
+    if cmd.name == "status":
+        return "status", status_view(p, now, ctx.policy)
+    if cmd.name == "milestone":
+        view = milestone_view(p, cmd.arg, now, ctx.policy)
+        return ("milestone" if isinstance(view, V.MilestoneView) else "message"), view
+    if cmd.name == "overdue":
+        return "items", _item_list("overdue", ctx, lambda r: bool(r.due) and r.due < day.isoformat(), [p])
+    if cmd.name == "this_week":
+        start = day - timedelta(days=day.weekday())
+        end = start + timedelta(days=6)
+        return "items", _item_list("this_week", ctx,
+                                   lambda r: bool(r.due) and start.isoformat() <= r.due <= end.isoformat(), [p])
+    if cmd.name == "risks":
+        return "risks", risks_view(p, now, ctx.policy)
+    if cmd.name == "dependencies":
+        return "dependencies", dependencies_view(p, now, ctx.policy)
+    if cmd.name == "issues":
+        return "issues", issues_view(p, now, ctx.policy)
+    if cmd.name == "data_problems":
+        return "data_problems", data_problems_view(p)
+    if cmd.name == "report":
+        from gtm.bot.report import build_weekly_report
+
+        prev = ctx.previous_report if p.snapshot is ctx.snapshot else None
+        return "report", build_weekly_report(p.snapshot, p.check, now, ctx.policy.timezone, prev,
+                                             project_name=p.name, policy=ctx.policy)
+    raise ValueError(f"no handler for command {cmd.name!r}")  # pragma: no cover
+
+
+def answer(cmd: Command, ctx: AskContext) -> dict[str, Any]:
+    """The card (JSON 2.0 dict) answering `cmd` in `ctx`."""
+    name, view = view_for(cmd, ctx)
+    return render(name, view, ctx.locale)
+
+
+def not_linked_card(chat_id: str = "", locale: str = "zh") -> dict[str, Any]:
+    return render("not_linked", V.NotLinkedView(chat_id=chat_id), locale)
+
+
+__all__ = ["AskContext", "ProjectData", "answer", "view_for", "not_linked_card", "display"]

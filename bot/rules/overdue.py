@@ -1,0 +1,203 @@
+"""Overdue items: tasks (计划结束), deliverables (截止日期), milestones (目标日期) not done in time.
+
+Definition: a date-only planned end D is overdue from 00:00 of D+1 in the policy timezone, i.e.
+when the local date of `now` is after D. An overdue *episode* is identified by its planned date:
+moving the date later ends the episode (and reverts a 延期 status); passing the new date starts a
+new episode with fresh notice keys.
+
+Cadence (Policy.overdue_reminder): the first notice on the first overdue day is sent on its own;
+afterwards "daily_digest" sends one digest reminder per local day (key has the local date),
+"never" sends nothing more, "every_check" reminds on every run.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from typing import Any, Iterator
+
+from gtm.bot.rules import (
+    RuleResult,
+    local_date,
+    make_notice,
+    make_write,
+    owner_route,
+    problem,
+    ref,
+    utc_key,
+)
+from gtm.bot.rules.calendar import WorkCalendar
+from gtm.schemas import tables as T
+from gtm.schemas.decisions import RecordRef
+from gtm.schemas.plan import MilestoneStatus, PlanSnapshot, TaskStatus
+from gtm.schemas.settings import Policy
+
+# table key → (planned date attr, actual date attr, done value, overdue value, has variance)
+TRACKED: dict[str, tuple[str, str, str, str, bool]] = {
+    "task": ("planned_end", "actual_end", TaskStatus.DONE.value, TaskStatus.OVERDUE.value, True),
+    "deliverable": ("due_date", "done_date", MilestoneStatus.DONE.value,
+                    MilestoneStatus.OVERDUE.value, False),
+    "milestone": ("target_date", "actual_date", MilestoneStatus.DONE.value,
+                  MilestoneStatus.OVERDUE.value, True),
+}
+_BLOCKED = TaskStatus.BLOCKED.value
+_KNOWN = {"task": {s.value for s in TaskStatus},
+          "deliverable": {s.value for s in MilestoneStatus},
+          "milestone": {s.value for s in MilestoneStatus}}
+_EN = {"task": "Task", "deliverable": "Deliverable", "milestone": "Milestone"}  # singular
+_ZH = {k: T.table(k).name for k in TRACKED}
+
+
+@dataclass(frozen=True)
+class OverdueItem:
+    """One overdue row (used by the RAG rule and cards)."""
+
+    table: str
+    record_id: str
+    label: str
+    planned: date
+    days_late: int
+    owner: str | None
+    ref: RecordRef | None = None
+
+
+@dataclass(frozen=True)
+class TrackedRow:
+    table: str
+    row: Any
+    planned: date | None
+    actual: date | None
+    done: bool
+
+
+class _Bad:
+    """Marker for a date cell that is not a date."""
+
+
+def as_date(value: Any, policy: Policy) -> date | None | _Bad:
+    """A date cell as a date; None when empty; _Bad when unusable (e.g. a malformed string)."""
+    if value is None or value == "":
+        return None
+    if isinstance(value, datetime):
+        return value.astimezone(policy.tz).date() if value.tzinfo else value.date()
+    if isinstance(value, date):
+        return value
+    if isinstance(value, str):
+        try:
+            return date.fromisoformat(value.strip()[:10])
+        except ValueError:
+            return _Bad()
+    return _Bad()
+
+
+def tracked_rows(snapshot: PlanSnapshot, policy: Policy, out: RuleResult) -> Iterator[TrackedRow]:
+    """Every dated row with its planned/actual dates; bad or missing dates become DataProblems."""
+    known = {(p.table, p.record_id, p.field) for p in snapshot.problems}
+    for table, (p_attr, a_attr, done_value, _, _) in TRACKED.items():
+        spec = T.table(table)
+        for row in snapshot.rows(table):
+            done = row.status == done_value
+            raw_planned = getattr(row, p_attr)
+            planned = as_date(raw_planned, policy)
+            actual = as_date(getattr(row, a_attr), policy)
+            if isinstance(planned, _Bad):
+                out.problems.append(problem(
+                    table, row.record_id, p_attr, raw_planned,
+                    f"{spec.field(p_attr).name}不是有效日期", f"{spec.field(p_attr).en} is not a date"))
+                planned = None
+            elif planned is None and not done and (table, row.record_id, p_attr) not in known:
+                out.problems.append(problem(
+                    table, row.record_id, p_attr, "",
+                    f"缺少{spec.field(p_attr).name}，无法检查是否逾期",
+                    f"{spec.field(p_attr).en} is empty; cannot check for overdue"))
+            if isinstance(actual, _Bad):
+                out.problems.append(problem(
+                    table, row.record_id, a_attr, getattr(row, a_attr),
+                    f"{spec.field(a_attr).name}不是有效日期", f"{spec.field(a_attr).en} is not a date"))
+                actual = None
+            if row.status is not None and row.status not in _KNOWN[table]:
+                out.problems.append(problem(
+                    table, row.record_id, "status", row.status,
+                    "未知的状态选项，按未完成处理且不覆盖", "unknown status option; treated as "
+                    "not done and left as typed"))
+            yield TrackedRow(table, row, planned, actual, done)
+
+
+def _reopened_status(table: str, row: Any) -> str:
+    """The status an item leaves 延期 for when its date moved into the future."""
+    if table == "task" and not row.actual_start and not (row.progress or 0) > 0:
+        return TaskStatus.NOT_STARTED.value
+    return TaskStatus.IN_PROGRESS.value if table == "task" else MilestoneStatus.IN_PROGRESS.value
+
+
+def check_overdue(snapshot: PlanSnapshot, now: datetime, policy: Policy,
+                  calendar: WorkCalendar | None = None, *, rows: list[TrackedRow] | None = None
+                  ) -> tuple[RuleResult, list[OverdueItem]]:
+    """Status/variance writes and owner notices for overdue rows; also returns the overdue list.
+
+    `rows`: the snapshot's tracked rows when the caller already listed them (their date
+    problems are then the caller's to report).
+    """
+    out = RuleResult()
+    found: list[OverdueItem] = []
+    today = local_date(now, policy)
+    for tr in (rows if rows is not None else tracked_rows(snapshot, policy, out)):
+        table, row, planned = tr.table, tr.row, tr.planned
+        p_attr, _, _, overdue_value, has_variance = TRACKED[table]
+        rid = row.record_id
+        if tr.done:
+            if has_variance and planned is not None and tr.actual is not None:
+                variance = (tr.actual - planned).days
+                if row.variance_days != variance:
+                    out.writes.append(make_write(table, rid, "variance_days", variance))
+            continue
+        if planned is None:
+            continue
+        if today <= planned:  # not (or no longer) overdue: end a previous episode
+            if row.status == overdue_value:
+                out.writes.append(make_write(table, rid, "status", _reopened_status(table, row)))
+            if has_variance and row.variance_days not in (None, 0):
+                out.writes.append(make_write(table, rid, "variance_days", None))
+            continue
+        days_late = (today - planned).days
+        known = row.status is None or row.status in _KNOWN[table]  # never overwrite a typo
+        if known and row.status != overdue_value and not (table == "task"
+                                                           and row.status == _BLOCKED):
+            out.writes.append(make_write(table, rid, "status", overdue_value))
+        if has_variance and row.variance_days != days_late:
+            out.writes.append(make_write(table, rid, "variance_days", days_late))
+        recipients, no_owner = owner_route(snapshot, table, row, out)
+        r = ref(table, row)
+        found.append(OverdueItem(table, rid, r.label, planned, days_late,
+                                 None if no_owner else recipients[0], r))
+        notice = _overdue_notice(table, r, planned, days_late, today, now, policy, recipients,
+                                 no_owner)
+        if notice is not None:
+            out.notices.append(notice)
+    return out, found
+
+
+def _overdue_notice(table, r, planned: date, days_late: int, today: date, now: datetime,
+                    policy: Policy, recipients: list[str], no_owner: bool):
+    if not recipients:
+        return None
+    episode = f"overdue:{table}:{r.record_id}:{planned}"
+    first_day = today == planned + timedelta(days=1)
+    if first_day or policy.overdue_reminder == "never":
+        key, digest = episode, False
+    elif policy.overdue_reminder == "daily_digest":
+        key, digest = f"{episode}:{today.isoformat()}", True
+    else:  # every_check
+        key, digest = f"{episode}:{utc_key(now)}", True
+    name = _ZH[table]
+    day = planned.isoformat()
+    flag, flag_en = ("【缺少负责人】", "[No owner] ") if no_owner else ("", "")
+    return make_notice(
+        kind="overdue", key=key, recipients=recipients, record=r, digest=digest,
+        title=f"{flag}逾期：{r.label}",
+        text=(f"{flag}{name}「{r.label}」计划于 {day} 完成，已逾期 {days_late} 天，"
+              f"请更新状态或调整计划。"),
+        text_en=(f"{flag_en}{_EN[table]} \"{r.label}\" was due {day} and is "
+                 f"{days_late} day(s) overdue; please update it or re-plan."),
+        data={"planned": day, "days_late": days_late, "reminder": not first_day,
+              "no_owner": no_owner},
+    )

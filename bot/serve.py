@@ -1,0 +1,260 @@
+"""`gtm serve`: the production process.
+
+One `Service` runs, each on threads of its own:
+- the HTTP server (/healthz, /readyz, /metrics and, with GTM_TRANSPORT=webhook, /webhook/*),
+- the bot transport (the long connection by default) feeding one `Dispatcher`,
+- the leader election; only the leader runs the `PlanScheduler` with the job set of every active
+  project, a demoted leader shuts its scheduler down, a standby takes over when the leader dies.
+Every replica answers events (the store deduplicates them); only one sends scheduled notices.
+"""
+from __future__ import annotations
+
+import logging
+import os
+import signal
+import sys
+import threading
+from typing import Any
+
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
+
+from gtm.bot.health import HttpServer, Probe, Readiness, feishu_probe, health_app, store_probe, transport_probe
+from gtm.bot.metrics import Metrics
+
+log = logging.getLogger(__name__)
+
+# When set, `gtm serve` writes its HTTP base URL to this file once it listens (tests, supervisors
+# using GTM_HTTP_PORT=0 learn the port this way; it is also printed and logged).
+READY_FILE_ENV = "GTM_SERVE_READY_FILE"
+PROJECT_RELOAD_SECONDS = 60.0
+
+
+class _ServiceCollector:
+    """Dispatcher counters and scheduler state, read at scrape time."""
+
+    def __init__(self, service: "Service") -> None:
+        self.service = service
+
+    def collect(self):
+        d = self.service.dispatcher
+        events = CounterMetricFamily("gtm_dispatcher_events", "Events and callbacks by outcome", labels=["outcome"])
+        for key, n in sorted((getattr(d, "stats", None) or {}).items()):
+            events.add_metric([key], n)
+        yield events
+        sched = self.service.scheduler
+        jobs = GaugeMetricFamily("gtm_scheduler_jobs", "Jobs scheduled on this replica (0 unless leader)")
+        jobs.add_metric([], len(sched.specs) if sched is not None and sched.running else 0)
+        yield jobs
+
+
+class Service:
+    """The running bot. `start()` returns once the HTTP server listens; `stop()` undoes everything."""
+
+    def __init__(self, app: Any, *, reload_seconds: float = PROJECT_RELOAD_SECONDS,
+                 ws_wait: float = 10.0) -> None:
+        self.app = app
+        self.settings = app.settings
+        self.runtime = app.runtime
+        self.reload_seconds = reload_seconds
+        self.ws_wait = ws_wait
+        self.metrics = Metrics(app.gateway)
+        self.dispatcher: Any = None
+        self.transport: Any = None
+        self.http: HttpServer | None = None
+        self.readiness: Readiness | None = None
+        self.leader: Any = None
+        self.scheduler: Any = None
+        self._sched_lock = threading.RLock()
+        self._stop = threading.Event()
+        self._watcher: threading.Thread | None = None
+        self.metrics.registry.register(_ServiceCollector(self))
+
+    # -- status -----------------------------------------------------------------------------------
+    @property
+    def url(self) -> str:
+        return self.http.url if self.http else ""
+
+    @property
+    def is_leader(self) -> bool:
+        return bool(self.leader is not None and self.leader.is_leader)
+
+    def status(self) -> dict[str, Any]:
+        sched = self.scheduler
+        return {"leader": self.is_leader, "transport": self.settings.transport,
+                "scheduler": {"running": bool(sched is not None and sched.running),
+                              "jobs": sorted(s.id for s in (sched.specs if sched is not None else []))}}
+
+    def render_metrics(self) -> bytes:
+        self.metrics.leader.set(1 if self.is_leader else 0)
+        t = self.transport
+        if self.settings.transport == "ws":
+            self.metrics.transport_up.set(1 if t is not None and t.connected else 0)
+        else:
+            self.metrics.transport_up.set(1 if self.http is not None else 0)
+        return self.metrics.render()
+
+    # -- lifecycle ----------------------------------------------------------------------------------
+    def start(self) -> "Service":
+        from gtm.bot.dispatcher import Dispatcher
+
+        s = self.settings
+        secret = s.feishu_app_secret.get_secret_value()
+        self.dispatcher = Dispatcher(self.runtime)
+        probes = [Probe("feishu", feishu_probe(self.app.gateway, s.feishu_app_id, secret)),
+                  Probe("store", store_probe(self.app.store))]
+        if s.transport == "ws":
+            from gtm.bot.transports.longconn import LongConnection
+
+            self.transport = LongConnection(s.feishu_app_id, secret, self.dispatcher.dispatch,
+                                            domain=s.feishu_domain, bot_open_id=self.dispatcher.bot_open_id)
+            probes.append(Probe("longconn", transport_probe(self.transport)))
+        self.readiness = Readiness(probes, timeout=min(3.0, s.request_timeout_seconds), extra=self.status)
+        web_app = health_app(self.readiness, self.render_metrics)
+        if s.transport == "webhook":
+            from gtm.bot.transports.webhook import mount
+
+            mount(web_app, self.dispatcher.dispatch, encrypt_key=s.feishu_encrypt_key.get_secret_value(),
+                  verification_token=s.feishu_verification_token.get_secret_value(),
+                  bot_open_id=self.dispatcher.bot_open_id)
+        self.http = HttpServer(web_app).start(s.http_host, s.http_port)
+        log.info("gtm serve: HTTP on %s (transport %s)", self.http.url, s.transport)
+        if self.transport is not None:
+            self.transport.start(wait=0)  # the watchdog keeps retrying; /readyz says when it is down
+            if self.ws_wait and not self.transport.wait_connected(self.ws_wait):
+                log.warning("long connection not up yet (%s); retrying in the background",
+                            self.transport.error or "no answer")
+        self._start_leader()
+        self._watcher = threading.Thread(target=self._watch_projects, name="gtm-projects", daemon=True)
+        self._watcher.start()
+        return self
+
+    def _start_leader(self) -> None:
+        from gtm.bot.leader import Leader
+
+        self.leader = Leader(self.settings.database_url, retry_seconds=self.settings.leader_retry_seconds,
+                             on_elected=self._elected, on_demoted=self._demoted)
+        self.leader.start()
+
+    def _elected(self) -> None:
+        from gtm.bot.jobs import make_jobset
+        from gtm.bot.scheduler import PlanScheduler
+
+        with self._sched_lock:
+            if self._stop.is_set():
+                return
+            projects = self.runtime.projects()
+            self.scheduler = PlanScheduler(self.app.store, projects, self._policy_for,
+                                           make_jobset(self.runtime, self.metrics),
+                                           portfolio_policy=self.settings.effective_policy())
+            self.scheduler.start()
+            self.metrics.leader.set(1)
+            log.info("leader: scheduler running for %d project(s): %s", len(projects),
+                     ", ".join(p.slug for p in projects) or "-")
+
+    def _demoted(self) -> None:
+        with self._sched_lock:
+            sched, self.scheduler = self.scheduler, None
+            self.metrics.leader.set(0)
+        if sched is not None:
+            sched.shutdown(wait=False)
+            log.info("no longer leader: scheduler stopped")
+
+    def _policy_for(self, slug: str):
+        return self.runtime.project(slug).policy
+
+    def _watch_projects(self) -> None:
+        """A project added (`gtm init`) or archived while we run: reschedule without a restart."""
+        while not self._stop.wait(self.reload_seconds):
+            try:
+                self.reload_projects()
+            except Exception:  # noqa: BLE001 - try again next round
+                log.exception("could not reload the project list")
+
+    def reload_projects(self) -> bool:
+        """Reschedule when the set of active projects changed. True when it did."""
+        with self._sched_lock:
+            sched = self.scheduler
+            if sched is None or not sched.running:
+                return False
+            projects = self.runtime.projects()
+            if sorted(p.slug for p in projects) == sorted({s.project for s in sched.specs if s.project}):
+                return False
+            sched.reload(projects)
+            return True
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self.leader is not None:
+            self.leader.stop()  # demotes: the scheduler shuts down
+        self._demoted()
+        if self.transport is not None:
+            self.transport.stop()
+        if self.dispatcher is not None:
+            self.dispatcher.close(timeout=10)
+        if self.http is not None:
+            self.http.stop()
+        if self.readiness is not None:
+            self.readiness.close()
+        if self._watcher is not None:
+            self._watcher.join(2)
+
+    def __enter__(self) -> "Service":
+        return self.start()
+
+    def __exit__(self, *exc: Any) -> None:
+        self.stop()
+
+
+def _banner_sandbox(app: Any) -> str:
+    url = app.sandbox.url if app.sandbox is not None else ""
+    line = "!" * 78
+    return (f"{line}\n"
+            f"!! 未配置飞书凭证（GTM_FEISHU_APP_ID / GTM_FEISHU_APP_SECRET），正在使用内置的本地飞书沙箱运行：\n"
+            f"!!   {url}  —— 不会连接真实飞书，消息不会发给任何人。\n"
+            f"!! No Feishu credentials configured: running against the EMBEDDED LOCAL SANDBOX at\n"
+            f"!!   {url} — nothing reaches a real Feishu tenant. Set the credentials for production\n"
+            f"!!   (see deploy/feishu-app-setup.md), then run `gtm doctor`.\n"
+            f"{line}")
+
+
+def run_serve(app: Any, *, stop_event: threading.Event | None = None) -> int:
+    """Start the service and block until SIGINT/SIGTERM (or `stop_event`); stop cleanly. Exit code."""
+    logging.basicConfig(level=getattr(logging, str(app.settings.log_level).upper(), logging.INFO),
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    if app.embedded:
+        banner = _banner_sandbox(app)
+        print(banner, file=sys.stderr, flush=True)
+        log.warning("running on the embedded sandbox %s (no Feishu credentials)", app.sandbox.url)
+    stop = stop_event or threading.Event()
+    service = Service(app)
+    try:
+        service.start()
+    except OSError as exc:
+        print(f"gtm serve: {exc}", file=sys.stderr, flush=True)
+        service.stop()
+        return 1
+    print(f"gtm serve: listening on {service.url} (/healthz /readyz /metrics), transport "
+          f"{app.settings.transport}", flush=True)
+    ready_file = os.environ.get(READY_FILE_ENV)
+    if ready_file:
+        tmp = ready_file + ".tmp"
+        with open(tmp, "w", encoding="utf-8") as fh:
+            fh.write(service.url + "\n")
+        os.replace(tmp, ready_file)  # readers never see a half-written file
+    previous: dict[int, Any] = {}
+    if threading.current_thread() is threading.main_thread():
+        def on_signal(signum: int, frame: Any) -> None:
+            log.info("signal %s: stopping", signum)
+            stop.set()
+
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            previous[sig] = signal.signal(sig, on_signal)
+    try:
+        while not stop.wait(1.0):
+            pass
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+        service.stop()
+        print("gtm serve: stopped", flush=True)
+    return 0

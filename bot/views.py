@@ -1,0 +1,575 @@
+"""View-models: what one card shows, already decided (texts, colours, counts), no Feishu JSON.
+
+Handlers, the weekly report, the portfolio and the notice factory build these; one jinja2
+template renders each (`gtm.bot.cards.render.render(name, view, locale)`). Lists that may be
+long are `Clip`s so the renderer can cut them to fit the 30 KB card limit.
+"""
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, Literal
+
+from pydantic import BaseModel, Field
+
+from gtm.bot.cards.render import Clip
+
+Color = Literal["green", "yellow", "red", "blue", "grey", "orange", "turquoise", "wathet", "purple",
+                "carmine", "indigo", "violet"]
+
+
+class Label(BaseModel):
+    """A status shown as a coloured tag: Chinese text, English text, colour."""
+
+    zh: str
+    en: str = ""
+    color: str = "neutral"
+
+
+class ItemRow(BaseModel):
+    """One open item (task, deliverable, milestone, issue) in a list."""
+
+    project: str = ""
+    table: str
+    record_id: str
+    code: str = ""  # task id / milestone code
+    name: str
+    owner_id: str = ""
+    owner_name: str = ""
+    due: str = ""  # YYYY-MM-DD
+    status: Label | None = None
+    progress_pct: int | None = None
+    days_overdue: int | None = None  # > 0 when late
+    days_left: int | None = None
+
+
+class ItemGroup(BaseModel):
+    project: str = ""
+    rows: Clip[ItemRow] = Field(default_factory=Clip)
+
+
+class ItemListView(BaseModel):
+    """My tasks / overdue / this week: items grouped by project (one group for one project)."""
+
+    kind: Literal["my_tasks", "overdue", "this_week"]
+    title: str
+    title_en: str
+    project_name: str = ""
+    as_of: str = ""
+    groups: list[ItemGroup] = Field(default_factory=list)
+    total: int = 0
+
+
+class ReasonView(BaseModel):
+    color: str
+    text: str
+    text_en: str = ""
+    records: list[str] = Field(default_factory=list)
+
+
+class MilestoneProgress(BaseModel):
+    record_id: str = ""
+    code: str
+    name: str
+    owner_name: str = ""
+    target: str = ""
+    actual: str = ""
+    status: Label
+    variance_days: int | None = None
+    done: int = 0
+    total: int = 0
+    pct: int = 0
+
+
+class StatusView(BaseModel):
+    project_name: str
+    as_of: str
+    rag: Label
+    header_color: str
+    reasons: Clip[ReasonView] = Field(default_factory=Clip)
+    milestones: Clip[MilestoneProgress] = Field(default_factory=Clip)
+    next_milestone: str = ""
+    launch_date: str = ""
+    overdue: int = 0
+    blocked: int = 0
+    open_issues: int = 0
+    high_risks: int = 0
+    budget_line: str = ""
+    budget_line_en: str = ""
+    data_problems: int = 0
+
+
+class DeliverableRow(BaseModel):
+    name: str
+    standard: str = ""
+    owner_name: str = ""
+    due: str = ""
+    status: Label
+
+
+class CriterionRow(BaseModel):
+    criterion: str
+    met: bool
+
+
+class MilestoneView(BaseModel):
+    project_name: str
+    code: str
+    name: str
+    phase: str = ""
+    owner_id: str = ""
+    owner_name: str = ""
+    target: str = ""
+    actual: str = ""
+    status: Label
+    header_color: str = "blue"
+    variance_days: int | None = None
+    pct: int = 0
+    deliverables: Clip[DeliverableRow] = Field(default_factory=Clip)
+    criteria: Clip[CriterionRow] = Field(default_factory=Clip)
+    tasks_open: int = 0
+    tasks_total: int = 0
+    note: str = ""
+
+
+class RiskRow(BaseModel):
+    risk: str
+    likelihood: str = ""
+    impact: str = ""
+    score: int = 0
+    level: Label
+    mitigation: str = ""
+    owner_name: str = ""
+    status: str = ""
+
+
+class HeatRow(BaseModel):
+    """One likelihood row of the 3×3 heat map; cells ordered impact 低, 中, 高."""
+
+    likelihood: Label
+    cells: list[Label]
+
+
+class RiskView(BaseModel):
+    project_name: str
+    as_of: str = ""
+    top: Clip[RiskRow] = Field(default_factory=Clip)
+    heat: list[HeatRow] = Field(default_factory=list)
+    open_count: int = 0
+    high_count: int = 0
+
+
+class DependencyRow(BaseModel):
+    item: str
+    party: str = ""
+    milestones: str = ""
+    status: Label
+    risk_level: str = ""
+    needed_by: str = ""
+    owner_name: str = ""
+    mitigation: str = ""
+    at_risk: bool = False
+
+
+class DependencyView(BaseModel):
+    project_name: str
+    rows: Clip[DependencyRow] = Field(default_factory=Clip)
+    pending: int = 0
+    at_risk: int = 0
+
+
+class IssueRow(BaseModel):
+    record_id: str = ""
+    issue: str
+    owner_name: str = ""
+    severity: str = ""
+    status: Label
+    age_days: int = 0
+    level: Label
+
+
+class IssueView(BaseModel):
+    project_name: str
+    rows: Clip[IssueRow] = Field(default_factory=Clip)
+    management: int = 0
+
+
+class ProblemRow(BaseModel):
+    text: str
+    text_en: str = ""
+
+
+class DataProblemView(BaseModel):
+    project_name: str
+    rows: Clip[ProblemRow] = Field(default_factory=Clip)
+
+
+class HelpCommand(BaseModel):
+    zh: str
+    en: str
+    what: str
+    what_en: str
+
+
+class HelpView(BaseModel):
+    project_name: str = ""
+    unknown: str = ""  # the text we did not understand (empty for a plain help)
+    suggestions: list[str] = Field(default_factory=list)
+    commands: list[HelpCommand] = Field(default_factory=list)
+
+
+class NotLinkedView(BaseModel):
+    chat_id: str = ""
+
+
+class MessageView(BaseModel):
+    """A short answer (e.g. no such milestone / several projects match)."""
+
+    title: str
+    title_en: str = ""
+    text: str
+    text_en: str = ""
+    color: str = "grey"
+    choices: list[str] = Field(default_factory=list)
+
+
+# ---- weekly report ------------------------------------------------------------------------
+class ReportLine(BaseModel):
+    text: str
+    text_en: str = ""
+
+
+class MetricRow(BaseModel):
+    metric: str
+    target: str = ""
+    current: str = ""
+    updated: str = ""
+
+
+class WeeklyReportView(BaseModel):
+    project_name: str
+    project_slug: str = ""
+    week: str  # "2026-W48"
+    period: str  # "2026-11-16 – 2026-11-22"
+    generated_at: str
+    rag: Label
+    header_color: str
+    reasons: Clip[ReasonView] = Field(default_factory=Clip)
+    done: Clip[ReportLine] = Field(default_factory=Clip)
+    next_week: Clip[ReportLine] = Field(default_factory=Clip)
+    risks: Clip[ReportLine] = Field(default_factory=Clip)
+    metrics: Clip[MetricRow] = Field(default_factory=Clip)
+    support: Clip[ReportLine] = Field(default_factory=Clip)
+    changes: Clip[ReportLine] = Field(default_factory=Clip)
+    milestones: Clip[MilestoneProgress] = Field(default_factory=Clip)
+    chart: dict[str, Any] = Field(default_factory=dict)  # VChart spec
+    summary: str = ""  # one line for the 周报 table
+    summary_en: str = ""
+    counts: dict[str, int] = Field(default_factory=dict)
+    facts: dict[str, Any] = Field(default_factory=dict)  # what `report_summary` stores for next week
+    generated: datetime | None = None
+
+
+# ---- portfolio ----------------------------------------------------------------------------
+class PortfolioRow(BaseModel):
+    name: str
+    slug: str = ""
+    rag: Label
+    top_reason: str = ""
+    top_reason_en: str = ""
+    overdue_milestones: list[str] = Field(default_factory=list)
+    management_issues: int = 0
+    next_milestone: str = ""
+
+
+class PortfolioView(BaseModel):
+    as_of: str
+    rows: Clip[PortfolioRow] = Field(default_factory=Clip)
+    counts: dict[str, int] = Field(default_factory=dict)  # green/yellow/red
+
+
+# ---- notices (cards sent by the ledger) ---------------------------------------------------
+class ActionButton(BaseModel):
+    text: str
+    text_en: str
+    value: dict[str, Any]
+    kind: Literal["primary", "default", "danger"] = "default"
+
+
+class DigestItem(BaseModel):
+    """One overdue / due-soon item, with its buttons; `state` set once someone acted on it."""
+
+    kind: str  # overdue | due_soon
+    table: str
+    record_id: str
+    label: str
+    text: str = ""
+    text_en: str = ""
+    due: str = ""
+    idx: int = 0  # position: element ids and form names are built from it
+    done_value: dict[str, Any] | None = None
+    progress_value: dict[str, Any] | None = None
+    postpone_value: dict[str, Any] | None = None
+    state: str = ""  # e.g. "✅ 已完成" once acted on
+    state_en: str = ""
+
+
+class DigestView(BaseModel):
+    project_name: str
+    recipient: str
+    overdue: Clip[DigestItem] = Field(default_factory=Clip)
+    due_soon: Clip[DigestItem] = Field(default_factory=Clip)
+
+
+class EscalationView(BaseModel):
+    project_name: str
+    title: str
+    title_en: str = ""
+    text: str
+    text_en: str = ""
+    record_label: str = ""
+    level: int = 1
+    level_label: Label
+    owner_ids: list[str] = Field(default_factory=list)
+    due: str = ""
+    buttons: list[ActionButton] = Field(default_factory=list)
+    snooze_value: dict[str, Any] | None = None
+    state: str = ""
+    state_en: str = ""
+
+
+class AlertView(BaseModel):
+    """Budget change request, milestone gate, delivery failure, system / data problems."""
+
+    kind: str
+    project_name: str
+    title: str
+    title_en: str = ""
+    header_color: str = "orange"
+    text: str
+    text_en: str = ""
+    lines: Clip[ReportLine] = Field(default_factory=Clip)
+    buttons: list[ActionButton] = Field(default_factory=list)
+    state: str = ""
+    state_en: str = ""
+
+
+# ---- derivations shared by handlers, the report and the portfolio (pure) -------------------
+from datetime import date, datetime, timedelta  # noqa: E402
+from functools import lru_cache  # noqa: E402
+
+from gtm.schemas.decisions import CheckResult, RagStatus  # noqa: E402
+from gtm.schemas.plan import (  # noqa: E402
+    LEVEL3_SCORE,
+    DependencyStatus,
+    EscalationLevel,
+    IssueStatus,
+    Level3,
+    MilestoneStatus,
+    PlanSnapshot,
+    RiskStatus,
+    TaskStatus,
+)
+from gtm.schemas.settings import Policy  # noqa: E402
+
+DONE = {TaskStatus.DONE.value, MilestoneStatus.DONE.value}
+STATUS_COLOR = {
+    TaskStatus.NOT_STARTED.value: "neutral", TaskStatus.IN_PROGRESS.value: "blue",
+    TaskStatus.DONE.value: "green", MilestoneStatus.DONE.value: "green",
+    TaskStatus.OVERDUE.value: "red", TaskStatus.BLOCKED.value: "orange",
+    IssueStatus.OPEN.value: "orange", IssueStatus.IN_PROGRESS.value: "blue",
+    IssueStatus.RESOLVED.value: "green", DependencyStatus.CONFIRMED.value: "green",
+    DependencyStatus.PENDING.value: "orange",
+}
+_EN_BY_ZH: dict[str, str] = {}
+for _enum in (TaskStatus, MilestoneStatus, IssueStatus, DependencyStatus, RiskStatus, Level3,
+              EscalationLevel):
+    for _m in _enum:  # type: ignore[attr-defined]
+        _EN_BY_ZH.setdefault(_m.value, _m.en)
+
+RAG_LABEL = {"green": Label(zh="绿色", en="Green", color="green"),
+             "yellow": Label(zh="黄色", en="Yellow", color="yellow"),
+             "red": Label(zh="红色", en="Red", color="red")}
+LEVEL_LABEL = {0: Label(zh=EscalationLevel.TEAM.value, en=EscalationLevel.TEAM.en, color="neutral"),
+               1: Label(zh=EscalationLevel.PM.value, en=EscalationLevel.PM.en, color="orange"),
+               2: Label(zh=EscalationLevel.MANAGEMENT.value, en=EscalationLevel.MANAGEMENT.en,
+                        color="red")}
+LEVEL_BY_NAME = {v.zh: k for k, v in LEVEL_LABEL.items()}
+
+
+@lru_cache(maxsize=256)
+def status_label(value: str | None) -> Label:
+    """A status option as a coloured label (unknown options kept as typed, grey)."""
+    if not value:
+        return Label(zh="—", en="—", color="neutral")
+    return Label(zh=value, en=_EN_BY_ZH.get(value, value), color=STATUS_COLOR.get(value, "neutral"))
+
+
+def today(now: datetime, policy: Policy) -> date:
+    return now.astimezone(policy.tz).date()
+
+
+def iso(d: date | datetime | None) -> str:
+    return d.isoformat()[:10] if d else ""
+
+
+def week_label(day: date) -> str:
+    y, w, _ = day.isocalendar()
+    return f"{y}-W{w:02d}"
+
+
+def is_done(status: str | None) -> bool:
+    return status in DONE
+
+
+def risk_score(risk) -> int:
+    """风险评分 = 可能性 × 影响 (seed 000), 1–9; the stored score when the levels are missing."""
+    try:
+        return (LEVEL3_SCORE[Level3(risk.likelihood).name] * LEVEL3_SCORE[Level3(risk.impact).name])
+    except (ValueError, KeyError):
+        return int(risk.score or 0)
+
+
+def risk_color(score: int, policy: Policy) -> str:
+    if score >= policy.red_risk_score:
+        return "red"
+    if score >= policy.yellow_risk_score:
+        return "orange"
+    return "green" if score else "neutral"
+
+
+def milestone_progress(snapshot: PlanSnapshot, now: datetime, policy: Policy) -> list[MilestoneProgress]:
+    """Each milestone with % deliverables done (falls back to tasks, then to its own status)."""
+    d_by_m: dict[str, list] = {}
+    for d in snapshot.deliverables:
+        for mid in d.milestone:
+            d_by_m.setdefault(mid, []).append(d)
+    t_by_m: dict[str, list] = {}
+    for t in snapshot.tasks:
+        for mid in t.milestone:
+            t_by_m.setdefault(mid, []).append(t)
+    day = today(now, policy)
+    out = []
+    for m in snapshot.milestones:
+        items = d_by_m.get(m.record_id) or t_by_m.get(m.record_id) or []
+        done = sum(1 for i in items if is_done(i.status))
+        total = len(items)
+        if total:
+            pct = round(100 * done / total)
+        else:
+            pct = 100 if is_done(m.status) else 0
+        variance = m.variance_days
+        if variance is None and m.target_date:
+            if m.actual_date:
+                variance = (m.actual_date - m.target_date).days
+            elif not is_done(m.status) and day > m.target_date:
+                variance = (day - m.target_date).days
+        status = m.status
+        if not is_done(status) and m.target_date and day > m.target_date:
+            status = MilestoneStatus.OVERDUE.value
+        out.append(MilestoneProgress(
+            record_id=m.record_id, code=m.code, name=m.name,
+            owner_name=m.owner.label() if m.owner else "", target=iso(m.target_date),
+            actual=iso(m.actual_date), status=status_label(status), variance_days=variance,
+            done=done, total=total, pct=pct))
+    return out
+
+
+def overdue_milestones(snapshot: PlanSnapshot, now: datetime, policy: Policy) -> list[str]:
+    day = today(now, policy)
+    return [m.label for m in snapshot.milestones
+            if m.target_date and day > m.target_date and not is_done(m.status)]
+
+
+def open_items(snapshot: PlanSnapshot, project: str = "") -> list[ItemRow]:
+    """Every not-done task, deliverable and milestone with its due date."""
+    rows: list[ItemRow] = []
+    for t in snapshot.tasks:
+        if not is_done(t.status):
+            rows.append(ItemRow.model_construct(project=project, table="task", record_id=t.record_id, code=t.task_id,
+                                name=t.name, owner_id=t.owner.open_id if t.owner else "",
+                                owner_name=t.owner.label() if t.owner else "",
+                                due=iso(t.planned_end), status=status_label(t.status),
+                                progress_pct=round(t.progress * 100) if t.progress is not None else None,
+                                days_overdue=None, days_left=None))
+    for d in snapshot.deliverables:
+        if not is_done(d.status):
+            rows.append(ItemRow.model_construct(project=project, table="deliverable", record_id=d.record_id, name=d.name,
+                                owner_id=d.owner.open_id if d.owner else "",
+                                owner_name=d.owner.label() if d.owner else "", due=iso(d.due_date),
+                                status=status_label(d.status), code="", progress_pct=None,
+                                days_overdue=None, days_left=None))
+    for m in snapshot.milestones:
+        if not is_done(m.status):
+            rows.append(ItemRow.model_construct(project=project, table="milestone", record_id=m.record_id, code=m.code,
+                                name=m.name, owner_id=m.owner.open_id if m.owner else "",
+                                owner_name=m.owner.label() if m.owner else "", due=iso(m.target_date),
+                                status=status_label(m.status), progress_pct=None,
+                                days_overdue=None, days_left=None))
+    return rows
+
+
+def with_days(row: ItemRow, day: date) -> ItemRow:
+    if row.due:
+        delta = (day - date.fromisoformat(row.due)).days
+        row.days_overdue = delta if delta > 0 else None
+        row.days_left = -delta if delta <= 0 else None
+    return row
+
+
+def by_due(rows: list[ItemRow]) -> list[ItemRow]:
+    return sorted(rows, key=lambda r: (r.due or "9999-99-99", r.table != "milestone", r.code, r.name))
+
+
+def issue_age(issue, now: datetime) -> int:
+    return max(0, (now - issue.raised_at).days) if issue.raised_at else 0
+
+
+def issue_level(issue, now: datetime, policy: Policy, check: CheckResult | None) -> int:
+    """0 team, 1 PM, 2 management: the Base's 升级级别, else the ladder state, else by age."""
+    if issue.level in LEVEL_BY_NAME:
+        return LEVEL_BY_NAME[issue.level]
+    if check is not None:
+        for st in check.escalations:
+            if st.table == "issue" and st.record_id == issue.record_id:
+                return min(2, st.level)
+    age = issue_age(issue, now)
+    return sum(1 for d in policy.escalation_days if age > d) if issue.status != IssueStatus.RESOLVED.value else 0
+
+
+def open_issues(snapshot: PlanSnapshot) -> list:
+    return [i for i in snapshot.issues if i.status != IssueStatus.RESOLVED.value]
+
+
+def open_risks(snapshot: PlanSnapshot) -> list:
+    return [r for r in snapshot.risks if r.status != RiskStatus.CLOSED.value]
+
+
+def dependency_at_risk(dep, day: date, policy: Policy) -> bool:
+    if dep.status == DependencyStatus.CONFIRMED.value:
+        return False
+    if dep.risk_level == Level3.HIGH.value:
+        return True
+    return bool(dep.needed_by and (dep.needed_by - day).days <= policy.dependency_warning_days)
+
+
+def reasons_of(rag: RagStatus) -> list[ReasonView]:
+    return [ReasonView(color=r.color, text=r.text, text_en=r.text_en or r.text,
+                       records=[x.label or x.record_id for x in r.records][:5])
+            for r in sorted(rag.reasons, key=lambda r: r.color != "red")]
+
+
+def budget_lines(snapshot: PlanSnapshot) -> tuple[str, str]:
+    p = snapshot.project
+    if not p.budget:
+        return "", ""
+    spent = p.spent or 0.0
+    ratio = spent / p.budget - 1
+    zh = f"预算 {p.budget:,.0f}，实际花费 {spent:,.0f}（{'超支' if ratio > 0 else '剩余'} {abs(ratio):.0%}）"
+    en = f"Budget {p.budget:,.0f}, spent {spent:,.0f} ({'over' if ratio > 0 else 'left'} {abs(ratio):.0%})"
+    return zh, en
+
+
+def next_milestone(progress: list[MilestoneProgress]) -> str:
+    pending = [m for m in progress if m.status.zh not in DONE]
+    pending.sort(key=lambda m: m.target or "9999")
+    return f"{pending[0].code} {pending[0].name}".strip() + (f"（{pending[0].target}）" if pending[0].target else "") if pending else ""

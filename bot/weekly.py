@@ -1,0 +1,114 @@
+"""The weekly report and the management portfolio: build, post once, archive, snapshot.
+
+Both are jobs of (runtime, project, now). Posting goes through the ledger (key per week), so a
+re-run or a second replica never posts the same week's report twice.
+"""
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+from gtm.bot.check import evaluate, make_sender
+from gtm.bot.runtime import ProjectRuntime, Runtime
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class ReportRun:
+    project: str
+    week: str
+    view: Any
+    card: dict
+    outcomes: list[Any] = field(default_factory=list)
+    archived_record: str = ""
+
+
+def build_report(runtime: Runtime, project: ProjectRuntime, now: datetime, *, refresh: bool = True):
+    """The report view and card as of `now` (no side effects besides the mirror refresh)."""
+    from gtm.bot.report import build_weekly_report, report_card
+    from gtm.bot.ledger import undelivered
+    from gtm.sync.store.ledger import get_previous, system_problems, week_label
+
+    snapshot, check, _ = evaluate(runtime, project, now, refresh=refresh)
+    week = week_label(now.astimezone(project.tz))
+    with runtime.store.session() as s:
+        prev = get_previous(s, project.slug, week)
+        previous = dict(prev.summary) if prev is not None else None
+        since = prev.taken_at if prev is not None else now - timedelta(days=7)
+        failed = [f"{r.recipient}: {r.rule or r.kind} {r.record} — {r.error_reason}"
+                  for r in undelivered(s, project.slug, since)]
+        problems = [f"{p.source}: {p.message}" for p in system_problems(s, project.slug, since=since)]
+    view = build_weekly_report(snapshot, check, now, project.policy.timezone, previous, failed, problems,
+                               project_name=snapshot.project.name or project.name, policy=project.policy)
+    return view, report_card(view, project.policy.locale), snapshot
+
+
+def run_weekly_report(runtime: Runtime, project: ProjectRuntime, now: datetime, *, post: bool = True,
+                      sender: Any = None) -> ReportRun:
+    """Build the report; with `post`, send it to the project group(s) once, archive it in 周报 and
+    keep this week's snapshot for next week's "what changed"."""
+    from gtm.bot.report import report_archive_row, report_summary
+    from gtm.sync.create import create_record
+    from gtm.sync.store.ledger import save_snapshot
+    from gtm.sync.store.registry import get_project
+
+    view, card, snapshot = build_report(runtime, project, now)
+    run = ReportRun(project.slug, view.week, view, card)
+    if not post:
+        return run
+    chats = list(dict.fromkeys([*project.chat_ids, *snapshot.project.chat]))
+    sender = sender or make_sender(runtime)
+    for chat in chats:
+        run.outcomes.append(sender.dispatch_card(project.slug, f"report:{view.week}", chat, card, now,
+                                                 project.policy, rule="report", record=view.week))
+    if any(getattr(o, "status", "") == "sent" for o in run.outcomes):
+        mirror = runtime.mirror(project)
+        if not any(r.week == view.week for r in snapshot.reports):
+            run.archived_record = create_record(mirror, "report", report_archive_row(view, now),
+                                                key=f"report:{view.week}")
+        with runtime.store.session() as s:
+            save_snapshot(s, project.slug, view.week, report_summary(view), now)
+            row = get_project(s, project.slug)
+            if row is not None:
+                row.last_report_at = now
+    return run
+
+
+@dataclass
+class PortfolioRun:
+    view: Any
+    cards: dict[str, dict]  # recipient open_id -> card
+    outcomes: list[Any] = field(default_factory=list)
+
+
+def run_portfolio(runtime: Runtime, now: datetime, *, post: bool = True, sender: Any = None) -> PortfolioRun:
+    """One portfolio card per management person across every active project (not per project)."""
+    from gtm.bot.portfolio import build_portfolio, portfolio_card
+    from gtm.sync.store.ledger import week_label
+
+    projects = runtime.projects()
+    rows, managers, failed = [], {}, []
+    for p in projects:
+        try:
+            snapshot, check, _ = evaluate(runtime, p, now)
+        except Exception as exc:  # one broken project must not hide the others
+            log.exception("portfolio: project %s failed", p.slug)
+            failed.append(p.slug)
+            continue
+        rows.append((snapshot.project.name or p.name, snapshot, check))
+        for person in snapshot.project.management:
+            managers.setdefault(person.open_id, person)
+    policy = projects[0].policy if projects else runtime.settings.effective_policy()
+    view = build_portfolio(rows, now, policy)
+    card = portfolio_card(view, policy.locale)
+    run = PortfolioRun(view, {m: card for m in managers})
+    if post and managers:
+        sender = sender or make_sender(runtime)
+        week = week_label(now.astimezone(policy.tz))
+        for open_id in managers:
+            run.outcomes.append(sender.dispatch_card("_portfolio", f"portfolio:{week}", open_id, card, now,
+                                                     policy, rule="portfolio", record=week))
+    return run

@@ -1,0 +1,577 @@
+"""The record codec: Feishu record JSON (read format) ⇄ domain models, and values → write format.
+
+Pure functions, no I/O. Decoding is tolerant on purpose: people type anything into a Base, and
+one odd cell must not hide the rest of the plan. A bad cell becomes a `DataProblem` naming the
+table, record and field, and the record is kept (with the cell empty, or with the salvageable part:
+an unknown select option is kept as typed, the first of several people in a one-person field).
+
+Encoding is strict: the values come from our own code, so a wrong type is a programming error and
+raises `EncodeError` naming the table and field.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from datetime import date, datetime, time as dtime, timezone, tzinfo
+from enum import Enum
+from typing import Any, Callable
+
+from gtm.schemas.fields import FieldSpec, Kind, TableSpec
+from gtm.schemas.plan import MODEL_BY_TABLE, DataProblem, Person, Record
+
+# Plausible calendar range for plan dates; anything outside is a typo (or seconds instead of ms).
+MIN_MS = 0  # 1970-01-01: Feishu dates are ms epoch; negative values are a data problem
+MAX_YEAR = 2100
+_MAX_MS = int(datetime(MAX_YEAR + 1, 1, 1, tzinfo=timezone.utc).timestamp() * 1000)
+VALUE_REPR_MAX = 80
+
+
+class EncodeError(ValueError):
+    """A value our own code tried to write cannot be encoded for its field (a programming error)."""
+
+
+def short_repr(value: Any, limit: int = VALUE_REPR_MAX) -> str:
+    """A repr short enough for a card or a log line."""
+    text = repr(value)
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+# -- problems -------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class _Bad:
+    """Why a cell is bad, before it is tied to a table and record."""
+
+    reason: str
+    reason_en: str
+
+
+def _bad(zh: str, en: str) -> _Bad:
+    return _Bad(zh, en)
+
+
+WRONG_SHAPE = ("格式不符合字段类型", "value does not match the field type")
+
+
+# -- cell decoders: cell -> (value, [bad]) ----------------------------------------------------
+def _is_number(v: Any) -> bool:
+    return isinstance(v, (int, float)) and not isinstance(v, bool)
+
+
+def _text(cell: Any) -> tuple[str, list[_Bad]]:
+    if cell is None:
+        return "", []
+    if isinstance(cell, str):
+        return cell, []
+    if isinstance(cell, dict):  # a bare segment (Email in some docs)
+        cell = [cell]
+    if isinstance(cell, list):
+        parts: list[str] = []
+        for seg in cell:
+            if isinstance(seg, dict) and isinstance(seg.get("text"), str):
+                parts.append(seg["text"])
+            elif isinstance(seg, str):
+                parts.append(seg)
+            else:
+                return "".join(parts), [_bad(*WRONG_SHAPE)]
+        return "".join(parts), []
+    if _is_number(cell):  # a number typed where text is expected is still readable
+        return _num_str(cell), []
+    return "", [_bad(*WRONG_SHAPE)]
+
+
+def _num_str(v: float) -> str:
+    return str(int(v)) if float(v).is_integer() else str(v)
+
+
+def _number(cell: Any) -> tuple[float | None, list[_Bad]]:
+    if cell is None:
+        return None, []
+    if _is_number(cell):
+        f = float(cell)
+        if math.isfinite(f):
+            return f, []
+        return None, [_bad("数值无效", "not a finite number")]
+    if isinstance(cell, list) and len(cell) == 1 and _is_number(cell[0]):  # formula-like wrap
+        return _number(cell[0])
+    return None, [_bad("应为数字", "a number is expected")]
+
+
+def _integer(cell: Any) -> tuple[int | None, list[_Bad]]:
+    f, bad = _number(cell)
+    if f is None:
+        return None, bad
+    if not f.is_integer():
+        return round(f), [_bad("应为整数", "a whole number is expected")]
+    if abs(f) > 1e15:
+        return None, [_bad("数值超出范围", "number out of range")]
+    return int(f), []
+
+
+def _progress(cell: Any) -> tuple[float | None, list[_Bad]]:
+    f, bad = _number(cell)
+    if f is None:
+        return None, bad
+    if f < 0 or f > 1:
+        return None, [_bad("进度应在 0%–100% 之间", "progress must be between 0% and 100%")]
+    return f, []
+
+
+def _select(options: tuple[str, ...]) -> Callable[[Any], tuple[str | None, list[_Bad]]]:
+    allowed = frozenset(options)
+
+    def dec(cell: Any) -> tuple[str | None, list[_Bad]]:
+        if isinstance(cell, list) and len(cell) == 1 and isinstance(cell[0], str):
+            cell = cell[0]  # tolerate a one-element list
+        if cell is None or cell == "":
+            return None, []
+        if not isinstance(cell, str):
+            return None, [_bad(*WRONG_SHAPE)]
+        if allowed and cell not in allowed:
+            return cell, [_bad("不是约定的选项", "not one of the agreed options")]
+        return cell, []
+
+    return dec
+
+
+def _multi_select(options: tuple[str, ...]) -> Callable[[Any], tuple[list[str], list[_Bad]]]:
+    allowed = frozenset(options)
+
+    def dec(cell: Any) -> tuple[list[str], list[_Bad]]:
+        if cell is None:
+            return [], []
+        if isinstance(cell, str):
+            cell = [cell]
+        if not isinstance(cell, list) or not all(isinstance(x, str) for x in cell):
+            return [], [_bad(*WRONG_SHAPE)]
+        if allowed and any(x not in allowed for x in cell):
+            return list(cell), [_bad("包含非约定选项", "contains options that are not agreed")]
+        return list(cell), []
+
+    return dec
+
+
+def _ms(cell: Any) -> tuple[int | None, list[_Bad]]:
+    if cell is None:
+        return None, []
+    if not _is_number(cell) or not math.isfinite(float(cell)):
+        return None, [_bad("应为日期", "a date is expected")]
+    if cell < MIN_MS:
+        return None, [_bad("日期早于 1970 年", "date before 1970")]
+    if cell >= _MAX_MS:
+        return None, [_bad(f"日期晚于 {MAX_YEAR} 年，不合理", f"date after {MAX_YEAR} is not plausible")]
+    return int(cell), []
+
+
+def _date(tz: tzinfo) -> Callable[[Any], tuple[date | None, list[_Bad]]]:
+    cache: dict[int, date] = {}
+
+    def dec(cell: Any) -> tuple[date | None, list[_Bad]]:
+        ms, bad = _ms(cell)
+        if ms is None:
+            return None, bad
+        d = cache.get(ms)
+        if d is None:
+            d = cache[ms] = datetime.fromtimestamp(ms / 1000, tz).date()
+        return d, []
+
+    return dec
+
+
+def _datetime(tz: tzinfo) -> Callable[[Any], tuple[datetime | None, list[_Bad]]]:
+    def dec(cell: Any) -> tuple[datetime | None, list[_Bad]]:
+        ms, bad = _ms(cell)
+        if ms is None:
+            return None, bad
+        return datetime.fromtimestamp(ms / 1000, tz), []
+
+    return dec
+
+
+def _checkbox(cell: Any) -> tuple[bool, list[_Bad]]:
+    if cell is None:
+        return False, []
+    if isinstance(cell, bool):
+        return cell, []
+    return False, [_bad("应为勾选框（是/否）", "a checkbox (true/false) is expected")]
+
+
+_PEOPLE: dict[tuple[str, str], Person] = {}
+
+
+def _person(item: Any) -> Person | None:
+    """A Person for a person cell item; frozen, so equal people share one object (fast, small)."""
+    if isinstance(item, dict):
+        oid = item.get("id")
+        if isinstance(oid, str) and oid:
+            name = item.get("name")
+            key = (oid, name if isinstance(name, str) else "")
+            p = _PEOPLE.get(key)
+            if p is None:
+                if len(_PEOPLE) > 50_000:
+                    _PEOPLE.clear()
+                p = _PEOPLE[key] = Person(open_id=key[0], name=key[1])
+            return p
+    return None
+
+
+def _people(cell: Any) -> tuple[list[Person], list[_Bad]]:
+    if cell is None:
+        return [], []
+    if isinstance(cell, dict):
+        cell = [cell]
+    if not isinstance(cell, list):
+        return [], [_bad(*WRONG_SHAPE)]
+    people = [p for p in map(_person, cell) if p is not None]
+    if len(people) != len(cell):
+        return people, [_bad("人员格式不正确", "malformed person value")]
+    return people, []
+
+
+def _user(cell: Any) -> tuple[Person | None, list[_Bad]]:
+    people, bad = _people(cell)
+    if len(people) > 1:
+        bad = bad + [_bad(f"只能填一个人，填了 {len(people)} 个（按第一个处理）",
+                          f"only one person allowed, {len(people)} given (using the first)")]
+    return (people[0] if people else None), bad
+
+
+def _url(cell: Any) -> tuple[str | None, list[_Bad]]:
+    if cell is None:
+        return None, []
+    if isinstance(cell, list) and len(cell) == 1:
+        cell = cell[0]
+    if isinstance(cell, str):
+        return cell or None, []
+    if isinstance(cell, dict):
+        link = cell.get("link")
+        if isinstance(link, str):
+            return link or None, []
+        text = cell.get("text")
+        if isinstance(text, str) and link is None:
+            return text or None, []
+    return None, [_bad(*WRONG_SHAPE)]
+
+
+def _link(cell: Any) -> tuple[list[str], list[_Bad]]:
+    if cell is None:
+        return [], []
+    ids: Any = None
+    if isinstance(cell, dict):
+        ids = cell.get("link_record_ids", [])
+    elif isinstance(cell, list):
+        if all(isinstance(x, str) for x in cell):
+            ids = cell  # write echo: a plain id list
+        elif all(isinstance(x, dict) for x in cell):  # deprecated list/get shape
+            ids = [r for x in cell for r in (x.get("record_ids") or [])]
+    if not isinstance(ids, list) or not all(isinstance(x, str) and x for x in ids):
+        return [], [_bad(*WRONG_SHAPE)]
+    return list(ids), []
+
+
+def _group_chat(cell: Any) -> tuple[list[str], list[_Bad]]:
+    if cell is None:
+        return [], []
+    if isinstance(cell, dict):
+        cell = [cell]
+    if not isinstance(cell, list):
+        return [], [_bad(*WRONG_SHAPE)]
+    ids = [x["id"] for x in cell if isinstance(x, dict) and isinstance(x.get("id"), str) and x["id"]]
+    if len(ids) != len(cell):
+        return ids, [_bad(*WRONG_SHAPE)]
+    return ids, []
+
+
+def cell_decoder(f: FieldSpec, tz: tzinfo) -> Callable[[Any], tuple[Any, list[_Bad]]]:
+    """The read-format decoder for one field."""
+    k = f.kind
+    if k is Kind.TEXT:
+        return _text
+    if k in (Kind.NUMBER, Kind.CURRENCY):
+        return _number
+    if k is Kind.INTEGER:
+        return _integer
+    if k is Kind.PROGRESS:
+        return _progress
+    if k is Kind.SELECT:
+        return _select(f.option_names)
+    if k is Kind.MULTI_SELECT:
+        return _multi_select(f.option_names)
+    if k is Kind.DATE:
+        return _date(tz)
+    if k in (Kind.DATETIME, Kind.MODIFIED_TIME):
+        return _datetime(tz)
+    if k is Kind.CHECKBOX:
+        return _checkbox
+    if k is Kind.USER:
+        return _user
+    if k is Kind.USERS:
+        return _people
+    if k is Kind.URL:
+        return _url
+    if k is Kind.LINK:
+        return _link
+    if k is Kind.GROUP_CHAT:
+        return _group_chat
+    raise ValueError(f"no decoder for kind {k}")  # pragma: no cover - every Kind is handled
+
+
+def _is_empty(value: Any) -> bool:
+    return value is None or value == "" or value == [] or value is False
+
+
+# -- record decoding ------------------------------------------------------------------------
+class RecordDecoder:
+    """Decodes records of one table; built once per (spec, tz, field names) and reused (fast)."""
+
+    def __init__(self, spec: TableSpec, tz: tzinfo, names: dict[str, str] | None = None) -> None:
+        self.spec = spec
+        self.tz = tz
+        self.model = MODEL_BY_TABLE[spec.key]
+        names = names or {}
+        self.plan = []
+        for f in spec.fields:
+            dec = cell_decoder(f, tz)
+            empty = dec(None)[0]  # what an empty cell decodes to (None, "", False or [])
+            self.plan.append(((names.get(f.attr) or f.name), f.attr, dec, f.required,
+                              isinstance(empty, list), empty))
+        self._dt = _datetime(tz)
+        covered = {p[1] for p in self.plan} | {"record_id", "modified_at"}
+        self._defaults = {name: info for name, info in self.model.model_fields.items() if name not in covered}
+        self._order = list(self.model.model_fields)
+
+    def _build(self, values: dict[str, Any]) -> Record:
+        """Like `model_construct` (values are already the right types) but several times faster."""
+        for name, info in self._defaults.items():
+            values[name] = info.get_default(call_default_factory=True)
+        obj = object.__new__(self.model)
+        _set = object.__setattr__
+        _set(obj, "__dict__", {k: values.get(k) for k in self._order})
+        _set(obj, "__pydantic_fields_set__", set(values))
+        _set(obj, "__pydantic_extra__", None)
+        _set(obj, "__pydantic_private__", None)
+        return obj
+
+    def decode(self, raw: Any) -> tuple[Record, list[DataProblem]]:
+        key = self.spec.key
+        if not isinstance(raw, dict):
+            return self.model.model_construct(), [DataProblem(
+                table=key, record_id="", field="", value=short_repr(raw),
+                reason="记录格式不正确", reason_en="malformed record")]
+        rid = raw.get("record_id") or raw.get("id") or ""
+        rid = rid if isinstance(rid, str) else str(rid)
+        fields = raw.get("fields")
+        problems: list[DataProblem] = []
+        if not isinstance(fields, dict):
+            if fields is not None:
+                problems.append(DataProblem(table=key, record_id=rid, field="", value=short_repr(fields),
+                                            reason="记录字段格式不正确", reason_en="malformed record fields"))
+            fields = {}
+        values: dict[str, Any] = {"record_id": rid}
+        for name, attr, dec, required, empty_list, empty in self.plan:
+            cell = fields.get(name)
+            if cell is None:  # most cells of a plan are empty: skip the decoder
+                values[attr] = [] if empty_list else empty
+                if required:
+                    problems.append(DataProblem(table=key, record_id=rid, field=attr, value="",
+                                                reason="必填项为空", reason_en="required value is missing"))
+                continue
+            value, bad = dec(cell)
+            values[attr] = value
+            for b in bad:
+                problems.append(DataProblem(table=key, record_id=rid, field=attr, value=short_repr(cell),
+                                            reason=b.reason, reason_en=b.reason_en))
+            if required and not bad and _is_empty(value):
+                problems.append(DataProblem(table=key, record_id=rid, field=attr, value="",
+                                            reason="必填项为空", reason_en="required value is missing"))
+        lm = raw.get("last_modified_time")
+        if lm is not None:
+            when, bad = self._dt(lm)
+            if when is not None:
+                values["modified_at"] = when
+        return self._build(values), problems
+
+
+_DECODERS: dict[tuple[str, str, tuple], RecordDecoder] = {}
+
+
+def decoder_for(spec: TableSpec, tz: tzinfo, binding: Any = None) -> RecordDecoder:
+    """A cached decoder for a table (honouring field renames recorded in the binding)."""
+    names = dict((getattr(binding, "field_names", None) or {}).get(spec.key, {}))
+    key = (spec.key, str(tz), tuple(sorted(names.items())))
+    dec = _DECODERS.get(key)
+    if dec is None or dec.spec is not spec:
+        dec = _DECODERS[key] = RecordDecoder(spec, tz, names)
+    return dec
+
+
+def decode_record(spec: TableSpec, raw: dict, tz: tzinfo, binding: Any = None
+                  ) -> tuple[Record, list[DataProblem]]:
+    """A search/batch_get item → (domain model, data problems). Never raises on bad data."""
+    return decoder_for(spec, tz, binding).decode(raw)
+
+
+def decode_cell(f: FieldSpec, cell: Any, tz: tzinfo) -> Any:
+    """The domain value of one read-format cell (problems ignored): used to compare values."""
+    return cell_decoder(f, tz)(cell)[0]
+
+
+# -- encoding -------------------------------------------------------------------------------
+def _plain(value: Any) -> Any:
+    return value.value if isinstance(value, Enum) else value
+
+
+def _open_id(value: Any, where: str) -> str:
+    if isinstance(value, Person):
+        return value.open_id
+    if isinstance(value, str) and value:
+        return value
+    if isinstance(value, dict) and isinstance(value.get("id"), str):
+        return value["id"]
+    raise EncodeError(f"{where}: expected a person (open_id), got {short_repr(value)}")
+
+
+def _date_ms(value: Any, tz: tzinfo, where: str) -> int:
+    if isinstance(value, datetime):
+        if value.tzinfo is None:
+            raise EncodeError(f"{where}: naive datetime {value!r}; pass an aware datetime")
+        value = value.astimezone(tz).date()
+    if not isinstance(value, date):
+        raise EncodeError(f"{where}: expected a date, got {short_repr(value)}")
+    return int(datetime.combine(value, dtime(0), tz).timestamp() * 1000)
+
+
+def encode_value(f: FieldSpec, value: Any, tz: tzinfo, where: str = "") -> Any:
+    """One domain value → Feishu write format. `None` (or an empty list) clears the cell."""
+    where = where or f.attr
+    value = _plain(value)
+    k = f.kind
+    if k is Kind.MODIFIED_TIME:
+        raise EncodeError(f"{where}: a modified-time field is read only")
+    if value is None:
+        return None
+    try:
+        if k is Kind.TEXT:
+            return value if isinstance(value, str) else str(value)
+        if k in (Kind.NUMBER, Kind.CURRENCY, Kind.PROGRESS):
+            if not _is_number(value) or not math.isfinite(float(value)):
+                raise EncodeError(f"{where}: expected a number, got {short_repr(value)}")
+            return value
+        if k is Kind.INTEGER:
+            if not _is_number(value) or not float(value).is_integer():
+                raise EncodeError(f"{where}: expected a whole number, got {short_repr(value)}")
+            return int(value)
+        if k is Kind.SELECT:
+            if not isinstance(value, str):
+                raise EncodeError(f"{where}: expected an option name, got {short_repr(value)}")
+            return value or None
+        if k is Kind.MULTI_SELECT:
+            items = [_plain(v) for v in ([value] if isinstance(value, str) else value)]
+            if not all(isinstance(v, str) for v in items):
+                raise EncodeError(f"{where}: expected option names, got {short_repr(value)}")
+            return items or None
+        if k is Kind.DATE:
+            return _date_ms(value, tz, where)
+        if k is Kind.DATETIME:
+            if isinstance(value, datetime):
+                if value.tzinfo is None:
+                    raise EncodeError(f"{where}: naive datetime {value!r}; pass an aware datetime")
+                return int(value.timestamp() * 1000)
+            return _date_ms(value, tz, where)
+        if k is Kind.CHECKBOX:
+            if not isinstance(value, bool):
+                raise EncodeError(f"{where}: expected true/false, got {short_repr(value)}")
+            return value
+        if k is Kind.USER:
+            if isinstance(value, list):
+                if len(value) > 1:
+                    raise EncodeError(f"{where}: one person only, got {len(value)}")
+                return [{"id": _open_id(v, where)} for v in value] or None
+            return [{"id": _open_id(value, where)}]
+        if k is Kind.USERS:
+            items = value if isinstance(value, (list, tuple)) else [value]
+            return [{"id": _open_id(v, where)} for v in items] or None
+        if k is Kind.URL:
+            if isinstance(value, dict) and isinstance(value.get("link"), str):
+                return {"text": value.get("text") or value["link"], "link": value["link"]}
+            if isinstance(value, str):
+                return {"text": value, "link": value} if value else None
+            raise EncodeError(f"{where}: expected a URL, got {short_repr(value)}")
+        if k is Kind.LINK:
+            items = [value] if isinstance(value, str) else list(value)
+            if not all(isinstance(v, str) and v for v in items):
+                raise EncodeError(f"{where}: expected record ids, got {short_repr(value)}")
+            return items or None
+        if k is Kind.GROUP_CHAT:
+            items = [value] if isinstance(value, str) else list(value)
+            if not all(isinstance(v, str) and v for v in items):
+                raise EncodeError(f"{where}: expected chat ids, got {short_repr(value)}")
+            return [{"id": v} for v in items] or None
+    except TypeError as exc:
+        raise EncodeError(f"{where}: cannot encode {short_repr(value)}: {exc}") from None
+    raise EncodeError(f"{where}: no encoder for kind {k}")  # pragma: no cover
+
+
+def encode_fields(spec: TableSpec, values: dict[str, Any], tz: tzinfo, binding: Any = None
+                  ) -> dict[str, Any]:
+    """Attr-keyed domain values → the `fields` of a create/update request (keyed by field name)."""
+    names = (getattr(binding, "field_names", None) or {}).get(spec.key, {})
+    out: dict[str, Any] = {}
+    for attr, value in values.items():
+        try:
+            f = spec.field(attr)
+        except KeyError:
+            raise EncodeError(f"table {spec.name} ({spec.key}) has no field {attr!r}") from None
+        out[names.get(attr) or f.name] = encode_value(f, value, tz, where=f"{spec.name}.{f.name}")
+    return out
+
+
+def write_to_read(f: FieldSpec, encoded: Any, people: dict[str, Person] | None = None) -> Any:
+    """The read-format cell Feishu will return after writing `encoded` (to update the mirror).
+
+    `None` means the cell is empty (Feishu omits empty cells from reads).
+    """
+    if encoded is None or encoded == [] or encoded == "":
+        return None
+    k = f.kind
+    if k is Kind.TEXT:
+        return [{"type": "text", "text": encoded}]
+    if k in (Kind.USER, Kind.USERS):
+        out = []
+        for item in encoded:
+            p = (people or {}).get(item["id"])
+            out.append({"id": item["id"], "name": p.name} if p and p.name else {"id": item["id"]})
+        return out
+    if k is Kind.LINK:
+        return {"link_record_ids": list(encoded)}
+    return encoded
+
+
+def canonical(f: FieldSpec, cell: Any, tz: tzinfo) -> Any:
+    """A read-format cell in write format, so a planned write can be compared with the mirror."""
+    value = decode_cell(f, cell, tz)
+    if k_empty(value):
+        return None
+    try:
+        enc = encode_value(f, value, tz)
+    except EncodeError:
+        return ("undecodable", short_repr(cell))
+    return _normal(enc)
+
+
+def k_empty(value: Any) -> bool:
+    return value is None or value == [] or value == ""
+
+
+def _normal(enc: Any) -> Any:
+    """Normalise numbers so 3 and 3.0 compare equal."""
+    if _is_number(enc):
+        return float(enc)
+    return enc
+
+
+def canonical_value(f: FieldSpec, value: Any, tz: tzinfo) -> Any:
+    """A domain value in the same normal form as `canonical` (None for an empty value)."""
+    enc = encode_value(f, value, tz)
+    if k_empty(enc):
+        return None
+    return _normal(enc)

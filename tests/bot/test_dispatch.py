@@ -1,0 +1,127 @@
+"""Dispatcher unit tests (stub answerer; real sandbox replies, real SQLite store)."""
+from __future__ import annotations
+
+import sys
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "e2e"))
+from botkit import NOW, make_runtime, open_test_store  # noqa: E402
+
+from gtm.bot.ask import card_to_text  # noqa: E402
+from gtm.bot.dispatcher import Dispatcher, reply_uuid  # noqa: E402
+from gtm.bot.transports import Incoming  # noqa: E402
+
+CARD = {"schema": "2.0", "config": {"update_multi": True},
+        "header": {"title": {"tag": "plain_text", "content": "答复"}, "template": "blue"},
+        "body": {"elements": [{"tag": "markdown", "content": "**你好**"}]}}
+
+
+@pytest.fixture
+def runtime(sandbox, seed, gateway, sqlite_url):
+    from gtm.sync.provision import register_project
+    from gtm.sync.binding import BaseBinding
+
+    store = open_test_store(sqlite_url)
+    rt = make_runtime(sandbox, seed, gateway, store)
+    with store.session() as s:
+        register_project(s, "alpha", "Alpha", "gtm", BaseBinding(slug="alpha", app_token="basX"),
+                         chat_ids=[seed.chat_id])
+    yield rt
+    store.dispose()
+
+
+def incoming(sandbox, seed, text="状态", event_id="ev-1", **kw) -> Incoming:
+    mid = sandbox.control.post_message(seed.chat_id, seed.users["王芳"], text, mention_bot=False)
+    base = dict(kind="message", event_id=event_id, app_id=seed.app_id, tenant_key=seed.tenant_key,
+                chat_id=seed.chat_id, chat_type="group", open_id=seed.users["王芳"],
+                sender_tenant_key=seed.tenant_key, text=text, mentioned_bot=True, message_id=mid)
+    base.update(kw)
+    return Incoming(**base)
+
+
+def test_acks_fast_and_replies_once_even_across_a_restart(sandbox, seed, runtime):
+    gate = threading.Event()
+    calls = []
+
+    def slow_answer(rt, inc, project, now):
+        calls.append((inc.text, project.slug if project else None))
+        gate.wait(5)
+        return CARD
+
+    d = Dispatcher(runtime, clock=lambda: NOW, answer=slow_answer, bot_open_id=seed.bot_open_id)
+    inc = incoming(sandbox, seed)
+    t = time.monotonic()
+    assert d.dispatch(inc) is None
+    assert time.monotonic() - t < 0.5  # acked before the (slow) work is done
+    assert d.dispatch(inc) is None  # a redelivery while the first is still working
+    gate.set()
+    assert d.drain(5)
+    d.close()
+    d2 = Dispatcher(runtime, clock=lambda: NOW, answer=slow_answer, bot_open_id=seed.bot_open_id)
+    assert d2.dispatch(inc) is None  # after a restart: the store remembers the event id
+    assert d2.drain(5)
+    d2.close()
+    assert calls == [("状态", "alpha")]
+    bot_msgs = sandbox.control.messages(seed.chat_id, bots_only=True)
+    assert len(bot_msgs) == 1 and "你好" in str(bot_msgs[0])
+    assert d.stats["duplicates"] == 1 and d2.stats["duplicates"] == 1
+
+
+def test_ignores_unaddressed_foreign_and_other_app_messages(sandbox, seed, runtime):
+    seen = []
+    d = Dispatcher(runtime, clock=lambda: NOW, answer=lambda *a: seen.append(a) or CARD,
+                   bot_open_id=seed.bot_open_id)
+    d.dispatch(incoming(sandbox, seed, event_id="a", mentioned_bot=False))
+    d.dispatch(incoming(sandbox, seed, event_id="b", sender_tenant_key="tk_other"))
+    d.dispatch(incoming(sandbox, seed, event_id="c", app_id="cli_someone_else"))
+    assert d.drain(5)
+    d.close()
+    assert seen == [] and sandbox.control.messages(seed.chat_id, bots_only=True) == []
+
+
+def test_answer_failure_gives_an_error_card_not_silence(sandbox, seed, runtime):
+    def boom(*a):
+        raise RuntimeError("mirror unavailable")
+
+    d = Dispatcher(runtime, clock=lambda: NOW, answer=boom, bot_open_id=seed.bot_open_id)
+    d.dispatch(incoming(sandbox, seed))
+    assert d.drain(5)
+    d.close()
+    msgs = sandbox.control.messages(seed.chat_id, bots_only=True)
+    assert len(msgs) == 1 and "mirror unavailable" in str(msgs[0])
+
+
+def test_reply_uuid_is_stable_and_short():
+    assert reply_uuid("ev-1") == reply_uuid("ev-1") != reply_uuid("ev-2")
+    assert len(reply_uuid("x" * 200)) <= 50
+
+
+def test_card_to_text_renders_tables_charts_and_buttons():
+    card = {"header": {"title": {"content": "项目状态"}, "template": "red"},
+            "body": {"elements": [
+                {"tag": "markdown", "content": "**负责人** <at id=ou_1></at>"},
+                {"tag": "table", "columns": [{"name": "t", "display_name": "任务", "data_type": "text"},
+                                             {"name": "s", "display_name": "状态", "data_type": "options"}],
+                 "rows": [{"t": "准备物料", "s": [{"text": "延期", "color": "red"}]}, {"t": "培训", "s": []}]},
+                {"tag": "chart", "chart_spec": {"type": "bar", "data": {"values": [{"m": "M1", "v": 2}, {"m": "M2", "v": 4}]},
+                                                "xField": "m", "yField": "v"}},
+                {"tag": "column_set", "columns": [{"tag": "column", "elements": [
+                    {"tag": "button", "text": {"tag": "plain_text", "content": "完成"}}]}]},
+            ]}}
+    out = card_to_text(card)
+    assert "■ 项目状态" in out and "负责人 @ou_1" in out
+    lines = out.splitlines()
+    head = next(i for i, line in enumerate(lines) if line.startswith("任务"))
+    assert lines[head + 2].startswith("准备物料") and "延期" in lines[head + 2]
+    from gtm.bot.ask import _width
+
+    def col(line: str, word: str) -> int:
+        return _width(line[:line.index(word)])
+
+    assert col(lines[head], "状态") == col(lines[head + 2], "延期")  # aligned by display width
+    assert any(line.startswith("M2") and line.count("█") == 20 for line in lines)
+    assert "[完成]" in out

@@ -1,0 +1,114 @@
+"""Card buttons end to end (real SDK long connection ↔ sandbox): write-back, card update,
+idempotent double clicks, permission refusals, escalation ack/resolve."""
+from __future__ import annotations
+
+import json
+from datetime import datetime, time, timedelta
+
+import pytest
+from lark_oapi.api.im.v1 import CreateMessageRequest, CreateMessageRequestBody
+
+from botkit import NOW, TZ, record_fields
+from gtm.bot.actions_schema import Ack, Postpone, Resolve, TaskDone
+from gtm.bot.cards.factory import NoticeCards
+from gtm.bot.dispatcher import Dispatcher
+from gtm.bot.transports.longconn import LongConnection
+from gtm.schemas.decisions import Notice, RecordRef
+
+
+@pytest.fixture
+def bot(sandbox, seed, runtime, plan):
+    d = Dispatcher(runtime, clock=lambda: NOW)
+    conn = LongConnection(seed.app_id, seed.app_secret, d.dispatch, domain=sandbox.url,
+                          bot_open_id=d.bot_open_id).start(wait=10)
+    yield d
+    conn.stop()
+    d.close()
+
+
+def send_card(gateway, chat_id: str, card: dict) -> str:
+    body = (CreateMessageRequestBody.builder().receive_id(chat_id).msg_type("interactive")
+            .content(json.dumps(card, ensure_ascii=False)).build())
+    req = CreateMessageRequest.builder().receive_id_type("chat_id").request_body(body).build()
+    return gateway.call("im.message.create", lambda: gateway.client.im.v1.message.create(req),
+                        family="im.send").message_id
+
+
+def digest(plan, seed) -> dict:
+    notices = [Notice(kind="overdue", key=f"overdue:task:{rid}:1", recipients=[seed.chat_id],
+                      record=RecordRef(table="task", record_id=rid, label=label), digest=True,
+                      data={"planned": "2026-11-17"})
+               for rid, label in zip(plan["tasks"], ["T1 准备发布会物料", "T2 渠道培训"])]
+    return NoticeCards().digest("Alpha 发布", seed.chat_id, notices, project_slug="alpha")
+
+
+def record_writes(sandbox, record_id: str) -> int:
+    return sum(1 for e in sandbox.journal.since(0) if e.get("write") and record_id in e.get("path", ""))
+
+
+def test_done_click_writes_base_updates_card_once_and_refuses_strangers(sandbox, seed, gateway, plan, bot):
+    t1, t2 = plan["tasks"]
+    mid = send_card(gateway, seed.chat_id, digest(plan, seed))
+    owner, stranger = seed.users["王芳"], seed.users["杨帆"]
+
+    # a stranger may not close somebody else's task: toast error, nothing written
+    ans = sandbox.control.click(mid, stranger, TaskDone(p="alpha", t="task", r=t2).value())
+    assert ans["toast"]["type"] == "error"
+    assert record_writes(sandbox, t2) == 0
+
+    ans = sandbox.control.click(mid, owner, TaskDone(p="alpha", t="task", r=t1).value())
+    assert ans["toast"]["type"] == "success", ans
+    fields = record_fields(gateway, plan["binding"], "task", t1)
+    assert fields["状态"] == "已完成"
+    assert fields["实际结束"] == int(NOW.astimezone(TZ).replace(hour=0, minute=0).timestamp() * 1000)
+    card = sandbox.control.message(mid)["card"]
+    text = json.dumps(card, ensure_ascii=False)
+    assert "已完成" in text
+    assert t1 not in text and t2 in text  # T1's buttons are gone, T2 keeps its own
+    assert record_writes(sandbox, t1) == 1
+
+    # a double click changes nothing twice
+    ans = sandbox.control.click(mid, owner, TaskDone(p="alpha", t="task", r=t1).value())
+    assert ans["toast"]["type"] == "info"
+    assert record_writes(sandbox, t1) == 1
+
+
+def test_postpone_sets_new_end_and_appends_reason(sandbox, seed, gateway, plan, bot):
+    t1 = plan["tasks"][0]
+    mid = send_card(gateway, seed.chat_id, digest(plan, seed))
+    new = (NOW + timedelta(days=7)).date()
+    value = Postpone(p="alpha", t="task", r=t1, f="0").value()
+    ans = sandbox.control.click(mid, seed.users["pm"], value,
+                                form_value={"d0": f"{new.isoformat()} +0800", "why0": "供应商延迟"})
+    assert ans["toast"]["type"] == "success", ans
+    fields = record_fields(gateway, plan["binding"], "task", t1)
+    assert fields["计划结束"] == int(datetime.combine(new, time(), TZ).timestamp() * 1000)
+    note = fields["备注"] if isinstance(fields["备注"], str) else "".join(x["text"] for x in fields["备注"])
+    assert "供应商延迟" in note and new.isoformat() in note
+
+
+def test_escalation_ack_then_resolve(sandbox, seed, gateway, runtime, plan, bot):
+    from gtm.sync.store.ledger import get_states
+
+    issue = plan["issues"][0]
+    notice = Notice(kind="escalation", key=f"escalation:issue:{issue}:1", recipients=[seed.users["pm"]],
+                    record=RecordRef(table="issue", record_id=issue, label="物料供应商延迟"), level=1,
+                    title="问题已超过 3 天未解决")
+    mid = send_card(gateway, seed.chat_id, NoticeCards().single("Alpha 发布", notice, project_slug="alpha"))
+
+    ans = sandbox.control.click(mid, seed.users["pm"], Ack(p="alpha", t="issue", r=issue, l=1).value())
+    assert ans["toast"]["type"] == "success", ans
+    with runtime.store.session() as s:
+        st = get_states(s, "alpha")[("issue", issue)]
+    assert st.acked_until == NOW + timedelta(hours=24)
+    ans = sandbox.control.click(mid, seed.users["pm"], Ack(p="alpha", t="issue", r=issue, l=1).value())
+    assert ans["toast"]["type"] == "info"
+
+    ans = sandbox.control.click(mid, seed.users["陈静"], Resolve(p="alpha", t="issue", r=issue).value())
+    assert ans["toast"]["type"] == "success", ans
+    fields = record_fields(gateway, plan["binding"], "issue", issue)
+    assert fields["状态"] == "已解决"
+    assert fields["解决日期"] == int(NOW.timestamp() * 1000)
+    with runtime.store.session() as s:
+        assert get_states(s, "alpha")[("issue", issue)].resolved
+    assert "已解决" in json.dumps(sandbox.control.message(mid)["card"], ensure_ascii=False)

@@ -1,0 +1,60 @@
+"""Routing: p2p answers across the asker's projects; unlinked groups; people of other tenants."""
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+
+from botkit import NOW, card_text, create_plan, task, wait_until
+from gtm.bot.dispatcher import Dispatcher
+from gtm.bot.transports.longconn import LongConnection
+
+
+@pytest.fixture
+def bot(sandbox, seed, runtime, plan):
+    d = Dispatcher(runtime, clock=lambda: NOW)
+    conn = LongConnection(seed.app_id, seed.app_secret, d.dispatch, domain=sandbox.url,
+                          bot_open_id=d.bot_open_id).start(wait=10)
+    yield d
+    conn.stop()
+    d.close()
+
+
+def test_p2p_my_tasks_lists_items_of_two_projects(sandbox, seed, runtime, plan, bot):
+    u = seed.users
+    other = sandbox.control.create_chat(seed.tenant_key, "Beta 项目群", [u["pm"], u["王芳"]], [seed.app_id])
+    create_plan(runtime, slug="beta", name="Beta 上市", chat_ids=[other["chat_id"]], pm=u["pm"],
+                management=[u["management"]], tasks=[task("B1", "海外渠道签约", u["王芳"], NOW.date() + timedelta(days=2))])
+    sandbox.control.post_message(None, u["王芳"], "我的任务", mention_bot=False)
+    msgs = wait_until(lambda: sandbox.control.p2p_messages(u["王芳"], bots_only=True), timeout=10, what="p2p reply")
+    assert bot.drain(5)
+    text = card_text(msgs[0])
+    assert "Alpha 发布" in text and "Beta 上市" in text
+    assert "准备发布会物料" in text and "海外渠道签约" in text
+    assert "渠道培训" not in text  # 刘洋's task
+    assert len(sandbox.control.p2p_messages(u["王芳"], bots_only=True)) == 1
+
+
+def test_unlinked_group_gets_link_hint_and_other_tenants_get_nothing(sandbox, seed, runtime, plan, bot):
+    u = seed.users
+    lone = sandbox.control.create_chat(seed.tenant_key, "闲聊群", [u["王芳"]], [seed.app_id])
+    sandbox.control.post_message(lone["chat_id"], u["王芳"], "状态")
+    msgs = sandbox.control.wait_for_messages(lone["chat_id"], 1, timeout=10)
+    assert lone["chat_id"] in card_text(msgs[0])  # the hint names the chat to link
+
+    guest_tenant = sandbox.control.create_tenant("外部公司")
+    guest = sandbox.control.create_user(guest_tenant["tenant_key"], "外部访客")
+    sandbox.control.add_member(seed.chat_id, guest["open_id"])
+    sandbox.control.post_message(seed.chat_id, guest["open_id"], "状态")
+    wait_until(lambda: bot.stats["received"] >= 2, what="guest message received")
+    assert bot.drain(5)
+    assert sandbox.control.messages(seed.chat_id, bots_only=True) == []
+
+
+def test_gtm_ask_prints_the_same_answer_in_the_terminal(seed, runtime, plan):
+    from gtm.bot.ask import ask, card_to_text
+
+    card = ask(runtime, "我的任务", as_open_id=seed.users["王芳"], now=NOW)
+    text = card_to_text(card)
+    assert "准备发布会物料" in text and "渠道培训" not in text
+    assert text.splitlines()[0].startswith("■ ")

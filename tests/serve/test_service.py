@@ -1,0 +1,106 @@
+"""`Service` on the sandbox: health, metrics, readiness that notices Feishu going away, leadership."""
+from __future__ import annotations
+
+import requests
+from servekit import wait_for
+
+from gtm.bot.serve import Service
+
+
+def get(url: str, path: str) -> requests.Response:
+    return requests.get(url + path, timeout=5)
+
+
+def poll_status(url: str, path: str, status: int, timeout: float = 10.0) -> requests.Response | None:
+    """GET until the answer has `status` (a Response is falsy for 4xx/5xx, hence the list)."""
+    got = wait_for(lambda: [r] if (r := get(url, path)).status_code == status else None, timeout=timeout)
+    return got[0] if got else None
+
+
+def test_health_metrics_and_readiness_follow_the_real_dependencies(app_ctx, sandbox):
+    svc = Service(app_ctx).start()
+    try:
+        assert svc.url.startswith("http://127.0.0.1:") and not svc.url.endswith(":0")
+        assert get(svc.url, "/healthz").status_code == 200
+
+        ready = poll_status(svc.url, "/readyz", 200)
+        assert ready is not None, get(svc.url, "/readyz").text
+        body = ready.json()
+        assert body["ready"] is True and body["failed"] == []
+        assert set(body["checks"]) == {"feishu", "store", "longconn"}
+        # the readiness probe really asked Feishu for a token (not the SDK's cache)
+        assert any(e["path"].endswith("/tenant_access_token/internal") for e in sandbox.journal.since(0))
+
+        # alone on its SQLite file: the leader, running the scheduler
+        assert wait_for(lambda: svc.is_leader and svc.scheduler is not None and svc.scheduler.running, timeout=5)
+        status = get(svc.url, "/readyz").json()
+        assert status["leader"] is True and status["scheduler"]["running"] is True
+        assert "*:portfolio" in status["scheduler"]["jobs"]
+
+        metrics = get(svc.url, "/metrics")
+        assert metrics.status_code == 200 and metrics.headers["Content-Type"].startswith("text/plain")
+        text = metrics.text
+        assert 'gtm_api_calls_total{api="auth.tenant_access_token"}' in text
+        assert "gtm_scheduler_leader 1.0" in text and "gtm_transport_up 1.0" in text
+
+        sandbox.stop()  # Feishu goes away: not ready, and the body says why
+        down = poll_status(svc.url, "/readyz", 503)
+        assert down is not None, "readyz stayed 200 after the sandbox stopped"
+        failed = down.json()["failed"]
+        assert "feishu" in failed and "store" not in failed
+        assert "error" in down.json()["checks"]["feishu"]
+        assert get(svc.url, "/healthz").status_code == 200  # alive all the same
+    finally:
+        svc.stop()
+    try:
+        get(svc.url, "/healthz")
+        raise AssertionError("HTTP server still answering after stop()")
+    except requests.ConnectionError:
+        pass
+
+
+def test_store_down_makes_readyz_fail_naming_the_store(make_app, tmp_path):
+    app = make_app(transport="none")
+    svc = Service(app).start()
+    try:
+        assert poll_status(svc.url, "/readyz", 200)
+        app.store.engine.dispose()
+        app.store.engine.pool._creator = lambda *a: (_ for _ in ()).throw(OSError("database is gone"))
+        r = poll_status(svc.url, "/readyz", 503)
+        assert r is not None and r.json()["failed"] == ["store"]
+        assert "database is gone" in r.json()["checks"]["store"]["error"]
+    finally:
+        svc.stop()
+
+
+def test_two_services_on_one_sqlite_file_elect_one_leader_and_fail_over(make_app):
+    a = Service(make_app(transport="none")).start()
+    b = Service(make_app(transport="none")).start()
+    try:
+        assert wait_for(lambda: a.is_leader or b.is_leader, timeout=5)
+        first, second = (a, b) if a.is_leader else (b, a)
+        assert not second.is_leader and second.scheduler is None
+        assert first.scheduler is not None and first.scheduler.running
+        first.stop()
+        assert wait_for(lambda: second.is_leader, timeout=5)
+        assert wait_for(lambda: second.scheduler is not None and second.scheduler.running, timeout=5)
+    finally:
+        a.stop()
+        b.stop()
+
+
+def test_leader_reschedules_when_a_project_is_added(app_ctx):
+    from gtm.sync.store.registry import ProjectRow
+
+    svc = Service(app_ctx, reload_seconds=3600).start()
+    try:
+        assert wait_for(lambda: svc.scheduler is not None and svc.scheduler.running, timeout=5)
+        assert not any(s.project for s in svc.scheduler.specs)
+        with app_ctx.store.session() as s:
+            s.add(ProjectRow(slug="launch", name="新品发布", base_token="bascnX", chat_ids=["oc_x"]))
+        assert svc.reload_projects() is True
+        jobs = set(svc.status()["scheduler"]["jobs"])
+        assert {"launch:check", "launch:digest", "launch:report", "launch:reconcile"} <= jobs
+        assert svc.reload_projects() is False  # nothing changed
+    finally:
+        svc.stop()
