@@ -56,31 +56,40 @@ def main() -> None:
 
 
 @main.command()
-@click.option("--project", "project", default=None, help="Project slug (registry key). Default: 'default' for a new project.")
+@click.option("--project", "project", default=None, help="Project slug (registry key). Default: the only registered project, else 'default'.")
 @click.option("--template", type=click.Choice(["gtm", "sales", "campaign"]), default="gtm", show_default=True,
               help="Plan template from the seeds: GTM milestones M1–M9, sales project, campaign schedule.")
 @click.option("--name", default=None, help="Base / project name (default: the template's name).")
 @click.option("--base", "base_token", default=None, help="Adopt an existing Base (app_token) instead of creating one.")
 @click.option("--start", "start", default=None, help="Start date for laying out the plan (YYYY-MM-DD, default today).")
-@click.option("--chat", "chats", multiple=True, help="Project group chat id (oc_…); repeatable. Default: GTM_CHAT_ID.")
-@click.option("--pm", "pm", default=None, help="Project manager (open_id or email): full access, and 项目负责人 when empty.")
+@click.option("--chat", "chats", multiple=True, help="Project group chat id (oc_…); repeatable; joins the project's registered groups and gets "
+              "GTM_BASE_PERMISSION (edit). Default for a new project: GTM_CHAT_ID.")
+@click.option("--pm", "pm", default=None, help="Project manager (open_id or email): full access, and 项目负责人 when that cell is empty.")
 @click.option("--admin", "admins", multiple=True, help="Person to get full access (open_id, user_id or email); repeatable.")
 @click.option("--permissions", type=click.Choice(["default", "strict"]), default="default", show_default=True,
-              help="strict: advanced permissions, members edit only rows they own (seed 003).")
-@click.option("--dry-run", is_flag=True, help="Print the plan; change nothing.")
+              help="strict: advanced permissions, members edit only rows they own (seed 003); falls back to "
+                   "the default grants when the tenant's plan has no advanced permissions.")
+@click.option("--dry-run", is_flag=True, help="Print the plan and who would be granted; change nothing.")
 @click.option("--repair", is_flag=True, help="Recreate missing tables/fields/views/options. Never deletes anything.")
 @click.pass_context
 def init(ctx: click.Context, **kw: Any) -> None:
-    """Provision (find-or-create) the plan Base from a template and share it with the team."""
+    """Provision (find-or-create) the plan Base from a template and share it with the team.
+
+    Idempotent: a second run changes nothing. The project group gets edit access
+    (GTM_BASE_PERMISSION=view for read-only), the PM and admins full access; nothing is ever
+    revoked. Drift (deleted or renamed fields, missing tables/views/options) is reported with
+    what to do. Exit code 0: ready; 1: drift to fix, someone not found or a Feishu error (what
+    succeeded is kept); 2: bad input.
+    """
     from gtm.bot.commands_init import run_init
 
-    app = _context(ctx)
     start = None
     if kw["start"]:
         try:
             start = date.fromisoformat(kw["start"])
         except ValueError:
             raise click.BadParameter("use YYYY-MM-DD", param_hint="--start") from None
+    app = _context(ctx)
     code = run_init(app, project=kw["project"], template=kw["template"], name=kw["name"],
                     base_token=kw["base_token"], start=start, chats=list(kw["chats"]),
                     admins=list(kw["admins"]), strict=kw["permissions"] == "strict",

@@ -13,6 +13,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 
 from gtm.sync.errors import FeishuError
+from gtm.sync.writeback import WriteBackError, WriteRefused
 
 SLUG_RE = re.compile(r"^[a-z0-9][a-z0-9_-]{0,62}$")
 
@@ -76,11 +77,13 @@ def _fill_project_row(app, binding, name: str, pm: str | None, chats: list[str],
 def run_init(app, *, project: str | None, template: str, name: str | None, base_token: str | None,
              start: date | None, chats: list[str], admins: list[str], strict: bool, dry_run: bool,
              repair: bool, pm: str | None = None, lang: str = "zh") -> int:
+    """Provision, register, fill the 项目 row, share. Exit code: 0 ready; 1 drift to act on, somebody
+    not granted or a Feishu failure (nothing done so far is rolled back); 2 bad input."""
     from gtm.schemas.templates import get_template
-    from gtm.sync.access import apply_strict_permissions, grant_access
     from gtm.sync.provision import provision, register_project
 
-    console = Console()
+    # soft_wrap: URLs, ids and long findings stay on one line (copyable, greppable in logs)
+    console = Console(soft_wrap=True)
     settings = app.settings
     tz = settings.tz
     now = datetime.now(tz)
@@ -113,52 +116,117 @@ def run_init(app, *, project: str | None, template: str, name: str | None, base_
             return 1
 
     if dry_run:
-        lines = out.lines(lang)
-        console.print(f"[bold]试运行 / dry run[/] — 项目 {slug}, 模板 {template}: "
-                      f"{out.writes} 项写入 / writes, {out.reads} 次读取 / reads")
-        for line in lines:
-            console.print(f"  • {line}")
-        if not lines:
-            console.print("  无需改动 / nothing to change")
+        _print_dry_run(console, out, slug, template, chats, pm, admins, settings.base_permission, strict, lang)
         return 0
 
     result = out
     for f in result.findings:
-        style = "green" if getattr(f, "fixed", False) else ("yellow" if f.severity != "info" else "dim")
+        style = "green" if f.fixed else ("yellow" if f.severity != "info" else "dim")
         console.print(f"[{style}]• {f.describe(lang)}[/]")
     with app.store.session() as s:
         register_project(s, slug, name, template, result.binding, chats)
-    problems = _fill_project_row(app, result.binding, name, pm, chats, now)
-    for p in problems:
-        console.print(f"[yellow]• {p}[/]")
 
-    pm_open_id = pm if pm and pm.startswith("ou_") else None
-    access_admins = list(admins) + ([pm] if pm and not pm_open_id else [])
+    failed = False
+    pm_open_id, pm_as_admin = _resolve_pm(app, pm, console)
     try:
-        if strict:
-            access = apply_strict_permissions(app.gateway, result.binding, chat_ids=chats, pm_open_id=pm_open_id,
-                                              admins=access_admins, group_perm=settings.base_permission)
-        else:
-            access = grant_access(app.gateway, result.binding.app_token, chat_ids=chats, pm_open_id=pm_open_id,
-                                  admins=access_admins, group_perm=settings.base_permission)
-    except FeishuError as exc:
-        console.print(f"[red]共享多维表格失败 / could not share the Base:[/] {exc}")
-        access = None
+        for p in _fill_project_row(app, result.binding, name, pm_open_id, chats, now):
+            console.print(f"[yellow]• {p}[/]")
+    except (FeishuError, WriteBackError, WriteRefused) as exc:
+        console.print(f"[red]无法写入项目表（项目负责人/项目群）/ could not fill the 项目 row:[/] {exc}")
+        failed = True
+
+    access = _share(app, console, result.binding, chats, pm_open_id, [*admins, *pm_as_admin], strict)
+    failed = failed or access is None or not access.ok
 
     created = ", ".join(f"{k} {v}" for k, v in result.created.items() if v) or "无 / nothing"
     console.print(f"[bold green]项目 {slug} 已就绪 / project {slug} is ready[/] — 新建 / created: {created}; "
                   f"API: {result.reads} 读 / reads, {result.writes} 写 / writes")
     console.print(f"多维表格 / Base: [bold]{result.base_url or result.binding.app_token}[/]")
     if access is not None:
-        for line in access.lines(lang):
-            console.print(f"  • {line}")
-        who = [g.given for g in access.granted + access.already]
-        console.print("可访问 / has access: " + (", ".join(who) if who else "仅应用 / the app only — pass --chat/--admin"))
-    unfixed = result.problems
-    if unfixed and not repair:
+        _print_access(console, access, lang)
+    # a renamed field is followed (sync keeps working): reported, but not a failure
+    to_act = [f for f in result.problems if f.severity == "error" or f.fixable]
+    if to_act and not repair:
         console.print("[yellow]发现需要处理的差异，运行 `gtm init --repair` 修复可修复的部分 / drift found; "
                       "`gtm init --repair` fixes what can be fixed[/]")
-    return 1 if (unfixed or (access is not None and not access.ok)) else 0
+    return 1 if (to_act or failed) else 0
+
+
+_PERM_ZH = {"view": "可查看", "edit": "可编辑", "full_access": "可管理"}
+
+
+def _print_access(console: Console, access, lang: str) -> None:
+    """Who has access (new grants marked), then whatever went wrong, each naming what was given."""
+    who = [f"{g.label} {g.given}（{_PERM_ZH.get(g.perm, g.perm)} / {g.perm}，新授权 / new）" for g in access.granted]
+    who += [f"{g.label} {g.given}（{_PERM_ZH.get(g.perm, g.perm)} / {g.perm}）" for g in access.already]
+    console.print("可访问 / has access: " + ("、".join(who) if who else "仅应用 / the app only — pass --chat/--pm/--admin"))
+    for line in access.not_found + access.errors:
+        console.print(f"[red]  • {line}[/]")
+    if access.fallback:
+        console.print(f"[yellow]  • {access.fallback}[/]")
+    for r in access.roles_created:
+        console.print(f"  • 已创建角色「{r}」/ created role “{r}”")
+    if access.strict:
+        console.print("  • 高级权限已启用：成员只能编辑自己负责的行，项目负责人和管理员可编辑全部 / advanced "
+                      "permissions on: members edit only rows they own; the PM and admins edit everything")
+
+
+def _resolve_pm(app, pm: str | None, console: Console) -> tuple[str | None, list[str]]:
+    """The PM's open_id (an email is looked up, so 项目负责人 can be filled); else grant as given."""
+    if not pm:
+        return None, []
+    if pm.startswith("ou_"):
+        return pm, []
+    if "@" not in pm:
+        return None, [pm]  # a user_id: granted, but 项目负责人 needs an open_id
+    from gtm.sync.access import _resolve_emails
+
+    try:
+        oid = _resolve_emails(app.gateway, [pm]).get(pm.lower())
+    except FeishuError:
+        return None, [pm]  # no contact scope: grant_access reports and grants by email
+    if oid:
+        return oid, []
+    console.print(f"[yellow]• 找不到项目负责人 {pm}（该邮箱在企业通讯录中不存在）/ PM {pm} not found "
+                  f"(no such email in the directory)[/]")
+    return None, [pm]  # grant_access names it as not found as well (exit 1)
+
+
+def _share(app, console: Console, binding, chats: list[str], pm_open_id: str | None, admins: list[str],
+           strict: bool):
+    """Grant access (strict: with roles); None when Feishu refused in a way nobody could be told."""
+    from gtm.sync.access import apply_strict_permissions, grant_access
+
+    group_perm = app.settings.base_permission
+    try:
+        if strict:
+            return apply_strict_permissions(app.gateway, binding, chat_ids=chats, pm_open_id=pm_open_id,
+                                            admins=admins, group_perm=group_perm)
+        return grant_access(app.gateway, binding.app_token, chat_ids=chats, pm_open_id=pm_open_id,
+                            admins=admins, group_perm=group_perm)
+    except FeishuError as exc:
+        console.print(f"[red]共享多维表格失败 / could not share the Base:[/] {exc}")
+        return None
+
+
+def _print_dry_run(console: Console, plan, slug: str, template: str, chats: list[str], pm: str | None,
+                   admins: list[str], group_perm: str, strict: bool, lang: str) -> None:
+    lines = plan.lines(lang)
+    where = "新建多维表格 / a new Base" if plan.create_base else f"多维表格 / Base {plan.binding.app_token}"
+    console.print(f"[bold]试运行，不做任何修改 / dry run, nothing is changed[/] — 项目 / project {slug}, "
+                  f"模板 / template {template}, {where}: {plan.writes} 步 / steps, {plan.reads} 次读取 / reads")
+    for line in lines:
+        console.print(f"  • {line}")
+    if not lines:
+        console.print("  无需改动 / nothing to change")
+    wanted = [f"项目群 {c}（{_PERM_ZH[group_perm]} / {group_perm}）" for c in chats]
+    wanted += [f"项目负责人 {pm}（{_PERM_ZH['full_access']} / full_access）"] if pm else []
+    wanted += [f"管理员 {a}（{_PERM_ZH['full_access']} / full_access）" for a in admins]
+    console.print("将授权（已有的不重复）/ would grant (skipping existing): "
+                  + ("、".join(wanted) if wanted else "无 / nobody — pass --chat/--pm/--admin"))
+    if strict:
+        console.print("将启用高级权限：成员只能编辑自己负责的行 / would turn on advanced permissions: members "
+                      "edit only rows they own")
 
 
 def _tenant_domain(app) -> str:

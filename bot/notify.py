@@ -10,6 +10,8 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import os
+import signal
 import time
 from dataclasses import dataclass
 from datetime import datetime
@@ -74,6 +76,28 @@ def _quiet_fns() -> tuple[Callable[..., bool], Callable[..., datetime]]:
     from gtm.bot.rules.quiet import is_quiet, next_send_window
 
     return is_quiet, next_send_window
+
+
+FAULT_CRASH_ENV = "GTM_FAULT_CRASH_AFTER"  # "reserve" or "send"; unset in production
+FAULT_MATCH_ENV = "GTM_FAULT_CRASH_MATCH"  # optional: only for ledger keys containing this text
+
+
+def fault_point(stage: Literal["reserve", "send"], key: str) -> None:
+    """Fault injection for the exactly-once tests (tests/e2e/test_check_cli.py); a no-op unless set.
+
+    With GTM_FAULT_CRASH_AFTER=reserve the process kills itself (SIGKILL: no cleanup, no commit,
+    like a power cut) after the ledger row is reserved and before the send; with =send after
+    Feishu accepted the message and before the row is marked sent. GTM_FAULT_CRASH_MATCH narrows
+    it to ledger keys containing that text (e.g. "escalation:").
+    """
+    if os.environ.get(FAULT_CRASH_ENV) != stage:
+        return
+    if os.environ.get(FAULT_MATCH_ENV, "") not in key:
+        return
+    log.critical("fault injection: crashing after %s of %s", stage, key)
+    if hasattr(signal, "SIGKILL"):
+        os.kill(os.getpid(), signal.SIGKILL)
+    os._exit(137)  # pragma: no cover - platforms without SIGKILL
 
 
 def _label(n: Notice) -> str:
@@ -232,6 +256,7 @@ class Sender:
             row = s.get(NotificationRow, row_id)
             assert row is not None
             recipient, uuid, payload, project, key = row.recipient, row.uuid, row.payload, row.project, row.key
+        fault_point("reserve", key)  # fault injection for tests; no-op unless GTM_FAULT_CRASH_AFTER
         try:
             message_id = self.send_card(recipient, payload, uuid, context=f"{project}:{key}")
         except SendRejected as exc:
@@ -245,6 +270,7 @@ class Sender:
         except Exception as exc:  # a bug or an unexpected SDK error: keep the row, retry next run
             log.exception("send failed unexpectedly for %s → %s", key, recipient)
             return self._failed(row_id, now, out, exc, permanent=False)
+        fault_point("send", key)  # fault injection for tests; no-op unless GTM_FAULT_CRASH_AFTER
         with self.store.session() as s:
             ledger.mark_sent(s, row_id, message_id, now=now)
         out.status, out.message_id, out.why = "sent", message_id, out.why or "已发送 / sent"

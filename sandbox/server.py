@@ -136,8 +136,21 @@ class Sandbox:
         self._ready = threading.Event()
         self._fault_lock = threading.Lock()
         self.modules: dict[str, Any] = {}
+        if state_file:
+            self._load_state(state_file)
         self.app = self._build_app()
         self.hooks_on_start: list[Callable[[], None]] = []
+
+    def _load_state(self, path: str) -> None:
+        """Load a world saved by `stop()`; feature modules pick their part up from `world.extra`."""
+        from pathlib import Path
+
+        p = Path(path)
+        if not p.exists() or not p.stat().st_size:
+            return
+        data = json.loads(p.read_text(encoding="utf-8"))
+        self.world.load_core(data)
+        self.world.extra.update(data.get("extra") or {})
 
     # -- app ------------------------------------------------------------------------------
     def _build_app(self) -> web.Application:

@@ -7,7 +7,6 @@ from datetime import timedelta
 
 import pytest
 
-from gtm.sandbox import SandboxConfig
 from gtm.schemas.plan import Person
 from gtm.sync.mirror import Mirror
 from gtm.sync.reader import ReadResult

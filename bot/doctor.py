@@ -1,0 +1,416 @@
+"""`gtm doctor`: is this deployment able to do its job? Configuration first, then every Feishu
+permission the service needs, each proved by a read-only call (nothing is created or sent).
+
+Every line says ok / missing (or warn / skipped), what was found, and what to do where in the
+developer console. A scope error (99991672) names the scope from `gtm.bot.scopes`. Exit code 0
+when nothing is missing, 1 otherwise.
+"""
+from __future__ import annotations
+
+import asyncio
+import threading
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, Callable
+
+from gtm.bot.scopes import (
+    CONSOLE_BOT,
+    CONSOLE_CREDENTIALS,
+    CONSOLE_EVENTS,
+    CONSOLE_RELEASE,
+    ScopeNeed,
+    describe_missing,
+    need,
+)
+from gtm.sync.errors import AuthError, FeishuError, NotFound, ScopeError, TransientError
+
+OK, MISSING, WARN, SKIPPED = "ok", "missing", "warn", "skipped"
+PROBE_MESSAGE_ID = "om_gtm_doctor_probe_0000000000"  # made up: only the scope check matters
+LOCAL_HOSTS = ("http://127.0.0.1", "http://localhost", "http://[::1]")
+KNOWN_DOMAINS = ("https://open.feishu.cn", "https://open.larksuite.com")
+
+
+@dataclass
+class Finding:
+    check: str
+    status: str
+    detail: str = ""
+    fix: str = ""
+
+    @property
+    def failed(self) -> bool:
+        return self.status == MISSING
+
+
+@dataclass
+class Target:
+    """What to probe for one project (or the one-project shortcut from the settings)."""
+
+    slug: str
+    base_token: str
+    chat_ids: list[str] = field(default_factory=list)
+    pm_open_id: str | None = None
+    table_ids: dict[str, str] = field(default_factory=dict)
+
+
+class Doctor:
+    def __init__(self, app: Any, *, now: datetime | None = None, ws_timeout: float = 10.0) -> None:
+        self.app = app
+        self.settings = app.settings
+        self.gateway = app.gateway
+        self.now = now or datetime.now(self.settings.tz)  # the outermost edge: wall clock
+        self.ws_timeout = ws_timeout
+        self.findings: list[Finding] = []
+        self.token_ok = False
+
+    def add(self, check: str, status: str, detail: str = "", fix: str = "") -> Finding:
+        f = Finding(check, status, detail, fix)
+        self.findings.append(f)
+        return f
+
+    # -- running -------------------------------------------------------------------------------
+    def run(self) -> list[Finding]:
+        self.check_settings()
+        self.check_database()
+        self.check_time()
+        self.check_token()
+        if not self.token_ok:
+            self.add("其余飞书检查 / remaining Feishu checks", SKIPPED, "没有租户令牌，无法继续 / no tenant token")
+            return self.findings
+        self.check_im_send_scope()
+        targets = self.targets()
+        if not targets:
+            self.add("多维表格 / Base", SKIPPED, "还没有项目 / no project yet",
+                     "运行 `gtm init --project SLUG` / run `gtm init --project SLUG`")
+        seen_chats: set[str] = set()
+        for t in targets:
+            self.check_target(t, seen_chats)
+        if self.settings.chat_id and self.settings.chat_id not in seen_chats:
+            self.check_chat(self.settings.chat_id, "GTM_CHAT_ID")
+        self.check_longconn()
+        return self.findings
+
+    # -- configuration -------------------------------------------------------------------------
+    def check_settings(self) -> None:
+        s = self.settings
+        self.add("配置 / settings", OK, f"transport={s.transport}, http={s.http_host}:{s.http_port}, "
+                 f"database={_safe_url(s.database_url)}")
+        if self.app.embedded:
+            self.add("飞书凭证 / credentials", WARN,
+                     f"未配置，正在使用内置沙箱 {s.feishu_domain} / not configured: running on the embedded sandbox",
+                     f"设置 GTM_FEISHU_APP_ID / GTM_FEISHU_APP_SECRET（{CONSOLE_CREDENTIALS}）")
+        elif not s.has_credentials:
+            self.add("飞书凭证 / credentials", MISSING, "GTM_FEISHU_APP_ID / GTM_FEISHU_APP_SECRET 为空 / empty",
+                     CONSOLE_CREDENTIALS)
+        else:
+            self.add("飞书凭证 / credentials", OK, f"app {s.feishu_app_id}")
+        d = s.feishu_domain
+        if d in KNOWN_DOMAINS:
+            self.add("域名 / domain", OK, d + (" (Lark)" if "larksuite" in d else " (飞书 Feishu)"))
+        elif d.startswith(LOCAL_HOSTS):
+            self.add("域名 / domain", OK, f"{d}（本地沙箱 / local sandbox）")
+        else:
+            self.add("域名 / domain", WARN, f"{d} 不是飞书或 Lark 的开放平台地址 / not a Feishu or Lark origin",
+                     "飞书：https://open.feishu.cn；Lark：https://open.larksuite.com（GTM_FEISHU_DOMAIN）")
+        if s.transport == "webhook":
+            has = s.feishu_encrypt_key.get_secret_value() or s.feishu_verification_token.get_secret_value()
+            self.add("Webhook 校验 / webhook keys", OK if has else MISSING,
+                     "Encrypt Key / Verification Token " + ("已配置 / set" if has else "为空 / empty"),
+                     "" if has else f"{CONSOLE_EVENTS} → Encrypt Key → GTM_FEISHU_ENCRYPT_KEY")
+
+    def check_database(self) -> None:
+        from sqlalchemy import text
+
+        from gtm.sync.store.open import current_revision, head_revision
+
+        try:
+            with self.app.store.engine.connect() as conn:
+                conn.execute(text("SELECT 1"))
+            cur, head = current_revision(self.app.store.engine), head_revision()
+        except Exception as exc:  # noqa: BLE001
+            self.add("数据库 / database", MISSING, f"{_safe_url(self.settings.database_url)}: {exc.__class__.__name__}: {exc}"[:300],
+                     "检查 GTM_DATABASE_URL 与数据库是否运行 / check GTM_DATABASE_URL and that the database runs")
+            return
+        if cur != head:
+            self.add("数据库 / database", MISSING, f"迁移版本 {cur}，最新 {head} / migrated to {cur}, head is {head}",
+                     "重启 gtm（启动时自动迁移）/ restart gtm (it migrates on start)")
+        else:
+            self.add("数据库 / database", OK, f"{_safe_url(self.settings.database_url)}，迁移到最新 / at head ({head})")
+
+    def check_time(self) -> None:
+        policy = self.settings.effective_policy()
+        self.add("时区 / timezone", OK, f"{self.settings.timezone}（策略 policy {policy.timezone}），"
+                 f"现在 now {self.now.astimezone(policy.tz):%Y-%m-%d %H:%M}")
+        try:
+            from gtm.bot.rules.calendar import WorkCalendar
+        except ImportError:
+            self.add("节假日日历 / holiday calendar", SKIPPED, "gtm.bot.rules.calendar 不可用 / not available")
+            return
+        cal = WorkCalendar(policy)
+        year = self.now.astimezone(policy.tz).year
+        warning = cal.coverage_warning(self.now)
+        if not cal.has_data(year) or warning and not cal.has_data(year + 1):
+            self.add("节假日日历 / holiday calendar", MISSING, warning or f"缺少 {year} 年数据 / no data for {year}",
+                     "pip install -U chinesecalendar，或配置 GTM_POLICY__EXTRA_HOLIDAYS / EXTRA_WORKDAYS")
+        elif cal.has_data(year + 1):
+            self.add("节假日日历 / holiday calendar", OK, f"有 {year} 与 {year + 1} 年数据 / has {year} and {year + 1}")
+        else:
+            self.add("节假日日历 / holiday calendar", OK,
+                     f"有 {year} 年数据；{year + 1} 年安排尚未发布（通常 11 月）/ has {year}; {year + 1} not published yet")
+
+    # -- Feishu --------------------------------------------------------------------------------
+    def probe(self, check: str, scope: ScopeNeed | None, fn: Callable[[], Any], *,
+              ok_detail: Callable[[Any], str] = lambda d: "",
+              on_error: Callable[[FeishuError], Finding | None] | None = None) -> Any:
+        """Run one read-only call; record ok or what is missing (scope errors name the scope)."""
+        try:
+            data = fn()
+        except ScopeError as exc:
+            self.add(check, MISSING, f"{exc.code}: {exc.msg[:160]}", describe_missing(exc.msg, scope))
+            return None
+        except AuthError as exc:
+            self.add(check, MISSING, f"{exc.code}: {exc.msg[:160]}",
+                     f"检查 App ID / App Secret（{CONSOLE_CREDENTIALS}），并确认应用已发布（{CONSOLE_RELEASE}）")
+            return None
+        except FeishuError as exc:
+            if on_error is not None and on_error(exc) is not None:
+                return None
+            fix = "稍后重试；检查网络与 GTM_FEISHU_DOMAIN / retry; check the network and GTM_FEISHU_DOMAIN" \
+                if isinstance(exc, TransientError) else ""
+            self.add(check, MISSING, f"{exc.code}: {exc.msg[:200]}", fix)
+            return None
+        self.add(check, OK, ok_detail(data))
+        return data
+
+    def check_token(self) -> None:
+        from gtm.bot.health import feishu_probe
+
+        s = self.settings
+        fn = feishu_probe(self.gateway, s.feishu_app_id, s.feishu_app_secret.get_secret_value())
+        self.probe("租户令牌 / tenant token", None, fn,
+                   ok_detail=lambda d: f"{s.feishu_domain} 发放了令牌 / issued a token")
+        self.token_ok = self.findings[-1].status == OK
+
+    def check_im_send_scope(self) -> None:
+        from lark_oapi.api.im.v1 import GetMessageRequest
+
+        gw = self.gateway
+        req = GetMessageRequest.builder().message_id(PROBE_MESSAGE_ID).build()
+
+        def answered(exc: FeishuError) -> Finding | None:
+            if isinstance(exc, (TransientError,)):
+                return None  # cannot tell: reported as missing below
+            # any business answer ("no such message") means the scope check passed
+            return self.add("发消息权限 / send messages (im:message)", OK,
+                            f"已开通（探测消息不存在：{exc.code}）/ granted (probe id unknown: {exc.code})")
+
+        self.probe("发消息权限 / send messages (im:message)", need("im_send"),
+                   lambda: gw.call("im.message.get", lambda: gw.client.im.v1.message.get(req), family="im.chat",
+                                   context="doctor"),
+                   ok_detail=lambda d: "已开通 / granted", on_error=answered)
+
+    def targets(self) -> list[Target]:
+        out: list[Target] = []
+        try:
+            projects = self.app.runtime.projects()
+        except Exception as exc:  # noqa: BLE001 - the database check already says why
+            self.add("项目列表 / projects", MISSING, f"{exc.__class__.__name__}: {exc}"[:200])
+            projects = []
+        for p in projects:
+            out.append(Target(p.slug, p.binding.app_token, list(p.chat_ids), self._pm_of(p),
+                              dict(p.binding.table_ids)))
+        if not out and self.settings.base_token:
+            out.append(Target("(GTM_BASE_TOKEN)", self.settings.base_token,
+                              [self.settings.chat_id] if self.settings.chat_id else []))
+        return out
+
+    def _pm_of(self, project: Any) -> str | None:
+        """The PM from the local mirror (no Feishu call); None before the first sync."""
+        try:
+            snap = self.app.runtime.mirror(project).snapshot()
+            pm = snap.project.pm if snap.project else None
+            return pm.open_id if pm else None
+        except Exception:  # noqa: BLE001 - not synced yet
+            return None
+
+    def check_target(self, t: Target, seen_chats: set[str]) -> None:
+        from lark_oapi.api.bitable.v1 import ListAppTableRequest
+
+        from gtm.sync.access import check_access, list_members
+
+        gw = self.gateway
+        label = f"[{t.slug}] "
+        if not t.base_token:
+            self.add(label + "多维表格 / Base", MISSING, "项目没有绑定多维表格 / no Base bound",
+                     f"gtm init --project {t.slug}")
+            return
+        req = ListAppTableRequest.builder().app_token(t.base_token).page_size(100).build()
+
+        def tables_detail(data: Any) -> str:
+            have = {x.table_id for x in (getattr(data, "items", None) or [])}
+            lost = [k for k, tid in t.table_ids.items() if tid not in have]
+            if lost:
+                self.findings.append(Finding(label + "计划表结构 / plan tables", MISSING,
+                                             f"找不到 / missing: {', '.join(lost)}",
+                                             f"gtm init --project {t.slug} --repair"))
+            return f"{t.base_token}: {len(have)} 张表 / tables"
+
+        def base_error(exc: FeishuError) -> Finding | None:
+            if isinstance(exc, NotFound):
+                return self.add(label + "多维表格 / Base (bitable:app)", MISSING,
+                                f"{t.base_token} 不存在或应用无权访问 / does not exist or the app cannot open it",
+                                f"gtm init --project {t.slug}")
+            return None
+
+        self.probe(label + "多维表格 / Base (bitable:app)", need("bitable"),
+                   lambda: gw.call("bitable.table.list", lambda: gw.client.bitable.v1.app_table.list(req),
+                                   family="bitable.schema_read", context=t.base_token),
+                   ok_detail=tables_detail, on_error=base_error)
+        members = self.probe(label + "协作者 / Base members (drive)", need("drive"),
+                             lambda: list_members(gw, t.base_token),
+                             ok_detail=lambda m: f"{len(m)} 个协作者 / members")
+        first_member: str | None = None
+        for chat in t.chat_ids:
+            seen_chats.add(chat)
+            first_member = self.check_chat(chat, label) or first_member
+        pm = t.pm_open_id or first_member
+        if pm:
+            self.check_user(pm, label, "项目负责人 / PM" if t.pm_open_id else "群成员 / chat member")
+        else:
+            self.add(label + "通讯录 / contact", SKIPPED, "还不知道项目负责人（先同步）/ PM unknown (sync first)")
+        if members is not None:
+            problems = check_access(gw, t.base_token, t.pm_open_id, t.chat_ids)
+            if problems:
+                self.add(label + "谁能看到表格 / Base visible to", MISSING, "；".join(problems)[:400],
+                         f"gtm init --project {t.slug}（只补缺少的授权 / adds only what is missing）")
+            else:
+                who = (["项目负责人 PM"] if t.pm_open_id else []) + [f"群 {c}" for c in t.chat_ids]
+                self.add(label + "谁能看到表格 / Base visible to", OK, "、".join(who) or "-")
+
+    def check_chat(self, chat_id: str, label: str) -> str | None:
+        """Bot in the group (get chat) and members readable; returns one member's open_id."""
+        from lark_oapi.api.im.v1 import GetChatMembersRequest, GetChatRequest
+
+        gw = self.gateway
+        prefix = label if label.startswith("[") else f"[{label}] "
+
+        def chat_error(exc: FeishuError) -> Finding | None:
+            if exc.code in (232011, 232009, 232010, 230002):
+                return self.add(prefix + f"项目群 {chat_id} / group", MISSING,
+                                f"{exc.code}: 机器人不在群里或群已解散 / the bot is not in the chat or it was dissolved",
+                                f"群设置 → 群机器人 → 添加机器人（先启用机器人：{CONSOLE_BOT}）")
+            return None
+
+        req = GetChatRequest.builder().chat_id(chat_id).build()
+        chat = self.probe(prefix + f"项目群 {chat_id} / group (im:chat)", need("im_chat"),
+                          lambda: gw.call("im.chat.get", lambda: gw.client.im.v1.chat.get(req), family="im.chat",
+                                          context=chat_id),
+                          ok_detail=lambda d: f"{getattr(d, 'name', '')}：机器人在群里，可以发消息 / the bot is in the group",
+                          on_error=chat_error)
+        if chat is None:
+            return None
+        mreq = GetChatMembersRequest.builder().chat_id(chat_id).member_id_type("open_id").page_size(20).build()
+        data = self.probe(prefix + "群成员 / group members (im:chat:readonly)", need("im_chat"),
+                          lambda: gw.call("im.chat.members", lambda: gw.client.im.v1.chat_members.get(mreq),
+                                          family="im.chat", context=chat_id),
+                          ok_detail=lambda d: f"{getattr(d, 'member_total', None) or len(d.items or [])} 人 / people")
+        items = getattr(data, "items", None) or []
+        return items[0].member_id if items else None
+
+    def check_user(self, open_id: str, label: str, who: str) -> None:
+        from lark_oapi.api.contact.v3 import GetUserRequest
+
+        gw = self.gateway
+        req = GetUserRequest.builder().user_id(open_id).user_id_type("open_id").build()
+        self.probe(label + f"通讯录 / contact ({who})", need("contact"),
+                   lambda: gw.call("contact.user.get", lambda: gw.client.contact.v3.user.get(req), family="contact",
+                                   context=open_id),
+                   ok_detail=lambda d: f"{getattr(getattr(d, 'user', None), 'name', '') or open_id}")
+
+    def check_longconn(self) -> None:
+        if self.settings.transport != "ws":
+            self.add("长连接 / long connection", SKIPPED, f"transport={self.settings.transport}")
+            return
+        ok, detail = longconn_endpoint(self.settings, timeout=self.ws_timeout)
+        self.add("长连接 / long connection", OK if ok else MISSING, detail,
+                 "" if ok else f"{CONSOLE_EVENTS}：选择「使用长连接接收事件」，订阅 im.message.receive_v1 / "
+                               "choose long connection and subscribe im.message.receive_v1")
+
+
+def longconn_endpoint(settings: Any, timeout: float = 10.0) -> tuple[bool, str]:
+    """Ask the long-connection endpoint for a URL through the SDK's own call, without connecting."""
+    import lark_oapi as lark
+
+    result: list[Any] = []
+
+    def ask() -> None:
+        # The client schedules a cache-cleaning task on this thread's loop at construction: give it
+        # a loop of its own and cancel that task afterwards (we never start the client).
+        loop = asyncio.new_event_loop()
+        asyncio.set_event_loop(loop)
+        try:
+            client = lark.ws.Client(settings.feishu_app_id, settings.feishu_app_secret.get_secret_value(),
+                                    log_level=lark.LogLevel.ERROR, domain=settings.feishu_domain)
+            result.append(("ok", client._get_conn_url()))
+        except Exception as exc:  # noqa: BLE001 - ClientException / ServerException / network
+            result.append(("error", exc))
+        finally:
+            pending = asyncio.all_tasks(loop)
+            for task in pending:
+                task.cancel()
+            loop.run_until_complete(asyncio.gather(*pending, return_exceptions=True))
+            loop.close()
+
+    t = threading.Thread(target=ask, name="gtm-doctor-ws", daemon=True)
+    t.start()
+    t.join(timeout)  # the SDK posts without a timeout: never wait on it forever
+    if not result:
+        return False, f"{settings.feishu_domain}/callback/ws/endpoint 在 {timeout:g}s 内没有回应 / no answer"
+    kind, value = result[0]
+    if kind == "ok":
+        host = str(value).split("?", 1)[0]
+        return True, f"可以建立长连接 / endpoint reachable: {host}"
+    code = getattr(value, "code", "")
+    return False, f"{code} {getattr(value, 'msg', value)}".strip()[:200]
+
+
+def _safe_url(url: str) -> str:
+    try:
+        from sqlalchemy.engine import make_url
+
+        return make_url(url).render_as_string(hide_password=True)
+    except Exception:  # noqa: BLE001
+        return url.split("@")[-1]
+
+
+STATUS_STYLE = {OK: ("✔ ok", "green"), MISSING: ("✘ missing", "red"), WARN: ("! warn", "yellow"),
+                SKIPPED: ("– skipped", "dim")}
+
+
+def print_findings(findings: list[Finding], console: Any = None) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    console = console or Console()
+    table = Table(title="gtm doctor", show_lines=False, expand=False)
+    table.add_column("检查 / Check", overflow="fold")
+    table.add_column("结果 / Status", no_wrap=True)
+    table.add_column("说明 / Detail", overflow="fold")
+    table.add_column("怎么办 / What to do", overflow="fold")
+    for f in findings:
+        label, style = STATUS_STYLE.get(f.status, (f.status, ""))
+        table.add_row(f.check, f"[{style}]{label}[/]", f.detail, f.fix)
+    console.print(table)
+    missing = [f for f in findings if f.failed]
+    if missing:
+        console.print(f"[red]{len(missing)} 项缺失 / missing[/] — 按「怎么办」一栏处理后重新运行 `gtm doctor` / "
+                      "fix them as the last column says, then run `gtm doctor` again")
+    else:
+        console.print("[green]全部通过 / all checks passed[/]")
+
+
+def run_doctor(app: Any, *, now: datetime | None = None, console: Any = None) -> int:
+    """Check everything, print the table; 0 when nothing is missing, else 1."""
+    findings = Doctor(app, now=now).run()
+    print_findings(findings, console)
+    return 1 if any(f.failed for f in findings) else 0

@@ -1,0 +1,83 @@
+"""`gtm doctor` against the sandbox: all green on a healthy setup; a withdrawn scope is named."""
+from __future__ import annotations
+
+import io
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
+import pytest
+from lark_oapi.api.bitable.v1 import CreateAppRequest, ReqApp
+from rich.console import Console
+
+from gtm.bot.doctor import MISSING, OK, Doctor, run_doctor
+from gtm.sync.access import grant_access
+from gtm.sync.store.registry import ProjectRow
+
+NOW = datetime(2026, 3, 2, 10, 0, tzinfo=ZoneInfo("Asia/Shanghai"))  # holiday data for 2026 ships
+ALL_SCOPES = ["bitable:app", "drive:drive", "im:message", "im:chat:readonly", "contact:user.base:readonly",
+              "contact:user.id:readonly", "im:message.group_at_msg:readonly", "im:message.p2p_msg:readonly"]
+
+
+@pytest.fixture
+def project(app_ctx, seed):
+    """A real Base in the sandbox, shared with the project group, registered as a project."""
+    gw = app_ctx.gateway
+    req = CreateAppRequest.builder().request_body(ReqApp.builder().name("医生检查").build()).build()
+    base = gw.call("bitable.app.create", lambda: gw.client.bitable.v1.app.create(req), family="bitable.app")
+    token = base.app.app_token
+    grant_access(gw, token, chat_ids=[seed.chat_id])
+    with app_ctx.store.session() as s:
+        s.add(ProjectRow(slug="launch", name="新品发布", base_token=token, chat_ids=[seed.chat_id]))
+    return token
+
+
+def render(app) -> tuple[int, str]:
+    buf = io.StringIO()
+    code = run_doctor(app, now=NOW, console=Console(file=buf, width=240, color_system=None))
+    return code, buf.getvalue()
+
+
+def test_doctor_passes_every_check_against_a_healthy_sandbox(app_ctx, project, sandbox, seed):
+    sandbox.world.apps[seed.app_id].scopes = list(ALL_SCOPES)  # exactly the documented scopes
+    mark = sandbox.journal.mark()
+    findings = Doctor(app_ctx, now=NOW).run()
+    bad = [(f.check, f.status, f.detail) for f in findings if f.status not in (OK,)]
+    assert bad == [], bad
+    checks = " ".join(f.check for f in findings)
+    for expected in ("租户令牌", "多维表格", "协作者", "项目群", "群成员", "通讯录", "谁能看到表格", "长连接",
+                     "数据库", "节假日日历", "发消息权限"):
+        assert expected in checks
+    # doctor only reads: no write reached the sandbox (the ws endpoint lookup is a read-only POST)
+    assert [e for e in sandbox.journal.since(mark) if e["write"]] == []
+    code, out = render(app_ctx)
+    assert code == 0 and "all checks passed" in out
+
+
+@pytest.mark.parametrize("withdrawn,check", [("bitable:app", "多维表格"), ("drive:drive", "协作者"),
+                                             ("im:chat:readonly", "项目群"), ("im:message", "发消息权限"),
+                                             ("contact:user.base:readonly", "通讯录")])
+def test_doctor_names_the_missing_scope_and_where_to_grant_it(app_ctx, project, sandbox, seed, withdrawn, check):
+    sandbox.world.apps[seed.app_id].scopes = [s for s in ALL_SCOPES if s != withdrawn]
+    findings = Doctor(app_ctx, now=NOW).run()
+    missing = [f for f in findings if f.status == MISSING]
+    assert missing and all(withdrawn in f.fix or withdrawn in f.detail for f in missing), missing
+    hit = next(f for f in missing if check in f.check)
+    assert "99991672" in hit.detail
+    assert f"权限管理 → API 权限 → 开通 {withdrawn}" in hit.fix
+    code, out = render(app_ctx)
+    assert code == 1 and withdrawn in out
+
+
+def test_doctor_reports_bad_credentials_and_a_bot_missing_from_the_group(make_app, project, sandbox, seed):
+    from pydantic import SecretStr
+
+    bad = make_app(feishu_app_secret=SecretStr("wrong"))
+    findings = Doctor(bad, now=NOW).run()
+    token = next(f for f in findings if "租户令牌" in f.check)
+    assert token.status == MISSING and "99991543" in token.detail and "App Secret" in token.fix
+    assert run_doctor(bad, now=NOW, console=Console(file=io.StringIO())) == 1
+
+    good = make_app()
+    sandbox.world.chats[seed.chat_id].bots.remove(seed.app_id)
+    chat = next(f for f in Doctor(good, now=NOW).run() if "项目群" in f.check)
+    assert chat.status == MISSING and "添加机器人" in chat.fix
