@@ -111,3 +111,41 @@ def make_sender(runtime: Runtime, slugs: dict[str, str] | None = None):
     if slugs is None:
         slugs = {p.name: p.slug for p in runtime.projects()}
     return Sender(runtime.gateway, runtime.store, NoticeCards(slugs))
+
+
+def last_known_pm(runtime: Runtime, project: ProjectRuntime) -> str:
+    """The PM's open_id from the mirror as last read (no Feishu call: the Base may be the problem)."""
+    try:
+        snap = runtime.mirror(project).snapshot()
+    except Exception:  # noqa: BLE001 - an empty or broken mirror: nobody to tell
+        log.debug("no mirrored snapshot for %s", project.slug, exc_info=True)
+        return ""
+    return snap.project.pm.open_id if snap.project.pm else ""
+
+
+def notify_failure(runtime: Runtime, project: ProjectRuntime, exc: BaseException, now: datetime, *,
+                   job: str = "check", sender: Any = None) -> list[Any]:
+    """Tell the project's PM that a scheduled job of theirs failed (Base deleted, access lost …).
+
+    One card per project, job and local day (the ledger key carries the date), however often the
+    job fails that day; the other projects are not affected and never hear of it. Never raises:
+    the caller is already handling a failure.
+    """
+    try:
+        pm = last_known_pm(runtime, project)
+        if not pm:
+            return []
+        day = now.astimezone(project.tz).date().isoformat()
+        detail = f"{exc.__class__.__name__}: {exc}"[:500]
+        notice = Notice(kind="system", key=f"system:{job}:{day}", recipients=[pm], title="系统问题",
+                        text=f"项目「{project.name}」的定时任务 {job} 失败，提醒和周报可能中断。请检查多维表格是否被删除、"
+                             f"机器人是否仍有权限、是否仍在项目群中。",
+                        text_en=f"The scheduled {job} of project “{project.name}” failed; reminders and the "
+                                "weekly report may stop. Check that the Base still exists and the bot still "
+                                "has access and is still in the project group.",
+                        data={"error": detail})
+        sender = sender or make_sender(runtime, {project.name: project.slug})
+        return sender.dispatch(project.slug, project.name, [notice], now, project.policy)
+    except Exception:  # noqa: BLE001
+        log.exception("could not tell the PM of %s about a failed %s", project.slug, job)
+        return []

@@ -15,6 +15,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 from gtm.sync.errors import FeishuError
 from gtm.sync.writeback import WriteBackError, WriteRefused
 
+LOCAL_ORIGINS = ("http://127.0.0.1", "http://localhost", "http://[::1]")
 SLUG_RE = re.compile(r"^[a-z0-9][a-z0-9_-]{0,62}$")
 
 
@@ -136,6 +137,11 @@ def run_init(app, *, project: str | None, template: str, name: str | None, base_
         failed = True
 
     access = _share(app, console, result.binding, chats, pm_open_id, [*admins, *pm_as_admin], strict)
+    from gtm.sync.subscribe import ensure_subscribed
+
+    subscribed, why = ensure_subscribed(app.gateway, result.binding.app_token)  # record-change events
+    if not subscribed:
+        console.print(f"[yellow]• {why}[/]")
     failed = failed or access is None or not access.ok
 
     created = ", ".join(f"{k} {v}" for k, v in result.created.items() if v) or "无 / nothing"
@@ -231,6 +237,6 @@ def _print_dry_run(console: Console, plan, slug: str, template: str, chats: list
 
 def _tenant_domain(app) -> str:
     """The tenant's web domain for Base URLs when Feishu's create response has no `url`."""
-    if app.sandbox is not None:
-        return "sandbox.feishu.cn"
+    if app.sandbox is not None or app.settings.feishu_domain.startswith(LOCAL_ORIGINS):
+        return "sandbox.feishu.cn"  # the embedded sandbox or a `gtm sandbox` on this machine
     return "larksuite.com" if "larksuite" in app.settings.feishu_domain else "feishu.cn"

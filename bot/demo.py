@@ -123,6 +123,9 @@ def run_demo(*, once: bool = False, port: int = 0, lang: str = "zh", now: dateti
             row = register_project(s, "demo", "新一代协作套件发布（示例）", "gtm", result.binding, [seed.chat_id])
             # the demo runs at any hour: quiet hours (21:00–08:30, weekends) are off for this project
             row.policy_overrides = {"quiet_start": "00:00", "quiet_end": "00:00", "quiet_on_non_working_days": False}
+        from gtm.sync.subscribe import ensure_subscribed
+
+        ensure_subscribed(gateway, result.binding.app_token)
         access = grant_access(gateway, result.binding.app_token, chat_ids=[seed.chat_id],
                               pm_open_id=people["张伟"], admins=[people["李娜"]])
         console.print(f"① 已建多维表格 / Base provisioned: {result.base_url}  "

@@ -38,6 +38,9 @@ def _check(runtime: Runtime, slug: str, now: datetime, *, include_digest: bool, 
         run = run_check(runtime, project, now, include_digest=include_digest)
     except Exception as exc:
         _note_error(runtime, slug, exc)
+        from gtm.bot.check import notify_failure
+
+        notify_failure(runtime, project, exc, now, job="check")  # one card a day for check+digest
         raise
     if metrics is not None:
         metrics.record_outcomes(slug, run.outcomes)

@@ -196,7 +196,7 @@ def run_job(store: Store | None, spec: JobSpec, now: datetime) -> bool:
                 with store.session() as s:
                     add_system_problem(s, spec.project, f"job:{spec.job}",
                                        f"定时任务 {spec.job} 失败 / job {spec.job} failed: {detail}",
-                                       now=datetime.now(spec.timezone))
+                                       now=now)  # the run's instant: the report of that week shows it
             except Exception:  # pragma: no cover - the store itself is down; the log has it
                 log.exception("could not record the system problem")
         return False
@@ -261,10 +261,11 @@ class PlanScheduler:
     def reload(self, projects: Iterable[Any]) -> None:
         """Replace the project set (a project added or deactivated) without restarting."""
         self.projects = list(projects)
+        new = build_schedule(self.projects, self.policy_for, self.jobs, portfolio_policy=self.portfolio_policy)
         if not self.running:
+            self.specs = new  # what `start` will schedule; `specs` never names an archived project
             return
         assert self._sched is not None
-        new = build_schedule(self.projects, self.policy_for, self.jobs, portfolio_policy=self.portfolio_policy)
         keep = {s.id for s in new}
         for job in self._sched.get_jobs():
             if job.id not in keep:

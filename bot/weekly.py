@@ -32,7 +32,7 @@ def build_report(runtime: Runtime, project: ProjectRuntime, now: datetime, *, re
     from gtm.bot.ledger import undelivered
     from gtm.sync.store.ledger import get_previous, system_problems, week_label
 
-    snapshot, check, _ = evaluate(runtime, project, now, refresh=refresh)
+    snapshot, check, _ = evaluate_or_last_known(runtime, project, now, refresh=refresh)
     week = week_label(now.astimezone(project.tz))
     with runtime.store.session() as s:
         prev = get_previous(s, project.slug, week)
@@ -40,10 +40,48 @@ def build_report(runtime: Runtime, project: ProjectRuntime, now: datetime, *, re
         since = prev.taken_at if prev is not None else now - timedelta(days=7)
         failed = [f"{r.recipient}: {r.rule or r.kind} {r.record} — {r.error_reason}"
                   for r in undelivered(s, project.slug, since)]
-        problems = [f"{p.source}: {p.message}" for p in system_problems(s, project.slug, since=since)]
+        problems = _counted([f"{p.source}: {p.message}" for p in system_problems(s, project.slug, since=since)])
     view = build_weekly_report(snapshot, check, now, project.policy.timezone, previous, failed, problems,
                                project_name=snapshot.project.name or project.name, policy=project.policy)
     return view, report_card(view, project.policy.locale), snapshot
+
+
+def evaluate_or_last_known(runtime: Runtime, project: ProjectRuntime, now: datetime, *, refresh: bool = True):
+    """`evaluate`, or — when Feishu refuses the read (Base deleted, access lost) — the data as last
+    mirrored, with the failure recorded as a 系统问题 of this project. So the PM's report still goes
+    out and says what is wrong instead of silently not arriving. Returns (snapshot, check, error):
+    `error` is "" when the data is fresh."""
+    from gtm.sync.errors import FeishuError
+
+    try:
+        snapshot, check, _ = evaluate(runtime, project, now, refresh=refresh)
+        return snapshot, check, ""
+    except FeishuError as exc:
+        log.warning("project %s: Base unreadable, using the last mirrored data: %s", project.slug, exc)
+        record_problem(runtime, project.slug, "sync",
+                       f"多维表格无法读取，数据为上次同步的内容 / Base unreadable, showing the last synced data: {exc}",
+                       now)
+        snapshot, check, _ = evaluate(runtime, project, now, refresh=False)
+        return snapshot, check, str(exc)
+
+
+def record_problem(runtime: Runtime, slug: str, source: str, message: str, now: datetime) -> None:
+    """A 系统问题 for the project's next report (never raises: it reports another failure)."""
+    from gtm.sync.store.ledger import add_system_problem
+
+    try:
+        with runtime.store.session() as s:
+            add_system_problem(s, slug, source, message, now=now)
+    except Exception:  # noqa: BLE001
+        log.exception("could not record a system problem for %s", slug)
+
+
+def _counted(lines: list[str]) -> list[str]:
+    """The same problem every 30 minutes is one line with a count, not 300 lines."""
+    counts: dict[str, int] = {}
+    for line in lines:
+        counts[line] = counts.get(line, 0) + 1
+    return [line if n == 1 else f"{line}（{n} 次 / times）" for line, n in counts.items()]
 
 
 def run_weekly_report(runtime: Runtime, project: ProjectRuntime, now: datetime, *, post: bool = True,
@@ -53,6 +91,7 @@ def run_weekly_report(runtime: Runtime, project: ProjectRuntime, now: datetime, 
     from gtm.bot.report import report_archive_row, report_summary
     from gtm.sync.create import create_record
     from gtm.sync.store.ledger import save_snapshot
+    from gtm.sync.errors import FeishuError
     from gtm.sync.store.registry import get_project
 
     view, card, snapshot = build_report(runtime, project, now)
@@ -67,8 +106,13 @@ def run_weekly_report(runtime: Runtime, project: ProjectRuntime, now: datetime, 
     if any(getattr(o, "status", "") == "sent" for o in run.outcomes):
         mirror = runtime.mirror(project)
         if not any(r.week == view.week for r in snapshot.reports):
-            run.archived_record = create_record(mirror, "report", report_archive_row(view, now),
-                                                key=f"report:{view.week}")
+            try:
+                run.archived_record = create_record(mirror, "report", report_archive_row(view, now),
+                                                    key=f"report:{view.week}")
+            except FeishuError as exc:  # posted but not archived: say so next time, keep the snapshot
+                log.warning("report %s of %s not archived: %s", view.week, project.slug, exc)
+                record_problem(runtime, project.slug, "report",
+                               f"周报 {view.week} 未能存档到「周报」表 / not archived: {exc}", now)
         with runtime.store.session() as s:
             save_snapshot(s, project.slug, view.week, report_summary(view), now)
             row = get_project(s, project.slug)
@@ -90,19 +134,24 @@ def run_portfolio(runtime: Runtime, now: datetime, *, post: bool = True, sender:
     from gtm.sync.store.ledger import week_label
 
     projects = runtime.projects()
-    rows, managers, failed = [], {}, []
+    rows, managers, stale = [], {}, set()
     for p in projects:
         try:
-            snapshot, check, _ = evaluate(runtime, p, now)
-        except Exception as exc:  # one broken project must not hide the others
+            snapshot, check, error = evaluate_or_last_known(runtime, p, now)
+        except Exception:  # one broken project must not hide the others
             log.exception("portfolio: project %s failed", p.slug)
-            failed.append(p.slug)
             continue
+        if error:
+            stale.add(p.slug)
         rows.append((snapshot.project.name or p.name, snapshot, check))
         for person in snapshot.project.management:
             managers.setdefault(person.open_id, person)
     policy = projects[0].policy if projects else runtime.settings.effective_policy()
     view = build_portfolio(rows, now, policy)
+    for row in view.rows:  # say which rows are last-known data (the Base could not be read)
+        if row.slug in stale:
+            row.top_reason = f"⚠ 多维表格无法读取，以下为上次同步的数据 · {row.top_reason}"
+            row.top_reason_en = f"⚠ Base unreadable, last synced data · {row.top_reason_en}"
     card = portfolio_card(view, policy.locale)
     run = PortfolioRun(view, {m: card for m in managers})
     if post and managers:
