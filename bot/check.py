@@ -85,12 +85,15 @@ def run_check(runtime: Runtime, project: ProjectRuntime, now: datetime, *, dry_r
         wr = apply_writes(plan, mirror, runtime.gateway)
         run.writes_applied = wr.written_cells
         run.writes_skipped = [f"{t}:{r}" for t, r in wr.conflicts]
-        with runtime.store.session() as s:
-            save_states(s, project.slug, result.escalations)
     name = snapshot.project.name or project.name
     sender = sender or make_sender(runtime, {name: project.slug})
     run.outcomes = sender.dispatch(project.slug, name, notices, now, project.policy, dry_run=dry_run)
     if not dry_run:
+        # The ladder state is stored only after its notices are in the ledger: a run that dies
+        # before that decides them again next time (same keys, so the ledger still sends once),
+        # instead of remembering "level 1 notified" for a notice that never existed.
+        with runtime.store.session() as s:
+            save_states(s, project.slug, result.escalations)
         with runtime.store.session() as s:
             row = get_project(s, project.slug)
             if row is not None:

@@ -51,6 +51,14 @@ def _existing_binding(app, slug: str, base_token: str | None):
     return None, []
 
 
+def _registered_token(app, slug: str) -> str:
+    from gtm.sync.store.registry import get_project
+
+    with app.store.session() as s:
+        row = get_project(s, slug)
+        return (row.base_token or "") if row is not None else ""
+
+
 def _fill_project_row(app, binding, name: str, pm: str | None, chats: list[str], now: datetime) -> list[str]:
     """Put the PM and the group into the 项目 row, only where those cells are empty."""
     from gtm.schemas.plan import Person
@@ -81,7 +89,7 @@ def run_init(app, *, project: str | None, template: str, name: str | None, base_
     """Provision, register, fill the 项目 row, share. Exit code: 0 ready; 1 drift to act on, somebody
     not granted or a Feishu failure (nothing done so far is rolled back); 2 bad input."""
     from gtm.schemas.templates import get_template
-    from gtm.sync.provision import provision, register_project
+    from gtm.sync.provision import BaseMissing, provision, register_project
 
     # soft_wrap: URLs, ids and long findings stay on one line (copyable, greppable in logs)
     console = Console(soft_wrap=True)
@@ -94,6 +102,10 @@ def run_init(app, *, project: str | None, template: str, name: str | None, base_
         console.print(f"[red]{exc}[/]")
         return 2
     binding, known_chats = _existing_binding(app, slug, base_token)
+    registered = _registered_token(app, slug)
+    if base_token and registered and registered != base_token:
+        console.print(f"[yellow]项目 {slug} 原登记的多维表格 {registered} 将改为 {base_token}（原表不会被改动）/ "
+                      f"project {slug} moves from Base {registered} to {base_token} (the old Base is left as is)[/]")
     chats = list(dict.fromkeys([*chats, *known_chats] or ([settings.chat_id] if settings.chat_id else [])))
     tmpl = get_template(template)
     name = name or tmpl.name
@@ -102,7 +114,7 @@ def run_init(app, *, project: str | None, template: str, name: str | None, base_
         console.print("[yellow]未配置飞书凭证：在内置沙箱上运行 / no Feishu credentials: running on the embedded sandbox[/]")
 
     with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), console=console,
-                  transient=True, disable=dry_run) as bar:
+                  transient=True, disable=dry_run or not console.is_terminal) as bar:
         task = bar.add_task("准备 / planning", total=None)
 
         def progress(step: str, done: int, total: int) -> None:
@@ -114,6 +126,10 @@ def run_init(app, *, project: str | None, template: str, name: str | None, base_
                             domain=_tenant_domain(app))
         except FeishuError as exc:
             console.print(f"[red]飞书调用失败 / Feishu call failed:[/] {exc}")
+            if isinstance(exc, BaseMissing):
+                console.print(f"[yellow]用 `gtm init --project {slug} --base <app_token>` 改用另一个多维表格，或换一个 "
+                              f"--project 新建 / pass --base <app_token> to use another Base, or a new --project "
+                              f"to create one[/]")
             return 1
 
     if dry_run:

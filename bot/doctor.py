@@ -149,9 +149,12 @@ class Doctor:
         cal = WorkCalendar(policy)
         year = self.now.astimezone(policy.tz).year
         warning = cal.coverage_warning(self.now)
-        if not cal.has_data(year) or warning and not cal.has_data(year + 1):
-            self.add("节假日日历 / holiday calendar", MISSING, warning or f"缺少 {year} 年数据 / no data for {year}",
-                     "pip install -U chinesecalendar，或配置 GTM_POLICY__EXTRA_HOLIDAYS / EXTRA_WORKDAYS")
+        fix = "pip install -U chinesecalendar，或配置 GTM_POLICY__EXTRA_HOLIDAYS / EXTRA_WORKDAYS"
+        if not cal.has_data(year):
+            self.add("节假日日历 / holiday calendar", MISSING, warning or f"缺少 {year} 年数据 / no data for {year}", fix)
+        elif warning and not cal.has_data(year + 1):
+            # still correct today; from 1 January working days fall back to Mon–Fri until upgraded
+            self.add("节假日日历 / holiday calendar", WARN, warning, fix)
         elif cal.has_data(year + 1):
             self.add("节假日日历 / holiday calendar", OK, f"有 {year} 与 {year + 1} 年数据 / has {year} and {year + 1}")
         else:

@@ -148,8 +148,23 @@ class Service:
                                            portfolio_policy=self.settings.effective_policy())
             self.scheduler.start()
             self.metrics.leader.set(1)
+            self._restore_last_checks(projects)
+            self._subscribe(projects)
             log.info("leader: scheduler running for %d project(s): %s", len(projects),
                      ", ".join(p.slug for p in projects) or "-")
+
+    def _restore_last_checks(self, projects: list[Any]) -> None:
+        """A new leader starts its gauges from the recorded runs (alerts compare against them)."""
+        from gtm.sync.store.ledger import last_ok
+
+        try:
+            with self.app.store.session() as s:
+                for p in projects:
+                    stamps = [t for t in (last_ok(s, p.slug, "check"), last_ok(s, p.slug, "digest")) if t]
+                    if stamps:
+                        self.metrics.last_check.labels(p.slug).set(max(stamps).timestamp())
+        except Exception:  # noqa: BLE001 - only a metric
+            log.warning("could not read the last successful checks", exc_info=True)
 
     def _demoted(self) -> None:
         with self._sched_lock:
@@ -169,6 +184,15 @@ class Service:
                 self.reload_projects()
             except Exception:  # noqa: BLE001 - try again next round
                 log.exception("could not reload the project list")
+
+    def _subscribe(self, projects) -> None:
+        """Make sure every project's Base sends record-change events (idempotent, read first)."""
+        from gtm.sync.subscribe import ensure_subscribed
+
+        for p in projects:
+            ok, why = ensure_subscribed(self.app.gateway, p.binding.app_token)
+            if not ok:
+                log.warning("project %s: %s", p.slug, why)
 
     def reload_projects(self) -> bool:
         """Reschedule when the set of active projects changed. True when it did."""

@@ -109,7 +109,7 @@ class Journal:
 
 
 WRITE_METHODS = {"POST", "PUT", "PATCH", "DELETE"}
-READ_ONLY_POSTS = ("/records/search", "/records/batch_get", "/tenant_access_token", "/app_access_token",
+READ_ONLY_POSTS = ("/records/search", "/records/batch_get", "/users/batch_get_id", "/tenant_access_token", "/app_access_token",
                    "/callback/ws/endpoint", "/members/auth")
 
 

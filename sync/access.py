@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from lark_oapi.api.bitable.v1 import (
+    GetAppRequest,
     AppRole,
     AppRoleMember,
     CreateAppRoleMemberRequest,
@@ -240,11 +241,15 @@ def apply_strict_permissions(gateway: Gateway, binding: BaseBinding, *, chat_ids
                           admins=admins, group_perm=group_perm)
     app_token = binding.app_token
     try:
-        req = (UpdateAppRequest.builder().app_token(app_token)
-               .request_body(UpdateAppRequestBody({"is_advanced": True})).build())
-        report.writes += 1
-        gateway.call("bitable.app.update", lambda: with_data(gateway.client.bitable.v1.app.update(req)),
-                     family="bitable.app", retry_safe=True, context=app_token)
+        greq = GetAppRequest.builder().app_token(app_token).build()
+        app = gateway.call("bitable.app.get", lambda: gateway.client.bitable.v1.app.get(greq),
+                           family="bitable.app", context=app_token)
+        if not getattr(getattr(app, "app", None), "is_advanced", False):  # a re-run writes nothing
+            req = (UpdateAppRequest.builder().app_token(app_token)
+                   .request_body(UpdateAppRequestBody({"is_advanced": True})).build())
+            report.writes += 1
+            gateway.call("bitable.app.update", lambda: with_data(gateway.client.bitable.v1.app.update(req)),
+                         family="bitable.app", retry_safe=True, context=app_token)
         existing = {r.get("role_name"): r for r in _roles(gateway, app_token)}
         managers = [m for m in [pm_open_id, *[a for a in (admins or []) if a.startswith("ou_")]] if m]
         wanted_members = {

@@ -227,3 +227,26 @@ def test_dry_run_sends_nothing_and_writes_nothing(env):
     check(env, L1_AT)
     assert len(escalations(env, env.pm, "项目经理")) == 1
     assert writes(env, mark)  # write-back happened for real this time
+
+
+# 3b ------------------------------------------------------------------------------------------
+def test_failure_before_the_reservation_does_not_lose_the_notice(env, monkeypatch):
+    """A run that dies after deciding (ladder state computed) but before the ledger reservation
+    (here: the card cannot be built) must leave the notice to the next run, not drop it."""
+    from click.testing import CliRunner
+
+    from gtm.bot.cards.factory import NoticeCards
+    from gtm.bot.cli import main
+
+    type_plan(env)
+    with monkeypatch.context() as m:
+        def broken(*a, **k):
+            raise RuntimeError("card renderer crashed")
+        m.setattr(NoticeCards, "single", broken)
+        res = CliRunner().invoke(main, ["check", "--project", "p1", "--as-of", L1_AT.isoformat()], env=env.env)
+    assert res.exit_code != 0 and "card renderer crashed" in repr(res.exception)
+    assert escalations(env, env.pm) == [] and ledger_rows(env) == []
+
+    check(env, L1_AT + timedelta(minutes=30))
+    check(env, L1_AT + timedelta(minutes=60))
+    assert len(escalations(env, env.pm, "项目经理")) == 1

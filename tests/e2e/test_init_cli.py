@@ -211,7 +211,7 @@ def test_dry_run_on_a_new_slug_changes_nothing(gtm, sandbox, seed, tmp_path):
     assert f"would grant (skipping existing): 项目群 {seed.chat_id}（可编辑 / edit）" in run.out
     assert "管理员 lina@example.com" in run.out
     listed = gtm("projects")
-    assert "next-launch" not in listed.out  # nothing registered either
+    assert listed.code == 0 and "next-launch" not in listed.out  # nothing registered either
 
 
 # -- 4: someone unknown ---------------------------------------------------------------------------
@@ -226,6 +226,11 @@ def test_unknown_admin_is_named_and_the_rest_is_kept(gtm, sandbox, seed, lark_cl
     assert len(rows(lark_client, token, "里程碑")) == 9  # the Base is kept, not rolled back
     again = gtm(*init_args(seed, "launch"))  # without the typo: registered project, clean exit
     assert again.code == 0 and again.token == token and again.writes == []
+
+    sandbox.bitable.delete_base(token)  # somebody deletes the Base in Feishu
+    gone = gtm(*init_args(seed, "launch"))
+    assert gone.code == 1 and gone.writes == []  # no silent new Base
+    assert f"多维表格 {token} 不存在" in gone.out and "--base <app_token>" in gone.out
 
 
 # -- 5: strict permissions ------------------------------------------------------------------------
@@ -256,7 +261,7 @@ def test_strict_members_edit_only_their_own_rows(gtm, sandbox, seed, lark_client
 
     again = gtm(*init_args(seed, "launch", "--permissions", "strict", "--admin", u["management"]))
     assert again.code == 0 and "已创建角色" not in again.out
-    assert [e["path"] for e in again.permission_writes] == [f"/open-apis/bitable/v1/apps/{token}"]  # is_advanced
+    assert again.permission_writes == []  # advanced permissions already on: the re-run writes nothing
 
 
 def test_strict_on_a_plan_without_advanced_permissions_falls_back(gtm, sandbox, seed, lark_client):

@@ -77,7 +77,7 @@ def test_strict_mode_members_edit_only_their_rows(sandbox, seed, gateway, provis
     again = apply_strict_permissions(gateway, b, chat_ids=[seed.chat_id], pm_open_id=seed.users["pm"],
                                      admins=[seed.users["management"]])
     assert again.roles_created == [] and again.role_members_added == 0
-    assert again.writes == 1  # only the idempotent is_advanced switch
+    assert again.writes == 0  # advanced permissions are already on: a re-run writes nothing
 
 
 def test_plan_without_advanced_permissions_falls_back(sandbox, seed, gateway, provisioned):
