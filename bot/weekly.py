@@ -109,7 +109,7 @@ def run_weekly_report(runtime: Runtime, project: ProjectRuntime, now: datetime, 
             try:
                 run.archived_record = create_record(mirror, "report", report_archive_row(view, now),
                                                     key=f"report:{view.week}")
-            except FeishuError as exc:  # posted but not archived: say so next time, keep the snapshot
+            except (FeishuError, KeyError) as exc:  # posted but not archived (or 周报 table missing): say so next time, keep the snapshot
                 log.warning("report %s of %s not archived: %s", view.week, project.slug, exc)
                 record_problem(runtime, project.slug, "report",
                                f"周报 {view.week} 未能存档到「周报」表 / not archived: {exc}", now)

@@ -29,6 +29,7 @@ from tenacity import (
 
 from lark_oapi.core.cache import LocalCache
 from lark_oapi.core.exception import ObtainAccessTokenException
+from lark_oapi.core.token.manager import TokenManager
 
 from gtm.sync.errors import AuthError, ConnectionFailed, FeishuError, RateLimited, TransientError, classify
 
@@ -142,7 +143,12 @@ class Gateway:
                     if exc.code != 99991663:
                         raise
                     # The cached tenant token was refused: drop it and try once with a fresh one.
+                    # lark-oapi keeps ONE token cache per process (the last client built sets it),
+                    # so clear this app's entry there as well as in our own cache.
                     self.token_cache.cache.clear()
+                    shared = getattr(TokenManager.cache, "cache", None)
+                    if isinstance(shared, dict):
+                        shared.pop(f"self_tenant_token:{self.app_id}", None)
                     return self.unwrap(fn(), api=api, context=context)
             except (requests.Timeout, requests.ConnectionError) as exc:
                 raise ConnectionFailed(f"no answer from {self.domain}: {exc.__class__.__name__}", api=api) from exc

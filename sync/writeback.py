@@ -18,9 +18,7 @@ from dataclasses import dataclass, field
 from typing import Any, Iterable
 
 from lark_oapi.api.bitable.v1 import (
-    AppTableRecord,
     BatchUpdateAppTableRecordRequest,
-    BatchUpdateAppTableRecordRequestBody,
     ListAppTableFieldRequest,
     UpdateAppTableRecordRequest,
 )
@@ -258,10 +256,12 @@ def apply(plan: WritePlan, mirror, gateway=None) -> WriteReport:
             mirror.merge_read(table_key, ReadResult(records=touched), gone=vanished)
         for i in range(0, len(ready), plan.batch_limit):
             chunk = ready[i:i + plan.batch_limit]
-            records = [AppTableRecord.builder().record_id(rid).fields(tw.records[rid]).build() for rid in chunk]
+            # A plain-dict body: the SDK drops None from its typed models, and None (JSON null) is how
+            # Feishu clears a cell (e.g. 偏差(天) when a date moved later). Plain dicts keep it.
+            records = [{"record_id": rid, "fields": tw.records[rid]} for rid in chunk]
             request = (BatchUpdateAppTableRecordRequest.builder().app_token(binding.app_token)
                        .table_id(table_id).user_id_type("open_id")
-                       .request_body(BatchUpdateAppTableRecordRequestBody.builder().records(records).build())
+                       .request_body({"records": records})
                        .build())
             sent = {name for rid in chunk for name in tw.records[rid]}
             try:
@@ -320,7 +320,7 @@ def write_user_action(mirror, table_key: str, record_id: str, values: dict[str, 
     table_id = binding.table_id(table_key)
     request = (UpdateAppTableRecordRequest.builder().app_token(binding.app_token).table_id(table_id)
                .record_id(record_id).user_id_type("open_id")
-               .request_body(AppTableRecord.builder().fields(fields).build()).build())
+               .request_body({"fields": fields}).build())  # plain dict: keeps null (clear) values
     gw = mirror.gw
     log.info("card action by %s: %s %s ← %s", actor_open_id, spec.name, record_id, sorted(fields))
     try:

@@ -8,6 +8,7 @@ real service. Whatever a test creates is registered with `Target.defer` and remo
 from __future__ import annotations
 
 import json
+import time
 import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -237,4 +238,15 @@ def _json(resp: lark.BaseResponse) -> dict[str, Any]:
         return json.loads(raw.content)
     except ValueError:
         return {}
+
+
+def live_target(env: Mapping[str, str]) -> Target:
+    """The real-Feishu target from GTM_LIVE_*, or a pytest skip naming what to set."""
+    cfg = live_config(env)
+    if cfg is None:
+        pytest.skip(LIVE_SKIP_REASON)
+    # documented per-family rates and real back-off sleeps (the gateway's defaults)
+    gw = Gateway(cfg.app_id, cfg.app_secret, cfg.domain, timeout=30, sleep=time.sleep)
+    return Target("live", gw, cfg.domain, cfg.app_id, cfg.app_secret, cfg.base_token, cfg.chat_id,
+                  cfg.user_open_id, LIVE_BATCH_LIMIT)
 

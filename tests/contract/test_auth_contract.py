@@ -5,7 +5,6 @@ import uuid
 
 import lark_oapi as lark
 import pytest
-from contract_target import LIVE_SKIP_REASON, live_config
 from lark_oapi.api.bitable.v1 import ListAppTableRequest
 from lark_oapi.core.cache import LocalCache
 
@@ -72,16 +71,3 @@ def test_wrong_app_secret_is_an_auth_error_naming_the_settings(target):
     assert exc.value.code != 0 and "GTM_FEISHU_APP_SECRET" in str(exc.value)
     assert isinstance(exc.value, FeishuError) and gw.stats.calls["bitable.table.list"] == 1  # not retried
 
-
-def test_live_settings_are_all_or_nothing():
-    """The harness itself: which variables switch the live run on, and the skip reason."""
-    full = {"GTM_LIVE_APP_ID": "cli_x", "GTM_LIVE_APP_SECRET": "s", "GTM_LIVE_BASE_TOKEN": "bas",
-            "GTM_LIVE_CHAT_ID": "oc_x"}
-    assert live_config({}) is None
-    for k in full:
-        assert live_config({**full, k: " "}) is None
-    cfg = live_config(full)
-    assert cfg.domain == lark.FEISHU_DOMAIN and cfg.user_open_id is None
-    cfg = live_config({**full, "GTM_LIVE_DOMAIN": "https://open.larksuite.com/", "GTM_LIVE_USER_OPEN_ID": "ou_1"})
-    assert cfg.domain == lark.LARK_DOMAIN and cfg.user_open_id == "ou_1"
-    assert all(k in LIVE_SKIP_REASON for k in [*full, "GTM_LIVE_USER_OPEN_ID", "GTM_LIVE_DOMAIN"])

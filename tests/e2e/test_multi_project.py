@@ -359,8 +359,13 @@ def test_cli_projects_project_errors_and_check_all_dry_run(shared, tmp_path, mon
     shared.register(st)
     st.dispose()
     monkeypatch.chdir(tmp_path)
+    from rich.console import Console
+
+    import gtm.bot.commands_run as commands_run
+
+    monkeypatch.setattr(commands_run, "console", Console(width=250))  # no folded table cells
     env = {"GTM_FEISHU_DOMAIN": shared.sandbox.url, "GTM_FEISHU_APP_ID": shared.seed.app_id,
-           "GTM_FEISHU_APP_SECRET": shared.seed.app_secret, "GTM_DATABASE_URL": url, "COLUMNS": "200"}
+           "GTM_FEISHU_APP_SECRET": shared.seed.app_secret, "GTM_DATABASE_URL": url}
     runner = CliRunner()
 
     def gtm(*args):

@@ -137,3 +137,18 @@ def test_sync_project_counts_calls_and_renders(setup, gateway, sandbox, store):
     assert "任务" in text and str(N) in text and "bitable.record.search" in text
     summary = sync_project(store, gateway, b, T0 + timedelta(hours=2))
     assert summary.total_calls == 3 and summary.report.changed == 0
+
+
+def test_a_computed_value_can_be_cleared(setup, gateway, sandbox, store):
+    """None clears a cell (e.g. 偏差(天) after a date moved later); the SDK's typed models would drop it."""
+    b, ids, m = setup
+    rid = ids[0]
+    apply(plan_writes([CellWrite(table="task", record_id=rid, attr="variance_days", value=4)], m), m, gateway)
+    assert cell(sandbox, b, "task", rid, "偏差(天)") == 4
+    m.refresh(T0 + timedelta(minutes=5))
+    report = apply(plan_writes([CellWrite(table="task", record_id=rid, attr="variance_days", value=None)], m),
+                   m, gateway)
+    assert report.written_cells == 1
+    assert cell(sandbox, b, "task", rid, "偏差(天)") is None
+    m.refresh(T0 + timedelta(minutes=10))
+    assert next(t for t in m.snapshot().tasks if t.record_id == rid).variance_days is None

@@ -85,3 +85,20 @@ def test_gateway_refuses_a_bad_secret(sandbox, seed):
     assert not isinstance(info.value, NotFound)
     assert isinstance(info.value, AuthError) and info.value.code == 99991543
     assert "GTM_FEISHU_APP_SECRET" in str(info.value)
+
+
+def test_gateway_recovers_from_a_refused_token_even_with_a_second_client(sandbox, seed):
+    """lark-oapi's token cache is process-wide: a newer client must not strand an older one."""
+    from lark_oapi.api.bitable.v1 import GetAppRequest
+
+    from gtm.sync.gateway import Gateway
+
+    first = Gateway(seed.app_id, seed.app_secret, sandbox.url, timeout=5, sleep=lambda s: None)
+    call = lambda gw: gw.call("bitable.app.get", lambda: gw.client.bitable.v1.app.get(  # noqa: E731
+        GetAppRequest.builder().app_token("bascnMissing").build()), family="bitable.app")
+    Gateway(seed.app_id, seed.app_secret, sandbox.url, timeout=5, sleep=lambda s: None)  # replaces the SDK cache
+    with pytest.raises(NotFound):
+        call(first)  # its token now lives in the second client's (process-wide) cache
+    sandbox.expire_tokens()
+    with pytest.raises(NotFound):  # not AuthError 99991663: the refused token was dropped and renewed
+        call(first)
