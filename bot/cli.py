@@ -177,6 +177,17 @@ def projects_archive(ctx: click.Context, slug: str) -> None:
     sys.exit(run_projects_archive(_context(ctx.parent), slug))
 
 
+@projects.command("link")
+@click.argument("slug")
+@click.option("--chat", "chats", multiple=True, required=True, help="Group chat id (oc_…) to bind; repeatable.")
+@click.pass_context
+def projects_link(ctx: click.Context, slug: str, chats: tuple[str, ...]) -> None:
+    """Bind a group chat to a project: the bot answers there for it and posts its report there."""
+    from gtm.bot.commands_run import run_projects_link
+
+    sys.exit(run_projects_link(_context(ctx.parent), slug, list(chats)))
+
+
 @main.command()
 @click.option("--port", default=0, show_default=True, help="Port (0 = a free port).")
 @click.option("--host", default="127.0.0.1", show_default=True)

@@ -168,3 +168,26 @@ def run_projects_archive(app, slug: str) -> int:
     console.print(f"项目 {slug} 已归档：定时任务停止，多维表格保持不变 / project {slug} archived: its jobs stop, "
                   "its Base is untouched")
     return 0
+
+
+@_guard
+def run_projects_link(app, slug: str, chats: list[str]) -> int:
+    """Bind group chat(s) to a project, so @mentions there answer for it (the "not linked" card
+    tells people to do this). A chat belongs to at most one active project: a clash is refused."""
+    from gtm.sync.store.registry import get_project, list_projects
+
+    with app.store.session() as s:
+        row = get_project(s, slug)
+        if row is None:
+            raise ProjectNotFound(f"没有项目 {slug!r} / no project {slug!r}; 已有 / known: "
+                                  + ", ".join(r.slug for r in list_projects(s)))
+        for other in list_projects(s, active_only=True):
+            clash = [c for c in chats if other.slug != slug and c in (other.chat_ids or [])]
+            if clash:
+                console.print(f"[red]群 {', '.join(clash)} 已关联项目 {other.slug} / chat already linked to "
+                              f"project {other.slug}[/]")
+                return 2
+        linked = list(dict.fromkeys([*(row.chat_ids or []), *chats]))
+        row.chat_ids = linked
+    console.print(f"项目 {slug} 的群 / chats of project {slug}: {', '.join(linked)}")
+    return 0

@@ -61,10 +61,10 @@ def unlinked_card(chat_id: str) -> dict[str, Any]:
                    "template": "grey"},
         "body": {"elements": [{"tag": "markdown", "content": (
             "这个群还没有关联到任何项目，所以我不会在这里回答。\n"
-            f"关联方法：项目负责人运行 `gtm project link --project 项目标识 --chat {chat_id}`，"
+            f"关联方法：项目负责人运行 `gtm projects link 项目标识 --chat {chat_id}`，"
             "或在项目表的「项目群」字段选择本群。\n"
             "This group is not linked to a project. Link it with "
-            f"`gtm project link --project SLUG --chat {chat_id}`.")}]},
+            f"`gtm projects link SLUG --chat {chat_id}`.")}]},
     }
 
 

@@ -305,6 +305,13 @@ def view_for(cmd: Command, ctx: AskContext) -> tuple[str, BaseModel]:
             return ("not_linked", V.NotLinkedView(chat_id=ctx.chat_id)) if ctx.chat_type != "p2p" else (
                 "message", _message("你还没有项目", "No projects", "你不在任何项目中。", "You are not in any project."))
         return "items", _item_list("my_tasks", ctx, lambda r: r.owner_id == ctx.asker, scope)
+    if cmd.name == "overdue" and ctx.chat_type == "p2p" and not cmd.arg and ctx.current() is None:
+        # p2p: the asker's own overdue items across all their projects, grouped by project
+        scope = ctx.scope()
+        if scope:
+            day = V.today(now, ctx.policy).isoformat()
+            return "items", _item_list("overdue", ctx,
+                                       lambda r: r.owner_id == ctx.asker and bool(r.due) and r.due < day, scope)
     if ctx.snapshot is None and ctx.chat_type != "p2p":
         return "not_linked", V.NotLinkedView(chat_id=ctx.chat_id)
     if cmd.name == "unknown":

@@ -56,6 +56,7 @@ class Runtime:
         self.sandbox = sandbox  # the embedded sandbox when running without Feishu credentials
         self._lock = threading.Lock()
         self._mirrors: dict[str, Any] = {}
+        self._adopted = False
 
     # -- projects ------------------------------------------------------------------------
     def _to_runtime(self, row: ProjectRow) -> ProjectRuntime:
@@ -64,8 +65,31 @@ class Runtime:
                               binding=BaseBinding.from_row(row), active=row.active)
 
     def projects(self, *, active_only: bool = True) -> list[ProjectRuntime]:
+        self._adopt_configured_base()
         with self.store.session() as s:
             return [self._to_runtime(r) for r in list_projects(s, active_only=active_only)]
+
+    def _adopt_configured_base(self) -> None:
+        """The one-project shortcut: with GTM_BASE_TOKEN (and GTM_CHAT_ID) set and nothing
+        registered yet, register that Base as project "default", finding its tables by name
+        (read-only; `gtm init --base` is the way to also create what is missing)."""
+        if self._adopted or not self.settings.base_token:
+            return
+        self._adopted = True
+        from datetime import datetime
+
+        from gtm.sync.provision import plan_provision, register_project
+
+        with self.store.session() as s:
+            if list_projects(s):
+                return
+        tz = self.settings.timezone
+        plan = plan_provision(self.gateway, binding=BaseBinding(slug="default", app_token=self.settings.base_token,
+                                                                timezone=tz),
+                              start=datetime.now(self.settings.tz).date(), tz=tz, slug="default")
+        with self.store.session() as s:
+            register_project(s, "default", plan.name, "gtm", plan.binding,
+                             [self.settings.chat_id] if self.settings.chat_id else [])
 
     def project(self, slug: str | None = None) -> ProjectRuntime:
         """One project: by slug, or the only one. A clear error lists the slugs otherwise."""
@@ -80,7 +104,9 @@ class Runtime:
         if len(active) == 1:
             return active[0]
         if not active:
-            raise ProjectNotFound("还没有项目 / no project yet: run `gtm init --project SLUG` first")
+            hint = (" (GTM_BASE_TOKEN 已设置：`gtm init` 会把它登记为项目 default / GTM_BASE_TOKEN is set: "
+                    "`gtm init` adopts it as project 'default')") if self.settings.base_token else ""
+            raise ProjectNotFound("还没有项目 / no project yet: run `gtm init --project SLUG` first" + hint)
         raise ProjectNotFound("有多个项目，请用 --project 指定 / several projects, pass --project: "
                               + ", ".join(p.slug for p in active))
 

@@ -99,7 +99,7 @@ def run_weekly_report(runtime: Runtime, project: ProjectRuntime, now: datetime, 
     if not post:
         return run
     chats = list(dict.fromkeys([*project.chat_ids, *snapshot.project.chat]))
-    sender = sender or make_sender(runtime)
+    sender = sender or make_sender(runtime, {project.name: project.slug})
     for chat in chats:
         run.outcomes.append(sender.dispatch_card(project.slug, f"report:{view.week}", chat, card, now,
                                                  project.policy, rule="report", record=view.week))

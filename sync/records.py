@@ -74,8 +74,10 @@ def _text(cell: Any) -> tuple[str, list[_Bad]]:
             else:
                 return "".join(parts), [_bad(*WRONG_SHAPE)]
         return "".join(parts), []
-    if _is_number(cell):  # a number typed where text is expected is still readable
-        return _num_str(cell), []
+    if _is_number(cell):  # a number typed where text is expected is still readable …
+        if math.isfinite(float(cell)):
+            return _num_str(cell), []
+        return "", [_bad("数值无效", "not a finite number")]  # … unless it is NaN/Infinity
     return "", [_bad(*WRONG_SHAPE)]
 
 

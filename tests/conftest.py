@@ -67,3 +67,11 @@ def pg_url() -> str:
     if not url:
         pytest.skip("GTM_TEST_DATABASE_URL is not set (a real PostgreSQL is needed)")
     return url
+
+
+# Property tests explore new inputs on every developer run; CI replays a fixed set (no flaky CI).
+from hypothesis import settings as _hyp_settings  # noqa: E402
+
+_hyp_settings.register_profile("ci", derandomize=True, print_blob=True)
+if os.environ.get("CI"):
+    _hyp_settings.load_profile("ci")

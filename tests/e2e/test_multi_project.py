@@ -230,6 +230,10 @@ def test_mentions_answer_for_the_groups_project_and_p2p_spans_projects(shared, r
     assert a.name in text and b.name in text
     assert "官网产品页上线" in text and "客户需求调研报告" in text and "销售 Deck 定稿" not in text
 
+    late_mine = text_of(_ask(shared, None, "王芳", "逾期"))  # p2p: her overdue items in both projects
+    assert a.name in late_mine and b.name in late_mine
+    assert "官网产品页上线" in late_mine and "客户需求调研报告" in late_mine
+
     picked = text_of(_ask(shared, None, "王芳", f"状态 {b.name}"))
     assert b.name in picked and a.name not in picked
 
@@ -237,6 +241,14 @@ def test_mentions_answer_for_the_groups_project_and_p2p_spans_projects(shared, r
                                               [shared.seed.app_id])["chat_id"]
     hint = text_of(_ask(shared, lone, "王芳", "状态"))
     assert lone.replace("_", "&#95;") in hint and a.name not in hint and b.name not in hint
+
+    from gtm.bot.commands_run import run_projects_link  # the fix the hint asks for
+
+    app = SimpleNamespace(store=rt.store)
+    assert run_projects_link(app, "alpha", [b.chat_id]) == 2  # Beta's group stays Beta's
+    assert run_projects_link(app, "beta", [lone]) == 0
+    linked = text_of(_ask(shared, lone, "王芳", "状态"))
+    assert b.name in linked and a.name not in linked
 
     port = text_of(_ask(shared, a.chat_id, "李娜", "全部项目"))  # management sees both from any group
     assert a.name in port and b.name in port
@@ -311,9 +323,15 @@ def test_deleted_base_fails_alone_and_its_pm_hears_of_it(fresh, store):
     b_report = text_of(inbox.group(fresh.beta.chat_id)[-1])
     assert fresh.alpha.name in a_report and "系统问题" not in a_report
     assert fresh.beta.name in b_report and "系统问题" in b_report and "BaseTokenNotFound" in b_report
-    assert b_report.count("job check failed") == 1  # the repeated failure is one line with a count
+    assert b_report.count("job check failed") == 1 and "2 次" in b_report  # one line with a count
     with store.session() as s:
         assert system_problems(s, "alpha") == []
+
+    from gtm.bot.weekly import run_portfolio
+
+    rows = {r.slug: r for r in run_portfolio(rt, monday, post=False).view.rows}
+    assert set(rows) == {"alpha", "beta"}  # still every active project, the broken one flagged
+    assert rows["beta"].top_reason.startswith("⚠ 多维表格无法读取") and "⚠" not in rows["alpha"].top_reason
 
 
 # -- portfolio ---------------------------------------------------------------------------------------
