@@ -120,6 +120,20 @@ class FieldSpec:
     def option_names(self) -> tuple[str, ...]:
         return tuple(o.name for o in self.options)
 
+    def create_body(self, table_ids: dict[str, str] | None = None) -> dict[str, Any]:
+        """The body of a create/update-field request (a link field needs its target table's id)."""
+        body: dict[str, Any] = {"field_name": self.name, "type": int(self.type)}
+        if self.ui_type:
+            body["ui_type"] = self.ui_type
+        prop = self.property(table_ids)
+        if prop is not None:
+            body["property"] = prop
+        elif self.kind is Kind.LINK:
+            raise ValueError(f"link field {self.name} needs table {self.link_table} to exist first")
+        if self.description:
+            body["description"] = {"text": self.description, "disable_sync": True}
+        return body
+
     def property(self, table_ids: dict[str, str] | None = None) -> dict[str, Any] | None:
         """The Feishu `property` for create/update; link fields need the target table id."""
         k = self.kind

@@ -31,49 +31,12 @@ from lark_oapi.core.cache import LocalCache
 from lark_oapi.core.exception import ObtainAccessTokenException
 from lark_oapi.core.token.manager import TokenManager
 
+from gtm.sync.ratelimit import DEFAULT_RATES, RateLimiter  # noqa: F401  (re-exported)
 from gtm.sync.errors import AuthError, ConnectionFailed, FeishuError, RateLimited, TransientError, classify
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
 
-# Documented per-app rates (feishu-api.md §5.1), requests per second, by API family.
-DEFAULT_RATES: dict[str, float] = {
-    "bitable.read": 20, "bitable.write": 50, "bitable.schema_read": 20, "bitable.schema_write": 10,
-    "bitable.app": 20, "im.send": 50, "im.patch": 50, "im.chat": 50, "contact": 50,
-    "drive.permission": 10, "auth": 50, "other": 20,
-}
-
-
-class RateLimiter:
-    """A token bucket per API family; `acquire` blocks until the call may go out."""
-
-    def __init__(self, rates: dict[str, float] | None = None, burst_seconds: float = 1.0,
-                 clock: Callable[[], float] = time.monotonic, sleep: Callable[[float], None] = time.sleep) -> None:
-        self.rates = dict(DEFAULT_RATES if rates is None else rates)
-        self.burst_seconds = burst_seconds
-        self._clock, self._sleep = clock, sleep
-        self._tokens: dict[str, float] = {}
-        self._stamp: dict[str, float] = {}
-        self._lock = threading.Lock()
-        self.waited_seconds = 0.0
-
-    def acquire(self, family: str) -> None:
-        rate = self.rates.get(family) or self.rates.get("other")
-        if not rate:
-            return
-        cap = max(1.0, rate * self.burst_seconds)
-        while True:
-            with self._lock:
-                now = self._clock()
-                tokens = min(cap, self._tokens.get(family, cap) + (now - self._stamp.get(family, now)) * rate)
-                self._stamp[family] = now
-                if tokens >= 1.0:
-                    self._tokens[family] = tokens - 1.0
-                    return
-                self._tokens[family] = tokens
-                wait = (1.0 - tokens) / rate
-            self.waited_seconds += wait
-            self._sleep(wait)
 
 
 @dataclass

@@ -407,7 +407,7 @@ class _Applier:
         spec = self.plan.specs[step.table]
         inline = [spec.field(a) for a in step.detail["inline"]]
         body = {"table": {"name": spec.name, "default_view_name": spec.views[0].name if spec.views else None,
-                          "fields": [_field_body(f, self.b.table_ids) for f in inline]}}
+                          "fields": [f.create_body(self.b.table_ids) for f in inline]}}
         req = (CreateAppTableRequest.builder().app_token(self.b.app_token)
                .request_body(CreateAppTableRequestBody(body)).build())
         data = self.write("bitable.table.create", lambda: self.bt.app_table.create(req),
@@ -448,7 +448,7 @@ class _Applier:
     def do_rename_field(self, step: Step) -> None:
         spec = self.plan.specs[step.table]
         f = spec.field(step.attr)
-        body = _field_body(f, self.b.table_ids)
+        body = f.create_body(self.b.table_ids)
         req = (UpdateAppTableFieldRequest.builder().app_token(self.b.app_token)
                .table_id(self.b.table_ids[spec.key]).field_id(step.detail["field_id"])
                .request_body(AppTableField(body)).build())
@@ -468,7 +468,7 @@ class _Applier:
         f = spec.field(step.attr)
         tid = self.b.table_ids[spec.key]
         req = (CreateAppTableFieldRequest.builder().app_token(self.b.app_token).table_id(tid)
-               .client_token(str(uuid.uuid4())).request_body(AppTableField(_field_body(f, self.b.table_ids)))
+               .client_token(str(uuid.uuid4())).request_body(AppTableField(f.create_body(self.b.table_ids)))
                .build())
         data = self.write("bitable.field.create", lambda: self.bt.app_table_field.create(req),
                           "bitable.schema_write", table=tid, retry_safe=True, context=f"{spec.name}.{f.name}")
@@ -591,19 +591,6 @@ class _Applier:
             self.record_ids["milestone"] = out
         return self.record_ids["milestone"]
 
-
-def _field_body(f: FieldSpec, table_ids: dict[str, str]) -> dict[str, Any]:
-    body: dict[str, Any] = {"field_name": f.name, "type": int(f.type)}
-    if f.ui_type:
-        body["ui_type"] = f.ui_type
-    prop = f.property(table_ids)
-    if prop is not None:
-        body["property"] = prop
-    elif f.kind is Kind.LINK:
-        raise ValueError(f"link field {f.name} needs table {f.link_table} to exist first")
-    if f.description:
-        body["description"] = {"text": f.description, "disable_sync": True}
-    return body
 
 
 def base_url(source: Any, domain: str = "") -> str:

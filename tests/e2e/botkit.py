@@ -51,16 +51,6 @@ def make_runtime(sandbox: Any, seed: Any, gateway: Any, store: Any):
     return Runtime(settings, store, gateway, sandbox=sandbox)
 
 
-def _field_body(f, table_ids: dict[str, str]) -> dict[str, Any]:
-    body: dict[str, Any] = {"field_name": f.name, "type": int(f.type)}
-    if f.ui_type:
-        body["ui_type"] = f.ui_type
-    prop = f.property(table_ids)
-    if prop is not None:
-        body["property"] = prop
-    return body
-
-
 def _create(gw: Any, api: str, fn: Callable[[], Any], family: str) -> Any:
     return gw.call(api, fn, family=family, retry_safe=False)
 
@@ -74,7 +64,7 @@ def create_base(gw: Any, name: str, slug: str) -> BaseBinding:
         spec = PLAN_TABLES[key]
         fields = [f for f in spec.fields
                   if not (f.kind is Kind.LINK and (f.link_table == key or f.link_table not in b.table_ids))]
-        body = {"table": {"name": spec.name, "fields": [_field_body(f, b.table_ids) for f in fields]}}
+        body = {"table": {"name": spec.name, "fields": [f.create_body(b.table_ids) for f in fields]}}
         treq = (CreateAppTableRequest.builder().app_token(b.app_token)
                 .request_body(CreateAppTableRequestBody(body)).build())
         data = _create(gw, "bitable.table.create", lambda: gw.client.bitable.v1.app_table.create(treq),

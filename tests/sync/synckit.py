@@ -25,16 +25,6 @@ TZ = ZoneInfo("Asia/Shanghai")
 T0 = datetime(2024, 5, 6, 10, 0, tzinfo=TZ)  # a Monday morning: "now" of these tests
 
 
-def _field_body(f, table_ids: dict[str, str]) -> dict[str, Any]:
-    body: dict[str, Any] = {"field_name": f.name, "type": int(f.type)}
-    if f.ui_type:
-        body["ui_type"] = f.ui_type
-    prop = f.property(table_ids)
-    if prop is not None:
-        body["property"] = prop
-    return body
-
-
 def make_base(gateway, keys: Iterable[str], slug: str = "demo") -> BaseBinding:
     """A new Base holding the given plan tables (links added once their target exists)."""
     gw = gateway
@@ -47,7 +37,7 @@ def make_base(gateway, keys: Iterable[str], slug: str = "demo") -> BaseBinding:
         spec = PLAN_TABLES[key]
         inline = [f for f in spec.fields if f.kind is not Kind.LINK]
         links += [(key, f) for f in spec.fields if f.kind is Kind.LINK]
-        body = {"table": {"name": spec.name, "fields": [_field_body(f, b.table_ids) for f in inline]}}
+        body = {"table": {"name": spec.name, "fields": [f.create_body(b.table_ids) for f in inline]}}
         r = (CreateAppTableRequest.builder().app_token(b.app_token)
              .request_body(CreateAppTableRequestBody(body)).build())
         b.table_ids[key] = gw.call("bitable.table.create", lambda r=r: bt.app_table.create(r),
@@ -56,7 +46,7 @@ def make_base(gateway, keys: Iterable[str], slug: str = "demo") -> BaseBinding:
         if f.link_table not in b.table_ids:
             continue
         r = (CreateAppTableFieldRequest.builder().app_token(b.app_token).table_id(b.table_ids[key])
-             .request_body(AppTableField(_field_body(f, b.table_ids))).build())
+             .request_body(AppTableField(f.create_body(b.table_ids))).build())
         gw.call("bitable.field.create", lambda r=r: bt.app_table_field.create(r), family="bitable.schema_write")
     return b
 

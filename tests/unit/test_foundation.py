@@ -102,3 +102,24 @@ def test_gateway_recovers_from_a_refused_token_even_with_a_second_client(sandbox
     sandbox.expire_tokens()
     with pytest.raises(NotFound):  # not AuthError 99991663: the refused token was dropped and renewed
         call(first)
+
+
+def test_rate_limiter_never_exceeds_the_rolling_window():
+    """Feishu counts a rolling second: no window of 1 s may hold more than the documented rate."""
+    from gtm.sync.ratelimit import RateLimiter
+
+    clock = [0.0]
+    stamps: list[float] = []
+
+    def sleep(s: float) -> None:
+        clock[0] += s
+
+    limiter = RateLimiter({"bitable.read": 20}, clock=lambda: clock[0], sleep=sleep)
+    for _ in range(100):
+        limiter.acquire("bitable.read")
+        stamps.append(clock[0])
+        clock[0] += 0.001  # the request itself
+    worst = max(sum(1 for t in stamps if s <= t < s + 1.0) for s in stamps)
+    assert worst == 20
+    assert stamps[19] < 0.1 and stamps[20] >= 1.0  # a burst of 20, then it waits for the window
+    assert 4.0 <= stamps[-1] <= 5.5  # 100 requests at 20/s take about 4 windows after the first burst
