@@ -6,7 +6,9 @@ snapshot, a `run_checks` result for RAG and escalation levels, the asker — and
 
 Hot path: an @mention must be answered in well under the 3 s budget, so the snapshot comes from the
 mirror in the store; only when it is older than `max_age` seconds is the mirror refreshed (the
-mirror's refresh is incremental, and record-change events keep it fresh between checks).
+mirror's refresh is incremental, and record-change events keep it fresh between checks). What
+answers derive from the snapshot (open-item index, `run_checks`) is cached per project by mirror
+version (`gtm.bot.answer_cache`), and the rules run only for commands that show their results.
 """
 from __future__ import annotations
 
@@ -88,12 +90,67 @@ def check_for(runtime: Any, project: Any, snapshot: PlanSnapshot, now: datetime)
     return run_checks(snapshot, now, project.policy, states)
 
 
-def project_data(runtime: Any, project: Any, now: datetime, max_age: float = DEFAULT_MAX_AGE):
+# Commands whose answers never read the check result (RAG, escalation levels, check problems):
+# they skip `run_checks` entirely.
+NO_CHECK = frozenset({"my_tasks", "overdue", "this_week", "milestone", "risks", "dependencies",
+                      "help", "unknown"})
+
+
+def _mirror_state(store: Any, mirror: Any, now: datetime) -> tuple[dict[str, int], float]:
+    """(`Mirror.versions()`, `mirror_age`) in one small query."""
+    from sqlalchemy import select
+
+    from gtm.sync.store.mirror import MirrorTable
+
+    with store.session() as s:
+        rows = s.execute(select(MirrorTable.table_key, MirrorTable.version, MirrorTable.last_refresh_at)
+                         .where(MirrorTable.project == mirror.slug)).all()
+    versions = {k: v for k, v, _ in rows}
+    stamps = {k: at for k, _, at in rows}
+    keys = list(getattr(mirror, "table_keys", stamps))
+    if not keys or any(stamps.get(k) is None for k in keys):
+        return versions, float("inf")
+    return versions, max((now - stamps[k]).total_seconds() for k in keys)
+
+
+def answers_for(runtime: Any, project: Any, now: datetime, max_age: float = DEFAULT_MAX_AGE):
+    """The project's cached answer context (`answer_cache.ProjectAnswers`): the mirrored
+    snapshot (refreshed first only when older than `max_age` seconds) and what is derived from it."""
+    from gtm.bot.answer_cache import CACHE
+
+    mirror = runtime.mirror(project)
+    versions, age = _mirror_state(runtime.store, mirror, now)
+    if age > max_age:
+        with _lock_for(project.slug):
+            versions, age = _mirror_state(runtime.store, mirror, now)
+            if age > max_age:  # nobody refreshed meanwhile
+                mirror.refresh(now)
+                versions = mirror.versions()
+    return CACHE.get(mirror, versions, now)
+
+
+def cached_check(runtime: Any, project: Any, answers: Any, now: datetime):
+    """`check_for` through the cache: rules run once per minute, policy and ladder state."""
+    from gtm.sync.store.ledger import get_states
+
+    with runtime.store.session() as s:
+        states = get_states(s, project.slug)
+    return answers.check(now, project.policy, states)
+
+
+def project_data(runtime: Any, project: Any, now: datetime, max_age: float = DEFAULT_MAX_AGE, *,
+                 with_check: bool = True):
+    """`ProjectData` of one project (`with_check=False`: without the rules' result)."""
+    return _project_data(runtime, project, answers_for(runtime, project, now, max_age), now, with_check)
+
+
+def _project_data(runtime: Any, project: Any, answers: Any, now: datetime, with_check: bool):
     from gtm.bot.handlers import ProjectData
 
-    snap = snapshot_for(runtime, project, now, max_age)
+    snap = answers.snapshot
     return ProjectData(name=project.name or snap.project.name or project.slug, snapshot=snap,
-                       check=check_for(runtime, project, snap, now), slug=project.slug)
+                       check=cached_check(runtime, project, answers, now) if with_check else None,
+                       slug=project.slug, index=answers.index)
 
 
 def member_of(snapshot: PlanSnapshot, open_id: str) -> bool:
@@ -102,17 +159,25 @@ def member_of(snapshot: PlanSnapshot, open_id: str) -> bool:
 
 
 def asker_projects(runtime: Any, open_id: str, now: datetime, max_age: float = DEFAULT_MAX_AGE,
-                   projects: Iterable[Any] | None = None) -> list[Any]:
+                   projects: Iterable[Any] | None = None, *, with_check: bool = True) -> list[Any]:
     """`ProjectData` of every active project the person belongs to."""
+    return [data for data, _, _ in _asker_projects(runtime, open_id, now, max_age, projects, with_check)]
+
+
+def _asker_projects(runtime: Any, open_id: str, now: datetime, max_age: float,
+                    projects: Iterable[Any] | None, with_check: bool) -> list[tuple[Any, Any, Any]]:
+    """(ProjectData, project, ProjectAnswers) of every active project the person belongs to."""
     found = []
     for project in (projects if projects is not None else runtime.projects()):
         try:
-            data = project_data(runtime, project, now, max_age)
+            answers = answers_for(runtime, project, now, max_age)
+            if not (open_id and open_id in answers.people()):
+                continue
+            data = _project_data(runtime, project, answers, now, with_check)
         except Exception as exc:  # noqa: BLE001 - one broken project must not hide the others
             log.warning("project %s unavailable for %s: %s", project.slug, open_id, exc)
             continue
-        if member_of(data.snapshot, open_id):
-            found.append(data)
+        found.append((data, project, answers))
     return found
 
 
@@ -125,22 +190,45 @@ def build_context(runtime: Any, text: str, *, asker: str, project: Any | None, n
 
     ctx = AskContext(now=now, asker=asker or "", chat_id=chat_id, chat_type=chat_type)
     milestones: list[str] = []
+    answers = None
     if project is not None:
-        data = project_data(runtime, project, now, max_age)
+        answers = answers_for(runtime, project, now, max_age)
+        data = _project_data(runtime, project, answers, now, with_check=False)
         ctx.project_name, ctx.project_slug = data.name, project.slug
-        ctx.snapshot, ctx.check, ctx.policy = data.snapshot, data.check, project.policy
+        ctx.snapshot, ctx.index, ctx.policy = data.snapshot, data.index, project.policy
         ctx.locale = project.policy.locale
         milestones = [m.label for m in data.snapshot.milestones]
     cmd = parse(text, milestones)
+    others: list[tuple[Any, Any, Any]] = []  # (ProjectData, project, ProjectAnswers), checks pending
     if project is None or cmd.name == "portfolio":
-        ctx.projects = asker_projects(runtime, asker, now, max_age) if asker else (
-            [project_data(runtime, p, now, max_age) for p in runtime.projects()])
+        if asker:
+            others = _asker_projects(runtime, asker, now, max_age, None, with_check=False)
+        else:
+            for p in runtime.projects():
+                a = answers_for(runtime, p, now, max_age)
+                others.append((_project_data(runtime, p, a, now, with_check=False), p, a))
+        ctx.projects = [d for d, _, _ in others]
         if project is None and ctx.projects:
             ctx.policy = next((p.policy for p in runtime.projects() if p.slug == ctx.projects[0].slug),
                               ctx.policy)
             if cmd.name == "unknown" or not cmd.arg:
                 names = [m.label for d in ctx.projects for m in d.snapshot.milestones]
                 cmd = parse(text, names) if names else cmd
+    if cmd.name not in NO_CHECK:  # only now is it known whether the answer shows rule results
+        if project is not None:
+            ctx.check = cached_check(runtime, project, answers, now)
+        kept = []
+        for data, p, a in others:
+            try:
+                data.check = cached_check(runtime, p, a, now)
+            except Exception as exc:  # noqa: BLE001 - as `asker_projects`: skip a broken project
+                if not asker:
+                    raise
+                log.warning("project %s unavailable for %s: %s", p.slug, asker, exc)
+                continue
+            kept.append(data)
+        if others:
+            ctx.projects = kept
     return cmd, ctx
 
 

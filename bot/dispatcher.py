@@ -14,14 +14,21 @@ A group bound to no project gets a short "not linked" card; in p2p no mention is
 asker's items are gathered across all their projects (see `gtm.bot.ask`).
 
 Replies go through `ReplyMessageRequest` with `uuid` derived from the event id, so even a reply
-retried after a crash is deduplicated by Feishu itself.
+retried after a crash is deduplicated by Feishu itself. Feishu accepts 5 messages/s per group and
+per user (230020) and 50/s per app (99991400, answered with a reset of at least 1 s); a reply that
+would exceed either is sent when its slot comes (`ChatPacer`, on a timer, so no worker sleeps)
+instead of being refused and retried a second later. The app-wide pacer keeps a 10 % margin
+below 50/s: the gateway's own limiter (exactly 50/s, blocking) then never has to hold a worker,
+and the send times' jitter on their way to the server cannot tip a window over the limit.
 """
 from __future__ import annotations
 
 import json
 import logging
 import threading
+import time
 import uuid as uuidlib
+from collections import deque
 from concurrent.futures import Future, ThreadPoolExecutor, TimeoutError as FutureTimeout
 from datetime import datetime, timezone
 from typing import Any, Callable
@@ -76,6 +83,34 @@ def error_card(zh: str, en: str = "") -> dict[str, Any]:
     }
 
 
+class ChatPacer:
+    """Send slots per chat: at most `per_window` messages in any `window` seconds (Feishu: 5 QPS
+    per group and per user; the window has a small margin for the trip to the server).
+
+    `reserve` books the earliest allowed slot and returns how long to wait for it: a sliding
+    window log, as the server keeps one, so a burst goes out at exactly the allowed pace."""
+
+    def __init__(self, per_window: int = 5, window: float = 1.05,
+                 clock: Callable[[], float] = time.monotonic) -> None:
+        self.per_window, self.window, self._clock = per_window, window, clock
+        self._slots: dict[str, deque[float]] = {}
+        self._lock = threading.Lock()
+
+    def reserve(self, chat: str) -> float:
+        now = self._clock()
+        with self._lock:
+            slots = self._slots.setdefault(chat, deque())
+            while slots and slots[0] <= now - self.window:
+                slots.popleft()
+            at = now
+            if len(slots) >= self.per_window:  # booked times are sorted: the 5th latest decides
+                at = max(now, slots[-self.per_window] + self.window)
+            slots.append(at)
+            if len(self._slots) > 10_000:  # forget idle chats now and then
+                self._slots = {k: v for k, v in self._slots.items() if v and v[-1] > now - self.window}
+            return at - now
+
+
 class Dispatcher:
     """Receives every `Incoming`; thread-safe; one per process (several are fine: the store dedups)."""
 
@@ -93,6 +128,8 @@ class Dispatcher:
         self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="gtm-dispatch")
         self._inflight: set[Future] = set()
         self._lock = threading.Lock()
+        self._pacer = ChatPacer()  # per chat: 5 per ~1 s
+        self._app_pacer = ChatPacer(per_window=50, window=1.1)  # per app: im.send 50/s
         self.stats: dict[str, int] = {"received": 0, "duplicates": 0, "replied": 0, "ignored": 0,
                                       "failed": 0, "late_cards": 0}
 
@@ -165,7 +202,7 @@ class Dispatcher:
             if project is None:
                 from gtm.bot.ask import not_linked_card
 
-                self.reply(inc, not_linked_card(inc.chat_id))
+                self._reply_paced(inc, not_linked_card(inc.chat_id))
                 return
         try:
             card = self.answer(inc, project)
@@ -173,7 +210,34 @@ class Dispatcher:
             log.exception("answer failed for %s", inc.event_id)
             self._bump("failed")
             card = error_card(f"没能回答：{exc}", "Could not answer.")
-        self.reply(inc, card)
+        self._reply_paced(inc, card)
+
+    def _reply_paced(self, inc: Incoming, card: dict[str, Any]) -> None:
+        """`reply` now, or — when the chat already had its 5 messages this second — from a timer
+        at its next slot (tracked like pool work, so `drain` waits for it)."""
+        # Each pacer books its own slot; when both make the reply wait, the earlier booking is a
+        # little optimistic, and the gateway's retry covers the rare refusal that can follow.
+        delay = max(self._pacer.reserve(inc.chat_id or inc.open_id), self._app_pacer.reserve("app"))
+        if delay <= 0:
+            self.reply(inc, card)
+            return
+        fut: Future = Future()
+        with self._lock:
+            self._inflight.add(fut)
+        fut.add_done_callback(self._done)
+
+        def send() -> None:
+            try:
+                self.reply(inc, card)
+                fut.set_result(None)
+            except Exception as exc:  # noqa: BLE001 - as a failed worker: logged and counted
+                log.exception("paced reply failed for %s", inc.event_id)
+                self._bump("failed")
+                fut.set_exception(exc)
+
+        timer = threading.Timer(delay, send)
+        timer.daemon = True
+        timer.start()
 
     def answer(self, inc: Incoming, project: Any) -> dict[str, Any]:
         """The card answering `inc.text` (in `project`, or across the asker's projects in p2p)."""

@@ -16,7 +16,7 @@ from gtm.bot import views as V
 from gtm.bot.cards.render import Clip, render
 from gtm.bot.commands import ALIASES, Command, display, normalise
 from gtm.schemas.decisions import CheckResult
-from gtm.schemas.plan import Level3, PlanSnapshot, TaskStatus
+from gtm.schemas.plan import Level3, PlanSnapshot
 from gtm.schemas.settings import Policy
 from gtm.schemas.tables import table
 
@@ -31,6 +31,13 @@ class ProjectData:
     snapshot: PlanSnapshot
     check: CheckResult | None = None
     slug: str = ""
+    index: V.ItemIndex | None = None  # open items of `snapshot`, when the caller has them cached
+
+    def items(self) -> V.ItemIndex:
+        """The open-item index of the snapshot (built here when the caller did not bring one)."""
+        if self.index is None:
+            self.index = V.ItemIndex(self.snapshot)
+        return self.index
 
 
 @dataclass
@@ -47,6 +54,7 @@ class AskContext:
     chat_type: str = "group"  # group | p2p
     projects: list[ProjectData] = field(default_factory=list)  # every project of the asker
     previous_report: dict | None = None  # last weekly summary, for "what changed"
+    index: V.ItemIndex | None = None  # open items of `snapshot` (see `ProjectData.index`)
 
     @property
     def tz(self):
@@ -55,8 +63,11 @@ class AskContext:
     def current(self) -> ProjectData | None:
         if self.snapshot is None:
             return None
+        if self.index is None:  # built once per context: `current()` is called several times
+            self.index = V.ItemIndex(self.snapshot)
         return ProjectData(self.project_name or self.snapshot.project.name or self.project_slug,
-                           self.snapshot, self.check, self.project_slug or self.snapshot.project_slug)
+                           self.snapshot, self.check, self.project_slug or self.snapshot.project_slug,
+                           self.index)
 
     def scope(self) -> list[ProjectData]:
         """The chat's project, or (p2p without one) all the asker's projects."""
@@ -117,9 +128,10 @@ def status_view(p: ProjectData, now: datetime, policy: Policy) -> V.StatusView:
     rag = p.check.rag if p.check else None
     color = rag.color if rag else (
         {"绿色": "green", "黄色": "yellow", "红色": "red"}.get(snap.project.rag or "", "green"))
-    progress = V.milestone_progress(snap, now, policy)
+    index = p.items()
+    progress = V.milestone_progress(snap, now, policy, index.milestone_counts)
     day = V.today(now, policy)
-    overdue = [r for r in V.open_items(snap) if r.due and r.due < day.isoformat()]
+    overdue = index.all.before(day.isoformat())
     zh, en = V.budget_lines(snap)
     reasons = V.reasons_of(rag) if rag else []
     if not reasons and snap.project.rag_reason:
@@ -130,7 +142,7 @@ def status_view(p: ProjectData, now: datetime, policy: Policy) -> V.StatusView:
         rag=V.RAG_LABEL[color], header_color=color, reasons=Clip.of(reasons, 10),
         milestones=Clip.of(progress, 12), next_milestone=V.next_milestone(progress),
         launch_date=V.iso(snap.project.launch_date), overdue=len(overdue),
-        blocked=sum(1 for t in snap.tasks if t.status == TaskStatus.BLOCKED.value),
+        blocked=index.blocked,
         open_issues=len(V.open_issues(snap)),
         high_risks=sum(1 for r in V.open_risks(snap) if V.risk_score(r) >= policy.red_risk_score),
         budget_line=zh, budget_line_en=en, data_problems=len(snap.problems))
@@ -152,7 +164,8 @@ def milestone_view(p: ProjectData, key: str, now: datetime, policy: Policy) -> V
     if found is None:
         return _message("没有这个里程碑", "No such milestone", f"找不到里程碑「{key}」。可选：",
                         f"No milestone “{key}”. Known:", choices=[m.label for m in snap.milestones])
-    prog = next(x for x in V.milestone_progress(snap, now, policy) if x.record_id == found.record_id)
+    prog = next(x for x in V.milestone_progress(snap, now, policy, p.items().milestone_counts)
+                if x.record_id == found.record_id)
     dels = [d for d in snap.deliverables if found.record_id in d.milestone]
     crits = [c for c in snap.exit_criteria if found.record_id in c.milestone]
     tasks = [t for t in snap.tasks if found.record_id in t.milestone]
@@ -172,26 +185,31 @@ def milestone_view(p: ProjectData, key: str, now: datetime, policy: Policy) -> V
         note=found.note)
 
 
-def _item_list(kind: str, ctx: AskContext, keep: Callable[[V.ItemRow], bool],
+def _item_list(kind: str, ctx: AskContext, pick: Callable[[V.ItemIndex], list[V.OpenItem]],
                projects: list[ProjectData]) -> V.ItemListView:
+    """`pick` chooses a project's items from its index, already in `by_due` order; only the
+    rows the card keeps (LIST_CAP) become view rows, the rest are counted."""
     now = _now(ctx)
     day = V.today(now, ctx.policy)
     titles = {"my_tasks": ("我的任务", "My tasks"), "overdue": ("逾期事项", "Overdue items"),
               "this_week": ("本周到期", "Due this week")}
     groups, total = [], 0
     for p in projects:
-        rows = [V.with_days(r, day) for r in V.open_items(p.snapshot, p.name)]
-        rows = V.by_due([r for r in rows if keep(r)])
-        if kind == "my_tasks":  # also the asker's open issues
+        items = pick(p.items())
+        extra: list[V.ItemRow] = []
+        if kind == "my_tasks":  # also the asker's open issues (after the dated items)
             for i in V.open_issues(p.snapshot):
                 if i.owner and i.owner.open_id == ctx.asker:
-                    rows.append(V.ItemRow(project=p.name, table="issue", record_id=i.record_id,
-                                          name=i.issue, owner_id=ctx.asker, owner_name=i.owner.label(),
-                                          status=V.status_label(i.status)))
-        if rows:
-            total += len(rows)
-            groups.append(V.ItemGroup(project=p.name if len(projects) > 1 else "",
-                                      rows=Clip.of(rows, LIST_CAP)))
+                    extra.append(V.ItemRow(project=p.name, table="issue", record_id=i.record_id,
+                                           name=i.issue, owner_id=ctx.asker, owner_name=i.owner.label(),
+                                           status=V.status_label(i.status)))
+        n = len(items) + len(extra)
+        if n:
+            total += n
+            shown = [it.to_row(day, p.name) for it in items[:LIST_CAP]]
+            shown += extra[:LIST_CAP - len(shown)]
+            rows = Clip(items=shown, more=n - len(shown)) if n > LIST_CAP else Clip.of(shown)
+            groups.append(V.ItemGroup(project=p.name if len(projects) > 1 else "", rows=rows))
     zh, en = titles[kind]
     return V.ItemListView(kind=kind, title=zh, title_en=en, groups=groups, total=total,
                           project_name=projects[0].name if len(projects) == 1 else "",
@@ -304,14 +322,13 @@ def view_for(cmd: Command, ctx: AskContext) -> tuple[str, BaseModel]:
         if not scope:
             return ("not_linked", V.NotLinkedView(chat_id=ctx.chat_id)) if ctx.chat_type != "p2p" else (
                 "message", _message("你还没有项目", "No projects", "你不在任何项目中。", "You are not in any project."))
-        return "items", _item_list("my_tasks", ctx, lambda r: r.owner_id == ctx.asker, scope)
+        return "items", _item_list("my_tasks", ctx, lambda ix: ix.owned_by(ctx.asker).items, scope)
     if cmd.name == "overdue" and ctx.chat_type == "p2p" and not cmd.arg and ctx.current() is None:
         # p2p: the asker's own overdue items across all their projects, grouped by project
         scope = ctx.scope()
         if scope:
             day = V.today(now, ctx.policy).isoformat()
-            return "items", _item_list("overdue", ctx,
-                                       lambda r: r.owner_id == ctx.asker and bool(r.due) and r.due < day, scope)
+            return "items", _item_list("overdue", ctx, lambda ix: ix.owned_by(ctx.asker).before(day), scope)
     if ctx.snapshot is None and ctx.chat_type != "p2p":
         return "not_linked", V.NotLinkedView(chat_id=ctx.chat_id)
     if cmd.name == "unknown":
@@ -332,12 +349,12 @@ def view_for(cmd: Command, ctx: AskContext) -> tuple[str, BaseModel]:
         view = milestone_view(p, cmd.arg, now, ctx.policy)
         return ("milestone" if isinstance(view, V.MilestoneView) else "message"), view
     if cmd.name == "overdue":
-        return "items", _item_list("overdue", ctx, lambda r: bool(r.due) and r.due < day.isoformat(), [p])
+        return "items", _item_list("overdue", ctx, lambda ix: ix.all.before(day.isoformat()), [p])
     if cmd.name == "this_week":
         start = day - timedelta(days=day.weekday())
         end = start + timedelta(days=6)
         return "items", _item_list("this_week", ctx,
-                                   lambda r: bool(r.due) and start.isoformat() <= r.due <= end.isoformat(), [p])
+                                   lambda ix: ix.all.between(start.isoformat(), end.isoformat()), [p])
     if cmd.name == "risks":
         return "risks", risks_view(p, now, ctx.policy)
     if cmd.name == "dependencies":

@@ -355,6 +355,8 @@ class AlertView(BaseModel):
 
 # ---- derivations shared by handlers, the report and the portfolio (pure) -------------------
 from datetime import date, datetime, timedelta  # noqa: E402
+from bisect import bisect_left, bisect_right  # noqa: E402
+from dataclasses import dataclass  # noqa: E402
 from functools import lru_cache  # noqa: E402
 
 from gtm.schemas.decisions import CheckResult, RagStatus  # noqa: E402
@@ -437,22 +439,38 @@ def risk_color(score: int, policy: Policy) -> str:
     return "green" if score else "neutral"
 
 
-def milestone_progress(snapshot: PlanSnapshot, now: datetime, policy: Policy) -> list[MilestoneProgress]:
-    """Each milestone with % deliverables done (falls back to tasks, then to its own status)."""
-    d_by_m: dict[str, list] = {}
+def milestone_counts(snapshot: PlanSnapshot) -> dict[str, tuple[int, int]]:
+    """Milestone record id → (done, total) of its deliverables, else of its tasks (time-free, so
+    the answer cache keeps it per snapshot)."""
+    d_by_m: dict[str, list[int]] = {}
     for d in snapshot.deliverables:
         for mid in d.milestone:
-            d_by_m.setdefault(mid, []).append(d)
-    t_by_m: dict[str, list] = {}
+            c = d_by_m.setdefault(mid, [0, 0])
+            c[0] += d.status in DONE
+            c[1] += 1
+    t_by_m: dict[str, list[int]] = {}
     for t in snapshot.tasks:
         for mid in t.milestone:
-            t_by_m.setdefault(mid, []).append(t)
+            c = t_by_m.setdefault(mid, [0, 0])
+            c[0] += t.status in DONE
+            c[1] += 1
+    out: dict[str, tuple[int, int]] = {}
+    for m in snapshot.milestones:
+        c = d_by_m.get(m.record_id) or t_by_m.get(m.record_id) or (0, 0)
+        out[m.record_id] = (c[0], c[1])
+    return out
+
+
+def milestone_progress(snapshot: PlanSnapshot, now: datetime, policy: Policy,
+                       counts: dict[str, tuple[int, int]] | None = None) -> list[MilestoneProgress]:
+    """Each milestone with % deliverables done (falls back to tasks, then to its own status).
+    `counts` = `milestone_counts(snapshot)` when the caller already has it."""
+    if counts is None:
+        counts = milestone_counts(snapshot)
     day = today(now, policy)
     out = []
     for m in snapshot.milestones:
-        items = d_by_m.get(m.record_id) or t_by_m.get(m.record_id) or []
-        done = sum(1 for i in items if is_done(i.status))
-        total = len(items)
+        done, total = counts.get(m.record_id, (0, 0))
         if total:
             pct = round(100 * done / total)
         else:
@@ -520,6 +538,103 @@ def by_due(rows: list[ItemRow]) -> list[ItemRow]:
     return sorted(rows, key=lambda r: (r.due or "9999-99-99", r.table != "milestone", r.code, r.name))
 
 
+# ---- open items, indexed once per snapshot (the @mention hot path) --------------------------
+@dataclass(frozen=True, slots=True)
+class OpenItem:
+    """An open task/deliverable/milestone as plain data: cheap to hold 10^4 of them per plan;
+    only the rows a card shows become `ItemRow`s (`to_row`)."""
+
+    table: str
+    record_id: str
+    code: str
+    name: str
+    owner_id: str
+    owner_name: str
+    due: str
+    status: str | None
+    progress_pct: int | None
+
+    def to_row(self, day: date, project: str = "") -> ItemRow:
+        """The `ItemRow` of `open_items` + `with_days` (same fields set, same values)."""
+        days_overdue = days_left = None
+        if self.due:
+            delta = (day - date.fromisoformat(self.due)).days
+            days_overdue = delta if delta > 0 else None
+            days_left = -delta if delta <= 0 else None
+        return ItemRow.model_construct(
+            project=project, table=self.table, record_id=self.record_id, code=self.code, name=self.name,
+            owner_id=self.owner_id, owner_name=self.owner_name, due=self.due,
+            status=status_label(self.status), progress_pct=self.progress_pct,
+            days_overdue=days_overdue, days_left=days_left)
+
+
+_NO_DUE = "9999-99-99"
+
+
+class _DueList:
+    """Items in `by_due` order with their sort dates, so due-date windows are bisections."""
+
+    __slots__ = ("items", "dues")
+
+    def __init__(self, items: list[OpenItem]) -> None:
+        self.items = items
+        self.dues = [i.due or _NO_DUE for i in items]
+
+    def before(self, day_iso: str) -> list[OpenItem]:
+        """Items due strictly before `day_iso` (undated items sort last, so this is a prefix)."""
+        return self.items[:bisect_left(self.dues, day_iso)]
+
+    def between(self, start_iso: str, end_iso: str) -> list[OpenItem]:
+        """Items due in [start_iso, end_iso]."""
+        return self.items[bisect_left(self.dues, start_iso):bisect_right(self.dues, end_iso)]
+
+
+class ItemIndex:
+    """Every open item of one snapshot, sorted as `by_due` sorts, plus the same per owner.
+
+    A stable sort restricted to a subset keeps the subset's order, so filtering this list gives
+    exactly `by_due(filter(open_items))`; overdue and due-this-week are contiguous runs of it.
+    Built once per snapshot (the answer cache keeps it); read-only afterwards (thread-safe)."""
+
+    def __init__(self, snapshot: PlanSnapshot) -> None:
+        items = open_item_data(snapshot)
+        items.sort(key=lambda r: (r.due or _NO_DUE, r.table != "milestone", r.code, r.name))
+        self.all = _DueList(items)
+        owned: dict[str, list[OpenItem]] = {}
+        for it in items:
+            owned.setdefault(it.owner_id, []).append(it)
+        self._by_owner = {k: _DueList(v) for k, v in owned.items()}
+        self._empty = _DueList([])
+        self.blocked = sum(1 for t in snapshot.tasks if t.status == TaskStatus.BLOCKED.value)
+        self.milestone_counts = milestone_counts(snapshot)
+
+    def owned_by(self, open_id: str) -> _DueList:
+        return self._by_owner.get(open_id, self._empty)
+
+
+def open_item_data(snapshot: PlanSnapshot) -> list[OpenItem]:
+    """`open_items` as plain `OpenItem`s, in the same order (tasks, deliverables, milestones)."""
+    out: list[OpenItem] = []
+    add = out.append
+    for t in snapshot.tasks:
+        if t.status not in DONE:
+            o = t.owner
+            add(OpenItem("task", t.record_id, t.task_id, t.name, o.open_id if o else "", o.label() if o else "",
+                         iso(t.planned_end), t.status,
+                         round(t.progress * 100) if t.progress is not None else None))
+    for d in snapshot.deliverables:
+        if d.status not in DONE:
+            o = d.owner
+            add(OpenItem("deliverable", d.record_id, "", d.name, o.open_id if o else "",
+                         o.label() if o else "", iso(d.due_date), d.status, None))
+    for m in snapshot.milestones:
+        if m.status not in DONE:
+            o = m.owner
+            add(OpenItem("milestone", m.record_id, m.code, m.name, o.open_id if o else "",
+                         o.label() if o else "", iso(m.target_date), m.status, None))
+    return out
+
+
 def issue_age(issue, now: datetime) -> int:
     return max(0, (now - issue.raised_at).days) if issue.raised_at else 0
 
@@ -554,7 +669,7 @@ def dependency_at_risk(dep, day: date, policy: Policy) -> bool:
 
 def reasons_of(rag: RagStatus) -> list[ReasonView]:
     return [ReasonView(color=r.color, text=r.text, text_en=r.text_en or r.text,
-                       records=[x.label or x.record_id for x in r.records][:5])
+                       records=[x.label or x.record_id for x in r.records[:5]])
             for r in sorted(rag.reasons, key=lambda r: r.color != "red")]
 
 

@@ -25,7 +25,8 @@ DEFAULT_RATES: dict[str, float] = {
 class RateLimiter:
     """At most `rates[family]` requests per `window` seconds per API family; `acquire` blocks."""
 
-    def __init__(self, rates: dict[str, float] | None = None, window: float = 1.0,
+    # 5 % margin: the server's window and ours never line up exactly (clock skew, network jitter)
+    def __init__(self, rates: dict[str, float] | None = None, window: float = 1.05,
                  clock: Callable[[], float] = time.monotonic, sleep: Callable[[float], None] = time.sleep,
                  burst_seconds: float | None = None) -> None:
         self.rates = dict(DEFAULT_RATES if rates is None else rates)
@@ -39,16 +40,18 @@ class RateLimiter:
         rate = self.rates.get(family) or self.rates.get("other")
         if not rate:
             return
-        limit = max(1, math.floor(rate * self.window))
+        # `rate` per second, counted over `window` (≥ 1 s: the margin); slow rates widen the window
+        limit = max(1, math.floor(rate))
+        span = self.window * (limit / rate)
         while True:
             with self._lock:
                 now = self._clock()
                 sent = self._sent.setdefault(family, deque())
-                while sent and sent[0] <= now - self.window:
+                while sent and sent[0] <= now - span:
                     sent.popleft()
                 if len(sent) < limit:
                     sent.append(now)
                     return
-                wait = sent[0] + self.window - now
+                wait = sent[0] + span - now
             self.waited_seconds += wait
             self._sleep(max(wait, 0.0005))

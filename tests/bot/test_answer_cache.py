@@ -1,0 +1,170 @@
+"""The answer cache: an edit reaches the next answer, rules rerun only when they must, one build
+per project under concurrency, and the indexed item lists equal the plain filter-and-sort."""
+from __future__ import annotations
+
+import importlib.util
+import sys
+import threading
+import time
+from datetime import timedelta
+from pathlib import Path
+from types import SimpleNamespace
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "e2e"))
+from botkit import NOW, create_plan, make_runtime, open_test_store, task  # noqa: E402
+
+from gtm.bot import views as V  # noqa: E402
+from gtm.bot.answer_cache import CACHE, AnswerCache, ProjectAnswers  # noqa: E402
+from gtm.bot.ask import answer_incoming, card_to_text  # noqa: E402
+from gtm.bot.commands import parse  # noqa: E402
+from gtm.bot.handlers import LIST_CAP, AskContext, view_for  # noqa: E402
+from gtm.schemas.decisions import EscalationState  # noqa: E402
+from gtm.schemas.settings import Policy  # noqa: E402
+from gtm.schemas.tables import table  # noqa: E402
+
+_KIT = sys.modules.get("gtm_bot_test_kit")
+if _KIT is None:  # the plan builder lives in this folder's conftest (no package __init__ here)
+    _spec = importlib.util.spec_from_file_location("gtm_bot_test_kit", Path(__file__).with_name("conftest.py"))
+    _KIT = importlib.util.module_from_spec(_spec)
+    sys.modules["gtm_bot_test_kit"] = _KIT
+    _spec.loader.exec_module(_KIT)
+
+
+@pytest.fixture
+def bot(sandbox, seed, gateway, sqlite_url):
+    store = open_test_store(sqlite_url)
+    rt = make_runtime(sandbox, seed, gateway, store)
+    u = seed.users
+    plan = create_plan(rt, slug="alpha", name="Alpha 发布", chat_ids=[seed.chat_id], pm=u["pm"],
+                       management=[u["management"]],
+                       tasks=[task("T1", "准备发布会物料", u["王芳"], NOW.date() - timedelta(days=3)),
+                              task("T2", "渠道培训", u["刘洋"], NOW.date() + timedelta(days=10))])
+    project = rt.project("alpha")
+    rt.mirror(project).refresh(NOW, full=True)
+    yield SimpleNamespace(rt=rt, plan=plan, project=project, u=u, seed=seed)
+    store.dispose()
+
+
+def ask(bot, text: str, who: str, now=NOW) -> str:
+    inc = SimpleNamespace(text=text, open_id=who, chat_id=bot.seed.chat_id, chat_type="group")
+    return card_to_text(answer_incoming(bot.rt, inc, bot.rt.project("alpha"), now))
+
+
+def test_an_edit_reaches_the_next_answer(sandbox, bot):
+    mirror = bot.rt.mirror(bot.project)
+    first = ask(bot, "我的任务", bot.u["王芳"])
+    assert "准备发布会物料" in first
+    entry = CACHE.peek(mirror)
+    again = ask(bot, "我的任务", bot.u["王芳"])
+    assert again == first and CACHE.peek(mirror) is entry  # unchanged mirror: the same entry
+
+    # a person renames the task in the Base; the record-change event re-reads that record
+    b, tid = bot.plan["binding"], bot.plan["tasks"][0]
+    sandbox.bitable.add_member(b.app_token, "openchat", bot.seed.chat_id, "edit")  # the team may edit
+    sandbox.bitable.act_update(bot.u["王芳"], b.app_token, b.table_ids["task"], tid,
+                               {table("task").field("name").name: "发布会物料（终版）"})
+    mirror.refresh_records("task", [tid])
+    after = ask(bot, "我的任务", bot.u["王芳"])
+    assert "发布会物料（终版）" in after and "准备发布会物料" not in after
+    assert CACHE.peek(mirror) is not entry
+    # …and so does a status change, in an answer that also runs the rules
+    sandbox.bitable.act_update(bot.u["王芳"], b.app_token, b.table_ids["task"], tid,
+                               {table("task").field("status").name: "已完成"})
+    mirror.refresh_records("task", [tid])
+    assert "没有需要处理的事项" in ask(bot, "我的任务", bot.u["王芳"])
+    assert "发布会物料" not in ask(bot, "逾期", bot.u["pm"])
+
+
+def test_rules_rerun_per_minute_policy_and_escalation_state():
+    snap = _KIT.build_snapshot()
+    runs = []
+
+    def run(snapshot, now, policy, states):
+        runs.append(now)
+        from gtm.bot.rules.engine import run_checks
+
+        return run_checks(snapshot, now, policy, states)
+
+    pa = ProjectAnswers((("task", 1),), snap)
+    pol = Policy()
+    a = pa.check(NOW, pol, {}, run)
+    assert pa.check(NOW + timedelta(seconds=59), Policy(), {}, run) is a  # same minute, equal policy
+    assert len(runs) == 1
+    b = pa.check(NOW + timedelta(minutes=1), pol, {}, run)
+    assert len(runs) == 2 and b is not a
+    pa.check(NOW + timedelta(minutes=1), Policy(escalation_days=[1, 2]), {}, run)
+    assert len(runs) == 3
+    state = EscalationState(table="issue", record_id="recI1", level=1, since=NOW)
+    pa.check(NOW + timedelta(minutes=1), Policy(escalation_days=[1, 2]), {("issue", "recI1"): state}, run)
+    assert len(runs) == 4
+
+
+class SlowMirror:
+    """Stands in for `Mirror`: versions() and a slow snapshot() that counts its calls."""
+
+    def __init__(self, snapshot) -> None:
+        self.version = 1
+        self.built = 0
+        self.snap = snapshot
+
+    def versions(self) -> dict[str, int]:
+        return {"task": self.version}
+
+    def snapshot(self, now=None):
+        self.built += 1
+        time.sleep(0.05)  # long enough that every thread arrives while the first one builds
+        return self.snap
+
+
+def test_one_build_per_version_while_others_wait():
+    cache = AnswerCache()
+    m = SlowMirror(_KIT.build_snapshot())
+    got: list[ProjectAnswers] = []
+    start = threading.Barrier(8)
+
+    def asker() -> None:
+        start.wait()
+        got.append(cache.get(m, m.versions(), NOW))
+
+    threads = [threading.Thread(target=asker) for _ in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(10)
+    assert m.built == 1 and len(got) == 8 and all(e is got[0] for e in got)
+    m.version = 2  # the mirror changed
+    assert cache.get(m, m.versions(), NOW) is not got[0] and m.built == 2
+    # a caller holding versions older than the cached entry gets the cached (newer) entry
+    assert cache.get(m, {"task": 1}, NOW).versions == (("task", 2),) and m.built == 2
+
+
+def _old_rows(snap, keep, day, name=""):
+    rows = [V.with_days(r, day) for r in V.open_items(snap, name)]
+    return V.by_due([r for r in rows if keep(r)])
+
+
+@pytest.mark.parametrize("text,asker", [("我的任务", _KIT.ALICE.open_id), ("我的任务", "ou_nobody"),
+                                        ("逾期", ""), ("本周到期", "")])
+def test_indexed_lists_equal_filter_then_sort(text, asker):
+    snap = _KIT.build_snapshot(n_extra_tasks=500)
+    policy = Policy()
+    day = V.today(NOW, policy)
+    start = day - timedelta(days=day.weekday())
+    end = start + timedelta(days=6)
+    keep = {"我的任务": lambda r: r.owner_id == asker,
+            "逾期": lambda r: bool(r.due) and r.due < day.isoformat(),
+            "本周到期": lambda r: bool(r.due) and start.isoformat() <= r.due <= end.isoformat()}[text]
+    old = _old_rows(snap, keep, day, "星河")
+    ctx = AskContext(project_name="星河", snapshot=snap, now=NOW, policy=policy, asker=asker)
+    _, view = view_for(parse(text, []), ctx)
+    rows = [r for g in view.groups for r in g.rows.items]
+    issues = [r for r in rows if r.table == "issue"]
+    mine = [i for i in V.open_issues(snap) if i.owner and i.owner.open_id == asker] if text == "我的任务" else []
+    assert view.total == len(old) + len(mine)
+    assert [r.record_id for r in issues] == [i.record_id for i in mine][:max(0, LIST_CAP - len(old))]
+    dated = [r for r in rows if r.table != "issue"]
+    assert [r.model_dump() for r in dated] == [r.model_dump() for r in old[:LIST_CAP]]
+    if view.groups:
+        assert view.groups[0].rows.more == max(0, view.total - LIST_CAP)
