@@ -8,21 +8,21 @@ read cannot see) and anything the incremental read might have missed.
 """
 from __future__ import annotations
 
-import gc
 import json
 import logging
 import threading
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any, Iterable
+from typing import Any, Iterable, Iterator
 
-from sqlalchemy import Text, delete, insert, select, type_coerce, update
+from sqlalchemy import Text, delete, func, insert, select, type_coerce, update
 from sqlalchemy.exc import IntegrityError
 
 from gtm.schemas.fields import Kind
 from gtm.schemas.plan import LIST_BY_TABLE, DataProblem, PlanSnapshot, Record
 from gtm.schemas.tables import PLAN_TABLES
 from gtm.sync.binding import BaseBinding
+from gtm.sync.gateway import paused_gc
 from gtm.sync.reader import Reader, ReadResult
 from gtm.sync.records import decoder_for, short_repr
 from gtm.sync.store.base import Store
@@ -31,6 +31,19 @@ from gtm.sync.store.mirror import MirrorRecord, MirrorTable
 log = logging.getLogger(__name__)
 
 DEFAULT_RECONCILE_INTERVAL = timedelta(hours=24)
+MERGE_CHUNK = 500  # records already read are handed to the merge in pages of this size
+MERGE_BATCH = 1_000  # records compared and written per transaction (two pages: fewer commits,
+# and little left to do once the last page is in)
+LOOKUP_CHUNK = 500  # record ids per stored-row lookup
+_loads = json.loads
+
+
+def _chunks(records: list[dict[str, Any]], size: int = MERGE_CHUNK) -> Iterator[list[dict[str, Any]]]:
+    """Records already read, in merge-sized pages (at least one, possibly empty)."""
+    if not records:
+        yield []
+    for i in range(0, len(records), size):
+        yield records[i:i + size]
 
 
 @dataclass
@@ -117,12 +130,15 @@ class Mirror:
         return report
 
     def _full(self, key: str, now: datetime) -> TableRefresh:
-        res = self.reader.read_all(key)
-        return self._merge(key, res, now, mode="full", authoritative=True)
+        # page by page: each page is folded into the store as it arrives, so a full read of a
+        # large table holds one page of records, not all of them
+        res = ReadResult()
+        return self._merge(key, self.reader.pages_all(key, result=res), res, now, mode="full",
+                           authoritative=True)
 
     def _incremental(self, key: str, watermark_ms: int, now: datetime) -> TableRefresh:
         res = self.reader.read_modified_since(key, watermark_ms, known=lambda: self._known_ms(key))
-        return self._merge(key, res, now, mode="incremental")
+        return self._merge(key, _chunks(res.records), res, now, mode="incremental")
 
     def refresh_records(self, table_key: str, record_ids: Iterable[str],
                         now: datetime | None = None) -> TableRefresh:
@@ -131,82 +147,171 @@ class Mirror:
         if not ids:
             return TableRefresh(table_key, "records")
         res = self.reader.batch_get(table_key, ids)
-        return self._merge(table_key, res, now, mode="records", gone=res.absent)
+        return self._merge(table_key, _chunks(res.records), res, now, mode="records", gone=res.absent)
 
     def merge_read(self, key: str, res: ReadResult, gone: Iterable[str] = ()) -> TableRefresh:
         """Fold records read elsewhere (e.g. write-back's pre-write check) into the mirror."""
-        return self._merge(key, res, None, mode="records", gone=gone)
+        return self._merge(key, _chunks(res.records), res, None, mode="records", gone=gone)
 
-    def _merge(self, key: str, res: ReadResult, now: datetime | None, *, mode: str,
-               authoritative: bool = False, gone: Iterable[str] = ()) -> TableRefresh:
+    def _merge(self, key: str, pages: Iterable[list[dict[str, Any]]], res: ReadResult, now: datetime | None,
+               *, mode: str, authoritative: bool = False, gone: Iterable[str] = ()) -> TableRefresh:
         """Write what was read into the mirror; `authoritative` = the read saw every record.
 
-        A concurrent merge (an event's refresh_records during a scheduled refresh) can insert the
-        same record first; the unique key refuses ours and the merge is simply redone."""
-        gone = list(gone)
-        try:
-            return self._merge_once(key, res, now, mode=mode, authoritative=authoritative, gone=gone)
-        except IntegrityError:
-            return self._merge_once(key, res, now, mode=mode, authoritative=authoritative, gone=gone)
+        Pages are folded in as they arrive: every `MERGE_BATCH` records are compared with the
+        stored rows and written in a short transaction of their own (a batch that changed something
+        bumps the table version with it, so a cached decode never outlives the rows it was made
+        from), so a full read holds a few pages, never the whole table; deletions and the table's bookkeeping (watermark,
+        count, refresh times) follow once the read is complete, so an interrupted full read
+        deletes nothing and moves no watermark. A concurrent merge (an event's refresh_records
+        during a scheduled refresh) can insert the same record first; the unique key refuses ours
+        and that step is simply redone."""
+        out = TableRefresh(key, mode)
+        dec = decoder_for(PLAN_TABLES[key], self.binding.tz, self.binding)
+        seen: set[str] | None = set() if authoritative else None
+        newest: int | None = None
+        batch: dict[str, dict[str, Any]] = {}
 
-    def _merge_once(self, key: str, res: ReadResult, now: datetime | None, *, mode: str,
-                    authoritative: bool, gone: list[str]) -> TableRefresh:
-        out = TableRefresh(key, mode, read=len(res.records), calls=res.calls)
-        spec = PLAN_TABLES[key]
-        dec = decoder_for(spec, self.binding.tz, self.binding)
-        by_id = {r["record_id"]: r for r in res.records if r.get("record_id")}
+        def flush() -> None:
+            with paused_gc():
+                try:
+                    changed, problems = self._merge_batch(key, batch, dec)
+                except IntegrityError:
+                    changed, problems = self._merge_batch(key, batch, dec)
+            out.changed += changed
+            out.problems += problems
+            batch.clear()
+
+        for page in pages:
+            out.read += len(page)
+            for r in page:
+                rid = r.get("record_id")
+                if not rid:
+                    continue
+                batch[rid] = r  # a record read twice: its first place, its last state
+                lm = int(r.get("last_modified_time") or 0)
+                if newest is None or lm > newest:
+                    newest = lm
+                if seen is not None:
+                    seen.add(rid)
+            del page
+            if len(batch) >= MERGE_BATCH:
+                flush()
+        if batch:
+            flush()
+        out.calls = res.calls
+        gone = list(dict.fromkeys(gone))
+        try:
+            self._finish(key, out, res.calls, now, mode=mode, seen=seen, gone=gone, newest=newest)
+        except IntegrityError:
+            self._finish(key, out, res.calls, now, mode=mode, seen=seen, gone=gone, newest=newest)
+        return out
+
+    def _merge_batch(self, key: str, by_id: dict[str, dict[str, Any]], dec) -> tuple[int, int]:
+        """Insert new and update changed records of a batch of pages, in one transaction;
+        (changed, data problems among them).
+
+        Stored rows are compared as their JSON text with the incoming fields serialised the way
+        the store writes them, so an unchanged record costs one `json.dumps` instead of decoding
+        the stored JSON (a differing text, e.g. keys in another order after our own write, falls
+        back to comparing the decoded values, and the row is rewritten in the read's order)."""
+        dumps = self._dumps
+        changed = problems = 0
         with self.store.session() as s:
-            existing = {row.record_id: (row.id, row.fields, row.modified_ms) for row in s.execute(
-                select(MirrorRecord.record_id, MirrorRecord.id, MirrorRecord.fields, MirrorRecord.modified_ms)
-                .where(MirrorRecord.project == self.slug, MirrorRecord.table_key == key))}
+            ids = list(by_id)
+            stored: dict[str, tuple[int, Any, int]] = {}
+            for i in range(0, len(ids), LOOKUP_CHUNK):
+                stored.update((rid, (pk, old, ms)) for rid, pk, old, ms in s.execute(
+                    select(MirrorRecord.record_id, MirrorRecord.id, type_coerce(MirrorRecord.fields, Text),
+                           MirrorRecord.modified_ms)
+                    .where(MirrorRecord.project == self.slug, MirrorRecord.table_key == key,
+                           MirrorRecord.record_id.in_(ids[i:i + LOOKUP_CHUNK]))))
             inserts, updates = [], []
+            bump = False
             for rid, raw in by_id.items():
                 fields = raw.get("fields") or {}
                 lm = int(raw.get("last_modified_time") or 0)
-                old = existing.get(rid)
+                old = stored.get(rid)
                 if old is None:
                     inserts.append({"project": self.slug, "table_key": key, "record_id": rid,
                                     "fields": fields, "modified_ms": lm})
-                elif old[1] != fields or old[2] != lm:
-                    updates.append({"id": old[0], "fields": fields, "modified_ms": lm})
-                    if old[1] == fields:
-                        continue  # only the modified time moved (e.g. our own write echoed back)
                 else:
-                    continue
-                out.changed += 1
-                out.problems += len(dec.decode(raw)[1])
-            removed = set(gone) & existing.keys()
-            if authoritative:
-                removed |= existing.keys() - by_id.keys()
+                    pk, old_fields, old_ms = old
+                    if isinstance(old_fields, (str, bytes)):
+                        text_same = old_fields == dumps(fields)
+                        same = text_same or _loads(old_fields) == fields
+                    else:  # already decoded by the driver (PostgreSQL's json type)
+                        text_same = same = old_fields == fields
+                    if same and old_ms == lm:
+                        if not text_same:
+                            updates.append({"id": pk, "fields": fields})  # same values, canonical text
+                        continue
+                    updates.append({"id": pk, "fields": fields, "modified_ms": lm})
+                    bump = True
+                    if same:
+                        continue  # only the modified time moved (e.g. our own write echoed back)
+                changed += 1
+                problems += dec.count_problems(raw)
             if inserts:
-                s.execute(insert(MirrorRecord), inserts)
+                s.execute(insert(MirrorRecord.__table__), inserts)  # Core: no ORM bookkeeping per row
+                bump = True
             if updates:
-                s.execute(update(MirrorRecord), updates)
-            if removed:
-                ids = [existing[r][0] for r in removed]
-                for i in range(0, len(ids), 500):
-                    s.execute(delete(MirrorRecord).where(MirrorRecord.id.in_(ids[i:i + 500])))
-            out.deleted = len(removed)
-            out.total = len(existing) + len(inserts) - len(removed)
-            st = s.get(MirrorTable, (self.slug, key))
-            if st is None:
-                st = MirrorTable(project=self.slug, table_key=key, version=0, record_count=0, last_calls=0)
-                s.add(st)
-            st.table_id = self.binding.table_ids.get(key, "")
-            if out.changed or out.deleted or len(updates):
+                # an ORM bulk update by primary key wants one set of keys per statement
+                for keys in ({"id", "fields", "modified_ms"}, {"id", "fields"}):
+                    batch = [u for u in updates if u.keys() == keys]
+                    if batch:
+                        s.execute(update(MirrorRecord), batch)
+            if bump:
+                st = self._state_row(s, key)
                 st.version = (st.version or 0) + 1
-            seen = [int(r.get("last_modified_time") or 0) for r in by_id.values()]
-            if seen and mode != "records":
-                st.watermark_ms = max([st.watermark_ms or 0, *seen])
-            elif authoritative and st.watermark_ms is None:
+        return changed, problems
+
+    def _finish(self, key: str, out: TableRefresh, calls: int, now: datetime | None, *, mode: str,
+                seen: set[str] | None, gone: list[str], newest: int | None) -> None:
+        """Deletions (records gone, or not seen by an authoritative read) and the table's bookkeeping."""
+        with self.store.session() as s:
+            where = (MirrorRecord.project == self.slug, MirrorRecord.table_key == key)
+            removed: list[int] = []
+            count = select(func.count()).select_from(MirrorRecord).where(*where)
+            if seen is not None and (gone or int(s.scalar(count) or 0) != len(seen)):
+                # every record seen is stored by now, so equal counts mean nothing else is: the
+                # scan for unseen rows (tens of ms for 10,000) is needed only when they differ
+                gone_set = set(gone)
+                removed = [pk for pk, rid in s.execute(select(MirrorRecord.id, MirrorRecord.record_id).where(*where))
+                           if rid not in seen or rid in gone_set]
+            elif gone:
+                for i in range(0, len(gone), 500):
+                    removed += s.scalars(select(MirrorRecord.id).where(
+                        *where, MirrorRecord.record_id.in_(gone[i:i + 500]))).all()
+            for i in range(0, len(removed), 500):
+                s.execute(delete(MirrorRecord).where(MirrorRecord.id.in_(removed[i:i + 500])))
+            out.deleted = len(removed)
+            out.total = int(s.scalar(count) or 0)
+            st = self._state_row(s, key)
+            st.table_id = self.binding.table_ids.get(key, "")
+            if removed:
+                st.version = (st.version or 0) + 1
+            if newest is not None and mode != "records":
+                st.watermark_ms = max(st.watermark_ms or 0, newest)
+            elif seen is not None and st.watermark_ms is None:
                 st.watermark_ms = 0
             st.record_count = out.total
-            st.last_calls = res.calls
+            st.last_calls = calls
             if now is not None and mode != "records":
                 st.last_refresh_at = now
-                if authoritative:
+                if seen is not None:
                     st.last_full_at = now
-        return out
+
+    def _state_row(self, s, key: str) -> MirrorTable:
+        st = s.get(MirrorTable, (self.slug, key))
+        if st is None:
+            st = MirrorTable(project=self.slug, table_key=key, version=0, record_count=0, last_calls=0)
+            s.add(st)
+        return st
+
+    @property
+    def _dumps(self):
+        """The JSON serialiser the store writes the `fields` column with (SQLAlchemy's default)."""
+        return getattr(self.store.engine.dialect, "_json_serializer", None) or json.dumps
 
     def _known_ms(self, key: str) -> dict[str, int]:
         with self.store.session() as s:
@@ -279,27 +384,22 @@ class Mirror:
         problems: list[DataProblem] = []
         # Decoding allocates many small objects that all stay alive; the cyclic GC would rescan
         # the growing heap again and again (several times slower), so pause it for the loop.
-        gc_was_on = gc.isenabled()
-        gc.disable()
-        try:
+        with paused_gc():
             # raw column values (JSON text on SQLite, already parsed on PostgreSQL): the ORM's
             # per-row JSON processing costs more than the decoding itself
             q = (select(MirrorRecord.record_id, type_coerce(MirrorRecord.fields, Text), MirrorRecord.modified_ms)
                  .where(MirrorRecord.project == self.slug, MirrorRecord.table_key == key)
                  .order_by(MirrorRecord.id))
-            with self.store.engine.connect() as conn:
-                result = conn.execute(q).all()
+            # streamed in batches: the stored JSON of a large table is never all in memory at once
             loads = json.loads
-            for rid, fields, lm in result:
-                if isinstance(fields, (str, bytes)):
-                    fields = loads(fields)
-                model, probs = dec.decode({"record_id": rid, "fields": fields, "last_modified_time": lm})
-                rows.append(model)
-                if probs:
-                    problems.extend(probs)
-        finally:
-            if gc_was_on:
-                gc.enable()
+            with self.store.engine.connect() as conn:
+                for rid, fields, lm in conn.execution_options(yield_per=1000).execute(q):
+                    if isinstance(fields, (str, bytes)):
+                        fields = loads(fields)
+                    model, probs = dec.decode({"record_id": rid, "fields": fields, "last_modified_time": lm})
+                    rows.append(model)
+                    if probs:
+                        problems.extend(probs)
         entry = _Decoded(version, rows, problems)
         with self._lock:
             self._cache[key] = entry

@@ -7,9 +7,11 @@ table costs one call however large it is.
 """
 from __future__ import annotations
 
+import queue
+import threading
 from dataclasses import dataclass, field
 from datetime import datetime, time as dtime, timedelta
-from typing import Any, Callable, Iterable
+from typing import Any, Callable, Iterable, Iterator
 
 from lark_oapi.api.bitable.v1 import (
     AppTableRecord,
@@ -23,10 +25,24 @@ from lark_oapi.api.bitable.v1 import (
 )
 
 from gtm.sync.binding import BaseBinding
+from gtm.sync.gateway import generic_request, paused_gc
 
 PAGE_SIZE = 500  # the search API maximum
 BATCH_GET_LIMIT = 100  # record ids per batch_get call
+READ_AHEAD = 4  # pages a full read may fetch ahead of the caller (each ~1-2 MB parsed)
 SAFETY_MARGIN_MS = 5_000  # re-read records this close to the watermark (same-ms writes, clock skew)
+
+
+def item_to_raw(item: Any) -> dict[str, Any]:
+    """A record of a search/batch_get response body (plain JSON) as the read-format dict the codec
+    and the mirror keep: exactly what `record_to_raw` makes of the SDK's typed record."""
+    if not isinstance(item, dict):
+        return {"record_id": "", "fields": {}}
+    out: dict[str, Any] = {"record_id": item.get("record_id") or "", "fields": item.get("fields") or {}}
+    lm = item.get("last_modified_time")
+    if lm is not None:
+        out["last_modified_time"] = int(lm)
+    return out
 
 
 def record_to_raw(rec: AppTableRecord | dict) -> dict[str, Any]:
@@ -66,10 +82,23 @@ class Reader:
     def _context(self, table_key: str) -> str:
         return self.binding.spec(table_key).name
 
-    def search(self, table_key: str, *, conditions: list[Condition] | None = None,
-               sort: list[Sort] | None = None,
-               stop: Callable[[list[dict[str, Any]]], bool] | None = None) -> ReadResult:
-        """All pages of a search (automatic fields on). `stop(page)` true ends paging early."""
+    def pages(self, table_key: str, *, conditions: list[Condition] | None = None,
+              sort: list[Sort] | None = None,
+              stop: Callable[[list[dict[str, Any]]], bool] | None = None,
+              result: ReadResult | None = None,
+              prefetch: bool | None = None) -> Iterator[list[dict[str, Any]]]:
+        """The pages of a search (automatic fields on), one call each, as they arrive.
+
+        `stop(page)` true ends paging early. `result` (if given) counts the calls and notes an
+        early stop; its `records` are left alone, so a caller can fold pages away as they come
+        (a full read of 100,000 records need not hold them all). Each page is requested as a
+        generic SDK request and parsed from JSON once (`Gateway.call_json`): building the SDK's
+        typed objects for 500 records cost more CPU than the call itself.
+
+        `prefetch` (default: when there is no `stop`, i.e. the read goes to the last page anyway)
+        requests the following pages (up to `READ_AHEAD`) on a helper thread while the caller
+        works on this one, so the server's time and ours overlap; the calls made are the same.
+        """
         table_id = self.binding.table_id(table_key)
         body = SearchAppTableRecordRequestBody.builder().automatic_fields(True)
         if conditions:
@@ -77,30 +106,94 @@ class Reader:
         if sort:
             body = body.sort(sort)
         body_obj = body.build()
-        result = ReadResult()
-        token: str | None = None
-        while True:
+        result = result if result is not None else ReadResult()
+        context = self._context(table_key)
+
+        def fetch(token: str | None) -> tuple[list[dict[str, Any]], str | None]:
             req = (SearchAppTableRecordRequest.builder().app_token(self.binding.app_token)
                    .table_id(table_id).page_size(self.page_size).user_id_type("open_id"))
             if token:
                 req = req.page_token(token)
-            request = req.request_body(body_obj).build()
-            data = self.gw.call("bitable.record.search",
-                                lambda request=request: self.gw.client.bitable.v1.app_table_record.search(request),
-                                family="bitable.read", retry_safe=True, context=self._context(table_key))
-            result.calls += 1
-            page = [record_to_raw(r) for r in (data.items or [])]
+            request = generic_request(req.request_body(body_obj).build())
+            data = self.gw.call_json("bitable.record.search", request, family="bitable.read",
+                                     retry_safe=True, context=context)
+            with paused_gc():
+                page = [item_to_raw(r) for r in (data.get("items") or [])]
+            following = data.get("page_token") if data.get("has_more") else None
+            return page, following or None
+
+        if prefetch is None:
+            prefetch = stop is None
+        if not prefetch:
+            token: str | None = None
+            while True:
+                page, token = fetch(token)
+                result.calls += 1
+                yield page
+                if not token:
+                    return
+                if stop is not None and stop(page):
+                    result.stopped_early = True
+                    return
+
+        # read ahead on a helper thread, up to READ_AHEAD pages, while the caller works
+        ahead: queue.Queue = queue.Queue(maxsize=READ_AHEAD)
+        cancelled = threading.Event()
+
+        def put(item: Any) -> None:
+            while not cancelled.is_set():
+                try:
+                    ahead.put(item, timeout=0.2)
+                    return
+                except queue.Full:
+                    continue
+
+        def read_ahead() -> None:
+            token: str | None = None
+            try:
+                while not cancelled.is_set():
+                    page, token = fetch(token)
+                    put((page, token))
+                    if not token:
+                        return
+            except BaseException as exc:  # noqa: BLE001 - handed to the caller, raised there
+                put(exc)
+
+        worker = threading.Thread(target=read_ahead, name=f"gtm-read-ahead-{table_key}", daemon=True)
+        worker.start()
+        try:
+            while True:
+                item = ahead.get()
+                if isinstance(item, BaseException):
+                    raise item
+                page, token = item
+                result.calls += 1
+                yield page
+                if not token:
+                    return
+                if stop is not None and stop(page):
+                    result.stopped_early = True  # pages already read ahead are dropped
+                    return
+        finally:
+            # a caller that stops early (or fails) does not wait for a call still in flight
+            cancelled.set()
+
+    def search(self, table_key: str, *, conditions: list[Condition] | None = None,
+               sort: list[Sort] | None = None,
+               stop: Callable[[list[dict[str, Any]]], bool] | None = None) -> ReadResult:
+        """All pages of a search (automatic fields on). `stop(page)` true ends paging early."""
+        result = ReadResult()
+        for page in self.pages(table_key, conditions=conditions, sort=sort, stop=stop, result=result):
             result.records.extend(page)
-            if not data.has_more or not data.page_token:
-                return result
-            if stop is not None and stop(page):
-                result.stopped_early = True
-                return result
-            token = data.page_token
+        return result
 
     def read_all(self, table_key: str) -> ReadResult:
         """Every record of a table: ceil(N/500) calls (one for an empty table)."""
         return self.search(table_key)
+
+    def pages_all(self, table_key: str, result: ReadResult | None = None) -> Iterator[list[dict[str, Any]]]:
+        """`read_all` page by page (the records are not collected in `result`)."""
+        return self.pages(table_key, result=result)
 
     def read_modified_since(self, table_key: str, watermark_ms: int,
                             margin_ms: int = SAFETY_MARGIN_MS,
@@ -142,17 +235,17 @@ class Reader:
         result = ReadResult()
         for i in range(0, len(ids), BATCH_GET_LIMIT):
             chunk = ids[i:i + BATCH_GET_LIMIT]
-            request = (BatchGetAppTableRecordRequest.builder().app_token(self.binding.app_token)
-                       .table_id(table_id)
-                       .request_body(BatchGetAppTableRecordRequestBody.builder().record_ids(chunk)
-                                     .user_id_type("open_id").automatic_fields(True).build())
-                       .build())
-            data = self.gw.call("bitable.record.batch_get",
-                                lambda request=request: self.gw.client.bitable.v1.app_table_record.batch_get(request),
-                                family="bitable.read", retry_safe=True, context=self._context(table_key))
+            request = generic_request(
+                BatchGetAppTableRecordRequest.builder().app_token(self.binding.app_token)
+                .table_id(table_id)
+                .request_body(BatchGetAppTableRecordRequestBody.builder().record_ids(chunk)
+                              .user_id_type("open_id").automatic_fields(True).build())
+                .build())
+            data = self.gw.call_json("bitable.record.batch_get", request, family="bitable.read",
+                                     retry_safe=True, context=self._context(table_key))
             result.calls += 1
-            result.records.extend(record_to_raw(r) for r in (data.records or []))
-            result.absent.extend(data.absent_record_ids or [])
+            result.records.extend(item_to_raw(r) for r in (data.get("records") or []))
+            result.absent.extend(data.get("absent_record_ids") or [])
             # a record we may not see is as good as gone for the mirror (the bot cannot act on it)
-            result.absent.extend(data.forbidden_record_ids or [])
+            result.absent.extend(data.get("forbidden_record_ids") or [])
         return result
