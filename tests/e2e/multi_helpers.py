@@ -20,9 +20,8 @@ from typing import Any, Callable
 from zoneinfo import ZoneInfo
 
 from gtm.schemas.plan import IssueStatus, Level3, MilestoneStatus, Person, TaskStatus
-from gtm.schemas.tables import table
+from gtm.bot.demo_data import Typist  # people type into the Base the way the demo does
 from gtm.sync.binding import BaseBinding
-from gtm.sync.records import encode_fields
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 TOKYO = ZoneInfo("Asia/Tokyo")
@@ -91,24 +90,6 @@ class World:
             for p in self.projects:
                 register_project(s, p.slug, p.name, p.template, p.binding, chat_ids=[p.chat_id])
                 get_project(s, p.slug).timezone = p.timezone
-
-
-class Typist:
-    """Types rows into a sandbox Base as a person (the product's codec encodes the values)."""
-
-    def __init__(self, sandbox: Any, binding: BaseBinding, who: str) -> None:
-        self.sb, self.b, self.who = sandbox, binding, who
-
-    def _fields(self, key: str, values: dict[str, Any]) -> dict[str, Any]:
-        return encode_fields(table(key), values, self.b.tz, self.b)
-
-    def update(self, key: str, record_id: str, **values: Any) -> None:
-        self.sb.bitable.act_update(self.who, self.b.app_token, self.b.table_id(key), record_id,
-                                   self._fields(key, values))
-
-    def create(self, key: str, **values: Any) -> str:
-        rec = self.sb.bitable.act_create(self.who, self.b.app_token, self.b.table_id(key), self._fields(key, values))
-        return rec.get("record_id") or rec.get("id", "")
 
 
 def _provision(sandbox: Any, gateway: Any, *, slug: str, name: str, template: str, tz: str, start: date,
