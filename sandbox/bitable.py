@@ -36,7 +36,7 @@ from gtm.sandbox.bitable_store import (
     DEFAULT_UI, DUPLEX_LINK, MAX_FIELDS, MAX_TABLES, MAX_VIEWS, MULTI_SELECT, PRIMARY_TYPES, SINGLE_LINK,
     SINGLE_SELECT, VIEW_TYPES, Base, BitableStore, Field, Record, Table, View)
 from gtm.sandbox.bitable_values import ValueContext, read_value, write_record
-from gtm.sandbox.errors import ApiError, ok
+from gtm.sandbox.errors import ApiError, ok, read_json
 from gtm.sandbox.state import App, new_id
 
 if TYPE_CHECKING:
@@ -78,17 +78,6 @@ def _page(items: list[Any], request: web.Request, default: int, maximum: int, ke
     return out
 
 
-async def _json(request: web.Request) -> dict[str, Any]:
-    raw = await request.read()
-    if not raw:
-        return {}
-    try:
-        body = json.loads(raw)
-    except ValueError:
-        raise ApiError(1254000, "WrongRequestJson: the body is not valid JSON")
-    if not isinstance(body, dict):
-        raise ApiError(1254000, "WrongRequestJson: the body must be a JSON object")
-    return body
 
 
 def _norm_description(d: Any) -> dict[str, Any] | None:
@@ -504,7 +493,7 @@ def register(app: web.Application, sb: "Sandbox") -> None:
     # -- apps ------------------------------------------------------------------------------
     async def create_app(request: web.Request) -> web.Response:
         a = authenticate(request, sb)
-        body = await _json(request)
+        body = await read_json(request)
         name = body.get("name") or "未命名多维表格"
         if not isinstance(name, str) or len(name) > 255:
             raise ApiError(1254001, "WrongRequestBody: name must be a string of at most 255 characters")
@@ -528,7 +517,7 @@ def register(app: web.Application, sb: "Sandbox") -> None:
 
     async def update_app(request: web.Request) -> web.Response:
         a = authenticate(request, sb)
-        body = await _json(request)
+        body = await read_json(request)
         with lock:
             b = svc.base(request.match_info["app_token"])
             if a.app_id != b.owner_app_id and permissions.member_level(sb, b, a.bot_open_id) < 3:
@@ -584,7 +573,7 @@ def register(app: web.Application, sb: "Sandbox") -> None:
 
     async def create_table(request: web.Request) -> web.Response:
         a = authenticate(request, sb)
-        body = await _json(request)
+        body = await read_json(request)
         spec = body.get("table")
         if not isinstance(spec, dict):
             raise ApiError(1254001, "WrongRequestBody: 'table' is required")
@@ -605,7 +594,7 @@ def register(app: web.Application, sb: "Sandbox") -> None:
 
     async def batch_create_tables(request: web.Request) -> web.Response:
         a = authenticate(request, sb)
-        body = await _json(request)
+        body = await read_json(request)
         with lock:
             b = svc.base(request.match_info["app_token"])
             access(a, b, "edit")
@@ -620,7 +609,7 @@ def register(app: web.Application, sb: "Sandbox") -> None:
 
     async def patch_table(request: web.Request) -> web.Response:
         a = authenticate(request, sb)
-        body = await _json(request)
+        body = await read_json(request)
         with lock:
             b, t = svc.table(request.match_info["app_token"], request.match_info["table_id"])
             access(a, b, "edit", t.table_id)
@@ -638,7 +627,7 @@ def register(app: web.Application, sb: "Sandbox") -> None:
 
     async def batch_delete_tables(request: web.Request) -> web.Response:
         a = authenticate(request, sb)
-        body = await _json(request)
+        body = await read_json(request)
         ids = body.get("table_ids") or []
         if not isinstance(ids, list) or not 1 <= len(ids) <= 50:
             raise ApiError(1254001, "WrongRequestBody: table_ids must hold 1-50 ids")
@@ -723,7 +712,7 @@ def register(app: web.Application, sb: "Sandbox") -> None:
 
     async def create_field(request: web.Request) -> web.Response:
         a = authenticate(request, sb)
-        body = await _json(request)
+        body = await read_json(request)
         with lock:
             b, t = svc.table(request.match_info["app_token"], request.match_info["table_id"])
             access(a, b, "edit", t.table_id)
@@ -747,7 +736,7 @@ def register(app: web.Application, sb: "Sandbox") -> None:
 
     async def update_field(request: web.Request) -> web.Response:
         a = authenticate(request, sb)
-        body = await _json(request)
+        body = await read_json(request)
         with lock:
             b, t = svc.table(request.match_info["app_token"], request.match_info["table_id"])
             access(a, b, "edit", t.table_id)
@@ -831,7 +820,7 @@ def register(app: web.Application, sb: "Sandbox") -> None:
 
     async def create_view(request: web.Request) -> web.Response:
         a = authenticate(request, sb)
-        body = await _json(request)
+        body = await read_json(request)
         with lock:
             b, t = svc.table(request.match_info["app_token"], request.match_info["table_id"])
             access(a, b, "edit", t.table_id)
@@ -857,7 +846,7 @@ def register(app: web.Application, sb: "Sandbox") -> None:
 
     async def patch_view(request: web.Request) -> web.Response:
         a = authenticate(request, sb)
-        body = await _json(request)
+        body = await read_json(request)
         with lock:
             b, t = svc.table(request.match_info["app_token"], request.match_info["table_id"])
             access(a, b, "edit", t.table_id)
@@ -939,7 +928,7 @@ def register(app: web.Application, sb: "Sandbox") -> None:
 
     async def search(request: web.Request) -> web.Response:
         a = authenticate(request, sb)
-        body = await _json(request)
+        body = await read_json(request)
         size = _page_size(request, 20, 500)
         uid_type = request.query.get("user_id_type", "open_id")
         token = request.query.get("page_token") or ""
@@ -1061,7 +1050,7 @@ def register(app: web.Application, sb: "Sandbox") -> None:
 
     async def batch_get(request: web.Request) -> web.Response:
         a = authenticate(request, sb)
-        body = await _json(request)
+        body = await read_json(request)
         ids = body.get("record_ids")
         if not isinstance(ids, list) or not 1 <= len(ids) <= 100 or not all(isinstance(i, str) for i in ids):
             raise ApiError(1254001, "WrongRequestBody: record_ids must hold 1-100 record ids")
@@ -1091,7 +1080,7 @@ def register(app: web.Application, sb: "Sandbox") -> None:
 
     async def create_record(request: web.Request) -> web.Response:
         a = authenticate(request, sb)
-        body = await _json(request)
+        body = await read_json(request)
         with lock:
             b, t = svc.table(request.match_info["app_token"], request.match_info["table_id"])
             access(a, b, "add", t.table_id)
@@ -1115,7 +1104,7 @@ def register(app: web.Application, sb: "Sandbox") -> None:
 
     async def update_record(request: web.Request) -> web.Response:
         a = authenticate(request, sb)
-        body = await _json(request)
+        body = await read_json(request)
         with lock:
             b, t = svc.table(request.match_info["app_token"], request.match_info["table_id"])
             rec = t.records.get(request.match_info["record_id"])
@@ -1160,7 +1149,7 @@ def register(app: web.Application, sb: "Sandbox") -> None:
 
     async def batch_create(request: web.Request) -> web.Response:
         a = authenticate(request, sb)
-        body = await _json(request)
+        body = await read_json(request)
         recs = batch_list(body, cfg.batch_limit)
         with lock:
             b, t = svc.table(request.match_info["app_token"], request.match_info["table_id"])
@@ -1194,7 +1183,7 @@ def register(app: web.Application, sb: "Sandbox") -> None:
 
     async def batch_update(request: web.Request) -> web.Response:
         a = authenticate(request, sb)
-        body = await _json(request)
+        body = await read_json(request)
         recs = batch_list(body, cfg.batch_limit)
         with lock:
             b, t = svc.table(request.match_info["app_token"], request.match_info["table_id"])
@@ -1225,7 +1214,7 @@ def register(app: web.Application, sb: "Sandbox") -> None:
 
     async def batch_delete(request: web.Request) -> web.Response:
         a = authenticate(request, sb)
-        body = await _json(request)
+        body = await read_json(request)
         ids = batch_list(body, 500)
         if not all(isinstance(i, str) for i in ids):
             raise ApiError(1254001, "WrongRequestBody: records must be a list of record id strings")

@@ -25,3 +25,17 @@ def ok(data: Any = None, **top: Any) -> web.Response:
 
 def error_response(err: ApiError) -> web.Response:
     return web.json_response({"code": err.code, "msg": err.msg}, status=err.status, headers=err.headers)
+
+
+async def read_json(request: web.Request) -> dict[str, Any]:
+    """The request's JSON object body ({} when empty); 1254000 for anything else."""
+    raw = await request.read()
+    if not raw:
+        return {}
+    try:
+        body = json.loads(raw)
+    except ValueError:
+        raise ApiError(1254000, "WrongRequestJson: the body is not valid JSON") from None
+    if not isinstance(body, dict):
+        raise ApiError(1254000, "WrongRequestJson: the body must be a JSON object")
+    return body

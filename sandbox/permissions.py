@@ -17,13 +17,12 @@ it or any roles call); roles call on a base whose advanced permissions are off â
 """
 from __future__ import annotations
 
-import json
 from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
 
 from gtm.sandbox.auth import authenticate
-from gtm.sandbox.errors import ApiError, ok
+from gtm.sandbox.errors import ApiError, ok, read_json
 from gtm.sandbox.state import App, new_id
 
 if TYPE_CHECKING:
@@ -192,17 +191,6 @@ def require(sb: "Sandbox", app_token: str, open_id: str, action: str, table_id: 
 
 
 # -- HTTP ---------------------------------------------------------------------------------------
-async def _json(request: web.Request) -> dict[str, Any]:
-    raw = await request.read()
-    if not raw:
-        return {}
-    try:
-        body = json.loads(raw)
-    except ValueError:
-        raise ApiError(1254000, "WrongRequestJson: body is not JSON")
-    if not isinstance(body, dict):
-        raise ApiError(1254000, "WrongRequestJson: body must be an object")
-    return body
 
 
 def _drive_base(sb: "Sandbox", request: web.Request, app: App, manage: bool) -> "Base":
@@ -284,7 +272,7 @@ def register(app: web.Application, sb: "Sandbox") -> None:
 
     async def add_member(request: web.Request) -> web.Response:
         a = authenticate(request, sb)
-        body = await _json(request)
+        body = await read_json(request)
         with lock:
             base = _drive_base(sb, request, a, manage=True)
             m = _upsert(base, validate_member(sb, body))
@@ -300,7 +288,7 @@ def register(app: web.Application, sb: "Sandbox") -> None:
 
     async def batch_members(request: web.Request) -> web.Response:
         a = authenticate(request, sb)
-        body = await _json(request)
+        body = await read_json(request)
         with lock:
             base = _drive_base(sb, request, a, manage=True)
             members = [validate_member(sb, m) for m in body.get("members") or []]
@@ -342,7 +330,7 @@ def register(app: web.Application, sb: "Sandbox") -> None:
 
     async def update_member(request: web.Request) -> web.Response:
         a = authenticate(request, sb)
-        body = await _json(request)
+        body = await read_json(request)
         body["member_id"] = request.match_info["member_id"]
         with lock:
             base = _drive_base(sb, request, a, manage=True)
@@ -359,7 +347,7 @@ def register(app: web.Application, sb: "Sandbox") -> None:
     # -- roles ----------------------------------------------------------------------------
     async def create_role(request: web.Request) -> web.Response:
         a = authenticate(request, sb)
-        body = await _json(request)
+        body = await read_json(request)
         with lock:
             base = _roles_base(sb, request, a)
             if len(base.roles) >= MAX_ROLES:
@@ -385,7 +373,7 @@ def register(app: web.Application, sb: "Sandbox") -> None:
 
     async def update_role(request: web.Request) -> web.Response:
         a = authenticate(request, sb)
-        body = await _json(request)
+        body = await read_json(request)
         with lock:
             base = _roles_base(sb, request, a)
             r = _role(base, request)
@@ -402,7 +390,7 @@ def register(app: web.Application, sb: "Sandbox") -> None:
 
     async def add_role_member(request: web.Request) -> web.Response:
         a = authenticate(request, sb)
-        body = await _json(request)
+        body = await read_json(request)
         id_type = request.query.get("member_id_type", "open_id")
         with lock:
             base = _roles_base(sb, request, a)
@@ -414,7 +402,7 @@ def register(app: web.Application, sb: "Sandbox") -> None:
 
     async def batch_role_members(request: web.Request) -> web.Response:
         a = authenticate(request, sb)
-        body = await _json(request)
+        body = await read_json(request)
         with lock:
             base = _roles_base(sb, request, a)
             r = _role(base, request)
