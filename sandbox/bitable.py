@@ -461,6 +461,10 @@ def register(app: web.Application, sb: "Sandbox") -> None:
     lock = sb.world.lock
     cfg = sb.config
 
+    def table_of(request: web.Request) -> tuple[Base, Table]:
+        """The base and table named by the route (…/apps/:app_token/tables/:table_id/…)."""
+        return svc.table(request.match_info["app_token"], request.match_info["table_id"])
+
     def access(a: App, base: Base, action: str, table_id: str | None = None, rec: Record | None = None) -> None:
         if base.tenant_key != a.tenant_key:
             raise permissions.denied("the base belongs to another tenant")
@@ -611,7 +615,7 @@ def register(app: web.Application, sb: "Sandbox") -> None:
         a = authenticate(request, sb)
         body = await read_json(request)
         with lock:
-            b, t = svc.table(request.match_info["app_token"], request.match_info["table_id"])
+            b, t = table_of(request)
             access(a, b, "edit", t.table_id)
             t.name = check_table_name(b, body.get("name"), t.table_id)
             t.revision += 1
@@ -620,7 +624,7 @@ def register(app: web.Application, sb: "Sandbox") -> None:
     async def delete_table(request: web.Request) -> web.Response:
         a = authenticate(request, sb)
         with lock:
-            b, t = svc.table(request.match_info["app_token"], request.match_info["table_id"])
+            b, t = table_of(request)
             access(a, b, "edit", t.table_id)
             del b.tables[t.table_id]
         return ok({})
@@ -698,7 +702,7 @@ def register(app: web.Application, sb: "Sandbox") -> None:
     async def list_fields(request: web.Request) -> web.Response:
         a = authenticate(request, sb)
         with lock:
-            b, t = svc.table(request.match_info["app_token"], request.match_info["table_id"])
+            b, t = table_of(request)
             access(a, b, "view", t.table_id)
             items = [f.to_api(t, b) for f in t.fields.values()]
             vid = request.query.get("view_id")
@@ -714,7 +718,7 @@ def register(app: web.Application, sb: "Sandbox") -> None:
         a = authenticate(request, sb)
         body = await read_json(request)
         with lock:
-            b, t = svc.table(request.match_info["app_token"], request.match_info["table_id"])
+            b, t = table_of(request)
             access(a, b, "edit", t.table_id)
             key = idem_key(a, request)
             if (hit := idem_get(key, body)) is not None:
@@ -738,7 +742,7 @@ def register(app: web.Application, sb: "Sandbox") -> None:
         a = authenticate(request, sb)
         body = await read_json(request)
         with lock:
-            b, t = svc.table(request.match_info["app_token"], request.match_info["table_id"])
+            b, t = table_of(request)
             access(a, b, "edit", t.table_id)
             f = t.fields.get(request.match_info["field_id"])
             if f is None:
@@ -768,7 +772,7 @@ def register(app: web.Application, sb: "Sandbox") -> None:
     async def delete_field(request: web.Request) -> web.Response:
         a = authenticate(request, sb)
         with lock:
-            b, t = svc.table(request.match_info["app_token"], request.match_info["table_id"])
+            b, t = table_of(request)
             access(a, b, "edit", t.table_id)
             f = t.fields.get(request.match_info["field_id"])
             if f is None:
@@ -813,7 +817,7 @@ def register(app: web.Application, sb: "Sandbox") -> None:
     async def list_views(request: web.Request) -> web.Response:
         a = authenticate(request, sb)
         with lock:
-            b, t = svc.table(request.match_info["app_token"], request.match_info["table_id"])
+            b, t = table_of(request)
             access(a, b, "view", t.table_id)
             items = [v.to_api() for v in t.views.values()]
         return ok(_page(items, request, 20, 100, "view_id"))
@@ -822,7 +826,7 @@ def register(app: web.Application, sb: "Sandbox") -> None:
         a = authenticate(request, sb)
         body = await read_json(request)
         with lock:
-            b, t = svc.table(request.match_info["app_token"], request.match_info["table_id"])
+            b, t = table_of(request)
             access(a, b, "edit", t.table_id)
         async with svc.writing(t):
             with lock:
@@ -840,7 +844,7 @@ def register(app: web.Application, sb: "Sandbox") -> None:
     async def get_view(request: web.Request) -> web.Response:
         a = authenticate(request, sb)
         with lock:
-            b, t = svc.table(request.match_info["app_token"], request.match_info["table_id"])
+            b, t = table_of(request)
             access(a, b, "view", t.table_id)
             return ok({"view": view_of(t, request).to_api(full=True)})
 
@@ -848,7 +852,7 @@ def register(app: web.Application, sb: "Sandbox") -> None:
         a = authenticate(request, sb)
         body = await read_json(request)
         with lock:
-            b, t = svc.table(request.match_info["app_token"], request.match_info["table_id"])
+            b, t = table_of(request)
             access(a, b, "edit", t.table_id)
             v = view_of(t, request)
         async with svc.writing(t):
@@ -889,7 +893,7 @@ def register(app: web.Application, sb: "Sandbox") -> None:
     async def delete_view(request: web.Request) -> web.Response:
         a = authenticate(request, sb)
         with lock:
-            b, t = svc.table(request.match_info["app_token"], request.match_info["table_id"])
+            b, t = table_of(request)
             access(a, b, "edit", t.table_id)
             v = view_of(t, request)
             if len(t.views) == 1:
@@ -933,7 +937,7 @@ def register(app: web.Application, sb: "Sandbox") -> None:
         uid_type = request.query.get("user_id_type", "open_id")
         token = request.query.get("page_token") or ""
         with lock:
-            b, t = svc.table(request.match_info["app_token"], request.match_info["table_id"])
+            b, t = table_of(request)
             access(a, b, "view", t.table_id)
             ctx = svc.ctx(b, uid_type)
             fields = pick_fields(t, body.get("field_names"))
@@ -991,7 +995,7 @@ def register(app: web.Application, sb: "Sandbox") -> None:
         q = request.query
         uid_type = q.get("user_id_type", "open_id")
         with lock:
-            b, t = svc.table(request.match_info["app_token"], request.match_info["table_id"])
+            b, t = table_of(request)
             access(a, b, "view", t.table_id)
             ctx = svc.ctx(b, uid_type)
             names = None
@@ -1011,7 +1015,7 @@ def register(app: web.Application, sb: "Sandbox") -> None:
                 if flt:
                     m = LEGACY_EQ.match(flt.strip())
                     if not m:
-                        raise ApiError(1254018, f"InvalidFilter: the sandbox understands CurrentValue.[name]=\"text\" only")
+                        raise ApiError(1254018, "InvalidFilter: the sandbox understands CurrentValue.[name]=\"text\" only")
                     f = t.field_by_name(m.group(1))
                     if f is None:
                         raise ApiError(1254045, f"FieldNameNotFound: {m.group(1)!r}")
@@ -1039,7 +1043,7 @@ def register(app: web.Application, sb: "Sandbox") -> None:
     async def get_record(request: web.Request) -> web.Response:
         a = authenticate(request, sb)
         with lock:
-            b, t = svc.table(request.match_info["app_token"], request.match_info["table_id"])
+            b, t = table_of(request)
             r = t.records.get(request.match_info["record_id"])
             if r is None:
                 raise ApiError(1254043, f"RecordIdNotFound: {request.match_info['record_id']}")
@@ -1055,7 +1059,7 @@ def register(app: web.Application, sb: "Sandbox") -> None:
         if not isinstance(ids, list) or not 1 <= len(ids) <= 100 or not all(isinstance(i, str) for i in ids):
             raise ApiError(1254001, "WrongRequestBody: record_ids must hold 1-100 record ids")
         with lock:
-            b, t = svc.table(request.match_info["app_token"], request.match_info["table_id"])
+            b, t = table_of(request)
             access(a, b, "view", t.table_id)
             ctx = svc.ctx(b, body.get("user_id_type") or "open_id")
             auto = bool(body.get("automatic_fields"))
@@ -1082,7 +1086,7 @@ def register(app: web.Application, sb: "Sandbox") -> None:
         a = authenticate(request, sb)
         body = await read_json(request)
         with lock:
-            b, t = svc.table(request.match_info["app_token"], request.match_info["table_id"])
+            b, t = table_of(request)
             access(a, b, "add", t.table_id)
             key = idem_key(a, request)
             if (hit := idem_get(key, body)) is not None:
@@ -1106,7 +1110,7 @@ def register(app: web.Application, sb: "Sandbox") -> None:
         a = authenticate(request, sb)
         body = await read_json(request)
         with lock:
-            b, t = svc.table(request.match_info["app_token"], request.match_info["table_id"])
+            b, t = table_of(request)
             rec = t.records.get(request.match_info["record_id"])
             if rec is None:
                 raise ApiError(1254043, f"RecordIdNotFound: {request.match_info['record_id']}")
@@ -1126,7 +1130,7 @@ def register(app: web.Application, sb: "Sandbox") -> None:
     async def delete_record(request: web.Request) -> web.Response:
         a = authenticate(request, sb)
         with lock:
-            b, t = svc.table(request.match_info["app_token"], request.match_info["table_id"])
+            b, t = table_of(request)
             rid = request.match_info["record_id"]
             rec = t.records.get(rid)
             if rec is None:
@@ -1152,7 +1156,7 @@ def register(app: web.Application, sb: "Sandbox") -> None:
         body = await read_json(request)
         recs = batch_list(body, cfg.batch_limit)
         with lock:
-            b, t = svc.table(request.match_info["app_token"], request.match_info["table_id"])
+            b, t = table_of(request)
             access(a, b, "add", t.table_id)
             key = idem_key(a, request)
             if (hit := idem_get(key, body)) is not None:
@@ -1186,7 +1190,7 @@ def register(app: web.Application, sb: "Sandbox") -> None:
         body = await read_json(request)
         recs = batch_list(body, cfg.batch_limit)
         with lock:
-            b, t = svc.table(request.match_info["app_token"], request.match_info["table_id"])
+            b, t = table_of(request)
             access(a, b, "edit", t.table_id)
             ctx = svc.ctx(b, request.query.get("user_id_type", "open_id"))
         async with svc.writing(t):
@@ -1219,7 +1223,7 @@ def register(app: web.Application, sb: "Sandbox") -> None:
         if not all(isinstance(i, str) for i in ids):
             raise ApiError(1254001, "WrongRequestBody: records must be a list of record id strings")
         with lock:
-            b, t = svc.table(request.match_info["app_token"], request.match_info["table_id"])
+            b, t = table_of(request)
             access(a, b, "delete", t.table_id)
         async with svc.writing(t):
             with lock:

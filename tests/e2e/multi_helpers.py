@@ -20,6 +20,7 @@ from typing import Any, Callable
 from zoneinfo import ZoneInfo
 
 from gtm.schemas.plan import IssueStatus, Level3, MilestoneStatus, Person, TaskStatus
+from botkit import make_runtime, open_test_store as open_store  # noqa: F401  (shared test kit)
 from gtm.bot.demo_data import Typist  # people type into the Base the way the demo does
 from gtm.sync.binding import BaseBinding
 
@@ -34,23 +35,6 @@ def fast_gateway(sandbox: Any, seed: Any):
     from gtm.sync.gateway import Gateway
 
     return Gateway(seed.app_id, seed.app_secret, sandbox.url, timeout=5, sleep=lambda s: None, rates={})
-
-
-def open_store(url: str):
-    from gtm.sync.store.open import load_models, open_store as _open
-
-    st = _open(url, migrate=False)
-    load_models().create_all(st.engine)
-    return st
-
-
-def make_runtime(sandbox: Any, seed: Any, gateway: Any, store: Any):
-    from gtm.bot.runtime import Runtime
-    from gtm.schemas.settings import Settings
-
-    settings = Settings(_env_file=None, feishu_app_id=seed.app_id, feishu_app_secret=seed.app_secret,
-                        feishu_domain=sandbox.url, database_url=str(store.engine.url))
-    return Runtime(settings, store, gateway, sandbox=sandbox)
 
 
 @dataclass
