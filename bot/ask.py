@@ -18,11 +18,12 @@ import threading
 from datetime import datetime, timezone
 from typing import Any, Iterable
 
-from gtm.schemas.plan import PlanSnapshot
+from gtm.schemas.plan import LIST_BY_TABLE, PlanSnapshot
 
 log = logging.getLogger(__name__)
 
 DEFAULT_MAX_AGE = 120.0
+LIST_ATTRS = tuple(LIST_BY_TABLE.values())
 _refresh_locks: dict[str, threading.Lock] = {}
 _locks_guard = threading.Lock()
 
@@ -127,6 +128,25 @@ def answers_for(runtime: Any, project: Any, now: datetime, max_age: float = DEFA
                 mirror.refresh(now)
                 versions = mirror.versions()
     return CACHE.get(mirror, versions, now)
+
+
+def warm_answers(runtime: Any, now: datetime) -> int:
+    """Load every active project's answer context from the store (never from Feishu): decode the
+    mirror, index it, run the rules once, so the first @mention after start-up finds it ready.
+    Returns the records loaded. A project that fails is logged and left to its first question."""
+    from gtm.bot.answer_cache import CACHE
+
+    total = 0
+    for project in runtime.projects():
+        try:
+            mirror = runtime.mirror(project)
+            answers = CACHE.get(mirror, mirror.versions(), now)
+            cached_check(runtime, project, answers, now)
+            snap = answers.snapshot
+            total += sum(len(getattr(snap, attr)) for attr in LIST_ATTRS) + (1 if snap.project.record_id else 0)
+        except Exception as exc:  # noqa: BLE001 - one broken project must not stop the service
+            log.warning("project %s: answers not preloaded: %s", project.slug, exc)
+    return total
 
 
 def cached_check(runtime: Any, project: Any, answers: Any, now: datetime):

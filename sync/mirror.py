@@ -13,7 +13,7 @@ import logging
 import threading
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any, Iterable, Iterator
+from typing import Any, Callable, Iterable, Iterator
 
 from sqlalchemy import Text, delete, func, insert, select, type_coerce, update
 from sqlalchemy.exc import IntegrityError
@@ -111,6 +111,20 @@ class Mirror:
         self.table_keys = [k for k in (tables or PLAN_TABLES.keys()) if k in binding.table_ids]
         self._cache: dict[str, _Decoded] = {}
         self._lock = threading.Lock()
+        self._listeners: list[Callable[["Mirror"], None]] = []
+
+    # -- change notification -------------------------------------------------------------------
+    def subscribe(self, listener: Callable[["Mirror"], None]) -> None:
+        """Call `listener(mirror)` after every committed change of the mirror's rows (on the
+        changing thread). The answer cache uses it to rebuild off the chat path."""
+        self._listeners.append(listener)
+
+    def _changed(self) -> None:
+        for listener in list(self._listeners):
+            try:
+                listener(self)
+            except Exception:  # noqa: BLE001 - the change is stored; a listener's failure is its own
+                log.exception("mirror %s: change listener failed", self.slug)
 
     # -- refresh ----------------------------------------------------------------------------
     def refresh(self, now: datetime, full: bool = False) -> RefreshReport:
@@ -170,15 +184,17 @@ class Mirror:
         seen: set[str] | None = set() if authoritative else None
         newest: int | None = None
         batch: dict[str, dict[str, Any]] = {}
+        bumped = [False]
 
         def flush() -> None:
             with paused_gc():
                 try:
-                    changed, problems = self._merge_batch(key, batch, dec)
+                    changed, problems, bump = self._merge_batch(key, batch, dec)
                 except IntegrityError:
-                    changed, problems = self._merge_batch(key, batch, dec)
+                    changed, problems, bump = self._merge_batch(key, batch, dec)
             out.changed += changed
             out.problems += problems
+            bumped[0] = bumped[0] or bump
             batch.clear()
 
         for page in pages:
@@ -204,11 +220,13 @@ class Mirror:
             self._finish(key, out, res.calls, now, mode=mode, seen=seen, gone=gone, newest=newest)
         except IntegrityError:
             self._finish(key, out, res.calls, now, mode=mode, seen=seen, gone=gone, newest=newest)
+        if bumped[0] or out.deleted:
+            self._changed()
         return out
 
-    def _merge_batch(self, key: str, by_id: dict[str, dict[str, Any]], dec) -> tuple[int, int]:
+    def _merge_batch(self, key: str, by_id: dict[str, dict[str, Any]], dec) -> tuple[int, int, bool]:
         """Insert new and update changed records of a batch of pages, in one transaction;
-        (changed, data problems among them).
+        (changed, data problems among them, whether the table's version moved).
 
         Stored rows are compared as their JSON text with the incoming fields serialised the way
         the store writes them, so an unchanged record costs one `json.dumps` instead of decoding
@@ -263,7 +281,7 @@ class Mirror:
             if bump:
                 st = self._state_row(s, key)
                 st.version = (st.version or 0) + 1
-        return changed, problems
+        return changed, problems, bump
 
     def _finish(self, key: str, out: TableRefresh, calls: int, now: datetime | None, *, mode: str,
                 seen: set[str] | None, gone: list[str], newest: int | None) -> None:
@@ -367,6 +385,7 @@ class Mirror:
             st = s.get(MirrorTable, (self.slug, table_key))
             if st is not None:
                 st.version = (st.version or 0) + 1
+        self._changed()
 
     # -- snapshot ------------------------------------------------------------------------------
     def versions(self) -> dict[str, int]:

@@ -1,5 +1,6 @@
-"""The answer cache: an edit reaches the next answer, rules rerun only when they must, one build
-per project under concurrency, and the indexed item lists equal the plain filter-and-sort."""
+"""The answer cache: an edit reaches the next answer (the changing thread swaps the entry), rules
+rerun only when they must, one build per project under concurrency, readers never wait for a
+rebuild (copy-on-write), and the indexed item lists equal the plain filter-and-sort."""
 from __future__ import annotations
 
 import importlib.util
@@ -66,9 +67,9 @@ def test_an_edit_reaches_the_next_answer(sandbox, bot):
     sandbox.bitable.act_update(bot.u["王芳"], b.app_token, b.table_ids["task"], tid,
                                {table("task").field("name").name: "发布会物料（终版）"})
     mirror.refresh_records("task", [tid])
+    assert CACHE.peek(mirror) is not entry  # swapped by the refreshing thread, before anyone asks
     after = ask(bot, "我的任务", bot.u["王芳"])
     assert "发布会物料（终版）" in after and "准备发布会物料" not in after
-    assert CACHE.peek(mirror) is not entry
     # …and so does a status change, in an answer that also runs the rules
     sandbox.bitable.act_update(bot.u["王芳"], b.app_token, b.table_ids["task"], tid,
                                {table("task").field("status").name: "已完成"})
@@ -80,6 +81,7 @@ def test_an_edit_reaches_the_next_answer(sandbox, bot):
 def test_rules_rerun_per_minute_policy_and_escalation_state():
     snap = _KIT.build_snapshot()
     runs = []
+    jobs: list = []  # background recomputes, run when the test says so
 
     def run(snapshot, now, policy, states):
         runs.append(now)
@@ -87,18 +89,38 @@ def test_rules_rerun_per_minute_policy_and_escalation_state():
 
         return run_checks(snapshot, now, policy, states)
 
-    pa = ProjectAnswers((("task", 1),), snap)
+    pa = ProjectAnswers((("task", 1),), snap, spawn=jobs.append)
     pol = Policy()
     a = pa.check(NOW, pol, {}, run)
     assert pa.check(NOW + timedelta(seconds=59), Policy(), {}, run) is a  # same minute, equal policy
     assert len(runs) == 1
+    # the clock moved on: the reader gets the last result at once, the new minute's is computed off-path
+    assert pa.check(NOW + timedelta(minutes=1), pol, {}, run) is a and len(runs) == 1
+    assert pa.check(NOW + timedelta(minutes=1), pol, {}, run) is a and len(jobs) == 1  # one recompute queued
+    jobs.pop()()
     b = pa.check(NOW + timedelta(minutes=1), pol, {}, run)
     assert len(runs) == 2 and b is not a
-    pa.check(NOW + timedelta(minutes=1), Policy(escalation_days=[1, 2]), {}, run)
-    assert len(runs) == 3
-    state = EscalationState(table="issue", record_id="recI1", level=1, since=NOW)
-    pa.check(NOW + timedelta(minutes=1), Policy(escalation_days=[1, 2]), {("issue", "recI1"): state}, run)
+    # far from the last result (another as-of instant): computed for the reader, never served stale
+    c = pa.check(NOW + timedelta(days=3), pol, {}, run)
+    assert len(runs) == 3 and c is not b and not jobs
+    # a changed policy or escalation state (a person acted) is computed at once
+    pa.check(NOW + timedelta(days=3), Policy(escalation_days=[1, 2]), {}, run)
     assert len(runs) == 4
+    state = EscalationState(table="issue", record_id="recI1", level=1, since=NOW)
+    pa.check(NOW + timedelta(days=3), Policy(escalation_days=[1, 2]), {("issue", "recI1"): state}, run)
+    assert len(runs) == 5
+
+
+def test_cached_check_keeps_what_answers_show_not_notices_and_writes():
+    from gtm.bot.rules.engine import run_checks
+
+    snap = _KIT.build_snapshot(n_extra_tasks=200)
+    full = run_checks(snap, NOW, Policy(), {})
+    assert full.notices and full.writes  # the plan has overdue work: the full result carries both
+    kept = ProjectAnswers((("task", 1),), snap).check(NOW, Policy(), {})
+    assert kept.notices == [] and kept.writes == []
+    assert kept.rag == full.rag and kept.escalations == full.escalations
+    assert kept.problems == full.problems and kept.warnings == full.warnings
 
 
 class SlowMirror:
@@ -134,10 +156,68 @@ def test_one_build_per_version_while_others_wait():
     for t in threads:
         t.join(10)
     assert m.built == 1 and len(got) == 8 and all(e is got[0] for e in got)
-    m.version = 2  # the mirror changed
-    assert cache.get(m, m.versions(), NOW) is not got[0] and m.built == 2
+    m.version = 2  # the mirror changed (in another process: nobody told this cache)
+    assert cache.get(m, m.versions(), NOW) is got[0]  # the published entry, at once …
+    cache.settle()  # … while the background worker rebuilt
+    assert cache.peek(m) is not got[0] and cache.peek(m).versions == (("task", 2),) and m.built == 2
     # a caller holding versions older than the cached entry gets the cached (newer) entry
-    assert cache.get(m, {"task": 1}, NOW).versions == (("task", 2),) and m.built == 2
+    assert cache.get(m, {"task": 1}, NOW).versions == (("task", 2),)
+    cache.settle()
+    assert m.built == 2
+
+
+class GatedMirror:
+    """A mirror whose snapshot() blocks until the test opens the gate (a slow rebuild)."""
+
+    def __init__(self, snapshot) -> None:
+        self.version = 1
+        self.snap = snapshot
+        self.gate = threading.Event()
+        self.building = threading.Event()
+        self.gate.set()
+
+    def versions(self) -> dict[str, int]:
+        return {"task": self.version}
+
+    def snapshot(self, now=None):
+        self.building.set()
+        assert self.gate.wait(30), "the test never opened the gate"
+        return self.snap
+
+
+def test_readers_never_wait_for_a_rebuild():
+    cache = AnswerCache()
+    m = GatedMirror(_KIT.build_snapshot())
+    first = cache.get(m, m.versions(), NOW)
+    m.gate.clear()
+    m.building.clear()
+    m.version = 2
+    writer = threading.Thread(target=cache.rebuild, args=(m,))  # e.g. a record-change event's thread
+    writer.start()
+    assert m.building.wait(10)  # the rebuild is under way and blocked on the gate
+    answered: list[ProjectAnswers] = []
+    reader = threading.Thread(target=lambda: answered.append(cache.get(m, m.versions(), NOW)))
+    reader.start()
+    reader.join(10)
+    # the reader finished while the rebuild is still blocked: it got the published entry
+    assert not reader.is_alive() and answered == [first] and writer.is_alive()
+    m.gate.set()
+    writer.join(10)
+    swapped = cache.peek(m)
+    assert swapped is not first and swapped.versions == (("task", 2),)
+    assert cache.get(m, m.versions(), NOW) is swapped
+
+
+def test_a_swap_carries_the_rules_result_over():
+    cache = AnswerCache()
+    m = SlowMirror(_KIT.build_snapshot())
+    first = cache.get(m, m.versions(), NOW)
+    first.check(NOW, Policy(), {})
+    m.version = 2
+    swapped = cache.rebuild(m, NOW)
+    assert swapped is not first and swapped.check_runs == 1  # computed by the rebuilding thread
+    swapped.check(NOW, Policy(), {})
+    assert swapped.check_runs == 1  # the reader found it ready
 
 
 def _old_rows(snap, keep, day, name=""):
