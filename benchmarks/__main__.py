@@ -1,6 +1,6 @@
 """`python -m gtm.benchmarks [--quick] [--only B1,B4] [--json PATH] [--profile]` (also `make bench`).
 
-Runs the eight figures against the real code paths (see benchmarks/README.md), prints one table
+Runs the figures against the real code paths (see benchmarks/README.md), prints one table
 (figure, measure, value, goal, ratio, ok) plus notes, and writes the results as JSON
 (default benchmarks/results/latest.json).
 """
@@ -22,7 +22,7 @@ from typing import Any, Callable
 from gtm.benchmarks.common import Bench, Figure
 
 RESULTS = Path(__file__).resolve().parent / "results" / "latest.json"
-ALL = ("B1", "B2", "B3", "B4", "B5", "B6", "B7", "B8")
+ALL = ("B1", "B2", "B3", "B4", "B5", "B6", "B7", "B8", "B9", "B10")
 
 
 @dataclass
@@ -41,10 +41,14 @@ class Sizes:
     b8_seconds: float = 20.0
     b8_tables: int = 4
     b8_table: int = 10_000
+    b9: int = 100_000
+    b10_projects: int = 10
+    b10: int = 10_000
 
 
 QUICK = Sizes(b1=(600, 1_200), b2_ks=(120, 600), b2_table=1_200, b3_n=1_500, b3_k=3, b4=2_000, b5_tasks=300,
-              b5_askers=3, b5_rounds=1, b6_tasks=500, b7=2_000, b8_seconds=2.0, b8_tables=2, b8_table=1_000)
+              b5_askers=3, b5_rounds=1, b6_tasks=500, b7=2_000, b8_seconds=2.0, b8_tables=2, b8_table=1_000,
+              b9=2_000, b10_projects=2, b10=500)
 
 
 class Runner:
@@ -128,6 +132,16 @@ class Runner:
         from gtm.benchmarks.bench_sync import b8_sustained
 
         return b8_sustained(self.sync(), self.s.b8_seconds, self.s.b8_tables, self.s.b8_table)
+
+    def b9(self) -> Figure:
+        from gtm.benchmarks.bench_memory import b9_startup
+
+        return b9_startup(self.bench(), self.s.b9, reuse="b7.db" if self.s.b9 == self.s.b7 else None)
+
+    def b10(self) -> Figure:
+        from gtm.benchmarks.bench_memory import b10_projects
+
+        return b10_projects(self.bench(), self.s.b10_projects, self.s.b10)
 
 
 # -- output ------------------------------------------------------------------------------------------

@@ -130,10 +130,11 @@ def answers_for(runtime: Any, project: Any, now: datetime, max_age: float = DEFA
     return CACHE.get(mirror, versions, now)
 
 
-def warm_answers(runtime: Any, now: datetime) -> int:
+def warm_answers(runtime: Any, now: datetime, *, with_check: bool = True) -> int:
     """Load every active project's answer context from the store (never from Feishu): decode the
-    mirror, index it, run the rules once, so the first @mention after start-up finds it ready.
-    Returns the records loaded. A project that fails is logged and left to its first question."""
+    mirror, index it and (`with_check`) run the rules once, so the first @mention after start-up
+    finds it ready. Returns the records loaded. A project that fails is logged and left to its
+    first question."""
     from gtm.bot.answer_cache import CACHE
 
     total = 0
@@ -141,7 +142,8 @@ def warm_answers(runtime: Any, now: datetime) -> int:
         try:
             mirror = runtime.mirror(project)
             answers = CACHE.get(mirror, mirror.versions(), now)
-            cached_check(runtime, project, answers, now)
+            if with_check:
+                cached_check(runtime, project, answers, now)
             snap = answers.snapshot
             total += sum(len(getattr(snap, attr)) for attr in LIST_ATTRS) + (1 if snap.project.record_id else 0)
         except Exception as exc:  # noqa: BLE001 - one broken project must not stop the service

@@ -16,6 +16,7 @@ from pydantic import SecretStr
 
 from gtm.schemas.settings import Settings, load_settings
 from gtm.sync.gateway import Gateway, gateway_from_settings
+from gtm.sync.ratelimit_shared import shared_limiter_for
 from gtm.sync.store.base import Store
 
 log = logging.getLogger(__name__)
@@ -90,6 +91,9 @@ def open_context(settings: Settings | None = None, *, embedded_state: Path | Non
     store = open_database(settings.database_url)
     closers.append(store.dispose)
     gateway = gateway_from_settings(settings)
+    shared = shared_limiter_for(store.engine, settings.feishu_app_id)
+    if shared is not None:  # replicas on one PostgreSQL share Feishu's per-app budget
+        gateway.limiter = shared
     ctx = AppContext(settings, store, gateway, sandbox, seed)
     ctx._closers = closers
     return ctx

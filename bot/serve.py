@@ -134,15 +134,19 @@ class Service:
 
     def _preload(self) -> None:
         """Answers from the store before the first question (the long connection comes up
-        meanwhile), then `gc.freeze()`: what start-up built lives as long as the process, so the
+        meanwhile): the decoded, indexed plans now; the rules' first run on a thread of its own
+        right after. Then `gc.freeze()`: what start-up built lives as long as the process, so the
         cyclic collector stops rescanning it (shorter pauses on the chat path)."""
         from gtm.bot.ask import warm_answers
 
         t0 = time.perf_counter()
-        loaded = warm_answers(self.runtime, datetime.now(timezone.utc))
+        now = datetime.now(timezone.utc)
+        loaded = warm_answers(self.runtime, now, with_check=False)
         gc.collect()
         gc.freeze()
         log.info("answers preloaded from the store: %d records in %.2f s", loaded, time.perf_counter() - t0)
+        threading.Thread(target=warm_answers, args=(self.runtime, now), name="gtm-preload-rules",
+                         daemon=True).start()
 
     def _start_leader(self) -> None:
         from gtm.bot.leader import Leader
