@@ -1,51 +1,71 @@
 """`gtm`: the command-line tool. Each subcommand is a thin shell over a function that takes `now`.
 
-Commands import their machinery lazily so `gtm --help` stays instant.
+The subcommands live in `gtm.bot.cli_plan` and `gtm.bot.cli_service`; `LazyGroup` imports a
+command's module only when that command runs, so `gtm --help` (and `--version`) never load the
+Feishu SDK (`import lark_oapi` alone costs ~2 s and ~160 MB: its package init imports every
+service, see benchmarks/README.md).
 """
 from __future__ import annotations
 
-import sys
+import importlib
 import warnings
-from datetime import date, datetime
-from typing import Any
 
 import click
+from click.utils import make_default_short_help
 
 warnings.filterwarnings("ignore", message="Module gtm was already imported")
 
-
-def _parse_as_of(value: str | None, tz) -> datetime:
-    """`--as-of` ISO-8601 (date or datetime; naive means the project timezone)."""
-    if not value:
-        return datetime.now(tz)
-    try:
-        dt = datetime.fromisoformat(value)
-    except ValueError:
-        raise click.BadParameter(f"{value!r} is not ISO-8601, e.g. 2026-11-23T09:00 or 2026-11-23",
-                                 param_hint="--as-of") from None
-    return dt.replace(tzinfo=tz) if dt.tzinfo is None else dt
-
-
-def _fail(msg: str) -> None:
-    click.secho(msg, fg="red", err=True)
-    sys.exit(2)
-
-
-def _context(ctx: click.Context):
-    """The lazily built AppContext (settings, store, gateway, maybe an embedded sandbox)."""
-    from gtm.bot.context import open_context
-    from gtm.schemas.settings import SettingsError
-
-    if ctx.obj is None:
-        try:
-            ctx.obj = open_context()
-        except SettingsError as exc:
-            _fail(str(exc))
-        ctx.call_on_close(ctx.obj.close)
-    return ctx.obj
+# name → (module, attribute, the first paragraph of the command's help). The summary is kept here
+# so the listing needs no import; tests/unit/test_cli_loading.py checks it matches the command.
+COMMANDS: dict[str, tuple[str, str, str]] = {
+    "init": ("gtm.bot.cli_plan", "init",
+             "Provision (find-or-create) the plan Base from a template and share it with the team."),
+    "sync": ("gtm.bot.cli_plan", "sync",
+             "Refresh the local mirror of the Base; print counts, data problems and API calls used."),
+    "check": ("gtm.bot.cli_plan", "check",
+              "Refresh, run every rule once at that instant, write back, send notices; print a summary."),
+    "report": ("gtm.bot.cli_plan", "report",
+               "Build the weekly report (green/yellow/red with reasons); post it to the project group."),
+    "portfolio": ("gtm.bot.cli_plan", "portfolio",
+                  "The management portfolio: every active project's colour, top reason and escalations."),
+    "ask": ("gtm.bot.cli_plan", "ask", 'Ask the bot as in the group chat, e.g. gtm ask "M3", gtm ask "我的任务" --as ou_…'),
+    "projects": ("gtm.bot.cli_plan", "projects",
+                 "List the projects this deployment serves (Base URL, chat, last check/report)."),
+    "sandbox": ("gtm.bot.cli_service", "sandbox",
+                "Run the local Feishu-compatible sandbox (Open API + long connection + console page)."),
+    "demo": ("gtm.bot.cli_service", "demo",
+             "Try everything in one command: sandbox, a provisioned plan with trouble, checks, report, bot."),
+    "serve": ("gtm.bot.cli_service", "serve",
+              "The production process: bot transport + scheduler + /healthz /readyz /metrics."),
+    "doctor": ("gtm.bot.cli_service", "doctor", "Check configuration and every Feishu permission the service needs."),
+}
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+class LazyGroup(click.Group):
+    """A click group whose subcommands are imported when invoked (click's documented pattern)."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted(COMMANDS)
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        spec = COMMANDS.get(cmd_name)
+        if spec is None:
+            return None
+        # The one import inside a function: loading the command's module (and with it the SDK)
+        # only for the command that runs is what keeps `gtm --help` instant.
+        module = importlib.import_module(spec[0])
+        return getattr(module, spec[1])
+
+    def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        """As `click.Group.format_commands`, from the summaries above instead of the commands."""
+        names = self.list_commands(ctx)
+        limit = formatter.width - 6 - max(len(n) for n in names)
+        rows = [(n, make_default_short_help(COMMANDS[n][2], limit)) for n in names]
+        with formatter.section("Commands"):
+            formatter.write_dl(rows)
+
+
+@click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
 @click.version_option(package_name="gtm-plan-tracker")
 def main() -> None:
     """飞书多维表格上的发布计划助手 · A launch-plan tracker on a Feishu Bitable.
@@ -53,179 +73,6 @@ def main() -> None:
     Without GTM_FEISHU_APP_ID/GTM_FEISHU_APP_SECRET every command runs against an embedded local
     Feishu sandbox (no account needed). Start with `gtm demo`.
     """
-
-
-@main.command()
-@click.option("--project", "project", default=None, help="Project slug (registry key). Default: the only registered project, else 'default'.")
-@click.option("--template", type=click.Choice(["gtm", "sales", "campaign"]), default="gtm", show_default=True,
-              help="Plan template from the seeds: GTM milestones M1–M9, sales project, campaign schedule.")
-@click.option("--name", default=None, help="Base / project name (default: the template's name).")
-@click.option("--base", "base_token", default=None, help="Adopt an existing Base (app_token) instead of creating one.")
-@click.option("--start", "start", default=None, help="Start date for laying out the plan (YYYY-MM-DD, default today).")
-@click.option("--chat", "chats", multiple=True, help="Project group chat id (oc_…); repeatable; joins the project's registered groups and gets "
-              "GTM_BASE_PERMISSION (edit). Default for a new project: GTM_CHAT_ID.")
-@click.option("--pm", "pm", default=None, help="Project manager (open_id or email): full access, and 项目负责人 when that cell is empty.")
-@click.option("--admin", "admins", multiple=True, help="Person to get full access (open_id, user_id or email); repeatable.")
-@click.option("--permissions", type=click.Choice(["default", "strict"]), default="default", show_default=True,
-              help="strict: advanced permissions, members edit only rows they own (seed 003); falls back to "
-                   "the default grants when the tenant's plan has no advanced permissions.")
-@click.option("--dry-run", is_flag=True, help="Print the plan and who would be granted; change nothing.")
-@click.option("--repair", is_flag=True, help="Recreate missing tables/fields/views/options. Never deletes anything.")
-@click.pass_context
-def init(ctx: click.Context, **kw: Any) -> None:
-    """Provision (find-or-create) the plan Base from a template and share it with the team.
-
-    Idempotent: a second run changes nothing. The project group gets edit access
-    (GTM_BASE_PERMISSION=view for read-only), the PM and admins full access; nothing is ever
-    revoked. Drift (deleted or renamed fields, missing tables/views/options) is reported with
-    what to do. Exit code 0: ready; 1: drift to fix, someone not found or a Feishu error (what
-    succeeded is kept); 2: bad input.
-    """
-    from gtm.bot.commands_init import run_init
-
-    start = None
-    if kw["start"]:
-        try:
-            start = date.fromisoformat(kw["start"])
-        except ValueError:
-            raise click.BadParameter("use YYYY-MM-DD", param_hint="--start") from None
-    app = _context(ctx)
-    code = run_init(app, project=kw["project"], template=kw["template"], name=kw["name"],
-                    base_token=kw["base_token"], start=start, chats=list(kw["chats"]),
-                    admins=list(kw["admins"]), strict=kw["permissions"] == "strict",
-                    dry_run=kw["dry_run"], repair=kw["repair"], pm=kw["pm"])
-    sys.exit(code)
-
-
-@main.command()
-@click.option("--project", default=None, help="Project slug (default: the only project).")
-@click.option("--full", is_flag=True, help="Full reconcile (re-read everything, find deletions).")
-@click.pass_context
-def sync(ctx: click.Context, project: str | None, full: bool) -> None:
-    """Refresh the local mirror of the Base; print counts, data problems and API calls used."""
-    from gtm.bot.commands_run import run_sync
-
-    sys.exit(run_sync(_context(ctx), project, full))
-
-
-@main.command()
-@click.option("--project", default=None, help="Project slug (default: the only project; 'all' for every project).")
-@click.option("--as-of", "as_of", default=None, help="Evaluate at this instant (ISO-8601). Default: now.")
-@click.option("--dry-run", is_flag=True, help="Only print what would be sent and written.")
-@click.pass_context
-def check(ctx: click.Context, project: str | None, as_of: str | None, dry_run: bool) -> None:
-    """Refresh, run every rule once at that instant, write back, send notices; print a summary."""
-    from gtm.bot.commands_run import run_check_cli
-
-    app = _context(ctx)
-    sys.exit(run_check_cli(app, project, lambda tz: _parse_as_of(as_of, tz), dry_run))
-
-
-@main.command()
-@click.option("--project", default=None, help="Project slug (default: the only project).")
-@click.option("--as-of", "as_of", default=None, help="Report as of this instant (ISO-8601).")
-@click.option("--print", "print_only", is_flag=True, help="Print the report here instead of posting it.")
-@click.pass_context
-def report(ctx: click.Context, project: str | None, as_of: str | None, print_only: bool) -> None:
-    """Build the weekly report (green/yellow/red with reasons); post it to the project group."""
-    from gtm.bot.commands_run import run_report_cli
-
-    sys.exit(run_report_cli(_context(ctx), project, lambda tz: _parse_as_of(as_of, tz), print_only))
-
-
-@main.command()
-@click.option("--as-of", "as_of", default=None, help="As of this instant (ISO-8601).")
-@click.option("--print", "print_only", is_flag=True, help="Print instead of sending to management.")
-@click.pass_context
-def portfolio(ctx: click.Context, as_of: str | None, print_only: bool) -> None:
-    """The management portfolio: every active project's colour, top reason and escalations."""
-    from gtm.bot.commands_run import run_portfolio_cli
-
-    sys.exit(run_portfolio_cli(_context(ctx), lambda tz: _parse_as_of(as_of, tz), print_only))
-
-
-@main.command()
-@click.argument("text")
-@click.option("--as", "as_open_id", default=None, help="Ask as this person (open_id). Default: the project manager.")
-@click.option("--project", default=None, help="Project slug (default: the only project).")
-@click.option("--as-of", "as_of", default=None, help="Answer as of this instant (ISO-8601).")
-@click.pass_context
-def ask(ctx: click.Context, text: str, as_open_id: str | None, project: str | None, as_of: str | None) -> None:
-    """Ask the bot as in the group chat, e.g. gtm ask "M3", gtm ask "我的任务" --as ou_…"""
-    from gtm.bot.commands_run import run_ask_cli
-
-    sys.exit(run_ask_cli(_context(ctx), text, as_open_id, project, lambda tz: _parse_as_of(as_of, tz)))
-
-
-@main.group(invoke_without_command=True)
-@click.pass_context
-def projects(ctx: click.Context) -> None:
-    """List the projects this deployment serves (Base URL, chat, last check/report)."""
-    if ctx.invoked_subcommand is None:
-        from gtm.bot.commands_run import run_projects_list
-
-        sys.exit(run_projects_list(_context(ctx)))
-
-
-@projects.command("archive")
-@click.argument("slug")
-@click.pass_context
-def projects_archive(ctx: click.Context, slug: str) -> None:
-    """Stop a project's jobs without touching its Base."""
-    from gtm.bot.commands_run import run_projects_archive
-
-    sys.exit(run_projects_archive(_context(ctx.parent), slug))
-
-
-@projects.command("link")
-@click.argument("slug")
-@click.option("--chat", "chats", multiple=True, required=True, help="Group chat id (oc_…) to bind; repeatable.")
-@click.pass_context
-def projects_link(ctx: click.Context, slug: str, chats: tuple[str, ...]) -> None:
-    """Bind a group chat to a project: the bot answers there for it and posts its report there."""
-    from gtm.bot.commands_run import run_projects_link
-
-    sys.exit(run_projects_link(_context(ctx.parent), slug, list(chats)))
-
-
-@main.command()
-@click.option("--port", default=0, show_default=True, help="Port (0 = a free port).")
-@click.option("--host", default="127.0.0.1", show_default=True)
-@click.option("--state", "state_file", default=None, help="Keep the sandbox's data in this JSON file.")
-def sandbox(port: int, host: str, state_file: str | None) -> None:
-    """Run the local Feishu-compatible sandbox (Open API + long connection + console page)."""
-    from gtm.bot.commands_sandbox import run_sandbox
-
-    sys.exit(run_sandbox(port, host, state_file))
-
-
-@main.command()
-@click.option("--once", is_flag=True, help="Run the demo pass and exit (no serving).")
-@click.option("--port", default=0, show_default=True, help="Port for the embedded sandbox (0 = free port).")
-@click.option("--lang", type=click.Choice(["zh", "en"]), default="zh", show_default=True)
-def demo(once: bool, port: int, lang: str) -> None:
-    """Try everything in one command: sandbox, a provisioned plan with trouble, checks, report, bot."""
-    from gtm.bot.demo import run_demo
-
-    sys.exit(run_demo(once=once, port=port, lang=lang))
-
-
-@main.command()
-@click.pass_context
-def serve(ctx: click.Context) -> None:
-    """The production process: bot transport + scheduler + /healthz /readyz /metrics."""
-    from gtm.bot.serve import run_serve
-
-    sys.exit(run_serve(_context(ctx)))
-
-
-@main.command()
-@click.pass_context
-def doctor(ctx: click.Context) -> None:
-    """Check configuration and every Feishu permission the service needs."""
-    from gtm.bot.doctor import run_doctor
-
-    sys.exit(run_doctor(_context(ctx)))
 
 
 if __name__ == "__main__":  # pragma: no cover
