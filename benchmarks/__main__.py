@@ -35,7 +35,7 @@ class Sizes:
     b4: int = 100_000
     b5_tasks: int = 10_000
     b5_askers: int = 20
-    b5_rounds: int = 5
+    b5_rounds: int = 26  # 20 askers × 26 rounds = 520 answers (p99 needs ≥ 500)
     b6_tasks: int = 10_000
     b7: int = 100_000
     b8_seconds: float = 20.0

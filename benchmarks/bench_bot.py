@@ -20,11 +20,13 @@ import time
 from datetime import timedelta
 from typing import Any
 
-from gtm.benchmarks.common import (BOT_TABLES, Bench, Figure, Stopwatch, TZ, now_local, sb_journal,
+from gtm.benchmarks.common import (BOT_TABLES, Bench, Figure, Stopwatch, now_local, ratio, sb_journal,
                                    sb_journal_mark, task_rows)
 
 QUESTIONS = ("我的任务", "状态", "逾期")
-GOAL_P99_MS = 300.0
+GOAL_P99_MS = 300.0  # end to end: the sandbox emits the event → the sandbox stores the reply
+GOAL_PROC_P99_MS = 50.0  # in the bot: the event reaches the dispatcher → the reply call goes out
+MIN_ANSWERS = 500  # fewer and p99 is one or two samples
 
 
 # -- sandbox-side helpers -------------------------------------------------------------------------
@@ -71,6 +73,13 @@ def sb_latencies(sb, message_ids: list[str]) -> dict[str, tuple[int, int]]:
     return out
 
 
+def _loadavg() -> str:
+    try:
+        return " ".join(open("/proc/loadavg").read().split()[:3])
+    except OSError:
+        return "?"
+
+
 def pct(values: list[float], q: float) -> float:
     """Nearest-rank percentile (q in 0..100)."""
     if not values:
@@ -114,6 +123,39 @@ def _runtime(b: Bench, gw):
 
 
 # -- measuring ---------------------------------------------------------------------------------------
+def timed_dispatcher(runtime):
+    """The product's `Dispatcher`, timing each message from `dispatch` (event in) to `reply` (the
+    reply call going out): wall ms, and CPU ms of the worker thread that answered."""
+    from gtm.bot.dispatcher import Dispatcher
+
+    class Timed(Dispatcher):
+        def __init__(self, rt) -> None:
+            super().__init__(rt)
+            self.t_in: dict[str, float] = {}
+            self.cpu_in: dict[str, float] = {}
+            self.proc_ms: dict[str, float] = {}
+            self.cpu_ms: dict[str, float] = {}
+
+        def dispatch(self, inc):
+            if inc.kind == "message":
+                self.t_in[inc.event_id] = time.perf_counter()
+            return super().dispatch(inc)
+
+        def _handle_message(self, inc) -> None:
+            self.cpu_in[inc.event_id] = time.thread_time()
+            super()._handle_message(inc)
+
+        def reply(self, inc, card):
+            t_in, c_in = self.t_in.get(inc.event_id), self.cpu_in.get(inc.event_id)
+            if t_in is not None:
+                self.proc_ms[inc.event_id] = (time.perf_counter() - t_in) * 1000
+            if c_in is not None and inc.event_id not in self.cpu_ms:
+                self.cpu_ms[inc.event_id] = (time.thread_time() - c_in) * 1000
+            return super().reply(inc, card)
+
+    return Timed(runtime)
+
+
 def closed_loop(b: Bench, seats: list[tuple[str, str]], rounds: int, think: float, deadline: float,
                 rnd: random.Random) -> tuple[list[float], int]:
     """Each (chat, asker) seat asks `rounds` times, waiting for its answer plus `think` seconds.
@@ -149,11 +191,13 @@ def closed_loop(b: Bench, seats: list[tuple[str, str]], rounds: int, think: floa
 
 
 def b5_mentions(b: Bench, n_tasks: int, n_askers: int, rounds: int, profile: bool = False) -> Figure:
-    from gtm.bot.dispatcher import Dispatcher
+    from gtm.bot.answer_cache import CACHE
+    from gtm.bot.ask import warm_answers
     from gtm.bot.transports.longconn import LongConnection
 
     fig = Figure("B5", f"@机器人回复 / @mention replies: {n_tasks:,}-task plan, {n_askers} concurrent askers, long connection",
-                 "p99 from the sandbox's event emit to the reply it stores < 300 ms")
+                 f"processing p99 < {GOAL_PROC_P99_MS:.0f} ms; end-to-end p99 < {GOAL_P99_MS:.0f} ms "
+                 f"(≥ 4 groups, ≥ {MIN_ANSWERS} answers)")
     world = b.call(sb_people_and_groups, n_askers, n_askers)
     askers, groups, big = world["askers"], world["groups"], world["big"]
     with Stopwatch() as setup:
@@ -161,10 +205,10 @@ def b5_mentions(b: Bench, n_tasks: int, n_askers: int, rounds: int, profile: boo
     gw = b.fresh_gateway()
     rt = _runtime(b, gw)
     project = rt.project("b5")
-    # what `gtm serve` does before it answers: fill the mirror and decode it once
+    # what `gtm serve` does before it answers: the mirror filled, its answers preloaded from the store
     rt.mirror(project).refresh(now_local(), full=True)
-    rt.mirror(project).snapshot(now_local())
-    d = Dispatcher(rt)
+    warm_answers(rt, now_local())
+    d = timed_dispatcher(rt)
     conn = LongConnection(b.seed.app_id, b.seed.app_secret, d.dispatch, domain=b.url,
                           bot_open_id=d.bot_open_id).start(wait=15)
     rnd = random.Random(42)
@@ -173,32 +217,53 @@ def b5_mentions(b: Bench, n_tasks: int, n_askers: int, rounds: int, profile: boo
         warm, lost = closed_loop(b, [(c, m[0]) for c, m in list(groups.items())[:2]], 1, 0.0, 30, rnd)
         mark = b.call(sb_journal_mark)
         seats = [(chat, members[0]) for chat, members in groups.items()]
+        d.proc_ms.clear()
+        d.cpu_ms.clear()
+        stale0, swaps0 = CACHE.stats["stale"], CACHE.stats["swaps"]
         with Stopwatch() as sw:
             lat, lost = closed_loop(b, seats, rounds, think=0.3, deadline=60 + 10 * rounds, rnd=rnd)
         entries = b.call(sb_journal, mark)
         replies = [e for e in entries if e["path"].endswith("/reply")]
         limited = sum(1 for e in replies if e.get("code") not in (0, None))
+        proc, cpu = list(d.proc_ms.values()), list(d.cpu_ms.values())
+        where = f"{len(seats)} groups, {len(lat)} answers"
+        enough = len(lat) >= MIN_ANSWERS and len(groups) >= 4
+        fig.add(f"processing p50 ({where})", round(pct(proc, 50), 1), "ms", "", None, None)
+        fig.add(f"processing p99 ({where})", round(pct(proc, 99), 1), "ms", f"< {GOAL_PROC_P99_MS:.0f} ms",
+                round(pct(proc, 99) / GOAL_PROC_P99_MS, 3), pct(proc, 99) < GOAL_PROC_P99_MS and enough,
+                extra={"samples": len(proc), "cpu_p50_ms": round(pct(cpu, 50), 2), "cpu_p99_ms": round(pct(cpu, 99), 2),
+                       "max_ms": round(max(proc), 1) if proc else None})
+        fig.add("processing CPU p99 (answering thread)", round(pct(cpu, 99), 1), "ms", "—")
         p50, p95, p99 = pct(lat, 50), pct(lat, 95), pct(lat, 99)
-        fig.add(f"{n_askers} askers in {len(groups)} groups: p50", round(p50), "ms", "", None, None)
-        fig.add(f"{n_askers} askers in {len(groups)} groups: p95", round(p95), "ms", "", None, None)
-        fig.add(f"{n_askers} askers in {len(groups)} groups: p99", round(p99), "ms", "< 300 ms",
-                round(p99 / GOAL_P99_MS, 3), p99 < GOAL_P99_MS and lost == 0,
+        fig.add(f"end-to-end p50 ({where})", round(p50), "ms", "", None, None)
+        fig.add(f"end-to-end p95 ({where})", round(p95), "ms", "", None, None)
+        fig.add(f"end-to-end p99 ({where})", round(p99), "ms", f"< {GOAL_P99_MS:.0f} ms",
+                round(p99 / GOAL_P99_MS, 3), p99 < GOAL_P99_MS and lost == 0 and enough,
                 extra={"samples": len(lat), "unanswered": lost, "max_ms": max(lat) if lat else None,
                        "mean_ms": round(statistics.fmean(lat)) if lat else None,
                        "reply_calls": len(replies), "reply_refused": limited,
-                       "dispatcher": dict(d.stats), "wall_s": round(sw.wall, 1)})
-        fig.notes.append(f"{len(lat)} answers ({lost} unanswered) in {sw.wall:.1f} s; mean "
+                       "dispatcher": dict(d.stats), "wall_s": round(sw.wall, 1), "cpu_s": round(sw.cpu, 1)})
+        fig.notes.append(f"{len(lat)} answers ({lost} unanswered) in {sw.wall:.1f} s ({sw.cpu:.1f} s CPU of the bot "
+                         f"process, {1000 * sw.cpu / max(1, len(lat)):.1f} ms per answer); mean "
                          f"{statistics.fmean(lat) if lat else float('nan'):.0f} ms, max {max(lat) if lat else 0:.0f} ms; "
-                         f"reply calls {len(replies)}, refused (rate limit) {limited}; plan setup {setup.wall:.1f} s")
+                         f"reply calls {len(replies)}, refused (rate limit) {limited}; plan setup {setup.wall:.1f} s; "
+                         f"answer cache during the run: {CACHE.stats['stale'] - stale0} stale reads served, "
+                         f"{CACHE.stats['swaps'] - swaps0} swaps; load average {_loadavg()}")
+        fig.notes.append(f"processing (dispatch → reply call, in the bot): p50 {pct(proc, 50):.1f} ms, "
+                         f"p99 {pct(proc, 99):.1f} ms wall; CPU of the answering thread p50 {pct(cpu, 50):.1f} ms, "
+                         f"p99 {pct(cpu, 99):.1f} ms")
         # the same askers in ONE group, all at once (informational: Feishu's 5 msg/s per group)
         burst = [(big, a) for a in askers]
         lat2, lost2 = closed_loop(b, burst, 1, 0.0, 60, rnd)
-        fig.add(f"{n_askers} askers in ONE group, one burst: p50/p99", round(pct(lat2, 99)), "ms",
-                "informational (5 replies/s per group)", None, None,
+        bound = 1000 * (math.ceil(len(burst) / 5) - 1)  # the last of n replies can go after ceil(n/5)-1 s
+        fig.add(f"{n_askers} askers in ONE group, one burst: p99", round(pct(lat2, 99)), "ms",
+                f"bound ≈ {bound} ms (5 replies/s per group)", ratio(pct(lat2, 99), bound) if bound else None, None,
                 extra={"p50_ms": round(pct(lat2, 50)), "p95_ms": round(pct(lat2, 95)), "samples": len(lat2),
                        "unanswered": lost2})
         fig.notes.append(f"one-group burst: p50 {pct(lat2, 50):.0f} ms, p95 {pct(lat2, 95):.0f} ms, "
-                         f"p99 {pct(lat2, 99):.0f} ms over {len(lat2)} answers ({lost2} unanswered)")
+                         f"p99 {pct(lat2, 99):.0f} ms over {len(lat2)} answers ({lost2} unanswered); Feishu sends "
+                         f"at most 5 replies/s into one group, so {len(burst)} simultaneous questions need "
+                         f"≥ {bound / 1000:.0f} s for the last reply (ratio = p99 / that bound)")
         fig.notes.append("bot process = this process (Dispatcher workers=4 threads, one GIL); sandbox = its own process")
     finally:
         conn.stop()
