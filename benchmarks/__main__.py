@@ -22,7 +22,7 @@ from typing import Any, Callable
 from gtm.benchmarks.common import Bench, Figure
 
 RESULTS = Path(__file__).resolve().parent / "results" / "latest.json"
-ALL = ("B1", "B2", "B3", "B4", "B5", "B6", "B7", "B8", "B9", "B10")
+ALL = ("B1", "B2", "B3", "B4", "B5", "B6", "B7", "B8", "B9", "B10", "B11")
 
 
 @dataclass
@@ -44,11 +44,13 @@ class Sizes:
     b9: int = 100_000
     b10_projects: int = 10
     b10: int = 10_000
+    b11_replicas: tuple[int, ...] = (2, 3)
+    b11_seconds: float = 5.0
 
 
 QUICK = Sizes(b1=(600, 1_200), b2_ks=(120, 600), b2_table=1_200, b3_n=1_500, b3_k=3, b4=2_000, b5_tasks=300,
               b5_askers=3, b5_rounds=1, b6_tasks=500, b7=2_000, b8_seconds=2.0, b8_tables=2, b8_table=1_000,
-              b9=2_000, b10_projects=2, b10=500)
+              b9=2_000, b10_projects=2, b10=500, b11_replicas=(2,), b11_seconds=1.5)
 
 
 class Runner:
@@ -142,6 +144,11 @@ class Runner:
         from gtm.benchmarks.bench_memory import b10_projects
 
         return b10_projects(self.bench(), self.s.b10_projects, self.s.b10)
+
+    def b11(self) -> Figure:
+        from gtm.benchmarks.bench_replicas import b11_replicas
+
+        return b11_replicas(self.s.b11_replicas, self.s.b11_seconds)
 
 
 # -- output ------------------------------------------------------------------------------------------
