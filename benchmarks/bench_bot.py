@@ -16,6 +16,7 @@ from __future__ import annotations
 import math
 import random
 import statistics
+import threading
 import time
 from datetime import timedelta
 from typing import Any
@@ -132,7 +133,7 @@ def timed_dispatcher(runtime):
         def __init__(self, rt) -> None:
             super().__init__(rt)
             self.t_in: dict[str, float] = {}
-            self.cpu_in: dict[str, float] = {}
+            self.cpu_in: dict[str, tuple[int, float]] = {}
             self.proc_ms: dict[str, float] = {}
             self.cpu_ms: dict[str, float] = {}
 
@@ -142,15 +143,16 @@ def timed_dispatcher(runtime):
             return super().dispatch(inc)
 
         def _handle_message(self, inc) -> None:
-            self.cpu_in[inc.event_id] = time.thread_time()
+            self.cpu_in[inc.event_id] = (threading.get_ident(), time.thread_time())
             super()._handle_message(inc)
 
         def reply(self, inc, card):
             t_in, c_in = self.t_in.get(inc.event_id), self.cpu_in.get(inc.event_id)
             if t_in is not None:
                 self.proc_ms[inc.event_id] = (time.perf_counter() - t_in) * 1000
-            if c_in is not None and inc.event_id not in self.cpu_ms:
-                self.cpu_ms[inc.event_id] = (time.thread_time() - c_in) * 1000
+            # CPU only when the answering thread sends the reply itself (not the group pacer's timer)
+            if c_in is not None and c_in[0] == threading.get_ident() and inc.event_id not in self.cpu_ms:
+                self.cpu_ms[inc.event_id] = (time.thread_time() - c_in[1]) * 1000
             return super().reply(inc, card)
 
     return Timed(runtime)

@@ -9,10 +9,10 @@ moves on), so it is computed once and shared:
   (`views.ItemIndex`: items by owner, in due order) and the set of people in the plan. Keyed by
   the mirror's table versions (`Mirror.versions()`), which every write to the mirror bumps —
   refreshes, record-change events, our own write-back.
-- its `check()`: the part of `run_checks` an answer shows (RAG colour and reasons, escalation
-  states, data problems, warnings — `answer_digest`; never the notices and cell writes, which are
-  most of a check's size on a large plan), keyed also by the minute of `now`, the policy and the
-  stored escalation states.
+- its `check()`: the part of `run_checks` an answer shows (RAG colour and reasons, the issues'
+  escalation states, data problems, warnings — `answer_digest`; never the notices and cell
+  writes, which are most of a check's size on a large plan), keyed also by the minute of `now`,
+  the policy and the stored escalation states.
 
 Copy-on-write: entries are read-only once published and replaced as a whole, so readers take no
 lock and never wait for a rebuild:
@@ -43,7 +43,7 @@ from typing import Callable, Protocol
 
 from gtm.bot.rules.engine import run_checks
 from gtm.bot.views import ItemIndex
-from gtm.schemas.decisions import CheckResult, EscalationState
+from gtm.schemas.decisions import CheckResult, EscalationState, RagStatus
 from gtm.schemas.plan import PlanSnapshot
 from gtm.schemas.settings import Policy
 
@@ -54,6 +54,7 @@ States = dict[tuple[str, str], EscalationState]
 RunChecks = Callable[[PlanSnapshot, datetime, Policy, States], CheckResult]
 Spawn = Callable[[Callable[[], None]], None]
 STALE_CHECK_MINUTES = 2  # how far the clock may have moved on for a reader to get the last result
+REASON_RECORDS = 20  # records kept per RAG reason (answers show five)
 
 
 class CachedMirror(Protocol):
@@ -80,10 +81,19 @@ def minute_of(now: datetime) -> int:
 
 
 def answer_digest(result: CheckResult) -> CheckResult:
-    """What answers read of a check: RAG, escalation states, problems, warnings — without the
-    notices and cell writes (those are for the scheduler's run, which keeps its own result)."""
-    return CheckResult.model_construct(notices=[], writes=[], escalations=result.escalations,
-                                       rag=result.rag, problems=result.problems, warnings=result.warnings)
+    """What answers read of a check: the RAG colour and reasons (each with its first
+    `REASON_RECORDS` records: answers list five, `views.reasons_of`), the escalation states of
+    issues (`views.issue_level`; the tasks' states are the scheduler's business), problems and
+    warnings. Never the notices and cell writes, which the scheduler's own run keeps. On a
+    100,000-item plan this keeps about a tenth of the result."""
+    rag = result.rag
+    if any(len(r.records) > REASON_RECORDS for r in rag.reasons):
+        rag = RagStatus.model_construct(color=rag.color, reasons=[
+            r if len(r.records) <= REASON_RECORDS else r.model_copy(update={"records": r.records[:REASON_RECORDS]})
+            for r in rag.reasons])
+    return CheckResult.model_construct(notices=[], writes=[], rag=rag,
+                                       escalations=[st for st in result.escalations if st.table == "issue"],
+                                       problems=result.problems, warnings=result.warnings)
 
 
 def _run_in_thread(job: Callable[[], None]) -> None:
@@ -185,7 +195,9 @@ class AnswerCache:
         self._subscribed: "weakref.WeakSet[CachedMirror]" = weakref.WeakSet()
         self._guard = threading.Lock()
         self._build = build or (lambda mirror, now: mirror.snapshot(now))
-        self._queue: "queue.Queue[tuple[weakref.ref[CachedMirror], datetime | None]]" = queue.Queue()
+        # one background worker runs every rebuild and rules recompute, one at a time: a large
+        # plan's rules allocate ~1.6 KB per item while they run, so ten at once would add up
+        self._queue: "queue.Queue[Callable[[], None]]" = queue.Queue()
         self._queued: set[int] = set()
         self._worker: threading.Thread | None = None
         self.stats = {"hits": 0, "builds": 0, "stale": 0, "swaps": 0}
@@ -234,7 +246,7 @@ class AnswerCache:
         versions are read before the snapshot, so an entry is never labelled with versions newer
         than its rows (at worst older: the next reader schedules another rebuild)."""
         key = version_key(mirror.versions())
-        entry = ProjectAnswers(key, self._build(mirror, now))
+        entry = ProjectAnswers(key, self._build(mirror, now), spawn=self.spawn)
         if old is not None:
             entry.carry_check(old)
         with self._guard:
@@ -264,22 +276,32 @@ class AnswerCache:
             if id(mirror) in self._queued:
                 return
             self._queued.add(id(mirror))
+        ref = weakref.ref(mirror)
+
+        def job() -> None:
+            m = ref()
+            if m is not None:
+                with self._guard:
+                    self._queued.discard(id(m))
+                self.rebuild(m, now)
+
+        self.spawn(job)
+
+    def spawn(self, job: Callable[[], None]) -> None:
+        """Run `job` on the cache's background worker (after the jobs queued before it)."""
+        with self._guard:
             if self._worker is None or not self._worker.is_alive():
                 self._worker = threading.Thread(target=self._work, name="gtm-answer-cache", daemon=True)
                 self._worker.start()
-        self._queue.put((weakref.ref(mirror), now))
+        self._queue.put(job)
 
     def _work(self) -> None:
         while True:
-            ref, now = self._queue.get()
-            mirror = ref()
+            job = self._queue.get()
             try:
-                if mirror is not None:
-                    with self._guard:
-                        self._queued.discard(id(mirror))
-                    self.rebuild(mirror, now)
+                job()
             except Exception:  # noqa: BLE001 - readers keep the published entry; the next one retries
-                log.exception("rebuilding the answer cache failed")
+                log.exception("answer cache background job failed")
             finally:
                 self._queue.task_done()
 

@@ -119,7 +119,12 @@ def test_cached_check_keeps_what_answers_show_not_notices_and_writes():
     assert full.notices and full.writes  # the plan has overdue work: the full result carries both
     kept = ProjectAnswers((("task", 1),), snap).check(NOW, Policy(), {})
     assert kept.notices == [] and kept.writes == []
-    assert kept.rag == full.rag and kept.escalations == full.escalations
+    assert kept.rag.color == full.rag.color and V.reasons_of(kept.rag) == V.reasons_of(full.rag)
+    assert sum(len(r.records) for r in kept.rag.reasons) < sum(len(r.records) for r in full.rag.reasons)
+    issues = [st for st in full.escalations if st.table == "issue"]
+    assert issues and kept.escalations == issues and len(full.escalations) > len(issues)
+    for issue in snap.issues:  # the levels answers show are the same
+        assert V.issue_level(issue, NOW, Policy(), kept) == V.issue_level(issue, NOW, Policy(), full)
     assert kept.problems == full.problems and kept.warnings == full.warnings
 
 
