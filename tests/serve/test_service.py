@@ -104,3 +104,37 @@ def test_leader_reschedules_when_a_project_is_added(app_ctx):
         assert svc.reload_projects() is False  # nothing changed
     finally:
         svc.stop()
+
+
+def test_start_preloads_answers_from_the_store_and_freezes_the_gc(make_app, sandbox, seed):
+    """Ready means the plans are in memory already, loaded from the store (never from Feishu), and
+    what start-up built is frozen out of the cyclic collector's way."""
+    import gc
+    import sys
+    from datetime import timedelta
+    from pathlib import Path
+
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "e2e"))
+    from botkit import NOW, create_plan, task
+
+    from gtm.bot.answer_cache import CACHE
+
+    app = make_app(transport="none")
+    u = seed.users
+    create_plan(app.runtime, slug="alpha", name="Alpha 发布", chat_ids=[seed.chat_id], pm=u["pm"],
+                management=[u["management"]],
+                tasks=[task("T1", "准备发布会物料", u["王芳"], NOW.date() - timedelta(days=3))])
+    project = app.runtime.project("alpha")
+    app.runtime.mirror(project).refresh(NOW, full=True)
+    CACHE.clear()
+    mark = sandbox.journal.mark()
+    svc = Service(app).start()
+    try:
+        entry = CACHE.peek(app.runtime.mirror(project))
+        assert entry is not None and [t.name for t in entry.snapshot.tasks] == ["准备发布会物料"]
+        reads = [e["path"] for e in sandbox.journal.since(mark) if "/records" in e["path"]]
+        assert reads == []  # from the store: not one record read from Feishu
+        assert gc.get_freeze_count() > 0
+    finally:
+        svc.stop()
+        gc.unfreeze()
