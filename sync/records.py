@@ -171,6 +171,10 @@ def _date(tz: tzinfo) -> Callable[[Any], tuple[date | None, list[_Bad]]]:
     cache: dict[int, date] = {}
 
     def dec(cell: Any) -> tuple[date | None, list[_Bad]]:
+        if type(cell) is int:  # a plan has few distinct dates: a known one needs no checking
+            d = cache.get(cell)
+            if d is not None:
+                return d, []
         ms, bad = _ms(cell)
         if ms is None:
             return None, bad
