@@ -140,6 +140,7 @@ def _select(options: tuple[str, ...]) -> Callable[[Any], tuple[str | None, list[
 
 def _multi_select(options: tuple[str, ...]) -> Callable[[Any], tuple[list[str], list[_Bad]]]:
     allowed = frozenset(options)
+    shared = {o: o for o in options}  # as `_select`: one string per agreed option, not one per row
 
     def dec(cell: Any) -> tuple[list[str], list[_Bad]]:
         if cell is None:
@@ -150,7 +151,7 @@ def _multi_select(options: tuple[str, ...]) -> Callable[[Any], tuple[list[str], 
             return [], [_bad(*WRONG_SHAPE)]
         if allowed and any(x not in allowed for x in cell):
             return list(cell), [_bad("包含非约定选项", "contains options that are not agreed")]
-        return list(cell), []
+        return [shared[x] for x in cell] if allowed else list(cell), []
 
     return dec
 

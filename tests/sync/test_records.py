@@ -281,3 +281,22 @@ def test_dates_are_local_midnight_in_the_base_timezone():
     # the same instant is still 10 March in Shanghai (13:00), so tz matters only across midnight
     t2, _ = decode_record(TASK, raw({"计划结束": enc - 1}), ny)
     assert t2.planned_end == date(2024, 3, 9) and timedelta(days=1)
+
+
+def test_decoded_rows_share_empty_lists_and_option_strings():
+    """Compact rows: every empty list cell is one shared, read-only list (a mutation raises instead
+    of changing every row), and an agreed option decodes to one shared string."""
+    from gtm.sync.records import EMPTY_LIST, decoder_for
+
+    spec = table("task")
+    dec = decoder_for(spec, TZ)
+    status = spec.field("status")
+    rows = [dec.decode({"record_id": f"rec{i}", "fields": {status.name: "进行" + "中"}})[0] for i in range(2)]
+    a, b = rows
+    assert a.approver is b.approver is a.predecessors is EMPTY_LIST and a.approver == []
+    assert a.status is b.status  # built from two separate strings, decoded to the one option
+    with pytest.raises(TypeError):
+        a.approver.append(Person(open_id="ou_x"))
+    with pytest.raises(TypeError):
+        a.approver += [Person(open_id="ou_x")]
+    assert b.approver == [] and list(a.approver) + ["x"] == ["x"]  # copying still works
