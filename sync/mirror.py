@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import logging
 import threading
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, Callable, Iterable, Iterator
@@ -112,6 +113,7 @@ class Mirror:
         self._cache: dict[str, _Decoded] = {}
         self._lock = threading.Lock()
         self._listeners: list[Callable[["Mirror"], None]] = []
+        self._batch = threading.local()  # per thread: refresh depth, and whether a change is pending
 
     # -- change notification -------------------------------------------------------------------
     def subscribe(self, listener: Callable[["Mirror"], None]) -> None:
@@ -119,7 +121,25 @@ class Mirror:
         changing thread). The answer cache uses it to rebuild off the chat path."""
         self._listeners.append(listener)
 
+    @contextmanager
+    def _one_notice(self) -> Iterator[None]:
+        """Within: changes are noted, and listeners are called once at the end (a full refresh of
+        nine tables rebuilds the answers once, not nine times)."""
+        b = self._batch
+        b.depth = getattr(b, "depth", 0) + 1
+        try:
+            yield
+        finally:
+            b.depth -= 1
+            if b.depth == 0 and getattr(b, "pending", False):
+                b.pending = False
+                self._changed()
+
     def _changed(self) -> None:
+        b = self._batch
+        if getattr(b, "depth", 0):
+            b.pending = True
+            return
         for listener in list(self._listeners):
             try:
                 listener(self)
@@ -132,14 +152,15 @@ class Mirror:
         when a table was never read, or when its last full read is older than the interval."""
         report = RefreshReport(full=full)
         states = self._states()
-        for key in self.table_keys:
-            st = states.get(key)
-            due = (st is None or st.watermark_ms is None or st.last_full_at is None
-                   or now - st.last_full_at >= self.reconcile_interval)
-            if full or due:
-                report.tables.append(self._full(key, now))
-            else:
-                report.tables.append(self._incremental(key, st.watermark_ms, now))
+        with self._one_notice():
+            for key in self.table_keys:
+                st = states.get(key)
+                due = (st is None or st.watermark_ms is None or st.last_full_at is None
+                       or now - st.last_full_at >= self.reconcile_interval)
+                if full or due:
+                    report.tables.append(self._full(key, now))
+                else:
+                    report.tables.append(self._incremental(key, st.watermark_ms, now))
         report.full = full or all(t.mode == "full" for t in report.tables)
         return report
 

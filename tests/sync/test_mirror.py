@@ -217,3 +217,20 @@ def test_mirror_on_postgres(pg_url, gateway, sandbox, sb_clock):
         with admin.begin() as c:
             c.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
         admin.dispose()
+
+
+@pytest.mark.parametrize("plan", [SMALL], indirect=True)
+def test_listeners_hear_each_change_once(plan, gateway, sandbox, store, seed):
+    """Subscribers (the answer cache) are told after a change is stored: once per refresh however
+    many tables and batches changed, once per record-change re-read, never when nothing changed."""
+    b, mids, ids = plan
+    m = Mirror(store, gateway, b)
+    heard: list[dict[str, int]] = []
+    m.subscribe(lambda mirror: heard.append(mirror.versions()))
+    m.refresh(T0 + timedelta(hours=1))  # two tables, three merge batches
+    assert len(heard) == 1 and heard[0] == m.versions()
+    m.refresh(T0 + timedelta(hours=2))  # nothing changed
+    assert len(heard) == 1
+    edit(sandbox, b, "task", ids[0], {"任务名称": "改过的名字"}, seed.users["member"])
+    m.refresh_records("task", [ids[0]])
+    assert len(heard) == 2 and heard[1]["task"] > heard[0]["task"]
