@@ -31,14 +31,18 @@ def _fail(msg: str) -> None:
     sys.exit(2)
 
 
-def _context(ctx: click.Context):
+def _say(line: str) -> None:
+    click.echo(line, err=True)
+
+
+def _context(ctx: click.Context, settings: Any = None):
     """The lazily built AppContext (settings, store, gateway, maybe an embedded sandbox)."""
     from gtm.bot.context import open_context
     from gtm.schemas.settings import SettingsError
 
     if ctx.obj is None:
         try:
-            ctx.obj = open_context()
+            ctx.obj = open_context(settings, announce=_say)
         except SettingsError as exc:
             _fail(str(exc))
         ctx.call_on_close(ctx.obj.close)
@@ -211,12 +215,28 @@ def demo(once: bool, port: int, lang: str) -> None:
 
 
 @main.command()
+@click.option("--sandbox", "use_sandbox", is_flag=True,
+              help="Run on the embedded local Feishu sandbox (same as GTM_SANDBOX=1). Without it, "
+                   "GTM_FEISHU_APP_ID and GTM_FEISHU_APP_SECRET are required.")
 @click.pass_context
-def serve(ctx: click.Context) -> None:
-    """The production process: bot transport + scheduler + /healthz /readyz /metrics."""
-    from gtm.bot.serve import run_serve
+def serve(ctx: click.Context, use_sandbox: bool) -> None:
+    """The production process: bot transport + scheduler + /healthz /readyz /metrics.
 
-    sys.exit(run_serve(_context(ctx)))
+    Refuses to start without GTM_FEISHU_APP_ID/GTM_FEISHU_APP_SECRET (see
+    deploy/feishu-app-setup.md) unless the embedded sandbox is asked for with --sandbox or
+    GTM_SANDBOX=1.
+    """
+    from gtm.bot.serve import credentials_problem, run_serve
+    from gtm.schemas.settings import SettingsError, load_settings
+
+    try:
+        settings = load_settings(**({"sandbox": True} if use_sandbox else {}))
+    except SettingsError as exc:
+        _fail(str(exc))
+    problem = credentials_problem(settings)
+    if problem:
+        _fail(problem)
+    sys.exit(run_serve(_context(ctx, settings)))
 
 
 @main.command()
