@@ -110,8 +110,6 @@ def run_init(app, *, project: str | None, template: str, name: str | None, base_
     tmpl = get_template(template)
     name = name or tmpl.name
     start = start or now.date()
-    if app.embedded:
-        console.print("[yellow]未配置飞书凭证：在内置沙箱上运行 / no Feishu credentials: running on the embedded sandbox[/]")
 
     with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), console=console,
                   transient=True, disable=dry_run or not console.is_terminal) as bar:
