@@ -54,8 +54,10 @@ def _context(ctx: click.Context, settings: Any = None):
 def main() -> None:
     """飞书多维表格上的发布计划助手 · A launch-plan tracker on a Feishu Bitable.
 
-    Without GTM_FEISHU_APP_ID/GTM_FEISHU_APP_SECRET every command runs against an embedded local
-    Feishu sandbox (no account needed). Start with `gtm demo`.
+    Without GTM_FEISHU_APP_ID/GTM_FEISHU_APP_SECRET the one-shot commands run against an embedded
+    local Feishu sandbox (no account needed; one line on stderr says so). `gtm serve` refuses to
+    start without them unless --sandbox or GTM_SANDBOX=1 asks for the sandbox. Start with
+    `gtm demo`.
     """
 
 
