@@ -14,6 +14,9 @@ from rich.console import Console
 
 import gtm.sync.gateway as gateway_module
 from gtm.bot.cli import main
+from gtm.bot.context import open_context
+from gtm.bot.doctor import WARN, Doctor, print_findings
+from gtm.schemas.settings import load_settings
 from gtm.sync.subscribe import can_manage, ensure_subscribed, is_subscribed
 
 NOW = datetime(2026, 3, 2, 10, 0, tzinfo=ZoneInfo("Asia/Shanghai"))
@@ -65,10 +68,6 @@ def test_init_base_and_doctor_say_events_fall_back_to_polling_until_the_app_mana
     out = " ".join(init.output.split())
     assert "无法订阅多维表格" in out and "可管理" in out and "polling" in out, init.output
     assert not sandbox.bitable.store.bases[token].subscribers
-
-    from gtm.bot.context import open_context
-    from gtm.bot.doctor import WARN, Doctor, print_findings
-    from gtm.schemas.settings import load_settings
 
     app = open_context(load_settings(None))
     try:

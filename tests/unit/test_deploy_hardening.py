@@ -7,6 +7,7 @@ from __future__ import annotations
 import re
 import shutil
 import subprocess
+import tomllib
 from pathlib import Path
 
 import pytest
@@ -95,6 +96,13 @@ def test_the_overlay_sets_a_documented_registry_and_version_placeholder():
     (image,) = kz["images"]
     assert image["name"] == "gtm-plan-tracker" and image["newTag"] != "latest"
     assert re.fullmatch(r"\d+\.\d+\.\d+", image["newTag"])
+    # the placeholders name the version this checkout builds
+    version = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["version"]
+    assert image["newTag"] == version
+    dep = yaml.safe_load((K8S / "deployment.yaml").read_text())
+    assert dep["spec"]["template"]["spec"]["containers"][0]["image"] == f"gtm-plan-tracker:{version}"
+    assert yaml.safe_load((ROOT / "deploy" / "compose.yaml").read_text())["services"]["gtm"]["image"] == \
+        f"gtm-plan-tracker:{version}"
     assert "placeholder" in (OVERLAY / "kustomization.yaml").read_text()
 
 

@@ -2,13 +2,15 @@
 start-up errors; the embedded sandbox is used on purpose (GTM_SANDBOX) or announced on stderr."""
 from __future__ import annotations
 
+import os
+
 import pytest
 
 from gtm.schemas.settings import Settings, SettingsError, load_settings
 
 
 def _load(monkeypatch, tmp_path, **env: str) -> Settings:
-    for key in [k for k in __import__("os").environ if k.startswith("GTM_")]:
+    for key in [k for k in os.environ if k.startswith("GTM_")]:
         monkeypatch.delenv(key)
     for key, value in env.items():
         monkeypatch.setenv(key, value)
