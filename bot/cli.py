@@ -228,7 +228,7 @@ def serve(ctx: click.Context, use_sandbox: bool) -> None:
     deploy/feishu-app-setup.md) unless the embedded sandbox is asked for with --sandbox or
     GTM_SANDBOX=1.
     """
-    from gtm.bot.serve import credentials_problem, run_serve
+    from gtm.bot.serve_guard import credentials_problem
     from gtm.schemas.settings import SettingsError, load_settings
 
     try:
@@ -237,7 +237,9 @@ def serve(ctx: click.Context, use_sandbox: bool) -> None:
         _fail(str(exc))
     problem = credentials_problem(settings)
     if problem:
-        _fail(problem)
+        _fail(problem)  # before the service's heavy imports: a wrong start fails at once
+    from gtm.bot.serve import run_serve
+
     sys.exit(run_serve(_context(ctx, settings)))
 
 

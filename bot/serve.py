@@ -20,7 +20,6 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 
 from gtm.bot.health import HttpServer, Probe, Readiness, feishu_probe, health_app, store_probe, transport_probe
 from gtm.bot.metrics import Metrics
-from gtm.schemas.settings import Settings
 
 log = logging.getLogger(__name__)
 
@@ -228,17 +227,6 @@ class Service:
 
     def __exit__(self, *exc: Any) -> None:
         self.stop()
-
-
-def credentials_problem(settings: Settings) -> str:
-    """Why `gtm serve` must not start with these settings (two lines, zh then en), or ''."""
-    if settings.has_credentials or settings.sandbox:
-        return ""
-    return ("gtm serve: 未配置飞书凭证，拒绝启动：请设置 GTM_FEISHU_APP_ID 和 GTM_FEISHU_APP_SECRET"
-            "（见 deploy/feishu-app-setup.md），或用 --sandbox / GTM_SANDBOX=1 明确在内置沙箱上运行。\n"
-            "gtm serve: no Feishu credentials, not starting: set GTM_FEISHU_APP_ID and "
-            "GTM_FEISHU_APP_SECRET (see deploy/feishu-app-setup.md), or pass --sandbox / "
-            "GTM_SANDBOX=1 to run on the embedded sandbox on purpose.")
 
 
 def _banner_sandbox(app: Any) -> str:
