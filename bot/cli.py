@@ -7,9 +7,12 @@ from __future__ import annotations
 import sys
 import warnings
 from datetime import date, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
+
+if TYPE_CHECKING:
+    from gtm.schemas.settings import Settings
 
 warnings.filterwarnings("ignore", message="Module gtm was already imported")
 
@@ -35,7 +38,7 @@ def _say(line: str) -> None:
     click.echo(line, err=True)
 
 
-def _context(ctx: click.Context, settings: Any = None):
+def _context(ctx: click.Context, settings: Settings | None = None):
     """The lazily built AppContext (settings, store, gateway, maybe an embedded sandbox)."""
     from gtm.bot.context import open_context
     from gtm.schemas.settings import SettingsError
