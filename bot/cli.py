@@ -1,6 +1,6 @@
 """`gtm`: the command-line tool. Each subcommand is a thin shell over a function that takes `now`.
 
-The subcommands live in `gtm.bot.cli_plan` and `gtm.bot.cli_service`; `LazyGroup` imports a
+The subcommands live in `gtm.bot.cli_plan`, `gtm.bot.cli_service` and `gtm.bot.cli_serve`; `LazyGroup` imports a
 command's module only when that command runs, so `gtm --help` (and `--version`) never load the
 Feishu SDK (`import lark_oapi` alone costs ~2 s and ~160 MB: its package init imports every
 service, see benchmarks/README.md).
@@ -35,7 +35,7 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
                 "Run the local Feishu-compatible sandbox (Open API + long connection + console page)."),
     "demo": ("gtm.bot.cli_service", "demo",
              "Try everything in one command: sandbox, a provisioned plan with trouble, checks, report, bot."),
-    "serve": ("gtm.bot.cli_service", "serve",
+    "serve": ("gtm.bot.cli_serve", "serve",
               "The production process: bot transport + scheduler + /healthz /readyz /metrics."),
     "doctor": ("gtm.bot.cli_service", "doctor", "Check configuration and every Feishu permission the service needs."),
 }
@@ -70,8 +70,10 @@ class LazyGroup(click.Group):
 def main() -> None:
     """飞书多维表格上的发布计划助手 · A launch-plan tracker on a Feishu Bitable.
 
-    Without GTM_FEISHU_APP_ID/GTM_FEISHU_APP_SECRET every command runs against an embedded local
-    Feishu sandbox (no account needed). Start with `gtm demo`.
+    Without GTM_FEISHU_APP_ID/GTM_FEISHU_APP_SECRET the one-shot commands run against an embedded
+    local Feishu sandbox (no account needed; one line on stderr says so). `gtm serve` refuses to
+    start without them unless --sandbox or GTM_SANDBOX=1 asks for the sandbox. Start with
+    `gtm demo`.
     """
 
 

@@ -7,7 +7,7 @@ from datetime import datetime
 import click
 
 from gtm.bot.context import open_context
-from gtm.schemas.settings import SettingsError
+from gtm.schemas.settings import Settings, SettingsError
 
 
 def _parse_as_of(value: str | None, tz) -> datetime:
@@ -27,11 +27,15 @@ def _fail(msg: str) -> None:
     sys.exit(2)
 
 
-def _context(ctx: click.Context):
+def _say(line: str) -> None:
+    click.echo(line, err=True)
+
+
+def _context(ctx: click.Context, settings: Settings | None = None):
     """The lazily built AppContext (settings, store, gateway, maybe an embedded sandbox)."""
     if ctx.obj is None:
         try:
-            ctx.obj = open_context()
+            ctx.obj = open_context(settings, announce=_say)
         except SettingsError as exc:
             _fail(str(exc))
         ctx.call_on_close(ctx.obj.close)

@@ -1,4 +1,4 @@
-"""`gtm serve | doctor | sandbox | demo`: the service and the local tools.
+"""`gtm doctor | sandbox | demo`: checking the setup, and the local tools.
 
 Loaded by `gtm.bot.cli.LazyGroup` only when one of them runs (this module imports the machinery).
 """
@@ -12,7 +12,6 @@ from gtm.bot.cli_common import _context
 from gtm.bot.commands_sandbox import run_sandbox
 from gtm.bot.demo import run_demo
 from gtm.bot.doctor import run_doctor
-from gtm.bot.serve import run_serve
 
 
 @click.command()
@@ -31,13 +30,6 @@ def sandbox(port: int, host: str, state_file: str | None) -> None:
 def demo(once: bool, port: int, lang: str) -> None:
     """Try everything in one command: sandbox, a provisioned plan with trouble, checks, report, bot."""
     sys.exit(run_demo(once=once, port=port, lang=lang))
-
-
-@click.command()
-@click.pass_context
-def serve(ctx: click.Context) -> None:
-    """The production process: bot transport + scheduler + /healthz /readyz /metrics."""
-    sys.exit(run_serve(_context(ctx)))
 
 
 @click.command()
