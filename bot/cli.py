@@ -11,7 +11,6 @@ import importlib
 import warnings
 
 import click
-from click.utils import make_default_short_help
 
 warnings.filterwarnings("ignore", message="Module gtm was already imported")
 
@@ -60,7 +59,8 @@ class LazyGroup(click.Group):
         """As `click.Group.format_commands`, from the summaries above instead of the commands."""
         names = self.list_commands(ctx)
         limit = formatter.width - 6 - max(len(n) for n in names)
-        rows = [(n, make_default_short_help(COMMANDS[n][2], limit)) for n in names]
+        # a help-only stand-in shortens the summary exactly as the real command would
+        rows = [(n, click.Command(n, help=COMMANDS[n][2]).get_short_help_str(limit)) for n in names]
         with formatter.section("Commands"):
             formatter.write_dl(rows)
 
