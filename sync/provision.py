@@ -46,7 +46,7 @@ from lark_oapi.api.bitable.v1 import (
 )
 
 from gtm.schemas.fields import FieldSpec, Kind, TableRegistry, TableSpec, ViewSpec
-from gtm.schemas.tables import PLAN_TABLES
+from gtm.schemas.tables import PLAN_TABLES, tables_for
 from gtm.schemas.templates import get_template, layout
 from gtm.sync import provision_findings as F
 from gtm.sync.binding import BaseBinding
@@ -107,6 +107,7 @@ class ProvisionPlan:
     findings: list[Finding] = field(default_factory=list)
     rows: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
     reads: int = 0  # read calls made while planning
+    example: bool = False  # the template's worked example instead of a clean plan
 
     @property
     def writes(self) -> int:
@@ -137,21 +138,23 @@ class ProvisionResult:
 
 
 # -- planning ------------------------------------------------------------------------------
-def plan_provision(gateway: Gateway, specs: TableRegistry = PLAN_TABLES, binding: BaseBinding | None = None,
+def plan_provision(gateway: Gateway, specs: TableRegistry | None = None, binding: BaseBinding | None = None,
                    name: str = "", template: str = "gtm", start: date | None = None,
                    tz: str | ZoneInfo = "Asia/Shanghai", *, slug: str = "", repair: bool = False,
-                   _fresh_table: str | None = None) -> ProvisionPlan:
-    """Compare the specs with the Base; no writes. `binding=None` (or no app_token): a new Base."""
+                   example: bool = False, _fresh_table: str | None = None) -> ProvisionPlan:
+    """Compare the specs (by default the template's tables) with the Base; no writes.
+    `binding=None` (or no app_token): a new Base."""
     tz_name = tz.key if isinstance(tz, ZoneInfo) else str(tz)
     if start is None:
         raise ValueError("plan_provision: a start date is needed to lay out the template")
     tmpl = get_template(template)
+    specs = specs if specs is not None else tables_for(template)
     b = copy.deepcopy(binding) if binding else BaseBinding(slug=slug or "default", app_token="",
                                                            timezone=tz_name)
     plan = ProvisionPlan(slug=slug or b.slug, name=name or tmpl.name, template=template, start=start,
                          tz=tz_name, repair=repair, specs=specs, binding=b,
-                         create_base=not b.app_token,
-                         rows=layout(tmpl, start, ZoneInfo(tz_name), project_name=name))
+                         create_base=not b.app_token, example=example,
+                         rows=layout(tmpl, start, ZoneInfo(tz_name), project_name=name, example=example))
     reader = Reader(gateway)
     if plan.create_base:
         plan.steps.append(Step("create_base", label=f"创建多维表格「{plan.name}」",
@@ -159,6 +162,7 @@ def plan_provision(gateway: Gateway, specs: TableRegistry = PLAN_TABLES, binding
         for spec in specs:
             _plan_new_table(plan, spec, seed=True)
         _order_seed_steps(plan)
+        template_names(b, specs)
         return plan
     try:
         actual = reader.tables(b.app_token)
@@ -204,7 +208,24 @@ def plan_provision(gateway: Gateway, specs: TableRegistry = PLAN_TABLES, binding
         _plan_views(plan, spec, views)
     plan.reads = reader.calls
     _order_seed_steps(plan)
+    template_names(b, specs)
     return plan
+
+
+def template_names(binding: BaseBinding, specs: TableRegistry) -> None:
+    """Record in the binding every field whose Feishu name differs from the common layout's
+    (a template's own wording, an older release's name, a user's rename), so the reader, the
+    mirror and write-back, which work with the common layout, find each field by its real name."""
+    for spec in specs:
+        names = binding.field_names.setdefault(spec.key, {})
+        for f in spec.fields:
+            used = names.get(f.attr) or f.name
+            if used != PLAN_TABLES[spec.key].field(f.attr).name:
+                names[f.attr] = used
+            else:
+                names.pop(f.attr, None)
+        if not names:
+            binding.field_names.pop(spec.key, None)
 
 
 def _seed_step(spec: TableSpec) -> Step:
@@ -304,7 +325,8 @@ def _plan_fields(plan: ProvisionPlan, spec: TableSpec, actual: list[dict]) -> No
         a = by_id.get(fid) if fid else None
         matched_by_id = a is not None
         if a is None:
-            cand = by_name.get(f.name)
+            cand = next((by_name[n] for n in (f.name, *f.aliases) if n in by_name
+                         and (by_name[n]["field_id"] not in bound or by_name[n]["field_id"] == fid)), None)
             if cand is not None and cand["field_id"] in bound and cand["field_id"] != fid:
                 cand = None  # that name now belongs to a field bound to another attr
             if cand is not None:
@@ -322,8 +344,11 @@ def _plan_fields(plan: ProvisionPlan, spec: TableSpec, actual: list[dict]) -> No
                 plan.steps.append(_create_field_step(spec, f))
                 continue
         actual_name = a.get("field_name") or f.name
-        if matched_by_id and actual_name != f.name:
-            plan.findings.append(F.field_renamed(spec, f, actual_name))
+        if actual_name != f.name:
+            if actual_name in f.aliases:  # a Base made before the template used the seed's wording
+                plan.findings.append(F.field_old_name(spec, f, actual_name))
+            elif matched_by_id:
+                plan.findings.append(F.field_renamed(spec, f, actual_name))
             names[f.attr] = actual_name
         else:
             names.pop(f.attr, None)
@@ -638,7 +663,8 @@ def apply_provision(plan: ProvisionPlan, gateway: Gateway, progress: Progress | 
         if progress:
             progress(f"已创建多维表格「{plan.name}」", 1, max(1, len(plan.steps)))
         inner = plan_provision(gateway, plan.specs, binding, plan.name, plan.template, plan.start, plan.tz,
-                               slug=plan.slug, repair=plan.repair, _fresh_table=app.default_table_id)
+                               slug=plan.slug, repair=plan.repair, example=plan.example,
+                               _fresh_table=app.default_table_id)
         ap.reads += inner.reads
         ap.plan = inner
         ap.b = inner.binding
@@ -647,6 +673,7 @@ def apply_provision(plan: ProvisionPlan, gateway: Gateway, progress: Progress | 
     else:
         ap.run(plan.steps)
     b = ap.b
+    template_names(b, plan.specs)
     if not b.base_url:
         b.base_url = base_url(b, domain)
     return ProvisionResult(binding=b, findings=findings, created=ap.created, reads=plan.reads + ap.reads,
@@ -656,9 +683,10 @@ def apply_provision(plan: ProvisionPlan, gateway: Gateway, progress: Progress | 
 def provision(gateway: Gateway, *, name: str, template: str = "gtm", start: date,
               tz: str = "Asia/Shanghai", binding: BaseBinding | None = None, slug: str = "",
               repair: bool = False, dry_run: bool = False, progress: Progress | None = None,
-              domain: str = "") -> ProvisionPlan | ProvisionResult:
+              domain: str = "", example: bool = False) -> ProvisionPlan | ProvisionResult:
     """Plan and (unless `dry_run`) apply: what `gtm init` runs."""
-    plan = plan_provision(gateway, PLAN_TABLES, binding, name, template, start, tz, slug=slug, repair=repair)
+    plan = plan_provision(gateway, tables_for(template), binding, name, template, start, tz, slug=slug,
+                          repair=repair, example=example)
     if dry_run:
         return plan
     return apply_provision(plan, gateway, progress, domain=domain)
