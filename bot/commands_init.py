@@ -84,8 +84,8 @@ def _fill_project_row(app, binding, name: str, pm: str | None, chats: list[str],
 
 
 def run_init(app, *, project: str | None, template: str, name: str | None, base_token: str | None,
-             start: date | None, chats: list[str], admins: list[str], strict: bool, dry_run: bool,
-             repair: bool, pm: str | None = None, lang: str = "zh") -> int:
+             start: date | None, chats: list[str], admins: list[str], strict: bool | None, dry_run: bool,
+             repair: bool, pm: str | None = None, lang: str = "zh", example: bool = False) -> int:
     """Provision, register, fill the 项目 row, share. Exit code: 0 ready; 1 drift to act on, somebody
     not granted or a Feishu failure (nothing done so far is rolled back); 2 bad input."""
     from gtm.schemas.templates import get_template
@@ -108,8 +108,15 @@ def run_init(app, *, project: str | None, template: str, name: str | None, base_
                       f"project {slug} moves from Base {registered} to {base_token} (the old Base is left as is)[/]")
     chats = list(dict.fromkeys([*chats, *known_chats] or ([settings.chat_id] if settings.chat_id else [])))
     tmpl = get_template(template)
+    if example and not tmpl.has_example:
+        console.print(f"[red]--example：模板 {template} 没有示例计划，只有 campaign 有（例：gtm init --template campaign "
+                      f"--example）/ --example: template {template} has no worked example; only campaign has one "
+                      f"(e.g. gtm init --template campaign --example)[/]")
+        return 2
+    if strict is None:
+        strict = tmpl.strict_permissions  # campaign (seed 003): owners edit their rows, members view
     name = name or tmpl.name
-    start = start or now.date()
+    start = start or (tmpl.example_start if example else None) or now.date()
     if app.embedded:
         console.print("[yellow]未配置飞书凭证：在内置沙箱上运行 / no Feishu credentials: running on the embedded sandbox[/]")
 
@@ -123,7 +130,7 @@ def run_init(app, *, project: str | None, template: str, name: str | None, base_
         try:
             out = provision(app.gateway, name=name, template=template, start=start, tz=settings.timezone,
                             binding=binding, slug=slug, repair=repair, dry_run=dry_run, progress=progress,
-                            domain=_tenant_domain(app))
+                            domain=_tenant_domain(app), example=example)
         except FeishuError as exc:
             console.print(f"[red]飞书调用失败 / Feishu call failed:[/] {exc}")
             if isinstance(exc, BaseMissing):

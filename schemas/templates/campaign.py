@@ -102,4 +102,5 @@ CAMPAIGN = PlanTemplate(
     report_title="营销活动周报", report_title_en="Campaign weekly report",
     key_date="活动日期", key_date_en="Campaign date", currency="CNY",
     example_start=date(2024, 5, 1),
+    strict_permissions=True,  # "负责人可编辑，成员仅查看"
 )

@@ -140,6 +140,7 @@ class PlanTemplate(_Frozen):
     key_date_en: str = "Target date"
     currency: str = "CNY"
     example_start: date | None = None  # the seed's own start date, for `--example`
+    strict_permissions: bool = False  # seed 003: owners edit their rows, members view
     extra: dict[str, Any] = Field(default_factory=dict)
 
     @property
