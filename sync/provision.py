@@ -234,7 +234,13 @@ def _seed_step(spec: TableSpec) -> Step:
 
 
 def _plan_new_table(plan: ProvisionPlan, spec: TableSpec, *, seed: bool, finding: Finding | None = None) -> None:
-    inline = [f.attr for f in spec.fields if f is spec.primary or (f.type in CREATE_TABLE_TYPES)]
+    # fields go in with the table while they can (the create-table call takes some types only);
+    # the rest are added one by one in spec order, so the Base's columns keep the spec's order
+    inline = []
+    for f in spec.fields:
+        if f is not spec.primary and f.type not in CREATE_TABLE_TYPES:
+            break
+        inline.append(f.attr)
     plan.steps.append(Step("create_table", spec.key, label=f"创建表「{spec.name}」",
                            label_en=f"create table {spec.en} ({spec.name})",
                            detail={"inline": inline, "finding": finding}))

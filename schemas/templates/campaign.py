@@ -77,7 +77,7 @@ CAMPAIGN = PlanTemplate(
         T(task_id="E002", name="直播带货活动(专场)", phase=EXEC, milestone="MS2", start_offset=40, end_offset=40,
           role="主播",
           example=X(actual_start=40, actual_end=40, progress=1.0, status=DONE,
-                    risk_note="观看峰值未达预期(需优化引流)", note="转化率3.5%达标")),
+                    risk_note="观峰值未达预期(需优化引流)", note="转化率3.5%达标")),
         T(task_id="E003", name="实时监控数据与用户互动引导", phase=EXEC, start_offset=31, end_offset=48),
         T(task_id="C001", name="数据复盘报告", phase=CLOSE, start_offset=49, end_offset=55, role="数据",
           example=X(actual_start=49, actual_end=54, progress=1.0, status=DONE, note="提交至管理层")),
