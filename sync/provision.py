@@ -162,7 +162,6 @@ def plan_provision(gateway: Gateway, specs: TableRegistry | None = None, binding
         for spec in specs:
             _plan_new_table(plan, spec, seed=True)
         _order_seed_steps(plan)
-        template_names(b, specs)
         return plan
     try:
         actual = reader.tables(b.app_token)
@@ -208,24 +207,20 @@ def plan_provision(gateway: Gateway, specs: TableRegistry | None = None, binding
         _plan_views(plan, spec, views)
     plan.reads = reader.calls
     _order_seed_steps(plan)
-    template_names(b, specs)
     return plan
 
 
-def template_names(binding: BaseBinding, specs: TableRegistry) -> None:
-    """Record in the binding every field whose Feishu name differs from the common layout's
-    (a template's own wording, an older release's name, a user's rename), so the reader, the
-    mirror and write-back, which work with the common layout, find each field by its real name."""
-    for spec in specs:
-        names = binding.field_names.setdefault(spec.key, {})
-        for f in spec.fields:
-            used = names.get(f.attr) or f.name
-            if used != PLAN_TABLES[spec.key].field(f.attr).name:
-                names[f.attr] = used
-            else:
-                names.pop(f.attr, None)
-        if not names:
-            binding.field_names.pop(spec.key, None)
+def note_name(binding: BaseBinding, table_key: str, attr: str, actual: str) -> None:
+    """Remember the Feishu name of a field when it differs from the common layout's (a template's
+    own wording, an older release's name, a user's rename): the reader, the mirror and write-back
+    work with the common layout and find each field by this name."""
+    names = binding.field_names.setdefault(table_key, {})
+    if actual != PLAN_TABLES[table_key].field(attr).name:
+        names[attr] = actual
+    else:
+        names.pop(attr, None)
+    if not names:
+        binding.field_names.pop(table_key, None)
 
 
 def _seed_step(spec: TableSpec) -> Step:
@@ -322,7 +317,6 @@ def _plan_adopt_fresh(plan: ProvisionPlan, reader: Reader, spec: TableSpec, tabl
 def _plan_fields(plan: ProvisionPlan, spec: TableSpec, actual: list[dict]) -> None:
     b = plan.binding
     ids = b.field_ids.setdefault(spec.key, {})
-    names = b.field_names.setdefault(spec.key, {})
     by_id = {f["field_id"]: f for f in actual}
     bound = {fid for fid in ids.values()}
     by_name = {f.get("field_name"): f for f in actual}
@@ -355,9 +349,7 @@ def _plan_fields(plan: ProvisionPlan, spec: TableSpec, actual: list[dict]) -> No
                 plan.findings.append(F.field_old_name(spec, f, actual_name))
             elif matched_by_id:
                 plan.findings.append(F.field_renamed(spec, f, actual_name))
-            names[f.attr] = actual_name
-        else:
-            names.pop(f.attr, None)
+        note_name(b, spec.key, f.attr, actual_name)
         if int(a.get("type") or 0) != int(f.type):
             plan.findings.append(F.field_type_changed(spec, f, int(a.get("type") or 0), actual_name))
             continue
@@ -378,8 +370,6 @@ def _plan_fields(plan: ProvisionPlan, spec: TableSpec, actual: list[dict]) -> No
                                 "ui_type": a.get("ui_type"), "property": prop,
                                 "missing": [{"name": o.name, "color": o.color} for o in missing],
                                 "finding": finding}))
-    if not names:
-        b.field_names.pop(spec.key, None)
 
 
 def _plan_views(plan: ProvisionPlan, spec: TableSpec, actual: list[dict]) -> None:
@@ -452,10 +442,11 @@ class _Applier:
         self.reads += reader.calls
         by_name = {f.get("field_name"): f["field_id"] for f in fields}
         ids = self.b.field_ids.setdefault(spec.key, {})
+        self.b.field_names.pop(spec.key, None)
         for f in inline:
             if f.name in by_name:
                 ids[f.attr] = by_name[f.name]
-        self.b.field_names.pop(spec.key, None)
+                note_name(self.b, spec.key, f.attr, f.name)
         views = self.b.view_ids.setdefault(spec.key, {})
         views.clear()
         if spec.views:
@@ -504,7 +495,7 @@ class _Applier:
         data = self.write("bitable.field.create", lambda: self.bt.app_table_field.create(req),
                           "bitable.schema_write", table=tid, retry_safe=True, context=f"{spec.name}.{f.name}")
         self.b.field_ids.setdefault(spec.key, {})[f.attr] = data.field.field_id
-        self.b.field_names.get(spec.key, {}).pop(f.attr, None)
+        note_name(self.b, spec.key, f.attr, f.name)
         self.created["fields"] += 1
 
     def do_fix_options(self, step: Step) -> None:
@@ -679,7 +670,6 @@ def apply_provision(plan: ProvisionPlan, gateway: Gateway, progress: Progress | 
     else:
         ap.run(plan.steps)
     b = ap.b
-    template_names(b, plan.specs)
     if not b.base_url:
         b.base_url = base_url(b, domain)
     return ProvisionResult(binding=b, findings=findings, created=ap.created, reads=plan.reads + ap.reads,
