@@ -19,6 +19,7 @@ from gtm.schemas.decisions import CheckResult
 from gtm.schemas.plan import Level3, PlanSnapshot
 from gtm.schemas.settings import Policy
 from gtm.schemas.tables import table
+from gtm.schemas.templates import get_template
 
 LIST_CAP = 60  # rows a list answer keeps before "还有 N 项" (the renderer may cut further)
 
@@ -132,7 +133,8 @@ def status_view(p: ProjectData, now: datetime, policy: Policy) -> V.StatusView:
     progress = V.milestone_progress(snap, now, policy, index.milestone_counts)
     day = V.today(now, policy)
     overdue = index.all.before(day.isoformat())
-    zh, en = V.budget_lines(snap)
+    zh, en = V.budget_lines(snap, policy)
+    words = get_template(policy.template)
     reasons = V.reasons_of(rag) if rag else []
     if not reasons and snap.project.rag_reason:
         reasons = [V.ReasonView(color="yellow" if color != "green" else "yellow",
@@ -141,7 +143,8 @@ def status_view(p: ProjectData, now: datetime, policy: Policy) -> V.StatusView:
         project_name=p.name, as_of=now.astimezone(policy.tz).strftime("%Y-%m-%d %H:%M"),
         rag=V.RAG_LABEL[color], header_color=color, reasons=Clip.of(reasons, 10),
         milestones=Clip.of(progress, 12), next_milestone=V.next_milestone(progress),
-        launch_date=V.iso(snap.project.launch_date), overdue=len(overdue),
+        launch_date=V.iso(snap.project.launch_date), key_date=words.key_date, key_date_en=words.key_date_en,
+        overdue=len(overdue),
         blocked=index.blocked,
         open_issues=len(V.open_issues(snap)),
         high_risks=sum(1 for r in V.open_risks(snap) if V.risk_score(r) >= policy.red_risk_score),
@@ -171,7 +174,9 @@ def milestone_view(p: ProjectData, key: str, now: datetime, policy: Policy) -> V
     tasks = [t for t in snap.tasks if found.record_id in t.milestone]
     color = {"green": "green", "red": "red", "blue": "blue", "orange": "orange"}.get(prog.status.color, "blue")
     return V.MilestoneView(
-        project_name=p.name, code=found.code, name=found.name, phase=found.phase or "",
+        project_name=p.name, code=found.code, name=found.name,
+        phase=get_template(policy.template).phase_names(found.phase)[0] if found.phase else "",
+        phase_en=get_template(policy.template).phase_names(found.phase)[1] if found.phase else "",
         owner_id=found.owner.open_id if found.owner else "",
         owner_name=found.owner.label() if found.owner else "",
         target=prog.target, actual=prog.actual, status=prog.status, header_color=color,

@@ -135,5 +135,5 @@ GTM = PlanTemplate(
                                    purpose="进度、风险、资源", form="会议+文档")),
     launch_milestone="M5",
     report_title="GTM 项目周报", report_title_en="GTM weekly report",
-    key_date="目标发布日期", key_date_en="Target launch date", currency="USD",
+    key_date="目标发布日期", key_date_en="Target launch", currency="USD",
 )
