@@ -89,8 +89,8 @@ class StatusView(BaseModel):
     milestones: Clip[MilestoneProgress] = Field(default_factory=Clip)
     next_milestone: str = ""
     launch_date: str = ""
-    key_date: str = "目标发布日期"  # the template's key date (验收日期, 活动日期 …)
-    key_date_en: str = "Target launch"
+    key_date: str = ""  # the template's name of its key date (验收日期, 活动日期 …)
+    key_date_en: str = ""
     overdue: int = 0
     blocked: int = 0
     open_issues: int = 0
