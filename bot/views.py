@@ -376,6 +376,7 @@ from gtm.schemas.plan import (  # noqa: E402
     RiskStatus,
     TaskStatus,
 )
+from gtm.bot.rules.risk import level_score  # noqa: E402
 from gtm.schemas.money import format_money  # noqa: E402
 from gtm.schemas.settings import Policy  # noqa: E402
 
@@ -434,7 +435,7 @@ def risk_score(risk) -> int:
     try:
         return (LEVEL3_SCORE[Level3(risk.likelihood).name] * LEVEL3_SCORE[Level3(risk.impact).name])
     except (ValueError, KeyError):
-        return int(risk.score or 0)
+        return int(risk.score or level_score(risk) or 0)
 
 
 def risk_color(score: int, policy: Policy) -> str:
