@@ -57,8 +57,9 @@ def main() -> None:
 
 @main.command()
 @click.option("--project", "project", default=None, help="Project slug (registry key). Default: the only registered project, else 'default'.")
-@click.option("--template", type=click.Choice(["gtm", "sales", "campaign"]), default="gtm", show_default=True,
-              help="Plan template from the seeds: GTM milestones M1–M9, sales project, campaign schedule.")
+@click.option("--template", type=click.Choice(["gtm", "sales", "campaign"]), default=None,
+              help="Plan template from the seeds: GTM milestones M1–M9 (seed 000), sales project (002), campaign "
+                   "schedule (003). Default: the project's registered template, else gtm.")
 @click.option("--name", default=None, help="Base / project name (default: the template's name).")
 @click.option("--base", "base_token", default=None, help="Adopt an existing Base (app_token) instead of creating one.")
 @click.option("--start", "start", default=None, help="Start date for laying out the plan (YYYY-MM-DD, default today).")

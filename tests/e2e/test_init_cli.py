@@ -294,6 +294,8 @@ def test_campaign_defaults_to_strict_owners_edit_their_rows(gtm, sandbox, seed, 
     with pytest.raises(ApiError):
         sandbox.bitable.act_update(wang, token, tid, theirs, {"备注": "改别人的任务"})
     assert sandbox.bitable.can(token, wang, "view", tid, theirs)  # members view everything
+    again = gtm(*init_args(seed, "campaign"))  # no --template: the project's own template, strict again
+    assert again.code == 0 and again.writes == [], [(e["method"], e["path"]) for e in again.writes]
     opted_out = gtm(*init_args(seed, "campaign2", "--template", "campaign", "--permissions", "default"))
     assert opted_out.code == 0 and "高级权限已启用" not in opted_out.out
 
