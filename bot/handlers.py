@@ -33,6 +33,7 @@ class ProjectData:
     check: CheckResult | None = None
     slug: str = ""
     index: V.ItemIndex | None = None  # open items of `snapshot`, when the caller has them cached
+    policy: Policy | None = None  # the project's own (its template's words, money unit); else the context's
 
     def items(self) -> V.ItemIndex:
         """The open-item index of the snapshot (built here when the caller did not bring one)."""
@@ -347,11 +348,12 @@ def view_for(cmd: Command, ctx: AskContext) -> tuple[str, BaseModel]:
     if isinstance(picked, V.MessageView):
         return "message", picked
     p = picked
-    day = V.today(now, ctx.policy)
+    policy = p.policy or ctx.policy  # in a p2p answer, the picked project's own policy
+    day = V.today(now, policy)
     if cmd.name == "status":
-        return "status", status_view(p, now, ctx.policy)
+        return "status", status_view(p, now, policy)
     if cmd.name == "milestone":
-        view = milestone_view(p, cmd.arg, now, ctx.policy)
+        view = milestone_view(p, cmd.arg, now, policy)
         return ("milestone" if isinstance(view, V.MilestoneView) else "message"), view
     if cmd.name == "overdue":
         return "items", _item_list("overdue", ctx, lambda ix: ix.all.before(day.isoformat()), [p])
@@ -361,19 +363,19 @@ def view_for(cmd: Command, ctx: AskContext) -> tuple[str, BaseModel]:
         return "items", _item_list("this_week", ctx,
                                    lambda ix: ix.all.between(start.isoformat(), end.isoformat()), [p])
     if cmd.name == "risks":
-        return "risks", risks_view(p, now, ctx.policy)
+        return "risks", risks_view(p, now, policy)
     if cmd.name == "dependencies":
-        return "dependencies", dependencies_view(p, now, ctx.policy)
+        return "dependencies", dependencies_view(p, now, policy)
     if cmd.name == "issues":
-        return "issues", issues_view(p, now, ctx.policy)
+        return "issues", issues_view(p, now, policy)
     if cmd.name == "data_problems":
         return "data_problems", data_problems_view(p)
     if cmd.name == "report":
         from gtm.bot.report import build_weekly_report
 
         prev = ctx.previous_report if p.snapshot is ctx.snapshot else None
-        return "report", build_weekly_report(p.snapshot, p.check, now, ctx.policy.timezone, prev,
-                                             project_name=p.name, policy=ctx.policy)
+        return "report", build_weekly_report(p.snapshot, p.check, now, policy.timezone, prev,
+                                             project_name=p.name, policy=policy)
     raise ValueError(f"no handler for command {cmd.name!r}")  # pragma: no cover
 
 

@@ -97,3 +97,17 @@ def test_milestone_card_shows_phase_in_chinese_and_english():
     ctx = AskContext(project_name="p", project_slug="p", snapshot=snap, check=run_checks(snap, NOW, policy),
                      now=NOW, policy=policy, asker=ALICE.open_id, chat_id="oc_group0001")
     assert "阶段：发布前准备（Pre-Launch）" in _text(answer(parse("M1"), ctx))
+
+
+def test_p2p_status_of_a_sales_project_uses_that_projects_words():
+    from gtm.bot.handlers import ProjectData
+
+    gtm_snap, sales_snap = build_snapshot(name="星河"), build_snapshot(name="某客户系统部署")
+    gtm_p, sales_p = Policy(template="gtm"), Policy(template="sales")
+    ctx = AskContext(now=NOW, policy=gtm_p, asker=ALICE.open_id, chat_type="p2p", projects=[
+        ProjectData("星河", gtm_snap, run_checks(gtm_snap, NOW, gtm_p), "xinghe", policy=gtm_p),
+        ProjectData("某客户系统部署", sales_snap, run_checks(sales_snap, NOW, sales_p), "deal", policy=sales_p)])
+    card = _text(answer(parse("状态 某客户系统部署"), ctx))
+    assert "验收日期：" in card and "¥100,000" in card and "目标发布日期" not in card
+    report = _text(answer(parse("周报 某客户系统部署"), ctx))
+    assert "销售项目周报" in report and "GTM 项目周报" not in report
