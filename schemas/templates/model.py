@@ -253,7 +253,7 @@ def layout(template: PlanTemplate, start: date, tz: ZoneInfo | str = "Asia/Shang
               "purpose": c.purpose, "form": c.form} for c in template.communications]
     payments = [{"item": x.item, "due_date": day(x.offset_days), "note": x.note} for x in template.payments]
     if example:
-        _example_milestones(milestones, tasks, template)
+        _example_milestones(milestones, tasks, deliverables, exits)
     rows = {"project": [project], "milestone": milestones, "deliverable": deliverables,
             "exit_criterion": exits, "task": tasks, "risk": risks, "dependency": deps,
             "metric": metrics, "communication": comms, "payment": payments}
@@ -263,13 +263,19 @@ def layout(template: PlanTemplate, start: date, tz: ZoneInfo | str = "Asia/Shang
 
 
 def _example_milestones(milestones: list[dict[str, Any]], tasks: list[dict[str, Any]],
-                        template: PlanTemplate) -> None:
+                        deliverables: list[dict[str, Any]], exits: list[dict[str, Any]]) -> None:
     """In the worked example a milestone is done when every task linked to it is done (its
-    actual date the last task's actual end); the seed gives no milestone status of its own."""
+    actual date the last task's actual end), and so are its deliverables and exit criteria; the
+    seed gives no milestone status of its own."""
     done = TaskStatus.DONE.value
     for m in milestones:
         linked = [t for t in tasks if m["code"] in t.get("milestone", [])]
         if linked and all(t.get("status") == done and t.get("actual_end") for t in linked):
             m["status"] = MilestoneStatus.DONE.value
             m["actual_date"] = max(t["actual_end"] for t in linked)
-    del template
+            for d in deliverables:
+                if m["code"] in d.get("milestone", []):
+                    d.update(status=MilestoneStatus.DONE.value, done_date=m["actual_date"])
+            for c in exits:
+                if m["code"] in c.get("milestone", []):
+                    c["met"] = True

@@ -5,7 +5,7 @@ back through the SDK. An edit of a template that drifts from its seed fails here
 from __future__ import annotations
 
 import re
-from datetime import date
+from datetime import date, datetime, time, timedelta
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -13,7 +13,9 @@ from zoneinfo import ZoneInfo
 import pytest
 import yaml
 
+from gtm.bot.rules.engine import run_checks
 from gtm.schemas.plan import PlanSnapshot
+from gtm.schemas.settings import Policy
 from gtm.schemas.tables import PLAN_TABLES
 from gtm.sync.binding import BaseBinding
 from gtm.sync.provision_read import Reader
@@ -193,3 +195,10 @@ def test_campaign_example_is_the_seeds_worked_example(provision_template):
             _offset(x["actual"][0], seed_start), _offset(x["actual"][1], seed_start)), x["id"]
         assert (round(t.progress * 100), t.status, t.risk_note, t.note) == (
             x["progress"], x["status"], x["risk"], x["note"]), x["id"]
+    # the service reads and checks the example like any plan: the seed's milestones were met on time
+    snap.project_slug = "demo618"
+    when = datetime.combine(START + timedelta(days=61), time(10), TZ)
+    result = run_checks(snap, when, Policy(template="campaign"))
+    assert [p for p in result.problems if p.field != "owner"] == []  # (owners are the team's to fill)
+    assert {m.status for m in snap.milestones} == {"完成"}
+    assert not [n for n in result.notices if n.kind == "gate"]
