@@ -4,7 +4,6 @@ back through the SDK. An edit of a template that drifts from its seed fails here
 """
 from __future__ import annotations
 
-import re
 from datetime import date, datetime, time, timedelta
 from pathlib import Path
 from typing import Any
