@@ -13,6 +13,7 @@ from typing import Any
 from gtm.bot.runtime import ProjectRuntime, Runtime
 from gtm.schemas.decisions import CheckResult, Notice, RecordRef
 from gtm.schemas.plan import PlanSnapshot
+from gtm.sync.drift import DriftReport
 
 log = logging.getLogger(__name__)
 
@@ -34,6 +35,7 @@ class CheckRun:
     outcomes: list[Any] = field(default_factory=list)  # SendOutcome rows from the sender
     dry_run: bool = False
     error: str = ""
+    drift: DriftReport | None = None
 
 
 def problem_notices(project: ProjectRuntime, snapshot: PlanSnapshot) -> list[Notice]:
@@ -49,19 +51,47 @@ def problem_notices(project: ProjectRuntime, snapshot: PlanSnapshot) -> list[Not
     return out
 
 
+def system_recipients(project: ProjectRuntime, snapshot: PlanSnapshot) -> list[str]:
+    """Who hears about system problems (drift, failed deliveries): the PM and the admins."""
+    pm = snapshot.project.pm.open_id if snapshot.project.pm else ""
+    return list(dict.fromkeys([r for r in [pm, *project.policy.admins] if r]))
+
+
+def drift_notices(project: ProjectRuntime, snapshot: PlanSnapshot, drift: DriftReport | None) -> list[Notice]:
+    """One alert per schema change (renamed and followed, deleted, retyped, restored) to the PM and
+    the admins; the ledger key names the change, so a change is said once however often it is seen."""
+    who = system_recipients(project, snapshot)
+    if drift is None or not who:
+        return []
+    return [Notice(kind="system", key=c.key, recipients=who, title="字段变化",
+                   text=c.text, text_en=c.text_en,
+                   data={"fix": "gtm init --repair" if c.kind in ("missing", "retyped") else ""})
+            for c in drift.changes]
+
+
 def evaluate(runtime: Runtime, project: ProjectRuntime, now: datetime, *, refresh: bool = True,
              full: bool = False) -> tuple[PlanSnapshot, CheckResult, Any]:
     """Refresh the mirror (optional) and run every rule; no writes, no sends."""
+    snapshot, result, report, _ = evaluate_with_drift(runtime, project, now, refresh=refresh, full=full)
+    return snapshot, result, report
+
+
+def evaluate_with_drift(runtime: Runtime, project: ProjectRuntime, now: datetime, *, refresh: bool = True,
+                        full: bool = False) -> tuple[PlanSnapshot, CheckResult, Any, DriftReport | None]:
+    """`evaluate`, plus the schema-drift comparison every refreshing sync makes first."""
     from gtm.bot.rules.engine import run_checks
     from gtm.sync.store.ledger import get_states
 
     mirror = runtime.mirror(project)
-    report = mirror.refresh(now, full=full) if refresh else None
+    drift = mirror.check_schema(now) if refresh else None
+    report = mirror.refresh(now, full=full, tables_full=drift.changed_tables if drift else ()) if refresh else None
     snapshot = mirror.snapshot()
     with runtime.store.session() as s:
         states = get_states(s, project.slug)
     result = run_checks(snapshot, now, project.policy, states)
-    return snapshot, result, report
+    for g in snapshot.blind:  # say what cannot be judged, never a silent "0 items"
+        result.warnings.append(g.describe(project.policy.locale))
+    return snapshot, result, report, drift
 
 
 def run_check(runtime: Runtime, project: ProjectRuntime, now: datetime, *, dry_run: bool = False,
@@ -73,12 +103,12 @@ def run_check(runtime: Runtime, project: ProjectRuntime, now: datetime, *, dry_r
     from gtm.sync.writeback import apply as apply_writes
     from gtm.sync.writeback import plan_writes
 
-    snapshot, result, refresh = evaluate(runtime, project, now, full=full)
-    run = CheckRun(project.slug, now, snapshot, result, refresh=refresh, dry_run=dry_run)
+    snapshot, result, refresh, drift = evaluate_with_drift(runtime, project, now, full=full)
+    run = CheckRun(project.slug, now, snapshot, result, refresh=refresh, dry_run=dry_run, drift=drift)
     mirror = runtime.mirror(project)
     plan = plan_writes(result.writes, mirror)
     run.writes_planned = plan.count if hasattr(plan, "count") else len(result.writes)
-    notices = list(result.notices) + problem_notices(project, snapshot)
+    notices = list(result.notices) + problem_notices(project, snapshot) + drift_notices(project, snapshot, drift)
     if not include_digest:
         notices = [n for n in notices if not n.digest]
     if not dry_run:

@@ -140,8 +140,15 @@ def run_init(app, *, project: str | None, template: str, name: str | None, base_
     for f in result.findings:
         style = "green" if f.fixed else ("yellow" if f.severity != "info" else "dim")
         console.print(f"[{style}]• {f.describe(lang)}[/]")
+    if repair:
+        result.binding.gaps = []  # repaired; the next sync compares the fields again
     with app.store.session() as s:
-        register_project(s, slug, name, template, result.binding, chats)
+        row = register_project(s, slug, name, template, result.binding, chats)
+        ids = [a for a in admins if a.startswith("ou_")]
+        if ids:  # admins hear of system problems (drift, failed deliveries) with the PM
+            overrides = dict(row.policy_overrides or {})
+            overrides["admins"] = list(dict.fromkeys([*overrides.get("admins", []), *ids]))
+            row.policy_overrides = overrides
 
     failed = False
     pm_open_id, pm_as_admin = _resolve_pm(app, pm, console)

@@ -54,6 +54,9 @@ class Policy(BaseModel):
     working_hours_start: time = time(8, 30)
     working_hours_end: time = time(21, 0)
     locale: Literal["zh", "en"] = "zh"
+    # open_ids of the people who hear about system problems with the PM (schema drift, failed
+    # deliveries, a lost Base); `gtm init --admin ou_…` adds them for that project
+    admins: list[str] = Field(default_factory=list)
 
     @field_validator("timezone")
     @classmethod
