@@ -392,6 +392,7 @@ STATUS_STYLE = {OK: ("✔ ok", "green"), MISSING: ("✘ missing", "red"), WARN: 
 
 def print_findings(findings: list[Finding], console: Any = None) -> None:
     from rich.console import Console
+    from rich.markup import escape
     from rich.table import Table
 
     console = console or Console()
@@ -402,7 +403,7 @@ def print_findings(findings: list[Finding], console: Any = None) -> None:
     table.add_column("怎么办 / What to do", overflow="fold")
     for f in findings:
         label, style = STATUS_STYLE.get(f.status, (f.status, ""))
-        table.add_row(f.check, f"[{style}]{label}[/]", f.detail, f.fix)
+        table.add_row(escape(f.check), f"[{style}]{label}[/]", escape(f.detail), escape(f.fix))
     console.print(table)
     missing = [f for f in findings if f.failed]
     if missing:
