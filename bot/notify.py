@@ -202,9 +202,13 @@ class Sender:
             if row is None:
                 existing = ledger.get(s, project, item.key, item.recipient)
                 assert existing is not None
-                if window is None and existing.status in ("pending", "queued") and \
-                        ledger.take_over(s, existing.id, now=now, lease_until=lease):
+                took = ledger.take_over(s, existing.id, now=now, lease_until=lease) if (
+                    window is None and existing.status in ("pending", "queued")) else "busy"
+                if took == "won":
                     row_id = existing.id
+                elif took == "uncertain":
+                    out.status, out.why = "failed", ledger.UNCERTAIN_REASON
+                    return out
                 else:
                     out.why = _EXISTING_WHY.get(existing.status, existing.status)
                     if existing.status == "queued":
@@ -242,8 +246,12 @@ class Sender:
             out = SendOutcome(row.rule or row.kind, row.record, row.recipient,
                               "digest" if row.kind == "digest" else "single", "skipped", key=row.key)
             with self.store.session() as s:
-                won = ledger.take_over(s, row.id, now=now, lease_until=ledger.lease_for(now, self.lease_seconds))
-            if not won:
+                took = ledger.take_over(s, row.id, now=now, lease_until=ledger.lease_for(now, self.lease_seconds))
+            if took == "uncertain":
+                out.status, out.why = "failed", ledger.UNCERTAIN_REASON
+                outcomes.append(out)
+                continue
+            if took != "won":
                 out.why = "另一运行正在发送 / another run took it"
                 outcomes.append(out)
                 continue
