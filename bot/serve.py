@@ -67,6 +67,8 @@ class Service:
         self._sched_lock = threading.RLock()
         self._stop = threading.Event()
         self._watcher: threading.Thread | None = None
+        self.fatal = ""  # set when the process must exit (a dead leader thread)
+        self.fatal_event = threading.Event()
         self.metrics.registry.register(_ServiceCollector(self))
 
     # -- status -----------------------------------------------------------------------------------
@@ -101,7 +103,7 @@ class Service:
         secret = s.feishu_app_secret.get_secret_value()
         self.dispatcher = Dispatcher(self.runtime)
         probes = [Probe("feishu", feishu_probe(self.app.gateway, s.feishu_app_id, secret)),
-                  Probe("store", store_probe(self.app.store))]
+                  Probe("store", store_probe(self.app.store)), Probe("leader", self.leader_probe)]
         if s.transport == "ws":
             from gtm.bot.transports.longconn import LongConnection
 
@@ -132,8 +134,24 @@ class Service:
         from gtm.bot.leader import Leader
 
         self.leader = Leader(self.settings.database_url, retry_seconds=self.settings.leader_retry_seconds,
-                             on_elected=self._elected, on_demoted=self._demoted)
+                             ttl_seconds=self.settings.leader_ttl_seconds,
+                             on_elected=self._elected, on_demoted=self._demoted, on_failure=self._leader_died)
         self.leader.start()
+
+    def _leader_died(self, why: str) -> None:
+        """The election thread died: no job would ever run again. Fail /readyz and exit (the
+        orchestrator restarts the process) rather than stay up looking healthy."""
+        self.fatal = f"leader election stopped: {why}"
+        log.critical("%s; exiting so the process is restarted", self.fatal)
+        self.fatal_event.set()
+
+    def leader_probe(self) -> str | None:
+        """/readyz: the election thread must be running (leader or standby)."""
+        if self.leader is None:
+            return "leader election not started"
+        if not self.leader.alive:
+            return self.leader.failure or "leader election thread is not running"
+        return None
 
     def _elected(self) -> None:
         from gtm.bot.jobs import make_jobset
@@ -273,12 +291,16 @@ def run_serve(app: Any, *, stop_event: threading.Event | None = None) -> int:
 
         for sig in (signal.SIGINT, signal.SIGTERM):
             previous[sig] = signal.signal(sig, on_signal)
+    code = 0
     try:
-        while not stop.wait(1.0):
-            pass
+        while not stop.wait(0.5):
+            if service.fatal_event.is_set():
+                print(f"gtm serve: {service.fatal}; exiting", file=sys.stderr, flush=True)
+                code = 1
+                break
     finally:
         for sig, handler in previous.items():
             signal.signal(sig, handler)
         service.stop()
         print("gtm serve: stopped", flush=True)
-    return 0
+    return code

@@ -103,9 +103,11 @@ class Settings(BaseSettings):
     batch_limit: int = 500
     base_permission: Literal["view", "edit"] = "edit"
     log_level: str = "INFO"
-    # `gtm serve`: how often a standby replica tries to take the scheduler lock (and the leader
-    # checks it still holds it); a dead leader is replaced within about this many seconds
-    leader_retry_seconds: float = Field(default=5.0, gt=0)
+    # `gtm serve`: leadership is a lease of `leader_ttl_seconds` renewed every ttl/3 seconds; a
+    # standby tries to take it every `leader_retry_seconds`, so a dead or frozen leader is replaced
+    # within ttl + retry seconds (13 s by default)
+    leader_retry_seconds: float = Field(default=3.0, gt=0)
+    leader_ttl_seconds: float = Field(default=10.0, gt=0)
     policy: Policy = Field(default_factory=Policy)
 
     @classmethod

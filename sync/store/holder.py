@@ -19,9 +19,10 @@ from datetime import datetime, timedelta, timezone
 _TOKEN = uuid.uuid4().hex[:8]
 
 
-def holder_id() -> str:
-    """This process: `host:pid:token` (the token tells a restarted process with a reused pid apart)."""
-    return f"{socket.gethostname()}:{os.getpid()}:{_TOKEN}"
+def holder_id(instance: str = "") -> str:
+    """This process: `host:pid:token` (the token tells a restarted process with a reused pid apart);
+    `instance` tells several holders within one process apart (`token-instance`)."""
+    return f"{socket.gethostname()}:{os.getpid()}:{_TOKEN}" + (f"-{instance}" if instance else "")
 
 
 def wall_now() -> datetime:
@@ -54,5 +55,5 @@ def holder_dead(holder: str) -> bool:
         return False
     pid = int(pid_s)
     if pid == os.getpid():
-        return token != _TOKEN
+        return not token.startswith(_TOKEN)  # "token-n": several holders (leaders) in one process
     return not _pid_alive(pid)

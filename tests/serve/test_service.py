@@ -27,7 +27,7 @@ def test_health_metrics_and_readiness_follow_the_real_dependencies(app_ctx, sand
         assert ready is not None, get(svc.url, "/readyz").text
         body = ready.json()
         assert body["ready"] is True and body["failed"] == []
-        assert set(body["checks"]) == {"feishu", "store", "longconn"}
+        assert set(body["checks"]) == {"feishu", "store", "leader", "longconn"}
         # the readiness probe really asked Feishu for a token (not the SDK's cache)
         assert any(e["path"].endswith("/tenant_access_token/internal") for e in sandbox.journal.since(0))
 
@@ -104,3 +104,32 @@ def test_leader_reschedules_when_a_project_is_added(app_ctx):
         assert svc.reload_projects() is False  # nothing changed
     finally:
         svc.stop()
+
+
+def test_dead_leader_thread_fails_readyz_and_exits_the_process(app_ctx, monkeypatch):
+    """Issue #16.5: if the election thread dies no job would ever run again; /readyz must say so
+    and `gtm serve` must exit (non-zero) so the orchestrator restarts it."""
+    import threading
+
+    from gtm.bot import leader as L
+    from gtm.bot.serve import run_serve
+
+    def broken(self) -> bool:
+        raise OSError("lock path unusable")
+
+    monkeypatch.setattr(L.Leader, "step", broken)
+    svc = Service(app_ctx).start()
+    try:
+        down = poll_status(svc.url, "/readyz", 503)
+        assert down is not None, get(svc.url, "/readyz").text
+        body = down.json()
+        assert "leader" in body["failed"] and "lock path unusable" in body["checks"]["leader"]["error"]
+        assert svc.fatal_event.is_set() and "lock path unusable" in svc.fatal
+    finally:
+        svc.stop()
+
+    result: dict[str, int] = {}
+    t = threading.Thread(target=lambda: result.setdefault("code", run_serve(app_ctx)), daemon=True)
+    t.start()
+    t.join(30)
+    assert not t.is_alive() and result["code"] == 1
