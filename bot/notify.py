@@ -165,8 +165,9 @@ class Sender:
 
     # -- the run ---------------------------------------------------------------------------
     def dispatch(self, project_slug: str, project_name: str, notices: list[Notice], now: datetime,
-                 policy: Policy, calendar: Any = None, dry_run: bool = False) -> list[SendOutcome]:
-        """Send (or queue) every notice once; then retry this project's leftovers that are due."""
+                 policy: Policy, calendar: Any = None, dry_run: bool = False, *,
+                 flush: bool = True) -> list[SendOutcome]:
+        """Send (or queue) every notice once; then (`flush`) retry this project's leftovers that are due."""
         if now.tzinfo is None:
             raise ValueError("dispatch needs an aware `now`")
         is_quiet, next_window = _quiet_fns()
@@ -175,7 +176,7 @@ class Sender:
         outcomes: list[SendOutcome] = []
         for item in self._items(project_name, notices, policy.locale):
             outcomes.append(self._dispatch_item(project_slug, item, now, window, dry_run))
-        if not quiet and not dry_run:
+        if flush and not quiet and not dry_run:
             done = {(o.key, o.recipient) for o in outcomes}  # tried once already in this run
             outcomes += self.flush_queued(now, project=project_slug, exclude=done)
         return outcomes

@@ -14,12 +14,14 @@ import os
 import signal
 import sys
 import threading
+from datetime import datetime, timezone
 from typing import Any
 
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 
 from gtm.bot.health import HttpServer, Probe, Readiness, feishu_probe, health_app, store_probe, transport_probe
 from gtm.bot.metrics import Metrics
+from gtm.bot.watchdog import alerts_sent, health_report
 
 log = logging.getLogger(__name__)
 
@@ -45,6 +47,22 @@ class _ServiceCollector:
         jobs = GaugeMetricFamily("gtm_scheduler_jobs", "Jobs scheduled on this replica (0 unless leader)")
         jobs.add_metric([], len(sched.specs) if sched is not None and sched.running else 0)
         yield jobs
+        try:
+            issues = self.service.health()
+            sent = alerts_sent(self.service.app.store)
+        except Exception:  # noqa: BLE001 - a scrape must not fail on the store
+            log.warning("delivery-health metrics unavailable", exc_info=True)
+            return
+        health = GaugeMetricFamily("gtm_delivery_health_issues", "Delivery-health causes seen in the last 24 h",
+                                   labels=["project", "cause"])
+        for i in issues:
+            health.add_metric([i.project, i.cause], i.count)
+        yield health
+        alerts = CounterMetricFamily("gtm_delivery_alerts", "Delivery-health alerts sent to PMs/admins",
+                                     labels=["project", "cause"])
+        for (project, cause), n in sorted(sent.items()):
+            alerts.add_metric([project, cause], n)
+        yield alerts
 
 
 class Service:
@@ -80,9 +98,19 @@ class Service:
     def is_leader(self) -> bool:
         return bool(self.leader is not None and self.leader.is_leader)
 
+    def health(self) -> list[Any]:
+        """The delivery-health watchdog's causes now (wall clock: this is the live service)."""
+        now = datetime.now(timezone.utc)
+        return health_report(self.app.store, [p.slug for p in self.runtime.projects()], now)
+
     def status(self) -> dict[str, Any]:
         sched = self.scheduler
+        try:
+            degraded = [i.line("en") for i in self.health()]
+        except Exception as exc:  # noqa: BLE001 - the store probe reports the store itself
+            degraded = [f"delivery health unknown: {exc.__class__.__name__}"]
         return {"leader": self.is_leader, "transport": self.settings.transport,
+                "degraded": degraded,
                 "scheduler": {"running": bool(sched is not None and sched.running),
                               "jobs": sorted(s.id for s in (sched.specs if sched is not None else []))}}
 

@@ -42,7 +42,10 @@ class Policy(BaseModel):
     quiet_start: time = time(21, 0)
     quiet_end: time = time(8, 30)
     quiet_on_non_working_days: bool = True
-    # holiday calendar overrides (on top of the China holiday calendar with 调休 make-up days)
+    # holiday calendar: whose public holidays count (ISO country code for the `holidays` package;
+    # "CN" also uses chinesecalendar first for the 调休 make-up days; "none" = Mon–Fri), plus
+    # overrides that win over every source (e.g. official 调休 days a library lacks)
+    holiday_country: str = "CN"
     extra_holidays: list[date] = Field(default_factory=list)
     extra_workdays: list[date] = Field(default_factory=list)
     # schedule

@@ -70,7 +70,10 @@ def test_escalation_states_round_trip_through_the_engine():
 
 
 def test_calendar_warning_surfaces_in_the_result():
-    result = run_checks(plan(), at(max_year(), 11, 20, 10), Policy(), {})
+    from gtm.bot.rules.calendar import WorkCalendar
+
+    cal = WorkCalendar(Policy(), library=None)  # chinesecalendar only: next year falls back to Mon–Fri
+    result = run_checks(plan(), at(max_year(), 11, 20, 10), Policy(), {}, calendar=cal)
     assert result.warnings and str(max_year() + 1) in result.warnings[0]
 
 

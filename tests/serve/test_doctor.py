@@ -81,3 +81,17 @@ def test_doctor_reports_bad_credentials_and_a_bot_missing_from_the_group(make_ap
     sandbox.world.chats[seed.chat_id].bots.remove(seed.app_id)
     chat = next(f for f in Doctor(good, now=NOW).run() if "项目群" in f.check)
     assert chat.status == MISSING and "添加机器人" in chat.fix
+
+
+def test_doctor_shows_the_holiday_source_of_each_year(app_ctx):
+    """Issue #16.9: 2027 comes from the holidays package (chinesecalendar has none), said per year."""
+    from datetime import datetime
+    from zoneinfo import ZoneInfo
+
+    from gtm.bot.doctor import OK, Doctor
+
+    doc = Doctor(app_ctx, now=datetime(2026, 11, 20, 10, tzinfo=ZoneInfo("Asia/Shanghai")))
+    doc.check_time()
+    [cal] = [f for f in doc.findings if f.check.startswith("节假日日历")]
+    assert cal.status == OK and "2026: chinesecalendar, 2027: holidays" in cal.detail
+    assert "EXTRA_WORKDAYS" in cal.detail

@@ -133,3 +133,30 @@ def test_dead_leader_thread_fails_readyz_and_exits_the_process(app_ctx, monkeypa
     t.start()
     t.join(30)
     assert not t.is_alive() and result["code"] == 1
+
+
+def test_delivery_health_shows_in_readyz_metrics_and_doctor(app_ctx):
+    """Issue #16.6: the watchdog's list is the same in /readyz (degraded), /metrics and `gtm doctor`."""
+    from datetime import datetime, timezone
+
+    from gtm.bot.doctor import Doctor
+    from gtm.sync.binding import BaseBinding
+    from gtm.sync.provision import register_project
+    from gtm.sync.store.ledger import NotificationRow
+
+    now = datetime.now(timezone.utc)
+    with app_ctx.store.session() as s:
+        register_project(s, "alpha", "Alpha", "gtm", BaseBinding(slug="alpha", app_token="basX"), chat_ids=["oc_x"])
+        s.add(NotificationRow(project="alpha", key="digest:abc", recipient="oc_x", kind="digest", status="failed",
+                              uuid="u1", attempts=1, error_code=230002, error_reason="Bot/User can NOT be out of "
+                              "the chat.", permanent=True, created_at=now, updated_at=now))
+    svc = Service(app_ctx).start()
+    try:
+        body = get(svc.url, "/readyz").json()
+        assert any("no longer in the project group" in d for d in body["degraded"]), body
+        text = get(svc.url, "/metrics").text
+        assert 'gtm_delivery_health_issues{cause="bot_not_in_chat",project="alpha"} 1.0' in text
+    finally:
+        svc.stop()
+    found = [f for f in Doctor(app_ctx).run() if f.check.startswith("送达健康")]
+    assert len(found) == 1 and "机器人已不在项目群中" in found[0].detail and "添加机器人" in found[0].fix
