@@ -21,11 +21,11 @@ from __future__ import annotations
 import copy
 import json
 import logging
-import threading
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from typing import Any
 
+from gtm.bot.keyed_locks import KeyedLocks
 from gtm.schemas.plan import IssueStatus, MilestoneStatus, PlanSnapshot, Record, TaskStatus
 
 log = logging.getLogger(__name__)
@@ -38,9 +38,9 @@ END_DATE = {"task": "planned_end", "milestone": "target_date", "deliverable": "d
 NOTE = {"task": "note", "milestone": "note"}
 RESOLVED = {"issue": IssueStatus.RESOLVED.value}
 
-_record_locks: dict[tuple[str, str, str], threading.Lock] = {}
-_message_locks: dict[str, threading.Lock] = {}
-_guard = threading.Lock()
+# per record / per message, forgotten once released: bounded by the clicks in flight
+_record_locks = KeyedLocks()
+_message_locks = KeyedLocks()
 
 
 @dataclass
@@ -63,11 +63,6 @@ class ActionResult:
         return answer
 
 
-def _lock(table: dict, key: Any) -> threading.Lock:
-    with _guard:
-        return table.setdefault(key, threading.Lock())
-
-
 def _refuse(text: str, text_en: str) -> ActionResult:
     return ActionResult("error", text, text_en)
 
@@ -86,7 +81,7 @@ def handle_action(runtime: Any, inc: Any, now: datetime) -> ActionResult:
         project = runtime.project(act.p)
     except ProjectNotFound as exc:
         return _refuse(str(exc), str(exc))
-    with _lock(_record_locks, (act.p, act.t, act.r)):
+    with _record_locks.hold((act.p, act.t, act.r)):
         result = _apply(runtime, project, act, inc, now)
     if result.kind != "error" and inc.message_id:
         try:
@@ -281,7 +276,7 @@ def updated_card(runtime: Any, message_id: str, act: Any, result: ActionResult, 
     (`gtm.bot.cards.factory.after_action`); stored back so the next click builds on it."""
     from gtm.bot.cards.factory import after_action
 
-    with _lock(_message_locks, message_id):
+    with _message_locks.hold(message_id):
         row_id, card = _card_of(runtime, message_id)
         if card is None:
             return None
