@@ -44,12 +44,15 @@ from lark_oapi.api.im.v1 import (
 )
 
 from gtm.bot.transports import Incoming
+from gtm.sync.errors import RateLimited
 from gtm.sync.store.ledger import claim_event, mark_event_done, release_event
 
 log = logging.getLogger(__name__)
 
 Clock = Callable[[], datetime]
 ANSWER_LEASE_SECONDS = 60.0  # longer than any answer takes; Feishu redelivers after 15 s, 5 min, 1 h
+CHAT_MAX_WAIT = 2.0  # seconds a reply may spend waiting on retries; a later rate-limit reset is queued
+MAX_DEFERRALS = 3  # queued attempts of one reply before it counts as failed
 
 
 def reply_uuid(event_id: str, salt: str = "reply") -> str:
@@ -138,7 +141,7 @@ class Dispatcher:
         self._pacer = ChatPacer()  # per chat: 5 per ~1 s
         self._app_pacer = ChatPacer(per_window=50, window=1.1)  # per app: im.send 50/s
         self.stats: dict[str, int] = {"received": 0, "duplicates": 0, "replied": 0, "ignored": 0,
-                                      "failed": 0, "late_cards": 0}
+                                      "failed": 0, "late_cards": 0, "queued": 0}
 
     # -- identity ------------------------------------------------------------------------
     def bot_open_id(self) -> str | None:
@@ -280,17 +283,51 @@ class Dispatcher:
 
         return answer_incoming(self.runtime, inc, project, now, max_age=self.snapshot_max_age)
 
-    def reply(self, inc: Incoming, card: dict[str, Any]) -> str:
-        """Reply to the message of `inc` with a card; returns the new message id."""
+    def reply(self, inc: Incoming, card: dict[str, Any], *, deferrals: int = 0) -> str:
+        """Reply to the message of `inc` with a card; returns the new message id ("" when queued).
+
+        The chat path never waits long: retries share a budget of `CHAT_MAX_WAIT` seconds; a rate
+        limit that resets later (e.g. `x-ogw-ratelimit-reset: 45`) queues the reply on a timer for
+        that moment instead of holding a worker (and the asker's claim) for the whole wait. The
+        reply's uuid keeps the queued retry single."""
         gw = self.runtime.gateway
         body = (ReplyMessageRequestBody.builder().msg_type("interactive")
                 .content(json.dumps(card, ensure_ascii=False)).uuid(reply_uuid(inc.event_id)).build())
         req = ReplyMessageRequest.builder().message_id(inc.message_id).request_body(body).build()
-        data = gw.call("im.message.reply", lambda: gw.client.im.v1.message.reply(req), family="im.send",
-                       retry_safe=True, context=inc.chat_id)
+        try:
+            data = gw.call("im.message.reply", lambda: gw.client.im.v1.message.reply(req), family="im.send",
+                           retry_safe=True, context=inc.chat_id, max_wait=CHAT_MAX_WAIT)
+        except RateLimited as exc:
+            if deferrals >= MAX_DEFERRALS:
+                raise
+            delay = max(CHAT_MAX_WAIT, float(exc.reset_after or 0.0))
+            log.info("reply to %s rate limited (reset in %.0fs): queued", inc.event_id, delay)
+            self._bump("queued")
+            self._later(delay, lambda: self.reply(inc, card, deferrals=deferrals + 1), inc)
+            return ""
         self._bump("replied")
         self._finish(inc, answered=True)
         return getattr(data, "message_id", "") or ""
+
+    def _later(self, delay: float, fn: Callable[[], Any], inc: Incoming) -> None:
+        """Run `fn` after `delay` seconds on a timer, tracked like pool work (`drain` waits)."""
+        fut: Future = Future()
+        with self._lock:
+            self._inflight.add(fut)
+        fut.add_done_callback(self._done)
+
+        def run() -> None:
+            try:
+                fut.set_result(fn())
+            except Exception as exc:  # noqa: BLE001 - logged, counted, the claim released
+                log.exception("queued reply failed for %s", inc.event_id)
+                self._bump("failed")
+                self._finish(inc, answered=False)
+                fut.set_exception(exc)
+
+        timer = threading.Timer(delay, run)
+        timer.daemon = True
+        timer.start()
 
     def patch_card(self, message_id: str, card: dict[str, Any]) -> None:
         gw = self.runtime.gateway

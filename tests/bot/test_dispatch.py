@@ -195,3 +195,37 @@ def test_retried_answer_after_a_crash_between_send_and_done_stays_single(sandbox
     d.close()
     assert d.stats["replied"] == 2  # answered again …
     assert len(sandbox.control.messages(seed.chat_id, bots_only=True)) == 1  # … deduplicated by its uuid
+
+
+# -- issue #16.7: bounded waits on the chat path ----------------------------------------------------
+def test_a_long_rate_limit_reset_never_holds_an_answer_it_is_queued(sandbox, seed, runtime, monkeypatch):
+    from gtm.bot import dispatcher as D
+    from gtm.sync.gateway import Gateway
+
+    waits: list[float] = []
+    runtime.gateway = Gateway(seed.app_id, seed.app_secret, sandbox.url, timeout=5, sleep=waits.append)
+    queued: list[tuple[float, object]] = []
+    d = Dispatcher(runtime, clock=lambda: NOW, answer=lambda *a: CARD, bot_open_id=seed.bot_open_id)
+    monkeypatch.setattr(d, "_later", lambda delay, fn, inc: queued.append((delay, fn)))
+    sandbox.inject("/reply", "429", count=1, reset_after=45)
+    inc = incoming(sandbox, seed, event_id="ev-429")
+    assert d.dispatch(inc) is None and d.drain(5)
+    assert sum(waits) <= D.CHAT_MAX_WAIT  # the worker did not sit out the 45 s reset
+    assert [delay for delay, _ in queued] == [45.0] and d.stats["queued"] == 1
+    assert sandbox.control.messages(seed.chat_id, bots_only=True) == []
+    queued[0][1]()  # the timer fires at the reset: answered once
+    assert len(sandbox.control.messages(seed.chat_id, bots_only=True)) == 1
+    assert _event_row(runtime, "ev-429")[0] == "done"
+
+
+def test_short_rate_limit_resets_are_retried_within_the_budget(sandbox, seed, runtime):
+    from gtm.sync.gateway import Gateway
+
+    waits: list[float] = []
+    runtime.gateway = Gateway(seed.app_id, seed.app_secret, sandbox.url, timeout=5, sleep=waits.append)
+    d = Dispatcher(runtime, clock=lambda: NOW, answer=lambda *a: CARD, bot_open_id=seed.bot_open_id)
+    sandbox.inject("/reply", "429", count=1, reset_after=1)
+    assert d.dispatch(incoming(sandbox, seed, event_id="ev-429s")) is None and d.drain(5)
+    d.close()
+    assert waits == [1.0] and d.stats["replied"] == 1 and d.stats["queued"] == 0
+    assert len(sandbox.control.messages(seed.chat_id, bots_only=True)) == 1
