@@ -28,7 +28,10 @@ class Policy(BaseModel):
     # escalation ladder for 问题 and 阻塞 tasks (seed 002: >3 days → PM, >1 week → management)
     escalation_days: list[int] = Field(default_factory=lambda: [3, 7])
     escalation_day_count: DayCount = "calendar"
-    ack_pause_hours: int = 24  # an acknowledgement pauses the ladder this long, then it re-arms
+    # on-call semantics: an unacknowledged level is repeated every `escalation_repeat_after_days`
+    # (0: never) counted in `escalation_repeat_day_count`; an ack silences the level until the next
+    escalation_repeat_after_days: int = Field(default=1, ge=0)
+    escalation_repeat_day_count: DayCount = "working"
     # overdue / due soon
     due_soon_working_days: int = 2
     overdue_reminder: Literal["daily_digest", "never", "every_check"] = "daily_digest"

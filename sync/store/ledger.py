@@ -260,15 +260,21 @@ def save_states(session: Session, project: str, states: Iterable[EscalationState
         row.snoozed_until = st.snoozed_until
         row.resolved = st.resolved
         row.since = st.since
+        row.acked_level = st.acked_level
+        row.notified_at = st.notified_at
+        row.repeats = st.repeats
         row.updated_at = utcnow()
         n += 1
     session.flush()
     return n
 
 
-def ack(session: Session, project: str, table: str, record_id: str, until: datetime) -> EscalationState:
-    """Somebody acknowledged (card button): the ladder pauses until `until`, then re-arms."""
+def ack(session: Session, project: str, table: str, record_id: str, until: datetime | None,
+        level: int | None = None) -> EscalationState:
+    """Somebody acknowledged (card button): the current level (or `level`) is silenced — no more
+    repeats — until the next level falls due at `until` (None: the last level, until resolved)."""
     row = _state_row(session, project, table, record_id)
+    row.acked_level = row.level if level is None else level
     row.acked_until = until
     row.updated_at = utcnow()
     session.flush()
