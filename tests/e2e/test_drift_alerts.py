@@ -46,6 +46,9 @@ def test_renamed_planned_end_is_followed_and_said_once(runtime, seed, sandbox):
     run = run_check(runtime, runtime.project("alpha"), NOW + timedelta(hours=1))
     alerts = _system_sent(run, seed.users["pm"])
     assert len(alerts) == 1
+    # still tracked under the new name, and the same overdue digest is not sent twice
+    assert not [o for o in run.outcomes if o.rule.startswith("digest") and o.status == "sent"]
+    assert any(o.rule.startswith("digest") for o in run.outcomes)
     assert not run.result.warnings or all("计划结束" not in w for w in run.result.warnings)
     card = card_text(ask(runtime, "逾期", as_open_id=seed.users["pm"], project="alpha",
                          now=NOW + timedelta(hours=1)))
@@ -69,3 +72,27 @@ def test_retyped_planned_end_says_what_it_cannot_judge_then_repair_restores(runt
     assert "无法判断逾期" in card and "🎉" not in card
     again = run_check(runtime, runtime.project("alpha"), NOW + timedelta(hours=1))
     assert _system_sent(again, seed.users["pm"]) == [] and expected in again.result.warnings
+
+
+def test_sync_says_what_drifted_and_a_rename_back_restores_without_duplicates(runtime, seed, sandbox):
+    from rich.console import Console
+
+    from gtm.bot.check import run_check
+    from gtm.sync.refresh import render_summary, sync_project
+
+    p = _plan(runtime, seed)
+    first = run_check(runtime, runtime.project("alpha"), NOW)
+    overdue_sent = [o for o in first.outcomes if o.rule.startswith("digest") and o.status == "sent"]
+    assert overdue_sent
+    _update_field(runtime.gateway, p["binding"], "task", "计划结束", {"field_name": "计划结束", "type": 1})
+    proj = runtime.project("alpha")
+    summary = sync_project(runtime.store, runtime.gateway, proj.binding, NOW + timedelta(minutes=5))
+    console = Console(record=True, width=200)
+    console.print(render_summary(summary))
+    assert "无法判断逾期" in console.export_text()  # `gtm sync` no longer reports "0 problems" silently
+    _update_field(runtime.gateway, p["binding"], "task", "计划结束", {"field_name": "计划结束", "type": 5})
+    back = run_check(runtime, runtime.project("alpha"), NOW + timedelta(minutes=10))
+    assert not any("计划结束" in w for w in back.result.warnings)
+    restored = [o for o in back.outcomes if o.rule == "system" and o.status == "sent"]
+    assert len(restored) == 1  # "已恢复" said once
+    assert not [o for o in back.outcomes if o.rule.startswith("digest") and o.status == "sent"]  # no repeats
