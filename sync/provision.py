@@ -365,7 +365,7 @@ def _plan_fields(plan: ProvisionPlan, spec: TableSpec, actual: list[dict]) -> No
                                                "property": a.get("property")}))
                 plan.steps.append(_create_field_step(spec, f, finding))
                 ids.pop(f.attr, None)
-                names.pop(f.attr, None)
+                note_name(b, spec.key, f.attr, f.name)  # the new field has the layout's name
             continue
         if f.options:
             prop = a.get("property") or {}
