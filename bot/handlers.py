@@ -141,6 +141,7 @@ def status_view(p: ProjectData, now: datetime, policy: Policy) -> V.StatusView:
         project_name=p.name, as_of=now.astimezone(policy.tz).strftime("%Y-%m-%d %H:%M"),
         rag=V.RAG_LABEL[color], header_color=color, reasons=Clip.of(reasons, 10),
         milestones=Clip.of(progress, 12), next_milestone=V.next_milestone(progress),
+        next_milestone_en=V.next_milestone(progress, "en"),
         launch_date=V.iso(snap.project.launch_date), overdue=len(overdue),
         blocked=index.blocked,
         open_issues=len(V.open_issues(snap)),

@@ -98,8 +98,8 @@ def _support(snap: PlanSnapshot, check: CheckResult | None, now: datetime, polic
     out = []
     for t in snap.tasks:
         if t.status == TaskStatus.BLOCKED.value:
-            why = f"：{t.risk_note}" if t.risk_note else ""
-            out.append(_line(f"阻塞：{t.label}（{_owner(t)}）{why}", f"Blocked: {t.label} ({_owner(t)}){why}"))
+            why, why_en = (f"：{t.risk_note}", f": {t.risk_note}") if t.risk_note else ("", "")
+            out.append(_line(f"阻塞：{t.label}（{_owner(t)}）{why}", f"Blocked: {t.label} ({_owner(t)}){why_en}"))
     for i in V.open_issues(snap):
         if V.issue_level(i, now, policy, check) >= 2:
             out.append(_line(f"需管理层决策：{i.issue}", f"Needs management: {i.issue}"))

@@ -88,6 +88,7 @@ class StatusView(BaseModel):
     reasons: Clip[ReasonView] = Field(default_factory=Clip)
     milestones: Clip[MilestoneProgress] = Field(default_factory=Clip)
     next_milestone: str = ""
+    next_milestone_en: str = ""
     launch_date: str = ""
     overdue: int = 0
     blocked: int = 0
@@ -279,6 +280,7 @@ class PortfolioRow(BaseModel):
     overdue_milestones: list[str] = Field(default_factory=list)
     management_issues: int = 0
     next_milestone: str = ""
+    next_milestone_en: str = ""
 
 
 class PortfolioView(BaseModel):
@@ -684,7 +686,11 @@ def budget_lines(snapshot: PlanSnapshot) -> tuple[str, str]:
     return zh, en
 
 
-def next_milestone(progress: list[MilestoneProgress]) -> str:
+def next_milestone(progress: list[MilestoneProgress], locale: str = "zh") -> str:
     pending = [m for m in progress if m.status.zh not in DONE]
     pending.sort(key=lambda m: m.target or "9999")
-    return f"{pending[0].code} {pending[0].name}".strip() + (f"（{pending[0].target}）" if pending[0].target else "") if pending else ""
+    if not pending:
+        return ""
+    first = pending[0]
+    when = ((f" ({first.target})" if locale == "en" else f"（{first.target}）") if first.target else "")
+    return f"{first.code} {first.name}".strip() + when
