@@ -45,10 +45,12 @@ class NonceCache:
 
     def add_if_new(self, nonce: str, now: float) -> bool:
         with self._lock:
-            while self._seen and (next(iter(self._seen.values())) < now or len(self._seen) > self.max):
+            while self._seen and next(iter(self._seen.values())) < now:
                 self._seen.popitem(last=False)
             if nonce in self._seen:
                 return False
+            while len(self._seen) >= self.max:  # full: forget the oldest to make room
+                self._seen.popitem(last=False)
             self._seen[nonce] = now + self.ttl
             return True
 
