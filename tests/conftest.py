@@ -12,6 +12,7 @@ import pytest
 
 warnings.filterwarnings("ignore", message="Module gtm was already imported")
 
+from ci_policy import pytest_runtest_makereport  # noqa: E402,F401 - CI: a skip is a failure
 from gtm.sandbox import Sandbox, SandboxConfig  # noqa: E402
 from gtm.sandbox.seed import SeedInfo, seed_default  # noqa: E402
 
@@ -62,7 +63,7 @@ def sqlite_url(tmp_path: Path) -> str:
 
 @pytest.fixture
 def pg_url() -> str:
-    """The real local PostgreSQL (set by .ci/run); tests that need it skip cleanly without it."""
+    """The real local PostgreSQL (set by .ci/run); without it the tests skip (a failure when CI is set)."""
     url = os.environ.get("GTM_TEST_DATABASE_URL", "")
     if not url:
         pytest.skip("GTM_TEST_DATABASE_URL is not set (a real PostgreSQL is needed)")
