@@ -27,8 +27,18 @@ class Calls:
 
     def leader(self, name: str, url: str, key: int | None = None, **kw) -> Leader:
         extra = {"key": key} if key is not None else {}
-        return Leader(url, retry_seconds=0.1, on_elected=lambda: self.events.append(f"{name}+"),
-                      on_demoted=lambda: self.events.append(f"{name}-"), **extra, **kw)
+        return CountingLeader(url, retry_seconds=0.1, on_elected=lambda: self.events.append(f"{name}+"),
+                              on_demoted=lambda: self.events.append(f"{name}-"), **extra, **kw)
+
+
+class CountingLeader(Leader):
+    """Counts election attempts, so takeover is measured in retries rather than seconds."""
+
+    attempts = 0
+
+    def step(self) -> bool:
+        self.attempts += 1
+        return super().step()
 
 
 def test_postgres_one_leader_and_takeover_when_its_connection_dies(pg_url):
@@ -50,11 +60,12 @@ def test_postgres_one_leader_and_takeover_when_its_connection_dies(pg_url):
         admin = pg_url.replace("postgresql+psycopg://", "postgresql://")
         with psycopg.connect(admin, autocommit=True) as conn:
             conn.execute("SELECT pg_terminate_backend(%s)", (pid,))
-        t0 = time.monotonic()
-        assert wait_for(lambda: b.is_leader, timeout=5)
-        took = time.monotonic() - t0
+        tries = b.attempts
+        assert wait_for(lambda: b.is_leader, timeout=30)
+        took = b.attempts - tries
         assert wait_for(lambda: not a.is_leader, timeout=5)
-        assert took < 2.0, f"takeover took {took:.2f}s with a 0.1s retry interval"
+        # b's own retry takes over (no session timeout to wait out): a few attempts, not dozens
+        assert took <= 10, f"takeover needed {took} attempts with a 0.1s retry interval"
         assert "b+" in calls.events and "a-" in calls.events
         # the old leader comes back as a follower
         assert not a.step() and b.is_leader
