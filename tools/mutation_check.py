@@ -123,7 +123,7 @@ def mutants_of(path: str) -> list[Mutant]:
     return sorted(set(found), key=lambda m: (m.line, m.col, m.kind, m.replacement))
 
 
-def run_tests(tests: list[str], timeout: float) -> bool:
+def run_tests(tests: list[str], timeout: float | None) -> bool:
     """True when the tests pass (the mutant survived)."""
     env = {**os.environ, "PYTHONDONTWRITEBYTECODE": "1"}
     cmd = [sys.executable, "-m", "pytest", "-x", "-q", "-p", "no:cacheprovider", *tests]
@@ -171,7 +171,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--max", type=int, default=0, help="at most N mutants per file, sampled with --seed")
     ap.add_argument("--seed", type=int, default=23)
     ap.add_argument("--budget", type=float, default=0, help="stop starting mutants after this many minutes")
-    ap.add_argument("--timeout", type=float, default=300, help="seconds per test run (a hang counts as killed)")
+    ap.add_argument("--timeout", type=float, default=0,
+                    help="seconds per test run; a hang counts as killed (default: 3 × the baseline run + 30 s)")
     ap.add_argument("--list", action="store_true", help="print the mutants and exit")
     args = ap.parse_args(argv)
 
@@ -199,10 +200,13 @@ def main(argv: list[str] | None = None) -> int:
     started = time.monotonic()
     tried = killed = 0
     survivors: list[str] = []
-    for tests in {tuple(t) for _, _, t in plan}:
-        if not run_tests(list(tests), args.timeout):
+    limit: dict[tuple[str, ...], float] = {}
+    for tests in dict.fromkeys(tuple(t) for _, _, t in plan):
+        t0 = time.monotonic()
+        if not run_tests(list(tests), None):
             print(f"baseline failed: {' '.join(tests)} must pass before mutating (run them and fix first)")
             return 2
+        limit[tests] = args.timeout or 3 * (time.monotonic() - t0) + 30
     try:
         for f, ms, tests in plan:
             path = ROOT / f
@@ -213,14 +217,14 @@ def main(argv: list[str] | None = None) -> int:
                     break
                 with InPlace(path) as spot:
                     spot.write(m.apply(source))
-                    survived = run_tests(tests, args.timeout)
-                f_tried += 1
+                    survived = run_tests(tests, limit[tuple(tests)])
+                f_tried, tried = f_tried + 1, tried + 1
+                label = f"{f}:{m.line} [{m.kind}] {m.describe(source)}"
                 if survived:
-                    survivors.append(f"{f}:{m.line} [{m.kind}] {m.describe(source)}")
-                    print(f"  SURVIVED {survivors[-1]}", flush=True)
+                    survivors.append(label)
                 else:
-                    f_killed += 1
-            tried, killed = tried + f_tried, killed + f_killed
+                    f_killed, killed = f_killed + 1, killed + 1
+                print(f"  {'SURVIVED' if survived else 'killed  '} {label}", flush=True)
             print(f"{f}: {f_tried} tried, {f_killed} killed, {f_tried - f_killed} survived"
                   + (f" (of {len(ms)})" if f_tried < len(ms) else ""), flush=True)
     except KeyboardInterrupt:
