@@ -110,3 +110,17 @@ def test_guard_remembers_nonces_for_the_whole_freshness_window(guard, clock):
     assert guard.refuse(h, raw) is None
     clock.now = T0 + 2 * SKEW  # the timestamp is still fresh (exactly at the limit)
     assert guard.refuse(h, raw) == (401, "replayed nonce")
+
+
+def test_token_only_mode_leaves_the_checks_to_the_sdk_and_no_secret_at_all_is_refused():
+    token_only = WebhookGuard("", TOKEN, max_skew=SKEW, clock=Clock())
+    plain = json.dumps({"schema": "2.0", "header": {"token": TOKEN}}).encode()
+    assert token_only.refuse({}, plain) is None  # the SDK compares the verification token (403)
+    with pytest.raises(ValueError, match="ENCRYPT_KEY"):
+        WebhookGuard("", "", max_skew=SKEW, clock=Clock())
+
+
+def test_a_body_that_is_not_a_json_object_is_a_bad_request(guard):
+    assert guard.refuse({}, b"not json") == (400, "body is not JSON")
+    assert guard.refuse({}, b'["encrypt"]') == (400, "body is not a JSON object")
+    assert guard.refuse({}, b'{"schema": "2.0"}') == (401, "unencrypted request while an Encrypt Key is configured")
