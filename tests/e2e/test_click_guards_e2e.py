@@ -34,12 +34,16 @@ def guest(sandbox) -> str:
 
 @pytest.fixture
 def plan(runtime, seed, guest):
-    """Project alpha: PM 张伟, management 李娜 and (wrongly) the guest; T1 owned by 王芳; one issue."""
+    """Project alpha: PM 张伟, management 李娜 and (wrongly) the guest; T1 owned by 王芳, T2 by
+    nobody; one issue."""
     u = seed.users
+    end = NOW.date() - timedelta(days=3)
     return create_plan(
         runtime, slug="alpha", name="Alpha 发布", chat_ids=[seed.chat_id], pm=u["pm"],
         management=[u["management"], guest],
-        tasks=[task("T1", "准备发布会物料", u["王芳"], NOW.date() - timedelta(days=3))],
+        tasks=[task("T1", "准备发布会物料", u["王芳"], end),
+               {"task_id": "T2", "name": "尚未指派的任务", "planned_start": end - timedelta(days=7),
+                "planned_end": end}],
         issues=[{"issue": "物料供应商延迟", "owner": Person(open_id=u["陈静"]), "status": "待处理",
                  "severity": "高", "raised_at": NOW - timedelta(days=5)}])
 
@@ -65,11 +69,10 @@ def send_card(gateway, chat_id: str, card: dict) -> str:
 
 
 def task_card(plan) -> dict:
-    t1 = plan["tasks"][0]
-    notice = Notice(kind="overdue", key=f"overdue:task:{t1}:1", recipients=["oc_x"], digest=True,
-                    record=RecordRef(table="task", record_id=t1, label="T1 准备发布会物料"),
-                    data={"planned": "2026-11-20"})
-    return NoticeCards().digest("Alpha 发布", "oc_x", [notice], project_slug="alpha")
+    notices = [Notice(kind="overdue", key=f"overdue:task:{rid}:1", recipients=["oc_x"], digest=True,
+                      record=RecordRef(table="task", record_id=rid, label=label), data={"planned": "2026-11-20"})
+               for rid, label in zip(plan["tasks"], ["T1 准备发布会物料", "T2 尚未指派的任务"])]
+    return NoticeCards().digest("Alpha 发布", "oc_x", notices, project_slug="alpha")
 
 
 def issue_card(plan) -> dict:
@@ -147,3 +150,30 @@ def test_a_second_click_leaves_the_updated_card_as_it_was(sandbox, seed, gateway
     lines = [e for e in first["body"]["elements"] if e.get("tag") == "markdown" and "已完成" in e.get("content", "")]
     assert len(lines) == 1, lines
     assert writes_to(sandbox, t1) == 1
+
+
+def test_the_pm_may_act_on_an_item_nobody_owns(sandbox, seed, gateway, plan, bot):
+    t2 = plan["tasks"][1]
+    mid = send_card(gateway, seed.chat_id, task_card(plan))
+    ans = sandbox.control.click(mid, seed.users["pm"], TaskDone(p="alpha", t="task", r=t2).value())
+    assert ans["toast"]["type"] == "success", ans
+    assert record_fields(gateway, plan["binding"], "task", t2)["状态"] == "已完成"
+    ans = sandbox.control.click(mid, seed.users["杨帆"], TaskDone(p="alpha", t="task", r=t2).value())
+    assert NOT_ALLOWED in ans["toast"]["content"], ans  # and nobody else because nobody owns it
+
+
+def test_a_click_decides_on_the_record_as_it_is_in_the_base_now(sandbox, seed, gateway, plan, bot):
+    t1 = plan["tasks"][0]
+    b = plan["binding"]
+    owner = seed.users["王芳"]
+    mid = send_card(gateway, seed.chat_id, task_card(plan))
+    # a first click fills the bot's mirror (T1 still 进行中 there)
+    assert sandbox.control.click(mid, seed.users["杨帆"], TaskDone(p="alpha", t="task", r=t1).value())[
+        "toast"]["type"] == "error"
+    # the owner closes T1 in the Base herself; then she clicks 完成 on the (older) card
+    sandbox.bitable.add_member(b.app_token, "openchat", seed.chat_id, "edit")  # the team may edit
+    sandbox.bitable.act_update(owner, b.app_token, b.table_ids["task"], t1, {"状态": "已完成"})
+    before = writes_to(sandbox, t1)
+    ans = sandbox.control.click(mid, owner, TaskDone(p="alpha", t="task", r=t1).value())
+    assert ans["toast"]["type"] == "info", ans  # "already done": decided on the Base, not the stale mirror
+    assert writes_to(sandbox, t1) == before
