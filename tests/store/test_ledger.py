@@ -261,3 +261,19 @@ def test_dry_run_sends_and_stores_nothing(sandbox, seed, gateway, store, cards):
     out = Sender(gateway, store, cards).dispatch("p1", "P", sample(seed), NOW, POLICY, dry_run=True)
     assert {o.status for o in out} == {"dry_run"} and len(out) == 4
     assert rows(store) == [] and send_posts(sandbox) == []
+
+
+def test_a_lease_is_free_at_exactly_its_end_and_not_a_moment_before(store):
+    """A crashed sender's lease runs out at `lease_until`: from that instant the next run takes over."""
+    end = NOW + timedelta(minutes=5)
+    with store.session() as s:
+        row = ledger.reserve(s, "p1", "k:lease", "ou_x", kind="overdue", payload={}, now=NOW, lease_until=end)
+        assert row is not None
+        s.commit()
+        row_id = row.id
+    with store.session() as s:
+        assert not ledger.take_over(s, row_id, now=end - timedelta(seconds=1), lease_until=end + timedelta(minutes=5))
+        assert ledger.take_over(s, row_id, now=end, lease_until=end + timedelta(minutes=5))
+        s.commit()
+    with store.session() as s:
+        assert not ledger.take_over(s, row_id, now=end, lease_until=end + timedelta(minutes=9))  # now leased again
