@@ -36,3 +36,12 @@ def test_done_items_are_not_due_soon_and_policy_sets_the_window():
                               at(2025, 9, 25, 9), Policy()).notices
     assert check_due_soon(plan(tasks=[task(date(2025, 9, 29))]), at(2025, 9, 25, 9),
                           Policy(due_soon_working_days=3)).notices
+
+
+@pytest.mark.parametrize("end, zh, en", [
+    (date(2025, 9, 25), "（今天）", "(today)"),
+    (date(2025, 9, 26), "（1 个工作日后）", "(in 1 working day(s))"),
+])
+def test_the_notice_says_today_or_how_many_working_days_in_both_languages(end, zh, en):
+    [n] = check_due_soon(plan(tasks=[task(end)]), at(2025, 9, 25, 9), Policy()).notices
+    assert n.text.endswith(f"{zh}。") and n.text_en.endswith(f"{en}.")
