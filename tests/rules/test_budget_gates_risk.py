@@ -107,3 +107,11 @@ def test_unknown_risk_level_is_a_problem():
     r = Risk(record_id="r1", risk="竞品动作", likelihood="极高", impact="高")
     out, scores = check_risks(plan(risks=[r]), NOW, Policy())
     assert not scores and [p.field for p in out.problems] == ["likelihood"]
+
+
+def test_gate_notice_names_what_is_missing_in_both_languages():
+    out, _ = check_gates(_gate_plan(False, "未开始"), NOW, Policy())
+    [n] = out.notices
+    for text in (n.text, n.text_en):
+        assert "ICP 定义获得团队共识" in text and "ICP 定义文档" in text, text
+    assert "其他里程碑的标准" not in n.text + n.text_en  # another milestone's criterion
