@@ -135,7 +135,7 @@ def status_view(p: ProjectData, now: datetime, policy: Policy) -> V.StatusView:
     zh, en = V.budget_lines(snap)
     reasons = V.reasons_of(rag) if rag else []
     if not reasons and snap.project.rag_reason:
-        reasons = [V.ReasonView(color="yellow" if color != "green" else "yellow",
+        reasons = [V.ReasonView(color=color,
                                 text=snap.project.rag_reason, text_en=snap.project.rag_reason)]
     return V.StatusView(
         project_name=p.name, as_of=now.astimezone(policy.tz).strftime("%Y-%m-%d %H:%M"),

@@ -192,7 +192,9 @@ def build_weekly_report(snapshot: PlanSnapshot, check: CheckResult | None, now: 
     nxt = _next_week(snapshot, n_start, n_end)
     risks = _risks(snapshot, check, now, policy, day)
     support = _support(snapshot, check, now, policy, undelivered, system_problems)
-    metrics = [V.MetricRow(metric=m.metric, target=m.target, current=m.current, updated=V.iso(m.updated_on))
+    metrics = [V.MetricRow(metric=m.metric, target="" if V.is_blank(m.target) else m.target,
+                           current="" if V.is_blank(m.current) else m.current,
+                           updated=V.iso(m.updated_on) if not V.is_blank(m.current) else "")
                for m in snapshot.metrics]
     overdue = [f"{r.code} {r.name}".strip() for r in V.open_items(snapshot) if r.due and r.due < day.isoformat()]
     facts = {

@@ -355,6 +355,7 @@ class AlertView(BaseModel):
 
 # ---- derivations shared by handlers, the report and the portfolio (pure) -------------------
 from datetime import date, datetime, timedelta  # noqa: E402
+import re  # noqa: E402
 from bisect import bisect_left, bisect_right  # noqa: E402
 from dataclasses import dataclass  # noqa: E402
 from functools import lru_cache  # noqa: E402
@@ -668,9 +669,25 @@ def dependency_at_risk(dep, day: date, policy: Policy) -> bool:
 
 
 def reasons_of(rag: RagStatus) -> list[ReasonView]:
-    return [ReasonView(color=r.color, text=r.text, text_en=r.text_en or r.text,
-                       records=[x.label or x.record_id for x in r.records[:5]])
-            for r in sorted(rag.reasons, key=lambda r: r.color != "red")]
+    """The RAG reasons, red first. A reason's text already names its records, so only records
+    the text does not name are listed after it (never the project itself, never twice)."""
+    out = []
+    for r in sorted(rag.reasons, key=lambda r: r.color != "red"):
+        extra = []
+        for x in r.records[:5]:
+            name = x.label or x.record_id
+            if x.table != "project" and name not in r.text and name not in extra:
+                extra.append(name)
+        out.append(ReasonView(color=r.color, text=r.text, text_en=r.text_en or r.text, records=extra))
+    return out
+
+
+_BLANK = re.compile(r"_{2,}|^\s*(例|例如|e\.g\.)\s*[:：]", re.IGNORECASE)
+
+
+def is_blank(text: str | None) -> bool:
+    """A template placeholder the team has not filled in yet ("＞ ___", "$_____", "例：500万元")."""
+    return not text or not text.strip() or bool(_BLANK.search(text)) or text.strip() in ("—", "-")
 
 
 def budget_lines(snapshot: PlanSnapshot) -> tuple[str, str]:
