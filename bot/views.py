@@ -50,13 +50,15 @@ class ItemGroup(BaseModel):
 class ItemListView(BaseModel):
     """My tasks / overdue / this week: items grouped by project (one group for one project)."""
 
-    kind: Literal["my_tasks", "overdue", "this_week"]
+    kind: Literal["my_tasks", "overdue", "this_week", "next_week", "lookup"]
     title: str
     title_en: str
     project_name: str = ""
     as_of: str = ""
     groups: list[ItemGroup] = Field(default_factory=list)
     total: int = 0
+    later: int = 0  # my tasks: items due after the shown window ("还有 N 项")
+    more_button: "HelpChoice | None" = None  # shows them all
 
 
 class ReasonView(BaseModel):
@@ -210,10 +212,19 @@ class HelpCommand(BaseModel):
     what_en: str
 
 
+class HelpChoice(BaseModel):
+    """A button that asks the bot a question for the clicker (callback value {"a": "ask", "q": …})."""
+
+    zh: str
+    en: str
+    value: dict[str, Any]
+
+
 class HelpView(BaseModel):
     project_name: str = ""
-    unknown: str = ""  # the text we did not understand (empty for a plain help)
+    unknown: str = ""  # the text we did not understand, as typed (empty for a plain help)
     suggestions: list[str] = Field(default_factory=list)
+    choices: list[HelpChoice] = Field(default_factory=list)  # the nearest intents, as buttons
     commands: list[HelpCommand] = Field(default_factory=list)
 
 
@@ -705,3 +716,6 @@ def next_milestone(progress: list[MilestoneProgress]) -> str:
     pending = [m for m in progress if m.status.zh not in DONE]
     pending.sort(key=lambda m: m.target or "9999")
     return f"{pending[0].code} {pending[0].name}".strip() + (f"（{pending[0].target}）" if pending[0].target else "") if pending else ""
+
+
+ItemListView.model_rebuild()

@@ -90,3 +90,27 @@ def test_green_project_shows_a_green_dot(policy):
     body = text_of(card)
     assert card["header"]["template"] == "green"
     assert "🟢 按计划推进" in body and "🟡" not in body
+
+
+# ---- 11. natural questions reach the right answer ---------------------------------------------
+def test_natural_questions_get_the_right_card(snapshot, check, policy):
+    ctx = ctx_for(snapshot, check, policy)
+    labels = [m.label for m in snapshot.milestones]
+    card = answer(parse("M3进度怎么样", labels), ctx)
+    assert "M3" in card["header"]["title"]["content"]
+    card = answer(parse("本周周报", labels), ctx)
+    assert "周报" in card["header"]["title"]["content"] and "本周到期" not in text_of(card)
+    card = answer(parse("我有哪些任务", labels), ctx)
+    assert "我的任务" in card["header"]["title"]["content"]
+    card = answer(parse("what's overdue?", labels), ctx)
+    assert "逾期" in card["header"]["title"]["content"]
+    card = answer(parse("下周有什么到期", labels), ctx)
+    assert "下周到期" in card["header"]["title"]["content"]
+    assert "T-008" not in text_of(card)  # due Sunday 11-29: this week, not next
+    card = answer(parse("本周有什么到期", labels), ctx)
+    assert "本周到期" in card["header"]["title"]["content"] and "T-008" in text_of(card)
+
+
+def test_not_understood_echoes_the_text_as_typed(snapshot, check, policy):
+    card = answer(parse("@_user_1 Show me the FOO Dashboard"), ctx_for(snapshot, check, policy))
+    assert "没听懂「Show me the FOO Dashboard」" in text_of(card)
