@@ -14,6 +14,7 @@ from pydantic import BaseModel
 
 from gtm.bot import views as V
 from gtm.bot.cards.render import Clip, render
+from gtm.bot.rules.risk import cell_score
 from gtm.bot.commands import Command, Handler, display, normalise, registry
 from gtm.schemas.decisions import CheckResult
 from gtm.schemas.plan import Level3, PlanSnapshot
@@ -254,7 +255,7 @@ def risks_view(p: ProjectData, now: datetime, policy: Policy) -> V.RiskView:
         cells = []
         for im in reversed(levels):  # impact 低, 中, 高
             n = sum(1 for r in risks if r.likelihood == lk.value and r.impact == im.value)
-            s = V.LEVEL3_SCORE[lk.name] * V.LEVEL3_SCORE[im.name]
+            s = cell_score(lk.value, im.value) or 0
             color = V.risk_color(s, policy) if n else "neutral"
             cells.append(V.Label(zh=f"{n}" if n else "·", en=f"{n}" if n else "·", color=color))
         heat.append(V.HeatRow(likelihood=V.Label(zh=lk.value, en=lk.en), cells=cells))
@@ -284,7 +285,7 @@ def issues_view(p: ProjectData, now: datetime, policy: Policy) -> V.IssueView:
         lvl = V.issue_level(i, now, policy, p.check)
         rows.append(V.IssueRow(record_id=i.record_id, issue=i.issue,
                                owner_name=i.owner.label() if i.owner else "", severity=i.severity or "",
-                               status=V.status_label(i.status), age_days=V.issue_age(i, now),
+                               status=V.status_label(i.status), age_days=V.issue_age(i, now, policy),
                                level=V.LEVEL_LABEL[lvl]))
     rows.sort(key=lambda r: (-V.LEVEL_BY_NAME[r.level.zh], -r.age_days))
     return V.IssueView(project_name=p.name, rows=Clip.of(rows, LIST_CAP),

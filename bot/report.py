@@ -15,6 +15,7 @@ from zoneinfo import ZoneInfo
 
 from gtm.bot import views as V
 from gtm.bot.cards.render import Clip, clip_text, plain
+from gtm.bot.catalogue import days_phrase, working_days_phrase
 from gtm.schemas.decisions import CheckResult
 from gtm.schemas.plan import PlanSnapshot, TaskStatus
 from gtm.schemas.settings import Policy
@@ -77,13 +78,14 @@ def _risks(snap: PlanSnapshot, check: CheckResult | None, now: datetime, policy:
         if s >= policy.yellow_risk_score:
             out.append(_line(f"风险（评分 {s}）：{r.risk}；应对：{r.mitigation or '未填写'}",
                              f"Risk (score {s}): {r.risk}; mitigation: {r.mitigation or 'none'}"))
-    for i in sorted(V.open_issues(snap), key=lambda i: -V.issue_age(i, now)):
+    for i in sorted(V.open_issues(snap), key=lambda i: -V.issue_age(i, now, policy)):
         lvl = V.issue_level(i, now, policy, check)
         if lvl >= 1:
             lab = V.LEVEL_LABEL[lvl]
-            age = V.issue_age(i, now)
-            out.append(_line(f"问题已升级至{lab.zh}（{age} 天）：{i.issue}",
-                             f"Issue escalated to {lab.en} ({age} days): {i.issue}"))
+            age = V.issue_age(i, now, policy)
+            span = (working_days_phrase if policy.escalation_day_count == "working" else days_phrase)(age)
+            out.append(_line(f"问题已升级至{lab.zh}（已 {span.zh}）：{i.issue}",
+                             f"Issue escalated to {lab.en} (open {span.en}): {i.issue}"))
     for d in snap.dependencies:
         if V.dependency_at_risk(d, day, policy):
             need = f"，需要日期 {V.iso(d.needed_by)}" if d.needed_by else ""

@@ -384,6 +384,9 @@ from gtm.schemas.plan import (  # noqa: E402
     TaskStatus,
 )
 from gtm.schemas.settings import Policy  # noqa: E402
+from gtm.bot.rules.calendar import WorkCalendar  # noqa: E402
+from gtm.bot.rules.escalation import due_level, open_days  # noqa: E402
+from gtm.bot.rules.risk import shown_score  # noqa: E402
 
 DONE = {TaskStatus.DONE.value, MilestoneStatus.DONE.value}
 STATUS_COLOR = {
@@ -436,11 +439,9 @@ def is_done(status: str | None) -> bool:
 
 
 def risk_score(risk) -> int:
-    """风险评分 = 可能性 × 影响 (seed 000), 1–9; the stored score when the levels are missing."""
-    try:
-        return (LEVEL3_SCORE[Level3(risk.likelihood).name] * LEVEL3_SCORE[Level3(risk.impact).name])
-    except (ValueError, KeyError):
-        return int(risk.score or 0)
+    """风险评分 = 可能性 × 影响 (seed 000), 1–9: `gtm.bot.rules.risk.shown_score`, the one
+    definition the rules, the cards and the report share."""
+    return shown_score(risk)
 
 
 def risk_color(score: int, policy: Policy) -> str:
@@ -647,20 +648,31 @@ def open_item_data(snapshot: PlanSnapshot) -> list[OpenItem]:
     return out
 
 
-def issue_age(issue, now: datetime) -> int:
-    return max(0, (now - issue.raised_at).days) if issue.raised_at else 0
+def issue_age(issue, now: datetime, policy: Policy | None = None) -> int:
+    """Days an issue has been open, counted as the escalation ladder counts them (working days
+    when `Policy.escalation_day_count` says so)."""
+    if not issue.raised_at:
+        return 0
+    policy = policy or Policy()
+    return open_days(issue.raised_at, now, policy, _calendar(policy))
 
 
 def issue_level(issue, now: datetime, policy: Policy, check: CheckResult | None) -> int:
-    """0 team, 1 PM, 2 management: the Base's 升级级别, else the ladder state, else by age."""
+    """0 team, 1 PM, 2 management: the Base's 升级级别, else the ladder state, else by the same
+    thresholds and work calendar the escalation rule uses."""
     if issue.level in LEVEL_BY_NAME:
         return LEVEL_BY_NAME[issue.level]
     if check is not None:
         for st in check.escalations:
             if st.table == "issue" and st.record_id == issue.record_id:
                 return min(2, st.level)
-    age = issue_age(issue, now)
-    return sum(1 for d in policy.escalation_days if age > d) if issue.status != IssueStatus.RESOLVED.value else 0
+    if issue.status == IssueStatus.RESOLVED.value or not issue.raised_at:
+        return 0
+    return min(2, due_level(issue.raised_at, now, policy, _calendar(policy)))
+
+
+def _calendar(policy: Policy) -> WorkCalendar:
+    return WorkCalendar(policy)
 
 
 def open_issues(snapshot: PlanSnapshot) -> list:

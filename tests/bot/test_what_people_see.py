@@ -114,3 +114,82 @@ def test_natural_questions_get_the_right_card(snapshot, check, policy):
 def test_not_understood_echoes_the_text_as_typed(snapshot, check, policy):
     card = answer(parse("@_user_1 Show me the FOO Dashboard"), ctx_for(snapshot, check, policy))
     assert "没听懂「Show me the FOO Dashboard」" in text_of(card)
+
+
+# ---- 4. due wording: calendar days with the weekday, English plurals -------------------------
+def test_due_soon_for_a_sunday_deadline_says_tomorrow_like_the_list_cards(policy):
+    from datetime import date, timedelta
+
+    from gtm.bot.rules.due_soon import check_due_soon
+
+    snap = build_snapshot()
+    saturday = NOW + timedelta(days=5)  # Monday 11-23 → Saturday 11-28
+    sunday = date(2026, 11, 29)
+    snap.tasks = [t.model_copy(update={"planned_end": sunday, "status": "进行中"}) if t.task_id == "T-008" else t
+                  for t in snap.tasks]
+    notes = [n for n in check_due_soon(snap, saturday, policy).notices if "T-008" in n.record.label]
+    assert notes, "T-008 due Sunday is due soon on Saturday"
+    text, text_en = notes[0].text, notes[0].text_en
+    assert "0 个工作日" not in text and "明天，周日" in text
+    assert "tomorrow, Sun" in text_en and "(s)" not in text_en
+    ctx = ctx_for(snap, None, policy)
+    ctx.now = saturday
+    assert "剩 1 天" in text_of(answer(parse("我的任务"), ctx))  # the list card agrees: one day
+
+
+def test_english_plurals_in_the_catalogue():
+    from gtm.bot.catalogue import days_phrase, working_days_phrase
+
+    assert days_phrase(1).en == "1 day" and days_phrase(8).en == "8 days"
+    assert working_days_phrase(1).en == "1 working day" and working_days_phrase(0).en == "0 working days"
+
+
+# ---- 5. one issue level (work calendar), one risk score, 对象 not repeating the title --------
+def test_issue_level_counts_working_days_like_the_escalation_rule():
+    from datetime import datetime, timedelta
+    from zoneinfo import ZoneInfo
+
+    from gtm.bot.rules.engine import run_checks
+    from gtm.schemas.settings import Policy
+
+    working = Policy(escalation_day_count="working")
+    snap = build_snapshot()
+    tz = ZoneInfo("Asia/Shanghai")
+    friday = datetime(2026, 11, 20, 18, 0, tzinfo=tz)
+    tuesday = datetime(2026, 11, 25, 10, 0, tzinfo=tz)  # Wednesday: 4 calendar days, <3 working days
+    issue = snap.issues[0].model_copy(update={"raised_at": friday, "level": None})
+    assert V.issue_level(issue, tuesday, working, None) == 0  # not yet 3 working days
+    snap.issues = [issue]
+    ladder = run_checks(snap, tuesday, working).escalations
+    assert all(st.level == 0 for st in ladder if st.record_id == issue.record_id)
+    assert V.issue_level(issue, tuesday + timedelta(days=1), working, None) == 1  # Thursday: past 3
+    assert V.issue_age(issue, tuesday, working) == 3  # Mon, Tue, Wed (the card's age, same unit)
+
+
+def test_escalation_notice_says_how_long_the_issue_has_been_open(check, policy):
+    from gtm.bot.cards.factory import NoticeCards
+
+    notes = [n for n in check.notices if n.kind == "escalation" and "官网域名备案未通过" in n.title]
+    assert notes, "the 8-day issue escalates"
+    for n in notes:  # told to the PM and to management: open 8 days, not "more than 3 days"
+        assert "已 8 天未解决" in n.text and "open" not in n.text
+        assert "for 8 days" in n.text_en
+    card = NoticeCards().single("星河", notes[-1])
+    body = text_of(card)
+    assert "对象：" not in body  # the title already names the issue
+
+
+def test_one_risk_score_everywhere(policy):
+    from gtm.bot.rules.engine import run_checks
+    from gtm.schemas.plan import Risk
+
+    snap = build_snapshot()
+    # levels still blank, stored score 9: every place must treat it as the same high risk
+    snap.risks = [Risk(record_id="recR9", risk="核心供应商断供", likelihood=None, impact=None, score=9,
+                       status="开放")]
+    result = run_checks(snap, NOW, policy)
+    assert any("核心供应商断供" in r.text for r in result.rag.reasons)
+    status = text_of(answer(parse("状态"), ctx_for(snap, result, policy)))
+    assert "高风险 **1**" in status
+    report = build_weekly_report(snap, result, NOW, policy.timezone, policy=policy)
+    assert any("评分 9" in x.text for x in report.risks)
