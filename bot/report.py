@@ -44,8 +44,11 @@ def _line(zh: str, en: str) -> V.ReportLine:
 
 def _done_this_week(snap: PlanSnapshot, start: date, end: date) -> list[V.ReportLine]:
     out = []
+    unmet = {mid for c in snap.exit_criteria if not c.met for mid in c.milestone}
     for m in snap.milestones:
-        if V.is_done(m.status) and _in(m.actual_date, start, end):
+        # a milestone marked done with an exit criterion unmet is not "reached": the gate reason
+        # of the same report says so, and the two lines must not contradict each other
+        if V.is_done(m.status) and _in(m.actual_date, start, end) and m.record_id not in unmet:
             out.append(_line(f"里程碑 {m.label} 达成", f"Milestone {m.label} reached"))
     for d in snap.deliverables:
         if V.is_done(d.status) and _in(d.done_date, start, end):

@@ -193,3 +193,20 @@ def test_one_risk_score_everywhere(policy):
     assert "高风险 **1**" in status
     report = build_weekly_report(snap, result, NOW, policy.timezone, policy=policy)
     assert any("评分 9" in x.text for x in report.risks)
+
+
+# ---- 6. the report does not contradict itself about a milestone --------------------------------
+def test_milestone_with_unmet_exit_criteria_is_not_listed_as_reached(policy):
+    from datetime import timedelta
+
+    from gtm.bot.rules.engine import run_checks
+
+    snap = build_snapshot()
+    m4 = next(m for m in snap.milestones if m.code == "M4")
+    snap.milestones = [m.model_copy(update={"status": "完成", "actual_date": NOW.date() - timedelta(days=2)})
+                       if m is m4 else m for m in snap.milestones]
+    result = run_checks(snap, NOW, policy)
+    view = build_weekly_report(snap, result, NOW, policy.timezone, policy=policy)
+    body = text_of(report_card(view, "zh"))
+    assert "M4" in body and "未满足" in body  # the gate reason
+    assert not any("M4" in x.text and "达成" in x.text for x in view.done)
