@@ -137,8 +137,10 @@ def _chart(progress: list[V.MilestoneProgress], locale_title: str = "") -> dict[
         "data": {"values": values},
         "xField": "milestone",
         "yField": "pct",
-        "label": {"visible": True},
-        "axes": [{"orient": "left", "min": 0, "max": 100}],
+        "label": {"visible": True},  # the % on every bar
+        "axes": [{"orient": "left", "type": "linear", "min": 0, "max": 100, "label": {"visible": True},
+                  "tick": {"tickCount": 5}},
+                 {"orient": "bottom", "type": "band", "label": {"visible": True}}],
     }
 
 

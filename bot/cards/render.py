@@ -22,6 +22,8 @@ import jinja2
 from markupsafe import Markup
 from pydantic import BaseModel
 
+from gtm.bot.catalogue import plural
+
 T = TypeVar("T")
 
 MAX_CARD_BYTES = 30 * 1024  # feishu-api.md §6.1: card bodies ≤ 30 KB
@@ -136,6 +138,7 @@ def environment() -> jinja2.Environment:
     env.filters["pt"] = plain
     env.filters["at"] = mention
     env.globals["tag_color"] = lambda c: c if c in TAG_COLORS else "neutral"
+    env.globals["plural"] = plural  # English counts: plural(3, "item") → "3 items"
     return env
 
 
