@@ -266,3 +266,35 @@ def test_sandbox_refuses_unknown_i18n_languages():
         validate_card(card)
     card["body"]["elements"][0]["i18n_content"] = {"zh_cn": "你好", "en_us": "hi"}
     validate_card(card)
+
+
+# ---- 9. demo owners are the same on every run ----------------------------------------------------
+def test_demo_owners_do_not_depend_on_the_hash_seed():
+    import json
+    import os
+    import subprocess
+
+    code = ("import json; from datetime import date; from gtm.schemas.plan import Deliverable, Person;"
+            "from gtm.bot.demo_data import deliverable_owners;"
+            "ds=[Deliverable(record_id=f'r{i}', name=n) for i, n in enumerate(['网站', 'Deck', 'FAQ', 'CRM', '培训'])];"
+            "team=[Person(open_id=f'ou_{k}') for k in 'abcd'];"
+            "print(json.dumps({k: v.open_id for k, v in deliverable_owners(ds, team, date(2026, 12, 1)).items()}))")
+    runs = [subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
+                           env={**os.environ, "PYTHONHASHSEED": seed}).stdout for seed in ("1", "2", "3")]
+    assert len({r for r in runs}) == 1 and json.loads(runs[0])["r0"] == "ou_a"
+
+
+def test_my_tasks_shows_overdue_and_two_weeks_then_a_button_for_the_rest(snapshot, check, policy):
+    from gtm.bot.handlers import view_for
+
+    ctx = ctx_for(snapshot, check, policy)
+    _, view = view_for(parse("我的任务"), ctx)
+    rows = [r for g in view.groups for r in g.rows.items]
+    assert rows and all(r.days_left is None or r.days_left <= 14 for r in rows)
+    assert any(r.days_overdue for r in rows)  # overdue first
+    assert view.later > 0 and view.more_button is not None
+    card = answer(parse("我的任务"), ctx)
+    body = text_of(card)
+    assert f"还有 {view.later} 项在两周以后到期" in body and "查看全部" in body
+    _, everything = view_for(parse("我的全部任务"), ctx)
+    assert everything.total == view.total + view.later
