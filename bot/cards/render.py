@@ -22,7 +22,7 @@ import jinja2
 from markupsafe import Markup
 from pydantic import BaseModel
 
-from gtm.bot.catalogue import plural
+from gtm.bot.catalogue import heading, plural
 
 T = TypeVar("T")
 
@@ -138,6 +138,7 @@ def environment() -> jinja2.Environment:
     env.filters["pt"] = plain
     env.filters["at"] = mention
     env.globals["tag_color"] = lambda c: c if c in TAG_COLORS else "neutral"
+    env.globals["word"] = heading  # section headings from the catalogue
     env.globals["plural"] = plural  # English counts: plural(3, "item") → "3 items"
     return env
 
