@@ -20,7 +20,6 @@ from gtm.bot.commands import Command, Handler, display, normalise, registry
 from gtm.schemas.decisions import CheckResult
 from gtm.schemas.plan import Level3, PlanSnapshot
 from gtm.schemas.settings import Policy
-from gtm.schemas.tables import table
 
 LIST_CAP = 60  # rows a list answer keeps before "还有 N 项" (the renderer may cut further)
 

@@ -375,9 +375,7 @@ from functools import lru_cache  # noqa: E402
 
 from gtm.schemas.decisions import CheckResult, RagStatus  # noqa: E402
 from gtm.schemas.plan import (  # noqa: E402
-    LEVEL3_SCORE,
     DependencyStatus,
-    EscalationLevel,
     IssueStatus,
     Level3,
     MilestoneStatus,
