@@ -193,7 +193,7 @@ def build_weekly_report(snapshot: PlanSnapshot, check: CheckResult | None, now: 
     color = _rag_color(snapshot, check)
     progress = V.milestone_progress(snapshot, now, policy)
     reasons = V.reasons_of(check.rag) if check else (
-        [V.ReasonView(color="yellow", text=snapshot.project.rag_reason, text_en=snapshot.project.rag_reason)]
+        [V.ReasonView(color=color, text=snapshot.project.rag_reason, text_en=snapshot.project.rag_reason)]
         if snapshot.project.rag_reason else [])
     done = _done_this_week(snapshot, start, end)
     nxt = _next_week(snapshot, n_start, n_end)

@@ -298,3 +298,11 @@ def test_my_tasks_shows_overdue_and_two_weeks_then_a_button_for_the_rest(snapsho
     assert f"还有 {view.later} 项在两周以后到期" in body and "查看全部" in body
     _, everything = view_for(parse("我的全部任务"), ctx)
     assert everything.total == view.total + view.later
+
+
+def test_green_project_report_shows_a_green_dot(policy):
+    snap = build_snapshot()
+    snap.project.rag = "绿色"
+    snap.project.rag_reason = "按计划推进"
+    body = text_of(report_card(build_weekly_report(snap, None, NOW, policy.timezone, policy=policy)))
+    assert "🟢 按计划推进" in body and "🟡 按计划推进" not in body
