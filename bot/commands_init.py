@@ -10,6 +10,7 @@ from datetime import date, datetime
 from typing import Any
 
 from rich.console import Console
+from rich.markup import escape
 
 from gtm.bot.progress import step_progress
 
@@ -111,8 +112,6 @@ def run_init(app, *, project: str | None, template: str, name: str | None, base_
     tmpl = get_template(template)
     name = name or tmpl.name
     start = start or now.date()
-    if app.embedded:
-        console.print("[yellow]未配置飞书凭证：在内置沙箱上运行 / no Feishu credentials: running on the embedded sandbox[/]")
 
     with step_progress(console, "建表 / provisioning", enabled=not dry_run) as progress:
         try:
@@ -152,7 +151,7 @@ def run_init(app, *, project: str | None, template: str, name: str | None, base_
 
     subscribed, why = ensure_subscribed(app.gateway, result.binding.app_token)  # record-change events
     if not subscribed:
-        console.print(f"[yellow]• {why}[/]")
+        console.print(f"[yellow]• {escape(why)}[/]")
     failed = failed or access is None or not access.ok
 
     created = ", ".join(f"{k} {v}" for k, v in result.created.items() if v) or "无 / nothing"

@@ -9,13 +9,14 @@ import pytest
 from lark_oapi.api.bitable.v1 import CreateAppRequest, ReqApp
 from rich.console import Console
 
-from gtm.bot.doctor import MISSING, OK, Doctor, run_doctor
+from gtm.bot.doctor import MISSING, OK, WARN, Doctor, run_doctor
 from gtm.sync.access import grant_access
 from gtm.sync.store.registry import ProjectRow
 
 NOW = datetime(2026, 3, 2, 10, 0, tzinfo=ZoneInfo("Asia/Shanghai"))  # holiday data for 2026 ships
 ALL_SCOPES = ["bitable:app", "drive:drive", "im:message", "im:chat:readonly", "contact:user.base:readonly",
-              "contact:user.id:readonly", "im:message.group_at_msg:readonly", "im:message.p2p_msg:readonly"]
+              "contact:user.id:readonly", "im:message.group_at_msg:readonly", "im:message.p2p_msg:readonly",
+              "docs:event:subscribe", "application:application:self_manage"]
 
 
 @pytest.fixture
@@ -94,7 +95,38 @@ def test_doctor_labels_each_project_block_and_counts_warnings(app_ctx, project, 
     code, out = render(app_ctx)
     assert "项目 / project: launch" in out and "部署 / deployment" in out
     warned = findings + [Finding("节假日日历 / calendar", WARN, "2027 无数据")]
-    assert "all checks passed" not in ending(warned) and "1 warning" in ending(warned)
+    n = sum(1 for f in warned if f.status == WARN)
+    assert "all checks passed" not in ending(warned) and f"{n} 个警告" in ending(warned)
     data = findings_json(warned)
-    assert data["warnings"] == 1 and data["missing"] == 0
+    assert data["warnings"] == n and data["missing"] == 0
     assert _json.loads(_json.dumps(data))["findings"][0]["check"]
+
+
+def test_doctor_reads_back_the_subscribed_events_and_card_callback(app_ctx, project, sandbox, seed):
+    app = sandbox.world.apps[seed.app_id]
+    app.scopes = list(ALL_SCOPES)
+    found = {f.check: f for f in Doctor(app_ctx, now=NOW).run()}
+    for name in ("im.message.receive_v1", "drive.file.bitable_record_changed_v1", "card.action.trigger"):
+        assert found[f"订阅 / subscribed: {name}"].status == OK
+
+    app.events = ["im.message.receive_v1"]
+    app.callbacks = []
+    findings = Doctor(app_ctx, now=NOW).run()
+    by = {f.check: f for f in findings}
+    assert by["订阅 / subscribed: card.action.trigger"].status == MISSING
+    assert "回调配置" in by["订阅 / subscribed: card.action.trigger"].fix
+    record = by["订阅 / subscribed: drive.file.bitable_record_changed_v1"]
+    assert record.status == WARN and "polling" in record.detail
+    code, out = render(app_ctx)
+    assert code == 1 and "1 个警告 / 1 warnings" in out and "all checks passed" not in out
+
+
+def test_doctor_says_it_cannot_tell_without_the_self_manage_scope(app_ctx, project, sandbox, seed):
+    sandbox.world.apps[seed.app_id].scopes = [s for s in ALL_SCOPES if s != "application:application:self_manage"]
+    findings = Doctor(app_ctx, now=NOW).run()
+    sub = next(f for f in findings if "事件与回调订阅" in f.check)
+    assert sub.status == WARN and "cannot" in sub.detail
+    assert "application:application:self_manage" in sub.fix and "card.action.trigger" in sub.fix
+    assert not any(f.status == MISSING for f in findings)
+    code, out = render(app_ctx)
+    assert code == 0 and "1 个警告 / 1 warnings" in out and "all checks passed" not in out
