@@ -1,14 +1,14 @@
-"""One catalogue of the words cards use, in Chinese and English: statuses, phases, levels, RAG
-colours, and the phrases with numbers in them (days, working days, items) with English plurals.
+"""One catalogue of the words cards use, in Chinese and English: statuses, levels, RAG colours,
+section headings, and the phrases with numbers in them (days, working days, items) with English
+plurals. Phases and the template's own words (report name, key date) come from the template
+(`PlanTemplate.phase_names`, `key_date`).
 
-Views take their words from here (`status_word`, `phase_word`, `days_phrase` …) instead of
+Views take their words from here (`status_word`, `days_phrase` …) instead of
 keeping their own zh/en pairs, so a word reads the same on every card and in both languages.
 """
 from __future__ import annotations
 
-import re
 from datetime import date
-from functools import lru_cache
 from typing import NamedTuple
 
 from gtm.schemas.plan import (
@@ -20,7 +20,6 @@ from gtm.schemas.plan import (
     RiskStatus,
     TaskStatus,
 )
-from gtm.schemas.templates import TEMPLATES
 
 
 class Word(NamedTuple):
@@ -70,27 +69,6 @@ for _enum in (TaskStatus, MilestoneStatus, IssueStatus, DependencyStatus, RiskSt
 def status_word(value: str) -> Word:
     """A status / level option (高, 进行中 …) in both languages; unknown options as typed."""
     return Word(value, _STATUS.get(value, value))
-
-
-_PAREN = re.compile(r"^(.*?)\s*[（(](.+?)[)）]\s*$")
-
-
-@lru_cache(maxsize=1)
-def _phases() -> dict[str, Word]:
-    out: dict[str, Word] = {}
-    for tpl in TEMPLATES.values():
-        for ph in tpl.phases:
-            m = _PAREN.match(ph.en or "")
-            if ph.name.isascii() and m:  # gtm: name "Pre-Launch", en "Pre-Launch（发布前准备）"
-                out[ph.name] = Word(m.group(2), m.group(1))
-            else:  # sales / campaign: Chinese names
-                out[ph.name] = Word(ph.name, (m.group(1) if m else ph.en) or ph.name)
-    return out
-
-
-def phase_word(value: str) -> Word:
-    """A phase as the templates name it, in both languages ("Pre-Launch" → 发布前准备)."""
-    return _phases().get(value, Word(value, value))
 
 
 def plural(n: int, one: str, many: str | None = None) -> str:

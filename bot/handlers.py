@@ -14,12 +14,12 @@ from pydantic import BaseModel
 
 from gtm.bot import views as V
 from gtm.bot.cards.render import Clip, render
-from gtm.bot.catalogue import phase_word
 from gtm.bot.rules.risk import cell_score
 from gtm.bot.commands import Command, Handler, display, normalise, registry
 from gtm.schemas.decisions import CheckResult
 from gtm.schemas.plan import Level3, PlanSnapshot
 from gtm.schemas.settings import Policy
+from gtm.schemas.templates import get_template
 
 LIST_CAP = 60  # rows a list answer keeps before "还有 N 项" (the renderer may cut further)
 
@@ -33,6 +33,7 @@ class ProjectData:
     check: CheckResult | None = None
     slug: str = ""
     index: V.ItemIndex | None = None  # open items of `snapshot`, when the caller has them cached
+    policy: Policy | None = None  # the project's own (its template's words, money unit); else the context's
 
     def items(self) -> V.ItemIndex:
         """The open-item index of the snapshot (built here when the caller did not bring one)."""
@@ -133,7 +134,8 @@ def status_view(p: ProjectData, now: datetime, policy: Policy) -> V.StatusView:
     progress = V.milestone_progress(snap, now, policy, index.milestone_counts)
     day = V.today(now, policy)
     overdue = index.all.before(day.isoformat())
-    zh, en = V.budget_lines(snap)
+    zh, en = V.budget_lines(snap, policy)
+    words = get_template(policy.template)
     reasons = V.reasons_of(rag) if rag else []
     if not reasons and snap.project.rag_reason:
         reasons = [V.ReasonView(color=color,
@@ -143,7 +145,8 @@ def status_view(p: ProjectData, now: datetime, policy: Policy) -> V.StatusView:
         rag=V.RAG_LABEL[color], header_color=color, reasons=Clip.of(reasons, 10),
         milestones=Clip.of(progress, 12), next_milestone=V.next_milestone(progress),
         next_milestone_en=V.next_milestone(progress, "en"),
-        launch_date=V.iso(snap.project.launch_date), overdue=len(overdue),
+        launch_date=V.iso(snap.project.launch_date), key_date=words.key_date, key_date_en=words.key_date_en,
+        overdue=len(overdue),
         blocked=index.blocked,
         open_issues=len(V.open_issues(snap)),
         high_risks=sum(1 for r in V.open_risks(snap) if V.risk_score(r) >= policy.red_risk_score),
@@ -173,8 +176,9 @@ def milestone_view(p: ProjectData, key: str, now: datetime, policy: Policy) -> V
     tasks = [t for t in snap.tasks if found.record_id in t.milestone]
     color = {"green": "green", "red": "red", "blue": "blue", "orange": "orange"}.get(prog.status.color, "blue")
     return V.MilestoneView(
-        project_name=p.name, code=found.code, name=found.name, phase=phase_word(found.phase or "").zh,
-        phase_en=phase_word(found.phase or "").en,
+        project_name=p.name, code=found.code, name=found.name,
+        phase=get_template(policy.template).phase_names(found.phase)[0] if found.phase else "",
+        phase_en=get_template(policy.template).phase_names(found.phase)[1] if found.phase else "",
         owner_id=found.owner.open_id if found.owner else "",
         owner_name=found.owner.label() if found.owner else "",
         target=prog.target, actual=prog.actual, status=prog.status, header_color=color,
@@ -370,13 +374,14 @@ def answer_overdue(cmd: Command, ctx: AskContext) -> tuple[str, BaseModel]:
     p = _require_project(cmd, ctx)
     if isinstance(p, tuple):
         return p
+    day = V.today(_now(ctx), p.policy or ctx.policy).isoformat()
     return "items", _item_list("overdue", ctx, lambda ix: ix.all.before(day), [p])
 
 
 @on_project
 def answer_due(p: ProjectData, cmd: Command, ctx: AskContext) -> tuple[str, BaseModel]:
     """Due this week (Monday–Sunday), or next week with 下周 / next week in the question."""
-    day = V.today(_now(ctx), ctx.policy)
+    day = V.today(_now(ctx), p.policy or ctx.policy)
     start = day - timedelta(days=day.weekday())
     kind = "this_week"
     if cmd.when == "next_week":
@@ -387,12 +392,12 @@ def answer_due(p: ProjectData, cmd: Command, ctx: AskContext) -> tuple[str, Base
 
 @on_project
 def answer_status(p: ProjectData, cmd: Command, ctx: AskContext) -> tuple[str, BaseModel]:
-    return "status", status_view(p, _now(ctx), ctx.policy)
+    return "status", status_view(p, _now(ctx), p.policy or ctx.policy)
 
 
 @on_project
 def answer_milestone(p: ProjectData, cmd: Command, ctx: AskContext) -> tuple[str, BaseModel]:
-    view = milestone_view(p, cmd.arg, _now(ctx), ctx.policy)
+    view = milestone_view(p, cmd.arg, _now(ctx), p.policy or ctx.policy)
     return ("milestone" if isinstance(view, V.MilestoneView) else "message"), view
 
 
@@ -405,17 +410,17 @@ def answer_task(p: ProjectData, cmd: Command, ctx: AskContext) -> tuple[str, Bas
 
 @on_project
 def answer_risks(p: ProjectData, cmd: Command, ctx: AskContext) -> tuple[str, BaseModel]:
-    return "risks", risks_view(p, _now(ctx), ctx.policy)
+    return "risks", risks_view(p, _now(ctx), p.policy or ctx.policy)
 
 
 @on_project
 def answer_dependencies(p: ProjectData, cmd: Command, ctx: AskContext) -> tuple[str, BaseModel]:
-    return "dependencies", dependencies_view(p, _now(ctx), ctx.policy)
+    return "dependencies", dependencies_view(p, _now(ctx), p.policy or ctx.policy)
 
 
 @on_project
 def answer_issues(p: ProjectData, cmd: Command, ctx: AskContext) -> tuple[str, BaseModel]:
-    return "issues", issues_view(p, _now(ctx), ctx.policy)
+    return "issues", issues_view(p, _now(ctx), p.policy or ctx.policy)
 
 
 @on_project
@@ -427,9 +432,10 @@ def answer_data_problems(p: ProjectData, cmd: Command, ctx: AskContext) -> tuple
 def answer_report(p: ProjectData, cmd: Command, ctx: AskContext) -> tuple[str, BaseModel]:
     from gtm.bot.report import build_weekly_report
 
+    policy = p.policy or ctx.policy  # in a p2p answer, the picked project's own policy
     prev = ctx.previous_report if p.snapshot is ctx.snapshot else None
-    return "report", build_weekly_report(p.snapshot, p.check, _now(ctx), ctx.policy.timezone, prev,
-                                         project_name=p.name, policy=ctx.policy)
+    return "report", build_weekly_report(p.snapshot, p.check, _now(ctx), policy.timezone, prev,
+                                         project_name=p.name, policy=policy)
 
 
 def answer_unknown(cmd: Command, ctx: AskContext) -> tuple[str, BaseModel]:

@@ -92,6 +92,8 @@ class StatusView(BaseModel):
     next_milestone: str = ""
     next_milestone_en: str = ""
     launch_date: str = ""
+    key_date: str = ""  # the template's name of its key date (验收日期, 活动日期 …)
+    key_date_en: str = ""
     overdue: int = 0
     blocked: int = 0
     open_issues: int = 0
@@ -261,6 +263,8 @@ class MetricRow(BaseModel):
 class WeeklyReportView(BaseModel):
     project_name: str
     project_slug: str = ""
+    title: str = "GTM 项目周报"  # the template's own report name (销售项目周报, 营销活动周报 …)
+    title_en: str = "GTM weekly report"
     week: str  # "2026-W48"
     period: str  # "2026-11-16 – 2026-11-22"
     generated_at: str
@@ -383,6 +387,7 @@ from gtm.schemas.plan import (  # noqa: E402
     RiskStatus,
     TaskStatus,
 )
+from gtm.schemas.money import format_money  # noqa: E402
 from gtm.schemas.settings import Policy  # noqa: E402
 from gtm.bot import catalogue  # noqa: E402
 from gtm.bot.rules.calendar import WorkCalendar  # noqa: E402
@@ -705,14 +710,16 @@ def is_blank(text: str | None) -> bool:
     return not text or not text.strip() or bool(_BLANK.search(text)) or text.strip() in ("—", "-")
 
 
-def budget_lines(snapshot: PlanSnapshot) -> tuple[str, str]:
+def budget_lines(snapshot: PlanSnapshot, policy: Policy) -> tuple[str, str]:
     p = snapshot.project
     if not p.budget:
         return "", ""
     spent = p.spent or 0.0
     ratio = spent / p.budget - 1
-    zh = f"预算 {p.budget:,.0f}，实际花费 {spent:,.0f}（{'超支' if ratio > 0 else '剩余'} {abs(ratio):.0%}）"
-    en = f"Budget {p.budget:,.0f}, spent {spent:,.0f} ({'over' if ratio > 0 else 'left'} {abs(ratio):.0%})"
+    unit = policy.money_unit
+    budget, used = format_money(p.budget, unit), format_money(spent, unit)
+    zh = f"预算 {budget}，实际花费 {used}（{'超支' if ratio > 0 else '剩余'} {abs(ratio):.0%}）"
+    en = f"Budget {budget}, spent {used} ({'over' if ratio > 0 else 'left'} {abs(ratio):.0%})"
     return zh, en
 
 

@@ -1,4 +1,7 @@
-"""Risk score (seed 000 风险评估矩阵): 风险评分 = 可能性 × 影响 with 高 3, 中 2, 低 1 (1–9)."""
+"""Risk score (seed 000 风险评估矩阵): 风险评分 = 可能性 × 影响 with 高 3, 中 2, 低 1 (1–9).
+
+A risk register in seed 002's shape may give only a 风险等级 (高/中/低): then the score is that
+level taken as both likelihood and impact (高 9, 中 4, 低 1), so it ranks with scored risks."""
 from __future__ import annotations
 
 from datetime import datetime
@@ -14,8 +17,9 @@ _CLOSED = RiskStatus.CLOSED.value
 
 
 def risk_score(risk: Risk) -> int | None:
-    """Likelihood × impact, or None when either is missing or not one of 高/中/低."""
-    return cell_score(risk.likelihood, risk.impact)
+    """Likelihood × impact; else from the typed 风险等级; None when neither is usable."""
+    score = cell_score(risk.likelihood, risk.impact)
+    return score if score is not None else level_score(risk)
 
 
 def cell_score(likelihood: str | None, impact: str | None) -> int | None:
@@ -24,16 +28,23 @@ def cell_score(likelihood: str | None, impact: str | None) -> int | None:
     return a * b if a and b else None
 
 
+def level_score(risk: Risk) -> int | None:
+    """The score a typed 风险等级 stands for (高 9, 中 4, 低 1), None without one."""
+    lv = _SCORE_BY_VALUE.get(risk.level or "")
+    return lv * lv if lv else None
+
+
 def shown_score(risk: Risk) -> int:
     """The one score every card, the report and the RAG use: likelihood × impact, else the
-    stored 风险评分 (a row whose levels are still blank), else 0."""
-    score = risk_score(risk)
+    stored 风险评分 (a row whose levels are still blank), else the typed 风险等级, else 0."""
+    score = cell_score(risk.likelihood, risk.impact)
     if score is not None:
         return score
     try:
-        return int(risk.score or 0)
+        stored = int(risk.score or 0)
     except (TypeError, ValueError):
-        return 0
+        stored = 0
+    return stored or level_score(risk) or 0
 
 
 def is_open(risk: Risk) -> bool:

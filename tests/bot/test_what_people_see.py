@@ -238,7 +238,7 @@ def test_phases_and_statuses_come_from_the_catalogue(snapshot, check, policy):
 
     card = answer(parse("M1"), ctx_for(snapshot, check, policy))
     zh, en = text_of(localized(card, "zh_cn")), text_of(localized(card, "en_us"))
-    assert "阶段：发布前准备" in zh and "Pre-Launch" not in zh
+    assert "阶段：发布前准备" in zh and "阶段：Pre-Launch" not in zh  # Chinese first
     assert "phase: Pre-Launch" in en
 
 
