@@ -63,7 +63,7 @@ def outcomes_table(outcomes: list[Any], title: str) -> Table:
     for col in ("规则 rule", "记录 record", "接收人 recipient", "方式 action", "结果 status", "原因 why"):
         t.add_column(col, overflow="fold")
     colors = {"sent": "green", "queued": "yellow", "failed": "red", "pending": "yellow", "dry_run": "cyan"}
-    for o in outcomes:
+    for o in outcomes:  # people's text (record names, error reasons) is data, never markup
         st = getattr(o, "status", "")
         t.add_row(escape(o.rule), escape(o.record), escape(o.recipient), escape(o.action),
                   f"[{colors.get(st, 'white')}]{escape(st)}[/]", escape(o.why))
@@ -76,45 +76,62 @@ def outcome_json(o: Any) -> dict[str, str]:
 
 @_guard
 def run_check_cli(app, project: str | None, now_fn: NowFn, dry_run: bool, *, as_json: bool = False) -> int:
-    from gtm.bot.check import run_check
-
     code = 0
+    projects = _projects(app, project, allow_all=True)
+    failed: list[str] = []
     results: list[dict[str, Any]] = []
-    for p in _projects(app, project, allow_all=True):
-        now = now_fn(p.tz)
+    for p in projects:
+        # one project's failure (a deleted Base, an odd record, a bug) is reported and the
+        # others are still checked; the exit status summarises
         try:
-            run = run_check(app.runtime, p, now, dry_run=dry_run)
-        except FeishuError as exc:
-            if as_json:
-                results.append({"project": p.slug, "error": str(exc)})
-            else:
-                console.print(f"[red]项目 {p.slug} 检查失败 / check failed:[/] {escape(str(exc))}")
+            results.append(_check_one(app, p, now_fn, dry_run, as_json))
+        except Exception as exc:  # noqa: BLE001 - isolation boundary per project
+            failed.append(p.slug)
             code = 1
-            continue
-        rag = run.result.rag
-        if as_json:
-            results.append({
-                "project": p.slug, "as_of": now.isoformat(), "rag": rag.color,
-                "explanation": rag.explanation("zh"), "explanation_en": rag.explanation("en"),
-                "writes": {"planned": run.writes_planned, "applied": run.writes_applied,
-                           "skipped": len(run.writes_skipped)},
-                "data_problems": len(run.result.problems), "warnings": list(run.result.warnings),
-                "dry_run": dry_run, "notices": [outcome_json(o) for o in run.outcomes]})
-            continue
-        color = {"green": "green", "yellow": "yellow", "red": "red"}[rag.color]
-        console.print(f"[bold]{p.slug}[/] @ {now.isoformat(timespec='minutes')}  整体状态 / status: "
-                      f"[{color}]{rag.color}[/] — {escape(rag.explanation('zh'))}")
-        console.print(f"  写回 / write-back: {run.writes_planned} planned, {run.writes_applied} written"
-                      + (f", {len(run.writes_skipped)} skipped (edited by a person)" if run.writes_skipped else "")
-                      + ("  [cyan](dry run)[/]" if dry_run else ""))
-        if run.result.problems:
-            console.print(f"  数据问题 / data problems: {len(run.result.problems)}")
-        for w in run.result.warnings:
-            console.print(f"  [yellow]⚠ {escape(str(w))}[/]")
-        console.print(outcomes_table(run.outcomes, f"{p.slug}: 通知 / notices ({len(run.outcomes)})"))
+            if as_json:
+                results.append({"project": p.slug, "error": f"{exc.__class__.__name__}: {exc}"})
+                continue
+            console.print(f"[red]项目 {escape(p.slug)} 检查失败 / check failed:[/] "
+                          f"{escape(exc.__class__.__name__)}: {escape(str(exc))}")
+            if getattr(app, "debug", False):
+                console.print_exception()
     if as_json:
         print_json(results if project == "all" else (results[0] if results else {}))
+        return code
+    if len(projects) > 1:
+        ok = len(projects) - len(failed)
+        console.print(f"{ok}/{len(projects)} 个项目检查完成 / projects checked"
+                      + (f"；失败 / failed: {escape(', '.join(failed))}" if failed else ""))
     return code
+
+
+def _check_one(app, p, now_fn: NowFn, dry_run: bool, as_json: bool = False) -> dict[str, Any]:
+    """Check one project; print its summary (or, with `as_json`, only return it)."""
+    from gtm.bot.check import run_check
+
+    now = now_fn(p.tz)
+    run = run_check(app.runtime, p, now, dry_run=dry_run)
+    rag = run.result.rag
+    result = {"project": p.slug, "as_of": now.isoformat(), "rag": rag.color,
+              "explanation": rag.explanation("zh"), "explanation_en": rag.explanation("en"),
+              "writes": {"planned": run.writes_planned, "applied": run.writes_applied,
+                         "skipped": len(run.writes_skipped)},
+              "data_problems": len(run.result.problems), "warnings": [str(w) for w in run.result.warnings],
+              "dry_run": dry_run, "notices": [outcome_json(o) for o in run.outcomes]}
+    if as_json:
+        return result
+    color = {"green": "green", "yellow": "yellow", "red": "red"}[rag.color]
+    console.print(f"[bold]{escape(p.slug)}[/] @ {now.isoformat(timespec='minutes')}  整体状态 / status: "
+                  f"[{color}]{rag.color}[/] — {escape(rag.explanation('zh'))}")
+    console.print(f"  写回 / write-back: {run.writes_planned} planned, {run.writes_applied} written"
+                  + (f", {len(run.writes_skipped)} skipped (edited by a person)" if run.writes_skipped else "")
+                  + ("  [cyan](dry run)[/]" if dry_run else ""))
+    if run.result.problems:
+        console.print(f"  数据问题 / data problems: {len(run.result.problems)}")
+    for w in run.result.warnings:
+        console.print(f"  [yellow]⚠ {escape(str(w))}[/]")
+    console.print(outcomes_table(run.outcomes, f"{escape(p.slug)}: 通知 / notices ({len(run.outcomes)})"))
+    return result
 
 
 def _print_card(card: dict) -> None:

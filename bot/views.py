@@ -59,6 +59,9 @@ class ItemListView(BaseModel):
     total: int = 0
     later: int = 0  # my tasks: items due after the shown window ("还有 N 项")
     more_button: "HelpChoice | None" = None  # shows them all
+    # what cannot be judged (schema drift: a date/status field deleted or retyped), zh / en
+    blind: list[str] = Field(default_factory=list)
+    blind_en: list[str] = Field(default_factory=list)
 
 
 class ReasonView(BaseModel):

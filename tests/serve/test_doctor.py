@@ -130,3 +130,17 @@ def test_doctor_says_it_cannot_tell_without_the_self_manage_scope(app_ctx, proje
     assert not any(f.status == MISSING for f in findings)
     code, out = render(app_ctx)
     assert code == 0 and "1 个警告 / 1 warnings" in out and "all checks passed" not in out
+
+
+def test_doctor_shows_the_holiday_source_of_each_year(app_ctx):
+    """Issue #16.9: 2027 comes from the holidays package (chinesecalendar has none), said per year."""
+    from datetime import datetime
+    from zoneinfo import ZoneInfo
+
+    from gtm.bot.doctor import OK, Doctor
+
+    doc = Doctor(app_ctx, now=datetime(2026, 11, 20, 10, tzinfo=ZoneInfo("Asia/Shanghai")))
+    doc.check_time()
+    [cal] = [f for f in doc.findings if f.check.startswith("节假日日历")]
+    assert cal.status == OK and "2026: chinesecalendar, 2027: holidays" in cal.detail
+    assert "EXTRA_WORKDAYS" in cal.detail
