@@ -93,7 +93,7 @@ def check_for(runtime: Any, project: Any, snapshot: PlanSnapshot, now: datetime)
 # Commands whose answers never read the check result (RAG, escalation levels, check problems):
 # they skip `run_checks` entirely.
 NO_CHECK = frozenset({"my_tasks", "overdue", "this_week", "milestone", "risks", "dependencies",
-                      "help", "unknown"})
+                      "help", "unknown", "critical_path"})
 
 
 def _mirror_state(store: Any, mirror: Any, now: datetime) -> tuple[dict[str, int], float]:

@@ -17,7 +17,7 @@ from gtm.schemas.tables import table
 
 CommandName = Literal["status", "milestone", "my_tasks", "overdue", "this_week", "risks",
                       "dependencies", "issues", "report", "data_problems", "portfolio", "help",
-                      "unknown"]
+                      "critical_path", "unknown"]
 
 
 class Command(BaseModel):
@@ -40,6 +40,7 @@ ALIASES: dict[str, tuple[str, ...]] = {
     "report": ("周报", "report", "weekly report", "weekly", "报告"),
     "data_problems": ("数据问题", "data problems", "data problem", "数据", "data", "problems"),
     "portfolio": ("全部项目", "portfolio", "所有项目", "项目列表", "all projects", "projects"),
+    "critical_path": ("关键路径", "critical path", "关键链", "critical", "cp", "criticalpath"),
     "help": ("帮助", "help", "?", "菜单", "命令", "h", "menu", "commands"),
 }
 # longest alias first, so 数据问题 wins over 问题 and "data problems" over "data"

@@ -15,6 +15,7 @@ from pydantic import BaseModel
 from gtm.bot import views as V
 from gtm.bot.cards.render import Clip, render
 from gtm.bot.commands import ALIASES, Command, display, normalise
+from gtm.bot.rules.schedule import build_schedule, critical_paths
 from gtm.schemas.decisions import CheckResult
 from gtm.schemas.plan import Level3, PlanSnapshot
 from gtm.schemas.settings import Policy
@@ -98,7 +99,7 @@ def _pick_project(cmd: Command, ctx: AskContext) -> ProjectData | V.MessageView:
     if cur and all(p.snapshot is not cur.snapshot for p in pool):
         pool.insert(0, cur)
     if cmd.arg and cmd.name in ("status", "report", "overdue", "this_week", "risks", "dependencies",
-                                "issues", "data_problems"):
+                                "issues", "data_problems", "critical_path"):
         want = normalise(cmd.arg)
         hits = [p for p in pool if want in (normalise(p.name), normalise(p.slug))]
         hits = hits or [p for p in pool if want in normalise(p.name) or want == normalise(p.slug)]
@@ -145,7 +146,9 @@ def status_view(p: ProjectData, now: datetime, policy: Policy) -> V.StatusView:
         blocked=index.blocked,
         open_issues=len(V.open_issues(snap)),
         high_risks=sum(1 for r in V.open_risks(snap) if V.risk_score(r) >= policy.red_risk_score),
-        budget_line=zh, budget_line_en=en, data_problems=len(snap.problems))
+        budget_line=zh, budget_line_en=en, data_problems=len(snap.problems),
+        slips=Clip.of([V.ReasonView(color="orange", text=x.text, text_en=x.text_en)
+                       for x in V.slips_of(snap, p.check, now, policy)], 8))
 
 
 def milestone_view(p: ProjectData, key: str, now: datetime, policy: Policy) -> V.MilestoneView | V.MessageView:
@@ -284,6 +287,32 @@ def data_problems_view(p: ProjectData) -> V.DataProblemView:
     return V.DataProblemView(project_name=p.name, rows=Clip.of(rows, LIST_CAP))
 
 
+def critical_path_view(p: ProjectData, now: datetime, policy: Policy) -> V.CriticalPathView:
+    """关键路径: per open milestone, the forecast against the target and the deciding chain."""
+    sched = build_schedule(p.snapshot, now, policy)
+    rows = []
+    for path in critical_paths(p.snapshot, sched):
+        m, f = path.milestone, path.forecast
+        steps, steps_en = [], []
+        for st in path.steps:
+            who = st.task.owner.label() if st.task.owner else ""
+            fin = V.iso(st.forecast.finish)
+            late = bool(st.forecast.finish and st.task.planned_end and st.forecast.finish > st.task.planned_end)
+            mark = "⚠️ " if late else ""
+            steps.append(f"{mark}{st.task.label}" + (f"（{who}）" if who else "") + f" · 预计 {fin}")
+            steps_en.append(f"{mark}{st.task.label}" + (f" ({who})" if who else "") + f" · forecast {fin}")
+        if path.dependency is not None:
+            d = path.dependency
+            steps.append(f"⚠️ 依赖「{d.item}」待确认 · 需要日期 {V.iso(d.needed_by)}")
+            steps_en.append(f"⚠️ Dependency \"{d.item}\" pending · needed by {V.iso(d.needed_by)}")
+        rows.append(V.PathMilestone(label=m.label, owner_name=m.owner.label() if m.owner else "",
+                                    target=V.iso(f.target), forecast=V.iso(f.finish), late_days=f.late_days,
+                                    steps=steps, steps_en=steps_en))
+    return V.CriticalPathView(project_name=p.name, as_of=now.astimezone(policy.tz).strftime("%Y-%m-%d %H:%M"),
+                              milestones=Clip.of(rows, 12), late=sum(1 for r in rows if r.late_days > 0),
+                              problems=len(sched.cycles))
+
+
 HELP = [
     ("status", "项目状态（红黄绿）及原因、里程碑进度", "RAG status with reasons and milestone progress"),
     ("milestone", "里程碑详情：如「M3」或里程碑名称", "Milestone detail: e.g. “M3” or its name"),
@@ -296,6 +325,7 @@ HELP = [
     ("report", "立即生成周报", "The weekly report, now"),
     ("data_problems", "表格中无法识别的数据", "Cells the bot cannot read"),
     ("portfolio", "我参与的全部项目", "All my projects"),
+    ("critical_path", "关键路径：各里程碑的预计完成与决定它的任务链", "Critical path: forecast per milestone and the chain deciding it"),
     ("help", "显示本帮助", "This help"),
 ]
 
@@ -363,6 +393,8 @@ def view_for(cmd: Command, ctx: AskContext) -> tuple[str, BaseModel]:
         return "issues", issues_view(p, now, ctx.policy)
     if cmd.name == "data_problems":
         return "data_problems", data_problems_view(p)
+    if cmd.name == "critical_path":
+        return "critical_path", critical_path_view(p, now, ctx.policy)
     if cmd.name == "report":
         from gtm.bot.report import build_weekly_report
 

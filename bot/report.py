@@ -70,7 +70,8 @@ def _next_week(snap: PlanSnapshot, start: date, end: date) -> list[V.ReportLine]
 
 def _risks(snap: PlanSnapshot, check: CheckResult | None, now: datetime, policy: Policy,
            day: date) -> list[V.ReportLine]:
-    out = []
+    out = [_line(f"进度影响：{x.text}", f"Schedule slip: {x.text_en}")
+           for x in V.slips_of(snap, check, now, policy)]
     risks = sorted(V.open_risks(snap), key=lambda r: -V.risk_score(r))
     for r in risks:
         s = V.risk_score(r)

@@ -96,6 +96,7 @@ class StatusView(BaseModel):
     budget_line: str = ""
     budget_line_en: str = ""
     data_problems: int = 0
+    slips: Clip[ReasonView] = Field(default_factory=Clip)  # schedule slips threatening milestones
 
 
 class DeliverableRow(BaseModel):
@@ -201,6 +202,27 @@ class ProblemRow(BaseModel):
 class DataProblemView(BaseModel):
     project_name: str
     rows: Clip[ProblemRow] = Field(default_factory=Clip)
+
+
+class PathMilestone(BaseModel):
+    """One open milestone on the 关键路径 card: its forecast and the chain of tasks deciding it."""
+
+    label: str
+    owner_name: str = ""
+    target: str = ""
+    forecast: str = ""
+    late_days: int = 0
+    baseline: str = ""
+    steps: list[str] = Field(default_factory=list)  # "T-1 名称（负责人）· 预计 12-28" (zh)
+    steps_en: list[str] = Field(default_factory=list)
+
+
+class CriticalPathView(BaseModel):
+    project_name: str
+    as_of: str
+    milestones: Clip[PathMilestone] = Field(default_factory=Clip)
+    late: int = 0  # open milestones forecast after their target
+    problems: int = 0  # predecessor cycles found
 
 
 class HelpCommand(BaseModel):
@@ -359,7 +381,8 @@ from bisect import bisect_left, bisect_right  # noqa: E402
 from dataclasses import dataclass  # noqa: E402
 from functools import lru_cache  # noqa: E402
 
-from gtm.schemas.decisions import CheckResult, RagStatus  # noqa: E402
+from gtm.bot.rules.schedule import check_schedule  # noqa: E402
+from gtm.schemas.decisions import CheckResult, RagStatus, Slip  # noqa: E402
 from gtm.schemas.plan import (  # noqa: E402
     LEVEL3_SCORE,
     DependencyStatus,
@@ -688,3 +711,11 @@ def next_milestone(progress: list[MilestoneProgress]) -> str:
     pending = [m for m in progress if m.status.zh not in DONE]
     pending.sort(key=lambda m: m.target or "9999")
     return f"{pending[0].code} {pending[0].name}".strip() + (f"（{pending[0].target}）" if pending[0].target else "") if pending else ""
+
+
+def slips_of(snapshot: PlanSnapshot, check: CheckResult | None, now: datetime,
+             policy: Policy) -> list[Slip]:
+    """The schedule slips: from the check when it ran, else computed now (pure)."""
+    if check is not None:
+        return list(check.slips)
+    return check_schedule(snapshot, now, policy)[1]

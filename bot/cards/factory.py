@@ -99,7 +99,8 @@ class NoticeCards:
                   "gate": ("里程碑验收未通过", "Milestone gate not met", "orange"),
                   "data_problem": ("数据问题", "Data problem", "yellow"),
                   "delivery_failed": ("消息未送达", "Message not delivered", "red"),
-                  "system": ("系统问题", "System problem", "red")}
+                  "system": ("系统问题", "System problem", "red"),
+                  "slip": ("进度影响", "Schedule slip", "orange")}
         zh, en, color = titles.get(n.kind, ("提醒", "Notice", "blue"))
         lines: list[V.ReportLine] = []
         if n.kind == "budget" and n.data.get("budget"):
@@ -112,7 +113,7 @@ class NoticeCards:
             if n.data.get(k) and n.kind in ("delivery_failed", "system"):
                 lines.append(V.ReportLine(text=f"{k}: {n.data[k]}", text_en=f"{k}: {n.data[k]}"))
         buttons = []
-        if rec and n.kind in ("budget", "gate", "data_problem"):
+        if rec and n.kind in ("budget", "gate", "data_problem", "slip"):
             buttons.append(V.ActionButton(text="知道了", text_en="Got it", kind="primary",
                                           value=Ack(p=slug, t=rec.table, r=rec.record_id).value()))
         return "alert", V.AlertView(kind=n.kind, project_name=project_name, title=n.title or zh,

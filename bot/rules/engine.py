@@ -18,6 +18,7 @@ from gtm.bot.rules.gates import check_gates
 from gtm.bot.rules.overdue import check_overdue, tracked_rows
 from gtm.bot.rules.rag import Findings, evaluate_rag
 from gtm.bot.rules.risk import check_risks
+from gtm.bot.rules.schedule import check_schedule
 from gtm.schemas.decisions import CheckResult, EscalationState
 from gtm.schemas.plan import DataProblem, PlanSnapshot
 from gtm.schemas.settings import Policy
@@ -59,6 +60,8 @@ def _run(snapshot: PlanSnapshot, now: datetime, policy: Policy,
     total.extend(gate_out)
     risk_out, _ = check_risks(snapshot, now, policy, cal)
     total.extend(risk_out)
+    schedule_out, slips, _ = check_schedule(snapshot, now, policy, cal)
+    total.extend(schedule_out)
     rag, rag_writes = evaluate_rag(snapshot, now, policy,
                                    Findings(overdue=overdue, ladder=ladder, gates=gates,
                                             budget=overrun), cal)
@@ -71,7 +74,7 @@ def _run(snapshot: PlanSnapshot, now: datetime, policy: Policy,
         notices=total.notices, writes=total.writes,  # rules write disjoint attrs
         escalations=total.escalations, rag=rag,
         problems=_unique([*snapshot.problems, *total.problems]),
-        warnings=list(dict.fromkeys(total.warnings)))
+        warnings=list(dict.fromkeys(total.warnings)), slips=slips)
 
 
 def _unique(problems: list[DataProblem]) -> list[DataProblem]:
