@@ -178,7 +178,8 @@ def milestone_view(p: ProjectData, key: str, now: datetime, policy: Policy) -> V
         owner_id=found.owner.open_id if found.owner else "",
         owner_name=found.owner.label() if found.owner else "",
         target=prog.target, actual=prog.actual, status=prog.status, header_color=color,
-        variance_days=prog.variance_days, pct=prog.pct,
+        variance_days=prog.variance_days, pct=prog.pct, baseline=prog.baseline,
+        baseline_variance=prog.baseline_variance,
         deliverables=Clip.of([V.DeliverableRow(name=d.name, standard=d.standard,
                                                owner_name=d.owner.label() if d.owner else "",
                                                due=V.iso(d.due_date), status=V.status_label(d.status))

@@ -78,6 +78,8 @@ class MilestoneProgress(BaseModel):
     done: int = 0
     total: int = 0
     pct: int = 0
+    baseline: str = ""  # 基线结束 (the approved date), "" without a baseline
+    baseline_variance: int | None = None
 
 
 class StatusView(BaseModel):
@@ -125,6 +127,8 @@ class MilestoneView(BaseModel):
     header_color: str = "blue"
     variance_days: int | None = None
     pct: int = 0
+    baseline: str = ""
+    baseline_variance: int | None = None
     deliverables: Clip[DeliverableRow] = Field(default_factory=Clip)
     criteria: Clip[CriterionRow] = Field(default_factory=Clip)
     tasks_open: int = 0
@@ -381,6 +385,7 @@ from bisect import bisect_left, bisect_right  # noqa: E402
 from dataclasses import dataclass  # noqa: E402
 from functools import lru_cache  # noqa: E402
 
+from gtm.bot.rules.baseline import baseline_variance  # noqa: E402
 from gtm.bot.rules.schedule import check_schedule  # noqa: E402
 from gtm.schemas.decisions import CheckResult, RagStatus, Slip  # noqa: E402
 from gtm.schemas.plan import (  # noqa: E402
@@ -511,7 +516,8 @@ def milestone_progress(snapshot: PlanSnapshot, now: datetime, policy: Policy,
             record_id=m.record_id, code=m.code, name=m.name,
             owner_name=m.owner.label() if m.owner else "", target=iso(m.target_date),
             actual=iso(m.actual_date), status=status_label(status), variance_days=variance,
-            done=done, total=total, pct=pct))
+            done=done, total=total, pct=pct, baseline=iso(m.baseline_end),
+            baseline_variance=baseline_variance("milestone", m, policy)))
     return out
 
 

@@ -83,6 +83,8 @@ class Milestone(Record):
     status: str | None = None  # a MilestoneStatus value, or an unknown option kept as typed
     variance_days: int | None = None
     note: str = ""
+    baseline_end: date | None = None
+    baseline_variance: int | None = None
 
     @property
     def label(self) -> str:
@@ -125,6 +127,8 @@ class Task(Record):
     note: str = ""
     predecessors: list[str] = Field(default_factory=list)
     variance_days: int | None = None
+    baseline_end: date | None = None
+    baseline_variance: int | None = None
 
     @property
     def label(self) -> str:

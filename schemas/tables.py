@@ -36,6 +36,13 @@ GTM_TYPE = (O("新产品发布", 0, "New product launch"), O("新功能发布", 
 MODIFIED = F("modified_at", "最后修改时间", K.MODIFIED_TIME, writer=W.SERVICE, en="Last modified",
              description="Feishu keeps this; the service reads only records changed since its last sync.")
 
+# The approved plan (`gtm baseline set`): postponing moves 计划结束/目标日期, never these.
+BASELINE_END = F("baseline_end", "基线结束", K.DATE, writer=W.SERVICE, en="Baseline end",
+                 description="已批准计划的结束日期（gtm baseline set 写入）；延期不会改动它。")
+BASELINE_VARIANCE = F("baseline_variance", "基线偏差", K.INTEGER, writer=W.SERVICE,
+                      en="Baseline variance (days)",
+                      description="计划结束（完成后为实际结束）减去基线结束，单位天。")
+
 OVERDUE_FILTER = lambda end_attr, done: (  # noqa: E731 - small view-filter helper
     VF(end_attr, "isLess", ("Today",)), VF("status", "isNot", (done,)))
 
@@ -66,6 +73,8 @@ MILESTONE = TableSpec("milestone", "里程碑", en="Milestones", fields=(
     F("status", "状态", K.SELECT, MILESTONE_STATUS, writer=W.SHARED, en="Status"),
     F("variance_days", "偏差(天)", K.INTEGER, writer=W.SERVICE, en="Variance (days)"),
     F("note", "备注", K.TEXT, en="Note"),
+    BASELINE_END,
+    BASELINE_VARIANCE,
     MODIFIED,
 ), views=(V("全部里程碑", en="All milestones"),
           V("里程碑看板", ViewType.KANBAN, en="Milestone board"),
@@ -113,6 +122,8 @@ TASK = TableSpec("task", "任务", en="Tasks", fields=(
     F("note", "备注", K.TEXT, en="Note"),
     F("predecessors", "前置任务", K.LINK, link_table="task", en="Predecessors"),
     F("variance_days", "偏差(天)", K.INTEGER, writer=W.SERVICE, en="Variance (days)"),
+    BASELINE_END,
+    BASELINE_VARIANCE,
     MODIFIED,
 ), views=(V("全部任务", en="All tasks"),
           V("任务看板", ViewType.KANBAN, en="Task board"),

@@ -10,6 +10,7 @@ import gc
 from datetime import datetime
 
 from gtm.bot.rules import RuleResult, require_aware
+from gtm.bot.rules.baseline import check_baseline
 from gtm.bot.rules.budget import check_budget
 from gtm.bot.rules.calendar import WorkCalendar
 from gtm.bot.rules.due_soon import check_due_soon
@@ -62,6 +63,7 @@ def _run(snapshot: PlanSnapshot, now: datetime, policy: Policy,
     total.extend(risk_out)
     schedule_out, slips, _ = check_schedule(snapshot, now, policy, cal)
     total.extend(schedule_out)
+    total.extend(check_baseline(snapshot, now, policy))
     rag, rag_writes = evaluate_rag(snapshot, now, policy,
                                    Findings(overdue=overdue, ladder=ladder, gates=gates,
                                             budget=overrun), cal)

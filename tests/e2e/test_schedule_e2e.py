@@ -12,6 +12,7 @@ from lark_oapi.api.bitable.v1 import AppTableField, CreateAppTableFieldRequest
 from botkit import NOW, TZ, add_rows, card_text, create_base, record_fields, wait_until
 from gtm.bot.actions_schema import Postpone
 from gtm.bot.ask import ask
+from gtm.bot.baseline import set_baseline
 from gtm.bot.cards.factory import NoticeCards
 from gtm.bot.check import run_check
 from gtm.bot.dispatcher import Dispatcher
@@ -79,6 +80,11 @@ def test_t_slip_story(sandbox, seed, gateway, runtime, story, bot):
     # before the postpone the plan holds: the check tells nobody about a slip
     run_check(runtime, project, NOW)
     assert slip_cards(sandbox, u["刘洋"]) == [] and slip_cards(sandbox, u["陈静"]) == []
+    # the PM records the approved plan as the baseline
+    done = set_baseline(runtime, project, NOW)
+    assert done.rows == 3  # M3, T-SLIP, T-NEXT
+    old_end = int(datetime.combine(date(2026, 12, 18), time(), TZ).timestamp() * 1000)
+    assert record_fields(gateway, story["binding"], "task", story["slip"])["基线结束"] == old_end
 
     # 王芳 postpones T-SLIP from its card to 12-28, after M3's target
     notice = Notice(kind="due_soon", key=f"due_soon:task:{story['slip']}:1", recipients=[u["王芳"]],
@@ -92,6 +98,10 @@ def test_t_slip_story(sandbox, seed, gateway, runtime, story, bot):
     assert fields["计划结束"] == int(datetime.combine(NEW_END, time(), TZ).timestamp() * 1000)
 
     run_check(runtime, project, NOW)
+    # postponing moved 计划结束, never the baseline; the variance against it survives
+    fields = record_fields(gateway, story["binding"], "task", story["slip"])
+    assert fields["基线结束"] == old_end and fields["基线偏差"] == 10
+    assert record_fields(gateway, story["binding"], "milestone", story["m3"]).get("基线偏差") == 0
     expected = ("T-SLIP 延期到 12-28 → M3 发布准备就绪（目标 12-21）预计晚 5 个工作日；"
                 "受影响：T-NEXT（陈静）")
     for who in ("刘洋", "陈静"):
@@ -106,6 +116,7 @@ def test_t_slip_story(sandbox, seed, gateway, runtime, story, bot):
     # the weekly report's 风险 section names the threatened milestone
     report = card_text(ask(runtime, "周报", project=SLUG, now=NOW))
     assert "进度影响" in report and "M3 发布准备就绪（目标 12-21）预计晚 5 个工作日" in report
+    assert "基线偏差" in report and "2026-12-21" in report  # the checklist compares with the baseline
     status = card_text(ask(runtime, "状态", project=SLUG, now=NOW))
     assert "预计晚 5 个工作日" in status
 
