@@ -78,6 +78,8 @@ def handle_action(runtime: Any, inc: Any, now: datetime) -> ActionResult:
     from gtm.bot.actions_schema import ActionError, parse_action
     from gtm.bot.runtime import ProjectNotFound
 
+    if isinstance(inc.action_value, dict) and inc.action_value.get("a") == "ask":
+        return ask_action(runtime, inc, now)
     try:
         act = parse_action(inc.action_value, inc.form_value, inc.action_option or None)
     except ActionError as exc:
@@ -94,6 +96,22 @@ def handle_action(runtime: Any, inc: Any, now: datetime) -> ActionResult:
         except Exception:  # noqa: BLE001 - the write happened; a card we cannot redraw is cosmetic
             log.exception("could not redraw card %s", inc.message_id)
     return result
+
+
+def ask_action(runtime: Any, inc: Any, now: datetime) -> ActionResult:
+    """A suggestion button ("没听懂" → 状态 / 周报 …, 我的任务 → 查看全部): the clicker's question
+    `q` answered in the chat's project (or across the clicker's projects in p2p); the new card
+    replaces the one clicked."""
+    from gtm.bot.ask import build_context
+    from gtm.bot.handlers import answer
+
+    question = str(inc.action_value.get("q") or "")[:200]
+    if not question:
+        return _refuse("按钮缺少问题 q", "The button has no question 'q'")
+    project = runtime.project_for_chat(inc.chat_id) if inc.chat_id and not inc.is_p2p else None
+    cmd, ctx = build_context(runtime, question, asker=inc.open_id, project=project, now=now,
+                             chat_id=inc.chat_id, chat_type=inc.chat_type or "group")
+    return ActionResult("info", question, question, card=answer(cmd, ctx))
 
 
 def _apply(runtime: Any, project: Any, act: Any, inc: Any, now: datetime) -> ActionResult:

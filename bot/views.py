@@ -50,13 +50,15 @@ class ItemGroup(BaseModel):
 class ItemListView(BaseModel):
     """My tasks / overdue / this week: items grouped by project (one group for one project)."""
 
-    kind: Literal["my_tasks", "overdue", "this_week"]
+    kind: Literal["my_tasks", "overdue", "this_week", "next_week", "lookup"]
     title: str
     title_en: str
     project_name: str = ""
     as_of: str = ""
     groups: list[ItemGroup] = Field(default_factory=list)
     total: int = 0
+    later: int = 0  # my tasks: items due after the shown window ("还有 N 项")
+    more_button: "HelpChoice | None" = None  # shows them all
 
 
 class ReasonView(BaseModel):
@@ -236,10 +238,19 @@ class HelpCommand(BaseModel):
     what_en: str
 
 
+class HelpChoice(BaseModel):
+    """A button that asks the bot a question for the clicker (callback value {"a": "ask", "q": …})."""
+
+    zh: str
+    en: str
+    value: dict[str, Any]
+
+
 class HelpView(BaseModel):
     project_name: str = ""
-    unknown: str = ""  # the text we did not understand (empty for a plain help)
+    unknown: str = ""  # the text we did not understand, as typed (empty for a plain help)
     suggestions: list[str] = Field(default_factory=list)
+    choices: list[HelpChoice] = Field(default_factory=list)  # the nearest intents, as buttons
     commands: list[HelpCommand] = Field(default_factory=list)
 
 
@@ -381,6 +392,7 @@ class AlertView(BaseModel):
 
 # ---- derivations shared by handlers, the report and the portfolio (pure) -------------------
 from datetime import date, datetime, timedelta  # noqa: E402
+import re  # noqa: E402
 from bisect import bisect_left, bisect_right  # noqa: E402
 from dataclasses import dataclass  # noqa: E402
 from functools import lru_cache  # noqa: E402
@@ -400,6 +412,9 @@ from gtm.schemas.plan import (  # noqa: E402
     TaskStatus,
 )
 from gtm.schemas.settings import Policy  # noqa: E402
+from gtm.bot.rules.calendar import WorkCalendar  # noqa: E402
+from gtm.bot.rules.escalation import due_level, open_days  # noqa: E402
+from gtm.bot.rules.risk import shown_score  # noqa: E402
 
 DONE = {TaskStatus.DONE.value, MilestoneStatus.DONE.value}
 STATUS_COLOR = {
@@ -452,11 +467,9 @@ def is_done(status: str | None) -> bool:
 
 
 def risk_score(risk) -> int:
-    """风险评分 = 可能性 × 影响 (seed 000), 1–9; the stored score when the levels are missing."""
-    try:
-        return (LEVEL3_SCORE[Level3(risk.likelihood).name] * LEVEL3_SCORE[Level3(risk.impact).name])
-    except (ValueError, KeyError):
-        return int(risk.score or 0)
+    """风险评分 = 可能性 × 影响 (seed 000), 1–9: `gtm.bot.rules.risk.shown_score`, the one
+    definition the rules, the cards and the report share."""
+    return shown_score(risk)
 
 
 def risk_color(score: int, policy: Policy) -> str:
@@ -664,20 +677,31 @@ def open_item_data(snapshot: PlanSnapshot) -> list[OpenItem]:
     return out
 
 
-def issue_age(issue, now: datetime) -> int:
-    return max(0, (now - issue.raised_at).days) if issue.raised_at else 0
+def issue_age(issue, now: datetime, policy: Policy | None = None) -> int:
+    """Days an issue has been open, counted as the escalation ladder counts them (working days
+    when `Policy.escalation_day_count` says so)."""
+    if not issue.raised_at:
+        return 0
+    policy = policy or Policy()
+    return open_days(issue.raised_at, now, policy, _calendar(policy))
 
 
 def issue_level(issue, now: datetime, policy: Policy, check: CheckResult | None) -> int:
-    """0 team, 1 PM, 2 management: the Base's 升级级别, else the ladder state, else by age."""
+    """0 team, 1 PM, 2 management: the Base's 升级级别, else the ladder state, else by the same
+    thresholds and work calendar the escalation rule uses."""
     if issue.level in LEVEL_BY_NAME:
         return LEVEL_BY_NAME[issue.level]
     if check is not None:
         for st in check.escalations:
             if st.table == "issue" and st.record_id == issue.record_id:
                 return min(2, st.level)
-    age = issue_age(issue, now)
-    return sum(1 for d in policy.escalation_days if age > d) if issue.status != IssueStatus.RESOLVED.value else 0
+    if issue.status == IssueStatus.RESOLVED.value or not issue.raised_at:
+        return 0
+    return min(2, due_level(issue.raised_at, now, policy, _calendar(policy)))
+
+
+def _calendar(policy: Policy) -> WorkCalendar:
+    return WorkCalendar(policy)
 
 
 def open_issues(snapshot: PlanSnapshot) -> list:
@@ -697,9 +721,25 @@ def dependency_at_risk(dep, day: date, policy: Policy) -> bool:
 
 
 def reasons_of(rag: RagStatus) -> list[ReasonView]:
-    return [ReasonView(color=r.color, text=r.text, text_en=r.text_en or r.text,
-                       records=[x.label or x.record_id for x in r.records[:5]])
-            for r in sorted(rag.reasons, key=lambda r: r.color != "red")]
+    """The RAG reasons, red first. A reason's text already names its records, so only records
+    the text does not name are listed after it (never the project itself, never twice)."""
+    out = []
+    for r in sorted(rag.reasons, key=lambda r: r.color != "red"):
+        extra = []
+        for x in r.records[:5]:
+            name = x.label or x.record_id
+            if x.table != "project" and name not in r.text and name not in extra:
+                extra.append(name)
+        out.append(ReasonView(color=r.color, text=r.text, text_en=r.text_en or r.text, records=extra))
+    return out
+
+
+_BLANK = re.compile(r"_{2,}|^\s*(例|例如|e\.g\.)\s*[:：]", re.IGNORECASE)
+
+
+def is_blank(text: str | None) -> bool:
+    """A template placeholder the team has not filled in yet ("＞ ___", "$_____", "例：500万元")."""
+    return not text or not text.strip() or bool(_BLANK.search(text)) or text.strip() in ("—", "-")
 
 
 def budget_lines(snapshot: PlanSnapshot) -> tuple[str, str]:
@@ -725,3 +765,6 @@ def slips_of(snapshot: PlanSnapshot, check: CheckResult | None, now: datetime,
     if check is not None:
         return list(check.slips)
     return check_schedule(snapshot, now, policy)[1]
+
+
+ItemListView.model_rebuild()

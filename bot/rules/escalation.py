@@ -36,6 +36,7 @@ from gtm.bot.rules import (
     require_aware,
     utc_key,
 )
+from gtm.bot.catalogue import days_phrase, working_days_phrase
 from gtm.bot.rules.calendar import WorkCalendar
 from gtm.schemas import tables as T
 from gtm.schemas.decisions import EscalationState, RecordRef
@@ -151,6 +152,7 @@ def _step(table: str, row: Any, since: datetime, state: EscalationState | None,
     snoozed = state.snoozed_until if live else None
     now_ts = now.timestamp()
     target = due_level(since, now, policy, cal, now_ts)
+    age = open_days(since, now, policy, cal)
     r = ref(table, row)
     paused = ((acked is not None and now_ts < acked.timestamp())
               or (snoozed is not None and now_ts < snoozed.timestamp()))
@@ -162,10 +164,10 @@ def _step(table: str, row: Any, since: datetime, state: EscalationState | None,
             rearm = f"snooze:{utc_key(snoozed)}"
         if target > level:
             for lvl in range(level + 1, target + 1):
-                _notify(table, r, lvl, n, since, snapshot, policy, out, suffix=None)
+                _notify(table, r, lvl, n, since, snapshot, policy, out, suffix=None, age=age)
             level = target
         elif rearm and level > 0:
-            _notify(table, r, level, n, since, snapshot, policy, out, suffix=rearm)
+            _notify(table, r, level, n, since, snapshot, policy, out, suffix=rearm, age=age)
         acked = snoozed = None
     if (state is None or state.resolved or state.level != level or state.acked_until != acked
             or state.snoozed_until != snoozed or state.since != since):
@@ -175,8 +177,16 @@ def _step(table: str, row: Any, since: datetime, state: EscalationState | None,
     return LadderItem(table, row.record_id, r.label, level, target, level_cell(level, n), since)
 
 
+def open_days(since: datetime, now: datetime, policy: Policy, cal: WorkCalendar) -> int:
+    """How long something has been open, in the unit the ladder counts (working or calendar
+    days, `Policy.escalation_day_count`), whole days between the local dates."""
+    return max(0, cal.days_between(since.astimezone(policy.tz).date(), now.astimezone(policy.tz).date(),
+                                   policy.escalation_day_count))
+
+
 def _notify(table: str, r: RecordRef, level: int, n: int, since: datetime,
-            snapshot: PlanSnapshot, policy: Policy, out: RuleResult, suffix: str | None) -> None:
+            snapshot: PlanSnapshot, policy: Policy, out: RuleResult, suffix: str | None,
+            age: int = 0) -> None:
     cell = level_cell(level, n)
     if cell == EscalationLevel.MANAGEMENT.value:
         recipients = management_ids(snapshot)
@@ -194,8 +204,7 @@ def _notify(table: str, r: RecordRef, level: int, n: int, since: datetime,
     if not recipients:
         return
     days = policy.escalation_days[level - 1]
-    unit, unit_en = (("个工作日", "working day(s)") if policy.escalation_day_count == "working"
-                     else ("天", "day(s)"))
+    phrase = working_days_phrase if policy.escalation_day_count == "working" else days_phrase
     what, what_en = (("阻塞任务", "Blocked task") if table == "task" else ("问题", "Issue"))
     role_en = EscalationLevel(cell).en
     since_local = since.astimezone(policy.tz).strftime("%Y-%m-%d %H:%M")
@@ -205,11 +214,11 @@ def _notify(table: str, r: RecordRef, level: int, n: int, since: datetime,
         kind="escalation", key=f"{key}:{suffix}" if suffix else key, recipients=recipients,
         record=r, level=level, digest=False,
         title=f"升级至{cell}：{r.label}{again}",
-        text=(f"{what}「{r.label}」自 {since_local} 起超过 {days} {unit}未解决，按升级机制上报{cell}"
-              f"{again}。请确认处理。"),
-        text_en=(f"{what_en} \"{r.label}\" has been unresolved for more than {days} {unit_en} "
-                 f"since {since_local}; escalated to {role_en}{again_en}."),
-        data={"since": since.isoformat(), "level_name": cell, "threshold_days": days,
+        text=(f"{what}「{r.label}」自 {since_local} 起已 {phrase(max(age, days)).zh}未解决"
+              f"（超过 {phrase(days).zh}即上报{cell}）{again}。请确认处理。"),
+        text_en=(f"{what_en} \"{r.label}\" has been unresolved for {phrase(max(age, days)).en} "
+                 f"since {since_local} (more than {phrase(days).en}: escalated to {role_en}){again_en}."),
+        data={"since": since.isoformat(), "level_name": cell, "threshold_days": days, "open_days": age,
               "day_count": policy.escalation_day_count, "table_name": T.table(table).name,
               "renotify": bool(suffix)},
     ))

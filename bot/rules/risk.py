@@ -15,8 +15,25 @@ _CLOSED = RiskStatus.CLOSED.value
 
 def risk_score(risk: Risk) -> int | None:
     """Likelihood × impact, or None when either is missing or not one of 高/中/低."""
-    a, b = _SCORE_BY_VALUE.get(risk.likelihood or ""), _SCORE_BY_VALUE.get(risk.impact or "")
+    return cell_score(risk.likelihood, risk.impact)
+
+
+def cell_score(likelihood: str | None, impact: str | None) -> int | None:
+    """The score of one heat-map cell (可能性 × 影响), None unless both are 高/中/低."""
+    a, b = _SCORE_BY_VALUE.get(likelihood or ""), _SCORE_BY_VALUE.get(impact or "")
     return a * b if a and b else None
+
+
+def shown_score(risk: Risk) -> int:
+    """The one score every card, the report and the RAG use: likelihood × impact, else the
+    stored 风险评分 (a row whose levels are still blank), else 0."""
+    score = risk_score(risk)
+    if score is not None:
+        return score
+    try:
+        return int(risk.score or 0)
+    except (TypeError, ValueError):
+        return 0
 
 
 def is_open(risk: Risk) -> bool:

@@ -22,6 +22,7 @@ from gtm.bot.cards.render import (
     check_card,
     render,
     template_names,
+    walk_elements,
 )
 from gtm.bot.commands import parse
 from gtm.bot.handlers import AskContext, ProjectData, answer, view_for
@@ -174,7 +175,10 @@ def test_dependencies_and_issues(ctx):
 def test_unknown_gives_help_with_suggestions(ctx):
     card = answer(parse("staus"), ctx)
     body = all_text(card["body"])
-    assert "没听懂" in body and "状态 / status" in body
+    assert "没听懂「staus」" in body and "状态" in body
+    buttons = [el for el, _, _ in walk_elements(card["body"]["elements"]) if el.get("tag") == "button"]
+    assert len(buttons) == 3 and buttons[0]["text"]["content"] == "状态"
+    assert buttons[0]["behaviors"][0]["value"] == {"a": "ask", "q": "状态"}
 
 
 def test_not_linked_group(policy):
