@@ -288,8 +288,12 @@ def _resolve(runtime, project, mirror, act, row, actor, now) -> ActionResult:
     return ActionResult("success", "已标记解决，升级提醒结束", "Resolved; escalation ended", wrote=True)
 
 
+def _cancel(runtime, project, mirror, act, row, actor, now) -> ActionResult:
+    return ActionResult("info", "已取消，没有修改任何内容", "Cancelled; nothing was changed")
+
+
 _HANDLERS = {"task_done": _done, "progress": _progress, "postpone": _postpone, "ack": _ack,
-             "snooze": _snooze, "resolve": _resolve}
+             "snooze": _snooze, "resolve": _resolve, "cancel": _cancel}
 
 
 # -- the card after the click -------------------------------------------------------------------

@@ -469,6 +469,11 @@ def answer_unknown(cmd: Command, ctx: AskContext) -> tuple[str, BaseModel]:
     if ctx.snapshot is None and ctx.chat_type != "p2p":
         return "not_linked", V.NotLinkedView(chat_id=ctx.chat_id)
     cur = ctx.current()
+    if cur is not None:  # "渠道培训 完成": a task by name (the router cannot know names)
+        from gtm.bot.chat_updates import answer_update, named_update
+
+        if named_update(cmd.text, cur):
+            return answer_update(cmd, ctx)
     if cur:  # a bare milestone name the parser could not know
         for m in cur.snapshot.milestones:
             if cmd.text and (cmd.text in (normalise(m.name), normalise(m.label))):

@@ -7,6 +7,7 @@ Words are matched at the start of a message ("状态 星河"); synonyms anywhere
 """
 from __future__ import annotations
 
+from gtm.bot import chat_updates as CU
 from gtm.bot import handlers as H
 from gtm.bot.commands import Intent, register
 from gtm.schemas.tables import table
@@ -63,6 +64,10 @@ register(Intent(
 register(Intent(
     "task", "任务编号", "task id", "按任务编号查找：如「T-301」", "Find by task ID: e.g. “T-301”",
     H.answer_task, example="T-301", needs_check=False))
+register(Intent(
+    "update", "更新", "update", "在群里更新计划（确认后写入）：「T-301 80%」「T-301 完成」「M3 延期到 12-20 因为设计稿」",
+    "Update the plan from chat (written after you confirm): “T-301 80%”, “T-301 done”, “push T-301 to friday”",
+    CU.answer_update, example="T-301 80%", needs_check=False))
 register(Intent(
     "help", "帮助", "help", "显示本帮助", "This help",
     H.answer_help, words=("?", "菜单", "命令", "h", "menu", "commands"),

@@ -258,6 +258,17 @@ class NotLinkedView(BaseModel):
     chat_id: str = ""
 
 
+class ConfirmView(BaseModel):
+    """确认 / 取消 before a change typed in chat is written (buttons carry card-action values)."""
+
+    project_name: str
+    question: str  # "把 T-301 渠道培训 的进度改为 80%？"
+    question_en: str
+    lines: list[ReportLine] = Field(default_factory=list)  # what is there now, who may confirm
+    confirm_value: dict[str, Any]
+    cancel_value: dict[str, Any]
+
+
 class MessageView(BaseModel):
     """A short answer (e.g. no such milestone / several projects match)."""
 
@@ -768,3 +779,4 @@ def slips_of(snapshot: PlanSnapshot, check: CheckResult | None, now: datetime,
 
 
 ItemListView.model_rebuild()
+ConfirmView.model_rebuild()

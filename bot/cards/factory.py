@@ -151,6 +151,8 @@ def outcome_text(action: Any, who: str = "", when: datetime | None = None) -> tu
         return f"⏰ 稍后提醒：{until.strip()}{by}", f"⏰ Will remind{until_en}{by}"
     if a == "resolve":
         return f"✅ 已解决{by}", f"✅ Resolved{by}"
+    if a == "cancel":
+        return f"已取消，未做修改{by}", f"Cancelled, nothing changed{by}"
     return f"已处理{by}", f"Handled{by}"
 
 
