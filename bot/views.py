@@ -258,6 +258,21 @@ class NotLinkedView(BaseModel):
     chat_id: str = ""
 
 
+class SignoffView(BaseModel):
+    """The 审批人's card: a milestone whose exit criteria are all met, 通过 / 退回 with a note."""
+
+    project_name: str
+    title: str
+    title_en: str
+    text: str
+    text_en: str = ""
+    criteria: list[str] = Field(default_factory=list)
+    approve_value: dict[str, Any]
+    reject_value: dict[str, Any]
+    state: str = ""
+    state_en: str = ""
+
+
 class ConfirmView(BaseModel):
     """确认 / 取消 before a change typed in chat is written (buttons carry card-action values)."""
 
@@ -409,6 +424,7 @@ from dataclasses import dataclass  # noqa: E402
 from functools import lru_cache  # noqa: E402
 
 from gtm.bot.rules.baseline import baseline_variance  # noqa: E402
+from gtm.bot.rules.raci import reached  # noqa: E402
 from gtm.bot.rules.schedule import check_schedule  # noqa: E402
 from gtm.schemas.decisions import CheckResult, RagStatus, Slip  # noqa: E402
 from gtm.schemas.plan import (  # noqa: E402
@@ -441,6 +457,8 @@ for _enum in (TaskStatus, MilestoneStatus, IssueStatus, DependencyStatus, RiskSt
               EscalationLevel):
     for _m in _enum:  # type: ignore[attr-defined]
         _EN_BY_ZH.setdefault(_m.value, _m.en)
+_EN_BY_ZH["待验收"] = "Awaiting sign-off"  # a milestone marked done that its 审批人 has not signed off
+STATUS_COLOR["待验收"] = "orange"
 
 RAG_LABEL = {"green": Label(zh="绿色", en="Green", color="green"),
              "yellow": Label(zh="黄色", en="Yellow", color="yellow"),
@@ -536,6 +554,8 @@ def milestone_progress(snapshot: PlanSnapshot, now: datetime, policy: Policy,
         status = m.status
         if not is_done(status) and m.target_date and day > m.target_date:
             status = MilestoneStatus.OVERDUE.value
+        if is_done(status) and not reached(m):
+            status = "待验收"  # done but not signed off by its 审批人: not reached yet
         out.append(MilestoneProgress(
             record_id=m.record_id, code=m.code, name=m.name,
             owner_name=m.owner.label() if m.owner else "", target=iso(m.target_date),

@@ -42,7 +42,7 @@ class RagStatus(BaseModel):
 
 
 NoticeKind = Literal["overdue", "due_soon", "escalation", "budget", "gate", "data_problem",
-                     "delivery_failed", "system", "slip"]
+                     "delivery_failed", "system", "slip", "signoff", "informed"]
 
 
 class Notice(BaseModel):

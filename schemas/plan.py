@@ -85,6 +85,11 @@ class Milestone(Record):
     note: str = ""
     baseline_end: date | None = None
     baseline_variance: int | None = None
+    approver: list[Person] = Field(default_factory=list)
+    informed: list[Person] = Field(default_factory=list)
+    informed_depts: str = ""
+    signoff: str | None = None  # 待验收 / 已通过 / 已退回
+    signoff_note: str = ""
 
     @property
     def label(self) -> str:
@@ -117,6 +122,8 @@ class Task(Record):
     approver: list[Person] = Field(default_factory=list)
     consulted: list[Person] = Field(default_factory=list)
     informed: list[Person] = Field(default_factory=list)
+    consulted_depts: str = ""
+    informed_depts: str = ""
     planned_start: date | None = None
     planned_end: date | None = None
     actual_start: date | None = None

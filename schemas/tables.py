@@ -28,6 +28,7 @@ DEPENDENCY_STATUS = (O("已确认", 2, "Confirmed"), O("待确认", 3, "Pending"
 ISSUE_STATUS = (O("待处理", 0, "Open"), O("处理中", 1, "In progress"), O("已解决", 2, "Resolved"))
 ESCALATION_LEVEL = (O("团队", 0, "Team"), O("项目经理", 1, "Project manager"),
                     O("管理层", 2, "Management"))
+SIGNOFF = (O("待验收", 0, "Awaiting sign-off"), O("已通过", 2, "Approved"), O("已退回", 3, "Sent back"))
 RAG = (O("绿色", 2, "Green"), O("黄色", 1, "Yellow"), O("红色", 3, "Red"))
 GTM_TYPE = (O("新产品发布", 0, "New product launch"), O("新功能发布", 1, "New feature launch"),
             O("新市场进入", 2, "New market entry"), O("重新定位", 3, "Repositioning"),
@@ -75,6 +76,12 @@ MILESTONE = TableSpec("milestone", "里程碑", en="Milestones", fields=(
     F("note", "备注", K.TEXT, en="Note"),
     BASELINE_END,
     BASELINE_VARIANCE,
+    F("approver", "审批人", K.USERS, en="Accountable (A)",
+      description="验收里程碑的人（最多一位）；退出标准全部满足后机器人请其通过或退回。"),
+    F("informed", "知会人", K.USERS, en="Informed (I)"),
+    F("informed_depts", "知会部门", K.TEXT, en="Informed departments (I)"),
+    F("signoff", "验收", K.SELECT, SIGNOFF, writer=W.SHARED, en="Sign-off"),
+    F("signoff_note", "验收意见", K.TEXT, en="Sign-off note"),
     MODIFIED,
 ), views=(V("全部里程碑", en="All milestones"),
           V("里程碑看板", ViewType.KANBAN, en="Milestone board"),
@@ -112,6 +119,10 @@ TASK = TableSpec("task", "任务", en="Tasks", fields=(
     F("approver", "审批人", K.USERS, en="Accountable (A)"),
     F("consulted", "咨询人", K.USERS, en="Consulted (C)"),
     F("informed", "知会人", K.USERS, en="Informed (I)"),
+    F("consulted_depts", "咨询部门", K.TEXT, en="Consulted departments (C)",
+      description="咨询人也可以是部门（如 设计部），写在这里。"),
+    F("informed_depts", "知会部门", K.TEXT, en="Informed departments (I)",
+      description="知会人也可以是部门（如 销售部），写在这里。"),
     F("planned_start", "计划开始", K.DATE, en="Planned start"),
     F("planned_end", "计划结束", K.DATE, en="Planned end"),
     F("actual_start", "实际开始", K.DATE, en="Actual start"),

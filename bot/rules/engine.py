@@ -18,6 +18,7 @@ from gtm.bot.rules.escalation import check_escalations
 from gtm.bot.rules.gates import check_gates
 from gtm.bot.rules.overdue import check_overdue, tracked_rows
 from gtm.bot.rules.rag import Findings, evaluate_rag
+from gtm.bot.rules.raci import check_raci
 from gtm.bot.rules.risk import check_risks
 from gtm.bot.rules.schedule import check_schedule
 from gtm.schemas.decisions import CheckResult, EscalationState
@@ -64,6 +65,7 @@ def _run(snapshot: PlanSnapshot, now: datetime, policy: Policy,
     schedule_out, slips, _ = check_schedule(snapshot, now, policy, cal)
     total.extend(schedule_out)
     total.extend(check_baseline(snapshot, now, policy))
+    total.extend(check_raci(snapshot, now, policy, cal))
     rag, rag_writes = evaluate_rag(snapshot, now, policy,
                                    Findings(overdue=overdue, ladder=ladder, gates=gates,
                                             budget=overrun), cal)
@@ -80,4 +82,8 @@ def _run(snapshot: PlanSnapshot, now: datetime, policy: Policy,
 
 
 def _unique(problems: list[DataProblem]) -> list[DataProblem]:
-    return list(dict.fromkeys(problems))
+    """One problem per cell (table, record, field, value): the first reason found is kept."""
+    seen: dict[tuple[str, str, str, str], DataProblem] = {}
+    for p in problems:
+        seen.setdefault((p.table, p.record_id, p.field, p.value), p)
+    return list(seen.values())

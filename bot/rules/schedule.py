@@ -353,6 +353,7 @@ def check_schedule(snapshot: PlanSnapshot, now: datetime, policy: Policy,
         for mid in imp.milestones:
             got, _ = owner_route(snapshot, "milestone", ms[mid], out)
             recipients += got
+            recipients += [p.open_id for p in ms[mid].informed if p.open_id]
         for tid in imp.tasks:
             owner = tasks[tid].owner
             if owner is not None and owner.open_id:

@@ -52,7 +52,7 @@ CAMPAIGN = PlanTemplate(
     ),
     tasks=(
         T(task_id="M001", name="活动方案终稿确认", phase=PREP, milestone="MS1", start_offset=0, end_offset=4,
-          note="包含预算、流程、预案"),
+          note="包含预算、流程、预案", consulted="设计部", informed="销售部"),  # seed 003's RACI example
         T(task_id="M002", name="主视觉设计定稿", phase=PREP, milestone="MS1", start_offset=2, end_offset=7,
           note="用于线上线下宣传"),
         T(task_id="M003", name="活动页搭建", phase=PREP, milestone="MS1", start_offset=4, end_offset=11),

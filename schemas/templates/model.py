@@ -49,6 +49,8 @@ class TaskT(_Frozen):
     start_offset: int = 0  # planned start = start + start_offset
     end_offset: int = 0
     note: str = ""
+    consulted: str = ""  # RACI C as department text (咨询部门), e.g. 设计部
+    informed: str = ""  # RACI I as department text (知会部门), e.g. 销售部
 
 
 class RiskT(_Frozen):
@@ -144,7 +146,8 @@ def layout(template: PlanTemplate, start: date, tz: ZoneInfo | str = "Asia/Shang
     tasks = [{"task_id": t.task_id, "name": t.name, "phase": t.phase,
               "milestone": [t.milestone] if t.milestone else [],
               "planned_start": day(t.start_offset), "planned_end": day(t.end_offset),
-              "progress": 0.0, "status": TaskStatus.NOT_STARTED.value, "note": t.note}
+              "progress": 0.0, "status": TaskStatus.NOT_STARTED.value, "note": t.note,
+              "consulted_depts": t.consulted, "informed_depts": t.informed}
              for t in template.tasks]
     risks = [{"risk": r.risk, "likelihood": r.likelihood, "impact": r.impact,
               "mitigation": r.mitigation, "status": RiskStatus.OPEN.value, "identified_on": start}
