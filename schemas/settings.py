@@ -103,6 +103,9 @@ class Settings(BaseSettings):
     # `gtm serve`: how often a standby replica tries to take the scheduler lock (and the leader
     # checks it still holds it); a dead leader is replaced within about this many seconds
     leader_retry_seconds: float = Field(default=5.0, gt=0)
+    # record-change events: wait this long for more edits (per project) before re-running the
+    # rules for the edited records; each new edit restarts the wait (at most 4× in total)
+    edit_debounce_seconds: float = Field(default=1.5, ge=0)
     policy: Policy = Field(default_factory=Policy)
 
     @classmethod
