@@ -100,7 +100,7 @@ def _pick_project(cmd: Command, ctx: AskContext) -> ProjectData | V.MessageView:
     if cur and all(p.snapshot is not cur.snapshot for p in pool):
         pool.insert(0, cur)
     if cmd.arg and cmd.name in ("status", "report", "overdue", "this_week", "risks", "dependencies",
-                                "issues", "data_problems", "critical_path"):
+                                "issues", "data_problems", "critical_path", "workload"):
         want = normalise(cmd.arg)
         hits = [p for p in pool if want in (normalise(p.name), normalise(p.slug))]
         hits = hits or [p for p in pool if want in normalise(p.name) or want == normalise(p.slug)]
@@ -416,6 +416,19 @@ def answer_due(p: ProjectData, cmd: Command, ctx: AskContext) -> tuple[str, Base
 @on_project
 def answer_status(p: ProjectData, cmd: Command, ctx: AskContext) -> tuple[str, BaseModel]:
     return "status", status_view(p, _now(ctx), ctx.policy)
+
+
+@on_project
+def answer_workload(p: ProjectData, cmd: Command, ctx: AskContext) -> tuple[str, BaseModel]:
+    """负载: open items per person for the next two weeks, over-allocated people first."""
+    from gtm.bot.workload import workload
+
+    people, start, end = workload(p.snapshot, _now(ctx), ctx.policy)
+    rows = [V.WorkloadRow(name=x.name, items=len(x.items), overdue=x.overdue, load_days=x.load_days,
+                          capacity=x.capacity, pct=x.pct, over=x.over, sample=x.items[:3]) for x in people]
+    rows.sort(key=lambda r: (not r.over, -r.pct, -r.items))
+    return "workload", V.WorkloadView(project_name=p.name, window=f"{start:%m-%d} – {end:%m-%d}",
+                                      rows=Clip.of(rows, 30), over=sum(1 for r in rows if r.over))
 
 
 @on_project

@@ -65,6 +65,10 @@ register(Intent(
     "task", "任务编号", "task id", "按任务编号查找：如「T-301」", "Find by task ID: e.g. “T-301”",
     H.answer_task, example="T-301", needs_check=False))
 register(Intent(
+    "workload", "负载", "workload", "每人未来两周的未完成事项，超负荷的人标红", "Open items per person for the next two "
+    "weeks; over-allocated people flagged", H.answer_workload, words=("工作量", "负荷", "load", "capacity"),
+    synonyms=("谁太忙", "谁忙", "超负荷", "who is busy", "over-allocated"), needs_check=False))
+register(Intent(
     "update", "更新", "update", "在群里更新计划（确认后写入）：「T-301 80%」「T-301 完成」「M3 延期到 12-20 因为设计稿」",
     "Update the plan from chat (written after you confirm): “T-301 80%”, “T-301 done”, “push T-301 to friday”",
     CU.answer_update, example="T-301 80%", needs_check=False))

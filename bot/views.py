@@ -258,6 +258,24 @@ class NotLinkedView(BaseModel):
     chat_id: str = ""
 
 
+class WorkloadRow(BaseModel):
+    name: str
+    items: int
+    overdue: int
+    load_days: int
+    capacity: int
+    pct: int
+    over: bool
+    sample: list[str] = Field(default_factory=list)  # a few of the items
+
+
+class WorkloadView(BaseModel):
+    project_name: str
+    window: str  # "12-07 – 12-21"
+    rows: Clip[WorkloadRow] = Field(default_factory=Clip)
+    over: int = 0
+
+
 class SignoffView(BaseModel):
     """The 审批人's card: a milestone whose exit criteria are all met, 通过 / 退回 with a note."""
 

@@ -88,7 +88,7 @@ def ctx(snapshot, check, policy):
 
 
 COMMANDS = ["状态", "M3", "我的任务", "逾期", "本周", "风险", "依赖", "问题", "周报", "数据问题", "全部项目",
-            "帮助", "staus", "关键路径", "T-008 完成"]
+            "帮助", "staus", "关键路径", "T-008 完成", "负载"]
 
 
 @pytest.mark.parametrize("text", COMMANDS)
@@ -350,4 +350,4 @@ def _without_callback_values(obj):
 def test_template_set_is_covered():
     assert set(template_names()) == {"alert", "data_problems", "dependencies", "digest", "escalation", "help",
                                      "issues", "items", "message", "milestone", "not_linked", "portfolio",
-                                     "report", "risks", "status", "critical_path", "confirm", "signoff"}
+                                     "report", "risks", "status", "critical_path", "confirm", "signoff", "workload"}
