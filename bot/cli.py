@@ -157,6 +157,17 @@ def ask(ctx: click.Context, text: str, as_open_id: str | None, project: str | No
     sys.exit(run_ask_cli(_context(ctx), text, as_open_id, project, lambda tz: _parse_as_of(as_of, tz)))
 
 
+@main.command()
+@click.option("--as-of", "as_of", default=None, help="As of this instant (ISO-8601); the month before it is reported.")
+@click.option("--print", "print_only", is_flag=True, help="Print instead of sending to management.")
+@click.pass_context
+def monthly(ctx: click.Context, as_of: str | None, print_only: bool) -> None:
+    """月度汇报: last month's milestones hit/missed vs baseline, top risks, decisions needed (to management)."""
+    from gtm.bot.commands_run import run_monthly_cli
+
+    sys.exit(run_monthly_cli(_context(ctx), lambda tz: _parse_as_of(as_of, tz), print_only))
+
+
 @main.group()
 def baseline() -> None:
     """基线：已批准的计划 · The approved plan (基线结束 / 基线偏差): set it, compare against it."""

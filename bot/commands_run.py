@@ -121,6 +121,18 @@ def run_portfolio_cli(app, now_fn: NowFn, print_only: bool) -> int:
 
 
 @_guard
+def run_monthly_cli(app, now_fn: NowFn, print_only: bool) -> int:
+    from gtm.bot.monthly import monthly_card, run_monthly
+
+    now = now_fn(app.settings.tz)
+    run = run_monthly(app.runtime, now, post=not print_only)
+    _print_card(next(iter(run.cards.values())) if run.cards else monthly_card(run.view))
+    if not print_only:
+        console.print(outcomes_table(run.outcomes, f"月度汇报 / monthly {run.view.month}"))
+    return 0
+
+
+@_guard
 def run_ask_cli(app, text: str, as_open_id: str | None, project: str | None, now_fn: NowFn) -> int:
     from gtm.bot.ask import ask
 

@@ -350,4 +350,4 @@ def _without_callback_values(obj):
 def test_template_set_is_covered():
     assert set(template_names()) == {"alert", "data_problems", "dependencies", "digest", "escalation", "help",
                                      "issues", "items", "message", "milestone", "not_linked", "portfolio",
-                                     "report", "risks", "status", "critical_path", "confirm", "signoff", "workload"}
+                                     "report", "risks", "status", "critical_path", "confirm", "signoff", "workload", "monthly"}

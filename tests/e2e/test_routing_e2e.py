@@ -58,3 +58,14 @@ def test_gtm_ask_prints_the_same_answer_in_the_terminal(seed, runtime, plan):
     text = card_to_text(card)
     assert "准备发布会物料" in text and "渠道培训" not in text
     assert text.splitlines()[0].startswith("■ ")
+
+
+def test_monthly_summary_goes_to_management_once(sandbox, seed, runtime, plan):
+    from gtm.bot.monthly import run_monthly
+
+    first = run_monthly(runtime, NOW)
+    again = run_monthly(runtime, NOW)
+    mgmt = seed.users["management"]
+    assert [o.status for o in first.outcomes] == ["sent"] and [o.status for o in again.outcomes] != ["sent"]
+    cards = [m for m in sandbox.control.p2p_messages(mgmt, bots_only=True) if "月度汇报" in card_text(m)]
+    assert len(cards) == 1 and "2026-10" in card_text(cards[0])
