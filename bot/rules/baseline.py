@@ -50,9 +50,9 @@ def check_baseline(snapshot: PlanSnapshot, now: datetime, policy: Policy) -> Rul
     out = RuleResult()
     for table in DATES:
         for row in snapshot.rows(table):
+            if row.baseline_end is None and row.baseline_variance is None:
+                continue  # no baseline: nothing to keep (the common case, checked first)
             var = baseline_variance(table, row, policy)
-            if var is None and row.baseline_end is None and row.baseline_variance is None:
-                continue
             if row.baseline_variance != var:
                 out.writes.append(make_write(table, row.record_id, "baseline_variance", var))
     return out

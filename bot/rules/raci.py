@@ -43,7 +43,7 @@ def check_raci(snapshot: PlanSnapshot, now: datetime, policy: Policy,
             ("task", snapshot.tasks, "planned_start", "planned_end", _TASK_DONE),
             ("milestone", snapshot.milestones, "target_date", "target_date", _MS_DONE)):
         for row in rows:
-            if len({p.open_id for p in row.approver}) > 1:
+            if len(row.approver) > 1 and len({p.open_id for p in row.approver}) > 1:
                 out.problems.append(problem(table, row.record_id, "approver",
                                             "、".join(p.label() for p in row.approver),
                                             "审批人(A)只能有一位", "at most one accountable person (A)"))
