@@ -214,6 +214,7 @@ def build_context(runtime: Any, text: str, *, asker: str, project: Any | None, n
         if project is None and ctx.projects:
             ctx.policy = next((p.policy for p in runtime.projects() if p.slug == ctx.projects[0].slug),
                               ctx.policy)
+            ctx.locale = ctx.policy.locale  # p2p: the language of the asker's project, not always zh
             if cmd.name == "unknown" or not cmd.arg:
                 names = [m.label for d in ctx.projects for m in d.snapshot.milestones]
                 cmd = parse(text, names) if names else cmd

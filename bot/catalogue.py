@@ -38,10 +38,34 @@ KINDS = {"task": Word("任务", "Task"), "deliverable": Word("交付物", "Deliv
 WEEKDAYS = (Word("周一", "Mon"), Word("周二", "Tue"), Word("周三", "Wed"), Word("周四", "Thu"),
             Word("周五", "Fri"), Word("周六", "Sat"), Word("周日", "Sun"))
 
+HEADINGS: dict[str, Word] = {
+    "deliverables": Word("交付物", "Deliverables"),
+    "exit_criteria": Word("退出标准", "Exit criteria"),
+    "milestone_progress": Word("里程碑进度", "Milestone progress"),
+    "heat_map": Word("风险热力图（可能性 × 影响）", "Heat map (likelihood × impact)"),
+    "top_risks": Word("主要风险（按评分）", "Top risks (by score)"),
+    "done_this_week": Word("✅ 本周完成", "✅ Done this week"),
+    "next_week": Word("🎯 下周计划", "🎯 Next week"),
+    "risks_issues": Word("⚠️ 风险/问题", "⚠️ Risks / issues"),
+    "key_metrics": Word("📈 关键指标", "📈 Key metrics"),
+    "support_needed": Word("🙋 需要支持", "🙋 Support needed"),
+    "since_last_report": Word("🔄 与上周相比", "🔄 Since last report"),
+    "milestone_progress_pct": Word("里程碑进度（交付物完成 %）", "Milestone progress (% deliverables done)"),
+    "overdue": Word("🔴 已逾期", "🔴 Overdue"),
+    "due_soon": Word("⏰ 即将到期", "⏰ Due soon"),
+}
+
+
+def heading(key: str) -> Word:
+    """A card section heading by key (templates: `m.heading("key")`)."""
+    return HEADINGS[key]
+
+
 _STATUS: dict[str, str] = {}
 for _enum in (TaskStatus, MilestoneStatus, IssueStatus, DependencyStatus, RiskStatus, Level3, EscalationLevel):
     for _m in _enum:  # type: ignore[attr-defined]
         _STATUS.setdefault(_m.value, _m.en)
+_STATUS["待验收"] = "Awaiting sign-off"  # a milestone marked done that its 审批人 has not signed off
 
 
 def status_word(value: str) -> Word:

@@ -1,6 +1,7 @@
 """The CLI bodies of `gtm sync/check/report/portfolio/ask/projects`: run, then print with Rich."""
 from __future__ import annotations
 
+import json
 from datetime import datetime
 from typing import Any, Callable
 
@@ -20,6 +21,11 @@ def _projects(app, project: str | None, *, allow_all: bool = False):
     if allow_all and project == "all":
         return rt.projects()
     return [rt.project(project)]
+
+
+def print_json(data: Any) -> None:
+    """`--json` output: one JSON document on stdout (UTF-8, not escaped), nothing else."""
+    print(json.dumps(data, ensure_ascii=False, indent=1, default=str))
 
 
 def _guard(fn):
@@ -42,9 +48,12 @@ def _guard(fn):
 def run_sync(app, project: str | None, full: bool) -> int:
     from gtm.sync.refresh import render_summary, sync_project
 
+    from gtm.bot.progress import step_progress
+
     p = _projects(app, project)[0]
     now = datetime.now(p.tz)
-    summary = sync_project(app.store, app.gateway, p.binding, now, full=full)
+    with step_progress(console, "同步 / sync", enabled=full) as progress:
+        summary = sync_project(app.store, app.gateway, p.binding, now, full=full, progress=progress)
     console.print(render_summary(summary))
     return 0
 
@@ -56,35 +65,55 @@ def outcomes_table(outcomes: list[Any], title: str) -> Table:
     colors = {"sent": "green", "queued": "yellow", "failed": "red", "pending": "yellow", "dry_run": "cyan"}
     for o in outcomes:
         st = getattr(o, "status", "")
-        t.add_row(o.rule, o.record, o.recipient, o.action, f"[{colors.get(st, 'white')}]{st}[/]", o.why)
+        t.add_row(escape(o.rule), escape(o.record), escape(o.recipient), escape(o.action),
+                  f"[{colors.get(st, 'white')}]{escape(st)}[/]", escape(o.why))
     return t
 
 
+def outcome_json(o: Any) -> dict[str, str]:
+    return {k: str(getattr(o, k, "") or "") for k in ("rule", "record", "recipient", "action", "status", "why")}
+
+
 @_guard
-def run_check_cli(app, project: str | None, now_fn: NowFn, dry_run: bool) -> int:
+def run_check_cli(app, project: str | None, now_fn: NowFn, dry_run: bool, *, as_json: bool = False) -> int:
     from gtm.bot.check import run_check
 
     code = 0
+    results: list[dict[str, Any]] = []
     for p in _projects(app, project, allow_all=True):
         now = now_fn(p.tz)
         try:
             run = run_check(app.runtime, p, now, dry_run=dry_run)
         except FeishuError as exc:
-            console.print(f"[red]项目 {p.slug} 检查失败 / check failed:[/] {exc}")
+            if as_json:
+                results.append({"project": p.slug, "error": str(exc)})
+            else:
+                console.print(f"[red]项目 {p.slug} 检查失败 / check failed:[/] {escape(str(exc))}")
             code = 1
             continue
         rag = run.result.rag
+        if as_json:
+            results.append({
+                "project": p.slug, "as_of": now.isoformat(), "rag": rag.color,
+                "explanation": rag.explanation("zh"), "explanation_en": rag.explanation("en"),
+                "writes": {"planned": run.writes_planned, "applied": run.writes_applied,
+                           "skipped": len(run.writes_skipped)},
+                "data_problems": len(run.result.problems), "warnings": list(run.result.warnings),
+                "dry_run": dry_run, "notices": [outcome_json(o) for o in run.outcomes]})
+            continue
         color = {"green": "green", "yellow": "yellow", "red": "red"}[rag.color]
         console.print(f"[bold]{p.slug}[/] @ {now.isoformat(timespec='minutes')}  整体状态 / status: "
-                      f"[{color}]{rag.color}[/] — {rag.explanation('zh')}")
+                      f"[{color}]{rag.color}[/] — {escape(rag.explanation('zh'))}")
         console.print(f"  写回 / write-back: {run.writes_planned} planned, {run.writes_applied} written"
                       + (f", {len(run.writes_skipped)} skipped (edited by a person)" if run.writes_skipped else "")
                       + ("  [cyan](dry run)[/]" if dry_run else ""))
         if run.result.problems:
             console.print(f"  数据问题 / data problems: {len(run.result.problems)}")
         for w in run.result.warnings:
-            console.print(f"  [yellow]⚠ {w}[/]")
+            console.print(f"  [yellow]⚠ {escape(str(w))}[/]")
         console.print(outcomes_table(run.outcomes, f"{p.slug}: 通知 / notices ({len(run.outcomes)})"))
+    if as_json:
+        print_json(results if project == "all" else (results[0] if results else {}))
     return code
 
 
@@ -95,11 +124,17 @@ def _print_card(card: dict) -> None:
 
 
 @_guard
-def run_report_cli(app, project: str | None, now_fn: NowFn, print_only: bool) -> int:
+def run_report_cli(app, project: str | None, now_fn: NowFn, print_only: bool, *, as_json: bool = False) -> int:
+    from gtm.bot.ask import card_to_text
     from gtm.bot.weekly import run_weekly_report
 
     p = _projects(app, project)[0]
     run = run_weekly_report(app.runtime, p, now_fn(p.tz), post=not print_only)
+    if as_json:
+        print_json({"project": p.slug, "week": run.week, "posted": not print_only,
+                    "text": card_to_text(run.card), "card": run.card,
+                    "notices": [outcome_json(o) for o in run.outcomes]})
+        return 0
     _print_card(run.card)
     if not print_only:
         console.print(outcomes_table(run.outcomes, f"周报 / report {run.week}"))
@@ -133,33 +168,53 @@ def run_monthly_cli(app, now_fn: NowFn, print_only: bool) -> int:
 
 
 @_guard
-def run_ask_cli(app, text: str, as_open_id: str | None, project: str | None, now_fn: NowFn) -> int:
-    from gtm.bot.ask import ask
+def run_ask_cli(app, text: str, as_open_id: str | None, project: str | None, now_fn: NowFn, *,
+                as_json: bool = False) -> int:
+    from gtm.bot.ask import ask, card_to_text
 
     projects = app.runtime.projects()
     tz = projects[0].tz if projects else app.settings.tz
     card = ask(app.runtime, text, as_open_id=as_open_id, project=project, now=now_fn(tz))
+    if as_json:
+        print_json({"question": text, "text": card_to_text(card), "card": card})
+        return 0
     _print_card(card)
     return 0
 
 
 @_guard
-def run_projects_list(app) -> int:
+def run_projects_list(app, *, as_json: bool = False) -> int:
+    """The projects: a table that fits 80 columns (slug, name, state, last check and report),
+    then each project's Base and chats on their own lines (URLs do not wrap inside cells)."""
     from gtm.sync.store.registry import list_projects
 
     with app.store.session() as s:
         rows = list_projects(s)
+    if as_json:
+        print_json([{"slug": r.slug, "name": r.name, "template": r.template, "active": bool(r.active),
+                     "base_url": r.base_url or "", "base_token": r.base_token or "",
+                     "chats": list(r.chat_ids or []), "timezone": r.timezone,
+                     "last_check_at": r.last_check_at.isoformat() if r.last_check_at else None,
+                     "last_report_at": r.last_report_at.isoformat() if r.last_report_at else None}
+                    for r in rows])
+        return 0
     if not rows:
         console.print("还没有项目 / no projects yet: `gtm init --project SLUG`")
         return 0
-    t = Table(title="项目 / projects")
-    for col in ("slug", "名称 name", "模板 template", "状态 state", "多维表格 Base", "群 chat", "上次检查 last check",
-                "上次周报 last report"):
-        t.add_column(col, overflow="fold")
+    t = Table(title="项目 / projects", expand=False, pad_edge=False)
+    t.add_column("slug", no_wrap=True)
+    t.add_column("名称 name", overflow="fold", max_width=24)
+    t.add_column("状态 state", no_wrap=True)
+    t.add_column("上次检查 check", no_wrap=True)
+    t.add_column("上次周报 report", no_wrap=True)
     for r in rows:
-        t.add_row(r.slug, r.name, r.template, "active" if r.active else "archived", r.base_url or r.base_token,
-                  ", ".join(r.chat_ids or []), _fmt(r.last_check_at, r.timezone), _fmt(r.last_report_at, r.timezone))
+        t.add_row(escape(r.slug), escape(f"{r.name} ({r.template})"), "active" if r.active else "archived",
+                  _fmt(r.last_check_at, r.timezone), _fmt(r.last_report_at, r.timezone))
     console.print(t)
+    for r in rows:
+        console.print(f"[bold]{escape(r.slug)}[/]  多维表格 / Base: {escape(r.base_url or r.base_token or '—')}",
+                      soft_wrap=True)
+        console.print(f"  群 / chats: {escape(', '.join(r.chat_ids or []) or '—')}", soft_wrap=True)
     return 0
 
 

@@ -63,6 +63,13 @@ class Typist:
         return rec.get("record_id") or rec.get("id", "")
 
 
+def deliverable_owners(deliverables: list[Any], team: list[Person], today: date) -> dict[str, Person]:
+    """Record id → owner, round-robin in due-date order: the same people on every run (never by
+    `hash()`, which changes between processes)."""
+    ordered = sorted(deliverables, key=lambda x: (x.due_date or today, x.name, x.record_id))
+    return {d.record_id: team[i % len(team)] for i, d in enumerate(ordered)}
+
+
 def populate(sandbox: Any, binding: BaseBinding, snapshot: PlanSnapshot, people: dict[str, str],
              chat_id: str, now: datetime) -> dict[str, Any]:
     """Assign owners and create the trouble; returns a short description for the demo output."""
@@ -85,8 +92,9 @@ def populate(sandbox: Any, binding: BaseBinding, snapshot: PlanSnapshot, people:
         t.update("milestone", m1.record_id, status=MilestoneStatus.DONE.value, actual_date=m1.target_date)
     if m2:  # marked done, but one exit criterion is still unmet → the gate flags it
         t.update("milestone", m2.record_id, status=MilestoneStatus.DONE.value, actual_date=today - timedelta(days=6))
-    for i, d in enumerate(sorted(snapshot.deliverables, key=lambda x: (x.due_date or today, x.name))):
-        owner = team[i % len(team)]  # by position: the same owners on every run
+    owners = deliverable_owners(snapshot.deliverables, team, today)
+    for d in snapshot.deliverables:
+        owner = owners[d.record_id]
         done = m1 and m1.record_id in d.milestone or (m2 and m2.record_id in d.milestone)
         t.update("deliverable", d.record_id, owner=owner,
                  **({"status": MilestoneStatus.DONE.value, "done_date": today - timedelta(days=8)} if done else {}))

@@ -14,13 +14,13 @@ from pydantic import BaseModel
 
 from gtm.bot import views as V
 from gtm.bot.cards.render import Clip, render
+from gtm.bot.catalogue import phase_word
 from gtm.bot.rules.risk import cell_score
 from gtm.bot.commands import Command, Handler, display, normalise, registry
 from gtm.bot.rules.schedule import build_schedule, critical_paths
 from gtm.schemas.decisions import CheckResult
 from gtm.schemas.plan import Level3, PlanSnapshot
 from gtm.schemas.settings import Policy
-from gtm.schemas.tables import table
 
 LIST_CAP = 60  # rows a list answer keeps before "还有 N 项" (the renderer may cut further)
 
@@ -143,6 +143,7 @@ def status_view(p: ProjectData, now: datetime, policy: Policy) -> V.StatusView:
         project_name=p.name, as_of=now.astimezone(policy.tz).strftime("%Y-%m-%d %H:%M"),
         rag=V.RAG_LABEL[color], header_color=color, reasons=Clip.of(reasons, 10),
         milestones=Clip.of(progress, 12), next_milestone=V.next_milestone(progress),
+        next_milestone_en=V.next_milestone(progress, "en"),
         launch_date=V.iso(snap.project.launch_date), overdue=len(overdue),
         blocked=index.blocked,
         open_issues=len(V.open_issues(snap)),
@@ -175,7 +176,8 @@ def milestone_view(p: ProjectData, key: str, now: datetime, policy: Policy) -> V
     tasks = [t for t in snap.tasks if found.record_id in t.milestone]
     color = {"green": "green", "red": "red", "blue": "blue", "orange": "orange"}.get(prog.status.color, "blue")
     return V.MilestoneView(
-        project_name=p.name, code=found.code, name=found.name, phase=found.phase or "",
+        project_name=p.name, code=found.code, name=found.name, phase=phase_word(found.phase or "").zh,
+        phase_en=phase_word(found.phase or "").en,
         owner_id=found.owner.open_id if found.owner else "",
         owner_name=found.owner.label() if found.owner else "",
         target=prog.target, actual=prog.actual, status=prog.status, header_color=color,

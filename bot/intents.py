@@ -15,7 +15,7 @@ from gtm.schemas.tables import table
 register(Intent(
     "status", "状态", "status", "项目状态（红黄绿）及原因、里程碑进度", "RAG status with reasons and milestone progress",
     H.answer_status, words=("项目状态", "st", "state"),
-    synonyms=("进展", "进度", "怎么样", "情况", "整体状态", "how are we", "how is it going", "progress")))
+    synonyms=("进展", "进度", "怎么样", "情况", table("project").field("rag").name, "how are we", "how is it going", "progress")))
 register(Intent(
     "milestone", "里程碑", "milestone", "里程碑详情：如「M3」或里程碑名称", "Milestone detail: e.g. “M3” or its name",
     H.answer_milestone, words=("ms",), example="M3", needs_check=False))

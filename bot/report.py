@@ -140,8 +140,10 @@ def _chart(progress: list[V.MilestoneProgress], locale_title: str = "") -> dict[
         "data": {"values": values},
         "xField": "milestone",
         "yField": "pct",
-        "label": {"visible": True},
-        "axes": [{"orient": "left", "min": 0, "max": 100}],
+        "label": {"visible": True},  # the % on every bar
+        "axes": [{"orient": "left", "type": "linear", "min": 0, "max": 100, "label": {"visible": True},
+                  "tick": {"tickCount": 5}},
+                 {"orient": "bottom", "type": "band", "label": {"visible": True}}],
     }
 
 
@@ -194,7 +196,7 @@ def build_weekly_report(snapshot: PlanSnapshot, check: CheckResult | None, now: 
     color = _rag_color(snapshot, check)
     progress = V.milestone_progress(snapshot, now, policy)
     reasons = V.reasons_of(check.rag) if check else (
-        [V.ReasonView(color="yellow", text=snapshot.project.rag_reason, text_en=snapshot.project.rag_reason)]
+        [V.ReasonView(color=color, text=snapshot.project.rag_reason, text_en=snapshot.project.rag_reason)]
         if snapshot.project.rag_reason else [])
     done = _done_this_week(snapshot, start, end)
     nxt = _next_week(snapshot, n_start, n_end)

@@ -92,6 +92,7 @@ class StatusView(BaseModel):
     reasons: Clip[ReasonView] = Field(default_factory=Clip)
     milestones: Clip[MilestoneProgress] = Field(default_factory=Clip)
     next_milestone: str = ""
+    next_milestone_en: str = ""
     launch_date: str = ""
     overdue: int = 0
     blocked: int = 0
@@ -121,6 +122,7 @@ class MilestoneView(BaseModel):
     code: str
     name: str
     phase: str = ""
+    phase_en: str = ""
     owner_id: str = ""
     owner_name: str = ""
     target: str = ""
@@ -446,9 +448,7 @@ from gtm.bot.rules.raci import reached  # noqa: E402
 from gtm.bot.rules.schedule import check_schedule  # noqa: E402
 from gtm.schemas.decisions import CheckResult, RagStatus, Slip  # noqa: E402
 from gtm.schemas.plan import (  # noqa: E402
-    LEVEL3_SCORE,
     DependencyStatus,
-    EscalationLevel,
     IssueStatus,
     Level3,
     MilestoneStatus,
@@ -457,6 +457,7 @@ from gtm.schemas.plan import (  # noqa: E402
     TaskStatus,
 )
 from gtm.schemas.settings import Policy  # noqa: E402
+from gtm.bot import catalogue  # noqa: E402
 from gtm.bot.rules.calendar import WorkCalendar  # noqa: E402
 from gtm.bot.rules.escalation import due_level, open_days  # noqa: E402
 from gtm.bot.rules.risk import shown_score  # noqa: E402
@@ -470,21 +471,10 @@ STATUS_COLOR = {
     IssueStatus.RESOLVED.value: "green", DependencyStatus.CONFIRMED.value: "green",
     DependencyStatus.PENDING.value: "orange",
 }
-_EN_BY_ZH: dict[str, str] = {}
-for _enum in (TaskStatus, MilestoneStatus, IssueStatus, DependencyStatus, RiskStatus, Level3,
-              EscalationLevel):
-    for _m in _enum:  # type: ignore[attr-defined]
-        _EN_BY_ZH.setdefault(_m.value, _m.en)
-_EN_BY_ZH["待验收"] = "Awaiting sign-off"  # a milestone marked done that its 审批人 has not signed off
-STATUS_COLOR["待验收"] = "orange"
+STATUS_COLOR["待验收"] = "orange"  # a milestone marked done that its 审批人 has not signed off
 
-RAG_LABEL = {"green": Label(zh="绿色", en="Green", color="green"),
-             "yellow": Label(zh="黄色", en="Yellow", color="yellow"),
-             "red": Label(zh="红色", en="Red", color="red")}
-LEVEL_LABEL = {0: Label(zh=EscalationLevel.TEAM.value, en=EscalationLevel.TEAM.en, color="neutral"),
-               1: Label(zh=EscalationLevel.PM.value, en=EscalationLevel.PM.en, color="orange"),
-               2: Label(zh=EscalationLevel.MANAGEMENT.value, en=EscalationLevel.MANAGEMENT.en,
-                        color="red")}
+RAG_LABEL = {c: Label(zh=w.zh, en=w.en, color=c) for c, w in catalogue.RAG.items()}
+LEVEL_LABEL = {n: Label(zh=w.zh, en=w.en, color=("neutral", "orange", "red")[n]) for n, w in catalogue.LEVELS.items()}
 LEVEL_BY_NAME = {v.zh: k for k, v in LEVEL_LABEL.items()}
 
 
@@ -493,7 +483,8 @@ def status_label(value: str | None) -> Label:
     """A status option as a coloured label (unknown options kept as typed, grey)."""
     if not value:
         return Label(zh="—", en="—", color="neutral")
-    return Label(zh=value, en=_EN_BY_ZH.get(value, value), color=STATUS_COLOR.get(value, "neutral"))
+    word = catalogue.status_word(value)
+    return Label(zh=word.zh, en=word.en, color=STATUS_COLOR.get(value, "neutral"))
 
 
 def today(now: datetime, policy: Policy) -> date:
@@ -802,10 +793,16 @@ def budget_lines(snapshot: PlanSnapshot) -> tuple[str, str]:
     return zh, en
 
 
-def next_milestone(progress: list[MilestoneProgress]) -> str:
+def next_milestone(progress: list[MilestoneProgress], locale: str = "zh") -> str:
+    """The next open milestone with its target date: "M3 名称（2026-11-23）" / "M3 名称 (2026-11-23)"."""
     pending = [m for m in progress if m.status.zh not in DONE]
     pending.sort(key=lambda m: m.target or "9999")
-    return f"{pending[0].code} {pending[0].name}".strip() + (f"（{pending[0].target}）" if pending[0].target else "") if pending else ""
+    if not pending:
+        return ""
+    label = f"{pending[0].code} {pending[0].name}".strip()
+    if not pending[0].target:
+        return label
+    return label + (f" ({pending[0].target})" if locale == "en" else f"（{pending[0].target}）")
 
 
 def slips_of(snapshot: PlanSnapshot, check: CheckResult | None, now: datetime,

@@ -187,19 +187,21 @@ def after_action(card: dict, action: Any, who: str = "", when: datetime | None =
     replaced by one line saying what happened. Other items keep their buttons."""
     zh, en = outcome or outcome_text(action, who, when)
     text = md_escape(en if locale == "en" else zh, 300)
+    line = {"tag": "markdown", "content": text,
+            "i18n_content": {"zh_cn": md_escape(zh, 300), "en_us": md_escape(en, 300)}}
     new = copy.deepcopy(card)
     elements = new.get("body", {}).get("elements", [])
     out, placed = [], False
     for el in elements:
         if _targets(el, action.t, action.r):
             if not placed:
-                out.append({"tag": "markdown", "content": text})
+                out.append(dict(line))
                 placed = True
             continue
         out.append(el)
     if not placed:  # nothing clickable left for this record (clicked twice): append the line once
         if not any(isinstance(e, dict) and e.get("content") == text for e in out):
-            out.append({"tag": "markdown", "content": text})
+            out.append(dict(line))
     new["body"]["elements"] = out
     header = new.get("header")
     if header and action.a in ("resolve", "ack") and not any(_targets(e, "", "") for e in out):

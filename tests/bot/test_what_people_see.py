@@ -210,3 +210,99 @@ def test_milestone_with_unmet_exit_criteria_is_not_listed_as_reached(policy):
     body = text_of(report_card(view, "zh"))
     assert "M4" in body and "未满足" in body  # the gate reason
     assert not any("M4" in x.text and "达成" in x.text for x in view.done)
+
+
+# ---- 8. per-reader language: one card, each reader's language --------------------------------
+CJK = __import__("re").compile(r"[\u4e00-\u9fff（），：。、]")
+
+
+def test_one_card_reads_chinese_to_one_reader_and_english_to_another(snapshot, check, policy):
+    from gtm.bot.cards.render import localized
+    from gtm.sandbox.cards import validate_card
+
+    card = answer(parse("状态"), ctx_for(snapshot, check, policy))  # project language: zh
+    validate_card(card)  # the sandbox (Feishu's rules) accepts the i18n fields
+    title = card["header"]["title"]
+    assert title["content"].startswith("项目状态") and title["i18n_content"]["en_us"].startswith("Status")
+    zh, en = localized(card, "zh_cn"), localized(card, "en_us")
+    assert "整体状态" in text_of(zh["header"]) and "Overall" in text_of(en["header"])
+    en_md = [e["content"] for e in en["body"]["elements"] if e.get("tag") == "markdown"]
+    assert any("Milestone progress" in x for x in en_md) and not any("里程碑进度" in x for x in en_md)
+    # the English reader gets no Chinese punctuation around the reasons
+    punct = __import__("re").compile(r"[（）：、，。]")
+    assert not any(punct.search(x) for x in en_md), en_md
+
+
+def test_phases_and_statuses_come_from_the_catalogue(snapshot, check, policy):
+    from gtm.bot.cards.render import localized
+
+    card = answer(parse("M1"), ctx_for(snapshot, check, policy))
+    zh, en = text_of(localized(card, "zh_cn")), text_of(localized(card, "en_us"))
+    assert "阶段：发布前准备" in zh and "Pre-Launch" not in zh
+    assert "phase: Pre-Launch" in en
+
+
+def test_did_you_mean_is_in_one_language(snapshot, check, policy):
+    from gtm.bot.cards.render import localized
+
+    card = answer(parse("staus"), ctx_for(snapshot, check, policy))
+    en = localized(card, "en_us")
+    from gtm.bot.cards.render import walk_elements
+
+    buttons = [el["text"]["content"] for el, _, _ in walk_elements(en["body"]["elements"])
+               if el.get("tag") == "button"]
+    assert buttons and all(not CJK.search(b) for b in buttons)
+    assert "状态 / status" not in text_of(card)
+
+
+def test_sandbox_refuses_unknown_i18n_languages():
+    import pytest
+
+    from gtm.sandbox.cards import CardError, validate_card
+
+    card = {"schema": "2.0", "config": {"update_multi": True}, "body": {"elements": [
+        {"tag": "markdown", "content": "你好", "i18n_content": {"zh_cn": "你好", "english": "hi"}}]}}
+    with pytest.raises(CardError):
+        validate_card(card)
+    card["body"]["elements"][0]["i18n_content"] = {"zh_cn": "你好", "en_us": "hi"}
+    validate_card(card)
+
+
+# ---- 9. demo owners are the same on every run ----------------------------------------------------
+def test_demo_owners_do_not_depend_on_the_hash_seed():
+    import json
+    import os
+    import subprocess
+
+    code = ("import json; from datetime import date; from gtm.schemas.plan import Deliverable, Person;"
+            "from gtm.bot.demo_data import deliverable_owners;"
+            "ds=[Deliverable(record_id=f'r{i}', name=n) for i, n in enumerate(['网站', 'Deck', 'FAQ', 'CRM', '培训'])];"
+            "team=[Person(open_id=f'ou_{k}') for k in 'abcd'];"
+            "print(json.dumps({k: v.open_id for k, v in deliverable_owners(ds, team, date(2026, 12, 1)).items()}))")
+    runs = [subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
+                           env={**os.environ, "PYTHONHASHSEED": seed}).stdout for seed in ("1", "2", "3")]
+    assert len({r for r in runs}) == 1 and json.loads(runs[0])["r0"] == "ou_a"
+
+
+def test_my_tasks_shows_overdue_and_two_weeks_then_a_button_for_the_rest(snapshot, check, policy):
+    from gtm.bot.handlers import view_for
+
+    ctx = ctx_for(snapshot, check, policy)
+    _, view = view_for(parse("我的任务"), ctx)
+    rows = [r for g in view.groups for r in g.rows.items]
+    assert rows and all(r.days_left is None or r.days_left <= 14 for r in rows)
+    assert any(r.days_overdue for r in rows)  # overdue first
+    assert view.later > 0 and view.more_button is not None
+    card = answer(parse("我的任务"), ctx)
+    body = text_of(card)
+    assert f"还有 {view.later} 项在两周以后到期" in body and "查看全部" in body
+    _, everything = view_for(parse("我的全部任务"), ctx)
+    assert everything.total == view.total + view.later
+
+
+def test_green_project_report_shows_a_green_dot(policy):
+    snap = build_snapshot()
+    snap.project.rag = "绿色"
+    snap.project.rag_reason = "按计划推进"
+    body = text_of(report_card(build_weekly_report(snap, None, NOW, policy.timezone, policy=policy)))
+    assert "🟢 按计划推进" in body and "🟡 按计划推进" not in body
