@@ -64,6 +64,7 @@ _STATUS: dict[str, str] = {}
 for _enum in (TaskStatus, MilestoneStatus, IssueStatus, DependencyStatus, RiskStatus, Level3, EscalationLevel):
     for _m in _enum:  # type: ignore[attr-defined]
         _STATUS.setdefault(_m.value, _m.en)
+_STATUS["待验收"] = "Awaiting sign-off"  # a milestone marked done that its 审批人 has not signed off
 
 
 def status_word(value: str) -> Word:

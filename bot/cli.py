@@ -179,6 +179,45 @@ def ask(ctx: click.Context, text: str, as_open_id: str | None, project: str | No
                          as_json=as_json))
 
 
+@main.command()
+@click.option("--as-of", "as_of", default=None, help="As of this instant (ISO-8601); the month before it is reported.")
+@click.option("--print", "print_only", is_flag=True, help="Print instead of sending to management.")
+@click.pass_context
+def monthly(ctx: click.Context, as_of: str | None, print_only: bool) -> None:
+    """月度汇报: last month's milestones hit/missed vs baseline, top risks, decisions needed (to management)."""
+    from gtm.bot.commands_run import run_monthly_cli
+
+    sys.exit(run_monthly_cli(_context(ctx), lambda tz: _parse_as_of(as_of, tz), print_only))
+
+
+@main.group()
+def baseline() -> None:
+    """基线：已批准的计划 · The approved plan (基线结束 / 基线偏差): set it, compare against it."""
+
+
+@baseline.command("set")
+@click.option("--project", default=None, help="Project slug (default: the only project).")
+@click.option("--missing-only", is_flag=True, help="Only rows without a baseline yet (new tasks); keep the rest.")
+@click.option("--as-of", "as_of", default=None, help="As of this instant (ISO-8601). Default: now.")
+@click.pass_context
+def baseline_set(ctx: click.Context, project: str | None, missing_only: bool, as_of: str | None) -> None:
+    """Snapshot 计划结束 / 目标日期 into 基线结束 for every task and milestone (postponing never moves it)."""
+    from gtm.bot.commands_run import run_baseline_set
+
+    sys.exit(run_baseline_set(_context(ctx), project, lambda tz: _parse_as_of(as_of, tz), missing_only))
+
+
+@baseline.command("show")
+@click.option("--project", default=None, help="Project slug (default: the only project).")
+@click.option("--as-of", "as_of", default=None, help="As of this instant (ISO-8601). Default: now.")
+@click.pass_context
+def baseline_show(ctx: click.Context, project: str | None, as_of: str | None) -> None:
+    """Each milestone and task: baseline, today's plan, the variance in days and the forecast."""
+    from gtm.bot.commands_run import run_baseline_show
+
+    sys.exit(run_baseline_show(_context(ctx), project, lambda tz: _parse_as_of(as_of, tz)))
+
+
 @main.group(invoke_without_command=True)
 @click.option("--json", "as_json", is_flag=True, help="Print JSON (for scripts) instead of tables.")
 @click.pass_context

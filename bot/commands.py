@@ -27,6 +27,8 @@ from typing import Any, Callable, Iterable, Literal
 from pydantic import BaseModel, Field
 from rapidfuzz import fuzz, process
 
+from gtm.bot.updates import is_update
+
 When = Literal["", "this_week", "next_week"]
 
 
@@ -159,6 +161,8 @@ def parse(text: str, milestones: Iterable[str] = ()) -> Command:
     m = _MILESTONE_CODE.match(norm)
     if m:
         return Command(name="milestone", arg=f"M{int(m.group(1))}", **base)
+    if is_update(norm) and "update" in registry():  # "T-301 80%", "M3 延期到 12-20", "push T-301 to friday"
+        return Command(name="update", **base)
     words, syns = _vocabulary()
     # 2. "word [argument]" at the start
     for word, name in words:

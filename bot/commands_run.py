@@ -173,6 +173,18 @@ def run_portfolio_cli(app, now_fn: NowFn, print_only: bool) -> int:
 
 
 @_guard
+def run_monthly_cli(app, now_fn: NowFn, print_only: bool) -> int:
+    from gtm.bot.monthly import monthly_card, run_monthly
+
+    now = now_fn(app.settings.tz)
+    run = run_monthly(app.runtime, now, post=not print_only)
+    _print_card(next(iter(run.cards.values())) if run.cards else monthly_card(run.view))
+    if not print_only:
+        console.print(outcomes_table(run.outcomes, f"月度汇报 / monthly {run.view.month}"))
+    return 0
+
+
+@_guard
 def run_ask_cli(app, text: str, as_open_id: str | None, project: str | None, now_fn: NowFn, *,
                 as_json: bool = False) -> int:
     from gtm.bot.ask import ask, card_to_text
@@ -263,4 +275,47 @@ def run_projects_link(app, slug: str, chats: list[str]) -> int:
         linked = list(dict.fromkeys([*(row.chat_ids or []), *chats]))
         row.chat_ids = linked
     console.print(f"项目 {slug} 的群 / chats of project {slug}: {', '.join(linked)}")
+    return 0
+
+
+@_guard
+def run_baseline_set(app, project: str | None, now_fn: NowFn, only_missing: bool) -> int:
+    from gtm.bot.baseline import set_baseline
+    from gtm.sync.writeback import WriteBackError
+
+    p = _projects(app, project)[0]
+    try:
+        done = set_baseline(app.runtime, p, now_fn(p.tz), only_missing=only_missing)
+    except WriteBackError as exc:
+        console.print(f"[red]基线写入失败 / baseline not written:[/] {escape(str(exc))}\n"
+                      f"  旧的多维表格可能还没有「基线结束」「基线偏差」字段：先运行 / an older Base may lack the "
+                      f"baseline fields; run first: gtm init --repair --project {p.slug}")
+        return 1
+    console.print(f"项目 {p.slug}：{done.rows} 个任务/里程碑设定了基线，写入 {done.cells_written} 个单元格 / "
+                  f"baseline set on {done.rows} tasks/milestones, {done.cells_written} cells written"
+                  + (f"; {len(done.skipped)} skipped (edited by a person meanwhile)" if done.skipped else ""))
+    return 0
+
+
+@_guard
+def run_baseline_show(app, project: str | None, now_fn: NowFn) -> int:
+    from gtm.bot.baseline import compare
+
+    p = _projects(app, project)[0]
+    now = now_fn(p.tz)
+    mirror = app.runtime.mirror(p)
+    mirror.refresh(now)
+    rows = compare(mirror.snapshot(now), now, p)
+    t = Table(title=f"{p.slug}: 基线对比 / baseline vs plan")
+    for col in ("类型 kind", "事项 item", "负责人 owner", "基线 baseline", "当前 plan", "偏差 Δ days", "预计 forecast"):
+        t.add_column(col, overflow="fold")
+    kinds = {"milestone": "里程碑 milestone", "task": "任务 task"}
+    for r in rows:
+        var = "—" if r.variance is None else (f"+{r.variance}" if r.variance > 0 else str(r.variance))
+        color = "red" if (r.variance or 0) > 0 else "green"
+        t.add_row(kinds[r.table], escape(r.label), escape(r.owner), r.baseline or "—", r.current or "—",
+                  f"[{color}]{var}[/]", r.forecast or "—")
+    console.print(t)
+    if not any(r.baseline for r in rows):
+        console.print("还没有基线 / no baseline yet: gtm baseline set" + (f" --project {p.slug}" if project else ""))
     return 0

@@ -16,6 +16,7 @@ from gtm.bot import views as V
 from gtm.bot.cards.render import Clip, render
 from gtm.bot.rules.risk import cell_score
 from gtm.bot.commands import Command, Handler, display, normalise, registry
+from gtm.bot.rules.schedule import build_schedule, critical_paths
 from gtm.schemas.decisions import CheckResult
 from gtm.schemas.plan import Level3, PlanSnapshot
 from gtm.schemas.settings import Policy
@@ -100,7 +101,7 @@ def _pick_project(cmd: Command, ctx: AskContext) -> ProjectData | V.MessageView:
     if cur and all(p.snapshot is not cur.snapshot for p in pool):
         pool.insert(0, cur)
     if cmd.arg and cmd.name in ("status", "report", "overdue", "this_week", "risks", "dependencies",
-                                "issues", "data_problems"):
+                                "issues", "data_problems", "critical_path", "workload"):
         want = normalise(cmd.arg)
         hits = [p for p in pool if want in (normalise(p.name), normalise(p.slug))]
         hits = hits or [p for p in pool if want in normalise(p.name) or want == normalise(p.slug)]
@@ -150,7 +151,9 @@ def status_view(p: ProjectData, now: datetime, policy: Policy) -> V.StatusView:
         blocked=index.blocked,
         open_issues=len(V.open_issues(snap)),
         high_risks=sum(1 for r in V.open_risks(snap) if V.risk_score(r) >= policy.red_risk_score),
-        budget_line=zh, budget_line_en=en, data_problems=len(snap.problems))
+        budget_line=zh, budget_line_en=en, data_problems=len(snap.problems),
+        slips=Clip.of([V.ReasonView(color="orange", text=x.text, text_en=x.text_en)
+                       for x in V.slips_of(snap, p.check, now, policy)], 8))
 
 
 def milestone_view(p: ProjectData, key: str, now: datetime, policy: Policy) -> V.MilestoneView | V.MessageView:
@@ -182,7 +185,8 @@ def milestone_view(p: ProjectData, key: str, now: datetime, policy: Policy) -> V
         owner_id=found.owner.open_id if found.owner else "",
         owner_name=found.owner.label() if found.owner else "",
         target=prog.target, actual=prog.actual, status=prog.status, header_color=color,
-        variance_days=prog.variance_days, pct=prog.pct,
+        variance_days=prog.variance_days, pct=prog.pct, baseline=prog.baseline,
+        baseline_variance=prog.baseline_variance,
         deliverables=Clip.of([V.DeliverableRow(name=d.name, standard=d.standard,
                                                owner_name=d.owner.label() if d.owner else "",
                                                due=V.iso(d.due_date), status=V.status_label(d.status))
@@ -320,6 +324,32 @@ def data_problems_view(p: ProjectData) -> V.DataProblemView:
     return V.DataProblemView(project_name=p.name, rows=Clip.of(rows, LIST_CAP))
 
 
+def critical_path_view(p: ProjectData, now: datetime, policy: Policy) -> V.CriticalPathView:
+    """关键路径: per open milestone, the forecast against the target and the deciding chain."""
+    sched = build_schedule(p.snapshot, now, policy)
+    rows = []
+    for path in critical_paths(p.snapshot, sched):
+        m, f = path.milestone, path.forecast
+        steps, steps_en = [], []
+        for st in path.steps:
+            who = st.task.owner.label() if st.task.owner else ""
+            fin = V.iso(st.forecast.finish)
+            late = bool(st.forecast.finish and st.task.planned_end and st.forecast.finish > st.task.planned_end)
+            mark = "⚠️ " if late else ""
+            steps.append(f"{mark}{st.task.label}" + (f"（{who}）" if who else "") + f" · 预计 {fin}")
+            steps_en.append(f"{mark}{st.task.label}" + (f" ({who})" if who else "") + f" · forecast {fin}")
+        if path.dependency is not None:
+            d = path.dependency
+            steps.append(f"⚠️ 依赖「{d.item}」待确认 · 需要日期 {V.iso(d.needed_by)}")
+            steps_en.append(f"⚠️ Dependency \"{d.item}\" pending · needed by {V.iso(d.needed_by)}")
+        rows.append(V.PathMilestone(label=m.label, owner_name=m.owner.label() if m.owner else "",
+                                    target=V.iso(f.target), forecast=V.iso(f.finish), late_days=f.late_days,
+                                    steps=steps, steps_en=steps_en))
+    return V.CriticalPathView(project_name=p.name, as_of=now.astimezone(policy.tz).strftime("%Y-%m-%d %H:%M"),
+                              milestones=Clip.of(rows, 12), late=sum(1 for r in rows if r.late_days > 0),
+                              problems=len(sched.cycles))
+
+
 def help_view(ctx: AskContext, unknown: str = "", suggested: list[str] | None = None) -> V.HelpView:
     """Every listed intent with its help text; for an unknown question, the question as typed
     and the nearest intents as buttons."""
@@ -403,6 +433,24 @@ def answer_status(p: ProjectData, cmd: Command, ctx: AskContext) -> tuple[str, B
 
 
 @on_project
+def answer_workload(p: ProjectData, cmd: Command, ctx: AskContext) -> tuple[str, BaseModel]:
+    """负载: open items per person for the next two weeks, over-allocated people first."""
+    from gtm.bot.workload import workload
+
+    people, start, end = workload(p.snapshot, _now(ctx), ctx.policy)
+    rows = [V.WorkloadRow(name=x.name, items=len(x.items), overdue=x.overdue, load_days=x.load_days,
+                          capacity=x.capacity, pct=x.pct, over=x.over, sample=x.items[:3]) for x in people]
+    rows.sort(key=lambda r: (not r.over, -r.pct, -r.items))
+    return "workload", V.WorkloadView(project_name=p.name, window=f"{start:%m-%d} – {end:%m-%d}",
+                                      rows=Clip.of(rows, 30), over=sum(1 for r in rows if r.over))
+
+
+@on_project
+def answer_critical_path(p: ProjectData, cmd: Command, ctx: AskContext) -> tuple[str, BaseModel]:
+    return "critical_path", critical_path_view(p, _now(ctx), ctx.policy)
+
+
+@on_project
 def answer_milestone(p: ProjectData, cmd: Command, ctx: AskContext) -> tuple[str, BaseModel]:
     view = milestone_view(p, cmd.arg, _now(ctx), p.policy or ctx.policy)
     return ("milestone" if isinstance(view, V.MilestoneView) else "message"), view
@@ -449,6 +497,11 @@ def answer_unknown(cmd: Command, ctx: AskContext) -> tuple[str, BaseModel]:
     if ctx.snapshot is None and ctx.chat_type != "p2p":
         return "not_linked", V.NotLinkedView(chat_id=ctx.chat_id)
     cur = ctx.current()
+    if cur is not None:  # "渠道培训 完成": a task by name (the router cannot know names)
+        from gtm.bot.chat_updates import answer_update, named_update
+
+        if named_update(cmd.text, cur):
+            return answer_update(cmd, ctx)
     if cur:  # a bare milestone name the parser could not know
         for m in cur.snapshot.milestones:
             if cmd.text and (cmd.text in (normalise(m.name), normalise(m.label))):

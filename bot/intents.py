@@ -7,6 +7,7 @@ Words are matched at the start of a message ("状态 星河"); synonyms anywhere
 """
 from __future__ import annotations
 
+from gtm.bot import chat_updates as CU
 from gtm.bot import handlers as H
 from gtm.bot.commands import Intent, register
 from gtm.schemas.tables import table
@@ -56,8 +57,21 @@ register(Intent(
     H.answer_portfolio, words=("所有项目", "项目列表", "all projects", "projects"),
     synonyms=("哪些项目", "我的项目", "my projects")))
 register(Intent(
+    "critical_path", "关键路径", "critical path", "关键路径：各里程碑的预计完成与决定它的任务链",
+    "Critical path: forecast per milestone and the chain deciding it",
+    H.answer_critical_path, words=("关键链", "critical", "cp", "criticalpath"),
+    synonyms=("关键路径", "critical path", "会不会延期", "影响里程碑"), needs_check=False))
+register(Intent(
     "task", "任务编号", "task id", "按任务编号查找：如「T-301」", "Find by task ID: e.g. “T-301”",
     H.answer_task, example="T-301", needs_check=False))
+register(Intent(
+    "workload", "负载", "workload", "每人未来两周的未完成事项，超负荷的人标红", "Open items per person for the next two "
+    "weeks; over-allocated people flagged", H.answer_workload, words=("工作量", "负荷", "load", "capacity"),
+    synonyms=("谁太忙", "谁忙", "超负荷", "who is busy", "over-allocated"), needs_check=False))
+register(Intent(
+    "update", "更新", "update", "在群里更新计划（确认后写入）：「T-301 80%」「T-301 完成」「M3 延期到 12-20 因为设计稿」",
+    "Update the plan from chat (written after you confirm): “T-301 80%”, “T-301 done”, “push T-301 to friday”",
+    CU.answer_update, example="T-301 80%", needs_check=False))
 register(Intent(
     "help", "帮助", "help", "显示本帮助", "This help",
     H.answer_help, words=("?", "菜单", "命令", "h", "menu", "commands"),

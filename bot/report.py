@@ -15,6 +15,7 @@ from zoneinfo import ZoneInfo
 
 from gtm.bot import views as V
 from gtm.bot.cards.render import Clip, clip_text, plain
+from gtm.bot.rules.raci import reached
 from gtm.bot.catalogue import days_phrase, working_days_phrase
 from gtm.schemas.decisions import CheckResult
 from gtm.schemas.plan import PlanSnapshot, TaskStatus
@@ -49,7 +50,8 @@ def _done_this_week(snap: PlanSnapshot, start: date, end: date) -> list[V.Report
     for m in snap.milestones:
         # a milestone marked done with an exit criterion unmet is not "reached": the gate reason
         # of the same report says so, and the two lines must not contradict each other
-        if V.is_done(m.status) and _in(m.actual_date, start, end) and m.record_id not in unmet:
+        # and a milestone with a 审批人 is reached only once signed off (验收 = 已通过)
+        if reached(m) and _in(m.actual_date, start, end) and m.record_id not in unmet:
             out.append(_line(f"里程碑 {m.label} 达成", f"Milestone {m.label} reached"))
     for d in snap.deliverables:
         if V.is_done(d.status) and _in(d.done_date, start, end):
@@ -75,7 +77,8 @@ def _next_week(snap: PlanSnapshot, start: date, end: date) -> list[V.ReportLine]
 
 def _risks(snap: PlanSnapshot, check: CheckResult | None, now: datetime, policy: Policy,
            day: date) -> list[V.ReportLine]:
-    out = []
+    out = [_line(f"进度影响：{x.text}", f"Schedule slip: {x.text_en}")
+           for x in V.slips_of(snap, check, now, policy)]
     risks = sorted(V.open_risks(snap), key=lambda r: -V.risk_score(r))
     for r in risks:
         s = V.risk_score(r)

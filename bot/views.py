@@ -83,6 +83,8 @@ class MilestoneProgress(BaseModel):
     done: int = 0
     total: int = 0
     pct: int = 0
+    baseline: str = ""  # 基线结束 (the approved date), "" without a baseline
+    baseline_variance: int | None = None
 
 
 class StatusView(BaseModel):
@@ -104,6 +106,7 @@ class StatusView(BaseModel):
     budget_line: str = ""
     budget_line_en: str = ""
     data_problems: int = 0
+    slips: Clip[ReasonView] = Field(default_factory=Clip)  # schedule slips threatening milestones
 
 
 class DeliverableRow(BaseModel):
@@ -133,6 +136,8 @@ class MilestoneView(BaseModel):
     header_color: str = "blue"
     variance_days: int | None = None
     pct: int = 0
+    baseline: str = ""
+    baseline_variance: int | None = None
     deliverables: Clip[DeliverableRow] = Field(default_factory=Clip)
     criteria: Clip[CriterionRow] = Field(default_factory=Clip)
     tasks_open: int = 0
@@ -212,6 +217,27 @@ class DataProblemView(BaseModel):
     rows: Clip[ProblemRow] = Field(default_factory=Clip)
 
 
+class PathMilestone(BaseModel):
+    """One open milestone on the 关键路径 card: its forecast and the chain of tasks deciding it."""
+
+    label: str
+    owner_name: str = ""
+    target: str = ""
+    forecast: str = ""
+    late_days: int = 0
+    baseline: str = ""
+    steps: list[str] = Field(default_factory=list)  # "T-1 名称（负责人）· 预计 12-28" (zh)
+    steps_en: list[str] = Field(default_factory=list)
+
+
+class CriticalPathView(BaseModel):
+    project_name: str
+    as_of: str
+    milestones: Clip[PathMilestone] = Field(default_factory=Clip)
+    late: int = 0  # open milestones forecast after their target
+    problems: int = 0  # predecessor cycles found
+
+
 class HelpCommand(BaseModel):
     zh: str
     en: str
@@ -237,6 +263,50 @@ class HelpView(BaseModel):
 
 class NotLinkedView(BaseModel):
     chat_id: str = ""
+
+
+class WorkloadRow(BaseModel):
+    name: str
+    items: int
+    overdue: int
+    load_days: int
+    capacity: int
+    pct: int
+    over: bool
+    sample: list[str] = Field(default_factory=list)  # a few of the items
+
+
+class WorkloadView(BaseModel):
+    project_name: str
+    window: str  # "12-07 – 12-21"
+    rows: Clip[WorkloadRow] = Field(default_factory=Clip)
+    over: int = 0
+
+
+class SignoffView(BaseModel):
+    """The 审批人's card: a milestone whose exit criteria are all met, 通过 / 退回 with a note."""
+
+    project_name: str
+    title: str
+    title_en: str
+    text: str
+    text_en: str = ""
+    criteria: list[str] = Field(default_factory=list)
+    approve_value: dict[str, Any]
+    reject_value: dict[str, Any]
+    state: str = ""
+    state_en: str = ""
+
+
+class ConfirmView(BaseModel):
+    """确认 / 取消 before a change typed in chat is written (buttons carry card-action values)."""
+
+    project_name: str
+    question: str  # "把 T-301 渠道培训 的进度改为 80%？"
+    question_en: str
+    lines: list[ReportLine] = Field(default_factory=list)  # what is there now, who may confirm
+    confirm_value: dict[str, Any]
+    cancel_value: dict[str, Any]
 
 
 class MessageView(BaseModel):
@@ -380,7 +450,10 @@ from bisect import bisect_left, bisect_right  # noqa: E402
 from dataclasses import dataclass  # noqa: E402
 from functools import lru_cache  # noqa: E402
 
-from gtm.schemas.decisions import CheckResult, RagStatus  # noqa: E402
+from gtm.bot.rules.baseline import baseline_variance  # noqa: E402
+from gtm.bot.rules.raci import reached  # noqa: E402
+from gtm.bot.rules.schedule import check_schedule  # noqa: E402
+from gtm.schemas.decisions import CheckResult, RagStatus, Slip  # noqa: E402
 from gtm.schemas.plan import (  # noqa: E402
     DependencyStatus,
     IssueStatus,
@@ -406,6 +479,7 @@ STATUS_COLOR = {
     IssueStatus.RESOLVED.value: "green", DependencyStatus.CONFIRMED.value: "green",
     DependencyStatus.PENDING.value: "orange",
 }
+STATUS_COLOR["待验收"] = "orange"  # a milestone marked done that its 审批人 has not signed off
 
 RAG_LABEL = {c: Label(zh=w.zh, en=w.en, color=c) for c, w in catalogue.RAG.items()}
 LEVEL_LABEL = {n: Label(zh=w.zh, en=w.en, color=("neutral", "orange", "red")[n]) for n, w in catalogue.LEVELS.items()}
@@ -497,11 +571,14 @@ def milestone_progress(snapshot: PlanSnapshot, now: datetime, policy: Policy,
         status = m.status
         if not is_done(status) and m.target_date and day > m.target_date:
             status = MilestoneStatus.OVERDUE.value
+        if is_done(status) and not reached(m):
+            status = "待验收"  # done but not signed off by its 审批人: not reached yet
         out.append(MilestoneProgress(
             record_id=m.record_id, code=m.code, name=m.name,
             owner_name=m.owner.label() if m.owner else "", target=iso(m.target_date),
             actual=iso(m.actual_date), status=status_label(status), variance_days=variance,
-            done=done, total=total, pct=pct))
+            done=done, total=total, pct=pct, baseline=iso(m.baseline_end),
+            baseline_variance=baseline_variance("milestone", m, policy)))
     return out
 
 
@@ -736,3 +813,15 @@ def next_milestone(progress: list[MilestoneProgress], locale: str = "zh") -> str
     if not pending[0].target:
         return label
     return label + (f" ({pending[0].target})" if locale == "en" else f"（{pending[0].target}）")
+
+
+def slips_of(snapshot: PlanSnapshot, check: CheckResult | None, now: datetime,
+             policy: Policy) -> list[Slip]:
+    """The schedule slips: from the check when it ran, else computed now (pure)."""
+    if check is not None:
+        return list(check.slips)
+    return check_schedule(snapshot, now, policy)[1]
+
+
+ItemListView.model_rebuild()
+ConfirmView.model_rebuild()

@@ -88,7 +88,7 @@ def ctx(snapshot, check, policy):
 
 
 COMMANDS = ["状态", "M3", "我的任务", "逾期", "本周", "风险", "依赖", "问题", "周报", "数据问题", "全部项目",
-            "帮助", "staus"]
+            "帮助", "staus", "关键路径", "T-008 完成", "负载"]
 
 
 @pytest.mark.parametrize("text", COMMANDS)
@@ -233,7 +233,7 @@ def test_alert_kinds_render():
     from gtm.schemas.decisions import Notice, RecordRef
 
     cards = NoticeCards()
-    for kind in ("gate", "delivery_failed", "system", "data_problem"):
+    for kind in ("gate", "delivery_failed", "system", "data_problem", "slip", "signoff", "informed"):
         n = Notice(kind=kind, key=f"{kind}:x", recipients=["ou_pm000000001"], title=f"{kind} title",
                    text="正文", record=RecordRef(table="milestone", record_id="recM3", label="M3"),
                    data={"error": "230013 user not in availability", "recipient": "ou_x"})
@@ -350,4 +350,4 @@ def _without_callback_values(obj):
 def test_template_set_is_covered():
     assert set(template_names()) == {"alert", "data_problems", "dependencies", "digest", "escalation", "help",
                                      "issues", "items", "message", "milestone", "not_linked", "portfolio",
-                                     "report", "risks", "status"}
+                                     "report", "risks", "status", "critical_path", "confirm", "signoff", "workload", "monthly"}

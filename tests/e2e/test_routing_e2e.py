@@ -73,3 +73,14 @@ def test_p2p_answer_is_in_the_projects_language_with_both_for_readers(sandbox, s
     title = msgs[0]["card"]["header"]["title"]
     assert title["content"].startswith("My tasks")
     assert title["i18n_content"]["zh_cn"].startswith("我的任务")
+
+
+def test_monthly_summary_goes_to_management_once(sandbox, seed, runtime, plan):
+    from gtm.bot.monthly import run_monthly
+
+    first = run_monthly(runtime, NOW)
+    again = run_monthly(runtime, NOW)
+    mgmt = seed.users["management"]
+    assert [o.status for o in first.outcomes] == ["sent"] and [o.status for o in again.outcomes] != ["sent"]
+    cards = [m for m in sandbox.control.p2p_messages(mgmt, bots_only=True) if "月度汇报" in card_text(m)]
+    assert len(cards) == 1 and "2026-10" in card_text(cards[0])
