@@ -23,6 +23,7 @@ from gtm.bot.cards.render import (
     check_card,
     render,
     template_names,
+    walk_elements,
 )
 from gtm.bot.commands import parse
 from gtm.bot.handlers import AskContext, ProjectData, answer, view_for
@@ -90,14 +91,24 @@ def data_strings(snapshot) -> list[str]:
     return sorted(found, key=len, reverse=True)
 
 
+def _shown_in(card, locale: str) -> list[str]:
+    """The strings a reader in `locale` sees: a bilingual card's other-language variants left out."""
+    other = "zh_cn" if locale == "en" else "en_us"
+    if isinstance(card, dict):
+        return [s for k, v in card.items() if k != other for s in _shown_in(v, locale)]
+    if isinstance(card, list):
+        return [s for v in card for s in _shown_in(v, locale)]
+    return [card] if isinstance(card, str) else []
+
+
 def card_text_problems(card: dict, locale: str, data: list[str]) -> list[str]:
     """Template text that is wrong for the card's language, and labels repeated in brackets."""
     problems = []
-    for text in texts(card):
+    for text in _shown_in(card, locale):
         for line in text.splitlines():
             for m in _BRACKETED.finditer(line):
                 parts = [x.strip() for x in re.split(r"、|, ", m.group(1))]
-                if all(len(x) >= 2 and not x.replace(".", "").isdigit() and x in line[:m.start()]
+                if all(len(x) >= 2 and any(c.isalpha() for c in x) and x in line[:m.start()]
                        for x in parts):
                     problems.append(f"label repeated in brackets: {line!r}")
             if locale == "en":
@@ -136,7 +147,7 @@ def ctx(snapshot, check, policy):
 
 
 COMMANDS = ["状态", "M3", "我的任务", "逾期", "本周", "风险", "依赖", "问题", "周报", "数据问题", "全部项目",
-            "帮助", "staus"]
+            "帮助", "staus", "关键路径", "T-008 完成", "负载"]
 
 
 @pytest.mark.parametrize("text", COMMANDS)
@@ -223,7 +234,10 @@ def test_dependencies_and_issues(ctx):
 def test_unknown_gives_help_with_suggestions(ctx):
     card = answer(parse("staus"), ctx)
     body = all_text(card["body"])
-    assert "没听懂" in body and "状态 / status" in body
+    assert "没听懂「staus」" in body and "状态" in body
+    buttons = [el for el, _, _ in walk_elements(card["body"]["elements"]) if el.get("tag") == "button"]
+    assert len(buttons) == 3 and buttons[0]["text"]["content"] == "状态"
+    assert buttons[0]["behaviors"][0]["value"] == {"a": "ask", "q": "状态"}
 
 
 def test_not_linked_group(policy):
@@ -310,7 +324,7 @@ def test_alert_kinds_render():
     from gtm.schemas.decisions import Notice, RecordRef
 
     cards = NoticeCards()
-    for kind in ("gate", "delivery_failed", "system", "data_problem"):
+    for kind in ("gate", "delivery_failed", "system", "data_problem", "slip", "signoff", "informed"):
         n = Notice(kind=kind, key=f"{kind}:x", recipients=["ou_pm000000001"], title=f"{kind} title",
                    text="正文", record=RecordRef(table="milestone", record_id="recM3", label="M3"),
                    data={"error": "230013 user not in availability", "recipient": "ou_x"})
@@ -427,4 +441,4 @@ def _without_callback_values(obj):
 def test_template_set_is_covered():
     assert set(template_names()) == {"alert", "data_problems", "dependencies", "digest", "escalation", "help",
                                      "issues", "items", "message", "milestone", "not_linked", "portfolio",
-                                     "report", "risks", "status"}
+                                     "report", "risks", "status", "critical_path", "confirm", "signoff", "workload", "monthly"}

@@ -84,6 +84,24 @@ def test_doctor_reports_bad_credentials_and_a_bot_missing_from_the_group(make_ap
     assert chat.status == MISSING and "添加机器人" in chat.fix
 
 
+def test_doctor_labels_each_project_block_and_counts_warnings(app_ctx, project, sandbox, seed):
+    import json as _json
+
+    from gtm.bot.doctor import WARN, Finding, ending, findings_json
+
+    sandbox.world.apps[seed.app_id].scopes = list(ALL_SCOPES)
+    findings = Doctor(app_ctx, now=NOW).run()
+    assert {f.project for f in findings} == {"", "launch"}  # the project's checks form its block
+    code, out = render(app_ctx)
+    assert "项目 / project: launch" in out and "部署 / deployment" in out
+    warned = findings + [Finding("节假日日历 / calendar", WARN, "2027 无数据")]
+    n = sum(1 for f in warned if f.status == WARN)
+    assert "all checks passed" not in ending(warned) and f"{n} 个警告" in ending(warned)
+    data = findings_json(warned)
+    assert data["warnings"] == n and data["missing"] == 0
+    assert _json.loads(_json.dumps(data))["findings"][0]["check"]
+
+
 def test_doctor_reads_back_the_subscribed_events_and_card_callback(app_ctx, project, sandbox, seed):
     app = sandbox.world.apps[seed.app_id]
     app.scopes = list(ALL_SCOPES)
