@@ -94,6 +94,8 @@ class Settings(BaseSettings):
     database_url: str = "sqlite:///gtm.db"
     timezone: str = "Asia/Shanghai"
     transport: Literal["ws", "webhook", "none"] = "ws"
+    # webhook transport without an Encrypt Key (token-only): refused unless this is set (trials only)
+    webhook_insecure: bool = False
     http_host: str = "127.0.0.1"
     http_port: int = 8080
     request_timeout_seconds: float = 10.0
