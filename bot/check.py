@@ -10,9 +10,10 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from gtm.bot.rules.overdue import TRACKED
 from gtm.bot.runtime import ProjectRuntime, Runtime
 from gtm.schemas.decisions import CheckResult, Notice, RecordRef
-from gtm.schemas.plan import PlanSnapshot
+from gtm.schemas.plan import DataProblem, PlanSnapshot
 
 log = logging.getLogger(__name__)
 
@@ -36,13 +37,15 @@ class CheckRun:
     error: str = ""
 
 
-def problem_notices(project: ProjectRuntime, snapshot: PlanSnapshot) -> list[Notice]:
-    """Data problems go to the PM as one digest item each (rule "data_problem")."""
+def problem_notices(project: ProjectRuntime, snapshot: PlanSnapshot,
+                    problems: list[DataProblem] | None = None) -> list[Notice]:
+    """Data problems (the snapshot's, or `problems`: the check's, which include them) go to the PM
+    as one digest item each (rule "data_problem"); the ledger key makes each one go out once."""
     pm = snapshot.project.pm.open_id if snapshot.project.pm else None
     if not pm:
         return []
     out = []
-    for p in snapshot.problems:
+    for p in (snapshot.problems if problems is None else problems):
         out.append(Notice(kind="data_problem", key=f"data_problem:{p.table}:{p.record_id}:{p.field}:{p.value}",
                           recipients=[pm], record=RecordRef(table=p.table, record_id=p.record_id),
                           digest=True, title="数据问题", text=p.describe("zh"), text_en=p.describe("en")))
@@ -60,14 +63,53 @@ def evaluate(runtime: Runtime, project: ProjectRuntime, now: datetime, *, refres
     snapshot = mirror.snapshot()
     with runtime.store.session() as s:
         states = get_states(s, project.slug)
-    result = run_checks(snapshot, now, project.policy, states)
+    result = run_checks(snapshot, now, project.policy, states,
+                        service_set=service_overdue(runtime, project, snapshot))
     return snapshot, result, report
+
+
+OVERDUE_VALUES = {table: spec[3] for table, spec in TRACKED.items()}  # the 延期 option per table
+
+
+def service_overdue(runtime: Runtime, project: ProjectRuntime, snapshot: PlanSnapshot
+                    ) -> frozenset[tuple[str, str]]:
+    """Rows whose 延期 the service wrote and that still hold it (a changed cell is forgotten)."""
+    from gtm.sync.store.cells import forget, service_cells
+
+    with runtime.store.session() as s:
+        cells = service_cells(s, project.slug)
+    if not cells:
+        return frozenset()
+    status = {(t, r.record_id): r.status for t in OVERDUE_VALUES for r in snapshot.rows(t)}
+    held = frozenset((t, r) for (t, r, f), v in cells.items() if f == "status" and status.get((t, r)) == v)
+    stale = [k for k in cells if k[2] == "status" and (k[0], k[1]) not in held]
+    if stale:
+        with runtime.store.session() as s:
+            forget(s, project.slug, stale)
+    return held
+
+
+def remember_status_writes(runtime: Runtime, slug: str, writes: list[Any], now: datetime,
+                           skipped: set[tuple[str, str]] = frozenset()) -> None:
+    """Remember the 延期 the service wrote; forget the ones it lifted."""
+    from gtm.sync.store.cells import forget, remember
+
+    mine = [w for w in writes if w.attr == "status" and w.table in OVERDUE_VALUES
+            and (w.table, w.record_id) not in skipped]
+    if not mine:
+        return
+    with runtime.store.session() as s:
+        remember(s, slug, [((w.table, w.record_id, "status"), w.value) for w in mine
+                           if w.value == OVERDUE_VALUES[w.table]], now)
+        forget(s, slug, [(w.table, w.record_id, "status") for w in mine
+                         if w.value != OVERDUE_VALUES[w.table]])
 
 
 def run_check(runtime: Runtime, project: ProjectRuntime, now: datetime, *, dry_run: bool = False,
               include_digest: bool = True, full: bool = False, sender: Any = None) -> CheckRun:
     """The whole check. `include_digest=False` is the periodic run: overdue/due-soon items wait
     for the morning digest; escalations, budget and gate alerts go out at once."""
+    from gtm.sync.store.cells import reported_problems, set_reported
     from gtm.sync.store.ledger import save_states
     from gtm.sync.store.registry import get_project
     from gtm.sync.writeback import apply as apply_writes
@@ -78,17 +120,26 @@ def run_check(runtime: Runtime, project: ProjectRuntime, now: datetime, *, dry_r
     mirror = runtime.mirror(project)
     plan = plan_writes(result.writes, mirror)
     run.writes_planned = plan.count if hasattr(plan, "count") else len(result.writes)
-    notices = list(result.notices) + problem_notices(project, snapshot)
+    problems = problem_notices(project, snapshot, list(result.problems))
+    with runtime.store.session() as s:
+        told = reported_problems(s, project.slug)
+    fresh = [n for n in problems if n.key not in told]  # each data problem goes out once
+    notices = list(result.notices) + fresh
     if not include_digest:
         notices = [n for n in notices if not n.digest]
     if not dry_run:
         wr = apply_writes(plan, mirror, runtime.gateway)
         run.writes_applied = wr.written_cells
         run.writes_skipped = [f"{t}:{r}" for t, r in wr.conflicts]
+        remember_status_writes(runtime, project.slug, list(result.writes), now,
+                               set(wr.conflicts) | set(wr.vanished))
     name = snapshot.project.name or project.name
     sender = sender or make_sender(runtime, {name: project.slug})
     run.outcomes = sender.dispatch(project.slug, name, notices, now, project.policy, dry_run=dry_run)
     if not dry_run:
+        sent = {n.key for n in fresh} if include_digest else set()  # handed to the ledger
+        with runtime.store.session() as s:
+            set_reported(s, project.slug, {n.key for n in problems}, sent, now)
         # The ladder state is stored only after its notices are in the ledger: a run that dies
         # before that decides them again next time (same keys, so the ledger still sends once),
         # instead of remembering "level 1 notified" for a notice that never existed.

@@ -25,8 +25,10 @@ from gtm.schemas.settings import Policy
 
 def run_checks(snapshot: PlanSnapshot, now: datetime, policy: Policy,
                states: dict[tuple[str, str], EscalationState] | None = None,
-               calendar: WorkCalendar | None = None) -> CheckResult:
-    """All rules. `states` maps (table key, record id) to the stored ladder state.
+               calendar: WorkCalendar | None = None,
+               service_set: frozenset[tuple[str, str]] = frozenset()) -> CheckResult:
+    """All rules. `states` maps (table key, record id) to the stored ladder state;
+    `service_set` names the rows whose 延期 the service wrote (only those it may lift).
 
     The cyclic garbage collector is paused for the run: the rules allocate ~10^5 small,
     acyclic decision objects next to a large snapshot, and the collector's repeated passes over
@@ -36,7 +38,7 @@ def run_checks(snapshot: PlanSnapshot, now: datetime, policy: Policy,
     was_enabled = gc.isenabled()
     gc.disable()
     try:
-        return _run(snapshot, now, policy, states, calendar)
+        return _run(snapshot, now, policy, states, calendar, service_set)
     finally:
         if was_enabled:
             gc.enable()
@@ -44,11 +46,13 @@ def run_checks(snapshot: PlanSnapshot, now: datetime, policy: Policy,
 
 def _run(snapshot: PlanSnapshot, now: datetime, policy: Policy,
          states: dict[tuple[str, str], EscalationState] | None,
-         calendar: WorkCalendar | None) -> CheckResult:
+         calendar: WorkCalendar | None,
+         service_set: frozenset[tuple[str, str]] = frozenset()) -> CheckResult:
     cal = calendar or WorkCalendar(policy)
     total = RuleResult()
     rows = list(tracked_rows(snapshot, policy, total))  # dated rows, listed once for both
-    overdue_out, overdue = check_overdue(snapshot, now, policy, cal, rows=rows)
+    overdue_out, overdue = check_overdue(snapshot, now, policy, cal, rows=rows,
+                                           service_set=service_set)
     total.extend(overdue_out)
     total.extend(check_due_soon(snapshot, now, policy, cal, rows=rows))
     esc_out, ladder = check_escalations(snapshot, now, policy, states or {}, cal)

@@ -24,7 +24,8 @@ from gtm.sync.store.base import Base, Store, make_engine
 
 MIGRATIONS_DIR = Path(__file__).with_name("migrations")
 # every module that declares models on Base; a missing optional module is skipped
-MODEL_MODULES = ("gtm.sync.store.registry", "gtm.sync.store.ledger", "gtm.sync.store.mirror")
+MODEL_MODULES = ("gtm.sync.store.registry", "gtm.sync.store.ledger", "gtm.sync.store.mirror",
+                 "gtm.sync.store.cells")
 MIGRATION_LOCK_KEY = 0x67746D5F6D696772  # "gtm_migr": the advisory lock held while upgrading
 
 
