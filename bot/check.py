@@ -177,27 +177,32 @@ def last_known_pm(runtime: Runtime, project: ProjectRuntime) -> str:
     return snap.project.pm.open_id if snap.project.pm else ""
 
 
+JOB_ZH = {"check": "定时检查", "digest": "每日提醒", "report": "周报", "reconcile": "夜间全量同步",
+          "answer": "群里的问答", "card_action": "卡片按钮"}
+
+
 def notify_failure(runtime: Runtime, project: ProjectRuntime, exc: BaseException, now: datetime, *,
-                   job: str = "check", sender: Any = None) -> list[Any]:
+                   job: str = "check", sender: Any = None, log_id: str | None = None) -> list[Any]:
     """Tell the project's PM that a scheduled job of theirs failed (Base deleted, access lost …).
 
     One card per project, job and local day (the ledger key carries the date), however often the
     job fails that day; the other projects are not affected and never hear of it. Never raises:
     the caller is already handling a failure.
     """
+    from gtm.bot.failures import explain
+
     try:
         pm = last_known_pm(runtime, project)
         if not pm:
             return []
         day = now.astimezone(project.tz).date().isoformat()
-        detail = f"{exc.__class__.__name__}: {exc}"[:500]
+        f = explain(exc, log_id)
         notice = Notice(kind="system", key=f"system:{job}:{day}", recipients=[pm], title="系统问题",
-                        text=f"项目「{project.name}」的定时任务 {job} 失败，提醒和周报可能中断。请检查多维表格是否被删除、"
-                             f"机器人是否仍有权限、是否仍在项目群中。",
-                        text_en=f"The scheduled {job} of project “{project.name}” failed; reminders and the "
-                                "weekly report may stop. Check that the Base still exists and the bot still "
-                                "has access and is still in the project group.",
-                        data={"error": detail})
+                        text=f"项目「{project.name}」的{JOB_ZH.get(job, '任务 ' + job)}失败：{f.user}。提醒和周报可能中断。"
+                             f"（日志编号 {f.log_id}）",
+                        text_en=f"The {job} of project “{project.name}” failed: {f.user_en}. Reminders and the "
+                                f"weekly report may stop. (log id {f.log_id})",
+                        data={"error": f.operator, "log_id": f.log_id})
         sender = sender or make_sender(runtime, {project.name: project.slug})
         return sender.dispatch(project.slug, project.name, [notice], now, project.policy)
     except Exception:  # noqa: BLE001

@@ -27,6 +27,7 @@ from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.triggers.base import BaseTrigger
 from apscheduler.triggers.cron import CronTrigger
 
+from gtm.bot.failures import log_failure
 from gtm.schemas.settings import Policy
 from gtm.sync.store.base import Store
 from gtm.sync.store.ledger import add_system_problem, record_job_run
@@ -188,8 +189,8 @@ def run_job(store: Store | None, spec: JobSpec, now: datetime) -> bool:
     try:
         spec.fn(spec.project, now)
     except Exception as exc:  # isolate: the scheduler and the other projects carry on
-        log.exception("job %s failed for project %r", spec.job, spec.project)
-        detail = f"{exc.__class__.__name__}: {exc}"
+        f = log_failure(f"job {spec.job} for project {spec.project!r}", exc, logger=log)
+        detail = f"{f.operator} [{f.log_id}]"
         _record(store, spec, started, False, detail + "\n" + traceback.format_exc(limit=5))
         if store is not None:
             try:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from lark_oapi.api.drive.v1 import GetSubscribeFileRequest, SubscribeFileRequest
 
-from gtm.sync.errors import FeishuError
+from gtm.sync.errors import FeishuError, NotFound, PermissionDenied, ScopeError
 from gtm.sync.gateway import Gateway
 
 
@@ -29,6 +29,13 @@ def ensure_subscribed(gateway: Gateway, app_token: str) -> tuple[bool, str]:
         gateway.call("drive.file.subscribe", lambda: gateway.client.drive.v1.file.subscribe(req),
                      family="drive.permission", retry_safe=True, context=app_token)
         return True, ""
-    except FeishuError as exc:
-        return False, (f"无法订阅多维表格的记录变更事件（{exc.code} {exc.msg}），将仅靠定时同步；请开通 drive:drive 权限 / "
+    except NotFound as exc:
+        return False, (f"多维表格 {app_token} 已不存在或已被删除（{exc.code}），无法订阅记录变更；请从回收站恢复，或用 "
+                       f"`gtm projects archive SLUG` 归档该项目 / the Base {app_token} no longer exists ({exc.code}): "
+                       f"restore it from the trash or archive the project")
+    except (ScopeError, PermissionDenied) as exc:
+        return False, (f"无法订阅多维表格的记录变更事件（{exc.code}），将仅靠定时同步；请开通 drive:drive 权限 / "
                        f"could not subscribe to record-change events ({exc.code}); polling only — grant drive:drive")
+    except FeishuError as exc:
+        return False, (f"无法订阅多维表格的记录变更事件（{exc.code}），将仅靠定时同步 / could not subscribe to "
+                       f"record-change events ({exc.code}); polling only")
