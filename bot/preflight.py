@@ -15,6 +15,7 @@ from lark_oapi.api.contact.v3 import GetUserRequest
 from lark_oapi.api.im.v1 import GetChatRequest
 
 from gtm.bot.validate import BadArgument, check_chat_id
+from gtm.schemas import tables as T
 from gtm.sync.errors import FeishuError, NotFound, ScopeError
 from gtm.sync.gateway import Gateway
 
@@ -88,8 +89,15 @@ def resolve_person(gw: Gateway, who: str, role: str) -> tuple[str | None, str]:
     return who, ""
 
 
+ADMIN_ZH = "管理员"
+
+
+def pm_zh() -> str:
+    return T.table("project").field("pm").name
+
+
 def role_en(role: str) -> str:
-    return {"项目负责人": "PM", "管理员": "admin"}.get(role, role)
+    return "PM" if role == pm_zh() else ("admin" if role == ADMIN_ZH else role)
 
 
 def bound_elsewhere(store, slug: str, chats: list[str]) -> dict[str, str]:
@@ -138,7 +146,7 @@ def preflight(app, slug: str, *, chats: list[str], pm: str | None, admins: list[
             out.refusals.append(f"群 {c} 已关联项目 {other}：在那个群里 @机器人 会回答 {other} 的问题。加 --move 把它移到 "
                                 f"{slug} / chat {c} is already linked to project {other}; pass --move to move it to {slug}")
     if pm:
-        oid, why = resolve_person(app.gateway, pm, "项目负责人")
+        oid, why = resolve_person(app.gateway, pm, pm_zh())
         if oid is None:
             out.refusals.append(why)
         elif oid:
@@ -146,7 +154,7 @@ def preflight(app, slug: str, *, chats: list[str], pm: str | None, admins: list[
         else:
             out.pm_as_admin.append(pm)  # a user_id: granted, but 项目负责人 needs an open_id
     for a in admins:
-        oid, why = resolve_person(app.gateway, a, "管理员")
+        oid, why = resolve_person(app.gateway, a, ADMIN_ZH)
         if oid is None:
             out.refusals.append(why)
         else:

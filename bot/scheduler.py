@@ -190,13 +190,13 @@ def run_job(store: Store | None, spec: JobSpec, now: datetime) -> bool:
         spec.fn(spec.project, now)
     except Exception as exc:  # isolate: the scheduler and the other projects carry on
         f = log_failure(f"job {spec.job} for project {spec.project!r}", exc, logger=log)
-        detail = f"{f.operator} [{f.log_id}]"
-        _record(store, spec, started, False, detail + "\n" + traceback.format_exc(limit=5))
+        _record(store, spec, started, False, f"{f.operator} [{f.log_id}]\n" + traceback.format_exc(limit=5))
         if store is not None:
             try:
                 with store.session() as s:
                     add_system_problem(s, spec.project, f"job:{spec.job}",
-                                       f"定时任务 {spec.job} 失败 / job {spec.job} failed: {detail}",
+                                       f"定时任务 {spec.job} 失败：{f.user} / job {spec.job} failed: "
+                                       f"{f.user_en}",
                                        now=now)  # the run's instant: the report of that week shows it
             except Exception:  # pragma: no cover - the store itself is down; the log has it
                 log.exception("could not record the system problem")

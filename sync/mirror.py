@@ -433,7 +433,7 @@ class Mirror:
             else:
                 setattr(snap, LIST_BY_TABLE[key], list(d.rows))
         problems.extend(self._link_problems(rows_by_table, ids))
-        snap.problems = problems
+        snap.problems = snap.labelled(problems)  # each names the row's own ID or name
         return snap
 
     def _link_problems(self, rows_by_table: dict[str, list[Record]], ids: dict[str, set[str]]

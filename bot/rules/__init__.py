@@ -11,7 +11,7 @@ from datetime import date, datetime, timezone
 from typing import TYPE_CHECKING, Any
 
 from gtm.schemas.decisions import CellWrite, EscalationState, Notice, Reason, RecordRef
-from gtm.schemas.plan import DataProblem, Person, PlanSnapshot
+from gtm.schemas.plan import DataProblem, Person, PlanSnapshot, clip_text
 from gtm.schemas.settings import Policy
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -66,7 +66,7 @@ def label_of(table: str, row: Any) -> str:
         text = {"deliverable": "name", "risk": "risk", "issue": "issue", "dependency": "item",
                 "exit_criterion": "criterion", "project": "name", "metric": "metric"}.get(table, "")
         text = getattr(row, text, "") if text else ""
-    return text or row.record_id
+    return clip_text(text) if text else row.record_id
 
 
 def _trusted(cls: type, values: dict[str, Any]) -> Any:

@@ -12,6 +12,7 @@ from datetime import datetime
 from gtm.bot.rules import RuleResult, require_aware
 from gtm.bot.rules.budget import check_budget
 from gtm.bot.rules.calendar import WorkCalendar
+from gtm.bot.rules.data_checks import find_data_problems
 from gtm.bot.rules.due_soon import check_due_soon
 from gtm.bot.rules.escalation import check_escalations
 from gtm.bot.rules.gates import check_gates
@@ -63,6 +64,7 @@ def _run(snapshot: PlanSnapshot, now: datetime, policy: Policy,
     total.extend(gate_out)
     risk_out, _ = check_risks(snapshot, now, policy, cal)
     total.extend(risk_out)
+    total.problems += find_data_problems(snapshot)  # timeless: cycles, end before start
     rag, rag_writes = evaluate_rag(snapshot, now, policy,
                                    Findings(overdue=overdue, ladder=ladder, gates=gates,
                                             budget=overrun), cal)
@@ -74,7 +76,7 @@ def _run(snapshot: PlanSnapshot, now: datetime, policy: Policy,
     return CheckResult.model_construct(
         notices=total.notices, writes=total.writes,  # rules write disjoint attrs
         escalations=total.escalations, rag=rag,
-        problems=_unique([*snapshot.problems, *total.problems]),
+        problems=snapshot.labelled(_unique([*snapshot.problems, *total.problems])),
         warnings=list(dict.fromkeys(total.warnings)))
 
 

@@ -38,6 +38,8 @@ from gtm.schemas.decisions import RecordRef
 from gtm.schemas.plan import MilestoneStatus, PlanSnapshot, TaskStatus
 from gtm.schemas.settings import Policy
 
+FIRST_YEAR, LAST_YEAR = 2000, 2100  # plausible plan dates (same bounds as the record codec)
+
 # table key → (planned date attr, actual date attr, done value, overdue value, has variance)
 TRACKED: dict[str, tuple[str, str, str, str, bool]] = {
     "task": ("planned_end", "actual_end", TaskStatus.DONE.value, TaskStatus.OVERDUE.value, True),
@@ -81,19 +83,22 @@ class _Bad:
 
 
 def as_date(value: Any, policy: Policy) -> date | None | _Bad:
-    """A date cell as a date; None when empty; _Bad when unusable (e.g. a malformed string)."""
+    """A date cell as a date; None when empty; _Bad when unusable (a malformed string, or a year
+    outside 2000–2100: 1970-01-01 is a typo, not an item 20,000 days late)."""
     if value is None or value == "":
         return None
     if isinstance(value, datetime):
-        return value.astimezone(policy.tz).date() if value.tzinfo else value.date()
-    if isinstance(value, date):
-        return value
-    if isinstance(value, str):
+        d = value.astimezone(policy.tz).date() if value.tzinfo else value.date()
+    elif isinstance(value, date):
+        d = value
+    elif isinstance(value, str):
         try:
-            return date.fromisoformat(value.strip()[:10])
+            d = date.fromisoformat(value.strip()[:10])
         except ValueError:
             return _Bad()
-    return _Bad()
+    else:
+        return _Bad()
+    return d if FIRST_YEAR <= d.year <= LAST_YEAR else _Bad()
 
 
 def tracked_rows(snapshot: PlanSnapshot, policy: Policy, out: RuleResult) -> Iterator[TrackedRow]:
@@ -109,7 +114,8 @@ def tracked_rows(snapshot: PlanSnapshot, policy: Policy, out: RuleResult) -> Ite
             if isinstance(planned, _Bad):
                 out.problems.append(problem(
                     table, row.record_id, p_attr, raw_planned,
-                    f"{spec.field(p_attr).name}不是有效日期", f"{spec.field(p_attr).en} is not a date"))
+                    f"{spec.field(p_attr).name}不是有效日期（应在 {FIRST_YEAR}–{LAST_YEAR} 年之间）",
+                    f"{spec.field(p_attr).en} is not a plausible date ({FIRST_YEAR}–{LAST_YEAR})"))
                 planned = None
             elif planned is None and not done and (table, row.record_id, p_attr) not in known:
                 out.problems.append(problem(
@@ -119,7 +125,8 @@ def tracked_rows(snapshot: PlanSnapshot, policy: Policy, out: RuleResult) -> Ite
             if isinstance(actual, _Bad):
                 out.problems.append(problem(
                     table, row.record_id, a_attr, getattr(row, a_attr),
-                    f"{spec.field(a_attr).name}不是有效日期", f"{spec.field(a_attr).en} is not a date"))
+                    f"{spec.field(a_attr).name}不是有效日期（应在 {FIRST_YEAR}–{LAST_YEAR} 年之间）",
+                    f"{spec.field(a_attr).en} is not a plausible date ({FIRST_YEAR}–{LAST_YEAR})"))
                 actual = None
             if row.status is not None and row.status not in _KNOWN[table]:
                 out.problems.append(problem(

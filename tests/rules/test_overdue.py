@@ -115,7 +115,8 @@ def test_missing_date_on_open_item_is_a_problem_once_even_if_the_codec_reported_
                         reason="不是日期")
     result = run_checks(plan(tasks=[task(planned_end=None)], problems=[codec]),
                         at(2025, 10, 1, 9), POLICY, {})
-    assert [p for p in result.problems if p.record_id == "rec_t1"] == [codec]
+    # once, and named by the row's own ID and name
+    assert [p for p in result.problems if p.record_id == "rec_t1"] == [codec.model_copy(update={"label": "T1 官网改版"})]
     result = run_checks(plan(tasks=[task(planned_end=None)]), at(2025, 10, 1, 9), POLICY, {})
     assert [(p.field, p.reason_en) for p in result.problems] == [
         ("planned_end", "Planned end is empty; cannot check for overdue")]
