@@ -105,10 +105,10 @@ def make_write(table: str, record_id: str, attr: str, value: Any) -> CellWrite:
 
 
 def problem(table: str, record_id: str, attr: str, value: Any, reason: str,
-            reason_en: str) -> DataProblem:
+            reason_en: str, *, fix: str = "", fix_en: str = "") -> DataProblem:
     return DataProblem(table=table, record_id=record_id, field=attr,
                        value=str(value)[:80] if value is not None else "",
-                       reason=reason, reason_en=reason_en)
+                       reason=reason, reason_en=reason_en, fix=fix, fix_en=fix_en)
 
 
 def _pid(p: Person | None) -> str | None:

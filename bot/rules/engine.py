@@ -81,4 +81,15 @@ def _run(snapshot: PlanSnapshot, now: datetime, policy: Policy,
 
 
 def _unique(problems: list[DataProblem]) -> list[DataProblem]:
-    return list(dict.fromkeys(problems))
+    """Each bad cell reported once: the first word on a cell wins (the record codec's, which
+    comes first, over a rule's that saw the same cell); whole-record problems once each."""
+    seen: set[tuple[str, str, str]] = set()
+    out: list[DataProblem] = []
+    for p in dict.fromkeys(problems):
+        if p.field:
+            key = (p.table, p.record_id, p.field)
+            if key in seen:
+                continue
+            seen.add(key)
+        out.append(p)
+    return out

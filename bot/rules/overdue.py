@@ -181,17 +181,17 @@ def own_cells(table: str, row: Any, planned: date | None, actual: date | None, d
 
 def _disagreement(table: str, row: Any, planned: date) -> Any:
     owner = getattr(row, "owner", None)
-    who = (owner.name or "负责人") if owner is not None else "有人"
-    who_en = (owner.name or "The owner") if owner is not None else "Someone"
+    who = owner.label() if owner is not None else "有人"
+    who_en = owner.label() if owner is not None and owner.name else ("The owner" if owner else "Someone")
     p_attr = TRACKED[table][0]
     field_zh, field_en = T.table(table).field(p_attr).name, T.table(table).field(p_attr).en
     day = f"{planned.month:02d}-{planned.day:02d}"
     return problem(
         table, row.record_id, "status", row.status,
-        f"{who} 标了延期，但{field_zh}在 {day}（尚未逾期）。如确已延期，请把{field_zh}改为新的日期；"
-        f"否则请把状态改回进行中",
-        f"{who_en} set 延期 (overdue), but the {field_en.lower()} is {day} (not overdue yet). If it "
-        f"is late, move the {field_en.lower()} to the new date; otherwise set the status back")
+        f"{who} 标了延期，但{field_zh}在 {day}（尚未逾期）",
+        f"{who_en} set 延期 (overdue), but the {field_en.lower()} is {day} (not overdue yet)",
+        fix=f"如确已延期，请把「{field_zh}」改为新的日期；否则请把状态改回进行中",
+        fix_en=f"if it is late, move “{field_en}” to the new date; otherwise set the status back")
 
 
 def check_overdue(snapshot: PlanSnapshot, now: datetime, policy: Policy,
