@@ -21,7 +21,8 @@ from typing import Any, Callable
 
 from gtm.benchmarks.common import Bench, Figure
 
-RESULTS = Path(__file__).resolve().parent / "results" / "latest.json"
+# relative to the working directory: an installed package must not write into site-packages
+RESULTS = Path("benchmarks") / "results" / "latest.json"
 ALL = ("B1", "B2", "B3", "B4", "B5", "B6", "B7", "B8")
 
 

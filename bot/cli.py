@@ -9,9 +9,12 @@ import sys
 import traceback
 import warnings
 from datetime import date, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
+
+if TYPE_CHECKING:
+    from gtm.schemas.settings import Settings
 
 warnings.filterwarnings("ignore", message="Module gtm was already imported")
 log = logging.getLogger("gtm.cli")
@@ -67,7 +70,11 @@ def _fail(msg: str) -> None:
     sys.exit(2)
 
 
-def _context(ctx: click.Context):
+def _say(line: str) -> None:
+    click.echo(line, err=True)
+
+
+def _context(ctx: click.Context, settings: Settings | None = None):
     """The lazily built AppContext (settings, store, gateway, maybe an embedded sandbox)."""
     from gtm.bot.context import open_context
     from gtm.schemas.settings import SettingsError
@@ -75,7 +82,7 @@ def _context(ctx: click.Context):
 
     if ctx.obj is None:
         try:
-            ctx.obj = open_context()
+            ctx.obj = open_context(settings, announce=_say)
         except SettingsError as exc:
             _fail(str(exc))
         except StoreOpenError as exc:
@@ -92,9 +99,11 @@ def _context(ctx: click.Context):
 def main(ctx: click.Context, debug: bool) -> None:
     """飞书多维表格上的发布计划助手 · A launch-plan tracker on a Feishu Bitable.
 
-    Without GTM_FEISHU_APP_ID/GTM_FEISHU_APP_SECRET every command runs against an embedded local
-    Feishu sandbox (no account needed). Start with `gtm demo`. A failing command prints one or two
-    lines and a log id; `gtm --debug COMMAND` shows the traceback. Settings: docs/SETTINGS.md.
+    Without GTM_FEISHU_APP_ID/GTM_FEISHU_APP_SECRET the one-shot commands run against an embedded
+    local Feishu sandbox (no account needed; one line on stderr says so). `gtm serve` refuses to
+    start without them unless --sandbox or GTM_SANDBOX=1 asks for the sandbox. Start with
+    `gtm demo`. A failing command prints one or two lines and a log id; `gtm --debug COMMAND`
+    shows the traceback. Settings: docs/SETTINGS.md.
     """
     ctx.meta["gtm_debug"] = debug
     if debug:
@@ -270,12 +279,30 @@ def demo(once: bool, port: int, lang: str) -> None:
 
 
 @main.command()
+@click.option("--sandbox", "use_sandbox", is_flag=True,
+              help="Run on the embedded local Feishu sandbox (same as GTM_SANDBOX=1). Without it, "
+                   "GTM_FEISHU_APP_ID and GTM_FEISHU_APP_SECRET are required.")
 @click.pass_context
-def serve(ctx: click.Context) -> None:
-    """The production process: bot transport + scheduler + /healthz /readyz /metrics."""
+def serve(ctx: click.Context, use_sandbox: bool) -> None:
+    """The production process: bot transport + scheduler + /healthz /readyz /metrics.
+
+    Refuses to start without GTM_FEISHU_APP_ID/GTM_FEISHU_APP_SECRET (see
+    deploy/feishu-app-setup.md) unless the embedded sandbox is asked for with --sandbox or
+    GTM_SANDBOX=1.
+    """
+    from gtm.bot.serve_guard import credentials_problem
+    from gtm.schemas.settings import SettingsError, load_settings
+
+    try:
+        settings = load_settings(**({"sandbox": True} if use_sandbox else {}))
+    except SettingsError as exc:
+        _fail(str(exc))
+    problem = credentials_problem(settings)
+    if problem:
+        _fail(problem)  # before the service's heavy imports: a wrong start fails at once
     from gtm.bot.serve import run_serve
 
-    sys.exit(run_serve(_context(ctx)))
+    sys.exit(run_serve(_context(ctx, settings)))
 
 
 @main.command()

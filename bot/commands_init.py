@@ -141,8 +141,6 @@ def run_init(app, *, project: str | None, template: str, name: str | None, base_
     tmpl = get_template(template)
     name = name or tmpl.name
     start = start or now.date()
-    if app.embedded:
-        console.print("[yellow]未配置飞书凭证：在内置沙箱上运行 / no Feishu credentials: running on the embedded sandbox[/]")
 
     with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), console=console,
                   transient=True, disable=dry_run or not console.is_terminal) as bar:
@@ -189,7 +187,7 @@ def run_init(app, *, project: str | None, template: str, name: str | None, base_
 
     subscribed, why = ensure_subscribed(app.gateway, result.binding.app_token)  # record-change events
     if not subscribed:
-        console.print(f"[yellow]• {why}[/]")
+        console.print(f"[yellow]• {escape(why)}[/]")
     failed = failed or access is None or not access.ok
 
     created = ", ".join(f"{k} {v}" for k, v in result.created.items() if v) or "无 / nothing"

@@ -10,7 +10,7 @@ import logging
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 from pydantic import SecretStr
 
@@ -71,12 +71,26 @@ def start_embedded_sandbox(state_file: Path | None, port: int = 0):
     return sb, seed
 
 
-def open_context(settings: Settings | None = None, *, embedded_state: Path | None = None) -> AppContext:
-    """Settings from the environment; the embedded sandbox when no credentials are configured."""
+def embedded_notice() -> str:
+    """The one stderr line a one-shot command prints when it falls back to the embedded sandbox."""
+    return (f"gtm: 未配置飞书凭证，使用内置本地沙箱（数据在 {LOCAL_DIR}/）· no Feishu credentials: "
+            f"using the embedded local sandbox (data in {LOCAL_DIR}/); set GTM_FEISHU_APP_ID/"
+            f"GTM_FEISHU_APP_SECRET for a real tenant")
+
+
+def open_context(settings: Settings | None = None, *, embedded_state: Path | None = None,
+                 announce: Callable[[str], None] | None = None) -> AppContext:
+    """Settings from the environment; the embedded sandbox when no credentials are configured.
+
+    `announce` receives `embedded_notice()` when the sandbox is used without being asked for
+    (GTM_SANDBOX unset): the CLI prints it on stderr.
+    """
     settings = settings or load_settings()
     closers: list = []
     sandbox = seed = None
     if not settings.has_credentials:
+        if announce is not None and not settings.sandbox:
+            announce(embedded_notice())
         LOCAL_DIR.mkdir(parents=True, exist_ok=True)
         sandbox, seed = start_embedded_sandbox(embedded_state or LOCAL_DIR / "sandbox-state.json")
         closers.append(sandbox.stop)

@@ -15,9 +15,11 @@ from typing import Any, Callable
 
 from gtm.bot.scopes import (
     CONSOLE_BOT,
+    CONSOLE_CALLBACKS,
     CONSOLE_CREDENTIALS,
     CONSOLE_EVENTS,
     CONSOLE_RELEASE,
+    EVENTS,
     ScopeNeed,
     describe_missing,
     need,
@@ -78,6 +80,7 @@ class Doctor:
             self.add("其余飞书检查 / remaining Feishu checks", SKIPPED, "没有租户令牌，无法继续 / no tenant token")
             return self.findings
         self.check_im_send_scope()
+        self.check_app_subscriptions()
         targets = self.targets()
         if not targets:
             self.add("多维表格 / Base", SKIPPED, "还没有项目 / no project yet",
@@ -234,6 +237,70 @@ class Doctor:
                                    context="doctor"),
                    ok_detail=lambda d: "已开通 / granted", on_error=answered)
 
+    def check_app_subscriptions(self) -> None:
+        """Events and the card callback subscribed in the developer console, read back through the
+        app's own information (application.get, needs application:application:self_manage). Without
+        that scope, or when the API does not report them, doctor says it cannot tell."""
+        from lark_oapi.api.application.v6 import GetApplicationRequest
+
+        gw = self.gateway
+        check = "事件与回调订阅 / events & callbacks subscribed"
+        manual = (f"请在开发者后台手动确认：{CONSOLE_EVENTS}（{', '.join(e for e, _, w in EVENTS if w == CONSOLE_EVENTS)}）"
+                  f"与 {CONSOLE_CALLBACKS}（card.action.trigger）/ check them by hand in the developer console")
+        req = GetApplicationRequest.builder().app_id(self.settings.feishu_app_id).lang("zh_cn").build()
+        try:
+            data = gw.call("application.get", lambda: gw.client.application.v6.application.get(req),
+                           context="doctor")
+        except ScopeError as exc:
+            self.add(check, WARN, f"无法读取应用配置，不能核对 / cannot read the app's configuration ({exc.code})",
+                     f"{describe_missing(exc.msg, need('self_manage'))}；或 / or: {manual}")
+            return
+        except FeishuError as exc:
+            self.add(check, WARN, f"无法读取应用配置，不能核对 / cannot tell ({exc.code}: {exc.msg[:120]})", manual)
+            return
+        app = getattr(data, "app", None)
+        events = getattr(getattr(app, "event", None), "subscribed_events", None)
+        callbacks = getattr(getattr(app, "callback_info", None), "subscribed_callbacks", None)
+        if events is None or callbacks is None:
+            self.add(check, WARN, "接口没有返回已订阅的事件或回调，不能核对 / the API did not report the "
+                     "subscribed events or callbacks: cannot tell", manual)
+            return
+        have = set(events) | set(callbacks)
+        for name, why, where in EVENTS:
+            label = f"订阅 / subscribed: {name}"
+            if name in have:
+                self.add(label, OK, why)
+            elif name == "drive.file.bitable_record_changed_v1":  # polling still works, only slower
+                self.add(label, WARN, f"未订阅：改动只能靠定时同步发现 / not subscribed: edits are picked up by "
+                         f"polling only — {why}", f"{where} → 添加事件 / add the event {name}")
+            else:
+                self.add(label, MISSING, f"未订阅 / not subscribed — {why}", f"{where} → 添加 / add {name}")
+
+    def check_record_events(self, t: "Target", label: str) -> None:
+        """Is the Base subscribed for record-change events, and may the app subscribe it (owner or
+        可管理)? Otherwise events silently fall back to polling: say so."""
+        from gtm.sync.subscribe import FALLBACK, SUBSCRIBE_FIX, can_manage, is_subscribed
+
+        check = label + "记录变更事件 / record-change events"
+        try:
+            if is_subscribed(self.gateway, t.base_token):
+                self.add(check, OK, "已订阅 / subscribed")
+                return
+            manages = can_manage(self.gateway, t.base_token)
+        except ScopeError as exc:
+            self.add(check, WARN, f"{exc.code}: {exc.msg[:160]} — {FALLBACK}",
+                     describe_missing(exc.msg, need("event_subscribe")))
+            return
+        except FeishuError as exc:
+            self.add(check, WARN, f"{exc.code}: {exc.msg[:160]} — {FALLBACK}", SUBSCRIBE_FIX)
+            return
+        if manages:
+            self.add(check, OK, "尚未订阅；应用可管理该表格，gtm serve 启动时会订阅 / not subscribed yet; the app "
+                     "manages the Base and gtm serve subscribes on start")
+        else:
+            self.add(check, WARN, f"应用不是该表格的所有者或可管理协作者，无法订阅 / the app neither owns nor manages "
+                     f"(可管理) this Base, so it cannot subscribe — {FALLBACK}", SUBSCRIBE_FIX)
+
     def targets(self) -> list[Target]:
         out: list[Target] = []
         try:
@@ -294,6 +361,7 @@ class Doctor:
         members = self.probe(label + "协作者 / Base members (drive)", need("drive"),
                              lambda: list_members(gw, t.base_token),
                              ok_detail=lambda m: f"{len(m)} 个协作者 / members")
+        self.check_record_events(t, label)
         first_member: str | None = None
         for chat in t.chat_ids:
             seen_chats.add(chat)
@@ -463,9 +531,14 @@ def print_findings(findings: list[Finding], console: Any = None) -> None:
         table.add_row(f.check, f"[{style}]{label}[/]", f.detail, f.fix)
     console.print(table)
     missing = [f for f in findings if f.failed]
+    warnings = [f for f in findings if f.status == WARN]
     if missing:
-        console.print(f"[red]{len(missing)} 项缺失 / missing[/] — 按「怎么办」一栏处理后重新运行 `gtm doctor` / "
+        more = f"，{len(warnings)} 个警告 / {len(warnings)} warnings" if warnings else ""
+        console.print(f"[red]{len(missing)} 项缺失 / missing{more}[/] — 按「怎么办」一栏处理后重新运行 `gtm doctor` / "
                       "fix them as the last column says, then run `gtm doctor` again")
+    elif warnings:
+        console.print(f"[yellow]{len(warnings)} 个警告 / {len(warnings)} warnings[/] — 能运行，但请按「怎么办」一栏处理 / "
+                      "it runs, but see the last column")
     else:
         console.print("[green]全部通过 / all checks passed[/]")
 

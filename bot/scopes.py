@@ -60,6 +60,12 @@ SCOPES: tuple[ScopeNeed, ...] = (
     ScopeNeed("contact_id", "contact:user.id:readonly", "用邮箱解析成员（gtm init --admin 邮箱）",
               "resolve people by email (gtm init --admin EMAIL)",
               "POST /open-apis/contact/v3/users/batch_get_id"),
+    ScopeNeed("event_subscribe", "docs:event:subscribe", "订阅多维表格的记录变更事件（drive:drive 也可以；应用还须是表格的所有者或可管理协作者）",
+              "subscribe to the Base's record-change events (drive:drive also does; the app must also own or "
+              "manage the Base)", "GET /open-apis/drive/v1/files/:token/get_subscribe?file_type=bitable"),
+    ScopeNeed("self_manage", "application:application:self_manage", "可选：让 gtm doctor 核对已订阅的事件与回调",
+              "optional: lets gtm doctor read which events and callbacks the app subscribed",
+              "GET /open-apis/application/v6/applications/:app_id", ("admin:app.info:readonly",)),
     ScopeNeed("group_at", "im:message.group_at_msg:readonly", "接收群里 @机器人 的提问",
               "receive group messages that @mention the bot", "(event permission: not probeable by API)"),
     ScopeNeed("p2p", "im:message.p2p_msg:readonly", "接收私聊提问（我的任务）",

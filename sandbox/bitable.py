@@ -1265,6 +1265,9 @@ def register(app: web.Application, sb: "Sandbox") -> None:
         a = authenticate(request, sb)
         with lock:
             b = sub_base(request, a)
+            if not permissions.can_manage(sb, b, a):  # only the owner or a 可管理 member may subscribe
+                raise ApiError(1061004, "forbidden: only the owner or a manager (full_access) of the file "
+                                        "may subscribe to its events", 403)
             if a.app_id not in b.subscribers:
                 b.subscribers.append(a.app_id)
         return ok({})

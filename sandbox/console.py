@@ -5,7 +5,7 @@ through the Bitable control routes (`/_sandbox/bases…`). Static files live in 
 """
 from __future__ import annotations
 
-from pathlib import Path
+from importlib import resources
 from typing import TYPE_CHECKING
 
 from aiohttp import web
@@ -13,7 +13,7 @@ from aiohttp import web
 if TYPE_CHECKING:
     from gtm.sandbox.server import Sandbox
 
-STATIC = Path(__file__).parent / "console_static"
+STATIC = resources.files("gtm.sandbox").joinpath("console_static")  # package data
 TYPES = {".html": "text/html", ".js": "application/javascript", ".css": "text/css"}
 
 
@@ -23,10 +23,13 @@ def register(app: web.Application, sb: "Sandbox") -> None:
 
     async def static(request: web.Request) -> web.Response:
         name = request.match_info["name"]
-        path = STATIC / name
-        if "/" in name or ".." in name or path.suffix not in TYPES or not path.is_file():
+        suffix = "." + name.rsplit(".", 1)[-1] if "." in name else ""
+        if "/" in name or ".." in name or suffix not in TYPES:
             raise web.HTTPNotFound()
-        return web.Response(body=path.read_bytes(), content_type=TYPES[path.suffix], charset="utf-8")
+        path = STATIC.joinpath(name)
+        if not path.is_file():
+            raise web.HTTPNotFound()
+        return web.Response(body=path.read_bytes(), content_type=TYPES[suffix], charset="utf-8")
 
     app.router.add_get("/console", index)
     app.router.add_get("/console/static/{name}", static)

@@ -63,6 +63,12 @@ def member_level(sb: "Sandbox", base: "Base", open_id: str) -> int:
                default=0)
 
 
+def can_manage(sb: "Sandbox", base: "Base", app: App) -> bool:
+    """Owner or 可管理 (full_access) member: what Feishu requires to subscribe to a file's events
+    or to manage its collaborators."""
+    return app.app_id == base.owner_app_id or member_level(sb, base, app.bot_open_id) >= 3
+
+
 def validate_member(sb: "Sandbox", body: dict[str, Any]) -> dict[str, Any]:
     """Check a permission member body and return its stored form; unknown ids → 1063001."""
     w = sb.world
@@ -202,7 +208,7 @@ def _drive_base(sb: "Sandbox", request: web.Request, app: App, manage: bool) -> 
     base = sb.bitable.store.bases.get(token)
     if base is None or base.tenant_key != app.tenant_key:
         raise ApiError(1063005, f"Resource is deleted or does not exist: {token}", 404)
-    if manage and not (app.app_id == base.owner_app_id or member_level(sb, base, app.bot_open_id) >= 3):
+    if manage and not can_manage(sb, base, app):
         raise ApiError(1063002, "Permission denied: the app may not manage members of this base", 403)
     return base
 
@@ -313,7 +319,10 @@ def register(app: web.Application, sb: "Sandbox") -> None:
             raise ApiError(1063001, f"Invalid parameter: action {action!r}", 400)
         with lock:
             base = _drive_base(sb, request, a, manage=False)
-            result = can(sb, base.app_token, a.bot_open_id, "view" if action in ("view", "copy", "print") else "edit")
+            if action == "manage_public":  # changing the sharing settings: owner or 可管理 only
+                result = can_manage(sb, base, a)
+            else:
+                result = can(sb, base.app_token, a.bot_open_id, "view" if action in ("view", "copy", "print") else "edit")
         return ok({"auth_result": result})
 
     async def delete_member(request: web.Request) -> web.Response:

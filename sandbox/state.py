@@ -47,6 +47,10 @@ class App:
     card_webhook_url: str = ""
     event_mode: str = "ws"  # "ws" (long connection) or "webhook"
     scopes: list[str] = field(default_factory=lambda: ["*"])  # granted scopes; "*" = all
+    # what the developer console lists under Events & Callbacks (reported by application.get)
+    events: list[str] = field(default_factory=lambda: ["im.message.receive_v1",
+                                                       "drive.file.bitable_record_changed_v1"])
+    callbacks: list[str] = field(default_factory=lambda: ["card.action.trigger"])
 
 
 @dataclass

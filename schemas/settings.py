@@ -8,6 +8,7 @@ from __future__ import annotations
 from datetime import date, time
 from pathlib import Path
 from typing import Literal
+from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BaseModel, Field, SecretStr, field_validator, model_validator
@@ -20,6 +21,38 @@ from pydantic_settings import (
 
 DayCount = Literal["calendar", "working"]
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
+
+SETUP_GUIDE = "deploy/feishu-app-setup.md"
+# Hosts that may be reached over plain http (the local sandbox); compared exactly, never by prefix.
+LOOPBACK_HOSTS = frozenset({"127.0.0.1", "::1", "localhost"})
+
+
+def check_feishu_domain(value: str) -> str:
+    """The Open Platform origin: https, or the local sandbox on an exact loopback host.
+
+    Parsed as a URL, so `http://127.0.0.1@evil:80` (user info) and `http://localhost.evil.example`
+    (a look-alike host) are refused. Returns the origin without a trailing slash.
+    """
+    example = "e.g. https://open.feishu.cn (Lark: https://open.larksuite.com)"
+    v = value.strip().rstrip("/")
+    parts = urlsplit(v)
+    try:
+        parts.port  # noqa: B018 - raises on a malformed port
+    except ValueError:
+        raise ValueError(f"GTM_FEISHU_DOMAIN {value!r} has an invalid port; {example}") from None
+    if parts.scheme not in ("https", "http") or not parts.hostname:
+        raise ValueError(f"GTM_FEISHU_DOMAIN {value!r} is not an https origin; {example}")
+    if parts.username is not None or parts.password is not None or "@" in parts.netloc:
+        raise ValueError(f"GTM_FEISHU_DOMAIN {value!r} must not contain user info ('@'); {example}")
+    host = f"[{parts.hostname}]" if ":" in parts.hostname else parts.hostname
+    if parts.netloc.lower() != host + (f":{parts.port}" if parts.port is not None else ""):
+        raise ValueError(f"GTM_FEISHU_DOMAIN {value!r} has a malformed host; {example}")
+    if parts.path or parts.query or parts.fragment:
+        raise ValueError(f"GTM_FEISHU_DOMAIN {value!r} must be an origin without path or query; {example}")
+    if parts.scheme != "https" and parts.hostname not in LOOPBACK_HOSTS:
+        raise ValueError(f"GTM_FEISHU_DOMAIN {value!r} must use https (plain http only for the local "
+                         f"sandbox on 127.0.0.1, ::1 or localhost); {example}")
+    return v
 
 
 class Policy(BaseModel):
@@ -104,6 +137,9 @@ class Settings(BaseSettings):
     feishu_domain: str = "https://open.feishu.cn"  # Lark: https://open.larksuite.com
     feishu_encrypt_key: SecretStr = SecretStr("")
     feishu_verification_token: SecretStr = SecretStr("")
+    # run on the embedded local sandbox on purpose (`gtm serve` refuses to start without
+    # credentials unless this or `--sandbox` asks for the sandbox)
+    sandbox: bool = False
     base_token: str = ""  # one-project shortcut: adopt this Base
     chat_id: str = ""  # one-project shortcut: the project group
     database_url: str = "sqlite:///gtm.db"
@@ -134,10 +170,21 @@ class Settings(BaseSettings):
     @field_validator("feishu_domain")
     @classmethod
     def _origin(cls, v: str) -> str:
-        v = v.rstrip("/")
-        if not v.startswith(("https://", "http://127.0.0.1", "http://localhost", "http://[::1]")):
-            raise ValueError("GTM_FEISHU_DOMAIN must be an https origin such as https://open.feishu.cn")
-        return v
+        return check_feishu_domain(v)
+
+    @model_validator(mode="after")
+    def _credentials_pair(self) -> "Settings":
+        has_id = bool(self.feishu_app_id.strip())
+        has_secret = bool(self.feishu_app_secret.get_secret_value().strip())
+        if has_id != has_secret:
+            given, missing = (("GTM_FEISHU_APP_ID", "GTM_FEISHU_APP_SECRET") if has_id
+                              else ("GTM_FEISHU_APP_SECRET", "GTM_FEISHU_APP_ID"))
+            raise ValueError(f"{given} is set but {missing} is empty: set both (see {SETUP_GUIDE}) "
+                             f"or neither to use the embedded sandbox")
+        if self.sandbox and has_id:
+            raise ValueError("GTM_SANDBOX=1 asks for the embedded sandbox but GTM_FEISHU_APP_ID/"
+                             "GTM_FEISHU_APP_SECRET are set: unset one or the other")
+        return self
 
     @field_validator("timezone")
     @classmethod

@@ -94,6 +94,8 @@ SETTINGS: tuple[Setting, ...] = (
       "Encrypt Key of 事件与回调 (webhook: AES + signature)", secret=True),
     S("GTM_FEISHU_VERIFICATION_TOKEN", "feishu_verification_token", "text", "(from the console)",
       "Verification Token of 事件与回调", secret=True),
+    S("GTM_SANDBOX", "sandbox", "0 | 1 (only without app id/secret)", "0",
+      "run on the embedded local sandbox on purpose (`gtm serve --sandbox`)", _bool),
     S("GTM_BASE_TOKEN", "base_token", "Base app_token or empty", "bascnAbCdEf123456",
       "one-project shortcut: adopt this Base", _pattern(r"[A-Za-z0-9]{8,64}", "an app_token")),
     S("GTM_CHAT_ID", "chat_id", "oc_… or empty", "oc_5ad11d72b830411d72b836c20",

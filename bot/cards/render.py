@@ -15,7 +15,7 @@ import copy
 import json
 import re
 from functools import lru_cache
-from pathlib import Path
+from importlib import resources
 from typing import Any, Generic, Iterator, TypeVar
 
 import jinja2
@@ -40,7 +40,8 @@ TABLE_DATA_TYPES = frozenset({"text", "lark_md", "options", "number", "persons",
 ELEMENT_ID = re.compile(r"^[A-Za-z][A-Za-z0-9_]{0,19}$")
 OPEN_ID = re.compile(r"^(ou|on|cli)_[A-Za-z0-9_-]{1,64}$")
 
-TEMPLATE_DIR = Path(__file__).parent / "templates"
+# package data, read through importlib.resources (works from a wheel, not only from a checkout)
+TEMPLATE_PACKAGE, TEMPLATE_FOLDER = "gtm.bot.cards", "templates"
 
 
 class CardError(ValueError):
@@ -126,7 +127,7 @@ def _finalize(value: Any) -> Any:
 @lru_cache(maxsize=1)
 def environment() -> jinja2.Environment:
     env = jinja2.Environment(
-        loader=jinja2.FileSystemLoader(str(TEMPLATE_DIR)), autoescape=True, finalize=_finalize,
+        loader=jinja2.PackageLoader(TEMPLATE_PACKAGE, TEMPLATE_FOLDER), autoescape=True, finalize=_finalize,
         undefined=jinja2.StrictUndefined, trim_blocks=True, lstrip_blocks=True,
         keep_trailing_newline=False,
     )
@@ -140,8 +141,9 @@ def environment() -> jinja2.Environment:
 
 
 def template_names() -> list[str]:
-    return sorted(p.name[: -len(".json.j2")] for p in TEMPLATE_DIR.glob("*.json.j2")
-                  if not p.name.startswith("_"))
+    folder = resources.files(TEMPLATE_PACKAGE).joinpath(TEMPLATE_FOLDER)
+    return sorted(p.name[: -len(".json.j2")] for p in folder.iterdir()
+                  if p.name.endswith(".json.j2") and not p.name.startswith("_"))
 
 
 # ---- measuring and checking ----------------------------------------------------------------

@@ -24,7 +24,8 @@ from sqlalchemy.exc import ArgumentError, SQLAlchemyError
 
 from gtm.sync.store.base import Base, Store, make_engine
 
-MIGRATIONS_DIR = Path(__file__).with_name("migrations")
+# alembic resolves "package:folder" through importlib.resources (works from an installed wheel)
+MIGRATIONS_LOCATION = "gtm.sync.store:migrations"
 # every module that declares models on Base; a missing optional module is skipped
 MODEL_MODULES = ("gtm.sync.store.registry", "gtm.sync.store.ledger", "gtm.sync.store.mirror",
                  "gtm.sync.store.cells")
@@ -45,7 +46,7 @@ def load_models() -> MetaData:
 def alembic_config(url: str | None = None, connection: Connection | None = None) -> Config:
     """An alembic Config pointing at our migrations, built in code."""
     cfg = Config()
-    cfg.set_main_option("script_location", str(MIGRATIONS_DIR))
+    cfg.set_main_option("script_location", MIGRATIONS_LOCATION)
     cfg.set_main_option("path_separator", "os")
     if url:
         cfg.set_main_option("sqlalchemy.url", url.replace("%", "%%"))

@@ -9,13 +9,14 @@ import pytest
 from lark_oapi.api.bitable.v1 import CreateAppRequest, ReqApp
 from rich.console import Console
 
-from gtm.bot.doctor import MISSING, OK, Doctor, run_doctor
+from gtm.bot.doctor import MISSING, OK, WARN, Doctor, run_doctor
 from gtm.sync.access import grant_access
 from gtm.sync.store.registry import ProjectRow
 
 NOW = datetime(2026, 3, 2, 10, 0, tzinfo=ZoneInfo("Asia/Shanghai"))  # holiday data for 2026 ships
 ALL_SCOPES = ["bitable:app", "drive:drive", "im:message", "im:chat:readonly", "contact:user.base:readonly",
-              "contact:user.id:readonly", "im:message.group_at_msg:readonly", "im:message.p2p_msg:readonly"]
+              "contact:user.id:readonly", "im:message.group_at_msg:readonly", "im:message.p2p_msg:readonly",
+              "docs:event:subscribe", "application:application:self_manage"]
 
 
 @pytest.fixture
@@ -97,7 +98,7 @@ def test_doctor_checks_the_live_configuration_against_the_settings_table(make_ap
     for key in ("check_interval_minutes", "budget_overrun_ratio", "quiet_start", "no_such_knob"):
         line = next(x for x in out.splitlines() if f"项目 launch 策略 / project policy {key}" in x)
         assert "missing" in line
-    assert "all 41 within their ranges (docs/SETTINGS.md)" in out
+    assert "all 42 within their ranges (docs/SETTINGS.md)" in out
 
 
 def test_settings_table_lists_every_setting_and_docs_match():
@@ -115,3 +116,33 @@ def test_settings_table_lists_every_setting_and_docs_match():
     from gtm.schemas.settings_table import check_live
 
     assert [(s.env, why) for s, _, why in check_live(Settings(_env_file=None)) if why] == []
+
+
+def test_doctor_reads_back_the_subscribed_events_and_card_callback(app_ctx, project, sandbox, seed):
+    app = sandbox.world.apps[seed.app_id]
+    app.scopes = list(ALL_SCOPES)
+    found = {f.check: f for f in Doctor(app_ctx, now=NOW).run()}
+    for name in ("im.message.receive_v1", "drive.file.bitable_record_changed_v1", "card.action.trigger"):
+        assert found[f"订阅 / subscribed: {name}"].status == OK
+
+    app.events = ["im.message.receive_v1"]
+    app.callbacks = []
+    findings = Doctor(app_ctx, now=NOW).run()
+    by = {f.check: f for f in findings}
+    assert by["订阅 / subscribed: card.action.trigger"].status == MISSING
+    assert "回调配置" in by["订阅 / subscribed: card.action.trigger"].fix
+    record = by["订阅 / subscribed: drive.file.bitable_record_changed_v1"]
+    assert record.status == WARN and "polling" in record.detail
+    code, out = render(app_ctx)
+    assert code == 1 and "1 个警告 / 1 warnings" in out and "all checks passed" not in out
+
+
+def test_doctor_says_it_cannot_tell_without_the_self_manage_scope(app_ctx, project, sandbox, seed):
+    sandbox.world.apps[seed.app_id].scopes = [s for s in ALL_SCOPES if s != "application:application:self_manage"]
+    findings = Doctor(app_ctx, now=NOW).run()
+    sub = next(f for f in findings if "事件与回调订阅" in f.check)
+    assert sub.status == WARN and "cannot" in sub.detail
+    assert "application:application:self_manage" in sub.fix and "card.action.trigger" in sub.fix
+    assert not any(f.status == MISSING for f in findings)
+    code, out = render(app_ctx)
+    assert code == 0 and "1 个警告 / 1 warnings" in out and "all checks passed" not in out

@@ -86,7 +86,7 @@ def test_images_run_gtm_serve_with_probes():
     assert c["livenessProbe"]["httpGet"]["path"] == "/healthz"
     docker = (DEPLOY / "Dockerfile").read_text()
     assert re.search(r'^ENTRYPOINT \["gtm"\]$', docker, re.M) and re.search(r'^CMD \["serve"\]$', docker, re.M)
-    assert re.search(r"^USER gtm$", docker, re.M) and "HEALTHCHECK" in docker
+    assert re.search(r"^USER 10001:10001$", docker, re.M) and "HEALTHCHECK" in docker
 
 
 def test_setup_guide_names_the_scopes_and_events_in_both_languages():

@@ -55,6 +55,7 @@ def test_settings_policy_from_env(monkeypatch):
 
 
 def test_secret_is_never_printed(monkeypatch):
+    monkeypatch.setenv("GTM_FEISHU_APP_ID", "cli_a1b2")  # a secret alone is a start-up error
     monkeypatch.setenv("GTM_FEISHU_APP_SECRET", "super-secret-value")
     s = load_settings(None)
     assert "super-secret-value" not in repr(s) and "super-secret-value" not in str(s.model_dump())
