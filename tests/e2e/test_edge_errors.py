@@ -138,3 +138,14 @@ def test_a_failing_command_prints_a_log_id_and_debug_shows_the_traceback(cli, sa
                                                                  "GTM_FEISHU_APP_ID": seed.app_id,
                                                                  "GTM_FEISHU_APP_SECRET": seed.app_secret})
     assert res.exit_code == 1 and "Traceback" in res.output
+
+
+@pytest.mark.parametrize("extra, name", [
+    ({"GTM_FEISHU_APP_SECRET": ""}, "GTM_FEISHU_APP_SECRET"),  # an app id without a secret
+    ({"GTM_FEISHU_DOMAIN": "http://127.0.0.1@127.0.0.2:9"}, "GTM_FEISHU_DOMAIN"),
+    ({"GTM_FEISHU_DOMAIN": "http://localhost.evil.example"}, "GTM_FEISHU_DOMAIN"),
+])
+def test_half_set_credentials_and_look_alike_domains_are_refused(cli, extra, name):
+    code, out = cli("projects", **extra)
+    assert code == 2 and name in out, out
+    _short(out)
