@@ -150,7 +150,7 @@ def _project_data(runtime: Any, project: Any, answers: Any, now: datetime, with_
     snap = answers.snapshot
     return ProjectData(name=project.name or snap.project.name or project.slug, snapshot=snap,
                        check=cached_check(runtime, project, answers, now) if with_check else None,
-                       slug=project.slug, index=answers.index)
+                       slug=project.slug, index=answers.index, policy=project.policy)
 
 
 def member_of(snapshot: PlanSnapshot, open_id: str) -> bool:

@@ -112,8 +112,9 @@ def main(ctx: click.Context, debug: bool) -> None:
 
 @main.command()
 @click.option("--project", "project", default=None, help="Project slug (registry key). Default: the only registered project, else 'default'.")
-@click.option("--template", type=click.Choice(["gtm", "sales", "campaign"]), default="gtm", show_default=True,
-              help="Plan template from the seeds: GTM milestones M1–M9, sales project, campaign schedule.")
+@click.option("--template", type=click.Choice(["gtm", "sales", "campaign"]), default=None,
+              help="Plan template from the seeds: GTM milestones M1–M9 (seed 000), sales project (002), campaign "
+                   "schedule (003). Default: the project's registered template, else gtm.")
 @click.option("--name", default=None, help="Base / project name (default: the template's name).")
 @click.option("--base", "base_token", default=None, help="Adopt an existing Base (app_token) instead of creating one.")
 @click.option("--start", "start", default=None, help="Start date for laying out the plan (YYYY-MM-DD, default today).")
@@ -121,9 +122,13 @@ def main(ctx: click.Context, debug: bool) -> None:
               "GTM_BASE_PERMISSION (edit). Default for a new project: GTM_CHAT_ID.")
 @click.option("--pm", "pm", default=None, help="Project manager (open_id or email): full access, and 项目负责人 when that cell is empty.")
 @click.option("--admin", "admins", multiple=True, help="Person to get full access (open_id, user_id or email); repeatable.")
-@click.option("--permissions", type=click.Choice(["default", "strict"]), default="default", show_default=True,
+@click.option("--permissions", type=click.Choice(["default", "strict"]), default=None,
               help="strict: advanced permissions, members edit only rows they own (seed 003); falls back to "
-                   "the default grants when the tenant's plan has no advanced permissions.")
+                   "the default grants, with a message, when Feishu refuses advanced permissions. "
+                   "Default: strict for the campaign template, default for the others.")
+@click.option("--example", is_flag=True, help="campaign only: the seed's worked example (618 campaign with actual "
+              "dates, progress, status, 风险/问题, 备注) instead of a clean plan; starts on the seed's 2024-05-01 "
+              "unless --start is given.")
 @click.option("--dry-run", is_flag=True, help="Print the plan and who would be granted; change nothing.")
 @click.option("--repair", is_flag=True, help="Recreate missing tables/fields/views/options. Never deletes anything.")
 @click.option("--move", is_flag=True, help="Move a --chat that another project already uses to this project "
@@ -151,7 +156,9 @@ def init(ctx: click.Context, **kw: Any) -> None:
     app = _context(ctx)
     code = run_init(app, project=kw["project"], template=kw["template"], name=kw["name"],
                     base_token=kw["base_token"], start=start, chats=list(kw["chats"]),
-                    admins=list(kw["admins"]), strict=kw["permissions"] == "strict",
+                    admins=list(kw["admins"]),
+                    strict=None if kw["permissions"] is None else kw["permissions"] == "strict",
+                    example=kw["example"],
                     dry_run=kw["dry_run"], repair=kw["repair"], pm=kw["pm"], move=kw["move"])
     sys.exit(code)
 

@@ -68,6 +68,14 @@ def _registered_token(app, slug: str) -> str:
         return (row.base_token or "") if row is not None else ""
 
 
+def _registered_template(app, slug: str) -> str:
+    from gtm.sync.store.registry import get_project
+
+    with app.store.session() as s:
+        row = get_project(s, slug)
+        return (row.template or "") if row is not None else ""
+
+
 def _fill_project_row(app, binding, name: str, pm: str | None, chats: list[str], now: datetime) -> list[str]:
     """Put the PM and the group into the 项目 row, only where those cells are empty."""
     from gtm.schemas.plan import Person
@@ -92,9 +100,10 @@ def _fill_project_row(app, binding, name: str, pm: str | None, chats: list[str],
     return []
 
 
-def run_init(app, *, project: str | None, template: str, name: str | None, base_token: str | None,
-             start: date | None, chats: list[str], admins: list[str], strict: bool, dry_run: bool,
-             repair: bool, pm: str | None = None, lang: str = "zh", move: bool = False) -> int:
+def run_init(app, *, project: str | None, template: str | None, name: str | None, base_token: str | None,
+             start: date | None, chats: list[str], admins: list[str], strict: bool | None, dry_run: bool,
+             repair: bool, pm: str | None = None, lang: str = "zh", example: bool = False,
+             move: bool = False) -> int:
     """Provision, register, fill the 项目 row, share. Exit code: 0 ready; 1 drift to act on, somebody
     not granted or a Feishu failure (nothing done so far is rolled back); 2 bad input.
 
@@ -119,6 +128,13 @@ def run_init(app, *, project: str | None, template: str, name: str | None, base_
     if base_token and registered and registered != base_token:
         console.print(f"[yellow]项目 {slug} 原登记的多维表格 {registered} 将改为 {base_token}（原表不会被改动）/ "
                       f"project {slug} moves from Base {registered} to {base_token} (the old Base is left as is)[/]")
+    known = _registered_template(app, slug)
+    if template is None:
+        template = known or "gtm"  # a re-run keeps the project's template
+    elif known and known != template:
+        console.print(f"[yellow]项目 {slug} 登记的模板是 {known}，本次按 {template} 检查（只会新增字段，不删除、不改名）/ "
+                      f"project {slug} was made from template {known}; checking it against {template} (adds "
+                      f"fields only, never removes or renames)[/]")
     from gtm.bot.preflight import apply_moves, bound_elsewhere, preflight
 
     implicit = [] if (chats or known_chats or not settings.chat_id) else [settings.chat_id]
@@ -139,8 +155,15 @@ def run_init(app, *, project: str | None, template: str, name: str | None, base_
     chats = list(dict.fromkeys([*check.chats, *known_chats]))
     admins = check.admins
     tmpl = get_template(template)
+    if example and not tmpl.has_example:
+        console.print(f"[red]--example：模板 {template} 没有示例计划，只有 campaign 有（例：gtm init --template campaign "
+                      f"--example）/ --example: template {template} has no worked example; only campaign has one "
+                      f"(e.g. gtm init --template campaign --example)[/]")
+        return 2
+    if strict is None:
+        strict = tmpl.strict_permissions  # campaign (seed 003): owners edit their rows, members view
     name = name or tmpl.name
-    start = start or now.date()
+    start = start or (tmpl.example_start if example else None) or now.date()
 
     with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), console=console,
                   transient=True, disable=dry_run or not console.is_terminal) as bar:
@@ -152,7 +175,7 @@ def run_init(app, *, project: str | None, template: str, name: str | None, base_
         try:
             out = provision(app.gateway, name=name, template=template, start=start, tz=settings.timezone,
                             binding=binding, slug=slug, repair=repair, dry_run=dry_run, progress=progress,
-                            domain=_tenant_domain(app))
+                            domain=_tenant_domain(app), example=example)
         except FeishuError as exc:
             console.print(f"[red]飞书调用失败 / Feishu call failed:[/] {exc}")
             if isinstance(exc, BaseMissing):

@@ -19,6 +19,7 @@ from gtm.schemas.decisions import CheckResult
 from gtm.schemas.plan import Level3, PlanSnapshot
 from gtm.schemas.settings import Policy
 from gtm.schemas.tables import table
+from gtm.schemas.templates import get_template
 
 LIST_CAP = 60  # rows a list answer keeps before "还有 N 项" (the renderer may cut further)
 
@@ -32,6 +33,7 @@ class ProjectData:
     check: CheckResult | None = None
     slug: str = ""
     index: V.ItemIndex | None = None  # open items of `snapshot`, when the caller has them cached
+    policy: Policy | None = None  # the project's own (its template's words, money unit); else the context's
 
     def items(self) -> V.ItemIndex:
         """The open-item index of the snapshot (built here when the caller did not bring one)."""
@@ -132,7 +134,8 @@ def status_view(p: ProjectData, now: datetime, policy: Policy) -> V.StatusView:
     progress = V.milestone_progress(snap, now, policy, index.milestone_counts)
     day = V.today(now, policy)
     overdue = index.all.before(day.isoformat())
-    zh, en = V.budget_lines(snap)
+    zh, en = V.budget_lines(snap, policy)
+    words = get_template(policy.template)
     reasons = V.reasons_of(rag) if rag else []
     if not reasons and snap.project.rag_reason:
         reasons = [V.ReasonView(color="yellow" if color != "green" else "yellow",
@@ -141,7 +144,8 @@ def status_view(p: ProjectData, now: datetime, policy: Policy) -> V.StatusView:
         project_name=p.name, as_of=now.astimezone(policy.tz).strftime("%Y-%m-%d %H:%M"),
         rag=V.RAG_LABEL[color], header_color=color, reasons=Clip.of(reasons, 10),
         milestones=Clip.of(progress, 12), next_milestone=V.next_milestone(progress),
-        launch_date=V.iso(snap.project.launch_date), overdue=len(overdue),
+        launch_date=V.iso(snap.project.launch_date), key_date=words.key_date, key_date_en=words.key_date_en,
+        overdue=len(overdue),
         blocked=index.blocked,
         open_issues=len(V.open_issues(snap)),
         high_risks=sum(1 for r in V.open_risks(snap) if V.risk_score(r) >= policy.red_risk_score),
@@ -171,7 +175,9 @@ def milestone_view(p: ProjectData, key: str, now: datetime, policy: Policy) -> V
     tasks = [t for t in snap.tasks if found.record_id in t.milestone]
     color = {"green": "green", "red": "red", "blue": "blue", "orange": "orange"}.get(prog.status.color, "blue")
     return V.MilestoneView(
-        project_name=p.name, code=found.code, name=found.name, phase=found.phase or "",
+        project_name=p.name, code=found.code, name=found.name,
+        phase=get_template(policy.template).phase_names(found.phase)[0] if found.phase else "",
+        phase_en=get_template(policy.template).phase_names(found.phase)[1] if found.phase else "",
         owner_id=found.owner.open_id if found.owner else "",
         owner_name=found.owner.label() if found.owner else "",
         target=prog.target, actual=prog.actual, status=prog.status, header_color=color,
@@ -342,11 +348,12 @@ def view_for(cmd: Command, ctx: AskContext) -> tuple[str, BaseModel]:
     if isinstance(picked, V.MessageView):
         return "message", picked
     p = picked
-    day = V.today(now, ctx.policy)
+    policy = p.policy or ctx.policy  # in a p2p answer, the picked project's own policy
+    day = V.today(now, policy)
     if cmd.name == "status":
-        return "status", status_view(p, now, ctx.policy)
+        return "status", status_view(p, now, policy)
     if cmd.name == "milestone":
-        view = milestone_view(p, cmd.arg, now, ctx.policy)
+        view = milestone_view(p, cmd.arg, now, policy)
         return ("milestone" if isinstance(view, V.MilestoneView) else "message"), view
     if cmd.name == "overdue":
         return "items", _item_list("overdue", ctx, lambda ix: ix.all.before(day.isoformat()), [p])
@@ -356,19 +363,19 @@ def view_for(cmd: Command, ctx: AskContext) -> tuple[str, BaseModel]:
         return "items", _item_list("this_week", ctx,
                                    lambda ix: ix.all.between(start.isoformat(), end.isoformat()), [p])
     if cmd.name == "risks":
-        return "risks", risks_view(p, now, ctx.policy)
+        return "risks", risks_view(p, now, policy)
     if cmd.name == "dependencies":
-        return "dependencies", dependencies_view(p, now, ctx.policy)
+        return "dependencies", dependencies_view(p, now, policy)
     if cmd.name == "issues":
-        return "issues", issues_view(p, now, ctx.policy)
+        return "issues", issues_view(p, now, policy)
     if cmd.name == "data_problems":
         return "data_problems", data_problems_view(p)
     if cmd.name == "report":
         from gtm.bot.report import build_weekly_report
 
         prev = ctx.previous_report if p.snapshot is ctx.snapshot else None
-        return "report", build_weekly_report(p.snapshot, p.check, now, ctx.policy.timezone, prev,
-                                             project_name=p.name, policy=ctx.policy)
+        return "report", build_weekly_report(p.snapshot, p.check, now, policy.timezone, prev,
+                                             project_name=p.name, policy=policy)
     raise ValueError(f"no handler for command {cmd.name!r}")  # pragma: no cover
 
 

@@ -18,6 +18,7 @@ from gtm.bot.cards.render import Clip, clip_text, plain
 from gtm.schemas.decisions import CheckResult
 from gtm.schemas.plan import PlanSnapshot, TaskStatus
 from gtm.schemas.settings import Policy
+from gtm.schemas.templates import get_template
 
 SECTION_CAP = 30
 CHART_CAP = 20
@@ -103,7 +104,7 @@ def _support(snap: PlanSnapshot, check: CheckResult | None, now: datetime, polic
     for i in V.open_issues(snap):
         if V.issue_level(i, now, policy, check) >= 2:
             out.append(_line(f"需管理层决策：{i.issue}", f"Needs management: {i.issue}"))
-    zh, en = V.budget_lines(snap)
+    zh, en = V.budget_lines(snap, policy)
     p = snap.project
     if p.budget and (p.spent or 0) > p.budget * (1 + policy.budget_overrun_ratio):
         out.append(_line(f"预算超支需变更申请：{zh}", f"Budget change request needed: {en}"))
@@ -213,7 +214,9 @@ def build_weekly_report(snapshot: PlanSnapshot, check: CheckResult | None, now: 
     summary_en = (f"{rag.en}: {top.text_en if top else 'on track'}; done {len(done)}, next week {len(nxt)}, "
                   f"overdue {len(overdue)}")
     week = V.week_label(day)
+    words = get_template(policy.template)
     return V.WeeklyReportView(
+        title=words.report_title, title_en=words.report_title_en,
         project_name=project_name or snapshot.project.name or snapshot.project_slug,
         project_slug=snapshot.project_slug, week=week, period=f"{start.isoformat()} – {end.isoformat()}",
         generated_at=local.strftime("%Y-%m-%d %H:%M"), generated=now, rag=rag, header_color=color,

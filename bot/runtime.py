@@ -42,6 +42,8 @@ def effective_policy(settings: Settings, row: ProjectRow) -> Policy:
     base = settings.effective_policy().model_dump()
     if row.timezone:
         base["timezone"] = row.timezone
+    if row.template:
+        base["template"] = row.template  # its report title, key date and money unit
     base.update(row.policy_overrides or {})
     return Policy.model_validate(base)
 

@@ -89,6 +89,8 @@ class StatusView(BaseModel):
     milestones: Clip[MilestoneProgress] = Field(default_factory=Clip)
     next_milestone: str = ""
     launch_date: str = ""
+    key_date: str = ""  # the template's name of its key date (验收日期, 活动日期 …)
+    key_date_en: str = ""
     overdue: int = 0
     blocked: int = 0
     open_issues: int = 0
@@ -116,6 +118,7 @@ class MilestoneView(BaseModel):
     code: str
     name: str
     phase: str = ""
+    phase_en: str = ""
     owner_id: str = ""
     owner_name: str = ""
     target: str = ""
@@ -248,6 +251,8 @@ class MetricRow(BaseModel):
 class WeeklyReportView(BaseModel):
     project_name: str
     project_slug: str = ""
+    title: str = "GTM 项目周报"  # the template's own report name (销售项目周报, 营销活动周报 …)
+    title_en: str = "GTM weekly report"
     week: str  # "2026-W48"
     period: str  # "2026-11-16 – 2026-11-22"
     generated_at: str
@@ -371,6 +376,8 @@ from gtm.schemas.plan import (  # noqa: E402
     RiskStatus,
     TaskStatus,
 )
+from gtm.bot.rules.risk import level_score  # noqa: E402
+from gtm.schemas.money import format_money  # noqa: E402
 from gtm.schemas.settings import Policy  # noqa: E402
 
 DONE = {TaskStatus.DONE.value, MilestoneStatus.DONE.value}
@@ -428,7 +435,7 @@ def risk_score(risk) -> int:
     try:
         return (LEVEL3_SCORE[Level3(risk.likelihood).name] * LEVEL3_SCORE[Level3(risk.impact).name])
     except (ValueError, KeyError):
-        return int(risk.score or 0)
+        return int(risk.score or level_score(risk) or 0)
 
 
 def risk_color(score: int, policy: Policy) -> str:
@@ -673,14 +680,16 @@ def reasons_of(rag: RagStatus) -> list[ReasonView]:
             for r in sorted(rag.reasons, key=lambda r: r.color != "red")]
 
 
-def budget_lines(snapshot: PlanSnapshot) -> tuple[str, str]:
+def budget_lines(snapshot: PlanSnapshot, policy: Policy) -> tuple[str, str]:
     p = snapshot.project
     if not p.budget:
         return "", ""
     spent = p.spent or 0.0
     ratio = spent / p.budget - 1
-    zh = f"预算 {p.budget:,.0f}，实际花费 {spent:,.0f}（{'超支' if ratio > 0 else '剩余'} {abs(ratio):.0%}）"
-    en = f"Budget {p.budget:,.0f}, spent {spent:,.0f} ({'over' if ratio > 0 else 'left'} {abs(ratio):.0%})"
+    unit = policy.money_unit
+    budget, used = format_money(p.budget, unit), format_money(spent, unit)
+    zh = f"预算 {budget}，实际花费 {used}（{'超支' if ratio > 0 else '剩余'} {abs(ratio):.0%}）"
+    en = f"Budget {budget}, spent {used} ({'over' if ratio > 0 else 'left'} {abs(ratio):.0%})"
     return zh, en
 
 

@@ -8,8 +8,10 @@ Rules (`can`):
   per table (`table_perm` 0 none / 1 read / 2 edit / 4 admin) and per record (`rec_rule`: records
   matching the conditions are editable, the rest get `other_perm` 0 hidden / 1 read-only); a person
   in no custom role falls back to the built-in read/edit role of their member entry.
-  The rec_rule value "CurrentUser" stands for the acting person (UNCONFIRMED keyword; the sandbox's
-  choice). `allow_add_record`/`allow_delete_record` default to true.
+  "Rows where the member is the owner" is a v2 rule (`/open-apis/base/v2/apps/:app_token/roles`):
+  `contains` on a person field with no values; v2 refuses is/isNot or values on a person field. A
+  literal value (such as a "CurrentUser" keyword) is just text and matches no person.
+  `allow_add_record`/`allow_delete_record` default to true.
 Codes (UNCONFIRMED for drive, chosen from the drive error family): unknown member or bad
 parameter → 400 1063001; caller may not manage members → 403 1063002; unknown token → 404 1063005.
 Bitable: denied → 403 1254302; tenant plan without advanced permissions → 403 1254306 (enabling
@@ -125,16 +127,39 @@ def _table_role(role: dict[str, Any], base: "Base", table_id: str) -> dict[str, 
     return None
 
 
+PERSON_TYPES = (11, 1003)  # 人员, 创建人: the fields a "rows where the member is …" rule reads
+
+
+def _is_current_member(c: dict[str, Any]) -> bool:
+    """A person-field condition `contains` with no values: "the member acting now" (§10, v2)."""
+    return c.get("field_type") in PERSON_TYPES and c.get("operator") == "contains" and not c.get("value")
+
+
 def _rec_rule_matches(sb: "Sandbox", base: "Base", table_id: str, rule: dict[str, Any], record: "Record",
                       open_id: str) -> bool:
+    """Whether `record` satisfies the rule for `open_id`. A literal value (such as the old
+    "CurrentUser" keyword) is just a value: it matches a cell holding that text, never a person."""
     from gtm.sandbox.bitable_filter import compile_filter
     from gtm.sandbox.bitable_values import ValueContext
 
-    conds = [dict(c, value=[open_id if v == "CurrentUser" else v for v in (c.get("value") or [])])
-             for c in rule.get("conditions") or []]
-    flt = {"conjunction": rule.get("conjunction") or "and", "conditions": conds}
-    pred = compile_filter(flt, base.tables[table_id], ValueContext(sb.world, base), sb.bitable.clock())
-    return True if pred is None else pred(record)
+    table = base.tables[table_id]
+    results = []
+    for c in rule.get("conditions") or []:
+        if _is_current_member(c):
+            f = table.field_by_name(c.get("field_name", ""))
+            if f is None:
+                results.append(False)
+            elif f.type == 1003:
+                results.append(record.created_by == open_id)
+            else:
+                results.append(open_id in (record.values.get(f.field_id) or []))
+            continue
+        pred = compile_filter({"conjunction": "and", "conditions": [c]}, table, ValueContext(sb.world, base),
+                              sb.bitable.clock())
+        results.append(True if pred is None else pred(record))
+    if not results:
+        return True
+    return any(results) if (rule.get("conjunction") or "and") == "or" else all(results)
 
 
 def _role_allows(sb: "Sandbox", role: dict[str, Any], base: "Base", open_id: str, action: str,
@@ -229,7 +254,8 @@ def _roles_base(sb: "Sandbox", request: web.Request, app: App) -> "Base":
     return base
 
 
-def _normalise_role(sb: "Sandbox", base: "Base", body: dict[str, Any], role_id: str) -> dict[str, Any]:
+def _normalise_role(sb: "Sandbox", base: "Base", body: dict[str, Any], role_id: str,
+                    version: int = 1) -> dict[str, Any]:
     name = body.get("role_name")
     if not isinstance(name, str) or not name.strip():
         raise ApiError(1254001, "WrongRequestBody: role_name is required")
@@ -248,8 +274,17 @@ def _normalise_role(sb: "Sandbox", base: "Base", body: dict[str, Any], role_id: 
             if f is None:
                 raise ApiError(1254045, f"FieldNameNotFound: rec_rule field {c.get('field_name')!r}")
             c["field_type"] = f.type
+            if version == 2 and f.type in PERSON_TYPES:
+                if c.get("operator") in ("is", "isNot"):
+                    raise ApiError(1254001, f"WrongRequestBody: operator {c.get('operator')!r} is not allowed on "
+                                            f"person field {f.name!r}; use contains with no values")
+                if c.get("value"):
+                    raise ApiError(1254001, f"WrongRequestBody: person field {f.name!r} takes no values "
+                                            f"(contains with no values means the current member)")
+                c["value"] = None
         trs.append(tr)
-    return {"role_id": role_id, "role_name": name, "table_roles": trs, "block_roles": body.get("block_roles") or []}
+    return {"role_id": role_id, "role_name": name, "table_roles": trs, "block_roles": body.get("block_roles") or [],
+            "version": version}
 
 
 def _role_member(sb: "Sandbox", id_type: str, mid: str) -> dict[str, Any]:
@@ -275,6 +310,7 @@ def register(app: web.Application, sb: "Sandbox") -> None:
     lock = sb.world.lock
     D = "/open-apis/drive/v1/permissions/{token}/members"
     R = "/open-apis/bitable/v1/apps/{app_token}/roles"
+    R2 = "/open-apis/base/v2/apps/{app_token}/roles"  # advanced permissions v2 (same roles, v2 rules)
 
     async def add_member(request: web.Request) -> web.Response:
         a = authenticate(request, sb)
@@ -354,6 +390,9 @@ def register(app: web.Application, sb: "Sandbox") -> None:
     app.router.add_put(D + "/{member_id}", update_member)
 
     # -- roles ----------------------------------------------------------------------------
+    def _version(request: web.Request) -> int:
+        return 2 if request.path.startswith("/open-apis/base/v2/") else 1
+
     async def create_role(request: web.Request) -> web.Response:
         a = authenticate(request, sb)
         body = await read_json(request)
@@ -363,7 +402,7 @@ def register(app: web.Application, sb: "Sandbox") -> None:
                 raise ApiError(1254110, f"RoleExceedLimit: at most {MAX_ROLES} custom roles")
             if any(r["role"]["role_name"] == body.get("role_name") for r in base.roles.values()):
                 raise ApiError(1254001, f"WrongRequestBody: role name {body.get('role_name')!r} exists")
-            role = _normalise_role(sb, base, body, new_id("rol", 7))
+            role = _normalise_role(sb, base, body, new_id("rol", 7), _version(request))
             base.roles[role["role_id"]] = {"role": role, "members": []}
         return ok({"role": role})
 
@@ -386,7 +425,7 @@ def register(app: web.Application, sb: "Sandbox") -> None:
         with lock:
             base = _roles_base(sb, request, a)
             r = _role(base, request)
-            r["role"] = _normalise_role(sb, base, body, r["role"]["role_id"])
+            r["role"] = _normalise_role(sb, base, body, r["role"]["role_id"], _version(request))
         return ok({"role": r["role"]})
 
     async def delete_role(request: web.Request) -> web.Response:
@@ -449,3 +488,6 @@ def register(app: web.Application, sb: "Sandbox") -> None:
     app.router.add_get(R + "/{role_id}/members", list_role_members)
     app.router.add_post(R + "/{role_id}/members/batch_create", batch_role_members)
     app.router.add_delete(R + "/{role_id}/members/{member_id}", delete_role_member)
+    app.router.add_post(R2, create_role)
+    app.router.add_get(R2, list_roles)
+    app.router.add_put(R2 + "/{role_id}", update_role)

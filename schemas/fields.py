@@ -107,6 +107,9 @@ class FieldSpec:
     required: bool = False
     en: str = ""  # English label, for cards in English
     description: str = ""
+    # earlier Feishu names of this field (a Base made by an older release is adopted by them)
+    aliases: tuple[str, ...] = ()
+    currency: str = "CNY"  # ISO code shown by a currency field (the template's money unit)
 
     @property
     def type(self) -> FieldType:
@@ -144,7 +147,7 @@ class FieldSpec:
         if k is Kind.INTEGER:
             return {"formatter": "0"}
         if k is Kind.CURRENCY:
-            return {"formatter": "0.00", "currency_code": "CNY"}
+            return {"formatter": "0.00", "currency_code": self.currency}
         if k is Kind.PROGRESS:
             return {"formatter": "0%", "range_customize": False}
         if k is Kind.DATE:

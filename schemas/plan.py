@@ -86,6 +86,11 @@ class ProjectInfo(Record):
     chat: list[str] = Field(default_factory=list)  # chat ids (oc_…)
     rag: str | None = None
     rag_reason: str = ""
+    customer: str = ""
+    customer_contact: str = ""
+    feasibility: int | None = None  # 1–5 (seed 002, 《项目机会评估报告》)
+    contract_amount: float | None = None
+    success_criteria: str = ""
 
 
 class Milestone(Record):
@@ -112,6 +117,7 @@ class Deliverable(Record):
     due_date: date | None = None
     status: str | None = None
     done_date: date | None = None
+    phase: str | None = None
 
 
 class ExitCriterion(Record):
@@ -140,6 +146,13 @@ class Task(Record):
     note: str = ""
     predecessors: list[str] = Field(default_factory=list)
     variance_days: int | None = None
+    description: str = ""
+    parent: list[str] = Field(default_factory=list)  # WBS: the module (or phase task) above it
+    owner_role: str | None = None
+    approver_role: str = ""
+    consulted_role: str = ""
+    informed_role: str = ""
+    tags: list[str] = Field(default_factory=list)
 
     @property
     def label(self) -> str:
@@ -155,6 +168,7 @@ class Risk(Record):
     owner: Person | None = None
     status: str | None = None
     identified_on: date | None = None
+    level: str | None = None  # 风险等级 as typed (seed 002); see `risk_level` for the derived one
 
 
 class Dependency(Record):
@@ -192,6 +206,23 @@ class ReportEntry(Record):
     rag: str | None = None
     summary: str = ""
     sent_at: datetime | None = None
+
+
+class Communication(Record):
+    meeting: str = ""
+    frequency: str = ""
+    participants: str = ""
+    purpose: str = ""
+    form: str = ""
+
+
+class Payment(Record):
+    item: str = ""
+    amount: float | None = None
+    due_date: date | None = None
+    received: float | None = None
+    received_on: date | None = None
+    note: str = ""
 
 
 class DataProblem(BaseModel):
@@ -264,13 +295,14 @@ def row_label(table: str, row: Record) -> str:
 MODEL_BY_TABLE: dict[str, type[Record]] = {
     "project": ProjectInfo, "milestone": Milestone, "deliverable": Deliverable,
     "exit_criterion": ExitCriterion, "task": Task, "risk": Risk, "dependency": Dependency,
-    "issue": Issue, "metric": Metric, "report": ReportEntry,
+    "issue": Issue, "metric": Metric, "report": ReportEntry, "communication": Communication,
+    "payment": Payment,
 }
 
 LIST_BY_TABLE: dict[str, str] = {
     "milestone": "milestones", "deliverable": "deliverables", "exit_criterion": "exit_criteria",
     "task": "tasks", "risk": "risks", "dependency": "dependencies", "issue": "issues",
-    "metric": "metrics", "report": "reports",
+    "metric": "metrics", "report": "reports", "communication": "communications", "payment": "payments",
 }
 
 
@@ -288,6 +320,8 @@ class PlanSnapshot(BaseModel):
     issues: list[Issue] = Field(default_factory=list)
     metrics: list[Metric] = Field(default_factory=list)
     reports: list[ReportEntry] = Field(default_factory=list)
+    communications: list[Communication] = Field(default_factory=list)
+    payments: list[Payment] = Field(default_factory=list)
     problems: list[DataProblem] = Field(default_factory=list)
     read_at: datetime | None = None
 

@@ -19,6 +19,8 @@ from pydantic_settings import (
     TomlConfigSettingsSource,
 )
 
+from gtm.schemas.templates import get_template
+
 DayCount = Literal["calendar", "working"]
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 
@@ -88,6 +90,23 @@ class Policy(BaseModel):
     working_hours_start: time = time(8, 30)
     working_hours_end: time = time(21, 0)
     locale: Literal["zh", "en"] = "zh"
+    # the project's plan template (its report title, key date and money unit) and money unit:
+    # an ISO 4217 code, "" = the template's (gtm: USD per seed 000's "$"; sales/campaign: CNY)
+    template: Literal["gtm", "sales", "campaign"] = "gtm"
+    currency: str = ""
+
+    @field_validator("currency")
+    @classmethod
+    def _currency_code(cls, v: str) -> str:
+        v = (v or "").strip().upper()
+        if v and not (len(v) == 3 and v.isalpha()):
+            raise ValueError(f"currency must be an ISO 4217 code such as CNY or USD, got {v!r}")
+        return v
+
+    @property
+    def money_unit(self) -> str:
+        """The currency money is shown in: the project's setting, else its template's."""
+        return self.currency or get_template(self.template).currency
 
     @field_validator("timezone")
     @classmethod

@@ -155,6 +155,11 @@ SETTINGS: tuple[Setting, ...] = (
       _time),
     S("GTM_POLICY__WORKING_HOURS_END", "policy.working_hours_end", "HH:MM", "21:00", "working day ends", _time),
     S("GTM_POLICY__LOCALE", "policy.locale", "zh | en", "zh", "language of cards and reports", _choice("zh", "en")),
+    S("GTM_POLICY__TEMPLATE", "policy.template", "gtm | sales | campaign", "gtm",
+      "the project's template (report title, key date, money unit); set by `gtm init --template`",
+      _choice("gtm", "sales", "campaign")),
+    S("GTM_POLICY__CURRENCY", "policy.currency", "ISO 4217 code or empty (the template's)", "CNY",
+      "money unit of budgets and spend", _pattern(r"[A-Z]{3}", "an ISO 4217 code (e.g. CNY)")),
 )
 BY_ENV = {s.env: s for s in SETTINGS}
 

@@ -4,8 +4,11 @@ No other module spells a Chinese field or table name: they look fields up by `at
 """
 from __future__ import annotations
 
+from dataclasses import dataclass, field as dataclass_field, replace
+
 from gtm.schemas.fields import (
     FieldSpec as F,
+    Kind,
     Kind as K,
     Option as O,
     TableRegistry,
@@ -29,6 +32,12 @@ ISSUE_STATUS = (O("待处理", 0, "Open"), O("处理中", 1, "In progress"), O("
 ESCALATION_LEVEL = (O("团队", 0, "Team"), O("项目经理", 1, "Project manager"),
                     O("管理层", 2, "Management"))
 RAG = (O("绿色", 2, "Green"), O("黄色", 1, "Yellow"), O("红色", 3, "Red"))
+# seed 003: the roles its 负责人 column names (经理, 设计师 …) plus 财务/产品 from its text
+OWNER_ROLE = (O("经理", 0, "Manager"), O("设计师", 1, "Designer"), O("技术", 2, "Engineering"),
+              O("财务", 3, "Finance"), O("运营", 4, "Operations"), O("媒介", 5, "Media"),
+              O("产品", 6, "Product"), O("总监", 7, "Director"), O("主播", 8, "Host"),
+              O("数据", 9, "Data"))
+TASK_TAGS = (O("新增-紧急", 3, "Added – urgent"),)  # seed 003: emergency tasks added mid-flight
 GTM_TYPE = (O("新产品发布", 0, "New product launch"), O("新功能发布", 1, "New feature launch"),
             O("新市场进入", 2, "New market entry"), O("重新定位", 3, "Repositioning"),
             O("其他", 4, "Other"))
@@ -53,6 +62,13 @@ PROJECT = TableSpec("project", "项目", en="Project", single_row=True, fields=(
     F("chat", "项目群", K.GROUP_CHAT, en="Project group"),
     F("rag", "整体状态", K.SELECT, RAG, writer=W.SERVICE, en="Overall status"),
     F("rag_reason", "状态说明", K.TEXT, writer=W.SERVICE, en="Status explanation"),
+    # seed 002 (sales): the customer, the opportunity assessment and the contract
+    F("customer", "客户", K.TEXT, en="Customer"),
+    F("customer_contact", "客户接口人", K.TEXT, en="Customer contact"),
+    F("feasibility", "可行性评分", K.INTEGER, en="Feasibility score (1–5)",
+      description="《项目机会评估报告》的可行性评分，1–5 分 / feasibility score from the opportunity assessment, 1–5"),
+    F("contract_amount", "合同金额", K.CURRENCY, en="Contract amount"),
+    F("success_criteria", "成功标准", K.TEXT, en="Success criteria"),
     MODIFIED,
 ), views=(V("项目信息", en="Project"),))
 
@@ -80,6 +96,7 @@ DELIVERABLE = TableSpec("deliverable", "交付物", en="Deliverables", fields=(
     F("due_date", "截止日期", K.DATE, en="Due date"),
     F("status", "状态", K.SELECT, DELIVERABLE_STATUS, writer=W.SHARED, en="Status"),
     F("done_date", "完成日期", K.DATE, en="Completed on"),
+    F("phase", "阶段", K.SELECT, en="Phase"),
     MODIFIED,
 ), views=(V("全部交付物", en="All deliverables"),
           V("逾期", filters=OVERDUE_FILTER("due_date", "完成"), en="Overdue"),
@@ -113,6 +130,13 @@ TASK = TableSpec("task", "任务", en="Tasks", fields=(
     F("note", "备注", K.TEXT, en="Note"),
     F("predecessors", "前置任务", K.LINK, link_table="task", en="Predecessors"),
     F("variance_days", "偏差(天)", K.INTEGER, writer=W.SERVICE, en="Variance (days)"),
+    F("description", "说明", K.TEXT, en="Description"),
+    F("parent", "上级任务", K.LINK, link_table="task", en="Parent task (WBS)"),
+    F("owner_role", "负责人角色", K.SELECT, OWNER_ROLE, en="Owner role"),
+    F("approver_role", "审批角色", K.TEXT, en="Accountable role"),
+    F("consulted_role", "咨询角色", K.TEXT, en="Consulted role"),
+    F("informed_role", "知会角色", K.TEXT, en="Informed role"),
+    F("tags", "标签", K.MULTI_SELECT, TASK_TAGS, en="Tags"),
     MODIFIED,
 ), views=(V("全部任务", en="All tasks"),
           V("任务看板", ViewType.KANBAN, en="Task board"),
@@ -130,6 +154,7 @@ RISK = TableSpec("risk", "风险", en="Risks", fields=(
     F("owner", "负责人", K.USER, en="Owner"),
     F("status", "状态", K.SELECT, RISK_STATUS, en="Status"),
     F("identified_on", "识别日期", K.DATE, en="Identified on"),
+    F("level", "风险等级", K.SELECT, LEVEL3, en="Risk level"),
     MODIFIED,
 ), views=(V("全部风险", en="All risks"),
           V("高风险", filters=(VF("score", "isGreaterEqual", ("6",)),), en="High risks")))
@@ -177,9 +202,112 @@ REPORT = TableSpec("report", "周报", en="Weekly reports", fields=(
     MODIFIED,
 ), views=(V("全部周报", en="All reports"),))
 
+COMMUNICATION = TableSpec("communication", "沟通计划", en="Communication plan", fields=(
+    F("meeting", "会议/沟通", K.TEXT, required=True, en="Meeting / communication"),
+    F("frequency", "频率", K.TEXT, en="Frequency"),
+    F("participants", "参与者", K.TEXT, en="Participants"),
+    F("purpose", "目的", K.TEXT, en="Purpose"),
+    F("form", "形式", K.TEXT, en="Form"),
+    MODIFIED,
+), views=(V("沟通计划", en="Communication plan"),))
+
+PAYMENT = TableSpec("payment", "回款", en="Payments", fields=(  # seed 002: 《回款跟踪表》
+    F("item", "款项", K.TEXT, required=True, en="Payment"),
+    F("amount", "金额", K.CURRENCY, en="Amount"),
+    F("due_date", "应收日期", K.DATE, en="Due date"),
+    F("received", "实收金额", K.CURRENCY, en="Received"),
+    F("received_on", "到账日期", K.DATE, en="Received on"),
+    F("note", "备注", K.TEXT, en="Note"),
+    MODIFIED,
+), views=(V("回款跟踪表", en="Payment tracking"),))
+
 # Order matters: a linked table is created before the tables that link to it.
+# PLAN_TABLES holds every table and field any template uses (the record codec reads with it);
+# `tables_for(template)` is the subset a template's Base gets, under that template's names.
 PLAN_TABLES = TableRegistry((PROJECT, MILESTONE, DELIVERABLE, EXIT_CRITERION, TASK, RISK,
-                             DEPENDENCY, ISSUE, METRIC, REPORT))
+                             DEPENDENCY, ISSUE, METRIC, REPORT, COMMUNICATION, PAYMENT))
+
+# -- per-template layout ------------------------------------------------------------------
+# Fields only some templates carry (table key -> attrs); every other field is in every template.
+_OPTIONAL = {
+    "project": ("gtm_type", "customer", "customer_contact", "feasibility", "contract_amount",
+                "success_criteria"),
+    "deliverable": ("phase",),
+    "task": ("description", "parent", "owner_role", "approver_role", "consulted_role",
+             "informed_role", "tags"),
+    "risk": ("level",),
+}
+_OPTIONAL_TABLES = ("payment",)
+
+
+@dataclass(frozen=True)
+class TemplateLayout:
+    """How one template's Base differs from the common layout: which optional tables and fields it
+    has, the Feishu names it gives fields (seed wording; the common names stay aliases so a Base
+    made by an older release is still found), field order in a table, and its money unit."""
+
+    tables: tuple[str, ...] = ()  # optional tables it has
+    fields: dict[str, tuple[str, ...]] = dataclass_field(default_factory=dict)  # optional fields it has
+    names: dict[str, dict[str, str]] = dataclass_field(default_factory=dict)  # table -> attr -> name
+    order: dict[str, tuple[str, ...]] = dataclass_field(default_factory=dict)  # table -> attrs first
+    currency: str = "CNY"
+
+
+TEMPLATE_LAYOUTS: dict[str, TemplateLayout] = {
+    # seed 000: GTM类型 in the project sheet, budget in "$"
+    "gtm": TemplateLayout(fields={"project": ("gtm_type",)}, currency="USD"),
+    # seed 002: customer fields, the risk register's 风险等级/应对措施/责任人, WBS parent link,
+    # a step description, 《回款跟踪表》; key date 验收日期
+    "sales": TemplateLayout(
+        tables=("payment",),
+        fields={"project": ("customer", "customer_contact", "feasibility", "contract_amount",
+                            "success_criteria"),
+                "task": ("description", "parent"), "risk": ("level",)},
+        names={"project": {"launch_date": "验收日期"}, "risk": {"owner": "责任人"}},
+        order={"risk": ("risk", "level", "mitigation", "owner")}),
+    # seed 003: the schedule's header word for word, owner roles, RACI roles, the 新增-紧急 tag
+    "campaign": TemplateLayout(
+        fields={"deliverable": ("phase",),
+                "task": ("owner_role", "approver_role", "consulted_role", "informed_role", "tags")},
+        names={"project": {"launch_date": "活动日期"},
+               "task": {"phase": "所属阶段", "planned_start": "计划开始时间", "planned_end": "计划结束时间",
+                        "actual_start": "实际开始时间", "actual_end": "实际结束时间", "progress": "进度(%)",
+                        "status": "当前状态"}},
+        order={"task": ("task_id", "name", "phase", "owner", "owner_role", "planned_start", "planned_end",
+                        "actual_start", "actual_end", "progress", "status", "risk_note", "note")}),
+}
+
+_REGISTRIES: dict[str, TableRegistry] = {}
+
+
+def tables_for(template: str) -> TableRegistry:
+    """The tables (and fields, names, order) a Base of `template` gets."""
+    reg = _REGISTRIES.get(template)
+    if reg is not None:
+        return reg
+    lay = TEMPLATE_LAYOUTS.get(template, TemplateLayout())
+    out = []
+    for spec in PLAN_TABLES:
+        if spec.key in _OPTIONAL_TABLES and spec.key not in lay.tables:
+            continue
+        skip = set(_OPTIONAL.get(spec.key, ())) - set(lay.fields.get(spec.key, ()))
+        names = lay.names.get(spec.key, {})
+        fields = []
+        for f in spec.fields:
+            if f.attr in skip:
+                continue
+            if f.attr in names and names[f.attr] != f.name:
+                f = replace(f, name=names[f.attr], aliases=(*f.aliases, f.name))
+            if f.kind is Kind.CURRENCY:
+                f = replace(f, currency=lay.currency)
+            fields.append(f)
+        first = [a for a in lay.order.get(spec.key, ()) if a not in skip]
+        fields.sort(key=lambda f: first.index(f.attr) if f.attr in first else len(first))
+        if fields[0].attr != spec.primary.attr:
+            raise ValueError(f"template {template}: table {spec.key} must keep its primary field first")
+        out.append(replace(spec, fields=tuple(fields)))
+    reg = _REGISTRIES[template] = TableRegistry(tuple(out))
+    return reg
 
 
 def table(key: str) -> TableSpec:

@@ -7,7 +7,10 @@ cannot be found is reported by what was given (the email, the id), never a crash
 
 Strict mode (seed 003: "负责人可编辑，成员仅查看") turns on advanced permissions and creates two
 roles: members may edit only rows whose 负责人 is themselves (and read the rest); managers (PM and
-management) edit everything. A tenant plan without advanced permissions (1254304/1254306) is
+management) edit everything. "Rows whose 负责人 is the member" is an advanced-permissions v2 rule
+(feishu-api.md §10): `contains` on the person field with no values, created through the v2 roles
+API (`lark_oapi.api.base.v2`); role members are added with the v1 role-member API. When Feishu
+refuses advanced permissions (the tenant's plan, or the app may not manage them) the refusal is
 reported and the default grants stay in place.
 """
 from __future__ import annotations
@@ -15,14 +18,12 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from lark_oapi.api.base.v2 import CreateAppRoleRequest, ListAppRoleRequest, Role
 from lark_oapi.api.bitable.v1 import (
     GetAppRequest,
-    AppRole,
     AppRoleMember,
     CreateAppRoleMemberRequest,
-    CreateAppRoleRequest,
     ListAppRoleMemberRequest,
-    ListAppRoleRequest,
     UpdateAppRequest,
     UpdateAppRequestBody,
 )
@@ -40,7 +41,7 @@ LEVEL = {"view": 1, "edit": 2, "full_access": 3}
 PLAN_LIMIT_CODES = {1254304, 1254306}
 MEMBER_ROLE = "计划成员（仅编辑自己负责的行）"
 MANAGER_ROLE = "计划管理（可编辑全部）"
-CURRENT_USER = "CurrentUser"  # rec_rule value for "the acting person" (UNCONFIRMED keyword, §10)
+PERSON_FIELD_TYPE = 11
 
 
 @dataclass
@@ -187,7 +188,7 @@ def grant_access(gateway: Gateway, app_token: str, *, chat_ids: list[str] | None
 # -- strict mode: advanced permissions and roles --------------------------------------------
 def _roles(gateway: Gateway, app_token: str) -> list[dict[str, Any]]:
     req = ListAppRoleRequest.builder().app_token(app_token).page_size(100).build()
-    data = gateway.call("bitable.role.list", lambda: gateway.client.bitable.v1.app_role.list(req),
+    data = gateway.call("base.role.list", lambda: gateway.client.base.v2.app_role.list(req),
                         family="bitable.schema_read", context=app_token)
     return as_dict(getattr(data, "items", None)) or []
 
@@ -204,8 +205,9 @@ def _role_member_ids(gateway: Gateway, app_token: str, role_id: str) -> set[str]
 
 
 def role_bodies(binding: BaseBinding, specs: TableRegistry = PLAN_TABLES) -> dict[str, dict[str, Any]]:
-    """The two strict-mode roles. Tables with an owner (负责人) field: members edit their own rows
-    and read the rest; tables without one are read-only for members."""
+    """The two strict-mode roles (v2 bodies). Tables with an owner (负责人) field: members edit the
+    rows whose owner is themselves (`contains` with no values: the current member) and read the
+    rest; tables without one are read-only for members."""
     member_tables, manager_tables = [], []
     for spec in specs:
         tid = binding.table_ids.get(spec.key)
@@ -222,9 +224,9 @@ def role_bodies(binding: BaseBinding, specs: TableRegistry = PLAN_TABLES) -> dic
             continue
         member_tables.append({
             "table_id": tid, "table_perm": 2, "allow_add_record": True, "allow_delete_record": False,
-            "rec_rule": {"conjunction": "and", "other_perm": 1,
+            "rec_rule": {"conjunction": "and", "perm": 2, "other_perm": 1,
                          "conditions": [{"field_name": binding.field_name(spec.key, "owner"),
-                                         "operator": "is", "value": [CURRENT_USER]}]}})
+                                         "operator": "contains", "field_type": PERSON_FIELD_TYPE}]}})
     return {MEMBER_ROLE: {"role_name": MEMBER_ROLE, "table_roles": member_tables},
             MANAGER_ROLE: {"role_name": MANAGER_ROLE, "table_roles": manager_tables}}
 
@@ -259,9 +261,9 @@ def apply_strict_permissions(gateway: Gateway, binding: BaseBinding, *, chat_ids
         for name, body in role_bodies(binding).items():
             role = existing.get(name)
             if role is None:
-                creq = CreateAppRoleRequest.builder().app_token(app_token).request_body(AppRole(body)).build()
+                creq = CreateAppRoleRequest.builder().app_token(app_token).request_body(Role(body)).build()
                 report.writes += 1
-                data = gateway.call("bitable.role.create", lambda: gateway.client.bitable.v1.app_role.create(creq),
+                data = gateway.call("base.role.create", lambda: gateway.client.base.v2.app_role.create(creq),
                                     family="bitable.schema_write", retry_safe=False, context=name)
                 role = as_dict(data.role)
                 report.roles_created.append(name)
@@ -278,12 +280,15 @@ def apply_strict_permissions(gateway: Gateway, binding: BaseBinding, *, chat_ids
                 report.role_members_added += 1
         report.strict = True
     except PermissionDenied as exc:
-        if exc.code not in PLAN_LIMIT_CODES:
-            raise
-        report.fallback = (f"当前飞书版本不支持高级权限（{exc.code}），已改用默认授权：项目群可{_perm_zh(group_perm)}，"
-                           f"项目负责人和管理员可管理 / the tenant's Feishu plan does not allow advanced "
-                           f"permissions ({exc.code}); kept the default grants (group: {group_perm}, "
-                           f"PM and admins: full access)")
+        if exc.code in PLAN_LIMIT_CODES:
+            why, why_en = "当前飞书版本不支持高级权限", "the tenant's Feishu plan does not allow advanced permissions"
+        else:
+            why, why_en = ("飞书拒绝了应用开启高级权限（需给应用开通多维表格高级权限并作为管理者）",
+                           "Feishu refused to let the app turn on advanced permissions (the app needs the "
+                           "Bitable advanced-permission scope and manager access)")
+        report.fallback = (f"{why}（{exc.code}），已改用默认授权：项目群可{_perm_zh(group_perm)}，项目负责人和管理员可"
+                           f"管理；成员仍可编辑所有行 / {why_en} ({exc.code}); kept the default grants (group: "
+                           f"{group_perm}, PM and admins: full access), so members can still edit every row")
     return report
 
 

@@ -46,7 +46,7 @@ from lark_oapi.api.bitable.v1 import (
 )
 
 from gtm.schemas.fields import FieldSpec, Kind, TableRegistry, TableSpec, ViewSpec
-from gtm.schemas.tables import PLAN_TABLES
+from gtm.schemas.tables import PLAN_TABLES, tables_for
 from gtm.schemas.templates import get_template, layout
 from gtm.sync import provision_findings as F
 from gtm.sync.binding import BaseBinding
@@ -107,6 +107,7 @@ class ProvisionPlan:
     findings: list[Finding] = field(default_factory=list)
     rows: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
     reads: int = 0  # read calls made while planning
+    example: bool = False  # the template's worked example instead of a clean plan
 
     @property
     def writes(self) -> int:
@@ -137,21 +138,23 @@ class ProvisionResult:
 
 
 # -- planning ------------------------------------------------------------------------------
-def plan_provision(gateway: Gateway, specs: TableRegistry = PLAN_TABLES, binding: BaseBinding | None = None,
+def plan_provision(gateway: Gateway, specs: TableRegistry | None = None, binding: BaseBinding | None = None,
                    name: str = "", template: str = "gtm", start: date | None = None,
                    tz: str | ZoneInfo = "Asia/Shanghai", *, slug: str = "", repair: bool = False,
-                   _fresh_table: str | None = None) -> ProvisionPlan:
-    """Compare the specs with the Base; no writes. `binding=None` (or no app_token): a new Base."""
+                   example: bool = False, _fresh_table: str | None = None) -> ProvisionPlan:
+    """Compare the specs (by default the template's tables) with the Base; no writes.
+    `binding=None` (or no app_token): a new Base."""
     tz_name = tz.key if isinstance(tz, ZoneInfo) else str(tz)
     if start is None:
         raise ValueError("plan_provision: a start date is needed to lay out the template")
     tmpl = get_template(template)
+    specs = specs if specs is not None else tables_for(template)
     b = copy.deepcopy(binding) if binding else BaseBinding(slug=slug or "default", app_token="",
                                                            timezone=tz_name)
     plan = ProvisionPlan(slug=slug or b.slug, name=name or tmpl.name, template=template, start=start,
                          tz=tz_name, repair=repair, specs=specs, binding=b,
-                         create_base=not b.app_token,
-                         rows=layout(tmpl, start, ZoneInfo(tz_name), project_name=name))
+                         create_base=not b.app_token, example=example,
+                         rows=layout(tmpl, start, ZoneInfo(tz_name), project_name=name, example=example))
     reader = Reader(gateway)
     if plan.create_base:
         plan.steps.append(Step("create_base", label=f"创建多维表格「{plan.name}」",
@@ -207,13 +210,32 @@ def plan_provision(gateway: Gateway, specs: TableRegistry = PLAN_TABLES, binding
     return plan
 
 
+def note_name(binding: BaseBinding, table_key: str, attr: str, actual: str) -> None:
+    """Remember the Feishu name of a field when it differs from the common layout's (a template's
+    own wording, an older release's name, a user's rename): the reader, the mirror and write-back
+    work with the common layout and find each field by this name."""
+    names = binding.field_names.setdefault(table_key, {})
+    if actual != PLAN_TABLES[table_key].field(attr).name:
+        names[attr] = actual
+    else:
+        names.pop(attr, None)
+    if not names:
+        binding.field_names.pop(table_key, None)
+
+
 def _seed_step(spec: TableSpec) -> Step:
     return Step("seed_rows", spec.key, label=f"写入模板行：{spec.name}",
                 label_en=f"add the template rows to {spec.en}")
 
 
 def _plan_new_table(plan: ProvisionPlan, spec: TableSpec, *, seed: bool, finding: Finding | None = None) -> None:
-    inline = [f.attr for f in spec.fields if f is spec.primary or (f.type in CREATE_TABLE_TYPES)]
+    # fields go in with the table while they can (the create-table call takes some types only);
+    # the rest are added one by one in spec order, so the Base's columns keep the spec's order
+    inline = []
+    for f in spec.fields:
+        if f is not spec.primary and f.type not in CREATE_TABLE_TYPES:
+            break
+        inline.append(f.attr)
     plan.steps.append(Step("create_table", spec.key, label=f"创建表「{spec.name}」",
                            label_en=f"create table {spec.en} ({spec.name})",
                            detail={"inline": inline, "finding": finding}))
@@ -295,7 +317,6 @@ def _plan_adopt_fresh(plan: ProvisionPlan, reader: Reader, spec: TableSpec, tabl
 def _plan_fields(plan: ProvisionPlan, spec: TableSpec, actual: list[dict]) -> None:
     b = plan.binding
     ids = b.field_ids.setdefault(spec.key, {})
-    names = b.field_names.setdefault(spec.key, {})
     by_id = {f["field_id"]: f for f in actual}
     bound = {fid for fid in ids.values()}
     by_name = {f.get("field_name"): f for f in actual}
@@ -304,7 +325,8 @@ def _plan_fields(plan: ProvisionPlan, spec: TableSpec, actual: list[dict]) -> No
         a = by_id.get(fid) if fid else None
         matched_by_id = a is not None
         if a is None:
-            cand = by_name.get(f.name)
+            cand = next((by_name[n] for n in (f.name, *f.aliases) if n in by_name
+                         and (by_name[n]["field_id"] not in bound or by_name[n]["field_id"] == fid)), None)
             if cand is not None and cand["field_id"] in bound and cand["field_id"] != fid:
                 cand = None  # that name now belongs to a field bound to another attr
             if cand is not None:
@@ -322,11 +344,12 @@ def _plan_fields(plan: ProvisionPlan, spec: TableSpec, actual: list[dict]) -> No
                 plan.steps.append(_create_field_step(spec, f))
                 continue
         actual_name = a.get("field_name") or f.name
-        if matched_by_id and actual_name != f.name:
-            plan.findings.append(F.field_renamed(spec, f, actual_name))
-            names[f.attr] = actual_name
-        else:
-            names.pop(f.attr, None)
+        if actual_name != f.name:
+            if actual_name in f.aliases:  # a Base made before the template used the seed's wording
+                plan.findings.append(F.field_old_name(spec, f, actual_name))
+            elif matched_by_id:
+                plan.findings.append(F.field_renamed(spec, f, actual_name))
+        note_name(b, spec.key, f.attr, actual_name)
         if int(a.get("type") or 0) != int(f.type):
             plan.findings.append(F.field_type_changed(spec, f, int(a.get("type") or 0), actual_name))
             continue
@@ -347,8 +370,6 @@ def _plan_fields(plan: ProvisionPlan, spec: TableSpec, actual: list[dict]) -> No
                                 "ui_type": a.get("ui_type"), "property": prop,
                                 "missing": [{"name": o.name, "color": o.color} for o in missing],
                                 "finding": finding}))
-    if not names:
-        b.field_names.pop(spec.key, None)
 
 
 def _plan_views(plan: ProvisionPlan, spec: TableSpec, actual: list[dict]) -> None:
@@ -421,10 +442,11 @@ class _Applier:
         self.reads += reader.calls
         by_name = {f.get("field_name"): f["field_id"] for f in fields}
         ids = self.b.field_ids.setdefault(spec.key, {})
+        self.b.field_names.pop(spec.key, None)
         for f in inline:
             if f.name in by_name:
                 ids[f.attr] = by_name[f.name]
-        self.b.field_names.pop(spec.key, None)
+                note_name(self.b, spec.key, f.attr, f.name)
         views = self.b.view_ids.setdefault(spec.key, {})
         views.clear()
         if spec.views:
@@ -473,7 +495,7 @@ class _Applier:
         data = self.write("bitable.field.create", lambda: self.bt.app_table_field.create(req),
                           "bitable.schema_write", table=tid, retry_safe=True, context=f"{spec.name}.{f.name}")
         self.b.field_ids.setdefault(spec.key, {})[f.attr] = data.field.field_id
-        self.b.field_names.get(spec.key, {}).pop(f.attr, None)
+        note_name(self.b, spec.key, f.attr, f.name)
         self.created["fields"] += 1
 
     def do_fix_options(self, step: Step) -> None:
@@ -638,7 +660,8 @@ def apply_provision(plan: ProvisionPlan, gateway: Gateway, progress: Progress | 
         if progress:
             progress(f"已创建多维表格「{plan.name}」", 1, max(1, len(plan.steps)))
         inner = plan_provision(gateway, plan.specs, binding, plan.name, plan.template, plan.start, plan.tz,
-                               slug=plan.slug, repair=plan.repair, _fresh_table=app.default_table_id)
+                               slug=plan.slug, repair=plan.repair, example=plan.example,
+                               _fresh_table=app.default_table_id)
         ap.reads += inner.reads
         ap.plan = inner
         ap.b = inner.binding
@@ -656,9 +679,10 @@ def apply_provision(plan: ProvisionPlan, gateway: Gateway, progress: Progress | 
 def provision(gateway: Gateway, *, name: str, template: str = "gtm", start: date,
               tz: str = "Asia/Shanghai", binding: BaseBinding | None = None, slug: str = "",
               repair: bool = False, dry_run: bool = False, progress: Progress | None = None,
-              domain: str = "") -> ProvisionPlan | ProvisionResult:
+              domain: str = "", example: bool = False) -> ProvisionPlan | ProvisionResult:
     """Plan and (unless `dry_run`) apply: what `gtm init` runs."""
-    plan = plan_provision(gateway, PLAN_TABLES, binding, name, template, start, tz, slug=slug, repair=repair)
+    plan = plan_provision(gateway, tables_for(template), binding, name, template, start, tz, slug=slug,
+                          repair=repair, example=example)
     if dry_run:
         return plan
     return apply_provision(plan, gateway, progress, domain=domain)

@@ -114,6 +114,15 @@ def field_renamed(spec: TableSpec, f: FieldSpec, new_name: str) -> Finding:
                  f"to “{f.name}” in Feishu to keep the standard layout")
 
 
+def field_old_name(spec: TableSpec, f: FieldSpec, old_name: str) -> Finding:
+    w, we = _where(spec, f)
+    return _base("field_old_name", "info", spec, f, f"{w}沿用旧列名「{old_name}」",
+                 f"The {we} keeps its earlier name “{old_name}”",
+                 f"无需处理：同步按「{old_name}」继续工作；想用模板的新列名，可在飞书中把它改为「{f.name}」",
+                 f"nothing to do: sync keeps working with “{old_name}”; rename it to “{f.name}” in Feishu "
+                 f"to use the template's current name")
+
+
 def field_type_changed(spec: TableSpec, f: FieldSpec, actual_type: int, actual_name: str) -> Finding:
     w, we = _where(spec, f)
     shown = f"（现名「{actual_name}」）" if actual_name != f.name else ""

@@ -20,6 +20,7 @@ from gtm.bot import views as V
 from gtm.bot.actions_schema import Ack, Postpone, Progress, Resolve, Snooze, TaskDone
 from gtm.bot.cards.render import Clip, check_card, md_escape, render
 from gtm.schemas.decisions import Notice
+from gtm.schemas.money import format_money
 
 DONE_TABLES = ("task", "deliverable", "milestone")
 DIGEST_CAP = 25  # items with controls per card before "还有 N 项" (the renderer may cut more)
@@ -103,9 +104,11 @@ class NoticeCards:
         zh, en, color = titles.get(n.kind, ("提醒", "Notice", "blue"))
         lines: list[V.ReportLine] = []
         if n.kind == "budget" and n.data.get("budget"):
-            b, s, r = n.data.get("budget"), n.data.get("spent", 0), n.data.get("ratio", 0)
-            lines.append(V.ReportLine(text=f"预算 {b:,.0f} · 实际 {s:,.0f} · 超支 {r:.1%}",
-                                      text_en=f"Budget {b:,.0f} · spent {s:,.0f} · over by {r:.1%}"))
+            unit = n.data.get("currency") or "CNY"
+            b, s = format_money(n.data["budget"], unit), format_money(n.data.get("spent", 0), unit)
+            r = n.data.get("ratio", 0)
+            lines.append(V.ReportLine(text=f"预算 {b} · 实际 {s} · 超支 {r:.1%}",
+                                      text_en=f"Budget {b} · spent {s} · over by {r:.1%}"))
             lines.append(V.ReportLine(text="请提交《变更申请》：说明原因及补救措施",
                                       text_en="Submit a change request: why, and how it will be recovered"))
         for k in ("recipient", "error", "code", "detail"):

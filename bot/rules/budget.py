@@ -19,6 +19,7 @@ from gtm.bot.rules import (
     require_aware,
 )
 from gtm.bot.rules.calendar import WorkCalendar
+from gtm.schemas.money import format_money
 from gtm.schemas.plan import PlanSnapshot
 from gtm.schemas.settings import Policy
 
@@ -75,16 +76,18 @@ def check_budget(snapshot: PlanSnapshot, now: datetime, policy: Policy,
                                     "no PM or management to tell about the overrun"))
         return out, over
     pct = f"{ratio * 100:.1f}%"
+    unit = policy.money_unit
+    spent_s, budget_s = format_money(spent, unit), format_money(budget, unit)
     limit = f"{policy.budget_overrun_ratio * 100:.0f}%"
     out.notices.append(make_notice(
         kind="budget", key=f"budget:project:{rid}:band{band}", recipients=recipients,
         record=ref("project", p) if p.record_id else None, digest=False,
         title=f"预算超支 {pct}：请提交《变更申请》",
-        text=(f"项目「{p.name or rid}」实际花费 {spent:,.2f} 已超出预算 {budget:,.2f} 的 {pct}"
+        text=(f"项目「{p.name or rid}」实际花费 {spent_s} 已超出预算 {budget_s} 的 {pct}"
               f"（阈值 {limit}）。按规定超支 {limit} 以上需提交《变更申请》，说明原因及补救措施。"),
-        text_en=(f"Project \"{p.name or rid}\" has spent {spent:,.2f}, {pct} over its budget of "
-                 f"{budget:,.2f} (threshold {limit}). Submit a change request explaining why and "
+        text_en=(f"Project \"{p.name or rid}\" has spent {spent_s}, {pct} over its budget of "
+                 f"{budget_s} (threshold {limit}). Submit a change request explaining why and "
                  f"how it will be recovered."),
-        data={"budget": budget, "spent": spent, "ratio": ratio, "band": band},
+        data={"budget": budget, "spent": spent, "ratio": ratio, "band": band, "currency": unit},
     ))
     return out, over

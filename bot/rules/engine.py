@@ -11,6 +11,8 @@ from datetime import datetime
 
 from gtm.bot.rules import RuleResult, require_aware
 from gtm.bot.rules.budget import check_budget
+from gtm.bot.rules.sales import check_sales_fields
+from gtm.bot.rules.wbs import check_wbs
 from gtm.bot.rules.calendar import WorkCalendar
 from gtm.bot.rules.data_checks import find_data_problems
 from gtm.bot.rules.due_soon import check_due_soon
@@ -64,6 +66,8 @@ def _run(snapshot: PlanSnapshot, now: datetime, policy: Policy,
     total.extend(gate_out)
     risk_out, _ = check_risks(snapshot, now, policy, cal)
     total.extend(risk_out)
+    total.extend(check_sales_fields(snapshot, now, policy, cal))
+    total.extend(check_wbs(snapshot, now, policy, cal))
     total.problems += find_data_problems(snapshot)  # timeless: cycles, end before start
     rag, rag_writes = evaluate_rag(snapshot, now, policy,
                                    Findings(overdue=overdue, ladder=ladder, gates=gates,

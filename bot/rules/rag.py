@@ -18,6 +18,7 @@ from gtm.bot.rules.gates import GateViolation
 from gtm.bot.rules.overdue import OverdueItem
 from gtm.bot.rules.risk import is_open, risk_score
 from gtm.schemas.decisions import CellWrite, RagStatus, Reason, RecordRef
+from gtm.schemas.money import format_money
 from gtm.schemas.plan import DependencyStatus, EscalationLevel, PlanSnapshot, Rag, TaskStatus
 from gtm.schemas.settings import Policy
 
@@ -95,10 +96,10 @@ def evaluate_rag(snapshot: PlanSnapshot, now: datetime, policy: Policy, findings
         b = findings.budget
         p = snapshot.project
         refs = [ref("project", p)] if p.record_id else []
+        spent, budget = format_money(b.spent, policy.money_unit), format_money(b.budget, policy.money_unit)
         red.append(Reason(color="red", code="budget_overrun",
-                          text=f"预算超支 {b.ratio * 100:.1f}%（花费 {b.spent:,.2f} / 预算 {b.budget:,.2f}）",
-                          text_en=f"Budget overrun {b.ratio * 100:.1f}% (spent {b.spent:,.2f} of "
-                                  f"{b.budget:,.2f})", records=refs))
+                          text=f"预算超支 {b.ratio * 100:.1f}%（花费 {spent} / 预算 {budget}）",
+                          text_en=f"Budget overrun {b.ratio * 100:.1f}% (spent {spent} of {budget})", records=refs))
 
     if (r := overdue_reason("yellow", "task", "任务逾期", "Tasks overdue")):
         yellow.append(r)

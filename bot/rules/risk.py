@@ -1,4 +1,7 @@
-"""Risk score (seed 000 风险评估矩阵): 风险评分 = 可能性 × 影响 with 高 3, 中 2, 低 1 (1–9)."""
+"""Risk score (seed 000 风险评估矩阵): 风险评分 = 可能性 × 影响 with 高 3, 中 2, 低 1 (1–9).
+
+A risk register in seed 002's shape may give only a 风险等级 (高/中/低): then the score is that
+level taken as both likelihood and impact (高 9, 中 4, 低 1), so it ranks with scored risks."""
 from __future__ import annotations
 
 from datetime import datetime
@@ -14,9 +17,17 @@ _CLOSED = RiskStatus.CLOSED.value
 
 
 def risk_score(risk: Risk) -> int | None:
-    """Likelihood × impact, or None when either is missing or not one of 高/中/低."""
+    """Likelihood × impact; else from the typed 风险等级; None when neither is usable."""
     a, b = _SCORE_BY_VALUE.get(risk.likelihood or ""), _SCORE_BY_VALUE.get(risk.impact or "")
-    return a * b if a and b else None
+    if a and b:
+        return a * b
+    return level_score(risk)
+
+
+def level_score(risk: Risk) -> int | None:
+    """The score a typed 风险等级 stands for (高 9, 中 4, 低 1), None without one."""
+    lv = _SCORE_BY_VALUE.get(risk.level or "")
+    return lv * lv if lv else None
 
 
 def is_open(risk: Risk) -> bool:

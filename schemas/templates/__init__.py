@@ -4,7 +4,11 @@ from __future__ import annotations
 from gtm.schemas.templates.campaign import CAMPAIGN
 from gtm.schemas.templates.gtm import GTM
 from gtm.schemas.templates.model import (
+    CommunicationT,
     DeliverableT,
+    ExampleT,
+    OutputT,
+    PaymentT,
     DependencyT,
     MetricT,
     MilestoneT,
@@ -31,4 +35,4 @@ def get_template(key: str) -> PlanTemplate:
 
 
 __all__ = ["TEMPLATES", "get_template", "layout", "PlanTemplate", "Phase", "MilestoneT", "DeliverableT",
-           "TaskT", "RiskT", "DependencyT", "MetricT", "GTM", "SALES", "CAMPAIGN"]
+           "TaskT", "RiskT", "DependencyT", "MetricT", "CommunicationT", "ExampleT", "OutputT", "PaymentT", "GTM", "SALES", "CAMPAIGN"]

@@ -12,6 +12,7 @@ M7 +3w, M8 +3w, M9 +4w (M9 at week 24). M5 (正式发布) is the target launch d
 from __future__ import annotations
 
 from gtm.schemas.templates.model import (
+    CommunicationT,
     DeliverableT as D,
     DependencyT,
     MetricT,
@@ -22,7 +23,9 @@ from gtm.schemas.templates.model import (
     RiskT,
 )
 
-PRE, LAUNCH, TRACTION, SCALE = "Pre-Launch", "Launch", "Early Traction", "Scale"
+# the seed's phase headings, English with the Chinese name (阶段一：Pre-Launch（发布前准备）)
+PRE, LAUNCH, TRACTION, SCALE = ("Pre-Launch（发布前准备）", "Launch（发布）", "Early Traction（早期牵引力）",
+                                "Scale（规模化）")
 W = 7
 
 MILESTONES = (
@@ -101,8 +104,10 @@ GTM = PlanTemplate(
     key="gtm", name="GTM 里程碑规划", en="GTM milestone plan", source="seed 000 (5.5 GTM 里程碑规划表)",
     spacing="M1 +2周, M2 +2周, M3 +3周, M4 +2周, M5 +2周, M6 +3周, M7 +3周, M8 +3周, M9 +4周 "
             "(里程碑之间间隔 2-4 周; 2–4 weeks apart, M9 at week 24)",
-    phases=(Phase(name=PRE, en="Pre-Launch（发布前准备）"), Phase(name=LAUNCH, en="Launch（发布）"),
-            Phase(name=TRACTION, en="Early Traction（早期牵引力）"), Phase(name=SCALE, en="Scale（规模化）")),
+    phases=(Phase(name=PRE, zh="发布前准备", en="Pre-Launch", aliases=("Pre-Launch",)),
+            Phase(name=LAUNCH, zh="发布", en="Launch", aliases=("Launch",)),
+            Phase(name=TRACTION, zh="早期牵引力", en="Early Traction", aliases=("Early Traction",)),
+            Phase(name=SCALE, zh="规模化", en="Scale", aliases=("Scale",))),
     milestones=MILESTONES,
     # the seed's communication plan: a 里程碑 Review at every milestone (验收、决策)
     tasks=tuple(TaskT(task_id=f"{m.code}-R", name=f"{m.code} {m.name} 里程碑 Review", phase=m.phase,
@@ -120,5 +125,15 @@ GTM = PlanTemplate(
              MetricT(metric="ARR", target="$_____", method="收入报表"),
              MetricT(metric="付费客户数", target="___ 个", method="CRM"),
              MetricT(metric="NRR", target="> ___%", method="留存分析")),
+    communications=(CommunicationT(meeting="GTM 站会", frequency="每日/每周", participants="核心团队",
+                                   purpose="进度同步、问题处理", form="会议"),
+                    CommunicationT(meeting="周报", frequency="每周", participants="核心团队+管理层",
+                                   purpose="状态更新", form="文档"),
+                    CommunicationT(meeting="里程碑 Review", frequency="每个里程碑", participants="扩展团队",
+                                   purpose="里程碑验收、决策", form="会议"),
+                    CommunicationT(meeting="月度汇报", frequency="每月", participants="管理层",
+                                   purpose="进度、风险、资源", form="会议+文档")),
     launch_milestone="M5",
+    report_title="GTM 项目周报", report_title_en="GTM weekly report",
+    key_date="目标发布日期", key_date_en="Target launch", currency="USD",
 )

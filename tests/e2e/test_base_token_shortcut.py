@@ -4,7 +4,7 @@ from __future__ import annotations
 from datetime import date
 
 from botkit import make_runtime, open_test_store
-from gtm.schemas.tables import PLAN_TABLES
+from gtm.schemas.tables import tables_for
 from gtm.sync.gateway import DEFAULT_RATES, Gateway
 from gtm.sync.provision import provision
 
@@ -21,7 +21,7 @@ def test_configured_base_becomes_the_default_project(sandbox, seed, sqlite_url):
     project = runtime.project()  # no --project, nothing registered: the configured Base is adopted
     assert project.slug == "default" and project.chat_ids == [seed.chat_id]
     assert project.binding.app_token == made.binding.app_token
-    assert project.binding.table_ids == made.binding.table_ids and set(project.binding.table_ids) == set(PLAN_TABLES.keys())
+    assert project.binding.table_ids == made.binding.table_ids and set(project.binding.table_ids) == set(tables_for("gtm").keys())
     assert not [e for e in sandbox.journal.since(mark) if e["write"]], "adopting must not write to the Base"
     assert runtime.project_for_chat(seed.chat_id).slug == "default"
     store.dispose()

@@ -190,7 +190,7 @@ def test_campaign_template_with_pm_given_by_email(gtm, seed, lark_client):
     assert run.code == 0, run.out
     token = run.token
     tmpl = get_template("campaign")
-    assert sorted(text(r.get("编号")) for r in rows(lark_client, token, "里程碑")) == ["MS1", "MS2", "MS3", "MS4"]
+    assert sorted(text(r.get("编号")) for r in rows(lark_client, token, "里程碑")) == ["MS1", "MS2"]
     assert len(rows(lark_client, token, "任务")) == len(tmpl.tasks)
     project = rows(lark_client, token, "项目")[0]
     assert ids(project["项目负责人"]) == [seed.users["pm"]]  # the email was resolved to the PM's open_id
@@ -278,6 +278,55 @@ def test_strict_on_a_plan_without_advanced_permissions_falls_back(gtm, sandbox, 
                                            ("openid", seed.users["pm"]): "full_access"}
     tid, tasks = _task_rows(lark_client, token)
     sandbox.bitable.act_update(seed.users["王芳"], token, tid, tasks[1][0], {"备注": "默认授权：群成员可编辑"})
+
+
+def test_campaign_defaults_to_strict_owners_edit_their_rows(gtm, sandbox, seed, lark_client):
+    """Seed 003: "负责人可编辑，成员仅查看" — the campaign template turns strict mode on by itself."""
+    u = seed.users
+    run = gtm(*init_args(seed, "campaign", "--template", "campaign"))
+    assert run.code == 0, run.out
+    assert "高级权限已启用" in run.out
+    assert any(e["path"].startswith("/open-apis/base/v2/apps/") and e["path"].endswith("/roles")
+               for e in run.permission_writes)  # the v2 roles API (feishu-api.md §10)
+    token = run.token
+    tid, tasks = _task_rows(lark_client, token)
+    (mine, _), (theirs, _) = tasks[0], tasks[1]
+    wang = u["王芳"]
+    sandbox.bitable.act_update(u["pm"], token, tid, mine, {"负责人": [{"id": wang}]})
+    sandbox.bitable.act_update(wang, token, tid, mine, {"备注": "主视觉已出第一稿"})
+    with pytest.raises(ApiError):
+        sandbox.bitable.act_update(wang, token, tid, theirs, {"备注": "改别人的任务"})
+    assert sandbox.bitable.can(token, wang, "view", tid, theirs)  # members view everything
+    again = gtm(*init_args(seed, "campaign"))  # no --template: the project's own template, strict again
+    assert again.code == 0 and again.writes == [], [(e["method"], e["path"]) for e in again.writes]
+    opted_out = gtm(*init_args(seed, "campaign2", "--template", "campaign", "--permissions", "default"))
+    assert opted_out.code == 0 and "高级权限已启用" not in opted_out.out
+
+
+def test_campaign_strict_default_falls_back_with_a_clear_message(gtm, sandbox, seed):
+    sandbox.world.tenants[seed.tenant_key].advanced_permissions = False
+    run = gtm(*init_args(seed, "campaign", "--template", "campaign"))
+    assert run.code == 0, run.out
+    line = next(x for x in run.out.splitlines() if "默认授权" in x)
+    assert "当前飞书版本不支持高级权限" in line and "members can still edit every row" in line
+
+
+def test_campaign_example_is_the_seeds_618_plan(gtm, seed, lark_client):
+    run = gtm(*init_args(seed, "demo618", "--template", "campaign", "--example", "--name", "品牌618周年庆"))
+    assert run.code == 0, run.out
+    tasks = {text(r.get("任务ID")): r for r in rows(lark_client, run.token, "任务")}
+    assert sorted(tasks) == ["C001", "E001", "E002", "M001", "M002", "M003", "P001", "P002"]
+    m003 = tasks["M003"]
+    assert text(m003["当前状态"]) == "已完成" and m003["进度(%)"] == 1
+    assert text(m003["风险/问题"]) == "延期1天(服务器调试)" and text(m003["备注"]) == "已通过测试"
+    # no --start: the seed's own dates (计划 2024-05-05 → 05-12, 实际 → 05-13)
+    from datetime import datetime
+    from zoneinfo import ZoneInfo
+    day = lambda ms: datetime.fromtimestamp(ms / 1000, ZoneInfo("Asia/Shanghai")).date().isoformat()  # noqa: E731
+    assert (day(m003["计划开始时间"]), day(m003["计划结束时间"]), day(m003["实际结束时间"])) == (
+        "2024-05-05", "2024-05-12", "2024-05-13")
+    bad = gtm(*init_args(seed, "g", "--template", "gtm", "--example"))
+    assert bad.code == 2 and "only campaign has one" in bad.out and bad.writes == []
 
 
 # -- 6: drift ------------------------------------------------------------------------------------

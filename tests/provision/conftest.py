@@ -28,9 +28,9 @@ def writes_since(sandbox, mark: int) -> list[dict]:
     return [e for e in sandbox.journal.since(mark) if e["write"]]
 
 
-def init(gateway, binding=None, *, template="gtm", repair=False, name="新品发布"):
+def init(gateway, binding=None, *, template="gtm", repair=False, name="新品发布", example=False):
     plan = plan_provision(gateway, binding=binding, name=name, template=template, start=START,
-                          slug="demo", repair=repair)
+                          slug="demo", repair=repair, example=example)
     return plan, apply_provision(plan, gateway)
 
 

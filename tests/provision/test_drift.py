@@ -12,7 +12,7 @@ from lark_oapi.api.bitable.v1 import (
     UpdateAppTableFieldRequest,
 )
 
-from gtm.schemas.tables import table
+from gtm.schemas.tables import table, tables_for
 from gtm.sync.provision_read import Reader
 from gtm.sync.records import encode_fields
 
@@ -104,7 +104,7 @@ def test_deleted_table_reported_then_recreated(sandbox, seed, gateway, base, run
     tables = {t["name"]: t["table_id"] for t in Reader(gateway).tables(base.app_token)}
     assert tables["风险"] == res.binding.table_ids["risk"] != base.table_ids["risk"]
     names = {x["field_name"] for x in Reader(gateway).fields(base.app_token, tables["风险"])}
-    assert names == {x.name for x in table("risk").fields}
+    assert names == {x.name for x in tables_for("gtm")["risk"].fields}
     assert rec in {r["record_id"] for r in Reader(gateway).records(base.app_token, base.table_ids["task"])}
     plan, _ = run_init(res.binding)
     assert plan.steps == [] and plan.findings == []

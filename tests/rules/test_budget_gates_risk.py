@@ -107,3 +107,42 @@ def test_unknown_risk_level_is_a_problem():
     r = Risk(record_id="r1", risk="竞品动作", likelihood="极高", impact="高")
     out, scores = check_risks(plan(risks=[r]), NOW, Policy())
     assert not scores and [p.field for p in out.problems] == ["likelihood"]
+
+
+def test_a_typed_risk_level_scores_like_the_matrix_and_feasibility_is_1_to_5():
+    """Seed 002's register gives 风险等级 (高/中/低) without 可能性/影响: it still ranks (高 → 9,
+    red); a 可行性评分 outside 1–5 is one data problem naming the field."""
+    from datetime import datetime
+    from zoneinfo import ZoneInfo
+
+    from gtm.bot.rules.engine import run_checks
+    from gtm.schemas.plan import PlanSnapshot, ProjectInfo, Risk
+    from gtm.schemas.settings import Policy
+
+    snap = PlanSnapshot(project=ProjectInfo(record_id="recP", name="某客户系统部署", feasibility=7),
+                        risks=[Risk(record_id="recR", risk="技术瓶颈", level="高", status="开放")])
+    res = run_checks(snap, datetime(2026, 3, 2, 10, tzinfo=ZoneInfo("Asia/Shanghai")), Policy(template="sales"))
+    assert any(r.code == "risk_high" for r in res.rag.reasons)
+    assert [w.value for w in res.writes if w.table == "risk" and w.attr == "score"] == [9]
+    (bad,) = [p for p in res.problems if p.field == "feasibility"]
+    assert "1–5" in bad.reason and "e.g. 4" in bad.reason_en
+
+
+def test_wbs_parent_links_three_levels_no_loops():
+    """Seed 002's WBS: 阶段 → 模块 → 任务 through 上级任务; a fourth level or a loop is named."""
+    from datetime import datetime
+    from zoneinfo import ZoneInfo
+
+    from gtm.bot.rules.engine import run_checks
+    from gtm.schemas.plan import PlanSnapshot, Task
+    from gtm.schemas.settings import Policy
+
+    tasks = [Task(record_id="recM", task_id="S3-01", name="需求分析", phase="执行"),  # a module
+             Task(record_id="recT", task_id="S3-01-1", name="访谈", phase="执行", parent=["recM"]),
+             Task(record_id="recX", task_id="S3-01-1-1", name="太深", phase="执行", parent=["recT"]),
+             Task(record_id="recA", task_id="A", name="甲", parent=["recB"]),
+             Task(record_id="recB", task_id="B", name="乙", parent=["recA"])]
+    res = run_checks(PlanSnapshot(tasks=tasks), datetime(2026, 3, 2, 10, tzinfo=ZoneInfo("Asia/Shanghai")),
+                     Policy(template="sales"))
+    bad = {(p.record_id, "循环" in p.reason) for p in res.problems if p.field == "parent"}
+    assert bad == {("recX", False), ("recA", True), ("recB", True)}

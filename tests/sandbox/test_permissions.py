@@ -73,11 +73,20 @@ def test_role_row_rules_decide_who_edits_which_record(lark_client, sandbox, seed
     other = t.create({"事项": "王的", "负责人": [{"id": wang}]})["data"]["record"]["record_id"]
     assert raw(lark_client, "PUT", f"/open-apis/bitable/v1/apps/{t.app_token}", {"is_advanced": True})[1]["code"] == 0
     roles = f"/open-apis/bitable/v1/apps/{t.app_token}/roles"
-    role = {"role_name": "负责人可编辑", "table_roles": [{"table_name": "问题", "table_perm": 2, "rec_rule": {
-        "conjunction": "and", "other_perm": 1,
-        "conditions": [{"field_name": "负责人", "operator": "is", "value": ["CurrentUser"]}]},
-        "allow_add_record": False}]}
-    created = raw(lark_client, "POST", roles, role)[1]
+    roles_v2 = f"/open-apis/base/v2/apps/{t.app_token}/roles"
+
+    def role_with(cond):
+        return {"role_name": "负责人可编辑", "table_roles": [{"table_name": "问题", "table_perm": 2, "rec_rule": {
+            "conjunction": "and", "perm": 2, "other_perm": 1, "conditions": [cond]}, "allow_add_record": False}]}
+
+    # v2 (feishu-api.md §10): a person field takes `contains` with no values; is/isNot or values are refused
+    bad = raw(lark_client, "POST", roles_v2, role_with({"field_name": "负责人", "operator": "is",
+                                                        "value": ["CurrentUser"]}))[1]
+    assert bad["code"] == 1254001 and "contains" in bad["msg"]
+    bad = raw(lark_client, "POST", roles_v2, role_with({"field_name": "负责人", "operator": "contains",
+                                                        "value": [liu]}))[1]
+    assert bad["code"] == 1254001
+    created = raw(lark_client, "POST", roles_v2, role_with({"field_name": "负责人", "operator": "contains"}))[1]
     assert created["code"] == 0, created
     role_id = created["data"]["role"]["role_id"]
     assert created["data"]["role"]["table_roles"][0]["table_id"] == t.table_id
@@ -124,3 +133,23 @@ def test_role_row_rules_decide_who_edits_which_record(lark_client, sandbox, seed
     assert raw(lark_client, "DELETE", f"{roles}/{role_id}/members/{liu}", query={"member_id_type": "open_id"})[1]["code"] == 0
     assert not sandbox.bitable.can(t.app_token, liu, "view", t.table_id)
     assert raw(lark_client, "DELETE", f"{roles}/{role_id}")[1]["code"] == 0
+
+
+def test_a_literal_current_user_value_matches_nobody(lark_client, sandbox, seed):
+    """The v1 rule the code used to write ("负责人 is CurrentUser") is not the platform's "current
+    member": the sandbox treats the value as plain text, so the owner cannot edit their own row."""
+    t = _tbl(lark_client)
+    liu = seed.users["刘洋"]
+    mine = t.create({"事项": "刘的", "负责人": [{"id": liu}]})["data"]["record"]["record_id"]
+    assert raw(lark_client, "PUT", f"/open-apis/bitable/v1/apps/{t.app_token}", {"is_advanced": True})[1]["code"] == 0
+    roles = f"/open-apis/bitable/v1/apps/{t.app_token}/roles"
+    role = {"role_name": "旧规则", "table_roles": [{"table_name": "问题", "table_perm": 2, "rec_rule": {
+        "conjunction": "and", "other_perm": 1,
+        "conditions": [{"field_name": "负责人", "operator": "is", "value": ["CurrentUser"]}]}}]}
+    created = raw(lark_client, "POST", roles, role)[1]
+    assert created["code"] == 0
+    role_id = created["data"]["role"]["role_id"]
+    assert raw(lark_client, "POST", f"{roles}/{role_id}/members", {"member_id": liu},
+               {"member_id_type": "open_id"})[1]["code"] == 0
+    assert sandbox.bitable.can(t.app_token, liu, "view", t.table_id, mine)
+    assert not sandbox.bitable.can(t.app_token, liu, "edit", t.table_id, mine)

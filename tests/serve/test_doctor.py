@@ -98,7 +98,7 @@ def test_doctor_checks_the_live_configuration_against_the_settings_table(make_ap
     for key in ("check_interval_minutes", "budget_overrun_ratio", "quiet_start", "no_such_knob"):
         line = next(x for x in out.splitlines() if f"项目 launch 策略 / project policy {key}" in x)
         assert "missing" in line
-    assert "all 42 within their ranges (docs/SETTINGS.md)" in out
+    assert "all 44 within their ranges (docs/SETTINGS.md)" in out
 
 
 def test_settings_table_lists_every_setting_and_docs_match():
