@@ -1,4 +1,5 @@
-"""`python -m gtm.benchmarks [--quick] [--only B1,B4] [--json PATH] [--profile]` (also `make bench`).
+"""`python -m gtm.benchmarks [--quick] [--only B1,B4] [--json PATH] [--profile]` (also `make bench`);
+`python -m gtm.benchmarks faults` runs the fault-injection table instead (`gtm.benchmarks.faults`).
 
 Runs the eight figures against the real code paths (see benchmarks/README.md), prints one table
 (figure, measure, value, goal, ratio, ok) plus notes, and writes the results as JSON
@@ -19,6 +20,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Callable
 
+from gtm.benchmarks import faults
 from gtm.benchmarks.common import Bench, Figure
 
 # relative to the working directory: an installed package must not write into site-packages
@@ -173,6 +175,9 @@ def _pad(s: str, w: int, right: bool = False) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] == ["faults"]:  # the fault-injection run (benchmarks/README.md)
+        return faults.main(argv[1:])
     ap = argparse.ArgumentParser(prog="python -m gtm.benchmarks", description=__doc__.splitlines()[0])
     ap.add_argument("--quick", action="store_true", help="small N (seconds; the smoke test uses it)")
     ap.add_argument("--only", default="", help="comma-separated figures, e.g. B1,B4")

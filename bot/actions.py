@@ -1,8 +1,8 @@
 """Card button clicks (`card.action.trigger`): write the person's decision back to the Base.
 
 Buttons on overdue/digest cards: 完成 (status done + actual end/完成日期), 进度 (progress), 延期到…
-(new planned end, reason appended to 备注). On escalation cards: 确认 (pauses the ladder for
-`Policy.ack_pause_hours`), 稍后提醒 (snooze), 已解决 (status 已解决 + 解决日期; the ladder ends).
+(new planned end, reason appended to 备注). On escalation cards: 确认 (on-call ack:
+the level stops repeating until the next level is due), 稍后提醒 (snooze), 已解决 (status 已解决 + 解决日期; the ladder ends).
 
 Every click:
 - is parsed by `gtm.bot.actions_schema.parse_action` (project slug, table, record in the value);
@@ -21,11 +21,11 @@ from __future__ import annotations
 import copy
 import json
 import logging
-import threading
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from typing import Any
 
+from gtm.bot.keyed_locks import KeyedLocks
 from gtm.schemas.plan import IssueStatus, MilestoneStatus, PlanSnapshot, Record, TaskStatus
 
 log = logging.getLogger(__name__)
@@ -38,9 +38,9 @@ END_DATE = {"task": "planned_end", "milestone": "target_date", "deliverable": "d
 NOTE = {"task": "note", "milestone": "note"}
 RESOLVED = {"issue": IssueStatus.RESOLVED.value}
 
-_record_locks: dict[tuple[str, str, str], threading.Lock] = {}
-_message_locks: dict[str, threading.Lock] = {}
-_guard = threading.Lock()
+# per record / per message, forgotten once released: bounded by the clicks in flight
+_record_locks = KeyedLocks()
+_message_locks = KeyedLocks()
 
 
 @dataclass
@@ -63,11 +63,6 @@ class ActionResult:
         return answer
 
 
-def _lock(table: dict, key: Any) -> threading.Lock:
-    with _guard:
-        return table.setdefault(key, threading.Lock())
-
-
 def _refuse(text: str, text_en: str) -> ActionResult:
     return ActionResult("error", text, text_en)
 
@@ -86,7 +81,7 @@ def handle_action(runtime: Any, inc: Any, now: datetime) -> ActionResult:
         project = runtime.project(act.p)
     except ProjectNotFound as exc:
         return _refuse(str(exc), str(exc))
-    with _lock(_record_locks, (act.p, act.t, act.r)):
+    with _record_locks.hold((act.p, act.t, act.r)):
         result = _apply(runtime, project, act, inc, now)
     if result.kind != "error" and inc.message_id:
         try:
@@ -244,18 +239,29 @@ def _ladder_state(runtime: Any, project: Any, act: Any):
 
 
 def _ack(runtime, project, mirror, act, row, actor, now) -> ActionResult:
+    """On-call ack: the current level stops repeating until the next level falls due."""
+    from gtm.bot.rules.calendar import WorkCalendar
+    from gtm.bot.rules.escalation import level_deadline
     from gtm.sync.store.ledger import ack
 
     state = _ladder_state(runtime, project, act)
-    if state is not None and state.acked_until is not None and state.acked_until > now:
-        return ActionResult("info", "已确认过，升级提醒暂停中", "Already acknowledged",
-                            until=state.acked_until.astimezone(project.policy.tz))
-    until = now + timedelta(hours=project.policy.ack_pause_hours)
+    level = max(state.level if state is not None and not state.resolved else 0, act.l or 0)  # the card's level
+    tz = project.policy.tz
+    if state is not None and level and state.acked_level >= level:
+        return ActionResult("info", "已确认过，本级不再重复提醒", "Already acknowledged",
+                            until=state.acked_until.astimezone(tz) if state.acked_until else None)
+    until = None
+    if state is not None and state.since is not None:
+        until = level_deadline(state.since, level + 1, project.policy, WorkCalendar(project.policy))
     with runtime.store.session() as s:
-        ack(s, project.slug, act.t, act.r, until)
-    hours = project.policy.ack_pause_hours
-    return ActionResult("success", f"已确认，{hours} 小时内不再升级", f"Acknowledged: paused for {hours} h",
-                        wrote=True, until=until.astimezone(project.policy.tz))
+        ack(s, project.slug, act.t, act.r, until, level)
+    if until is None:
+        return ActionResult("success", "已确认：不再重复提醒，直到解决", "Acknowledged: no more reminders until resolved",
+                            wrote=True)
+    shown = until.astimezone(tz).strftime("%m-%d %H:%M")
+    return ActionResult("success", f"已确认：本级不再重复提醒；{shown} 前仍未解决将升级至下一级",
+                        f"Acknowledged: no more repeats at this level; escalates further at {shown} if unresolved",
+                        wrote=True, until=until.astimezone(tz))
 
 
 def _snooze_until(project: Any, act: Any, now: datetime) -> datetime:
@@ -312,7 +318,7 @@ def updated_card(runtime: Any, message_id: str, act: Any, result: ActionResult, 
     (`gtm.bot.cards.factory.after_action`); stored back so the next click builds on it."""
     from gtm.bot.cards.factory import after_action
 
-    with _lock(_message_locks, message_id):
+    with _message_locks.hold(message_id):
         row_id, card = _card_of(runtime, message_id)
         if card is None:
             return None

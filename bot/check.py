@@ -12,8 +12,10 @@ from typing import Any
 
 from gtm.bot.rules.overdue import TRACKED
 from gtm.bot.runtime import ProjectRuntime, Runtime
+from gtm.bot.watchdog import HealthIssue, collect, health_notices
 from gtm.schemas.decisions import CheckResult, Notice, RecordRef
 from gtm.schemas.plan import DataProblem, PlanSnapshot
+from gtm.sync.drift import DriftReport
 
 log = logging.getLogger(__name__)
 
@@ -35,6 +37,8 @@ class CheckRun:
     outcomes: list[Any] = field(default_factory=list)  # SendOutcome rows from the sender
     dry_run: bool = False
     error: str = ""
+    drift: DriftReport | None = None
+    health: list[HealthIssue] = field(default_factory=list)  # delivery-health causes after this run
 
 
 def problem_notices(project: ProjectRuntime, snapshot: PlanSnapshot,
@@ -52,20 +56,48 @@ def problem_notices(project: ProjectRuntime, snapshot: PlanSnapshot,
     return out
 
 
+def system_recipients(project: ProjectRuntime, snapshot: PlanSnapshot) -> list[str]:
+    """Who hears about system problems (drift, failed deliveries): the PM and the admins."""
+    pm = snapshot.project.pm.open_id if snapshot.project.pm else ""
+    return list(dict.fromkeys([r for r in [pm, *project.policy.admins] if r]))
+
+
+def drift_notices(project: ProjectRuntime, snapshot: PlanSnapshot, drift: DriftReport | None) -> list[Notice]:
+    """One alert per schema change (renamed and followed, deleted, retyped, restored) to the PM and
+    the admins; the ledger key names the change, so a change is said once however often it is seen."""
+    who = system_recipients(project, snapshot)
+    if drift is None or not who:
+        return []
+    return [Notice(kind="system", key=c.key, recipients=who, title="字段变化",
+                   text=c.text, text_en=c.text_en,
+                   data={"fix": "gtm init --repair" if c.kind in ("missing", "retyped") else ""})
+            for c in drift.changes]
+
+
 def evaluate(runtime: Runtime, project: ProjectRuntime, now: datetime, *, refresh: bool = True,
              full: bool = False) -> tuple[PlanSnapshot, CheckResult, Any]:
     """Refresh the mirror (optional) and run every rule; no writes, no sends."""
+    snapshot, result, report, _ = evaluate_with_drift(runtime, project, now, refresh=refresh, full=full)
+    return snapshot, result, report
+
+
+def evaluate_with_drift(runtime: Runtime, project: ProjectRuntime, now: datetime, *, refresh: bool = True,
+                        full: bool = False) -> tuple[PlanSnapshot, CheckResult, Any, DriftReport | None]:
+    """`evaluate`, plus the schema-drift comparison every refreshing sync makes first."""
     from gtm.bot.rules.engine import run_checks
     from gtm.sync.store.ledger import get_states
 
     mirror = runtime.mirror(project)
-    report = mirror.refresh(now, full=full) if refresh else None
+    drift = mirror.check_schema(now) if refresh else None
+    report = mirror.refresh(now, full=full, tables_full=drift.changed_tables if drift else ()) if refresh else None
     snapshot = mirror.snapshot()
     with runtime.store.session() as s:
         states = get_states(s, project.slug)
     result = run_checks(snapshot, now, project.policy, states,
                         service_set=service_overdue(runtime, project, snapshot))
-    return snapshot, result, report
+    for g in snapshot.blind:  # say what cannot be judged, never a silent "0 items"
+        result.warnings.append(g.describe(project.policy.locale))
+    return snapshot, result, report, drift
 
 
 OVERDUE_VALUES = {table: spec[3] for table, spec in TRACKED.items()}  # the 延期 option per table
@@ -115,8 +147,8 @@ def run_check(runtime: Runtime, project: ProjectRuntime, now: datetime, *, dry_r
     from gtm.sync.writeback import apply as apply_writes
     from gtm.sync.writeback import plan_writes
 
-    snapshot, result, refresh = evaluate(runtime, project, now, full=full)
-    run = CheckRun(project.slug, now, snapshot, result, refresh=refresh, dry_run=dry_run)
+    snapshot, result, refresh, drift = evaluate_with_drift(runtime, project, now, full=full)
+    run = CheckRun(project.slug, now, snapshot, result, refresh=refresh, dry_run=dry_run, drift=drift)
     mirror = runtime.mirror(project)
     plan = plan_writes(result.writes, mirror)
     run.writes_planned = plan.count if hasattr(plan, "count") else len(result.writes)
@@ -124,7 +156,7 @@ def run_check(runtime: Runtime, project: ProjectRuntime, now: datetime, *, dry_r
     with runtime.store.session() as s:
         told = reported_problems(s, project.slug)
     fresh = [n for n in problems if n.key not in told]  # each data problem goes out once
-    notices = list(result.notices) + fresh
+    notices = list(result.notices) + fresh + drift_notices(project, snapshot, drift)
     if not include_digest:
         notices = [n for n in notices if not n.digest]
     if not dry_run:
@@ -140,6 +172,9 @@ def run_check(runtime: Runtime, project: ProjectRuntime, now: datetime, *, dry_r
         sent = {n.key for n in fresh} if include_digest else set()  # handed to the ledger
         with runtime.store.session() as s:
             set_reported(s, project.slug, {n.key for n in problems}, sent, now)
+        run.health, alerts = health_check(runtime, project, snapshot, now, sender, name=name,
+                                          extra=health_extra(result.warnings))
+        run.outcomes += alerts
         # The ladder state is stored only after its notices are in the ledger: a run that dies
         # before that decides them again next time (same keys, so the ledger still sends once),
         # instead of remembering "level 1 notified" for a notice that never existed.
@@ -151,6 +186,30 @@ def run_check(runtime: Runtime, project: ProjectRuntime, now: datetime, *, dry_r
                 row.last_check_at = now
                 row.last_error = ""
     return run
+
+
+def health_extra(warnings: list[str]) -> dict[str, str]:
+    """Causes the store does not hold: the holiday calendar falling back (from the rule warnings)."""
+    fallback = [w for w in warnings if "节假日" in w or "holiday" in w.lower()]
+    return {"holiday_fallback": fallback[0]} if fallback else {}
+
+
+def health_check(runtime: Runtime, project: ProjectRuntime, snapshot: PlanSnapshot, now: datetime,
+                 sender: Any, *, name: str = "", extra: dict[str, str] | None = None
+                 ) -> tuple[list[HealthIssue], list[Any]]:
+    """The delivery-health watchdog after a check's sends: one alert per cause per day to the PM
+    and the admins (the admins only when the PM is unreachable). Never raises."""
+    try:
+        with runtime.store.session() as s:
+            issues = collect(s, project.slug, now, extra=extra)
+        pm = snapshot.project.pm.open_id if snapshot.project.pm else ""
+        notices = health_notices(project.slug, name or project.name, pm, project.policy.admins, issues, now,
+                                 project.tz)
+        return issues, sender.dispatch(project.slug, name or project.name, notices, now, project.policy,
+                                       flush=False)  # this run's leftovers wait for the next run
+    except Exception:  # noqa: BLE001 - the watchdog must never break the check it watches
+        log.exception("delivery-health watchdog failed for %s", project.slug)
+        return [], []
 
 
 def make_sender(runtime: Runtime, slugs: dict[str, str] | None = None):
@@ -197,7 +256,8 @@ def notify_failure(runtime: Runtime, project: ProjectRuntime, exc: BaseException
             return []
         day = now.astimezone(project.tz).date().isoformat()
         f = explain(exc, log_id)
-        notice = Notice(kind="system", key=f"system:{job}:{day}", recipients=[pm], title="系统问题",
+        who = list(dict.fromkeys([pm, *project.policy.admins]))
+        notice = Notice(kind="system", key=f"system:{job}:{day}", recipients=who, title="系统问题",
                         text=f"项目「{project.name}」的{JOB_ZH.get(job, '任务 ' + job)}失败：{f.user}。提醒和周报可能中断。"
                              f"（日志编号 {f.log_id}）",
                         text_en=f"The {job} of project “{project.name}” failed: {f.user_en}. Reminders and the "

@@ -121,7 +121,7 @@ def main(ctx: click.Context, debug: bool) -> None:
 @click.option("--chat", "chats", multiple=True, help="Project group chat id (oc_…); repeatable; joins the project's registered groups and gets "
               "GTM_BASE_PERMISSION (edit). Default for a new project: GTM_CHAT_ID.")
 @click.option("--pm", "pm", default=None, help="Project manager (open_id or email): full access, and 项目负责人 when that cell is empty.")
-@click.option("--admin", "admins", multiple=True, help="Person to get full access (open_id, user_id or email); repeatable.")
+@click.option("--admin", "admins", multiple=True, help="Person to get full access (open_id, user_id or email); repeatable. Admins given by open_id also receive system alerts (drift, failed deliveries).")
 @click.option("--permissions", type=click.Choice(["default", "strict"]), default=None,
               help="strict: advanced permissions, members edit only rows they own (seed 003); falls back to "
                    "the default grants, with a message, when Feishu refuses advanced permissions. "

@@ -191,18 +191,25 @@ def run_init(app, *, project: str | None, template: str | None, name: str | None
     result = out
     for f in result.findings:
         style = "green" if f.fixed else ("yellow" if f.severity != "info" else "dim")
-        console.print(f"[{style}]• {f.describe(lang)}[/]")
+        console.print(f"[{style}]• {escape(f.describe(lang))}[/]")
+    if repair:
+        result.binding.gaps = []  # repaired; the next sync compares the fields again
     with app.store.session() as s:
-        register_project(s, slug, name, template, result.binding, chats)
+        row = register_project(s, slug, name, template, result.binding, chats)
+        ids = [a for a in admins if a.startswith("ou_")]
+        if ids:  # admins hear of system problems (drift, failed deliveries) with the PM
+            overrides = dict(row.policy_overrides or {})
+            overrides["admins"] = list(dict.fromkeys([*overrides.get("admins", []), *ids]))
+            row.policy_overrides = overrides
     apply_moves(app.store, check.moves)
 
     failed = False
     pm_open_id, pm_as_admin = check.pm_open_id, check.pm_as_admin
     try:
         for p in _fill_project_row(app, result.binding, name, pm_open_id, chats, now):
-            console.print(f"[yellow]• {p}[/]")
+            console.print(f"[yellow]• {escape(str(p))}[/]")
     except (FeishuError, WriteBackError, WriteRefused) as exc:
-        console.print(f"[red]无法写入项目表（项目负责人/项目群）/ could not fill the 项目 row:[/] {exc}")
+        console.print(f"[red]无法写入项目表（项目负责人/项目群）/ could not fill the 项目 row:[/] {escape(str(exc))}")
         failed = True
 
     access = _share(app, console, result.binding, chats, pm_open_id, [*admins, *pm_as_admin], strict)
@@ -236,9 +243,9 @@ def _print_access(console: Console, access, lang: str) -> None:
     who += [f"{g.label} {g.given}（{_PERM_ZH.get(g.perm, g.perm)} / {g.perm}）" for g in access.already]
     console.print("可访问 / has access: " + ("、".join(who) if who else "仅应用 / the app only — pass --chat/--pm/--admin"))
     for line in access.not_found + access.errors:
-        console.print(f"[red]  • {line}[/]")
+        console.print(f"[red]  • {escape(str(line))}[/]")
     if access.fallback:
-        console.print(f"[yellow]  • {access.fallback}[/]")
+        console.print(f"[yellow]  • {escape(str(access.fallback))}[/]")
     for r in access.roles_created:
         console.print(f"  • 已创建角色「{r}」/ created role “{r}”")
     if access.strict:
@@ -270,7 +277,7 @@ def _print_dry_run(console: Console, plan, slug: str, template: str, chats: list
     console.print(f"[bold]试运行，不做任何修改 / dry run, nothing is changed[/] — 项目 / project {slug}, "
                   f"模板 / template {template}, {where}: {plan.writes} 步 / steps, {plan.reads} 次读取 / reads")
     for line in lines:
-        console.print(f"  • {line}")
+        console.print(f"  • {escape(str(line))}")
     if not lines:
         console.print("  无需改动 / nothing to change")
     wanted = [f"项目群 {c}（{_PERM_ZH[group_perm]} / {group_perm}）" for c in chats]

@@ -5,6 +5,7 @@ from datetime import datetime
 from typing import Any, Callable
 
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from gtm.bot.runtime import ProjectNotFound
@@ -53,38 +54,54 @@ def outcomes_table(outcomes: list[Any], title: str) -> Table:
     for col in ("规则 rule", "记录 record", "接收人 recipient", "方式 action", "结果 status", "原因 why"):
         t.add_column(col, overflow="fold")
     colors = {"sent": "green", "queued": "yellow", "failed": "red", "pending": "yellow", "dry_run": "cyan"}
-    for o in outcomes:
+    for o in outcomes:  # people's text (record names, error reasons) is data, never markup
         st = getattr(o, "status", "")
-        t.add_row(o.rule, o.record, o.recipient, o.action, f"[{colors.get(st, 'white')}]{st}[/]", o.why)
+        t.add_row(escape(o.rule), escape(o.record), escape(o.recipient), escape(o.action),
+                  f"[{colors.get(st, 'white')}]{escape(st)}[/]", escape(o.why))
     return t
 
 
 @_guard
 def run_check_cli(app, project: str | None, now_fn: NowFn, dry_run: bool) -> int:
+    code = 0
+    projects = _projects(app, project, allow_all=True)
+    failed: list[str] = []
+    for p in projects:
+        # one project's failure (a deleted Base, an odd record, a bug) is reported and the
+        # others are still checked; the exit status summarises
+        try:
+            _check_one(app, p, now_fn, dry_run)
+        except Exception as exc:  # noqa: BLE001 - isolation boundary per project
+            failed.append(p.slug)
+            code = 1
+            console.print(f"[red]项目 {escape(p.slug)} 检查失败 / check failed:[/] "
+                          f"{escape(exc.__class__.__name__)}: {escape(str(exc))}")
+            if getattr(app, "debug", False):
+                console.print_exception()
+    if len(projects) > 1:
+        ok = len(projects) - len(failed)
+        console.print(f"{ok}/{len(projects)} 个项目检查完成 / projects checked"
+                      + (f"；失败 / failed: {escape(', '.join(failed))}" if failed else ""))
+    return code
+
+
+def _check_one(app, p, now_fn: NowFn, dry_run: bool) -> None:
     from gtm.bot.check import run_check
 
-    code = 0
-    for p in _projects(app, project, allow_all=True):
-        now = now_fn(p.tz)
-        try:
-            run = run_check(app.runtime, p, now, dry_run=dry_run)
-        except FeishuError as exc:
-            console.print(f"[red]项目 {p.slug} 检查失败 / check failed:[/] {exc}")
-            code = 1
-            continue
-        rag = run.result.rag
-        color = {"green": "green", "yellow": "yellow", "red": "red"}[rag.color]
-        console.print(f"[bold]{p.slug}[/] @ {now.isoformat(timespec='minutes')}  整体状态 / status: "
-                      f"[{color}]{rag.color}[/] — {rag.explanation('zh')}")
-        console.print(f"  写回 / write-back: {run.writes_planned} planned, {run.writes_applied} written"
-                      + (f", {len(run.writes_skipped)} skipped (edited by a person)" if run.writes_skipped else "")
-                      + ("  [cyan](dry run)[/]" if dry_run else ""))
-        if run.result.problems:
-            console.print(f"  数据问题 / data problems: {len(run.result.problems)}")
-        for w in run.result.warnings:
-            console.print(f"  [yellow]⚠ {w}[/]")
-        console.print(outcomes_table(run.outcomes, f"{p.slug}: 通知 / notices ({len(run.outcomes)})"))
-    return code
+    now = now_fn(p.tz)
+    run = run_check(app.runtime, p, now, dry_run=dry_run)
+    rag = run.result.rag
+    color = {"green": "green", "yellow": "yellow", "red": "red"}[rag.color]
+    console.print(f"[bold]{escape(p.slug)}[/] @ {now.isoformat(timespec='minutes')}  整体状态 / status: "
+                  f"[{color}]{rag.color}[/] — {escape(rag.explanation('zh'))}")
+    console.print(f"  写回 / write-back: {run.writes_planned} planned, {run.writes_applied} written"
+                  + (f", {len(run.writes_skipped)} skipped (edited by a person)" if run.writes_skipped else "")
+                  + ("  [cyan](dry run)[/]" if dry_run else ""))
+    if run.result.problems:
+        console.print(f"  数据问题 / data problems: {len(run.result.problems)}")
+    for w in run.result.warnings:
+        console.print(f"  [yellow]⚠ {escape(w)}[/]")
+    console.print(outcomes_table(run.outcomes, f"{escape(p.slug)}: 通知 / notices ({len(run.outcomes)})"))
 
 
 def _print_card(card: dict) -> None:
@@ -144,8 +161,9 @@ def run_projects_list(app) -> int:
                 "上次周报 last report"):
         t.add_column(col, overflow="fold")
     for r in rows:
-        t.add_row(r.slug, r.name, r.template, "active" if r.active else "archived", r.base_url or r.base_token,
-                  ", ".join(r.chat_ids or []), _fmt(r.last_check_at, r.timezone), _fmt(r.last_report_at, r.timezone))
+        t.add_row(escape(r.slug), escape(r.name), escape(r.template), "active" if r.active else "archived",
+                  escape(r.base_url or r.base_token), escape(", ".join(r.chat_ids or [])),
+                  _fmt(r.last_check_at, r.timezone), _fmt(r.last_report_at, r.timezone))
     console.print(t)
     return 0
 

@@ -79,7 +79,7 @@ def _print_new(sb: Any, since: dict[str, int], people: dict[str, str]) -> int:
         if card:
             _show(f"🤖 机器人 → {_where(sb, chat_id, people)}", card)
         else:
-            console.print(f"🤖 → {_where(sb, chat_id, people)}: {view.get('content')}")
+            console.print(f"🤖 → {_escape(str(_where(sb, chat_id, people)))}: {_escape(str(view.get('content')))}")
     return len(msgs)
 
 
@@ -151,7 +151,7 @@ def run_demo(*, once: bool = False, port: int = 0, lang: str = "zh", now: dateti
         run = run_check(runtime, project, now)
         from gtm.bot.commands_run import outcomes_table
 
-        console.print(f"整体状态 / status: [bold]{run.result.rag.color}[/] — {run.result.rag.explanation(lang)}")
+        console.print(f"整体状态 / status: [bold]{run.result.rag.color}[/] — {_escape(run.result.rag.explanation(lang))}")
         console.print(f"写回表格 / written back: {run.writes_applied} 个单元格 (延期、偏差、风险评分、升级级别、整体状态)")
         console.print(outcomes_table(run.outcomes, "通知 / notices"))
         _print_new(sb, since, people)

@@ -3,7 +3,10 @@
 Feishu wants an answer within 3 s and redelivers otherwise (15 s, 5 min, 1 h, 6 h), and delivery is
 at-least-once anyway. So `dispatch`:
 - claims the event id in the store (`ledger.claim_event`) before anything else: a redelivery, a
-  duplicate, or the same event after a restart finds the claim and does nothing;
+  duplicate, or the same event after a restart finds the claim and does nothing. A message is
+  claimed provisionally — claim → answer → mark done: the claim is leased to this process
+  (`host:pid:token`, wall clock); if the process dies while answering, the redelivery finds a
+  dead holder (or an expired lease) and answers, and the reply's uuid keeps a retried answer single;
 - for messages and record changes returns at once and does the work on a small thread pool;
 - for card actions computes the answer on the pool but waits at most `callback_budget` (2.5 s): the
   callback then carries the toast and the new card; if slower, it answers "处理中" and the worker
@@ -42,10 +45,15 @@ from lark_oapi.api.im.v1 import (
 
 from gtm.bot.failures import log_failure
 from gtm.bot.transports import Incoming
+from gtm.sync.errors import RateLimited
+from gtm.sync.store.ledger import claim_event, mark_event_done, release_event
 
 log = logging.getLogger(__name__)
 
 Clock = Callable[[], datetime]
+ANSWER_LEASE_SECONDS = 60.0  # longer than any answer takes; Feishu redelivers after 15 s, 5 min, 1 h
+CHAT_MAX_WAIT = 2.0  # seconds a reply may spend waiting on retries; a later rate-limit reset is queued
+MAX_DEFERRALS = 3  # queued attempts of one reply before it counts as failed
 
 
 def reply_uuid(event_id: str, salt: str = "reply") -> str:
@@ -126,13 +134,15 @@ class Dispatcher:
         self._bot_lookup_done = bot_open_id is not None
         self._clock = clock or (lambda: datetime.now(timezone.utc))
         self._answer = answer  # override for unit tests; default: gtm.bot.ask.answer_incoming
+        # a message's claim lasts this long (wall clock) unless its holder is provably dead
+        self.answer_lease_seconds = ANSWER_LEASE_SECONDS
         self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="gtm-dispatch")
         self._inflight: set[Future] = set()
         self._lock = threading.Lock()
         self._pacer = ChatPacer()  # per chat: 5 per ~1 s
         self._app_pacer = ChatPacer(per_window=50, window=1.1)  # per app: im.send 50/s
         self.stats: dict[str, int] = {"received": 0, "duplicates": 0, "replied": 0, "ignored": 0,
-                                      "failed": 0, "late_cards": 0}
+                                      "failed": 0, "late_cards": 0, "queued": 0}
 
     # -- identity ------------------------------------------------------------------------
     def bot_open_id(self) -> str | None:
@@ -177,34 +187,57 @@ class Dispatcher:
         return None
 
     def _claim(self, inc: Incoming) -> bool:
+        """Claim the event. A message is claimed provisionally (claim → answer → mark done): if
+        this process dies while answering, the redelivery finds a dead holder's claim and answers
+        (the reply uuid keeps a retried answer single)."""
         if not inc.event_id:
             return True
-        from gtm.sync.store.ledger import claim_event
-
+        lease = self.answer_lease_seconds if inc.kind == "message" else None
         with self.runtime.store.session() as s:
-            return bool(claim_event(s, inc.event_id))
+            return bool(claim_event(s, inc.event_id, lease_seconds=lease))
+
+    def _finish(self, inc: Incoming, *, answered: bool) -> None:
+        """Mark a claimed message done (answered or deliberately ignored), or release the claim
+        after a failure here so the next redelivery tries again."""
+        if not inc.event_id or inc.kind != "message":
+            return
+        try:
+            with self.runtime.store.session() as s:
+                (mark_event_done if answered else release_event)(s, inc.event_id)
+        except Exception:  # noqa: BLE001 - the lease still runs out on the wall clock
+            log.warning("could not update the claim of %s", inc.event_id, exc_info=True)
 
     # -- messages ------------------------------------------------------------------------
     def _handle_message(self, inc: Incoming) -> None:
+        try:
+            replying = self._answer_message(inc)
+        except BaseException:
+            self._finish(inc, answered=False)
+            raise
+        if not replying:
+            self._finish(inc, answered=True)  # ignored on purpose: nothing to redo
+
+    def _answer_message(self, inc: Incoming) -> bool:
+        """Answer (or ignore) a message; True when a reply is on its way (it marks the event done)."""
         if inc.sender_tenant_key and inc.tenant_key and inc.sender_tenant_key != inc.tenant_key:
             log.info("ignoring %s: sender of another tenant", inc.event_id)
             self._bump("ignored")
-            return
+            return False
         if not inc.open_id or not (inc.text or inc.mentioned_bot):
             self._bump("ignored")
-            return
+            return False
         project = None
         if not inc.is_p2p:
             bot = self.bot_open_id()
             if bot and not inc.mentioned_bot:
                 self._bump("ignored")  # a group message not addressed to the bot
-                return
+                return False
             project = self.runtime.project_for_chat(inc.chat_id)
             if project is None:
                 from gtm.bot.ask import not_linked_card
 
                 self._reply_paced(inc, not_linked_card(inc.chat_id))
-                return
+                return True
         try:
             card = self.answer(inc, project)
         except Exception as exc:  # noqa: BLE001 - the boundary: a short card, the PM told, the log the rest
@@ -213,6 +246,7 @@ class Dispatcher:
             card = error_card(f"没能回答：{f.for_people('zh')}", f"Could not answer: {f.for_people('en')}")
             self._tell_pm(project, exc, "answer", f.log_id)
         self._reply_paced(inc, card)
+        return True
 
     def _tell_pm(self, project: Any, exc: BaseException, job: str, log_id: str) -> None:
         """The project's PM gets the 系统问题 card (once a day per kind; the ledger dedups)."""
@@ -243,6 +277,7 @@ class Dispatcher:
             except Exception as exc:  # noqa: BLE001 - as a failed worker: logged and counted
                 log.exception("paced reply failed for %s", inc.event_id)
                 self._bump("failed")
+                self._finish(inc, answered=False)
                 fut.set_exception(exc)
 
         timer = threading.Timer(delay, send)
@@ -258,16 +293,51 @@ class Dispatcher:
 
         return answer_incoming(self.runtime, inc, project, now, max_age=self.snapshot_max_age)
 
-    def reply(self, inc: Incoming, card: dict[str, Any]) -> str:
-        """Reply to the message of `inc` with a card; returns the new message id."""
+    def reply(self, inc: Incoming, card: dict[str, Any], *, deferrals: int = 0) -> str:
+        """Reply to the message of `inc` with a card; returns the new message id ("" when queued).
+
+        The chat path never waits long: retries share a budget of `CHAT_MAX_WAIT` seconds; a rate
+        limit that resets later (e.g. `x-ogw-ratelimit-reset: 45`) queues the reply on a timer for
+        that moment instead of holding a worker (and the asker's claim) for the whole wait. The
+        reply's uuid keeps the queued retry single."""
         gw = self.runtime.gateway
         body = (ReplyMessageRequestBody.builder().msg_type("interactive")
                 .content(json.dumps(card, ensure_ascii=False)).uuid(reply_uuid(inc.event_id)).build())
         req = ReplyMessageRequest.builder().message_id(inc.message_id).request_body(body).build()
-        data = gw.call("im.message.reply", lambda: gw.client.im.v1.message.reply(req), family="im.send",
-                       retry_safe=True, context=inc.chat_id)
+        try:
+            data = gw.call("im.message.reply", lambda: gw.client.im.v1.message.reply(req), family="im.send",
+                           retry_safe=True, context=inc.chat_id, max_wait=CHAT_MAX_WAIT)
+        except RateLimited as exc:
+            if deferrals >= MAX_DEFERRALS:
+                raise
+            delay = max(CHAT_MAX_WAIT, float(exc.reset_after or 0.0))
+            log.info("reply to %s rate limited (reset in %.0fs): queued", inc.event_id, delay)
+            self._bump("queued")
+            self._later(delay, lambda: self.reply(inc, card, deferrals=deferrals + 1), inc)
+            return ""
         self._bump("replied")
+        self._finish(inc, answered=True)
         return getattr(data, "message_id", "") or ""
+
+    def _later(self, delay: float, fn: Callable[[], Any], inc: Incoming) -> None:
+        """Run `fn` after `delay` seconds on a timer, tracked like pool work (`drain` waits)."""
+        fut: Future = Future()
+        with self._lock:
+            self._inflight.add(fut)
+        fut.add_done_callback(self._done)
+
+        def run() -> None:
+            try:
+                fut.set_result(fn())
+            except Exception as exc:  # noqa: BLE001 - logged, counted, the claim released
+                log.exception("queued reply failed for %s", inc.event_id)
+                self._bump("failed")
+                self._finish(inc, answered=False)
+                fut.set_exception(exc)
+
+        timer = threading.Timer(delay, run)
+        timer.daemon = True
+        timer.start()
 
     def patch_card(self, message_id: str, card: dict[str, Any]) -> None:
         gw = self.runtime.gateway

@@ -75,6 +75,7 @@ class Doctor:
         self.check_settings()
         self.check_database()
         self.check_time()
+        self.check_delivery_health()
         self.check_token()
         if not self.token_ok:
             self.add("其余飞书检查 / remaining Feishu checks", SKIPPED, "没有租户令牌，无法继续 / no tenant token")
@@ -171,20 +172,53 @@ class Doctor:
         except ImportError:
             self.add("节假日日历 / holiday calendar", SKIPPED, "gtm.bot.rules.calendar 不可用 / not available")
             return
-        cal = WorkCalendar(policy)
+        policies = {"": policy}
+        try:
+            for p in self.app.runtime.projects():
+                if p.policy.holiday_country != policy.holiday_country:
+                    policies[p.slug] = p.policy
+        except Exception:  # noqa: BLE001 - no database yet: the process policy only
+            pass
+        for slug, pol in policies.items():
+            self._check_calendar(WorkCalendar(pol), pol, slug)
+
+    def _check_calendar(self, cal, policy, slug: str) -> None:
+        """The source of each year (chinesecalendar → holidays → Mon–Fri) for one holiday country."""
+        from gtm.bot.rules.calendar import sources_text
+
         year = self.now.astimezone(policy.tz).year
+        label = "节假日日历 / holiday calendar" + (f" ({slug})" if slug else "") + f" [{cal.country}]"
+        src = f"来源 / source — {sources_text(cal, [year, year + 1])}"
         warning = cal.coverage_warning(self.now)
-        fix = "pip install -U chinesecalendar，或配置 GTM_POLICY__EXTRA_HOLIDAYS / EXTRA_WORKDAYS"
+        fix = ("pip install -U chinesecalendar holidays，或配置 GTM_POLICY__EXTRA_HOLIDAYS / EXTRA_WORKDAYS / "
+               "upgrade them or set the extra days")
         if not cal.has_data(year):
-            self.add("节假日日历 / holiday calendar", MISSING, warning or f"缺少 {year} 年数据 / no data for {year}", fix)
-        elif warning and not cal.has_data(year + 1):
-            # still correct today; from 1 January working days fall back to Mon–Fri until upgraded
-            self.add("节假日日历 / holiday calendar", WARN, warning, fix)
-        elif cal.has_data(year + 1):
-            self.add("节假日日历 / holiday calendar", OK, f"有 {year} 与 {year + 1} 年数据 / has {year} and {year + 1}")
+            self.add(label, MISSING, f"{src}; {warning}", fix)
+        elif warning:
+            # still correct today; from 1 January working days fall back to Mon–Fri
+            self.add(label, WARN, f"{src}; {warning}", fix)
+        elif cal.source(year + 1) == "holidays" and cal.country == "CN":
+            self.add(label, OK, f"{src}（holidays 包只有法定假日：调休上班日请用 EXTRA_WORKDAYS 补充 / the holidays "
+                                "package lacks most 调休 make-up working days: add them as EXTRA_WORKDAYS)")
         else:
-            self.add("节假日日历 / holiday calendar", OK,
-                     f"有 {year} 年数据；{year + 1} 年安排尚未发布（通常 11 月）/ has {year}; {year + 1} not published yet")
+            self.add(label, OK, src)
+
+    def check_delivery_health(self) -> None:
+        """The delivery-health watchdog's list (the same one alerts, /metrics and /readyz use)."""
+        from gtm.bot.watchdog import health_report
+
+        try:
+            slugs = [p.slug for p in self.app.runtime.projects()]
+            issues = health_report(self.app.store, slugs, self.now)
+        except Exception as exc:  # noqa: BLE001 - the database check above says why
+            self.add("送达健康 / delivery health", SKIPPED, f"{exc.__class__.__name__}: {exc}")
+            return
+        if not issues:
+            self.add("送达健康 / delivery health", OK, "最近 24 小时没有送达问题 / no delivery problems in 24 h")
+        for i in issues:
+            self.add(f"送达健康 / delivery health: {i.project}", WARN,
+                     f"{i.title}（{i.count} 次）/ {i.title_en} ({i.count}×)" + (f" — {i.example}" if i.example else ""),
+                     f"{i.fix} / {i.fix_en}")
 
     # -- Feishu --------------------------------------------------------------------------------
     def probe(self, check: str, scope: ScopeNeed | None, fn: Callable[[], Any], *,
@@ -518,6 +552,7 @@ STATUS_STYLE = {OK: ("✔ ok", "green"), MISSING: ("✘ missing", "red"), WARN: 
 
 def print_findings(findings: list[Finding], console: Any = None) -> None:
     from rich.console import Console
+    from rich.markup import escape
     from rich.table import Table
 
     console = console or Console()
@@ -528,7 +563,7 @@ def print_findings(findings: list[Finding], console: Any = None) -> None:
     table.add_column("怎么办 / What to do", overflow="fold")
     for f in findings:
         label, style = STATUS_STYLE.get(f.status, (f.status, ""))
-        table.add_row(f.check, f"[{style}]{label}[/]", f.detail, f.fix)
+        table.add_row(escape(f.check), f"[{style}]{label}[/]", escape(f.detail), escape(f.fix))
     console.print(table)
     missing = [f for f in findings if f.failed]
     warnings = [f for f in findings if f.status == WARN]

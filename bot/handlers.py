@@ -217,9 +217,16 @@ def _item_list(kind: str, ctx: AskContext, pick: Callable[[V.ItemIndex], list[V.
             rows = Clip(items=shown, more=n - len(shown)) if n > LIST_CAP else Clip.of(shown)
             groups.append(V.ItemGroup(project=p.name if len(projects) > 1 else "", rows=rows))
     zh, en = titles[kind]
+    gaps = [g for p in projects for g in p.snapshot.blind if (g.table, g.field) in ITEM_FIELDS]
     return V.ItemListView(kind=kind, title=zh, title_en=en, groups=groups, total=total,
                           project_name=projects[0].name if len(projects) == 1 else "",
-                          as_of=_as_of(ctx))
+                          as_of=_as_of(ctx), blind=[g.describe("zh") for g in gaps],
+                          blind_en=[g.describe("en") for g in gaps])
+
+
+# the fields item lists (my tasks / overdue / this week) are judged by
+ITEM_FIELDS = frozenset({("task", "planned_end"), ("task", "status"), ("deliverable", "due_date"),
+                         ("deliverable", "status"), ("milestone", "target_date"), ("milestone", "status")})
 
 
 def risks_view(p: ProjectData, now: datetime, policy: Policy) -> V.RiskView:

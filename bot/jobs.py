@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import logging
 import time
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any, Callable
 
 from gtm.bot.runtime import ProjectRuntime, Runtime
@@ -68,12 +68,28 @@ def report_job(runtime: Runtime, slug: str, now: datetime, *, metrics: Any = Non
     return run_weekly_report(runtime, project, now)
 
 
+EVENT_MEMORY = timedelta(days=3)  # Feishu stops redelivering an event after about 7 hours
+
+
 def reconcile_job(runtime: Runtime, slug: str, now: datetime, *, metrics: Any = None) -> Any:
-    """The nightly full re-read (finds deletions the incremental refresh cannot see)."""
+    """The nightly full re-read (finds deletions the incremental refresh cannot see), and the
+    nightly prune of remembered event ids (older than `EVENT_MEMORY`, wall clock)."""
+    prune_processed_events(runtime, now)
     project = _active_project(runtime, slug)
     if project is None:
         return None
     return runtime.mirror(project).refresh(now, full=True)
+
+
+def prune_processed_events(runtime: Runtime, now: datetime) -> int:
+    """Forget event ids no redelivery can still bring (keeps `processed_events` small)."""
+    from gtm.sync.store.ledger import prune_events
+
+    with runtime.store.session() as s:
+        n = prune_events(s, now - EVENT_MEMORY)
+    if n:
+        log.info("pruned %d processed event ids", n)
+    return n
 
 
 def portfolio_job(runtime: Runtime, slug: str, now: datetime, *, metrics: Any = None) -> Any:

@@ -165,8 +165,9 @@ class Sender:
 
     # -- the run ---------------------------------------------------------------------------
     def dispatch(self, project_slug: str, project_name: str, notices: list[Notice], now: datetime,
-                 policy: Policy, calendar: Any = None, dry_run: bool = False) -> list[SendOutcome]:
-        """Send (or queue) every notice once; then retry this project's leftovers that are due."""
+                 policy: Policy, calendar: Any = None, dry_run: bool = False, *,
+                 flush: bool = True) -> list[SendOutcome]:
+        """Send (or queue) every notice once; then (`flush`) retry this project's leftovers that are due."""
         if now.tzinfo is None:
             raise ValueError("dispatch needs an aware `now`")
         is_quiet, next_window = _quiet_fns()
@@ -175,7 +176,7 @@ class Sender:
         outcomes: list[SendOutcome] = []
         for item in self._items(project_name, notices, policy.locale):
             outcomes.append(self._dispatch_item(project_slug, item, now, window, dry_run))
-        if not quiet and not dry_run:
+        if flush and not quiet and not dry_run:
             done = {(o.key, o.recipient) for o in outcomes}  # tried once already in this run
             outcomes += self.flush_queued(now, project=project_slug, exclude=done)
         return outcomes
@@ -202,9 +203,13 @@ class Sender:
             if row is None:
                 existing = ledger.get(s, project, item.key, item.recipient)
                 assert existing is not None
-                if window is None and existing.status in ("pending", "queued") and \
-                        ledger.take_over(s, existing.id, now=now, lease_until=lease):
+                took = ledger.take_over(s, existing.id, now=now, lease_until=lease) if (
+                    window is None and existing.status in ("pending", "queued")) else "busy"
+                if took == "won":
                     row_id = existing.id
+                elif took == "uncertain":
+                    out.status, out.why = "failed", ledger.UNCERTAIN_REASON
+                    return out
                 else:
                     out.why = _EXISTING_WHY.get(existing.status, existing.status)
                     if existing.status == "queued":
@@ -242,8 +247,12 @@ class Sender:
             out = SendOutcome(row.rule or row.kind, row.record, row.recipient,
                               "digest" if row.kind == "digest" else "single", "skipped", key=row.key)
             with self.store.session() as s:
-                won = ledger.take_over(s, row.id, now=now, lease_until=ledger.lease_for(now, self.lease_seconds))
-            if not won:
+                took = ledger.take_over(s, row.id, now=now, lease_until=ledger.lease_for(now, self.lease_seconds))
+            if took == "uncertain":
+                out.status, out.why = "failed", ledger.UNCERTAIN_REASON
+                outcomes.append(out)
+                continue
+            if took != "won":
                 out.why = "另一运行正在发送 / another run took it"
                 outcomes.append(out)
                 continue

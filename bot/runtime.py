@@ -127,4 +127,6 @@ class Runtime:
             if m is None or m.binding.app_token != project.binding.app_token:
                 m = Mirror(self.store, self.gateway, project.binding)
                 self._mirrors[project.slug] = m
+            else:
+                m.rebind(project.binding)  # renames followed / drift found by another run
             return m

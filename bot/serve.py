@@ -14,12 +14,14 @@ import os
 import signal
 import sys
 import threading
+from datetime import datetime, timezone
 from typing import Any
 
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 
 from gtm.bot.health import HttpServer, Probe, Readiness, feishu_probe, health_app, store_probe, transport_probe
 from gtm.bot.metrics import Metrics
+from gtm.bot.watchdog import alerts_sent, health_report
 
 log = logging.getLogger(__name__)
 
@@ -45,6 +47,22 @@ class _ServiceCollector:
         jobs = GaugeMetricFamily("gtm_scheduler_jobs", "Jobs scheduled on this replica (0 unless leader)")
         jobs.add_metric([], len(sched.specs) if sched is not None and sched.running else 0)
         yield jobs
+        try:
+            issues = self.service.health()
+            sent = alerts_sent(self.service.app.store)
+        except Exception:  # noqa: BLE001 - a scrape must not fail on the store
+            log.warning("delivery-health metrics unavailable", exc_info=True)
+            return
+        health = GaugeMetricFamily("gtm_delivery_health_issues", "Delivery-health causes seen in the last 24 h",
+                                   labels=["project", "cause"])
+        for i in issues:
+            health.add_metric([i.project, i.cause], i.count)
+        yield health
+        alerts = CounterMetricFamily("gtm_delivery_alerts", "Delivery-health alerts sent to PMs/admins",
+                                     labels=["project", "cause"])
+        for (project, cause), n in sorted(sent.items()):
+            alerts.add_metric([project, cause], n)
+        yield alerts
 
 
 class Service:
@@ -67,6 +85,8 @@ class Service:
         self._sched_lock = threading.RLock()
         self._stop = threading.Event()
         self._watcher: threading.Thread | None = None
+        self.fatal = ""  # set when the process must exit (a dead leader thread)
+        self.fatal_event = threading.Event()
         self.metrics.registry.register(_ServiceCollector(self))
 
     # -- status -----------------------------------------------------------------------------------
@@ -78,9 +98,19 @@ class Service:
     def is_leader(self) -> bool:
         return bool(self.leader is not None and self.leader.is_leader)
 
+    def health(self) -> list[Any]:
+        """The delivery-health watchdog's causes now (wall clock: this is the live service)."""
+        now = datetime.now(timezone.utc)
+        return health_report(self.app.store, [p.slug for p in self.runtime.projects()], now)
+
     def status(self) -> dict[str, Any]:
         sched = self.scheduler
+        try:
+            degraded = [i.line("en") for i in self.health()]
+        except Exception as exc:  # noqa: BLE001 - the store probe reports the store itself
+            degraded = [f"delivery health unknown: {exc.__class__.__name__}"]
         return {"leader": self.is_leader, "transport": self.settings.transport,
+                "degraded": degraded,
                 "scheduler": {"running": bool(sched is not None and sched.running),
                               "jobs": sorted(s.id for s in (sched.specs if sched is not None else []))}}
 
@@ -101,7 +131,7 @@ class Service:
         secret = s.feishu_app_secret.get_secret_value()
         self.dispatcher = Dispatcher(self.runtime)
         probes = [Probe("feishu", feishu_probe(self.app.gateway, s.feishu_app_id, secret)),
-                  Probe("store", store_probe(self.app.store))]
+                  Probe("store", store_probe(self.app.store)), Probe("leader", self.leader_probe)]
         if s.transport == "ws":
             from gtm.bot.transports.longconn import LongConnection
 
@@ -132,8 +162,24 @@ class Service:
         from gtm.bot.leader import Leader
 
         self.leader = Leader(self.settings.database_url, retry_seconds=self.settings.leader_retry_seconds,
-                             on_elected=self._elected, on_demoted=self._demoted)
+                             ttl_seconds=self.settings.leader_ttl_seconds,
+                             on_elected=self._elected, on_demoted=self._demoted, on_failure=self._leader_died)
         self.leader.start()
+
+    def _leader_died(self, why: str) -> None:
+        """The election thread died: no job would ever run again. Fail /readyz and exit (the
+        orchestrator restarts the process) rather than stay up looking healthy."""
+        self.fatal = f"leader election stopped: {why}"
+        log.critical("%s; exiting so the process is restarted", self.fatal)
+        self.fatal_event.set()
+
+    def leader_probe(self) -> str | None:
+        """/readyz: the election thread must be running (leader or standby)."""
+        if self.leader is None:
+            return "leader election not started"
+        if not self.leader.alive:
+            return self.leader.failure or "leader election thread is not running"
+        return None
 
     def _elected(self) -> None:
         from gtm.bot.jobs import make_jobset
@@ -287,12 +333,16 @@ def run_serve(app: Any, *, stop_event: threading.Event | None = None) -> int:
 
         for sig in (signal.SIGINT, signal.SIGTERM):
             previous[sig] = signal.signal(sig, on_signal)
+    code = 0
     try:
-        while not stop.wait(1.0):
-            pass
+        while not stop.wait(0.5):
+            if service.fatal_event.is_set():
+                print(f"gtm serve: {service.fatal}; exiting", file=sys.stderr, flush=True)
+                code = 1
+                break
     finally:
         for sig, handler in previous.items():
             signal.signal(sig, handler)
         service.stop()
         print("gtm serve: stopped", flush=True)
-    return 0
+    return code

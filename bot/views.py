@@ -57,6 +57,9 @@ class ItemListView(BaseModel):
     as_of: str = ""
     groups: list[ItemGroup] = Field(default_factory=list)
     total: int = 0
+    # what cannot be judged (schema drift: a date/status field deleted or retyped), zh / en
+    blind: list[str] = Field(default_factory=list)
+    blind_en: list[str] = Field(default_factory=list)
 
 
 class ReasonView(BaseModel):

@@ -87,6 +87,9 @@ class EscalationState(BaseModel):
     # When the ladder started measuring (issue: 提出日期; blocked task: first seen 阻塞). Added by
     # the rules: a blocked task's modified_at moves with every edit, so the start must be kept.
     since: datetime | None = None
+    acked_level: int = 0  # the level that was acknowledged (silenced until the next level is due)
+    notified_at: datetime | None = None  # when the current level was last (re)notified
+    repeats: int = 0  # repeats sent at the current level
 
 
 class CheckResult(BaseModel):

@@ -292,6 +292,35 @@ def row_label(table: str, row: Record) -> str:
     return clip_text(" ".join(p for p in parts if p))
 
 
+class FieldGap(BaseModel):
+    """A field the rules need that the Base no longer offers as the spec says (schema drift).
+
+    `kind`: "missing" (deleted) or "retyped" (its type changed). Until it is repaired every answer
+    and check that depends on it says what it cannot judge instead of reporting "0 items".
+    """
+
+    model_config = ConfigDict(frozen=True)
+    table: str  # table key
+    field: str  # field attr
+    kind: str  # missing | retyped
+    field_id: str = ""
+    actual_name: str = ""
+    actual_type: int = 0
+    judges: str = ""  # what cannot be judged, Chinese ("逾期、即将到期")
+    judges_en: str = ""
+
+    def describe(self, lang: str = "zh") -> str:
+        spec = T.table(self.table)
+        f = spec.field(self.field)
+        if lang == "en":
+            what = "was deleted" if self.kind == "missing" else "was renamed/changed type"
+            judge = self.judges_en or "the rules that use it"
+            return (f"{spec.en}.{f.en} ({spec.name}.{f.name}) {what}: cannot judge {judge} "
+                    f"→ `gtm init --repair`")
+        what = "字段已被删除" if self.kind == "missing" else "字段已改名/改类型"
+        return f"{spec.name}.{f.name} {what}，无法判断{self.judges or '相关规则'} → `gtm init --repair`"
+
+
 MODEL_BY_TABLE: dict[str, type[Record]] = {
     "project": ProjectInfo, "milestone": Milestone, "deliverable": Deliverable,
     "exit_criterion": ExitCriterion, "task": Task, "risk": Risk, "dependency": Dependency,
@@ -323,6 +352,7 @@ class PlanSnapshot(BaseModel):
     communications: list[Communication] = Field(default_factory=list)
     payments: list[Payment] = Field(default_factory=list)
     problems: list[DataProblem] = Field(default_factory=list)
+    blind: list[FieldGap] = Field(default_factory=list)  # fields lost to schema drift
     read_at: datetime | None = None
 
     def rows(self, table_key: str) -> list[Record]:

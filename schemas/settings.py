@@ -64,7 +64,10 @@ class Policy(BaseModel):
     # escalation ladder for 问题 and 阻塞 tasks (seed 002: >3 days → PM, >1 week → management)
     escalation_days: list[int] = Field(default_factory=lambda: [3, 7])
     escalation_day_count: DayCount = "calendar"
-    ack_pause_hours: int = Field(default=24, ge=1, le=720)  # an acknowledgement pauses the ladder this long, then it re-arms
+    # on-call semantics: an unacknowledged level is repeated every `escalation_repeat_after_days`
+    # (0: never) counted in `escalation_repeat_day_count`; an ack silences the level until the next
+    escalation_repeat_after_days: int = Field(default=1, ge=0, le=365)
+    escalation_repeat_day_count: DayCount = "working"
     # overdue / due soon
     due_soon_working_days: int = Field(default=2, ge=0, le=30)
     overdue_reminder: Literal["daily_digest", "never", "every_check"] = "daily_digest"
@@ -78,7 +81,10 @@ class Policy(BaseModel):
     quiet_start: time = time(21, 0)
     quiet_end: time = time(8, 30)
     quiet_on_non_working_days: bool = True
-    # holiday calendar overrides (on top of the China holiday calendar with 调休 make-up days)
+    # holiday calendar: whose public holidays count (ISO country code for the `holidays` package;
+    # "CN" also uses chinesecalendar first for the 调休 make-up days; "none" = Mon–Fri), plus
+    # overrides that win over every source (e.g. official 调休 days a library lacks)
+    holiday_country: str = "CN"
     extra_holidays: list[date] = Field(default_factory=list)
     extra_workdays: list[date] = Field(default_factory=list)
     # schedule
@@ -90,6 +96,9 @@ class Policy(BaseModel):
     working_hours_start: time = time(8, 30)
     working_hours_end: time = time(21, 0)
     locale: Literal["zh", "en"] = "zh"
+    # open_ids of the people who hear about system problems with the PM (schema drift, failed
+    # deliveries, a lost Base); `gtm init --admin ou_…` adds them for that project
+    admins: list[str] = Field(default_factory=list)
     # the project's plan template (its report title, key date and money unit) and money unit:
     # an ISO 4217 code, "" = the template's (gtm: USD per seed 000's "$"; sales/campaign: CNY)
     template: Literal["gtm", "sales", "campaign"] = "gtm"
@@ -172,9 +181,11 @@ class Settings(BaseSettings):
     batch_limit: int = Field(default=500, ge=1, le=500)  # Feishu takes at most 500 records a batch
     base_permission: Literal["view", "edit"] = "edit"
     log_level: str = "INFO"
-    # `gtm serve`: how often a standby replica tries to take the scheduler lock (and the leader
-    # checks it still holds it); a dead leader is replaced within about this many seconds
-    leader_retry_seconds: float = Field(default=5.0, gt=0, le=300, allow_inf_nan=False)
+    # `gtm serve`: leadership is a lease of `leader_ttl_seconds` renewed every ttl/3 seconds; a
+    # standby tries to take it every `leader_retry_seconds`, so a dead or frozen leader is replaced
+    # within ttl + retry seconds (13 s by default)
+    leader_retry_seconds: float = Field(default=3.0, gt=0, le=300, allow_inf_nan=False)
+    leader_ttl_seconds: float = Field(default=10.0, gt=0, le=600, allow_inf_nan=False)
     policy: Policy = Field(default_factory=Policy)
 
     @classmethod

@@ -22,6 +22,8 @@ class BaseBinding:
     view_ids: dict[str, dict[str, str]] = field(default_factory=dict)  # table key -> view name -> vew…
     # the Feishu field name currently used for an attr, when a user renamed it (table -> attr -> name)
     field_names: dict[str, dict[str, str]] = field(default_factory=dict)
+    # fields the rules need that drifted beyond following (deleted / retyped), as `FieldGap` dicts
+    gaps: list[dict] = field(default_factory=list)
     timezone: str = "Asia/Shanghai"
     base_url: str = ""
 
@@ -54,12 +56,14 @@ class BaseBinding:
                    field_ids={k: dict(v) for k, v in ids.items() if not k.startswith("_")},
                    view_ids={k: dict(v) for k, v in (row.view_ids or {}).items()},
                    field_names={k: dict(v) for k, v in ids.get("_names", {}).items()},
+                   gaps=[dict(g) for g in ids.get("_drift", [])],
                    timezone=row.timezone, base_url=row.base_url)
 
     def to_row_fields(self) -> dict:
         """Column values for `ProjectRow` (field renames kept under field_ids['_names'])."""
         return {"base_token": self.app_token, "table_ids": dict(self.table_ids),
                 "field_ids": {**{k: dict(v) for k, v in self.field_ids.items()},
-                              "_names": {k: dict(v) for k, v in self.field_names.items()}},
+                              "_names": {k: dict(v) for k, v in self.field_names.items()},
+                              "_drift": [dict(g) for g in self.gaps]},
                 "view_ids": {k: dict(v) for k, v in self.view_ids.items()},
                 "timezone": self.timezone, "base_url": self.base_url}

@@ -92,12 +92,14 @@ class Gateway:
 
     # -- the core --------------------------------------------------------------------------
     def call(self, api: str, fn: Callable[[], Any], *, family: str = "other", retry_safe: bool = True,
-             write_table: str | None = None, context: str = "") -> Any:
+             write_table: str | None = None, context: str = "", max_wait: float | None = None) -> Any:
         """Run `fn` (one SDK call returning a response) and return `resp.data`, or raise.
 
         `api` names the endpoint for stats and errors (e.g. "bitable.record.search");
         `write_table` (a table id) serialises writes to that table; `retry_safe=False` makes a
-        non-idempotent write run once.
+        non-idempotent write run once. Retries wait at most `max_retry_seconds` in all; `max_wait`
+        caps that further (the chat path: a person is waiting): a rate limit whose reset is later
+        than the cap is raised at once (`RateLimited.reset_after` says when to try again).
         """
         def attempt() -> Any:
             self.limiter.acquire(family)
@@ -131,12 +133,15 @@ class Gateway:
             exc = state.outcome.exception() if state.outcome else None
             with self._stats_lock:
                 self.stats.retries[api] += 1
+            pause = min(8.0, 0.2 * (2 ** (state.attempt_number - 1)))
             if isinstance(exc, RateLimited):
                 with self._stats_lock:
                     self.stats.rate_limited[api] += 1
                 if exc.reset_after is not None:
-                    return max(0.05, float(exc.reset_after))
-            return min(8.0, 0.2 * (2 ** (state.attempt_number - 1)))
+                    pause = max(0.05, float(exc.reset_after))
+            if max_wait is not None and exc is not None and state.idle_for + pause > max_wait:
+                raise exc  # waiting longer than the caller allows: let it decide (queue, reply later)
+            return pause
 
         lock = self._table_lock(write_table) if write_table else None
         try:

@@ -19,9 +19,10 @@ from sqlalchemy import Text, delete, func, insert, select, type_coerce, update
 from sqlalchemy.exc import IntegrityError
 
 from gtm.schemas.fields import Kind
-from gtm.schemas.plan import LIST_BY_TABLE, DataProblem, PlanSnapshot, Record
+from gtm.schemas.plan import LIST_BY_TABLE, DataProblem, FieldGap, PlanSnapshot, Record
 from gtm.schemas.tables import PLAN_TABLES
 from gtm.sync.binding import BaseBinding
+from gtm.sync.drift import DriftReport, check_drift, save_drift
 from gtm.sync.gateway import paused_gc
 from gtm.sync.reader import Reader, ReadResult
 from gtm.sync.records import decoder_for, short_repr
@@ -112,15 +113,36 @@ class Mirror:
         self._cache: dict[str, _Decoded] = {}
         self._lock = threading.Lock()
 
+    def rebind(self, binding: BaseBinding) -> None:
+        """Use a newer binding of the same Base (field renames followed, drift gaps changed)."""
+        if binding == self.binding:
+            return
+        self.binding = binding
+        self.reader = Reader(self.gw, binding)
+        with self._lock:
+            self._cache.clear()
+
+    def check_schema(self, now: datetime, full: bool = False) -> DriftReport:
+        """Compare the Base's fields with the spec (schema drift), save the result, then refresh:
+        tables whose field names changed are re-read in full under the new names."""
+        drift = check_drift(self.gw, self.binding, list(self.table_keys))
+        save_drift(self.store, self.binding, drift)
+        if drift.changed_tables:
+            with self._lock:
+                for key in drift.changed_tables:
+                    self._cache.pop(key, None)
+        return drift
+
     # -- refresh ----------------------------------------------------------------------------
-    def refresh(self, now: datetime, full: bool = False) -> RefreshReport:
+    def refresh(self, now: datetime, full: bool = False, *, tables_full: Iterable[str] = ()) -> RefreshReport:
         """Bring the mirror up to date: incremental per table, or a full reconcile when asked,
         when a table was never read, or when its last full read is older than the interval."""
         report = RefreshReport(full=full)
         states = self._states()
+        forced = set(tables_full)
         for key in self.table_keys:
             st = states.get(key)
-            due = (st is None or st.watermark_ms is None or st.last_full_at is None
+            due = (key in forced or st is None or st.watermark_ms is None or st.last_full_at is None
                    or now - st.last_full_at >= self.reconcile_interval)
             if full or due:
                 report.tables.append(self._full(key, now))
@@ -434,6 +456,7 @@ class Mirror:
                 setattr(snap, LIST_BY_TABLE[key], list(d.rows))
         problems.extend(self._link_problems(rows_by_table, ids))
         snap.problems = snap.labelled(problems)  # each names the row's own ID or name
+        snap.blind = [FieldGap(**g) for g in self.binding.gaps]
         return snap
 
     def _link_problems(self, rows_by_table: dict[str, list[Record]], ids: dict[str, set[str]]

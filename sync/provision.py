@@ -82,7 +82,7 @@ class BaseMissing(NotFound):
 class Step:
     """One write the apply step will make. `op` says which; `label` says it for people."""
 
-    op: str  # create_base | create_table | adopt_table | create_field | rename_field | fix_options |
+    op: str  # create_base | create_table | adopt_table | create_field | rename_field | set_aside_field | fix_options |
     #          delete_field | create_view | rename_view | delete_rows | seed_rows
     table: str = ""  # table key
     label: str = ""
@@ -351,7 +351,21 @@ def _plan_fields(plan: ProvisionPlan, spec: TableSpec, actual: list[dict]) -> No
                 plan.findings.append(F.field_renamed(spec, f, actual_name))
         note_name(b, spec.key, f.attr, actual_name)
         if int(a.get("type") or 0) != int(f.type):
-            plan.findings.append(F.field_type_changed(spec, f, int(a.get("type") or 0), actual_name))
+            finding = F.field_type_changed(spec, f, int(a.get("type") or 0), actual_name)
+            plan.findings.append(finding)
+            if plan.repair:
+                # never overwrite the type (people's cells would be converted or lost): set the
+                # field aside under a new name, keeping its data, and create the spec's field
+                aside = F.aside_name(f, int(a.get("type") or 0), {x.get("field_name") for x in actual})
+                plan.steps.append(Step("set_aside_field", spec.key, attr=f.attr,
+                                       label=f"字段 {spec.name}.{actual_name} 改名为「{aside}」（保留数据）",
+                                       label_en=f"rename {spec.en}.{actual_name} to {aside} (data kept)",
+                                       detail={"field_id": a["field_id"], "field_name": aside,
+                                               "type": int(a.get("type") or 0), "ui_type": a.get("ui_type"),
+                                               "property": a.get("property")}))
+                plan.steps.append(_create_field_step(spec, f, finding))
+                ids.pop(f.attr, None)
+                note_name(b, spec.key, f.attr, f.name)  # the new field has the layout's name
             continue
         if f.options:
             prop = a.get("property") or {}
@@ -476,6 +490,20 @@ class _Applier:
                .request_body(AppTableField(body)).build())
         self.write("bitable.field.update", lambda: self.bt.app_table_field.update(req), "bitable.schema_write",
                    table=self.b.table_ids[spec.key], retry_safe=True, context=f"{spec.name}.{f.name}")
+
+    def do_set_aside_field(self, step: Step) -> None:
+        spec = self.plan.specs[step.table]
+        d = step.detail
+        body: dict[str, Any] = {"field_name": d["field_name"], "type": d["type"]}
+        if d.get("ui_type"):
+            body["ui_type"] = d["ui_type"]
+        if d.get("property"):
+            body["property"] = d["property"]
+        req = (UpdateAppTableFieldRequest.builder().app_token(self.b.app_token)
+               .table_id(self.b.table_ids[spec.key]).field_id(d["field_id"])
+               .request_body(AppTableField(body)).build())
+        self.write("bitable.field.update", lambda: self.bt.app_table_field.update(req), "bitable.schema_write",
+                   table=self.b.table_ids[spec.key], retry_safe=True, context=f"{spec.name}.{d['field_name']}")
 
     def do_delete_field(self, step: Step) -> None:
         spec = self.plan.specs[step.table]

@@ -131,9 +131,22 @@ def field_type_changed(spec: TableSpec, f: FieldSpec, actual_type: int, actual_n
                  f"{w}{shown}的类型被改为「{type_name(actual_type)}」，应为「{type_name(f.type)}」",
                  f"The {we}{shown_en} was changed to type {type_name(actual_type, 'en')}; "
                  f"it must be {type_name(f.type, 'en')}",
-                 f"请在飞书中把该字段类型改回「{type_name(f.type)}」（服务不会覆盖字段类型；在此之前该字段的值无法读取）",
-                 f"change the field type back to {type_name(f.type, 'en')} in Feishu (the service never "
-                 f"overwrites a field type; until then its values cannot be read)")
+                 f"在飞书中把该字段类型改回「{type_name(f.type)}」，或运行 `gtm init --repair`：原字段改名为"
+                 f"「{aside_name(f, actual_type)}」保留数据，并新建「{type_name(f.type)}」类型的「{f.name}」"
+                 f"（服务不会覆盖字段类型；在此之前该字段的值无法读取）",
+                 f"change the field type back to {type_name(f.type, 'en')} in Feishu, or run `gtm init --repair`: "
+                 f"the field is renamed to “{aside_name(f, actual_type)}” (data kept) and a new "
+                 f"{type_name(f.type, 'en')} field “{f.name}” is created (the service never overwrites a field "
+                 f"type; until then its values cannot be read)", fixable=True)
+
+
+def aside_name(f: FieldSpec, actual_type: int, taken: set[str] | None = None) -> str:
+    """The name a retyped field is set aside under by `gtm init --repair` (unique in its table)."""
+    base = f"{f.name}（旧·{type_name(actual_type)}）"
+    name, n = base, 2
+    while taken and name in taken:
+        name, n = f"{base}{n}", n + 1
+    return name
 
 
 def options_changed(spec: TableSpec, f: FieldSpec, missing: list[str], extra: list[str]) -> Finding:

@@ -12,6 +12,7 @@ from datetime import datetime, timedelta
 from gtm.schemas.plan import DataProblem, PlanSnapshot
 from gtm.schemas.tables import PLAN_TABLES
 from gtm.sync.binding import BaseBinding
+from gtm.sync.drift import DriftReport
 from gtm.sync.mirror import DEFAULT_RECONCILE_INTERVAL, Mirror, RefreshReport
 
 
@@ -23,6 +24,7 @@ class SyncSummary:
     calls: dict[str, int] = field(default_factory=dict)  # API name → calls during this sync
     retries: int = 0
     rate_limited: int = 0
+    drift: DriftReport | None = None
 
     @property
     def problems(self) -> list[DataProblem]:
@@ -44,19 +46,21 @@ def sync_project(store, gateway, binding: BaseBinding, now: datetime, full: bool
     retries0 = sum(gateway.stats.retries.values())
     limited0 = sum(gateway.stats.rate_limited.values())
     m = mirror or Mirror(store, gateway, binding, reconcile_interval=reconcile_interval)
-    report = m.refresh(now, full=full)
+    drift = m.check_schema(now)
+    report = m.refresh(now, full=full, tables_full=drift.changed_tables)
     snap = m.snapshot(now)
     delta = Counter(gateway.stats.calls)
     delta.subtract(calls0)
     return SyncSummary(project=binding.slug, report=report, snapshot=snap,
                        calls={k: v for k, v in delta.items() if v > 0},
                        retries=sum(gateway.stats.retries.values()) - retries0,
-                       rate_limited=sum(gateway.stats.rate_limited.values()) - limited0)
+                       rate_limited=sum(gateway.stats.rate_limited.values()) - limited0, drift=drift)
 
 
 def render_summary(summary: SyncSummary, lang: str = "zh", max_problems: int = 20):
     """Rich renderables (tables) for the CLI: per-table counts, then the data problems."""
     from rich.console import Group
+    from rich.markup import escape
     from rich.table import Table
 
     zh = lang != "en"
@@ -84,11 +88,23 @@ def render_summary(summary: SyncSummary, lang: str = "zh", max_problems: int = 2
     if summary.retries:
         calls.add_row("重试" if zh else "retries", str(summary.retries))
     parts.append(calls)
+    drift = summary.drift
+    if drift is not None and (drift.gaps or drift.changes):
+        dt = Table(title="字段变化 / schema drift" if zh else "Schema drift")
+        dt.add_column("")
+        said = set()
+        for c in drift.changes:
+            said.add((c.table, c.attr))
+            dt.add_row(escape(c.text if zh else c.text_en))
+        for g in drift.gaps:
+            if (g.table, g.field) not in said:
+                dt.add_row(escape(g.describe("zh" if zh else "en")))
+        parts.append(dt)
     if summary.problems:
         pt = Table(title=(f"数据问题（{len(summary.problems)}）" if zh else f"Data problems ({len(summary.problems)})"))
         pt.add_column("")
         for p in summary.problems[:max_problems]:
-            pt.add_row(p.describe("zh" if zh else "en"))
+            pt.add_row(escape(p.describe("zh" if zh else "en")))
         if len(summary.problems) > max_problems:
             more = len(summary.problems) - max_problems
             pt.add_row(f"… 另有 {more} 条" if zh else f"… {more} more")

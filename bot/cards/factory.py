@@ -111,7 +111,7 @@ class NoticeCards:
                                       text_en=f"Budget {b} · spent {s} · over by {r:.1%}"))
             lines.append(V.ReportLine(text="请提交《变更申请》：说明原因及补救措施",
                                       text_en="Submit a change request: why, and how it will be recovered"))
-        for k in ("recipient", "error", "code", "detail"):
+        for k in ("recipient", "error", "code", "detail", "fix"):
             if n.data.get(k) and n.kind in ("delivery_failed", "system"):
                 lines.append(V.ReportLine(text=f"{k}: {n.data[k]}", text_en=f"{k}: {n.data[k]}"))
         buttons = []

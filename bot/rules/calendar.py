@@ -1,12 +1,19 @@
-"""Working days: the China holiday calendar (法定节假日 + 调休 make-up days) plus policy overrides.
+"""Working days: a holiday calendar chain plus policy overrides, per project country.
 
-Data comes from the `chinesecalendar` package (one year at a time, published by the State Council
-each autumn). For a year the package has no data for, weekdays Mon–Fri are working days and
-`coverage_warning` says so, so an operator can update the package or add overrides.
+Sources, per year, first that has data wins (`WorkCalendar.source(year)`, shown in `gtm doctor`):
+1. `chinesecalendar` (China only): statutory holidays *and* the 调休 make-up working days, one year
+   at a time, published by the State Council each autumn — it lags (1.11.0 has no 2027);
+2. the `holidays` package (`Policy.holiday_country`, China by default; "US", "DE" …): statutory
+   holidays of any year (for China without most 调休 make-up days: add them as `extra_workdays`);
+3. Mon–Fri, with a `coverage_warning` (the delivery watchdog alerts on it).
+`holiday_country = "none"` means Mon–Fri by choice (no warning). `extra_holidays` /
+`extra_workdays` win over every source.
 """
 from __future__ import annotations
 
 from datetime import date, datetime, time, timedelta
+from functools import lru_cache
+from typing import Callable
 
 import chinese_calendar
 from chinese_calendar import constants as _cc
@@ -14,26 +21,72 @@ from chinese_calendar import constants as _cc
 from gtm.bot.rules import local_date, require_aware
 from gtm.schemas.settings import DayCount, Policy
 
+try:  # the second link of the chain; without it the chain goes straight to Mon–Fri
+    import holidays as _holidays_lib
+except ImportError:  # pragma: no cover - it is a declared dependency
+    _holidays_lib = None
+
 _HOLIDAYS = frozenset(_cc.holidays)
 _WORKDAYS = frozenset(_cc.workdays)  # 调休: weekend days that are working days
 _DATA_YEARS = frozenset(d.year for d in _cc.holidays)
 _WARN_LOOKAHEAD = timedelta(days=92)  # from early October: next year's calendar should be out
 
+YearDays = tuple[frozenset[date], frozenset[date]]  # (holidays, weekend working days)
+LibraryFn = Callable[[str, int], "YearDays | None"]
+
+
+@lru_cache(maxsize=128)
+def library_days(country: str, year: int) -> YearDays | None:
+    """Holidays (and weekend working days, where the package knows them) of `country` in `year`
+    from the `holidays` package; None when it has nothing for that country or year."""
+    if _holidays_lib is None:
+        return None
+    try:
+        h = _holidays_lib.country_holidays(country, years=[year])
+    except NotImplementedError:
+        return None
+    days = frozenset(d for d in h if d.year == year)
+    if not days:
+        return None
+    work = frozenset(d for d in getattr(h, "weekend_workdays", ()) if d.year == year)
+    return days, work
+
+
+def sources_text(cal: "WorkCalendar", years: list[int]) -> str:
+    """"2026: chinesecalendar, 2027: holidays" for `gtm doctor`."""
+    return ", ".join(f"{y}: {cal.source(y)}" for y in years)
+
 
 class WorkCalendar:
     """Which local dates are working days, for one policy (overrides win over the package)."""
 
-    def __init__(self, policy: Policy | None = None, *, data_years: frozenset[int] | None = None):
+    def __init__(self, policy: Policy | None = None, *, data_years: frozenset[int] | None = None,
+                 library: LibraryFn | None = library_days):
         self.policy = policy or Policy()
         self._extra_holidays = frozenset(self.policy.extra_holidays)
         self._extra_workdays = frozenset(self.policy.extra_workdays)
-        self.data_years = _DATA_YEARS if data_years is None else data_years
+        self.country = (self.policy.holiday_country or "none").upper()
+        # chinesecalendar's years (China only); `library=None` leaves the `holidays` link out
+        self.data_years = (_DATA_YEARS if data_years is None else data_years) if self.country == "CN" \
+            else frozenset()
+        self.library = library
         self.tz = self.policy.tz
         self._cache: dict[date, bool] = {}
 
-    # --- single days ---------------------------------------------------------------------
+    # --- sources -------------------------------------------------------------------------
+    def source(self, year: int) -> str:
+        """Where `year`'s working days come from: chinesecalendar | holidays | weekdays (Mon–Fri)."""
+        if self.country == "NONE":
+            return "weekdays"
+        if year in self.data_years:
+            return "chinesecalendar"
+        if self.library is not None and self.library(self.country, year) is not None:
+            return "holidays"
+        return "weekdays"
+
     def has_data(self, year: int) -> bool:
-        return year in self.data_years
+        """True when some holiday source covers `year` (or Mon–Fri was chosen on purpose)."""
+        return self.country == "NONE" or self.source(year) != "weekdays"
 
     def is_working_day(self, d: date) -> bool:
         hit = self._cache.get(d)
@@ -49,7 +102,11 @@ class WorkCalendar:
             return False
         if d.year in self.data_years:
             return d in _WORKDAYS or (d.weekday() < 5 and d not in _HOLIDAYS)
-        return d.weekday() < 5  # no official data for this year: plain Mon–Fri
+        lib = self.library(self.country, d.year) if self.library is not None and self.country != "NONE" else None
+        if lib is not None:
+            days, weekend_work = lib
+            return d in weekend_work or (d.weekday() < 5 and d not in days)
+        return d.weekday() < 5  # no holiday data for this year (or none wanted): plain Mon–Fri
 
     # --- counting ------------------------------------------------------------------------
     def add_working_days(self, d: date, n: int) -> date:
@@ -111,14 +168,14 @@ class WorkCalendar:
     def coverage_warning(self, now: datetime) -> str | None:
         """A warning (Chinese, then English) when the holiday data runs out soon or already has."""
         today = local_date(now, self.policy)
-        missing = sorted({y for y in (today.year, (today + _WARN_LOOKAHEAD).year)
-                          if y not in self.data_years})
+        missing = sorted({y for y in (today.year, (today + _WARN_LOOKAHEAD).year) if not self.has_data(y)})
         if not missing:
             return None
         years = "、".join(str(y) for y in missing)
         years_en = ", ".join(str(y) for y in missing)
-        return (f"节假日日历缺少 {years} 年数据（chinesecalendar {chinese_calendar.__version__}），"
-                f"这些年份暂按周一至周五计算工作日；请升级 chinesecalendar 或在策略中配置 "
+        lib = getattr(_holidays_lib, "__version__", "missing")
+        return (f"节假日日历缺少 {years} 年数据（chinesecalendar {chinese_calendar.__version__}，holidays {lib}），"
+                f"这些年份暂按周一至周五计算工作日；请升级 chinesecalendar / holidays 或在策略中配置 "
                 f"extra_holidays / extra_workdays。 / Holiday calendar has no data for {years_en} "
-                f"(chinesecalendar {chinese_calendar.__version__}); working days fall back to "
-                f"Mon–Fri. Upgrade chinesecalendar or set extra_holidays / extra_workdays.")
+                f"(chinesecalendar {chinese_calendar.__version__}, holidays {lib}); working days fall back to "
+                f"Mon–Fri. Upgrade chinesecalendar / holidays or set extra_holidays / extra_workdays.")

@@ -10,12 +10,17 @@ Measured from: an issue's 提出日期; a blocked task's `modified_at` when the 
 阻塞 (Feishu keeps no status history; the modified time of the record at that moment is the best
 available signal), then kept in EscalationState.since so later edits do not restart the clock.
 
-PagerDuty-like semantics over the stored EscalationState:
-- each level notifies once (level 1 → PM, last level → every 管理层 person); levels skipped between
-  runs are all notified, each with its own key;
-- an ack pauses the ladder until `acked_until`; afterwards the next due level notifies, or, when
-  no new level is due, the current level is re-notified once (a distinct key) and the ack cleared;
-- a snooze silences it until `snoozed_until`, then behaves like an expired ack;
+On-call (PagerDuty-like) semantics over the stored EscalationState:
+- each level notifies once when it falls due (level 1 → PM, last level → every 管理层 person);
+  levels skipped between runs are all notified, each with its own key;
+- unacknowledged, the current level is **repeated** every `Policy.escalation_repeat_after_days`
+  (default 1, counted in `escalation_repeat_day_count`, default working days) until it is
+  acknowledged, resolved or escalated (keys `…:L1:repeat1`, `…:repeat2` …);
+- an ack silences that level (no more repeats) until the next level falls due, which then
+  notifies as usual (and repeats until acked in turn); an ack of the last level silences it until
+  resolved. `acked_until` holds the next level's deadline for the card;
+- a snooze silences everything until `snoozed_until`, then the due level is notified (a new level,
+  or the current one once more, key `…:snooze:<time>`) and repeats resume;
 - resolved (issue 已解决 / task no longer 阻塞) ends it: state resolved, no notice. A reopened
   record starts a fresh state; notices already sent for the same start are not repeated (keys).
 """
@@ -141,42 +146,59 @@ def _close(state: EscalationState | None, out: RuleResult) -> None:
                                                         "snoozed_until": None}))
 
 
+def level_deadline(since: datetime, level: int, policy: Policy, cal: WorkCalendar) -> datetime | None:
+    """When `level` falls due (None past the last level)."""
+    if level < 1 or level > len(policy.escalation_days):
+        return None
+    return cal.deadline(since, policy.escalation_days[level - 1], policy.escalation_day_count)
+
+
 def _step(table: str, row: Any, since: datetime, state: EscalationState | None,
           snapshot: PlanSnapshot, now: datetime, policy: Policy, cal: WorkCalendar,
           out: RuleResult) -> LadderItem:
     n = len(policy.escalation_days)
     live = state is not None and not state.resolved
     level = state.level if live else 0
-    acked = state.acked_until if live else None
+    acked_level = state.acked_level if live else 0
+    acked_until = state.acked_until if live else None
+    notified_at = state.notified_at if live else None
+    repeats = state.repeats if live else 0
     snoozed = state.snoozed_until if live else None
     now_ts = now.timestamp()
     target = due_level(since, now, policy, cal, now_ts)
     r = ref(table, row)
-    paused = ((acked is not None and now_ts < acked.timestamp())
-              or (snoozed is not None and now_ts < snoozed.timestamp()))
+    if acked_until is not None and acked_level < level and now_ts < acked_until.timestamp():
+        acked_level = level  # an ack stored before on-call semantics: it silenced this level
+    paused = snoozed is not None and now_ts < snoozed.timestamp()
     if not paused:
-        rearm: str | None = None
-        if acked is not None:
-            rearm = f"rearm:{utc_key(acked)}"
-        elif snoozed is not None:
-            rearm = f"snooze:{utc_key(snoozed)}"
         if target > level:
             for lvl in range(level + 1, target + 1):
                 _notify(table, r, lvl, n, since, snapshot, policy, out, suffix=None)
-            level = target
-        elif rearm and level > 0:
-            _notify(table, r, level, n, since, snapshot, policy, out, suffix=rearm)
-        acked = snoozed = None
-    if (state is None or state.resolved or state.level != level or state.acked_until != acked
-            or state.snoozed_until != snoozed or state.since != since):
-        out.escalations.append(EscalationState(
-            table=table, record_id=row.record_id, level=level, acked_until=acked,
-            snoozed_until=snoozed, resolved=False, since=since))
+            level, notified_at, repeats = target, now, 0
+            acked_until = None
+        elif snoozed is not None and level > 0:
+            _notify(table, r, level, n, since, snapshot, policy, out, suffix=f"snooze:{utc_key(snoozed)}")
+            notified_at, repeats = now, 0
+        elif level > 0 and acked_level < level and policy.escalation_repeat_after_days > 0:
+            base = notified_at or level_deadline(since, level, policy, cal) or since
+            due = cal.deadline(base, policy.escalation_repeat_after_days, policy.escalation_repeat_day_count)
+            if now_ts >= due.timestamp():
+                repeats += 1
+                _notify(table, r, level, n, since, snapshot, policy, out, suffix=f"repeat{repeats}",
+                        repeat=repeats)
+                notified_at = now
+        snoozed = None
+    new = EscalationState(table=table, record_id=row.record_id, level=level, acked_until=acked_until,
+                          snoozed_until=snoozed, resolved=False, since=since, acked_level=acked_level,
+                          notified_at=notified_at, repeats=repeats)
+    if state is None or state != new:
+        out.escalations.append(new)
     return LadderItem(table, row.record_id, r.label, level, target, level_cell(level, n), since)
 
 
 def _notify(table: str, r: RecordRef, level: int, n: int, since: datetime,
-            snapshot: PlanSnapshot, policy: Policy, out: RuleResult, suffix: str | None) -> None:
+            snapshot: PlanSnapshot, policy: Policy, out: RuleResult, suffix: str | None,
+            repeat: int = 0) -> None:
     cell = level_cell(level, n)
     if cell == EscalationLevel.MANAGEMENT.value:
         recipients = management_ids(snapshot)
@@ -199,17 +221,30 @@ def _notify(table: str, r: RecordRef, level: int, n: int, since: datetime,
     what, what_en = (("阻塞任务", "Blocked task") if table == "task" else ("问题", "Issue"))
     role_en = EscalationLevel(cell).en
     since_local = since.astimezone(policy.tz).strftime("%Y-%m-%d %H:%M")
-    again, again_en = ("（暂停结束，再次提醒）", " (pause over, reminding again)") if suffix else ("", "")
+    every = policy.escalation_repeat_after_days
+    every_unit, every_unit_en = (("个工作日", "working day(s)") if policy.escalation_repeat_day_count == "working"
+                                 else ("天", "day(s)"))
+    if repeat:
+        again = f"（第 {repeat + 1} 次提醒：尚未确认）"
+        again_en = f" (reminder {repeat + 1}: not acknowledged yet)"
+    elif suffix:
+        again, again_en = "（稍后提醒时间已到，再次提醒）", " (snooze over, reminding again)"
+    else:
+        again, again_en = "", ""
+    ladder = (f"未确认前每 {every} {every_unit}重复提醒；确认后本级不再重复，到下一级时限仍未解决则继续升级。"
+              if every > 0 else "")
+    ladder_en = (f" Repeated every {every} {every_unit_en} until acknowledged; an ack silences this level "
+                 "until the next one is due." if every > 0 else "")
     key = f"escalation:{table}:{r.record_id}:{utc_key(since)}:L{level}"
     out.notices.append(make_notice(
         kind="escalation", key=f"{key}:{suffix}" if suffix else key, recipients=recipients,
         record=r, level=level, digest=False,
         title=f"升级至{cell}：{r.label}{again}",
         text=(f"{what}「{r.label}」自 {since_local} 起超过 {days} {unit}未解决，按升级机制上报{cell}"
-              f"{again}。请确认处理。"),
+              f"{again}。请确认处理。{ladder}"),
         text_en=(f"{what_en} \"{r.label}\" has been unresolved for more than {days} {unit_en} "
-                 f"since {since_local}; escalated to {role_en}{again_en}."),
+                 f"since {since_local}; escalated to {role_en}{again_en}.{ladder_en}"),
         data={"since": since.isoformat(), "level_name": cell, "threshold_days": days,
               "day_count": policy.escalation_day_count, "table_name": T.table(table).name,
-              "renotify": bool(suffix)},
+              "renotify": bool(suffix), "repeat": repeat},
     ))

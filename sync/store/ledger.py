@@ -10,7 +10,7 @@ Functions take a SQLAlchemy `Session`; the caller owns the transaction (`with st
 """
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any, Iterable
 
 from sqlalchemy import (
@@ -22,11 +22,13 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
     select,
+    update,
 )
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from gtm.schemas.decisions import EscalationState
 from gtm.sync.store.base import Base, UTCDateTime, utcnow
+from gtm.sync.store.holder import holder_dead, holder_id, wall_now
 
 NOTIFICATION_STATUSES = ("pending", "sent", "failed", "queued")
 
@@ -60,8 +62,10 @@ class NotificationRow(Base):
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     not_before: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)  # quiet hours
-    # a sender working on a pending row holds it until then; a crashed sender's lease runs out
+    # a sender working on a pending row holds it until then (wall clock); a crashed sender's lease
+    # runs out, or is taken over at once when its holder (`host:pid:token`) is provably dead
     lease_until: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    lease_holder: Mapped[str] = mapped_column(String(128), default="", server_default="")
 
 
 class EscalationStateRow(Base):
@@ -76,19 +80,43 @@ class EscalationStateRow(Base):
     resolved: Mapped[bool] = mapped_column(Boolean, default=False)
     since: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)  # when the ladder started
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # on-call semantics: the level that was acknowledged (0: none), when the current level was last
+    # (re)notified and how many repeats went out at it
+    acked_level: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    notified_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    repeats: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
 
     def to_model(self) -> EscalationState:
         return EscalationState(table=self.table, record_id=self.record_id, level=self.level,
                                acked_until=self.acked_until, snoozed_until=self.snoozed_until,
-                               resolved=self.resolved, since=self.since)
+                               resolved=self.resolved, since=self.since, acked_level=self.acked_level or 0,
+                               notified_at=self.notified_at, repeats=self.repeats or 0)
 
 
 class ProcessedEventRow(Base):
+    """An event id seen. `claimed` while its answer is being made (leased to `holder` until
+    `lease_until`, wall clock), `done` once answered; a dead holder's claim is taken over."""
+
     __tablename__ = "processed_events"
 
     event_id: Mapped[str] = mapped_column(String(128), primary_key=True)
     project: Mapped[str] = mapped_column(String(64), default="")
     received_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    status: Mapped[str] = mapped_column(String(16), default="done", server_default="done")
+    holder: Mapped[str] = mapped_column(String(128), default="", server_default="")
+    lease_until: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+
+
+class LeaseRow(Base):
+    """A named lease (the scheduler's leadership): held by `holder` until `expires_at` (wall clock),
+    renewed by the holder's heartbeat; anyone may take it once it has expired."""
+
+    __tablename__ = "leases"
+
+    name: Mapped[str] = mapped_column(String(64), primary_key=True)
+    holder: Mapped[str] = mapped_column(String(128), default="")
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    renewed_at: Mapped[datetime] = mapped_column(UTCDateTime)
 
 
 class WeeklySnapshotRow(Base):
@@ -152,13 +180,50 @@ def insert_ignore(session: Session, model: type[Base], values: dict[str, Any], c
 
 
 # -- processed events --------------------------------------------------------------------------
-def claim_event(session: Session, event_id: str, project: str = "", *, now: datetime | None = None) -> bool:
-    """True only the first time `event_id` is seen (Feishu retries and duplicates events)."""
+def claim_event(session: Session, event_id: str, project: str = "", *, now: datetime | None = None,
+                lease_seconds: float | None = None) -> bool:
+    """True only the first time `event_id` is seen (Feishu retries and duplicates events).
+
+    With `lease_seconds` the claim is provisional (at-least-once answers, exactly-once effects):
+    the event is `claimed` by this process until `mark_event_done`; a redelivery finds a claim
+    whose holder died (provably, or whose wall-clock lease ran out) and takes it over, so an
+    answer interrupted by a crash is still given. Without it the event is done at once.
+    """
     if not event_id:
         raise ValueError("claim_event needs a non-empty event_id")
-    return insert_ignore(session, ProcessedEventRow,
-                         {"event_id": event_id, "project": project, "received_at": now or utcnow()},
-                         ["event_id"])
+    wall = wall_now()
+    values: dict[str, Any] = {"event_id": event_id, "project": project, "received_at": now or wall}
+    if lease_seconds is not None:
+        values.update(status="claimed", holder=holder_id(), lease_until=wall + timedelta(seconds=lease_seconds))
+    if insert_ignore(session, ProcessedEventRow, values, ["event_id"]):
+        return True
+    if lease_seconds is None:
+        return False
+    row = session.get(ProcessedEventRow, event_id, populate_existing=True)
+    if row is None or row.status != "claimed":
+        return False
+    if not (row.lease_until is None or row.lease_until <= wall or holder_dead(row.holder)):
+        return False
+    stmt = (update(ProcessedEventRow)
+            .where(ProcessedEventRow.event_id == event_id, ProcessedEventRow.status == "claimed",
+                   ProcessedEventRow.holder == row.holder)
+            .values(holder=holder_id(), lease_until=wall + timedelta(seconds=lease_seconds))
+            .execution_options(synchronize_session=False))
+    return session.execute(stmt).rowcount == 1
+
+
+def mark_event_done(session: Session, event_id: str) -> None:
+    """The claimed event was answered: redeliveries are duplicates from now on."""
+    session.execute(update(ProcessedEventRow).where(ProcessedEventRow.event_id == event_id)
+                    .values(status="done", lease_until=None).execution_options(synchronize_session=False))
+
+
+def release_event(session: Session, event_id: str) -> None:
+    """Answering failed in this (live) process: let the next redelivery try again at once."""
+    session.execute(update(ProcessedEventRow)
+                    .where(ProcessedEventRow.event_id == event_id, ProcessedEventRow.status == "claimed",
+                           ProcessedEventRow.holder == holder_id())
+                    .values(lease_until=wall_now()).execution_options(synchronize_session=False))
 
 
 def prune_events(session: Session, before: datetime) -> int:
@@ -195,15 +260,21 @@ def save_states(session: Session, project: str, states: Iterable[EscalationState
         row.snoozed_until = st.snoozed_until
         row.resolved = st.resolved
         row.since = st.since
+        row.acked_level = st.acked_level
+        row.notified_at = st.notified_at
+        row.repeats = st.repeats
         row.updated_at = utcnow()
         n += 1
     session.flush()
     return n
 
 
-def ack(session: Session, project: str, table: str, record_id: str, until: datetime) -> EscalationState:
-    """Somebody acknowledged (card button): the ladder pauses until `until`, then re-arms."""
+def ack(session: Session, project: str, table: str, record_id: str, until: datetime | None,
+        level: int | None = None) -> EscalationState:
+    """Somebody acknowledged (card button): the current level (or `level`) is silenced — no more
+    repeats — until the next level falls due at `until` (None: the last level, until resolved)."""
     row = _state_row(session, project, table, record_id)
+    row.acked_level = row.level if level is None else level
     row.acked_until = until
     row.updated_at = utcnow()
     session.flush()

@@ -126,3 +126,107 @@ def test_card_to_text_renders_tables_charts_and_buttons():
     assert col(lines[head], "状态") == col(lines[head + 2], "延期")  # aligned by display width
     assert any(line.startswith("M2") and line.count("█") == 20 for line in lines)
     assert "[完成]" in out
+
+
+# -- issue #16.3: claim → answer → mark done -----------------------------------------------------
+def _claim_in_a_process_that_dies(url: str, event_id: str) -> None:
+    """Another process claims the event (lease 10 min) and exits before answering: a crash."""
+    import subprocess
+
+    code = ("import sys; from gtm.sync.store.open import open_store; from gtm.sync.store.ledger import claim_event; "
+            "st = open_store(sys.argv[1], migrate=False)\n"
+            "with st.session() as s: assert claim_event(s, sys.argv[2], lease_seconds=600)")
+    subprocess.run([sys.executable, "-c", code, url, event_id], check=True, timeout=60)
+
+
+def _event_row(runtime, event_id):
+    from gtm.sync.store.ledger import ProcessedEventRow
+
+    with runtime.store.session() as s:
+        row = s.get(ProcessedEventRow, event_id)
+        return (row.status, row.holder) if row is not None else None
+
+
+def test_mention_whose_answerer_died_is_answered_on_redelivery(sandbox, seed, runtime):
+    inc = incoming(sandbox, seed, event_id="ev-died")
+    _claim_in_a_process_that_dies(str(runtime.store.engine.url), "ev-died")
+    assert _event_row(runtime, "ev-died")[0] == "claimed"
+    d = Dispatcher(runtime, clock=lambda: NOW, answer=lambda *a: CARD, bot_open_id=seed.bot_open_id)
+    assert d.dispatch(inc) is None  # the redelivery: the dead holder's claim is taken over
+    assert d.drain(5)
+    assert d.dispatch(inc) is None  # answered now: a further redelivery is a duplicate
+    assert d.drain(5)
+    d.close()
+    assert _event_row(runtime, "ev-died")[0] == "done"
+    assert len(sandbox.control.messages(seed.chat_id, bots_only=True)) == 1
+    assert d.stats["duplicates"] == 1 and d.stats["replied"] == 1
+
+
+def test_live_claim_elsewhere_is_respected_and_an_expired_one_taken_over(sandbox, seed, runtime):
+    from datetime import datetime, timedelta, timezone
+
+    from gtm.sync.store.ledger import ProcessedEventRow
+
+    inc = incoming(sandbox, seed, event_id="ev-remote")
+    wall = datetime.now(timezone.utc)
+    with runtime.store.session() as s:  # a replica on another host is answering (lease on the wall clock)
+        s.add(ProcessedEventRow(event_id="ev-remote", project="", received_at=wall, status="claimed",
+                                holder="other-host:1:abcd", lease_until=wall + timedelta(minutes=5)))
+    d = Dispatcher(runtime, clock=lambda: NOW, answer=lambda *a: CARD, bot_open_id=seed.bot_open_id)
+    assert d.dispatch(inc) is None and d.drain(5)
+    assert sandbox.control.messages(seed.chat_id, bots_only=True) == []
+    with runtime.store.session() as s:  # that replica vanished: its lease ran out
+        s.get(ProcessedEventRow, "ev-remote").lease_until = wall - timedelta(seconds=1)
+    assert d.dispatch(inc) is None and d.drain(5)
+    d.close()
+    assert len(sandbox.control.messages(seed.chat_id, bots_only=True)) == 1
+
+
+def test_retried_answer_after_a_crash_between_send_and_done_stays_single(sandbox, seed, runtime):
+    from gtm.sync.store.ledger import ProcessedEventRow
+
+    inc = incoming(sandbox, seed, event_id="ev-sent")
+    d = Dispatcher(runtime, clock=lambda: NOW, answer=lambda *a: CARD, bot_open_id=seed.bot_open_id)
+    assert d.dispatch(inc) is None and d.drain(5)
+    with runtime.store.session() as s:  # as if the process died after the send, before "done"
+        row = s.get(ProcessedEventRow, "ev-sent")
+        row.status, row.holder = "claimed", "gone-host:1:dead"
+        row.lease_until = None
+    assert d.dispatch(inc) is None and d.drain(5)
+    d.close()
+    assert d.stats["replied"] == 2  # answered again …
+    assert len(sandbox.control.messages(seed.chat_id, bots_only=True)) == 1  # … deduplicated by its uuid
+
+
+# -- issue #16.7: bounded waits on the chat path ----------------------------------------------------
+def test_a_long_rate_limit_reset_never_holds_an_answer_it_is_queued(sandbox, seed, runtime, monkeypatch):
+    from gtm.bot import dispatcher as D
+    from gtm.sync.gateway import Gateway
+
+    waits: list[float] = []
+    runtime.gateway = Gateway(seed.app_id, seed.app_secret, sandbox.url, timeout=5, sleep=waits.append)
+    queued: list[tuple[float, object]] = []
+    d = Dispatcher(runtime, clock=lambda: NOW, answer=lambda *a: CARD, bot_open_id=seed.bot_open_id)
+    monkeypatch.setattr(d, "_later", lambda delay, fn, inc: queued.append((delay, fn)))
+    sandbox.inject("/reply", "429", count=1, reset_after=45)
+    inc = incoming(sandbox, seed, event_id="ev-429")
+    assert d.dispatch(inc) is None and d.drain(5)
+    assert sum(waits) <= D.CHAT_MAX_WAIT  # the worker did not sit out the 45 s reset
+    assert [delay for delay, _ in queued] == [45.0] and d.stats["queued"] == 1
+    assert sandbox.control.messages(seed.chat_id, bots_only=True) == []
+    queued[0][1]()  # the timer fires at the reset: answered once
+    assert len(sandbox.control.messages(seed.chat_id, bots_only=True)) == 1
+    assert _event_row(runtime, "ev-429")[0] == "done"
+
+
+def test_short_rate_limit_resets_are_retried_within_the_budget(sandbox, seed, runtime):
+    from gtm.sync.gateway import Gateway
+
+    waits: list[float] = []
+    runtime.gateway = Gateway(seed.app_id, seed.app_secret, sandbox.url, timeout=5, sleep=waits.append)
+    d = Dispatcher(runtime, clock=lambda: NOW, answer=lambda *a: CARD, bot_open_id=seed.bot_open_id)
+    sandbox.inject("/reply", "429", count=1, reset_after=1)
+    assert d.dispatch(incoming(sandbox, seed, event_id="ev-429s")) is None and d.drain(5)
+    d.close()
+    assert waits == [1.0] and d.stats["replied"] == 1 and d.stats["queued"] == 0
+    assert len(sandbox.control.messages(seed.chat_id, bots_only=True)) == 1

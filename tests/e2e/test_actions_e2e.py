@@ -100,7 +100,7 @@ def test_escalation_ack_then_resolve(sandbox, seed, gateway, runtime, plan, bot)
     assert ans["toast"]["type"] == "success", ans
     with runtime.store.session() as s:
         st = get_states(s, "alpha")[("issue", issue)]
-    assert st.acked_until == NOW + timedelta(hours=24)
+    assert st.acked_level == 1  # on-call ack: level 1 stops repeating (no ladder yet: no next deadline)
     ans = sandbox.control.click(mid, seed.users["pm"], Ack(p="alpha", t="issue", r=issue, l=1).value())
     assert ans["toast"]["type"] == "info"
 

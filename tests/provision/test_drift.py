@@ -135,12 +135,20 @@ def test_changed_options_keep_the_users_own(sandbox, gateway, base, run_init, wr
 
 def test_changed_type_is_reported_never_overwritten(sandbox, gateway, base, run_init, writes):
     _update_field(gateway, base, "milestone", "status", {"field_name": "状态", "type": 1})
-    for repair in (False, True):
-        mark = sandbox.journal.mark()
-        plan, res = run_init(base, repair=repair)
-        (f,) = plan.findings
-        assert f.kind == "field_type_changed" and not f.fixable
-        assert "表「里程碑」的字段「状态」的类型被改为「文本」，应为「单选」" in f.message
-        assert "Single select" in f.message_en and "Milestones" in f.message_en
-        assert plan.steps == [] and writes(mark) == []
-    assert _field(gateway, base, "milestone", "status")["type"] == 1
+    old_id = base.field_ids["milestone"]["status"]
+    mark = sandbox.journal.mark()
+    plan, res = run_init(base, repair=False)
+    (f,) = plan.findings
+    assert f.kind == "field_type_changed" and f.fixable
+    assert "表「里程碑」的字段「状态」的类型被改为「文本」，应为「单选」" in f.message
+    assert "Single select" in f.message_en and "Milestones" in f.message_en
+    assert plan.steps == [] and writes(mark) == []
+    # --repair sets the retyped field aside (its type and cells untouched) and creates the spec's field
+    plan, res = run_init(base, repair=True)
+    assert [s.op for s in plan.steps] == ["set_aside_field", "create_field"]
+    fields = {x["field_id"]: x for x in Reader(gateway).fields(base.app_token, base.table_ids["milestone"])}
+    assert fields[old_id]["type"] == 1 and fields[old_id]["field_name"] == "状态（旧·文本）"
+    new_id = res.binding.field_ids["milestone"]["status"]
+    assert new_id != old_id and fields[new_id]["type"] == 3 and fields[new_id]["field_name"] == "状态"
+    plan, _ = run_init(res.binding)
+    assert plan.findings == [] and plan.steps == []

@@ -53,18 +53,50 @@ def test_working_vs_calendar_day_counting(start, end, working, calendar):
 
 
 def test_unknown_year_falls_back_to_monday_to_friday_and_warns():
-    cal = WorkCalendar(Policy(), data_years=frozenset({2025, 2026}))
+    cal = WorkCalendar(Policy(), data_years=frozenset({2025, 2026}), library=None)  # no second source
     assert cal.is_working_day(date(2027, 1, 1))   # a Friday: no data → plain weekday
     assert not cal.is_working_day(date(2027, 1, 2))
+    assert cal.source(2027) == "weekdays" and cal.source(2026) == "chinesecalendar"
     assert cal.coverage_warning(at(2026, 6, 1)) is None
     warning = cal.coverage_warning(at(2026, 11, 20))
     assert warning and "2027" in warning and "节假日" in warning and "Mon–Fri" in warning
 
 
-def test_real_package_data_ends_with_a_warning_late_in_its_last_year():
+def test_real_package_data_ends_with_a_warning_late_in_its_last_year_without_a_second_source():
     last = max(WorkCalendar(Policy()).data_years)
-    assert WorkCalendar(Policy()).coverage_warning(at(last, 3, 1)) is None
-    assert str(last + 1) in WorkCalendar(Policy()).coverage_warning(at(last, 11, 20))
+    assert WorkCalendar(Policy(), library=None).coverage_warning(at(last, 3, 1)) is None
+    assert str(last + 1) in WorkCalendar(Policy(), library=None).coverage_warning(at(last, 11, 20))
+
+
+# issue #16.9: chinesecalendar has no 2027 → the holidays package, not Mon–Fri ---------------------
+@pytest.mark.parametrize("day", [date(2027, 2, 8), date(2027, 2, 9), date(2027, 2, 10),
+                                 *[date(2027, 10, d) for d in range(1, 6)]])
+def test_2027_spring_festival_and_national_day_are_holidays(day):
+    cal = WorkCalendar(Policy())
+    assert cal.source(2027) == "holidays" and not cal.is_working_day(day)
+
+
+def test_2027_has_no_coverage_warning_and_sources_per_year():
+    cal = WorkCalendar(Policy())
+    assert cal.coverage_warning(at(2026, 11, 20)) is None
+    assert cal.source(2025) == "chinesecalendar" and cal.source(2027) == "holidays"
+
+
+def test_extra_workdays_add_the_official_make_up_days_a_library_lacks():
+    cal = WorkCalendar(Policy(extra_workdays=[date(2027, 2, 20)], extra_holidays=[date(2027, 2, 11)]))
+    assert cal.is_working_day(date(2027, 2, 20))  # a Saturday 调休
+    assert not cal.is_working_day(date(2027, 2, 11))  # a Thursday made a holiday
+
+
+def test_per_project_holiday_country():
+    us = WorkCalendar(Policy(timezone="America/New_York", holiday_country="US"))
+    assert us.is_working_day(date(2027, 2, 8))  # Spring Festival is a US working day
+    assert not us.is_working_day(date(2027, 7, 5))  # Independence Day (observed)
+    assert not us.is_working_day(date(2025, 11, 27)) and us.source(2025) == "holidays"  # Thanksgiving
+    assert us.is_working_day(date(2025, 10, 1))  # China's National Day is not a US holiday
+    none = WorkCalendar(Policy(holiday_country="none"))
+    assert none.is_working_day(date(2025, 10, 1)) and none.source(2025) == "weekdays"
+    assert none.coverage_warning(at(2026, 11, 20)) is None  # Mon–Fri by choice: nothing to warn about
 
 
 @pytest.mark.parametrize("count, expected", [

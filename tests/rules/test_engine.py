@@ -59,18 +59,24 @@ def test_snapshot_problems_pass_through_and_new_ones_are_added_once():
 def test_escalation_states_round_trip_through_the_engine():
     raised = at(2025, 9, 1, 10)
     snap = plan(issues=[Issue(record_id="i1", issue="x", raised_at=raised, status="待处理")])
-    states: dict = {}
-    sent: list[str] = []
-    for hours in range(0, 24 * 10, 6):
-        result = run_checks(snap, raised + timedelta(hours=hours), Policy(), states)
-        sent += [n.key for n in result.notices if n.kind == "escalation"]
-        states.update({(s.table, s.record_id): s for s in result.escalations})
-    assert [k.rsplit(":", 1)[-1] for k in sent] == ["L1", "L2"]
-    assert isinstance(states[("issue", "i1")], EscalationState)
+    for policy, expected in ((Policy(escalation_repeat_after_days=0), ["L1", "L2"]),
+                             # unacknowledged: each level repeats every working day (Sat/Sun skipped)
+                             (Policy(), ["L1", "repeat1", "L2", "repeat1", "repeat2"])):
+        states: dict = {}
+        sent: list[str] = []
+        for hours in range(0, 24 * 10, 6):
+            result = run_checks(snap, raised + timedelta(hours=hours), policy, states)
+            sent += [n.key for n in result.notices if n.kind == "escalation"]
+            states.update({(s.table, s.record_id): s for s in result.escalations})
+        assert [k.rsplit(":", 1)[-1] for k in sent] == expected
+        assert isinstance(states[("issue", "i1")], EscalationState)
 
 
 def test_calendar_warning_surfaces_in_the_result():
-    result = run_checks(plan(), at(max_year(), 11, 20, 10), Policy(), {})
+    from gtm.bot.rules.calendar import WorkCalendar
+
+    cal = WorkCalendar(Policy(), library=None)  # chinesecalendar only: next year falls back to Mon–Fri
+    result = run_checks(plan(), at(max_year(), 11, 20, 10), Policy(), {}, calendar=cal)
     assert result.warnings and str(max_year() + 1) in result.warnings[0]
 
 

@@ -90,32 +90,53 @@ def test_user_timezone_with_dst(utc_now, level_ny, level_sh):
     assert (ny.level, sh.level) == (level_ny, level_sh)
 
 
-def test_ack_pauses_then_rearms_with_one_distinct_renotification():
-    acked_until = RAISED + timedelta(days=4, hours=2)
-    acked = EscalationState(table="issue", record_id="rec_i1", level=1, since=RAISED,
-                            acked_until=acked_until)
+# issue #16.8: on-call semantics ------------------------------------------------------------------
+def test_unacknowledged_level_repeats_every_working_day_until_escalated():
+    out, _ = run(at(2025, 9, 4, 11, 0))  # Thu: > 3 days → PM
+    [first] = out.notices
+    assert first.level == 1 and "每 1 个工作日重复提醒" in first.text
+    s1 = state_of(out)
+    assert s1.notified_at == at(2025, 9, 4, 11, 0) and s1.repeats == 0
+    quiet, _ = run(at(2025, 9, 5, 10, 59), {("issue", "rec_i1"): s1})
+    assert not quiet.notices
+    out, _ = run(at(2025, 9, 5, 11, 0), {("issue", "rec_i1"): s1})  # one working day later (Fri)
+    [rep] = out.notices
+    assert rep.level == 1 and rep.key.endswith(":L1:repeat1") and rep.recipients == ["ou_pm"]
+    assert "第 2 次提醒" in rep.text
+    s2 = state_of(out)
+    again, _ = run(at(2025, 9, 5, 15, 0), {("issue", "rec_i1"): s2})
+    assert not again.notices  # once per interval
+    weekend, _ = run(at(2025, 9, 6, 12, 0), {("issue", "rec_i1"): s2})
+    assert not weekend.notices  # Saturday is not a working day
+    out, _ = run(at(2025, 9, 8, 10, 30), {("issue", "rec_i1"): s2})  # Mon: > 7 days → management
+    assert [n.level for n in out.notices] == [2] and ":repeat" not in out.notices[0].key
+    assert state_of(out).repeats == 0
+
+
+def test_ack_silences_the_level_until_the_next_level_is_due():
+    acked = EscalationState(table="issue", record_id="rec_i1", level=1, since=RAISED, acked_level=1,
+                            notified_at=at(2025, 9, 4, 11, 0), acked_until=RAISED + timedelta(days=7))
     states = {("issue", "rec_i1"): acked}
-    paused, _ = run(acked_until - timedelta(minutes=1), states)
-    assert not paused.notices and not paused.escalations
-    out, _ = run(acked_until, states)
-    [n] = out.notices
-    assert n.level == 1 and n.key.endswith(":L1:rearm:20250905T040000Z") and n.data["renotify"]
-    assert state_of(out).acked_until is None and state_of(out).level == 1
-    later, _ = run(acked_until + timedelta(hours=1), {("issue", "rec_i1"): state_of(out)})
-    assert not later.notices  # re-notified once only
+    for day in (5, 6, 7):  # acknowledged: no repeats, however long it takes
+        out, _ = run(at(2025, 9, day, 12, 0), states)
+        assert not out.notices
+    out, _ = run(at(2025, 9, 8, 10, 30), states)
+    assert [n.level for n in out.notices] == [2]  # the next level still escalates
+    s2 = state_of(out)
+    assert s2.level == 2 and s2.acked_level == 1
+    out, _ = run(at(2025, 9, 9, 10, 30), {("issue", "rec_i1"): s2})
+    assert [n.key.rsplit(":", 1)[-1] for n in out.notices] == ["repeat1"]  # level 2 is not acknowledged
 
 
-def test_ack_spanning_the_next_threshold_notifies_the_next_level_only():
-    acked = EscalationState(table="issue", record_id="rec_i1", level=1, since=RAISED,
-                            acked_until=RAISED + timedelta(days=9))
-    during, [item] = run(RAISED + timedelta(days=8), {("issue", "rec_i1"): acked})
-    assert not during.notices and item.level == 1 and item.due_level == 2
-    out, _ = run(RAISED + timedelta(days=9), {("issue", "rec_i1"): acked})
-    assert [n.level for n in out.notices] == [2] and ":rearm:" not in out.notices[0].key
+def test_repeats_can_be_turned_off():
+    out, _ = run(at(2025, 9, 4, 11, 0))
+    out, _ = run(at(2025, 9, 6, 11, 0), {("issue", "rec_i1"): state_of(out)},
+                 policy=Policy(escalation_repeat_after_days=0))
+    assert not out.notices
 
 
 def test_snooze_silences_until_its_date_then_renotifies_once():
-    snoozed = EscalationState(table="issue", record_id="rec_i1", level=1, since=RAISED,
+    snoozed = EscalationState(table="issue", record_id="rec_i1", level=1, since=RAISED, acked_level=1,
                               snoozed_until=at(2025, 9, 6, 9, 0))
     quiet, _ = run(at(2025, 9, 6, 8, 59), {("issue", "rec_i1"): snoozed})
     assert not quiet.notices

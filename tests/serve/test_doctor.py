@@ -98,7 +98,7 @@ def test_doctor_checks_the_live_configuration_against_the_settings_table(make_ap
     for key in ("check_interval_minutes", "budget_overrun_ratio", "quiet_start", "no_such_knob"):
         line = next(x for x in out.splitlines() if f"项目 launch 策略 / project policy {key}" in x)
         assert "missing" in line
-    assert "all 44 within their ranges (docs/SETTINGS.md)" in out
+    assert "all 48 within their ranges (docs/SETTINGS.md)" in out
 
 
 def test_settings_table_lists_every_setting_and_docs_match():
@@ -146,3 +146,17 @@ def test_doctor_says_it_cannot_tell_without_the_self_manage_scope(app_ctx, proje
     assert not any(f.status == MISSING for f in findings)
     code, out = render(app_ctx)
     assert code == 0 and "1 个警告 / 1 warnings" in out and "all checks passed" not in out
+
+
+def test_doctor_shows_the_holiday_source_of_each_year(app_ctx):
+    """Issue #16.9: 2027 comes from the holidays package (chinesecalendar has none), said per year."""
+    from datetime import datetime
+    from zoneinfo import ZoneInfo
+
+    from gtm.bot.doctor import OK, Doctor
+
+    doc = Doctor(app_ctx, now=datetime(2026, 11, 20, 10, tzinfo=ZoneInfo("Asia/Shanghai")))
+    doc.check_time()
+    [cal] = [f for f in doc.findings if f.check.startswith("节假日日历")]
+    assert cal.status == OK and "2026: chinesecalendar, 2027: holidays" in cal.detail
+    assert "EXTRA_WORKDAYS" in cal.detail

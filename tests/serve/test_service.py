@@ -27,7 +27,7 @@ def test_health_metrics_and_readiness_follow_the_real_dependencies(app_ctx, sand
         assert ready is not None, get(svc.url, "/readyz").text
         body = ready.json()
         assert body["ready"] is True and body["failed"] == []
-        assert set(body["checks"]) == {"feishu", "store", "longconn"}
+        assert set(body["checks"]) == {"feishu", "store", "leader", "longconn"}
         # the readiness probe really asked Feishu for a token (not the SDK's cache)
         assert any(e["path"].endswith("/tenant_access_token/internal") for e in sandbox.journal.since(0))
 
@@ -104,3 +104,59 @@ def test_leader_reschedules_when_a_project_is_added(app_ctx):
         assert svc.reload_projects() is False  # nothing changed
     finally:
         svc.stop()
+
+
+def test_dead_leader_thread_fails_readyz_and_exits_the_process(app_ctx, monkeypatch):
+    """Issue #16.5: if the election thread dies no job would ever run again; /readyz must say so
+    and `gtm serve` must exit (non-zero) so the orchestrator restarts it."""
+    import threading
+
+    from gtm.bot import leader as L
+    from gtm.bot.serve import run_serve
+
+    def broken(self) -> bool:
+        raise OSError("lock path unusable")
+
+    monkeypatch.setattr(L.Leader, "step", broken)
+    svc = Service(app_ctx).start()
+    try:
+        down = poll_status(svc.url, "/readyz", 503)
+        assert down is not None, get(svc.url, "/readyz").text
+        body = down.json()
+        assert "leader" in body["failed"] and "lock path unusable" in body["checks"]["leader"]["error"]
+        assert svc.fatal_event.is_set() and "lock path unusable" in svc.fatal
+    finally:
+        svc.stop()
+
+    result: dict[str, int] = {}
+    t = threading.Thread(target=lambda: result.setdefault("code", run_serve(app_ctx)), daemon=True)
+    t.start()
+    t.join(30)
+    assert not t.is_alive() and result["code"] == 1
+
+
+def test_delivery_health_shows_in_readyz_metrics_and_doctor(app_ctx):
+    """Issue #16.6: the watchdog's list is the same in /readyz (degraded), /metrics and `gtm doctor`."""
+    from datetime import datetime, timezone
+
+    from gtm.bot.doctor import Doctor
+    from gtm.sync.binding import BaseBinding
+    from gtm.sync.provision import register_project
+    from gtm.sync.store.ledger import NotificationRow
+
+    now = datetime.now(timezone.utc)
+    with app_ctx.store.session() as s:
+        register_project(s, "alpha", "Alpha", "gtm", BaseBinding(slug="alpha", app_token="basX"), chat_ids=["oc_x"])
+        s.add(NotificationRow(project="alpha", key="digest:abc", recipient="oc_x", kind="digest", status="failed",
+                              uuid="u1", attempts=1, error_code=230002, error_reason="Bot/User can NOT be out of "
+                              "the chat.", permanent=True, created_at=now, updated_at=now))
+    svc = Service(app_ctx).start()
+    try:
+        body = get(svc.url, "/readyz").json()
+        assert any("no longer in the project group" in d for d in body["degraded"]), body
+        text = get(svc.url, "/metrics").text
+        assert 'gtm_delivery_health_issues{cause="bot_not_in_chat",project="alpha"} 1.0' in text
+    finally:
+        svc.stop()
+    found = [f for f in Doctor(app_ctx).run() if f.check.startswith("送达健康")]
+    assert len(found) == 1 and "机器人已不在项目群中" in found[0].detail and "添加机器人" in found[0].fix

@@ -18,6 +18,7 @@ from gtm.schemas.settings import Policy
 from gtm.sync.errors import ConnectionFailed
 from gtm.sync.gateway import Gateway
 from gtm.sync.store.ledger import NotificationRow
+from gtm.sync.store.holder import lease_until, wall_now
 from gtm.sync.store.open import open_store
 
 SEND_PATH = "/open-apis/im/v1/messages"
@@ -112,25 +113,40 @@ def test_two_concurrent_runs_send_each_message_once(sandbox, seed, gateway, stor
     assert len(sent) == 4
 
 
+def _dead_local_holder() -> str:
+    """The holder identity of a process on this host that has exited (a crashed sender)."""
+    import socket
+    import subprocess
+    import sys
+
+    child = subprocess.Popen([sys.executable, "-c", "pass"])
+    child.wait(30)
+    return f"{socket.gethostname()}:{child.pid}:deadbeef"
+
+
 def test_crash_after_send_before_mark_delivers_once(sandbox, seed, gateway, store, cards):
-    """The process sent the message, then died before recording it: the retry reuses the uuid."""
+    """The process sent the message, then died before recording it: the retry reuses the uuid.
+    Its lease is on the wall clock: a run at any `--as-of` instant respects it while it lasts."""
     pm = seed.users["pm"]
     sender = Sender(gateway, store, cards, lease_seconds=60)
     n = notice("escalation", "rec9", [pm], level=1)
     card = cards.single("P", n, "zh")
     with store.session() as s:
         row = ledger.reserve(s, "p1", n.key, pm, kind=n.kind, payload=card, now=NOW,
-                             lease_until=NOW + timedelta(seconds=60))
+                             lease_until=lease_until(60), holder="other-host:7:abcd")
         assert row is not None and row.status == "pending"
         row_uuid = row.uuid
-    first_id = sender.send_card(pm, card, row_uuid)  # … and the process dies here
+    first_id = sender.send_card(pm, card, row_uuid)  # … and the process (on another host) dies here
     assert len(delivered(sandbox)) == 1
 
-    # a new run while the dead run's lease is live leaves the row alone
-    out = Sender(gateway, store, cards).dispatch("p1", "P", [n], NOW + timedelta(seconds=5), POLICY)
-    assert [o.status for o in out] == ["skipped"]
-    # after the lease: retried with the same uuid → Feishu (sandbox) drops the duplicate
-    out = Sender(gateway, store, cards).dispatch("p1", "P", [n], NOW + timedelta(minutes=2), POLICY)
+    # a new run while the dead run's lease is live leaves the row alone, whatever its `now`
+    for at in (NOW + timedelta(seconds=5), NOW + timedelta(days=3)):
+        out = Sender(gateway, store, cards).dispatch("p1", "P", [n], at, POLICY)
+        assert [o.status for o in out] == ["skipped"]
+    # after the lease (wall clock): retried with the same uuid → Feishu (sandbox) drops the duplicate
+    with store.session() as s:
+        s.get(NotificationRow, row.id).lease_until = wall_now() - timedelta(seconds=1)
+    out = Sender(gateway, store, cards).dispatch("p1", "P", [n], NOW, POLICY)
     assert [o.status for o in out] == ["sent"]
     assert len(delivered(sandbox)) == 1
     assert len(send_posts(sandbox)) == 2
@@ -138,16 +154,31 @@ def test_crash_after_send_before_mark_delivers_once(sandbox, seed, gateway, stor
     assert r.status == "sent" and r.message_id == first_id and r.uuid == ledger.message_uuid("p1", n.key, pm)
 
 
-def test_crash_before_send_is_retried_by_the_next_run_without_the_notice(sandbox, seed, gateway, store, cards):
+def test_crash_before_send_is_retried_at_once_when_the_holder_is_dead(sandbox, seed, gateway, store, cards):
+    """Issue #16.4: a restarted process reclaims a dead holder's rows at once — a rerun at the
+    same `--as-of` instant, within the old 120 s lease, delivers them."""
     pm = seed.users["pm"]
     n = notice("budget", "rec5", [pm])
     with store.session() as s:
         ledger.reserve(s, "p1", n.key, pm, kind=n.kind, payload=cards.single("P", n, "zh"), now=NOW,
-                       lease_until=NOW + timedelta(seconds=60))
+                       lease_until=lease_until(120), holder=_dead_local_holder())
     # the next run no longer has this notice (the condition cleared), but the reserved row is owed
-    out = Sender(gateway, store, cards).dispatch("p1", "P", [], NOW + timedelta(minutes=5), POLICY)
+    out = Sender(gateway, store, cards).dispatch("p1", "P", [], NOW, POLICY)
     assert [(o.key, o.status) for o in out] == [(n.key, "sent")]
     assert len(delivered(sandbox)) == 1
+
+
+def test_interrupted_send_older_than_the_uuid_window_is_reported_not_resent(sandbox, seed, gateway, store, cards):
+    pm = seed.users["pm"]
+    n = notice("gate", "g7", [pm])
+    with store.session() as s:
+        ledger.reserve(s, "p1", n.key, pm, kind=n.kind, payload=cards.single("P", n, "zh"), now=NOW,
+                       lease_until=wall_now() - timedelta(hours=2), holder="other-host:7:abcd")
+    out = Sender(gateway, store, cards).dispatch("p1", "P", [n], NOW, POLICY)
+    assert [o.status for o in out] == ["failed"] and "uncertain" in out[0].why
+    assert delivered(sandbox) == []
+    [r] = rows(store)
+    assert r.status == "failed" and r.permanent and "不确定是否已送达" in r.error_reason
 
 
 @pytest.mark.parametrize("kind", ["5xx", "429", "timeout"])

@@ -130,13 +130,14 @@ def test_sync_project_counts_calls_and_renders(setup, gateway, sandbox, store):
     b, ids, m = setup
     summary = sync_project(store, gateway, b, T0 + timedelta(hours=1), full=True)
     assert summary.report.full and summary.counts()["task"] == N
-    assert summary.calls == {"bitable.record.search": 3 + 1 + 1}  # tasks in 3 pages + 2 empty tables
+    # tasks in 3 pages + 2 empty tables, and one field list per table (the schema-drift comparison)
+    assert summary.calls == {"bitable.record.search": 3 + 1 + 1, "bitable.field.list": 3}
     console = Console(record=True, width=120)
     console.print(render_summary(summary))
     text = console.export_text()
     assert "任务" in text and str(N) in text and "bitable.record.search" in text
     summary = sync_project(store, gateway, b, T0 + timedelta(hours=2))
-    assert summary.total_calls == 3 and summary.report.changed == 0
+    assert summary.total_calls == 3 + 3 and summary.report.changed == 0  # 3 searches + 3 field lists
 
 
 def test_a_computed_value_can_be_cleared(setup, gateway, sandbox, store):
