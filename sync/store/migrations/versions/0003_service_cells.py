@@ -1,7 +1,7 @@
 """service cells and reported problems
 
-Revision ID: 0002_service_cells
-Revises: 0001_initial
+Revision ID: 0003_service_cells
+Revises: 0002_leases_and_claims
 Create Date: 2026-12-05 06:26:37.372881
 """
 from __future__ import annotations
@@ -12,8 +12,8 @@ import sqlalchemy as sa
 from alembic import op
 from gtm.sync.store.base import UTCDateTime
 
-revision: str = '0002_service_cells'
-down_revision: Union[str, None] = '0001_initial'
+revision: str = '0003_service_cells'
+down_revision: Union[str, None] = '0002_leases_and_claims'
 branch_labels: Union[str, Sequence[str], None] = None
 depends_on: Union[str, Sequence[str], None] = None
 
