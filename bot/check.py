@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from gtm.bot.rules.data_checks import tells_the_pm
 from gtm.bot.rules.overdue import TRACKED
 from gtm.bot.runtime import ProjectRuntime, Runtime
 from gtm.bot.watchdog import HealthIssue, collect, health_notices
@@ -152,7 +153,8 @@ def run_check(runtime: Runtime, project: ProjectRuntime, now: datetime, *, dry_r
     mirror = runtime.mirror(project)
     plan = plan_writes(result.writes, mirror)
     run.writes_planned = plan.count if hasattr(plan, "count") else len(result.writes)
-    problems = problem_notices(project, snapshot, list(result.problems))
+    own = set(snapshot.problems)
+    problems = problem_notices(project, snapshot, [p for p in result.problems if p in own or tells_the_pm(p)])
     with runtime.store.session() as s:
         told = reported_problems(s, project.slug)
     fresh = [n for n in problems if n.key not in told]  # each data problem goes out once

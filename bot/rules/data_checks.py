@@ -63,3 +63,13 @@ def ends_before_starts(snapshot: PlanSnapshot) -> list[DataProblem]:
 
 def find_data_problems(snapshot: PlanSnapshot) -> list[DataProblem]:
     return [*predecessor_cycles(snapshot), *ends_before_starts(snapshot)]
+
+
+def tells_the_pm(p: DataProblem) -> bool:
+    """Rule-found problems that go to the PM's digest besides the record codec's: the ones found
+    here (cycles, end before start) and a person's 延期 that disagrees with the dates."""
+    if p.field == "predecessors" and ("cycle" in p.reason_en or "own predecessor" in p.reason_en):
+        return True
+    if " is before " in p.reason_en and p.fix_en.startswith("move"):
+        return True
+    return p.field == "status" and "(not overdue yet)" in p.reason_en

@@ -299,7 +299,7 @@ def test_campaign_defaults_to_strict_owners_edit_their_rows(gtm, sandbox, seed, 
     assert sandbox.bitable.can(token, wang, "view", tid, theirs)  # members view everything
     again = gtm(*init_args(seed, "campaign"))  # no --template: the project's own template, strict again
     assert again.code == 0 and again.writes == [], [(e["method"], e["path"]) for e in again.writes]
-    opted_out = gtm(*init_args(seed, "campaign2", "--template", "campaign", "--permissions", "default"))
+    opted_out = gtm(*init_args(seed, "campaign2", "--template", "campaign", "--permissions", "default", "--move"))
     assert opted_out.code == 0 and "高级权限已启用" not in opted_out.out
 
 
@@ -325,7 +325,7 @@ def test_campaign_example_is_the_seeds_618_plan(gtm, seed, lark_client):
     day = lambda ms: datetime.fromtimestamp(ms / 1000, ZoneInfo("Asia/Shanghai")).date().isoformat()  # noqa: E731
     assert (day(m003["计划开始时间"]), day(m003["计划结束时间"]), day(m003["实际结束时间"])) == (
         "2024-05-05", "2024-05-12", "2024-05-13")
-    bad = gtm(*init_args(seed, "g", "--template", "gtm", "--example"))
+    bad = gtm(*init_args(seed, "g", "--template", "gtm", "--example", "--move"))
     assert bad.code == 2 and "only campaign has one" in bad.out and bad.writes == []
 
 
