@@ -1,7 +1,7 @@
 """`python -m gtm.benchmarks [--quick] [--only B1,B4] [--json PATH] [--profile]` (also `make bench`);
 `python -m gtm.benchmarks faults` runs the fault-injection table instead (`gtm.benchmarks.faults`).
 
-Runs the eight figures against the real code paths (see benchmarks/README.md), prints one table
+Runs the nine figures against the real code paths (see benchmarks/README.md), prints one table
 (figure, measure, value, goal, ratio, ok) plus notes, and writes the results as JSON
 (default benchmarks/results/latest.json).
 """
@@ -25,7 +25,7 @@ from gtm.benchmarks.common import Bench, Figure
 
 # relative to the working directory: an installed package must not write into site-packages
 RESULTS = Path("benchmarks") / "results" / "latest.json"
-ALL = ("B1", "B2", "B3", "B4", "B5", "B6", "B7", "B8")
+ALL = ("B1", "B2", "B3", "B4", "B5", "B6", "B7", "B8", "B9")
 
 
 @dataclass
@@ -44,10 +44,13 @@ class Sizes:
     b8_seconds: float = 20.0
     b8_tables: int = 4
     b8_table: int = 10_000
+    b9_tasks: int = 10_000
+    b9_links: int = 20_000
 
 
 QUICK = Sizes(b1=(600, 1_200), b2_ks=(120, 600), b2_table=1_200, b3_n=1_500, b3_k=3, b4=2_000, b5_tasks=300,
-              b5_askers=3, b5_rounds=1, b6_tasks=500, b7=2_000, b8_seconds=2.0, b8_tables=2, b8_table=1_000)
+              b5_askers=3, b5_rounds=1, b6_tasks=500, b7=2_000, b8_seconds=2.0, b8_tables=2, b8_table=1_000,
+              b9_tasks=1_000, b9_links=2_000)
 
 
 class Runner:
@@ -131,6 +134,11 @@ class Runner:
         from gtm.benchmarks.bench_sync import b8_sustained
 
         return b8_sustained(self.sync(), self.s.b8_seconds, self.s.b8_tables, self.s.b8_table)
+
+    def b9(self) -> Figure:
+        from gtm.benchmarks.bench_schedule import b9_schedule
+
+        return b9_schedule(self.s.b9_tasks, self.s.b9_links, profile=self.profile)
 
 
 # -- output ------------------------------------------------------------------------------------------

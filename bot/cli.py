@@ -178,25 +178,28 @@ def sync(ctx: click.Context, project: str | None, full: bool) -> None:
 @click.option("--project", default=None, help="Project slug (default: the only project; 'all' for every project).")
 @click.option("--as-of", "as_of", default=None, callback=_check_as_of, help="Evaluate at this instant (ISO-8601). Default: now.")
 @click.option("--dry-run", is_flag=True, help="Only print what would be sent and written.")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON (for scripts) instead of tables.")
 @click.pass_context
-def check(ctx: click.Context, project: str | None, as_of: str | None, dry_run: bool) -> None:
+def check(ctx: click.Context, project: str | None, as_of: str | None, dry_run: bool, as_json: bool) -> None:
     """Refresh, run every rule once at that instant, write back, send notices; print a summary."""
     from gtm.bot.commands_run import run_check_cli
 
     app = _context(ctx)
-    sys.exit(run_check_cli(app, project, lambda tz: _parse_as_of(as_of, tz), dry_run))
+    sys.exit(run_check_cli(app, project, lambda tz: _parse_as_of(as_of, tz), dry_run, as_json=as_json))
 
 
 @main.command()
 @click.option("--project", default=None, help="Project slug (default: the only project).")
 @click.option("--as-of", "as_of", default=None, callback=_check_as_of, help="Report as of this instant (ISO-8601).")
 @click.option("--print", "print_only", is_flag=True, help="Print the report here instead of posting it.")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON (for scripts) instead of tables.")
 @click.pass_context
-def report(ctx: click.Context, project: str | None, as_of: str | None, print_only: bool) -> None:
+def report(ctx: click.Context, project: str | None, as_of: str | None, print_only: bool, as_json: bool) -> None:
     """Build the weekly report (green/yellow/red with reasons); post it to the project group."""
     from gtm.bot.commands_run import run_report_cli
 
-    sys.exit(run_report_cli(_context(ctx), project, lambda tz: _parse_as_of(as_of, tz), print_only))
+    sys.exit(run_report_cli(_context(ctx), project, lambda tz: _parse_as_of(as_of, tz), print_only,
+                            as_json=as_json))
 
 
 @main.command()
@@ -215,22 +218,65 @@ def portfolio(ctx: click.Context, as_of: str | None, print_only: bool) -> None:
 @click.option("--as", "as_open_id", default=None, help="Ask as this person (open_id). Default: the project manager.")
 @click.option("--project", default=None, help="Project slug (default: the only project).")
 @click.option("--as-of", "as_of", default=None, callback=_check_as_of, help="Answer as of this instant (ISO-8601).")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON (for scripts) instead of tables.")
 @click.pass_context
-def ask(ctx: click.Context, text: str, as_open_id: str | None, project: str | None, as_of: str | None) -> None:
+def ask(ctx: click.Context, text: str, as_open_id: str | None, project: str | None, as_of: str | None,
+        as_json: bool) -> None:
     """Ask the bot as in the group chat, e.g. gtm ask "M3", gtm ask "我的任务" --as ou_…"""
     from gtm.bot.commands_run import run_ask_cli
 
-    sys.exit(run_ask_cli(_context(ctx), text, as_open_id, project, lambda tz: _parse_as_of(as_of, tz)))
+    sys.exit(run_ask_cli(_context(ctx), text, as_open_id, project, lambda tz: _parse_as_of(as_of, tz),
+                         as_json=as_json))
+
+
+@main.command()
+@click.option("--as-of", "as_of", default=None, callback=_check_as_of, help="As of this instant (ISO-8601); the month before it is reported.")
+@click.option("--print", "print_only", is_flag=True, help="Print instead of sending to management.")
+@click.pass_context
+def monthly(ctx: click.Context, as_of: str | None, print_only: bool) -> None:
+    """月度汇报: last month's milestones hit/missed vs baseline, top risks, decisions needed (to management)."""
+    from gtm.bot.commands_run import run_monthly_cli
+
+    sys.exit(run_monthly_cli(_context(ctx), lambda tz: _parse_as_of(as_of, tz), print_only))
+
+
+@main.group()
+def baseline() -> None:
+    """基线：已批准的计划 · The approved plan (基线结束 / 基线偏差): set it, compare against it."""
+
+
+@baseline.command("set")
+@click.option("--project", default=None, help="Project slug (default: the only project).")
+@click.option("--missing-only", is_flag=True, help="Only rows without a baseline yet (new tasks); keep the rest.")
+@click.option("--as-of", "as_of", default=None, callback=_check_as_of, help="As of this instant (ISO-8601). Default: now.")
+@click.pass_context
+def baseline_set(ctx: click.Context, project: str | None, missing_only: bool, as_of: str | None) -> None:
+    """Snapshot 计划结束 / 目标日期 into 基线结束 for every task and milestone (postponing never moves it)."""
+    from gtm.bot.commands_run import run_baseline_set
+
+    sys.exit(run_baseline_set(_context(ctx), project, lambda tz: _parse_as_of(as_of, tz), missing_only))
+
+
+@baseline.command("show")
+@click.option("--project", default=None, help="Project slug (default: the only project).")
+@click.option("--as-of", "as_of", default=None, callback=_check_as_of, help="As of this instant (ISO-8601). Default: now.")
+@click.pass_context
+def baseline_show(ctx: click.Context, project: str | None, as_of: str | None) -> None:
+    """Each milestone and task: baseline, today's plan, the variance in days and the forecast."""
+    from gtm.bot.commands_run import run_baseline_show
+
+    sys.exit(run_baseline_show(_context(ctx), project, lambda tz: _parse_as_of(as_of, tz)))
 
 
 @main.group(cls=GtmGroup, invoke_without_command=True)
+@click.option("--json", "as_json", is_flag=True, help="Print JSON (for scripts) instead of tables.")
 @click.pass_context
-def projects(ctx: click.Context) -> None:
+def projects(ctx: click.Context, as_json: bool) -> None:
     """List the projects this deployment serves (Base URL, chat, last check/report)."""
     if ctx.invoked_subcommand is None:
         from gtm.bot.commands_run import run_projects_list
 
-        sys.exit(run_projects_list(_context(ctx)))
+        sys.exit(run_projects_list(_context(ctx), as_json=as_json))
 
 
 @projects.command("archive")
@@ -313,12 +359,13 @@ def serve(ctx: click.Context, use_sandbox: bool) -> None:
 
 
 @main.command()
+@click.option("--json", "as_json", is_flag=True, help="Print JSON (for scripts) instead of tables.")
 @click.pass_context
-def doctor(ctx: click.Context) -> None:
+def doctor(ctx: click.Context, as_json: bool) -> None:
     """Check configuration and every Feishu permission the service needs."""
     from gtm.bot.doctor import run_doctor
 
-    sys.exit(run_doctor(_context(ctx)))
+    sys.exit(run_doctor(_context(ctx), as_json=as_json))
 
 
 if __name__ == "__main__":  # pragma: no cover

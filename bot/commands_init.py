@@ -11,7 +11,8 @@ from typing import Any
 
 from rich.console import Console
 from rich.markup import escape
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
+
+from gtm.bot.progress import step_progress
 
 from gtm.sync.errors import FeishuError
 from gtm.sync.writeback import WriteBackError, WriteRefused
@@ -165,13 +166,7 @@ def run_init(app, *, project: str | None, template: str | None, name: str | None
     name = name or tmpl.name
     start = start or (tmpl.example_start if example else None) or now.date()
 
-    with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), console=console,
-                  transient=True, disable=dry_run or not console.is_terminal) as bar:
-        task = bar.add_task("准备 / planning", total=None)
-
-        def progress(step: str, done: int, total: int) -> None:
-            bar.update(task, description=step[:60], completed=done, total=total)
-
+    with step_progress(console, "建表 / provisioning", enabled=not dry_run) as progress:
         try:
             out = provision(app.gateway, name=name, template=template, start=start, tz=settings.timezone,
                             binding=binding, slug=slug, repair=repair, dry_run=dry_run, progress=progress,

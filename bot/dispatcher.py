@@ -44,6 +44,7 @@ from lark_oapi.api.im.v1 import (
 )
 
 from gtm.bot.failures import log_failure
+from gtm.bot.reactor import EditReactor
 from gtm.bot.transports import Incoming
 from gtm.sync.errors import RateLimited
 from gtm.sync.store.ledger import claim_event, mark_event_done, release_event
@@ -126,7 +127,8 @@ class Dispatcher:
     def __init__(self, runtime: Any, *, workers: int = 4, callback_budget: float = 2.5,
                  snapshot_max_age: float = 120.0, bot_open_id: str | None = None,
                  clock: Clock | None = None,
-                 answer: Callable[..., dict[str, Any]] | None = None) -> None:
+                 answer: Callable[..., dict[str, Any]] | None = None,
+                 edit_debounce: float | None = None) -> None:
         self.runtime = runtime
         self.callback_budget = callback_budget
         self.snapshot_max_age = snapshot_max_age
@@ -143,6 +145,10 @@ class Dispatcher:
         self._app_pacer = ChatPacer(per_window=50, window=1.1)  # per app: im.send 50/s
         self.stats: dict[str, int] = {"received": 0, "duplicates": 0, "replied": 0, "ignored": 0,
                                       "failed": 0, "late_cards": 0, "queued": 0}
+        if edit_debounce is None:
+            settings = getattr(runtime, "settings", None)
+            edit_debounce = float(getattr(settings, "edit_debounce_seconds", 1.5))
+        self.reactor = EditReactor(runtime, self._clock, edit_debounce)
 
     # -- identity ------------------------------------------------------------------------
     def bot_open_id(self) -> str | None:
@@ -392,6 +398,7 @@ class Dispatcher:
                 return
             mirror = self.runtime.mirror(project)
             mirror.refresh_records(table_key, list(inc.record_ids))
+            self.reactor.changed(project, table_key, list(inc.record_ids))  # rules, debounced
             return
 
     # -- pool ----------------------------------------------------------------------------
@@ -433,6 +440,7 @@ class Dispatcher:
             return not self._inflight
 
     def close(self, timeout: float = 10.0) -> None:
+        self.reactor.close()
         self.drain(timeout)
         self._pool.shutdown(wait=False, cancel_futures=True)
 

@@ -8,8 +8,9 @@ when nothing is missing, 1 otherwise.
 from __future__ import annotations
 
 import asyncio
+import json
 import threading
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from typing import Any, Callable
 
@@ -38,6 +39,7 @@ class Finding:
     status: str
     detail: str = ""
     fix: str = ""
+    project: str = ""  # the project block this finding belongs to ("" = the deployment)
 
     @property
     def failed(self) -> bool:
@@ -64,9 +66,10 @@ class Doctor:
         self.ws_timeout = ws_timeout
         self.findings: list[Finding] = []
         self.token_ok = False
+        self.section = ""  # the project being checked (labels its block in the output)
 
     def add(self, check: str, status: str, detail: str = "", fix: str = "") -> Finding:
-        f = Finding(check, status, detail, fix)
+        f = Finding(check, status, detail, fix, self.section)
         self.findings.append(f)
         return f
 
@@ -88,7 +91,11 @@ class Doctor:
                      "运行 `gtm init --project SLUG` / run `gtm init --project SLUG`")
         seen_chats: set[str] = set()
         for t in targets:
-            self.check_target(t, seen_chats)
+            self.section = t.slug
+            try:
+                self.check_target(t, seen_chats)
+            finally:
+                self.section = ""
         if self.settings.chat_id and self.settings.chat_id not in seen_chats:
             self.check_chat(self.settings.chat_id, "GTM_CHAT_ID")
         self.check_longconn()
@@ -378,7 +385,7 @@ class Doctor:
             if lost:
                 self.findings.append(Finding(label + "计划表结构 / plan tables", MISSING,
                                              f"找不到 / missing: {', '.join(lost)}",
-                                             f"gtm init --project {t.slug} --repair"))
+                                             f"gtm init --project {t.slug} --repair", self.section))
             return f"{t.base_token}: {len(have)} 张表 / tables"
 
         def base_error(exc: FeishuError) -> Finding | None:
@@ -551,6 +558,8 @@ STATUS_STYLE = {OK: ("✔ ok", "green"), MISSING: ("✘ missing", "red"), WARN: 
 
 
 def print_findings(findings: list[Finding], console: Any = None) -> None:
+    """The findings as one table: the deployment's checks first, then one labelled block per
+    project; the last line counts what is missing, else the warnings, else says all passed."""
     from rich.console import Console
     from rich.markup import escape
     from rich.table import Table
@@ -561,25 +570,48 @@ def print_findings(findings: list[Finding], console: Any = None) -> None:
     table.add_column("结果 / Status", no_wrap=True)
     table.add_column("说明 / Detail", overflow="fold")
     table.add_column("怎么办 / What to do", overflow="fold")
+    blocks: dict[str, list[Finding]] = {}
     for f in findings:
-        label, style = STATUS_STYLE.get(f.status, (f.status, ""))
-        table.add_row(escape(f.check), f"[{style}]{label}[/]", escape(f.detail), escape(f.fix))
+        blocks.setdefault(f.project, []).append(f)
+    for project, rows in sorted(blocks.items(), key=lambda kv: kv[0] != ""):
+        if table.rows:
+            table.add_section()
+        table.add_row(f"[bold]{'部署 / deployment' if not project else '项目 / project: ' + escape(project)}[/]",
+                      "", "", "")
+        for f in rows:
+            label, style = STATUS_STYLE.get(f.status, (f.status, ""))
+            table.add_row("  " + escape(f.check), f"[{style}]{label}[/]", escape(f.detail), escape(f.fix))
     console.print(table)
+    console.print(ending(findings))
+
+
+def ending(findings: list[Finding]) -> str:
+    """The last line: missing first (with the warnings), then warnings; "all passed" only when
+    there is neither."""
     missing = [f for f in findings if f.failed]
     warnings = [f for f in findings if f.status == WARN]
     if missing:
         more = f"，{len(warnings)} 个警告 / {len(warnings)} warnings" if warnings else ""
-        console.print(f"[red]{len(missing)} 项缺失 / missing{more}[/] — 按「怎么办」一栏处理后重新运行 `gtm doctor` / "
-                      "fix them as the last column says, then run `gtm doctor` again")
-    elif warnings:
-        console.print(f"[yellow]{len(warnings)} 个警告 / {len(warnings)} warnings[/] — 能运行，但请按「怎么办」一栏处理 / "
-                      "it runs, but see the last column")
-    else:
-        console.print("[green]全部通过 / all checks passed[/]")
+        return (f"[red]{len(missing)} 项缺失 / missing{more}[/] — 按「怎么办」一栏处理后重新运行 `gtm doctor` / "
+                "fix them as the last column says, then run `gtm doctor` again")
+    if warnings:
+        return (f"[yellow]{len(warnings)} 个警告 / {len(warnings)} warnings[/] — 能运行，但请按「怎么办」一栏处理 / "
+                "it runs, but see the last column")
+    return "[green]全部通过 / all checks passed[/]"
 
 
-def run_doctor(app: Any, *, now: datetime | None = None, console: Any = None) -> int:
-    """Check everything, print the table; 0 when nothing is missing, else 1."""
+def findings_json(findings: list[Finding]) -> dict[str, Any]:
+    """`gtm doctor --json`: every finding, and the counts the exit code is based on."""
+    return {"findings": [asdict(f) for f in findings],
+            "missing": sum(1 for f in findings if f.failed),
+            "warnings": sum(1 for f in findings if f.status == WARN)}
+
+
+def run_doctor(app: Any, *, now: datetime | None = None, console: Any = None, as_json: bool = False) -> int:
+    """Check everything, print the table (or JSON); 0 when nothing is missing, else 1."""
     findings = Doctor(app, now=now).run()
-    print_findings(findings, console)
+    if as_json:
+        print(json.dumps(findings_json(findings), ensure_ascii=False, indent=1))
+    else:
+        print_findings(findings, console)
     return 1 if any(f.failed for f in findings) else 0

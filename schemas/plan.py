@@ -103,6 +103,13 @@ class Milestone(Record):
     status: str | None = None  # a MilestoneStatus value, or an unknown option kept as typed
     variance_days: int | None = None
     note: str = ""
+    baseline_end: date | None = None
+    baseline_variance: int | None = None
+    approver: list[Person] = Field(default_factory=list)
+    informed: list[Person] = Field(default_factory=list)
+    informed_depts: str = ""
+    signoff: str | None = None  # 待验收 / 已通过 / 已退回
+    signoff_note: str = ""
 
     @property
     def label(self) -> str:
@@ -153,6 +160,8 @@ class Task(Record):
     consulted_role: str = ""
     informed_role: str = ""
     tags: list[str] = Field(default_factory=list)
+    baseline_end: date | None = None
+    baseline_variance: int | None = None
 
     @property
     def label(self) -> str:

@@ -186,6 +186,9 @@ class Settings(BaseSettings):
     # within ttl + retry seconds (13 s by default)
     leader_retry_seconds: float = Field(default=3.0, gt=0, le=300, allow_inf_nan=False)
     leader_ttl_seconds: float = Field(default=10.0, gt=0, le=600, allow_inf_nan=False)
+    # record-change events: wait this long for more edits (per project) before re-running the
+    # rules for the edited records; each new edit restarts the wait (at most 4× in total)
+    edit_debounce_seconds: float = Field(default=1.5, ge=0, le=60, allow_inf_nan=False)
     policy: Policy = Field(default_factory=Policy)
 
     @classmethod

@@ -119,6 +119,8 @@ SETTINGS: tuple[Setting, ...] = (
       "standby replicas: seconds between leader-lock attempts", _num(0, 300, lo_open=True)),
     S("GTM_LEADER_TTL_SECONDS", "leader_ttl_seconds", "> 0 and ≤ 600", "10",
       "the leader's lease; a dead leader is replaced within ttl + retry seconds", _num(0, 600, lo_open=True)),
+    S("GTM_EDIT_DEBOUNCE_SECONDS", "edit_debounce_seconds", "0–60", "1.5",
+      "record-change events: wait this long for more edits before re-running the rules", _num(0, 60)),
     S("GTM_POLICY__TIMEZONE", "policy.timezone", "IANA timezone", "Asia/Shanghai", "the plan's timezone", _tz),
     S("GTM_POLICY__ESCALATION_DAYS", "policy.escalation_days", "ascending days 1–365", "[3,7]",
       "问题/阻塞 open this long → PM, then management (seed 002)", _days),

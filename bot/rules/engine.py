@@ -10,6 +10,7 @@ import gc
 from datetime import datetime
 
 from gtm.bot.rules import RuleResult, require_aware
+from gtm.bot.rules.baseline import check_baseline
 from gtm.bot.rules.budget import check_budget
 from gtm.bot.rules.sales import check_sales_fields
 from gtm.bot.rules.wbs import check_wbs
@@ -20,7 +21,9 @@ from gtm.bot.rules.escalation import check_escalations
 from gtm.bot.rules.gates import check_gates
 from gtm.bot.rules.overdue import check_overdue, tracked_rows
 from gtm.bot.rules.rag import Findings, evaluate_rag
+from gtm.bot.rules.raci import check_raci
 from gtm.bot.rules.risk import check_risks
+from gtm.bot.rules.schedule import check_schedule
 from gtm.schemas.decisions import CheckResult, EscalationState
 from gtm.schemas.plan import DataProblem, PlanSnapshot
 from gtm.schemas.settings import Policy
@@ -68,6 +71,10 @@ def _run(snapshot: PlanSnapshot, now: datetime, policy: Policy,
     total.extend(risk_out)
     total.extend(check_sales_fields(snapshot, now, policy, cal))
     total.extend(check_wbs(snapshot, now, policy, cal))
+    schedule_out, slips, _ = check_schedule(snapshot, now, policy, cal)
+    total.extend(schedule_out)
+    total.extend(check_baseline(snapshot, now, policy))
+    total.extend(check_raci(snapshot, now, policy, cal))
     total.problems += find_data_problems(snapshot)  # timeless: cycles, end before start
     rag, rag_writes = evaluate_rag(snapshot, now, policy,
                                    Findings(overdue=overdue, ladder=ladder, gates=gates,
@@ -81,7 +88,7 @@ def _run(snapshot: PlanSnapshot, now: datetime, policy: Policy,
         notices=total.notices, writes=total.writes,  # rules write disjoint attrs
         escalations=total.escalations, rag=rag,
         problems=snapshot.labelled(_unique([*snapshot.problems, *total.problems])),
-        warnings=list(dict.fromkeys(total.warnings)))
+        warnings=list(dict.fromkeys(total.warnings)), slips=slips)
 
 
 def _unique(problems: list[DataProblem]) -> list[DataProblem]:

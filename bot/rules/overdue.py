@@ -32,6 +32,7 @@ from gtm.bot.rules import (
     ref,
     utc_key,
 )
+from gtm.bot.catalogue import plural
 from gtm.bot.rules.calendar import WorkCalendar
 from gtm.schemas import tables as T
 from gtm.schemas.decisions import RecordRef
@@ -251,7 +252,7 @@ def _overdue_notice(table, r, planned: date, days_late: int, today: date, now: d
         text=(f"{flag}{name}「{r.label}」计划于 {day} 完成，已逾期 {days_late} 天，"
               f"请更新状态或调整计划。"),
         text_en=(f"{flag_en}{_EN[table]} \"{r.label}\" was due {day} and is "
-                 f"{days_late} day(s) overdue; please update it or re-plan."),
+                 f"{plural(days_late, 'day')} overdue; please update it or re-plan."),
         data={"planned": day, "days_late": days_late, "reminder": not first_day,
               "no_owner": no_owner},
     )

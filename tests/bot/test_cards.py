@@ -22,6 +22,7 @@ from gtm.bot.cards.render import (
     check_card,
     render,
     template_names,
+    walk_elements,
 )
 from gtm.bot.commands import parse
 from gtm.bot.handlers import AskContext, ProjectData, answer, view_for
@@ -87,7 +88,7 @@ def ctx(snapshot, check, policy):
 
 
 COMMANDS = ["状态", "M3", "我的任务", "逾期", "本周", "风险", "依赖", "问题", "周报", "数据问题", "全部项目",
-            "帮助", "staus"]
+            "帮助", "staus", "关键路径", "T-008 完成", "负载"]
 
 
 @pytest.mark.parametrize("text", COMMANDS)
@@ -174,7 +175,10 @@ def test_dependencies_and_issues(ctx):
 def test_unknown_gives_help_with_suggestions(ctx):
     card = answer(parse("staus"), ctx)
     body = all_text(card["body"])
-    assert "没听懂" in body and "状态 / status" in body
+    assert "没听懂「staus」" in body and "状态" in body
+    buttons = [el for el, _, _ in walk_elements(card["body"]["elements"]) if el.get("tag") == "button"]
+    assert len(buttons) == 3 and buttons[0]["text"]["content"] == "状态"
+    assert buttons[0]["behaviors"][0]["value"] == {"a": "ask", "q": "状态"}
 
 
 def test_not_linked_group(policy):
@@ -229,7 +233,7 @@ def test_alert_kinds_render():
     from gtm.schemas.decisions import Notice, RecordRef
 
     cards = NoticeCards()
-    for kind in ("gate", "delivery_failed", "system", "data_problem"):
+    for kind in ("gate", "delivery_failed", "system", "data_problem", "slip", "signoff", "informed"):
         n = Notice(kind=kind, key=f"{kind}:x", recipients=["ou_pm000000001"], title=f"{kind} title",
                    text="正文", record=RecordRef(table="milestone", record_id="recM3", label="M3"),
                    data={"error": "230013 user not in availability", "recipient": "ou_x"})
@@ -346,4 +350,4 @@ def _without_callback_values(obj):
 def test_template_set_is_covered():
     assert set(template_names()) == {"alert", "data_problems", "dependencies", "digest", "escalation", "help",
                                      "issues", "items", "message", "milestone", "not_linked", "portfolio",
-                                     "report", "risks", "status"}
+                                     "report", "risks", "status", "critical_path", "confirm", "signoff", "workload", "monthly"}

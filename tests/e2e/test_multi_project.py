@@ -89,7 +89,9 @@ def _check_both_and_assert_isolation(world: H.World, runtime) -> None:
             other = world.beta if mine[0] is world.alpha else world.alpha
             assert not any(n in text for n in names_of(other)), (person, title_of(m))
 
-    wang = got["王芳"]  # owns a late task in each project: one digest per project
+    # owns a late task in each project: one digest per project (schedule-slip alerts aside: a late
+    # task of hers also threatens a milestone; the loop above checked they name one project only)
+    wang = [m for m in got["王芳"] if not title_of(m).startswith("进度影响")]
     assert sorted(title_of(m) for m in wang) == ["待办提醒 · Alpha 新品发布", "待办提醒 · Beta 大客户项目"]
     alpha_card = next(text_of(m) for m in wang if "Alpha" in title_of(m))
     beta_card = next(text_of(m) for m in wang if "Beta" in title_of(m))
@@ -105,7 +107,7 @@ def _check_both_and_assert_isolation(world: H.World, runtime) -> None:
 
     with runtime.store.session() as s:
         rows = s.scalars(select(NotificationRow).where(NotificationRow.recipient == world.seed.users["王芳"])).all()
-        assert sorted(r.project for r in rows) == ["alpha", "beta"]
+        assert sorted(r.project for r in rows if not r.key.startswith("slip:")) == ["alpha", "beta"]
 
     # the same instant again, and the periodic check half an hour later: nothing new for anybody
     before = {k: len(v) for k, v in all_p2p(world, inbox).items()}
@@ -169,12 +171,13 @@ def test_same_record_ids_and_people_in_two_projects_never_suppress_each_other(fr
     keys = {slug: {n.key for n in r.result.notices if wang in n.recipients and n.key.startswith("overdue:task:")}
             for slug, r in runs.items()}
     assert keys["alpha"] == keys["beta"] and keys["alpha"]  # the very same notice key in both projects
-    cards = inbox.p2p(wang)
+    cards = [m for m in inbox.p2p(wang) if not title_of(m).startswith("进度影响")]  # slip alerts aside
     assert sorted(title_of(m) for m in cards) == ["待办提醒 · Alpha 新品发布", "待办提醒 · Beta 大客户项目"]
     assert "官网产品页上线" in text_of(cards[0]) or "官网产品页上线" in text_of(cards[1])
+    before = len(inbox.p2p(wang))
     for p in rt.projects():
         run_check(rt, p, NOW)
-    assert len(inbox.p2p(wang)) == 2
+    assert len(inbox.p2p(wang)) == before
 
 
 # -- the bot over the real long connection ---------------------------------------------------------

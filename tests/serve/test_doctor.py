@@ -98,7 +98,7 @@ def test_doctor_checks_the_live_configuration_against_the_settings_table(make_ap
     for key in ("check_interval_minutes", "budget_overrun_ratio", "quiet_start", "no_such_knob"):
         line = next(x for x in out.splitlines() if f"项目 launch 策略 / project policy {key}" in x)
         assert "missing" in line
-    assert "all 48 within their ranges (docs/SETTINGS.md)" in out
+    assert "all 49 within their ranges (docs/SETTINGS.md)" in out
 
 
 def test_settings_table_lists_every_setting_and_docs_match():
@@ -116,6 +116,24 @@ def test_settings_table_lists_every_setting_and_docs_match():
     from gtm.schemas.settings_table import check_live
 
     assert [(s.env, why) for s, _, why in check_live(Settings(_env_file=None)) if why] == []
+
+
+def test_doctor_labels_each_project_block_and_counts_warnings(app_ctx, project, sandbox, seed):
+    import json as _json
+
+    from gtm.bot.doctor import WARN, Finding, ending, findings_json
+
+    sandbox.world.apps[seed.app_id].scopes = list(ALL_SCOPES)
+    findings = Doctor(app_ctx, now=NOW).run()
+    assert {f.project for f in findings} == {"", "launch"}  # the project's checks form its block
+    code, out = render(app_ctx)
+    assert "项目 / project: launch" in out and "部署 / deployment" in out
+    warned = findings + [Finding("节假日日历 / calendar", WARN, "2027 无数据")]
+    n = sum(1 for f in warned if f.status == WARN)
+    assert "all checks passed" not in ending(warned) and f"{n} 个警告" in ending(warned)
+    data = findings_json(warned)
+    assert data["warnings"] == n and data["missing"] == 0
+    assert _json.loads(_json.dumps(data))["findings"][0]["check"]
 
 
 def test_doctor_reads_back_the_subscribed_events_and_card_callback(app_ctx, project, sandbox, seed):
