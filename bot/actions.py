@@ -169,10 +169,41 @@ def may_sign(snap: PlanSnapshot, row: Record, open_id: str) -> bool:
     return bool(open_id) and open_id in approvers
 
 
-def _write(mirror: Any, act: Any, values: dict[str, Any], actor: str) -> None:
+def _write(mirror: Any, act: Any, values: dict[str, Any], actor: str, *, runtime: Any = None,
+           project: Any = None, row: Record | None = None, now: datetime | None = None) -> None:
+    """Write the person's values plus that record's derived cells, recomputed at once."""
     from gtm.sync.writeback import write_user_action
 
-    write_user_action(mirror, act.t, act.r, values, actor)
+    derived: dict[str, Any] = {}
+    if runtime is not None and row is not None and now is not None:
+        derived = derived_cells(runtime, project, act.t, row, values, now)
+    write_user_action(mirror, act.t, act.r, {**derived, **values}, actor)
+    if "status" in derived:
+        from gtm.bot.check import remember_status_writes
+        from gtm.schemas.decisions import CellWrite
+
+        remember_status_writes(runtime, project.slug, [CellWrite(table=act.t, record_id=act.r, attr="status",
+                                                                 value=derived["status"])], now)
+
+
+def derived_cells(runtime: Any, project: Any, table: str, row: Record, values: dict[str, Any],
+                  now: datetime) -> dict[str, Any]:
+    """The service's cells (偏差, a 延期 it set or lifts) of this record after the person's values."""
+    from gtm.bot.rules.overdue import TRACKED, as_date, own_cells
+    from gtm.sync.store.cells import service_cells
+
+    if table not in TRACKED:
+        return {}
+    p_attr, a_attr, done_value, overdue_value, _ = TRACKED[table]
+    after = row.model_copy(update=values)
+    planned, actual = as_date(getattr(after, p_attr), project.policy), as_date(getattr(after, a_attr), project.policy)
+    planned = planned if isinstance(planned, date) else None
+    actual = actual if isinstance(actual, date) else None
+    with runtime.store.session() as s:
+        mine = service_cells(s, project.slug).get((table, row.record_id, "status")) == overdue_value
+    changes, _ = own_cells(table, after, planned, actual, after.status == done_value,
+                           _local_today(project, now), mine and row.status == overdue_value)
+    return {k: v for k, v in changes.items() if k not in values}
 
 
 def _local_today(project: Any, now: datetime) -> date:
@@ -188,7 +219,7 @@ def _done(runtime, project, mirror, act, row, actor, now) -> ActionResult:
     values: dict[str, Any] = {"status": DONE[act.t], DONE_DATE[act.t]: _local_today(project, now)}
     if act.t == "task":
         values["progress"] = 1.0
-    _write(mirror, act, values, actor)
+    _write(mirror, act, values, actor, runtime=runtime, project=project, row=row, now=now)
     return ActionResult("success", "已标记完成，已写回多维表格", "Marked done in the Base", wrote=True)
 
 
@@ -204,7 +235,7 @@ def _progress(runtime, project, mirror, act, row, actor, now) -> ActionResult:
         values["status"] = TaskStatus.IN_PROGRESS.value
         if row.actual_start is None:
             values["actual_start"] = _local_today(project, now)
-    _write(mirror, act, values, actor)
+    _write(mirror, act, values, actor, runtime=runtime, project=project, row=row, now=now)
     return ActionResult("success", f"进度已更新为 {act.pct}%", f"Progress set to {act.pct}%", wrote=True)
 
 
@@ -226,7 +257,7 @@ def _postpone(runtime, project, mirror, act, row, actor, now) -> ActionResult:
                 + (f"，原因：{act.reason}" if act.reason else ""))
         prev = (getattr(row, note_attr) or "").rstrip()
         values[note_attr] = f"{prev}\n{line}" if prev else line
-    _write(mirror, act, values, actor)
+    _write(mirror, act, values, actor, runtime=runtime, project=project, row=row, now=now)
     return ActionResult("success", f"已延期到 {new.isoformat()}", f"Postponed to {new.isoformat()}", wrote=True)
 
 

@@ -4,7 +4,9 @@ Commands import their machinery lazily so `gtm --help` stays instant.
 """
 from __future__ import annotations
 
+import logging
 import sys
+import traceback
 import warnings
 from datetime import date, datetime
 from typing import TYPE_CHECKING, Any
@@ -15,18 +17,52 @@ if TYPE_CHECKING:
     from gtm.schemas.settings import Settings
 
 warnings.filterwarnings("ignore", message="Module gtm was already imported")
+log = logging.getLogger("gtm.cli")
 
 
 def _parse_as_of(value: str | None, tz) -> datetime:
-    """`--as-of` ISO-8601 (date or datetime; naive means the project timezone)."""
+    """`--as-of` ISO-8601 (date or datetime; naive means the project timezone), 2000–2100."""
+    from gtm.bot.validate import BadArgument, parse_as_of
+
     if not value:
         return datetime.now(tz)
     try:
-        dt = datetime.fromisoformat(value)
-    except ValueError:
-        raise click.BadParameter(f"{value!r} is not ISO-8601, e.g. 2026-11-23T09:00 or 2026-11-23",
-                                 param_hint="--as-of") from None
-    return dt.replace(tzinfo=tz) if dt.tzinfo is None else dt
+        return parse_as_of(value, tz)
+    except BadArgument as exc:
+        raise click.BadParameter(str(exc).removeprefix("--as-of "), param_hint="--as-of") from None
+
+
+def _check_as_of(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
+    """Validate `--as-of` before any work (the zone is applied later, per project)."""
+    from datetime import timezone
+
+    if value:
+        _parse_as_of(value, timezone.utc)
+    return value
+
+
+class GtmGroup(click.Group):
+    """The CLI's error boundary: any exception a command lets escape becomes one or two lines
+    (what went wrong and what to do, from `gtm.bot.failures.explain`) plus a log id, and a
+    non-zero exit; the traceback only with `gtm --debug …`."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except (click.exceptions.ClickException, click.exceptions.Exit, click.exceptions.Abort,
+                SystemExit, KeyboardInterrupt):
+            raise
+        except Exception as exc:  # noqa: BLE001 - the boundary
+            from gtm.bot.failures import explain
+
+            if ctx.find_root().meta.get("gtm_debug"):
+                traceback.print_exc()
+            f = explain(exc)
+            log.debug("command failed [%s]", f.log_id, exc_info=exc)
+            click.secho(f"gtm: {f.operator}", fg="red", err=True)
+            hint = "" if ctx.find_root().meta.get("gtm_debug") else "; 加 --debug 查看详情 / add --debug for details"
+            click.echo(f"  (日志编号 / log id {f.log_id}{hint})", err=True)
+            sys.exit(f.exit_code)
 
 
 def _fail(msg: str) -> None:
@@ -42,26 +78,36 @@ def _context(ctx: click.Context, settings: Settings | None = None):
     """The lazily built AppContext (settings, store, gateway, maybe an embedded sandbox)."""
     from gtm.bot.context import open_context
     from gtm.schemas.settings import SettingsError
+    from gtm.sync.store.open import StoreOpenError
 
     if ctx.obj is None:
         try:
             ctx.obj = open_context(settings, announce=_say)
         except SettingsError as exc:
             _fail(str(exc))
+        except StoreOpenError as exc:
+            click.secho(f"gtm: {exc}", fg="red", err=True)
+            sys.exit(1)
         ctx.call_on_close(ctx.obj.close)
     return ctx.obj
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+@click.group(cls=GtmGroup, context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
 @click.version_option(package_name="gtm-plan-tracker")
-def main() -> None:
+@click.option("--debug", is_flag=True, help="Print the full traceback when a command fails.")
+@click.pass_context
+def main(ctx: click.Context, debug: bool) -> None:
     """飞书多维表格上的发布计划助手 · A launch-plan tracker on a Feishu Bitable.
 
     Without GTM_FEISHU_APP_ID/GTM_FEISHU_APP_SECRET the one-shot commands run against an embedded
     local Feishu sandbox (no account needed; one line on stderr says so). `gtm serve` refuses to
     start without them unless --sandbox or GTM_SANDBOX=1 asks for the sandbox. Start with
-    `gtm demo`.
+    `gtm demo`. A failing command prints one or two lines and a log id; `gtm --debug COMMAND`
+    shows the traceback. Settings: docs/SETTINGS.md.
     """
+    ctx.meta["gtm_debug"] = debug
+    if debug:
+        logging.basicConfig(level=logging.DEBUG, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
 
 
 @main.command()
@@ -85,6 +131,8 @@ def main() -> None:
               "unless --start is given.")
 @click.option("--dry-run", is_flag=True, help="Print the plan and who would be granted; change nothing.")
 @click.option("--repair", is_flag=True, help="Recreate missing tables/fields/views/options. Never deletes anything.")
+@click.option("--move", is_flag=True, help="Move a --chat that another project already uses to this project "
+              "(refused without it).")
 @click.pass_context
 def init(ctx: click.Context, **kw: Any) -> None:
     """Provision (find-or-create) the plan Base from a template and share it with the team.
@@ -92,8 +140,10 @@ def init(ctx: click.Context, **kw: Any) -> None:
     Idempotent: a second run changes nothing. The project group gets edit access
     (GTM_BASE_PERMISSION=view for read-only), the PM and admins full access; nothing is ever
     revoked. Drift (deleted or renamed fields, missing tables/views/options) is reported with
-    what to do. Exit code 0: ready; 1: drift to fix, someone not found or a Feishu error (what
-    succeeded is kept); 2: bad input.
+    what to do. The chats, the PM, the admins and the template are resolved before anything is
+    created: an unknown chat or person, or a chat another project has (without --move), is
+    refused with nothing made. Exit code 0: ready; 1: drift to fix, someone not granted or a
+    Feishu error (what succeeded is kept); 2: bad input.
     """
     from gtm.bot.commands_init import run_init
 
@@ -109,7 +159,7 @@ def init(ctx: click.Context, **kw: Any) -> None:
                     admins=list(kw["admins"]),
                     strict=None if kw["permissions"] is None else kw["permissions"] == "strict",
                     example=kw["example"],
-                    dry_run=kw["dry_run"], repair=kw["repair"], pm=kw["pm"])
+                    dry_run=kw["dry_run"], repair=kw["repair"], pm=kw["pm"], move=kw["move"])
     sys.exit(code)
 
 
@@ -126,7 +176,7 @@ def sync(ctx: click.Context, project: str | None, full: bool) -> None:
 
 @main.command()
 @click.option("--project", default=None, help="Project slug (default: the only project; 'all' for every project).")
-@click.option("--as-of", "as_of", default=None, help="Evaluate at this instant (ISO-8601). Default: now.")
+@click.option("--as-of", "as_of", default=None, callback=_check_as_of, help="Evaluate at this instant (ISO-8601). Default: now.")
 @click.option("--dry-run", is_flag=True, help="Only print what would be sent and written.")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON (for scripts) instead of tables.")
 @click.pass_context
@@ -140,7 +190,7 @@ def check(ctx: click.Context, project: str | None, as_of: str | None, dry_run: b
 
 @main.command()
 @click.option("--project", default=None, help="Project slug (default: the only project).")
-@click.option("--as-of", "as_of", default=None, help="Report as of this instant (ISO-8601).")
+@click.option("--as-of", "as_of", default=None, callback=_check_as_of, help="Report as of this instant (ISO-8601).")
 @click.option("--print", "print_only", is_flag=True, help="Print the report here instead of posting it.")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON (for scripts) instead of tables.")
 @click.pass_context
@@ -153,7 +203,7 @@ def report(ctx: click.Context, project: str | None, as_of: str | None, print_onl
 
 
 @main.command()
-@click.option("--as-of", "as_of", default=None, help="As of this instant (ISO-8601).")
+@click.option("--as-of", "as_of", default=None, callback=_check_as_of, help="As of this instant (ISO-8601).")
 @click.option("--print", "print_only", is_flag=True, help="Print instead of sending to management.")
 @click.pass_context
 def portfolio(ctx: click.Context, as_of: str | None, print_only: bool) -> None:
@@ -167,7 +217,7 @@ def portfolio(ctx: click.Context, as_of: str | None, print_only: bool) -> None:
 @click.argument("text")
 @click.option("--as", "as_open_id", default=None, help="Ask as this person (open_id). Default: the project manager.")
 @click.option("--project", default=None, help="Project slug (default: the only project).")
-@click.option("--as-of", "as_of", default=None, help="Answer as of this instant (ISO-8601).")
+@click.option("--as-of", "as_of", default=None, callback=_check_as_of, help="Answer as of this instant (ISO-8601).")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON (for scripts) instead of tables.")
 @click.pass_context
 def ask(ctx: click.Context, text: str, as_open_id: str | None, project: str | None, as_of: str | None,
@@ -180,7 +230,7 @@ def ask(ctx: click.Context, text: str, as_open_id: str | None, project: str | No
 
 
 @main.command()
-@click.option("--as-of", "as_of", default=None, help="As of this instant (ISO-8601); the month before it is reported.")
+@click.option("--as-of", "as_of", default=None, callback=_check_as_of, help="As of this instant (ISO-8601); the month before it is reported.")
 @click.option("--print", "print_only", is_flag=True, help="Print instead of sending to management.")
 @click.pass_context
 def monthly(ctx: click.Context, as_of: str | None, print_only: bool) -> None:
@@ -198,7 +248,7 @@ def baseline() -> None:
 @baseline.command("set")
 @click.option("--project", default=None, help="Project slug (default: the only project).")
 @click.option("--missing-only", is_flag=True, help="Only rows without a baseline yet (new tasks); keep the rest.")
-@click.option("--as-of", "as_of", default=None, help="As of this instant (ISO-8601). Default: now.")
+@click.option("--as-of", "as_of", default=None, callback=_check_as_of, help="As of this instant (ISO-8601). Default: now.")
 @click.pass_context
 def baseline_set(ctx: click.Context, project: str | None, missing_only: bool, as_of: str | None) -> None:
     """Snapshot 计划结束 / 目标日期 into 基线结束 for every task and milestone (postponing never moves it)."""
@@ -209,7 +259,7 @@ def baseline_set(ctx: click.Context, project: str | None, missing_only: bool, as
 
 @baseline.command("show")
 @click.option("--project", default=None, help="Project slug (default: the only project).")
-@click.option("--as-of", "as_of", default=None, help="As of this instant (ISO-8601). Default: now.")
+@click.option("--as-of", "as_of", default=None, callback=_check_as_of, help="As of this instant (ISO-8601). Default: now.")
 @click.pass_context
 def baseline_show(ctx: click.Context, project: str | None, as_of: str | None) -> None:
     """Each milestone and task: baseline, today's plan, the variance in days and the forecast."""
@@ -218,7 +268,7 @@ def baseline_show(ctx: click.Context, project: str | None, as_of: str | None) ->
     sys.exit(run_baseline_show(_context(ctx), project, lambda tz: _parse_as_of(as_of, tz)))
 
 
-@main.group(invoke_without_command=True)
+@main.group(cls=GtmGroup, invoke_without_command=True)
 @click.option("--json", "as_json", is_flag=True, help="Print JSON (for scripts) instead of tables.")
 @click.pass_context
 def projects(ctx: click.Context, as_json: bool) -> None:
@@ -242,12 +292,21 @@ def projects_archive(ctx: click.Context, slug: str) -> None:
 @projects.command("link")
 @click.argument("slug")
 @click.option("--chat", "chats", multiple=True, required=True, help="Group chat id (oc_…) to bind; repeatable.")
+@click.option("--move", is_flag=True, help="Move a chat another project already uses to this one.")
 @click.pass_context
-def projects_link(ctx: click.Context, slug: str, chats: tuple[str, ...]) -> None:
-    """Bind a group chat to a project: the bot answers there for it and posts its report there."""
-    from gtm.bot.commands_run import run_projects_link
+def projects_link(ctx: click.Context, slug: str, chats: tuple[str, ...], move: bool) -> None:
+    """Bind a group chat to a project: the bot answers there for it and posts its report there.
 
-    sys.exit(run_projects_link(_context(ctx.parent), slug, list(chats)))
+    The chat must exist and have the bot; a chat of another project is refused unless --move."""
+    from gtm.bot.commands_run import run_projects_link
+    from gtm.bot.validate import BadArgument, check_chat_id
+
+    try:
+        for c in chats:
+            check_chat_id(c)
+    except BadArgument as exc:
+        _fail(str(exc))
+    sys.exit(run_projects_link(_context(ctx.parent), slug, list(chats), move=move))
 
 
 @main.command()

@@ -256,22 +256,31 @@ def run_projects_archive(app, slug: str) -> int:
 
 
 @_guard
-def run_projects_link(app, slug: str, chats: list[str]) -> int:
+def run_projects_link(app, slug: str, chats: list[str], *, move: bool = False) -> int:
     """Bind group chat(s) to a project, so @mentions there answer for it (the "not linked" card
-    tells people to do this). A chat belongs to at most one active project: a clash is refused."""
+    tells people to do this). Each chat must exist and have the bot; a chat belongs to at most one
+    active project: a clash is refused unless `move` (then it leaves the other project)."""
+    from rich.markup import escape
+
+    from gtm.bot.preflight import apply_moves, bound_elsewhere, resolve_chat
     from gtm.sync.store.registry import get_project, list_projects
 
     with app.store.session() as s:
-        row = get_project(s, slug)
-        if row is None:
+        if get_project(s, slug) is None:
             raise ProjectNotFound(f"没有项目 {slug!r} / no project {slug!r}; 已有 / known: "
                                   + ", ".join(r.slug for r in list_projects(s)))
-        for other in list_projects(s, active_only=True):
-            clash = [c for c in chats if other.slug != slug and c in (other.chat_ids or [])]
-            if clash:
-                console.print(f"[red]群 {', '.join(clash)} 已关联项目 {other.slug} / chat already linked to "
-                              f"project {other.slug}[/]")
-                return 2
+    refusals = [why for why in (resolve_chat(app.gateway, c)[1] for c in chats) if why]
+    clash = bound_elsewhere(app.store, slug, chats)
+    if clash and not move:
+        refusals += [f"群 {c} 已关联项目 {other}，加 --move 移到 {slug} / chat {c} already linked to project "
+                     f"{other}; pass --move to move it to {slug}" for c, other in clash.items()]
+    if refusals:
+        for line in refusals:
+            console.print(f"[red]{escape(line)}[/]")
+        return 2
+    apply_moves(app.store, clash)
+    with app.store.session() as s:
+        row = get_project(s, slug)
         linked = list(dict.fromkeys([*(row.chat_ids or []), *chats]))
         row.chat_ids = linked
     console.print(f"项目 {slug} 的群 / chats of project {slug}: {', '.join(linked)}")

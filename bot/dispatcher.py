@@ -43,6 +43,7 @@ from lark_oapi.api.im.v1 import (
     ReplyMessageRequestBody,
 )
 
+from gtm.bot.failures import log_failure
 from gtm.bot.reactor import EditReactor
 from gtm.bot.transports import Incoming
 from gtm.sync.errors import RateLimited
@@ -184,11 +185,11 @@ class Dispatcher:
                 return None
             if inc.kind == "card_action":
                 return self._handle_card_action(inc)
-        except Exception:  # noqa: BLE001 - a transport must always get an answer
+        except Exception as exc:  # noqa: BLE001 - a transport must always get an answer
             self._bump("failed")
-            log.exception("dispatch failed for event %s", inc.event_id)
+            f = log_failure(f"event {inc.event_id} ({inc.kind})", exc, logger=log)
             if inc.kind == "card_action":
-                return {"toast": toast("error", "处理失败，请稍后再试", "Failed, please retry")}
+                return {"toast": toast("error", f.for_people("zh"), f.for_people("en"))}
         return None
 
     def _claim(self, inc: Incoming) -> bool:
@@ -245,12 +246,21 @@ class Dispatcher:
                 return True
         try:
             card = self.answer(inc, project)
-        except Exception as exc:  # noqa: BLE001 - the asker gets an error card, the log the trace
-            log.exception("answer failed for %s", inc.event_id)
+        except Exception as exc:  # noqa: BLE001 - the boundary: a short card, the PM told, the log the rest
             self._bump("failed")
-            card = error_card(f"没能回答：{exc}", "Could not answer.")
+            f = log_failure(f"answer to {inc.event_id}", exc, logger=log)
+            card = error_card(f"没能回答：{f.for_people('zh')}", f"Could not answer: {f.for_people('en')}")
+            self._tell_pm(project, exc, "answer", f.log_id)
         self._reply_paced(inc, card)
         return True
+
+    def _tell_pm(self, project: Any, exc: BaseException, job: str, log_id: str) -> None:
+        """The project's PM gets the 系统问题 card (once a day per kind; the ledger dedups)."""
+        if project is None:
+            return
+        from gtm.bot.check import notify_failure
+
+        notify_failure(self.runtime, project, exc, self._clock(), job=job, log_id=log_id)
 
     def _reply_paced(self, inc: Incoming, card: dict[str, Any]) -> None:
         """`reply` now, or — when the chat already had its 5 messages this second — from a timer
@@ -365,10 +375,17 @@ class Dispatcher:
 
             fut.add_done_callback(late)
             return {"toast": toast("info", "处理中…", "Working on it…")}
-        except Exception as exc:  # noqa: BLE001
-            log.exception("card action failed for %s", inc.event_id)
+        except Exception as exc:  # noqa: BLE001 - the boundary for card actions
             self._bump("failed")
-            return {"toast": toast("error", f"处理失败：{exc}", "Failed")}
+            f = log_failure(f"card action {inc.event_id}", exc, logger=log)
+            try:
+                from gtm.bot.actions_schema import parse_action
+
+                slug = parse_action(inc.action_value, inc.form_value, inc.action_option or None).p
+                self._tell_pm(self.runtime.project(slug), exc, "card_action", f.log_id)
+            except Exception:  # noqa: BLE001 - the click's project is unknown: the log has it
+                log.debug("no project to tell about %s", f.log_id)
+            return {"toast": toast("error", f"处理失败：{f.for_people('zh')}", f"Failed: {f.for_people('en')}")}
         return result.callback_answer()
 
     # -- record changes ------------------------------------------------------------------

@@ -124,10 +124,32 @@ class Doctor:
             self.add("域名 / domain", WARN, f"{d} 不是飞书或 Lark 的开放平台地址 / not a Feishu or Lark origin",
                      "飞书：https://open.feishu.cn；Lark：https://open.larksuite.com（GTM_FEISHU_DOMAIN）")
         if s.transport == "webhook":
-            has = s.feishu_encrypt_key.get_secret_value() or s.feishu_verification_token.get_secret_value()
-            self.add("Webhook 校验 / webhook keys", OK if has else MISSING,
-                     "Encrypt Key / Verification Token " + ("已配置 / set" if has else "为空 / empty"),
-                     "" if has else f"{CONSOLE_EVENTS} → Encrypt Key → GTM_FEISHU_ENCRYPT_KEY")
+            has_key = bool(s.feishu_encrypt_key.get_secret_value())
+            if has_key:
+                self.add("Webhook 校验 / webhook keys", OK, "Encrypt Key 已配置（加密 + 签名）/ set (AES + signature)")
+            elif s.webhook_insecure:
+                self.add("Webhook 校验 / webhook keys", WARN,
+                         "GTM_WEBHOOK_INSECURE=1：仅校验 Token，可被伪造 / token only: forgeable",
+                         f"{CONSOLE_EVENTS} → Encrypt Key → GTM_FEISHU_ENCRYPT_KEY")
+            else:
+                self.add("Webhook 校验 / webhook keys", MISSING, "Encrypt Key 为空 / empty: gtm serve 拒绝启动 / "
+                         "gtm serve refuses to start", f"{CONSOLE_EVENTS} → Encrypt Key → GTM_FEISHU_ENCRYPT_KEY")
+        self.check_configuration()
+
+    def check_configuration(self) -> None:
+        """The live settings and every project's policy overrides against docs/SETTINGS.md."""
+        from gtm.schemas.settings_table import check_live
+
+        rows = check_live(self.settings)
+        bad = [(st, shown, why) for st, shown, why in rows if why]
+        for st, shown, why in bad:
+            self.add(f"设置 / setting {st.env}", MISSING, f"{shown}: {why}",
+                     f"允许 / allowed: {st.range}; 例如 / e.g. {st.env}={st.example}")
+        if not bad:
+            self.add("设置 / settings", OK, f"{len(rows)} 项均在允许范围内 / all {len(rows)} within their ranges "
+                     "(docs/SETTINGS.md)")
+        for slug, key, why, fix in policy_override_problems(self.app.store, self.settings):
+            self.add(f"项目 {slug} 策略 / project policy {key}", MISSING, why, fix)
 
     def check_database(self) -> None:
         from sqlalchemy import text
@@ -447,6 +469,42 @@ class Doctor:
         self.add("长连接 / long connection", OK if ok else MISSING, detail,
                  "" if ok else f"{CONSOLE_EVENTS}：选择「使用长连接接收事件」，订阅 im.message.receive_v1 / "
                                "choose long connection and subscribe im.message.receive_v1")
+
+
+def policy_override_problems(store: Any, settings: Any) -> list[tuple[str, str, str, str]]:
+    """(slug, key, why, fix) for each stored per-project policy override outside the settings
+    table's range (they are applied at run time, so a bad one would fail every job)."""
+    from pydantic import TypeAdapter, ValidationError
+
+    from gtm.schemas.settings import Policy
+    from gtm.schemas.settings_table import BY_ENV
+    from gtm.sync.store.registry import list_projects
+
+    out: list[tuple[str, str, str, str]] = []
+    with store.session() as s:
+        rows = [(r.slug, dict(r.policy_overrides or {})) for r in list_projects(s)]
+    for slug, overrides in rows:
+        for key, value in overrides.items():
+            st = BY_ENV.get(f"GTM_POLICY__{str(key).upper()}")
+            if st is None or key not in Policy.model_fields:
+                out.append((slug, str(key), f"未知的策略项 / unknown policy setting {key!r}",
+                            "删除这个覆盖项 / remove this override (see docs/SETTINGS.md)"))
+                continue
+            fix = f"允许 / allowed: {st.range}; 例如 / e.g. {st.example}"
+            try:
+                parsed = TypeAdapter(Policy.model_fields[key].annotation).validate_python(value)
+            except ValidationError as exc:
+                out.append((slug, str(key), f"{str(value)[:60]!r}: {exc.errors()[0]['msg']}", fix))
+                continue
+            why = st.problem(parsed)
+            if why:
+                out.append((slug, str(key), f"{str(value)[:60]!r}: {why}", fix))
+        if overrides and not any(o[0] == slug for o in out):
+            try:
+                Policy.model_validate({**settings.effective_policy().model_dump(), **overrides})
+            except ValidationError as exc:
+                out.append((slug, "policy", str(exc.errors()[0]["msg"])[:200], "docs/SETTINGS.md"))
+    return out
 
 
 def longconn_endpoint(settings: Any, timeout: float = 10.0) -> tuple[bool, str]:

@@ -28,6 +28,7 @@ from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.triggers.base import BaseTrigger
 from apscheduler.triggers.cron import CronTrigger
 
+from gtm.bot.failures import log_failure
 from gtm.schemas.settings import Policy
 from gtm.sync.store.base import Store
 from gtm.sync.store.ledger import add_system_problem, record_job_run
@@ -196,14 +197,14 @@ def run_job(store: Store | None, spec: JobSpec, now: datetime) -> bool:
     try:
         spec.fn(spec.project, now)
     except Exception as exc:  # isolate: the scheduler and the other projects carry on
-        log.exception("job %s failed for project %r", spec.job, spec.project)
-        detail = f"{exc.__class__.__name__}: {exc}"
-        _record(store, spec, started, False, detail + "\n" + traceback.format_exc(limit=5))
+        f = log_failure(f"job {spec.job} for project {spec.project!r}", exc, logger=log)
+        _record(store, spec, started, False, f"{f.operator} [{f.log_id}]\n" + traceback.format_exc(limit=5))
         if store is not None:
             try:
                 with store.session() as s:
                     add_system_problem(s, spec.project, f"job:{spec.job}",
-                                       f"定时任务 {spec.job} 失败 / job {spec.job} failed: {detail}",
+                                       f"定时任务 {spec.job} 失败：{f.user} / job {spec.job} failed: "
+                                       f"{f.user_en}",
                                        now=now)  # the run's instant: the report of that week shows it
             except Exception:  # pragma: no cover - the store itself is down; the log has it
                 log.exception("could not record the system problem")

@@ -459,7 +459,7 @@ class Mirror:
             else:
                 setattr(snap, LIST_BY_TABLE[key], list(d.rows))
         problems.extend(self._link_problems(rows_by_table, ids))
-        snap.problems = problems
+        snap.problems = snap.labelled(problems)  # each names the row's own ID or name
         snap.blind = [FieldGap(**g) for g in self.binding.gaps]
         return snap
 

@@ -247,7 +247,7 @@ def test_mentions_answer_for_the_groups_project_and_p2p_spans_projects(shared, r
 
     from gtm.bot.commands_run import run_projects_link  # the fix the hint asks for
 
-    app = SimpleNamespace(store=rt.store)
+    app = SimpleNamespace(store=rt.store, gateway=rt.gateway)
     assert run_projects_link(app, "alpha", [b.chat_id]) == 2  # Beta's group stays Beta's
     assert run_projects_link(app, "beta", [lone]) == 0
     linked = text_of(_ask(shared, lone, "王芳", "状态"))
@@ -325,8 +325,10 @@ def test_deleted_base_fails_alone_and_its_pm_hears_of_it(fresh, store):
     a_report = text_of(inbox.group(fresh.alpha.chat_id)[-1])
     b_report = text_of(inbox.group(fresh.beta.chat_id)[-1])
     assert fresh.alpha.name in a_report and "系统问题" not in a_report
-    assert fresh.beta.name in b_report and "系统问题" in b_report and "BaseTokenNotFound" in b_report
-    assert b_report.count("job check failed") == 1 and "2 次" in b_report  # one line with a count
+    # the group sees what happened in words (no raw Feishu error text), one line with a count
+    assert fresh.beta.name in b_report and "系统问题" in b_report and "BaseTokenNotFound" not in b_report
+    assert "已不存在" in b_report
+    assert b_report.count("job check failed") == 1 and "2 次" in b_report
     with store.session() as s:
         assert system_problems(s, "alpha") == []
 
