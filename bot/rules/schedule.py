@@ -29,7 +29,7 @@ from typing import NamedTuple
 from gtm.bot.rules import RuleResult, local_date, make_notice, owner_route, problem, ref, require_aware
 from gtm.bot.rules.calendar import WorkCalendar
 from gtm.bot.rules.graph import find_cycles
-from gtm.bot.rules.overdue import as_date
+from gtm.bot.rules.overdue import FIRST_YEAR, LAST_YEAR, as_date
 from gtm.schemas.decisions import RecordRef, Slip
 from gtm.schemas.plan import (
     Dependency,
@@ -79,10 +79,11 @@ class Schedule:
 
 def _date(value: object, policy: Policy) -> date | None:
     """A usable date or None (a bad cell is reported by the overdue rule, not twice here)."""
-    if type(value) is date or value is None:
-        return value  # type: ignore[return-value]
-    d = as_date(value, policy)
-    return d if isinstance(d, date) else None
+    if value is None:
+        return None
+    d = value if type(value) is date else as_date(value, policy)
+    # implausible dates (before 2000, after 2100) are reported by the data checks; never forecast
+    return d if isinstance(d, date) and FIRST_YEAR <= d.year <= LAST_YEAR else None
 
 
 def _order(ids: list[str], preds: dict[str, list[str]]) -> list[str]:
@@ -190,9 +191,9 @@ def build_schedule(snapshot: PlanSnapshot, now: datetime, policy: Policy,
     for rid in (_order(ids, preds) if succ0 else ids):
         t = tasks[rid]
         ps_, pe = t.planned_start, t.planned_end
-        if ps_ is not None and type(ps_) is not date:
+        if ps_ is not None and (type(ps_) is not date or not FIRST_YEAR <= ps_.year <= LAST_YEAR):
             ps_ = _date(ps_, policy)
-        if pe is not None and type(pe) is not date:
+        if pe is not None and (type(pe) is not date or not FIRST_YEAR <= pe.year <= LAST_YEAR):
             pe = _date(pe, policy)
         if ps_ is not None and rid in succ0:
             planned_start[rid] = ps_
@@ -346,12 +347,8 @@ def check_schedule(snapshot: PlanSnapshot, now: datetime, policy: Policy,
     tasks = {t.record_id: t for t in snapshot.tasks}
     ms = snapshot.milestone_by_id()
     deps = {d.record_id: d for d in snapshot.dependencies}
-    for comp in sched.cycles:
-        chain = " → ".join(_short(tasks[r]) for r in [*comp, comp[0]])
-        for rid in comp:
-            out.problems.append(problem("task", rid, "predecessors", chain,
-                                        "前置任务形成循环，排期时忽略这些前置关系",
-                                        "predecessors form a cycle; those links are ignored when scheduling"))
+    # cycles are reported once, by the data checks (data_checks.predecessor_cycles); the schedule
+    # only leaves their links out
     slips: list[Slip] = []
     for (table, rid), imp in find_slips(snapshot, sched).items():
         slip = _slip(snapshot, sched, table, rid, imp, tasks, ms, deps)

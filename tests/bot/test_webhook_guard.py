@@ -26,8 +26,9 @@ class Clock:
         return self.now
 
 
-def body(event_id: str = "ev-1") -> bytes:
+def body(event_id: str = "ev-1", created: float = T0) -> bytes:
     env = {"schema": "2.0", "header": {"event_id": event_id, "event_type": "im.message.receive_v1",
+                                       "create_time": str(int(created * 1000)),
                                        "token": TOKEN, "app_id": "cli_x", "tenant_key": "tk"}, "event": {}}
     return json.dumps({"encrypt": encrypt(KEY, json.dumps(env).encode())}).encode()
 
@@ -113,11 +114,14 @@ def test_guard_remembers_nonces_for_the_whole_freshness_window(guard, clock):
 
 
 def test_token_only_mode_leaves_the_checks_to_the_sdk_and_no_secret_at_all_is_refused():
-    token_only = WebhookGuard("", TOKEN, max_skew=SKEW, clock=Clock())
-    plain = json.dumps({"schema": "2.0", "header": {"token": TOKEN}}).encode()
+    token_only = WebhookGuard("", TOKEN, insecure=True, max_skew=SKEW, clock=Clock())
+    plain = json.dumps({"schema": "2.0", "header": {"token": TOKEN, "event_id": "ev-plain",
+                                                    "create_time": str(int(T0 * 1000))}}).encode()
     assert token_only.refuse({}, plain) is None  # the SDK compares the verification token (403)
     with pytest.raises(ValueError, match="ENCRYPT_KEY"):
         WebhookGuard("", "", max_skew=SKEW, clock=Clock())
+    with pytest.raises(ValueError, match="ENCRYPT_KEY"):  # token-only needs GTM_WEBHOOK_INSECURE=1
+        WebhookGuard("", TOKEN, max_skew=SKEW, clock=Clock())
 
 
 def test_a_body_that_is_not_a_json_object_is_a_bad_request(guard):
