@@ -25,7 +25,7 @@ from gtm.benchmarks.common import Bench, Figure
 
 # relative to the working directory: an installed package must not write into site-packages
 RESULTS = Path("benchmarks") / "results" / "latest.json"
-ALL = ("B1", "B2", "B3", "B4", "B5", "B6", "B7", "B8", "B9", "B10", "B11")
+ALL = ("B1", "B2", "B3", "B4", "B5", "B6", "B7", "B8", "B9", "B10", "B11", "B12")
 
 
 @dataclass
@@ -49,11 +49,14 @@ class Sizes:
     b10: int = 10_000
     b11_replicas: tuple[int, ...] = (2, 3)
     b11_seconds: float = 5.0
+    b12_tasks: int = 10_000
+    b12_links: int = 20_000
 
 
 QUICK = Sizes(b1=(600, 1_200), b2_ks=(120, 600), b2_table=1_200, b3_n=1_500, b3_k=3, b4=2_000, b5_tasks=300,
               b5_askers=3, b5_rounds=1, b6_tasks=500, b7=2_000, b8_seconds=2.0, b8_tables=2, b8_table=1_000,
-              b9=2_000, b10_projects=2, b10=500, b11_replicas=(2,), b11_seconds=1.5)
+              b9=2_000, b10_projects=2, b10=500, b11_replicas=(2,), b11_seconds=1.5,
+              b12_tasks=1_000, b12_links=2_000)
 
 
 class Runner:
@@ -152,6 +155,11 @@ class Runner:
         from gtm.benchmarks.bench_replicas import b11_replicas
 
         return b11_replicas(self.s.b11_replicas, self.s.b11_seconds)
+
+    def b12(self) -> Figure:
+        from gtm.benchmarks.bench_schedule import b12_schedule
+
+        return b12_schedule(self.s.b12_tasks, self.s.b12_links, profile=self.profile)
 
 
 # -- output ------------------------------------------------------------------------------------------

@@ -73,6 +73,8 @@ def handle_action(runtime: Any, inc: Any, now: datetime) -> ActionResult:
     from gtm.bot.actions_schema import ActionError, parse_action
     from gtm.bot.runtime import ProjectNotFound
 
+    if isinstance(inc.action_value, dict) and inc.action_value.get("a") == "ask":
+        return ask_action(runtime, inc, now)
     try:
         act = parse_action(inc.action_value, inc.form_value, inc.action_option or None)
     except ActionError as exc:
@@ -91,6 +93,22 @@ def handle_action(runtime: Any, inc: Any, now: datetime) -> ActionResult:
     return result
 
 
+def ask_action(runtime: Any, inc: Any, now: datetime) -> ActionResult:
+    """A suggestion button ("没听懂" → 状态 / 周报 …, 我的任务 → 查看全部): the clicker's question
+    `q` answered in the chat's project (or across the clicker's projects in p2p); the new card
+    replaces the one clicked."""
+    from gtm.bot.ask import build_context
+    from gtm.bot.handlers import answer
+
+    question = str(inc.action_value.get("q") or "")[:200]
+    if not question:
+        return _refuse("按钮缺少问题 q", "The button has no question 'q'")
+    project = runtime.project_for_chat(inc.chat_id) if inc.chat_id and not inc.is_p2p else None
+    cmd, ctx = build_context(runtime, question, asker=inc.open_id, project=project, now=now,
+                             chat_id=inc.chat_id, chat_type=inc.chat_type or "group")
+    return ActionResult("info", question, question, card=answer(cmd, ctx))
+
+
 def _apply(runtime: Any, project: Any, act: Any, inc: Any, now: datetime) -> ActionResult:
     from gtm.bot.ask import snapshot_for
 
@@ -104,7 +122,11 @@ def _apply(runtime: Any, project: Any, act: Any, inc: Any, now: datetime) -> Act
     row = find_row(snap, act.t, act.r)
     if row is None:
         return _refuse("这条记录已不存在（可能已被删除）", "This record no longer exists")
-    if not may_act(snap, row, inc.open_id):
+    if act.a == "signoff":
+        if not may_sign(snap, row, inc.open_id):
+            return _refuse("只有这个里程碑的审批人可以验收（没有审批人时由项目经理验收）",
+                           "Only the milestone's accountable person (A) may sign it off (the PM when none)")
+    elif not may_act(snap, row, inc.open_id):
         return _refuse("只有负责人、项目经理或管理层可以操作这条记录",
                        "Only the owner, the project manager or management may do this")
     handler = _HANDLERS.get(act.a)
@@ -139,10 +161,49 @@ def may_act(snap: PlanSnapshot, row: Record, open_id: str) -> bool:
     return open_id in allowed
 
 
-def _write(mirror: Any, act: Any, values: dict[str, Any], actor: str) -> None:
+def may_sign(snap: PlanSnapshot, row: Record, open_id: str) -> bool:
+    """A milestone's 审批人 (A); the PM when it has none."""
+    approvers = {p.open_id for p in getattr(row, "approver", []) if p.open_id}
+    if not approvers and snap.project.pm:
+        approvers = {snap.project.pm.open_id}
+    return bool(open_id) and open_id in approvers
+
+
+def _write(mirror: Any, act: Any, values: dict[str, Any], actor: str, *, runtime: Any = None,
+           project: Any = None, row: Record | None = None, now: datetime | None = None) -> None:
+    """Write the person's values plus that record's derived cells, recomputed at once."""
     from gtm.sync.writeback import write_user_action
 
-    write_user_action(mirror, act.t, act.r, values, actor)
+    derived: dict[str, Any] = {}
+    if runtime is not None and row is not None and now is not None:
+        derived = derived_cells(runtime, project, act.t, row, values, now)
+    write_user_action(mirror, act.t, act.r, {**derived, **values}, actor)
+    if "status" in derived:
+        from gtm.bot.check import remember_status_writes
+        from gtm.schemas.decisions import CellWrite
+
+        remember_status_writes(runtime, project.slug, [CellWrite(table=act.t, record_id=act.r, attr="status",
+                                                                 value=derived["status"])], now)
+
+
+def derived_cells(runtime: Any, project: Any, table: str, row: Record, values: dict[str, Any],
+                  now: datetime) -> dict[str, Any]:
+    """The service's cells (偏差, a 延期 it set or lifts) of this record after the person's values."""
+    from gtm.bot.rules.overdue import TRACKED, as_date, own_cells
+    from gtm.sync.store.cells import service_cells
+
+    if table not in TRACKED:
+        return {}
+    p_attr, a_attr, done_value, overdue_value, _ = TRACKED[table]
+    after = row.model_copy(update=values)
+    planned, actual = as_date(getattr(after, p_attr), project.policy), as_date(getattr(after, a_attr), project.policy)
+    planned = planned if isinstance(planned, date) else None
+    actual = actual if isinstance(actual, date) else None
+    with runtime.store.session() as s:
+        mine = service_cells(s, project.slug).get((table, row.record_id, "status")) == overdue_value
+    changes, _ = own_cells(table, after, planned, actual, after.status == done_value,
+                           _local_today(project, now), mine and row.status == overdue_value)
+    return {k: v for k, v in changes.items() if k not in values}
 
 
 def _local_today(project: Any, now: datetime) -> date:
@@ -158,7 +219,7 @@ def _done(runtime, project, mirror, act, row, actor, now) -> ActionResult:
     values: dict[str, Any] = {"status": DONE[act.t], DONE_DATE[act.t]: _local_today(project, now)}
     if act.t == "task":
         values["progress"] = 1.0
-    _write(mirror, act, values, actor)
+    _write(mirror, act, values, actor, runtime=runtime, project=project, row=row, now=now)
     return ActionResult("success", "已标记完成，已写回多维表格", "Marked done in the Base", wrote=True)
 
 
@@ -174,7 +235,7 @@ def _progress(runtime, project, mirror, act, row, actor, now) -> ActionResult:
         values["status"] = TaskStatus.IN_PROGRESS.value
         if row.actual_start is None:
             values["actual_start"] = _local_today(project, now)
-    _write(mirror, act, values, actor)
+    _write(mirror, act, values, actor, runtime=runtime, project=project, row=row, now=now)
     return ActionResult("success", f"进度已更新为 {act.pct}%", f"Progress set to {act.pct}%", wrote=True)
 
 
@@ -196,7 +257,7 @@ def _postpone(runtime, project, mirror, act, row, actor, now) -> ActionResult:
                 + (f"，原因：{act.reason}" if act.reason else ""))
         prev = (getattr(row, note_attr) or "").rstrip()
         values[note_attr] = f"{prev}\n{line}" if prev else line
-    _write(mirror, act, values, actor)
+    _write(mirror, act, values, actor, runtime=runtime, project=project, row=row, now=now)
     return ActionResult("success", f"已延期到 {new.isoformat()}", f"Postponed to {new.isoformat()}", wrote=True)
 
 
@@ -276,8 +337,36 @@ def _resolve(runtime, project, mirror, act, row, actor, now) -> ActionResult:
     return ActionResult("success", "已标记解决，升级提醒结束", "Resolved; escalation ended", wrote=True)
 
 
+def _signoff(runtime, project, mirror, act, row, actor, now) -> ActionResult:
+    from gtm.bot.rules.raci import APPROVED, SENT_BACK
+
+    if act.t != "milestone":
+        return _refuse("只有里程碑需要验收", "Only milestones are signed off")
+    if row.signoff == APPROVED:
+        return ActionResult("info", "已经通过验收", "Already signed off")
+    if act.ok:
+        snap = mirror.snapshot(now)
+        unmet = [c.criterion for c in snap.exit_criteria if row.record_id in c.milestone and not c.met]
+        if unmet:
+            return _refuse("还有未满足的退出标准：" + "；".join(unmet[:5]),
+                           "Exit criteria not met yet: " + "; ".join(unmet[:5]))
+        values: dict[str, Any] = {"signoff": APPROVED, "signoff_note": act.note,
+                                  "status": MilestoneStatus.DONE.value, "actual_date": _local_today(project, now)}
+        _write(mirror, act, values, actor)
+        return ActionResult("success", "已通过验收，里程碑记为达成", "Signed off: the milestone is reached", wrote=True)
+    if not act.note:
+        return _refuse("退回请写明原因", "Please give a note when sending it back")
+    _write(mirror, act, {"signoff": SENT_BACK, "signoff_note": act.note}, actor)
+    return ActionResult("success", "已退回，已通知负责人", "Sent back with your note", wrote=True)
+
+
+def _cancel(runtime, project, mirror, act, row, actor, now) -> ActionResult:
+    return ActionResult("info", "已取消，没有修改任何内容", "Cancelled; nothing was changed")
+
+
 _HANDLERS = {"task_done": _done, "progress": _progress, "postpone": _postpone, "ack": _ack,
-             "snooze": _snooze, "resolve": _resolve}
+             "snooze": _snooze, "resolve": _resolve, "cancel": _cancel,
+             "signoff": _signoff}
 
 
 # -- the card after the click -------------------------------------------------------------------

@@ -11,6 +11,11 @@ Every interactive element of our cards carries a compact `value` dict in its cal
 | ack        | button 确认                    | p, t, r, l (level)         | –                                                  |
 | snooze     | buttons 4 小时后 / 明天提醒     | p, t, r, l, h (hours)      | – (an `action.option` of hours or a date also works) |
 | resolve    | button 已解决                  | p, t, r                    | –                                                  |
+| cancel     | button 取消 (chat confirm card) | p, t, r                    | –                                                  |
+| signoff    | form buttons 通过 / 退回        | p, t, r, ok (1/0), f       | `action.form_value`: {"note{f}": text}             |
+
+A confirm card for a change typed in chat carries its input in the value itself: `progress`
+with `pct`, `postpone` with `new_date` (YYYY-MM-DD) and `reason`.
 
 `p` project slug, `t` table key (task, deliverable, milestone, issue), `r` record id, `l`
 escalation level. `parse_action(value, form_value, option)` turns a callback into one of the
@@ -101,7 +106,23 @@ class Resolve(_Base):
     a: Literal["resolve"] = "resolve"
 
 
-Action = Annotated[Union[TaskDone, Progress, Postpone, Ack, Snooze, Resolve], Field(discriminator="a")]
+class Cancel(_Base):
+    a: Literal["cancel"] = "cancel"
+
+
+class Signoff(_Base):
+    a: Literal["signoff"] = "signoff"
+    ok: int = Field(ge=0, le=1)  # 1 通过, 0 退回
+    f: str = ""  # form index suffix: the note input is named note{f}
+    note: str = ""  # from form_value
+
+    @classmethod
+    def _inputs(cls) -> tuple[str, ...]:
+        return ("note",)
+
+
+Action = Annotated[Union[TaskDone, Progress, Postpone, Ack, Snooze, Resolve, Cancel, Signoff],
+                   Field(discriminator="a")]
 _ADAPTER: TypeAdapter = TypeAdapter(Action)
 
 
@@ -132,11 +153,15 @@ def parse_action(value: dict | None, form_value: dict | None = None, option: str
                 raise ActionError(f"progress: p{suffix} {raw!r} is not a number 0-100") from None
     elif a == "postpone":
         suffix = str(data.get("f", ""))
-        raw = form_value.get(f"d{suffix}") or form_value.get("new_date")
+        raw = form_value.get(f"d{suffix}") or form_value.get("new_date") or data.get("new_date")
         if not raw:
             raise ActionError(f"postpone: form field d{suffix} (new date) is empty")
         data["new_date"] = _date_part(raw, f"d{suffix}")
-        data["reason"] = str(form_value.get(f"why{suffix}") or form_value.get("reason") or "")[:500]
+        data["reason"] = str(form_value.get(f"why{suffix}") or form_value.get("reason")
+                             or data.get("reason") or "")[:500]
+    elif a == "signoff":
+        suffix = str(data.get("f", ""))
+        data["note"] = str(form_value.get(f"note{suffix}") or data.get("note") or "").strip()[:500]
     elif a == "snooze" and option is not None:
         if len(option) >= 10 and option[4] == "-":
             data["until"] = _date_part(option, "option")

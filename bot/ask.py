@@ -91,10 +91,13 @@ def check_for(runtime: Any, project: Any, snapshot: PlanSnapshot, now: datetime)
     return run_checks(snapshot, now, project.policy, states)
 
 
-# Commands whose answers never read the check result (RAG, escalation levels, check problems):
-# they skip `run_checks` entirely.
-NO_CHECK = frozenset({"my_tasks", "overdue", "this_week", "milestone", "risks", "dependencies",
-                      "help", "unknown"})
+def needs_check(name: str) -> bool:
+    """Whether the answer to this command reads the check result (RAG, escalation levels, check
+    problems); the others skip `run_checks` entirely (`Intent.needs_check`)."""
+    from gtm.bot.commands import registry
+
+    it = registry().get(name)
+    return it.needs_check if it is not None else name != "unknown"
 
 
 def _mirror_state(store: Any, mirror: Any, now: datetime) -> tuple[dict[str, int], float]:
@@ -233,10 +236,11 @@ def build_context(runtime: Any, text: str, *, asker: str, project: Any | None, n
         if project is None and ctx.projects:
             ctx.policy = next((p.policy for p in runtime.projects() if p.slug == ctx.projects[0].slug),
                               ctx.policy)
+            ctx.locale = ctx.policy.locale  # p2p: the language of the asker's project, not always zh
             if cmd.name == "unknown" or not cmd.arg:
                 names = [m.label for d in ctx.projects for m in d.snapshot.milestones]
                 cmd = parse(text, names) if names else cmd
-    if cmd.name not in NO_CHECK:  # only now is it known whether the answer shows rule results
+    if needs_check(cmd.name):  # only now is it known whether the answer shows rule results
         if project is not None:
             ctx.check = cached_check(runtime, project, answers, now)
         kept = []

@@ -10,10 +10,12 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from gtm.bot.rules.data_checks import tells_the_pm
+from gtm.bot.rules.overdue import TRACKED
 from gtm.bot.runtime import ProjectRuntime, Runtime
 from gtm.bot.watchdog import HealthIssue, collect, health_notices
 from gtm.schemas.decisions import CheckResult, Notice, RecordRef
-from gtm.schemas.plan import PlanSnapshot
+from gtm.schemas.plan import DataProblem, PlanSnapshot
 from gtm.sync.drift import DriftReport
 
 log = logging.getLogger(__name__)
@@ -40,13 +42,15 @@ class CheckRun:
     health: list[HealthIssue] = field(default_factory=list)  # delivery-health causes after this run
 
 
-def problem_notices(project: ProjectRuntime, snapshot: PlanSnapshot) -> list[Notice]:
-    """Data problems go to the PM as one digest item each (rule "data_problem")."""
+def problem_notices(project: ProjectRuntime, snapshot: PlanSnapshot,
+                    problems: list[DataProblem] | None = None) -> list[Notice]:
+    """Data problems (the snapshot's, or `problems`: the check's, which include them) go to the PM
+    as one digest item each (rule "data_problem"); the ledger key makes each one go out once."""
     pm = snapshot.project.pm.open_id if snapshot.project.pm else None
     if not pm:
         return []
     out = []
-    for p in snapshot.problems:
+    for p in (snapshot.problems if problems is None else problems):
         out.append(Notice(kind="data_problem", key=f"data_problem:{p.table}:{p.record_id}:{p.field}:{p.value}",
                           recipients=[pm], record=RecordRef(table=p.table, record_id=p.record_id),
                           digest=True, title="数据问题", text=p.describe("zh"), text_en=p.describe("en")))
@@ -90,16 +94,55 @@ def evaluate_with_drift(runtime: Runtime, project: ProjectRuntime, now: datetime
     snapshot = mirror.snapshot()
     with runtime.store.session() as s:
         states = get_states(s, project.slug)
-    result = run_checks(snapshot, now, project.policy, states)
+    result = run_checks(snapshot, now, project.policy, states,
+                        service_set=service_overdue(runtime, project, snapshot))
     for g in snapshot.blind:  # say what cannot be judged, never a silent "0 items"
         result.warnings.append(g.describe(project.policy.locale))
     return snapshot, result, report, drift
+
+
+OVERDUE_VALUES = {table: spec[3] for table, spec in TRACKED.items()}  # the 延期 option per table
+
+
+def service_overdue(runtime: Runtime, project: ProjectRuntime, snapshot: PlanSnapshot
+                    ) -> frozenset[tuple[str, str]]:
+    """Rows whose 延期 the service wrote and that still hold it (a changed cell is forgotten)."""
+    from gtm.sync.store.cells import forget, service_cells
+
+    with runtime.store.session() as s:
+        cells = service_cells(s, project.slug)
+    if not cells:
+        return frozenset()
+    status = {(t, r.record_id): r.status for t in OVERDUE_VALUES for r in snapshot.rows(t)}
+    held = frozenset((t, r) for (t, r, f), v in cells.items() if f == "status" and status.get((t, r)) == v)
+    stale = [k for k in cells if k[2] == "status" and (k[0], k[1]) not in held]
+    if stale:
+        with runtime.store.session() as s:
+            forget(s, project.slug, stale)
+    return held
+
+
+def remember_status_writes(runtime: Runtime, slug: str, writes: list[Any], now: datetime,
+                           skipped: set[tuple[str, str]] = frozenset()) -> None:
+    """Remember the 延期 the service wrote; forget the ones it lifted."""
+    from gtm.sync.store.cells import forget, remember
+
+    mine = [w for w in writes if w.attr == "status" and w.table in OVERDUE_VALUES
+            and (w.table, w.record_id) not in skipped]
+    if not mine:
+        return
+    with runtime.store.session() as s:
+        remember(s, slug, [((w.table, w.record_id, "status"), w.value) for w in mine
+                           if w.value == OVERDUE_VALUES[w.table]], now)
+        forget(s, slug, [(w.table, w.record_id, "status") for w in mine
+                         if w.value != OVERDUE_VALUES[w.table]])
 
 
 def run_check(runtime: Runtime, project: ProjectRuntime, now: datetime, *, dry_run: bool = False,
               include_digest: bool = True, full: bool = False, sender: Any = None) -> CheckRun:
     """The whole check. `include_digest=False` is the periodic run: overdue/due-soon items wait
     for the morning digest; escalations, budget and gate alerts go out at once."""
+    from gtm.sync.store.cells import reported_problems, set_reported
     from gtm.sync.store.ledger import save_states
     from gtm.sync.store.registry import get_project
     from gtm.sync.writeback import apply as apply_writes
@@ -110,17 +153,27 @@ def run_check(runtime: Runtime, project: ProjectRuntime, now: datetime, *, dry_r
     mirror = runtime.mirror(project)
     plan = plan_writes(result.writes, mirror)
     run.writes_planned = plan.count if hasattr(plan, "count") else len(result.writes)
-    notices = list(result.notices) + problem_notices(project, snapshot) + drift_notices(project, snapshot, drift)
+    own = set(snapshot.problems)
+    problems = problem_notices(project, snapshot, [p for p in result.problems if p in own or tells_the_pm(p)])
+    with runtime.store.session() as s:
+        told = reported_problems(s, project.slug)
+    fresh = [n for n in problems if n.key not in told]  # each data problem goes out once
+    notices = list(result.notices) + fresh + drift_notices(project, snapshot, drift)
     if not include_digest:
         notices = [n for n in notices if not n.digest]
     if not dry_run:
         wr = apply_writes(plan, mirror, runtime.gateway)
         run.writes_applied = wr.written_cells
         run.writes_skipped = [f"{t}:{r}" for t, r in wr.conflicts]
+        remember_status_writes(runtime, project.slug, list(result.writes), now,
+                               set(wr.conflicts) | set(wr.vanished))
     name = snapshot.project.name or project.name
     sender = sender or make_sender(runtime, {name: project.slug})
     run.outcomes = sender.dispatch(project.slug, name, notices, now, project.policy, dry_run=dry_run)
     if not dry_run:
+        sent = {n.key for n in fresh} if include_digest else set()  # handed to the ledger
+        with runtime.store.session() as s:
+            set_reported(s, project.slug, {n.key for n in problems}, sent, now)
         run.health, alerts = health_check(runtime, project, snapshot, now, sender, name=name,
                                           extra=health_extra(result.warnings))
         run.outcomes += alerts
@@ -185,28 +238,33 @@ def last_known_pm(runtime: Runtime, project: ProjectRuntime) -> str:
     return snap.project.pm.open_id if snap.project.pm else ""
 
 
+JOB_ZH = {"check": "定时检查", "digest": "每日提醒", "report": "周报", "reconcile": "夜间全量同步",
+          "answer": "群里的问答", "card_action": "卡片按钮"}
+
+
 def notify_failure(runtime: Runtime, project: ProjectRuntime, exc: BaseException, now: datetime, *,
-                   job: str = "check", sender: Any = None) -> list[Any]:
+                   job: str = "check", sender: Any = None, log_id: str | None = None) -> list[Any]:
     """Tell the project's PM that a scheduled job of theirs failed (Base deleted, access lost …).
 
     One card per project, job and local day (the ledger key carries the date), however often the
     job fails that day; the other projects are not affected and never hear of it. Never raises:
     the caller is already handling a failure.
     """
+    from gtm.bot.failures import explain
+
     try:
         pm = last_known_pm(runtime, project)
         if not pm:
             return []
         day = now.astimezone(project.tz).date().isoformat()
-        detail = f"{exc.__class__.__name__}: {exc}"[:500]
+        f = explain(exc, log_id)
         who = list(dict.fromkeys([pm, *project.policy.admins]))
         notice = Notice(kind="system", key=f"system:{job}:{day}", recipients=who, title="系统问题",
-                        text=f"项目「{project.name}」的定时任务 {job} 失败，提醒和周报可能中断。请检查多维表格是否被删除、"
-                             f"机器人是否仍有权限、是否仍在项目群中。",
-                        text_en=f"The scheduled {job} of project “{project.name}” failed; reminders and the "
-                                "weekly report may stop. Check that the Base still exists and the bot still "
-                                "has access and is still in the project group.",
-                        data={"error": detail})
+                        text=f"项目「{project.name}」的{JOB_ZH.get(job, '任务 ' + job)}失败：{f.user}。提醒和周报可能中断。"
+                             f"（日志编号 {f.log_id}）",
+                        text_en=f"The {job} of project “{project.name}” failed: {f.user_en}. Reminders and the "
+                                f"weekly report may stop. (log id {f.log_id})",
+                        data={"error": f.operator, "log_id": f.log_id})
         sender = sender or make_sender(runtime, {project.name: project.slug})
         return sender.dispatch(project.slug, project.name, [notice], now, project.policy)
     except Exception:  # noqa: BLE001

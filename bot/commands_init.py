@@ -11,7 +11,8 @@ from typing import Any
 
 from rich.console import Console
 from rich.markup import escape
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
+
+from gtm.bot.progress import step_progress
 
 from gtm.sync.errors import FeishuError
 from gtm.sync.writeback import WriteBackError, WriteRefused
@@ -21,12 +22,20 @@ SLUG_RE = re.compile(r"^[a-z0-9][a-z0-9_-]{0,62}$")
 
 
 def _slug_for(app, project: str | None) -> str:
-    """The slug to provision: given, else the only registered one, else 'default'."""
-    from gtm.sync.store.registry import list_projects
+    """The slug to provision: given, else the only registered one, else 'default'.
+
+    A new slug may not be a reserved word (`all`, command words); one already registered keeps
+    working."""
+    from gtm.bot.validate import check_slug
+    from gtm.sync.store.registry import get_project, list_projects
 
     if project:
         if not SLUG_RE.match(project):
             raise ValueError(f"--project {project!r}: use lowercase letters, digits, '-' or '_' (e.g. launch-2027)")
+        with app.store.session() as s:
+            known = get_project(s, project) is not None
+        if not known:
+            check_slug(project)
         return project
     with app.store.session() as s:
         rows = list_projects(s)
@@ -94,9 +103,14 @@ def _fill_project_row(app, binding, name: str, pm: str | None, chats: list[str],
 
 def run_init(app, *, project: str | None, template: str | None, name: str | None, base_token: str | None,
              start: date | None, chats: list[str], admins: list[str], strict: bool | None, dry_run: bool,
-             repair: bool, pm: str | None = None, lang: str = "zh", example: bool = False) -> int:
+             repair: bool, pm: str | None = None, lang: str = "zh", example: bool = False,
+             move: bool = False) -> int:
     """Provision, register, fill the 项目 row, share. Exit code: 0 ready; 1 drift to act on, somebody
-    not granted or a Feishu failure (nothing done so far is rolled back); 2 bad input."""
+    not granted or a Feishu failure (nothing done so far is rolled back); 2 bad input.
+
+    Check before create (`gtm.bot.preflight`): the chats, the PM, the admins and the template are
+    resolved first; anything unknown, or a chat another project has (without `--move`), is
+    refused before the Base is made."""
     from gtm.schemas.templates import get_template
     from gtm.sync.provision import BaseMissing, provision, register_project
 
@@ -115,7 +129,6 @@ def run_init(app, *, project: str | None, template: str | None, name: str | None
     if base_token and registered and registered != base_token:
         console.print(f"[yellow]项目 {slug} 原登记的多维表格 {registered} 将改为 {base_token}（原表不会被改动）/ "
                       f"project {slug} moves from Base {registered} to {base_token} (the old Base is left as is)[/]")
-    chats = list(dict.fromkeys([*chats, *known_chats] or ([settings.chat_id] if settings.chat_id else [])))
     known = _registered_template(app, slug)
     if template is None:
         template = known or "gtm"  # a re-run keeps the project's template
@@ -123,6 +136,25 @@ def run_init(app, *, project: str | None, template: str | None, name: str | None
         console.print(f"[yellow]项目 {slug} 登记的模板是 {known}，本次按 {template} 检查（只会新增字段，不删除、不改名）/ "
                       f"project {slug} was made from template {known}; checking it against {template} (adds "
                       f"fields only, never removes or renames)[/]")
+    from gtm.bot.preflight import apply_moves, bound_elsewhere, preflight
+
+    implicit = [] if (chats or known_chats or not settings.chat_id) else [settings.chat_id]
+    if implicit and bound_elsewhere(app.store, slug, implicit):
+        console.print(f"[yellow]GTM_CHAT_ID {settings.chat_id} 已属于另一个项目，新项目不关联它；用 --chat 指定 / "
+                      f"GTM_CHAT_ID {settings.chat_id} belongs to another project and is not linked here; "
+                      f"pass --chat[/]")
+        implicit = []
+    fresh = [c for c in dict.fromkeys([*chats, *implicit]) if c not in known_chats]
+    check = preflight(app, slug, chats=fresh, pm=pm, admins=admins, template=template, move=move)
+    for line in check.warnings:
+        console.print(f"[yellow]• {escape(line)}[/]")
+    if not check.ok:
+        for line in check.refusals:
+            console.print(f"[red]• {escape(line)}[/]")
+        console.print("[red]没有创建任何东西 / nothing was created[/]")
+        return 2
+    chats = list(dict.fromkeys([*check.chats, *known_chats]))
+    admins = check.admins
     tmpl = get_template(template)
     if example and not tmpl.has_example:
         console.print(f"[red]--example：模板 {template} 没有示例计划，只有 campaign 有（例：gtm init --template campaign "
@@ -134,13 +166,7 @@ def run_init(app, *, project: str | None, template: str | None, name: str | None
     name = name or tmpl.name
     start = start or (tmpl.example_start if example else None) or now.date()
 
-    with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), console=console,
-                  transient=True, disable=dry_run or not console.is_terminal) as bar:
-        task = bar.add_task("准备 / planning", total=None)
-
-        def progress(step: str, done: int, total: int) -> None:
-            bar.update(task, description=step[:60], completed=done, total=total)
-
+    with step_progress(console, "建表 / provisioning", enabled=not dry_run) as progress:
         try:
             out = provision(app.gateway, name=name, template=template, start=start, tz=settings.timezone,
                             binding=binding, slug=slug, repair=repair, dry_run=dry_run, progress=progress,
@@ -170,9 +196,10 @@ def run_init(app, *, project: str | None, template: str | None, name: str | None
             overrides = dict(row.policy_overrides or {})
             overrides["admins"] = list(dict.fromkeys([*overrides.get("admins", []), *ids]))
             row.policy_overrides = overrides
+    apply_moves(app.store, check.moves)
 
     failed = False
-    pm_open_id, pm_as_admin = _resolve_pm(app, pm, console)
+    pm_open_id, pm_as_admin = check.pm_open_id, check.pm_as_admin
     try:
         for p in _fill_project_row(app, result.binding, name, pm_open_id, chats, now):
             console.print(f"[yellow]• {escape(str(p))}[/]")
@@ -219,27 +246,6 @@ def _print_access(console: Console, access, lang: str) -> None:
     if access.strict:
         console.print("  • 高级权限已启用：成员只能编辑自己负责的行，项目负责人和管理员可编辑全部 / advanced "
                       "permissions on: members edit only rows they own; the PM and admins edit everything")
-
-
-def _resolve_pm(app, pm: str | None, console: Console) -> tuple[str | None, list[str]]:
-    """The PM's open_id (an email is looked up, so 项目负责人 can be filled); else grant as given."""
-    if not pm:
-        return None, []
-    if pm.startswith("ou_"):
-        return pm, []
-    if "@" not in pm:
-        return None, [pm]  # a user_id: granted, but 项目负责人 needs an open_id
-    from gtm.sync.access import _resolve_emails
-
-    try:
-        oid = _resolve_emails(app.gateway, [pm]).get(pm.lower())
-    except FeishuError:
-        return None, [pm]  # no contact scope: grant_access reports and grants by email
-    if oid:
-        return oid, []
-    console.print(f"[yellow]• 找不到项目负责人 {pm}（该邮箱在企业通讯录中不存在）/ PM {pm} not found "
-                  f"(no such email in the directory)[/]")
-    return None, [pm]  # grant_access names it as not found as well (exit 1)
 
 
 def _share(app, console: Console, binding, chats: list[str], pm_open_id: str | None, admins: list[str],

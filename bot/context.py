@@ -102,7 +102,12 @@ def open_context(settings: Settings | None = None, *, embedded_state: Path | Non
         if not settings.chat_id:
             updates["chat_id"] = seed.chat_id
         settings = settings.model_copy(update=updates)
-    store = open_database(settings.database_url)
+    try:
+        store = open_database(settings.database_url)
+    except Exception:
+        for fn in reversed(closers):  # the embedded sandbox started above must not outlive us
+            fn()
+        raise
     closers.append(store.dispose)
     gateway = gateway_from_settings(settings)
     shared = shared_limiter_for(store.engine, settings.feishu_app_id)

@@ -24,7 +24,7 @@ console = Console()
 
 QUESTIONS = [  # (who, text, where): where None = the project group, "p2p" = private chat
     ("王芳", "状态", None),
-    ("刘洋", "M3", None),
+    ("刘洋", "M3进度怎么样", None),
     ("陈静", "风险", None),
     ("杨帆", "逾期", None),
     ("王芳", "我的任务", "p2p"),

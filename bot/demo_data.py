@@ -23,6 +23,27 @@ from gtm.schemas.plan import (
 from gtm.schemas.tables import table
 from gtm.sync.binding import BaseBinding
 from gtm.sync.records import encode_fields
+from gtm.bot.views import is_blank
+
+
+# metric name (as the templates name it) -> (current value, target to fill when the template left a
+# blank). NRR has no value yet on purpose: the report shows it as not filled in, with no date.
+DEMO_METRICS: dict[str, tuple[str, str]] = {
+    "PMF 调研“非常失望”比例": ("46%", ""),
+    "NPS": ("38", "> 30"),
+    "LTV:CAC": ("3.4:1", ""),
+    "ARR": ("420 万", "600 万"),
+    "付费客户数": ("35 个", "50 个"),
+    "NRR": ("", "> 110%"),
+    "销售额": ("320 万元", "500 万元"),
+    "客户验收通过率": ("96%", ""),
+    "回款周期": ("28天", ""),
+    "预热期海报曝光量": ("62万", ""),
+    "执行期订单量": ("1.8万单", ""),
+    "GMV": ("提升 12%", ""),
+    "新增用户": ("4.2万", ""),
+    "直播转化率": ("2.9%", ""),
+}
 
 
 class Typist:
@@ -41,6 +62,13 @@ class Typist:
     def create(self, key: str, **values: Any) -> str:
         rec = self.sb.bitable.act_create(self.who, self.b.app_token, self.b.table_id(key), self._fields(key, values))
         return rec.get("record_id") or rec.get("id", "")
+
+
+def deliverable_owners(deliverables: list[Any], team: list[Person], today: date) -> dict[str, Person]:
+    """Record id → owner, round-robin in due-date order: the same people on every run (never by
+    `hash()`, which changes between processes)."""
+    ordered = sorted(deliverables, key=lambda x: (x.due_date or today, x.name, x.record_id))
+    return {d.record_id: team[i % len(team)] for i, d in enumerate(ordered)}
 
 
 def populate(sandbox: Any, binding: BaseBinding, snapshot: PlanSnapshot, people: dict[str, str],
@@ -65,8 +93,9 @@ def populate(sandbox: Any, binding: BaseBinding, snapshot: PlanSnapshot, people:
         t.update("milestone", m1.record_id, status=MilestoneStatus.DONE.value, actual_date=m1.target_date)
     if m2:  # marked done, but one exit criterion is still unmet → the gate flags it
         t.update("milestone", m2.record_id, status=MilestoneStatus.DONE.value, actual_date=today - timedelta(days=6))
+    owners = deliverable_owners(snapshot.deliverables, team, today)
     for d in snapshot.deliverables:
-        owner = team[hash(d.name) % len(team)]
+        owner = owners[d.record_id]
         done = m1 and m1.record_id in d.milestone or (m2 and m2.record_id in d.milestone)
         t.update("deliverable", d.record_id, owner=owner,
                  **({"status": MilestoneStatus.DONE.value, "done_date": today - timedelta(days=8)} if done else {}))
@@ -124,7 +153,17 @@ def populate(sandbox: Any, binding: BaseBinding, snapshot: PlanSnapshot, people:
         t.update("dependency", dep.record_id, owner=team[(i + 3) % len(team)],
                  status=(DependencyStatus.PENDING if pending else DependencyStatus.CONFIRMED).value,
                  needed_by=d(5 if pending else 30))
-    for i, mtr in enumerate(snapshot.metrics):
-        t.update("metric", mtr.record_id, current=["12", "35%", "3", "8", "1.2", "—"][i % 6], updated_on=d(-1))
+    for mtr in snapshot.metrics:  # by metric, never by row order; an unknown metric stays untouched
+        values = DEMO_METRICS.get(mtr.metric)
+        if values is None:
+            continue
+        current, target = values
+        fields: dict[str, Any] = {}
+        if current:
+            fields.update(current=current, updated_on=d(-1))
+        if target and is_blank(mtr.target):
+            fields["target"] = target
+        if fields:
+            t.update("metric", mtr.record_id, **fields)
     return {"high_risk": risks[0].risk if risks else "", "pending_dependency":
             snapshot.dependencies[0].item if snapshot.dependencies else "", "tasks": task_ids}

@@ -43,6 +43,8 @@ from lark_oapi.api.im.v1 import (
     ReplyMessageRequestBody,
 )
 
+from gtm.bot.failures import log_failure
+from gtm.bot.reactor import EditReactor
 from gtm.bot.transports import Incoming
 from gtm.sync.errors import RateLimited
 from gtm.sync.store.ledger import claim_event, mark_event_done, release_event
@@ -125,7 +127,8 @@ class Dispatcher:
     def __init__(self, runtime: Any, *, workers: int = 4, callback_budget: float = 2.5,
                  snapshot_max_age: float = 120.0, bot_open_id: str | None = None,
                  clock: Clock | None = None,
-                 answer: Callable[..., dict[str, Any]] | None = None) -> None:
+                 answer: Callable[..., dict[str, Any]] | None = None,
+                 edit_debounce: float | None = None) -> None:
         self.runtime = runtime
         self.callback_budget = callback_budget
         self.snapshot_max_age = snapshot_max_age
@@ -142,6 +145,10 @@ class Dispatcher:
         self._app_pacer = ChatPacer(per_window=50, window=1.1)  # per app: im.send 50/s
         self.stats: dict[str, int] = {"received": 0, "duplicates": 0, "replied": 0, "ignored": 0,
                                       "failed": 0, "late_cards": 0, "queued": 0}
+        if edit_debounce is None:
+            settings = getattr(runtime, "settings", None)
+            edit_debounce = float(getattr(settings, "edit_debounce_seconds", 1.5))
+        self.reactor = EditReactor(runtime, self._clock, edit_debounce)
 
     # -- identity ------------------------------------------------------------------------
     def bot_open_id(self) -> str | None:
@@ -178,11 +185,11 @@ class Dispatcher:
                 return None
             if inc.kind == "card_action":
                 return self._handle_card_action(inc)
-        except Exception:  # noqa: BLE001 - a transport must always get an answer
+        except Exception as exc:  # noqa: BLE001 - a transport must always get an answer
             self._bump("failed")
-            log.exception("dispatch failed for event %s", inc.event_id)
+            f = log_failure(f"event {inc.event_id} ({inc.kind})", exc, logger=log)
             if inc.kind == "card_action":
-                return {"toast": toast("error", "处理失败，请稍后再试", "Failed, please retry")}
+                return {"toast": toast("error", f.for_people("zh"), f.for_people("en"))}
         return None
 
     def _claim(self, inc: Incoming) -> bool:
@@ -239,12 +246,21 @@ class Dispatcher:
                 return True
         try:
             card = self.answer(inc, project)
-        except Exception as exc:  # noqa: BLE001 - the asker gets an error card, the log the trace
-            log.exception("answer failed for %s", inc.event_id)
+        except Exception as exc:  # noqa: BLE001 - the boundary: a short card, the PM told, the log the rest
             self._bump("failed")
-            card = error_card(f"没能回答：{exc}", "Could not answer.")
+            f = log_failure(f"answer to {inc.event_id}", exc, logger=log)
+            card = error_card(f"没能回答：{f.for_people('zh')}", f"Could not answer: {f.for_people('en')}")
+            self._tell_pm(project, exc, "answer", f.log_id)
         self._reply_paced(inc, card)
         return True
+
+    def _tell_pm(self, project: Any, exc: BaseException, job: str, log_id: str) -> None:
+        """The project's PM gets the 系统问题 card (once a day per kind; the ledger dedups)."""
+        if project is None:
+            return
+        from gtm.bot.check import notify_failure
+
+        notify_failure(self.runtime, project, exc, self._clock(), job=job, log_id=log_id)
 
     def _reply_paced(self, inc: Incoming, card: dict[str, Any]) -> None:
         """`reply` now, or — when the chat already had its 5 messages this second — from a timer
@@ -359,10 +375,17 @@ class Dispatcher:
 
             fut.add_done_callback(late)
             return {"toast": toast("info", "处理中…", "Working on it…")}
-        except Exception as exc:  # noqa: BLE001
-            log.exception("card action failed for %s", inc.event_id)
+        except Exception as exc:  # noqa: BLE001 - the boundary for card actions
             self._bump("failed")
-            return {"toast": toast("error", f"处理失败：{exc}", "Failed")}
+            f = log_failure(f"card action {inc.event_id}", exc, logger=log)
+            try:
+                from gtm.bot.actions_schema import parse_action
+
+                slug = parse_action(inc.action_value, inc.form_value, inc.action_option or None).p
+                self._tell_pm(self.runtime.project(slug), exc, "card_action", f.log_id)
+            except Exception:  # noqa: BLE001 - the click's project is unknown: the log has it
+                log.debug("no project to tell about %s", f.log_id)
+            return {"toast": toast("error", f"处理失败：{f.for_people('zh')}", f"Failed: {f.for_people('en')}")}
         return result.callback_answer()
 
     # -- record changes ------------------------------------------------------------------
@@ -375,6 +398,7 @@ class Dispatcher:
                 return
             mirror = self.runtime.mirror(project)
             mirror.refresh_records(table_key, list(inc.record_ids))
+            self.reactor.changed(project, table_key, list(inc.record_ids))  # rules, debounced
             return
 
     # -- pool ----------------------------------------------------------------------------
@@ -416,6 +440,7 @@ class Dispatcher:
             return not self._inflight
 
     def close(self, timeout: float = 10.0) -> None:
+        self.reactor.close()
         self.drain(timeout)
         self._pool.shutdown(wait=False, cancel_futures=True)
 

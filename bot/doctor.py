@@ -8,8 +8,9 @@ when nothing is missing, 1 otherwise.
 from __future__ import annotations
 
 import asyncio
+import json
 import threading
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from typing import Any, Callable
 
@@ -38,6 +39,7 @@ class Finding:
     status: str
     detail: str = ""
     fix: str = ""
+    project: str = ""  # the project block this finding belongs to ("" = the deployment)
 
     @property
     def failed(self) -> bool:
@@ -64,9 +66,10 @@ class Doctor:
         self.ws_timeout = ws_timeout
         self.findings: list[Finding] = []
         self.token_ok = False
+        self.section = ""  # the project being checked (labels its block in the output)
 
     def add(self, check: str, status: str, detail: str = "", fix: str = "") -> Finding:
-        f = Finding(check, status, detail, fix)
+        f = Finding(check, status, detail, fix, self.section)
         self.findings.append(f)
         return f
 
@@ -88,7 +91,11 @@ class Doctor:
                      "运行 `gtm init --project SLUG` / run `gtm init --project SLUG`")
         seen_chats: set[str] = set()
         for t in targets:
-            self.check_target(t, seen_chats)
+            self.section = t.slug
+            try:
+                self.check_target(t, seen_chats)
+            finally:
+                self.section = ""
         if self.settings.chat_id and self.settings.chat_id not in seen_chats:
             self.check_chat(self.settings.chat_id, "GTM_CHAT_ID")
         self.check_longconn()
@@ -117,10 +124,32 @@ class Doctor:
             self.add("域名 / domain", WARN, f"{d} 不是飞书或 Lark 的开放平台地址 / not a Feishu or Lark origin",
                      "飞书：https://open.feishu.cn；Lark：https://open.larksuite.com（GTM_FEISHU_DOMAIN）")
         if s.transport == "webhook":
-            has = s.feishu_encrypt_key.get_secret_value() or s.feishu_verification_token.get_secret_value()
-            self.add("Webhook 校验 / webhook keys", OK if has else MISSING,
-                     "Encrypt Key / Verification Token " + ("已配置 / set" if has else "为空 / empty"),
-                     "" if has else f"{CONSOLE_EVENTS} → Encrypt Key → GTM_FEISHU_ENCRYPT_KEY")
+            has_key = bool(s.feishu_encrypt_key.get_secret_value())
+            if has_key:
+                self.add("Webhook 校验 / webhook keys", OK, "Encrypt Key 已配置（加密 + 签名）/ set (AES + signature)")
+            elif s.webhook_insecure:
+                self.add("Webhook 校验 / webhook keys", WARN,
+                         "GTM_WEBHOOK_INSECURE=1：仅校验 Token，可被伪造 / token only: forgeable",
+                         f"{CONSOLE_EVENTS} → Encrypt Key → GTM_FEISHU_ENCRYPT_KEY")
+            else:
+                self.add("Webhook 校验 / webhook keys", MISSING, "Encrypt Key 为空 / empty: gtm serve 拒绝启动 / "
+                         "gtm serve refuses to start", f"{CONSOLE_EVENTS} → Encrypt Key → GTM_FEISHU_ENCRYPT_KEY")
+        self.check_configuration()
+
+    def check_configuration(self) -> None:
+        """The live settings and every project's policy overrides against docs/SETTINGS.md."""
+        from gtm.schemas.settings_table import check_live
+
+        rows = check_live(self.settings)
+        bad = [(st, shown, why) for st, shown, why in rows if why]
+        for st, shown, why in bad:
+            self.add(f"设置 / setting {st.env}", MISSING, f"{shown}: {why}",
+                     f"允许 / allowed: {st.range}; 例如 / e.g. {st.env}={st.example}")
+        if not bad:
+            self.add("设置 / settings", OK, f"{len(rows)} 项均在允许范围内 / all {len(rows)} within their ranges "
+                     "(docs/SETTINGS.md)")
+        for slug, key, why, fix in policy_override_problems(self.app.store, self.settings):
+            self.add(f"项目 {slug} 策略 / project policy {key}", MISSING, why, fix)
 
     def check_database(self) -> None:
         from sqlalchemy import text
@@ -356,7 +385,7 @@ class Doctor:
             if lost:
                 self.findings.append(Finding(label + "计划表结构 / plan tables", MISSING,
                                              f"找不到 / missing: {', '.join(lost)}",
-                                             f"gtm init --project {t.slug} --repair"))
+                                             f"gtm init --project {t.slug} --repair", self.section))
             return f"{t.base_token}: {len(have)} 张表 / tables"
 
         def base_error(exc: FeishuError) -> Finding | None:
@@ -442,6 +471,42 @@ class Doctor:
                                "choose long connection and subscribe im.message.receive_v1")
 
 
+def policy_override_problems(store: Any, settings: Any) -> list[tuple[str, str, str, str]]:
+    """(slug, key, why, fix) for each stored per-project policy override outside the settings
+    table's range (they are applied at run time, so a bad one would fail every job)."""
+    from pydantic import TypeAdapter, ValidationError
+
+    from gtm.schemas.settings import Policy
+    from gtm.schemas.settings_table import BY_ENV
+    from gtm.sync.store.registry import list_projects
+
+    out: list[tuple[str, str, str, str]] = []
+    with store.session() as s:
+        rows = [(r.slug, dict(r.policy_overrides or {})) for r in list_projects(s)]
+    for slug, overrides in rows:
+        for key, value in overrides.items():
+            st = BY_ENV.get(f"GTM_POLICY__{str(key).upper()}")
+            if st is None or key not in Policy.model_fields:
+                out.append((slug, str(key), f"未知的策略项 / unknown policy setting {key!r}",
+                            "删除这个覆盖项 / remove this override (see docs/SETTINGS.md)"))
+                continue
+            fix = f"允许 / allowed: {st.range}; 例如 / e.g. {st.example}"
+            try:
+                parsed = TypeAdapter(Policy.model_fields[key].annotation).validate_python(value)
+            except ValidationError as exc:
+                out.append((slug, str(key), f"{str(value)[:60]!r}: {exc.errors()[0]['msg']}", fix))
+                continue
+            why = st.problem(parsed)
+            if why:
+                out.append((slug, str(key), f"{str(value)[:60]!r}: {why}", fix))
+        if overrides and not any(o[0] == slug for o in out):
+            try:
+                Policy.model_validate({**settings.effective_policy().model_dump(), **overrides})
+            except ValidationError as exc:
+                out.append((slug, "policy", str(exc.errors()[0]["msg"])[:200], "docs/SETTINGS.md"))
+    return out
+
+
 def longconn_endpoint(settings: Any, timeout: float = 10.0) -> tuple[bool, str]:
     """Ask the long-connection endpoint for a URL through the SDK's own call, without connecting."""
     import lark_oapi as lark
@@ -493,6 +558,8 @@ STATUS_STYLE = {OK: ("✔ ok", "green"), MISSING: ("✘ missing", "red"), WARN: 
 
 
 def print_findings(findings: list[Finding], console: Any = None) -> None:
+    """The findings as one table: the deployment's checks first, then one labelled block per
+    project; the last line counts what is missing, else the warnings, else says all passed."""
     from rich.console import Console
     from rich.markup import escape
     from rich.table import Table
@@ -503,25 +570,48 @@ def print_findings(findings: list[Finding], console: Any = None) -> None:
     table.add_column("结果 / Status", no_wrap=True)
     table.add_column("说明 / Detail", overflow="fold")
     table.add_column("怎么办 / What to do", overflow="fold")
+    blocks: dict[str, list[Finding]] = {}
     for f in findings:
-        label, style = STATUS_STYLE.get(f.status, (f.status, ""))
-        table.add_row(escape(f.check), f"[{style}]{label}[/]", escape(f.detail), escape(f.fix))
+        blocks.setdefault(f.project, []).append(f)
+    for project, rows in sorted(blocks.items(), key=lambda kv: kv[0] != ""):
+        if table.rows:
+            table.add_section()
+        table.add_row(f"[bold]{'部署 / deployment' if not project else '项目 / project: ' + escape(project)}[/]",
+                      "", "", "")
+        for f in rows:
+            label, style = STATUS_STYLE.get(f.status, (f.status, ""))
+            table.add_row("  " + escape(f.check), f"[{style}]{label}[/]", escape(f.detail), escape(f.fix))
     console.print(table)
+    console.print(ending(findings))
+
+
+def ending(findings: list[Finding]) -> str:
+    """The last line: missing first (with the warnings), then warnings; "all passed" only when
+    there is neither."""
     missing = [f for f in findings if f.failed]
     warnings = [f for f in findings if f.status == WARN]
     if missing:
         more = f"，{len(warnings)} 个警告 / {len(warnings)} warnings" if warnings else ""
-        console.print(f"[red]{len(missing)} 项缺失 / missing{more}[/] — 按「怎么办」一栏处理后重新运行 `gtm doctor` / "
-                      "fix them as the last column says, then run `gtm doctor` again")
-    elif warnings:
-        console.print(f"[yellow]{len(warnings)} 个警告 / {len(warnings)} warnings[/] — 能运行，但请按「怎么办」一栏处理 / "
-                      "it runs, but see the last column")
-    else:
-        console.print("[green]全部通过 / all checks passed[/]")
+        return (f"[red]{len(missing)} 项缺失 / missing{more}[/] — 按「怎么办」一栏处理后重新运行 `gtm doctor` / "
+                "fix them as the last column says, then run `gtm doctor` again")
+    if warnings:
+        return (f"[yellow]{len(warnings)} 个警告 / {len(warnings)} warnings[/] — 能运行，但请按「怎么办」一栏处理 / "
+                "it runs, but see the last column")
+    return "[green]全部通过 / all checks passed[/]"
 
 
-def run_doctor(app: Any, *, now: datetime | None = None, console: Any = None) -> int:
-    """Check everything, print the table; 0 when nothing is missing, else 1."""
+def findings_json(findings: list[Finding]) -> dict[str, Any]:
+    """`gtm doctor --json`: every finding, and the counts the exit code is based on."""
+    return {"findings": [asdict(f) for f in findings],
+            "missing": sum(1 for f in findings if f.failed),
+            "warnings": sum(1 for f in findings if f.status == WARN)}
+
+
+def run_doctor(app: Any, *, now: datetime | None = None, console: Any = None, as_json: bool = False) -> int:
+    """Check everything, print the table (or JSON); 0 when nothing is missing, else 1."""
     findings = Doctor(app, now=now).run()
-    print_findings(findings, console)
+    if as_json:
+        print(json.dumps(findings_json(findings), ensure_ascii=False, indent=1))
+    else:
+        print_findings(findings, console)
     return 1 if any(f.failed for f in findings) else 0

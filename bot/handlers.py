@@ -14,11 +14,12 @@ from pydantic import BaseModel
 
 from gtm.bot import views as V
 from gtm.bot.cards.render import Clip, render
-from gtm.bot.commands import ALIASES, Command, display, normalise
+from gtm.bot.rules.risk import cell_score
+from gtm.bot.commands import Command, Handler, display, normalise, registry
+from gtm.bot.rules.schedule import build_schedule, critical_paths
 from gtm.schemas.decisions import CheckResult
 from gtm.schemas.plan import Level3, PlanSnapshot
 from gtm.schemas.settings import Policy
-from gtm.schemas.tables import table
 from gtm.schemas.templates import get_template
 
 LIST_CAP = 60  # rows a list answer keeps before "还有 N 项" (the renderer may cut further)
@@ -100,7 +101,7 @@ def _pick_project(cmd: Command, ctx: AskContext) -> ProjectData | V.MessageView:
     if cur and all(p.snapshot is not cur.snapshot for p in pool):
         pool.insert(0, cur)
     if cmd.arg and cmd.name in ("status", "report", "overdue", "this_week", "risks", "dependencies",
-                                "issues", "data_problems"):
+                                "issues", "data_problems", "critical_path", "workload"):
         want = normalise(cmd.arg)
         hits = [p for p in pool if want in (normalise(p.name), normalise(p.slug))]
         hits = hits or [p for p in pool if want in normalise(p.name) or want == normalise(p.slug)]
@@ -138,18 +139,21 @@ def status_view(p: ProjectData, now: datetime, policy: Policy) -> V.StatusView:
     words = get_template(policy.template)
     reasons = V.reasons_of(rag) if rag else []
     if not reasons and snap.project.rag_reason:
-        reasons = [V.ReasonView(color="yellow" if color != "green" else "yellow",
+        reasons = [V.ReasonView(color=color,
                                 text=snap.project.rag_reason, text_en=snap.project.rag_reason)]
     return V.StatusView(
         project_name=p.name, as_of=now.astimezone(policy.tz).strftime("%Y-%m-%d %H:%M"),
         rag=V.RAG_LABEL[color], header_color=color, reasons=Clip.of(reasons, 10),
         milestones=Clip.of(progress, 12), next_milestone=V.next_milestone(progress),
+        next_milestone_en=V.next_milestone(progress, "en"),
         launch_date=V.iso(snap.project.launch_date), key_date=words.key_date, key_date_en=words.key_date_en,
         overdue=len(overdue),
         blocked=index.blocked,
         open_issues=len(V.open_issues(snap)),
         high_risks=sum(1 for r in V.open_risks(snap) if V.risk_score(r) >= policy.red_risk_score),
-        budget_line=zh, budget_line_en=en, data_problems=len(snap.problems))
+        budget_line=zh, budget_line_en=en, data_problems=len(snap.problems),
+        slips=Clip.of([V.ReasonView(color="orange", text=x.text, text_en=x.text_en)
+                       for x in V.slips_of(snap, p.check, now, policy)], 8))
 
 
 def milestone_view(p: ProjectData, key: str, now: datetime, policy: Policy) -> V.MilestoneView | V.MessageView:
@@ -181,7 +185,8 @@ def milestone_view(p: ProjectData, key: str, now: datetime, policy: Policy) -> V
         owner_id=found.owner.open_id if found.owner else "",
         owner_name=found.owner.label() if found.owner else "",
         target=prog.target, actual=prog.actual, status=prog.status, header_color=color,
-        variance_days=prog.variance_days, pct=prog.pct,
+        variance_days=prog.variance_days, pct=prog.pct, baseline=prog.baseline,
+        baseline_variance=prog.baseline_variance,
         deliverables=Clip.of([V.DeliverableRow(name=d.name, standard=d.standard,
                                                owner_name=d.owner.label() if d.owner else "",
                                                due=V.iso(d.due_date), status=V.status_label(d.status))
@@ -198,7 +203,8 @@ def _item_list(kind: str, ctx: AskContext, pick: Callable[[V.ItemIndex], list[V.
     now = _now(ctx)
     day = V.today(now, ctx.policy)
     titles = {"my_tasks": ("我的任务", "My tasks"), "overdue": ("逾期事项", "Overdue items"),
-              "this_week": ("本周到期", "Due this week")}
+              "this_week": ("本周到期", "Due this week"), "next_week": ("下周到期", "Due next week"),
+              "lookup": ("查找结果", "Found")}
     groups, total = [], 0
     for p in projects:
         items = pick(p.items())
@@ -229,6 +235,27 @@ ITEM_FIELDS = frozenset({("task", "planned_end"), ("task", "status"), ("delivera
                          ("deliverable", "status"), ("milestone", "target_date"), ("milestone", "status")})
 
 
+MY_TASKS_DAYS = 14  # 我的任务 shows what is overdue and what is due in the next two weeks
+
+
+def my_tasks_view(ctx: AskContext, scope: list[ProjectData], everything: bool = False) -> V.ItemListView:
+    """The asker's overdue items and those due in the next `MY_TASKS_DAYS` days (plus open
+    issues they own); the rest is counted as "还有 N 项" with a button showing all of them."""
+    day = V.today(_now(ctx), ctx.policy)
+    horizon = (day + timedelta(days=MY_TASKS_DAYS)).isoformat()
+    if everything:
+        view = _item_list("my_tasks", ctx, lambda ix: ix.owned_by(ctx.asker).items, scope)
+        view.title, view.title_en = "我的全部任务", "All my tasks"
+        return view
+    view = _item_list("my_tasks", ctx, lambda ix: ix.owned_by(ctx.asker).before(horizon + "~"), scope)
+    later = sum(len(p.items().owned_by(ctx.asker).items) - len(p.items().owned_by(ctx.asker).before(horizon + "~"))
+                for p in scope)
+    view.later = later
+    if later:
+        view.more_button = V.HelpChoice(zh="查看全部", en="Show all", value={"a": "ask", "q": "我的全部任务"})
+    return view
+
+
 def risks_view(p: ProjectData, now: datetime, policy: Policy) -> V.RiskView:
     risks = V.open_risks(p.snapshot)
     rows = []
@@ -245,7 +272,7 @@ def risks_view(p: ProjectData, now: datetime, policy: Policy) -> V.RiskView:
         cells = []
         for im in reversed(levels):  # impact 低, 中, 高
             n = sum(1 for r in risks if r.likelihood == lk.value and r.impact == im.value)
-            s = V.LEVEL3_SCORE[lk.name] * V.LEVEL3_SCORE[im.name]
+            s = cell_score(lk.value, im.value) or 0
             color = V.risk_color(s, policy) if n else "neutral"
             cells.append(V.Label(zh=f"{n}" if n else "·", en=f"{n}" if n else "·", color=color))
         heat.append(V.HeatRow(likelihood=V.Label(zh=lk.value, en=lk.en), cells=cells))
@@ -275,7 +302,7 @@ def issues_view(p: ProjectData, now: datetime, policy: Policy) -> V.IssueView:
         lvl = V.issue_level(i, now, policy, p.check)
         rows.append(V.IssueRow(record_id=i.record_id, issue=i.issue,
                                owner_name=i.owner.label() if i.owner else "", severity=i.severity or "",
-                               status=V.status_label(i.status), age_days=V.issue_age(i, now),
+                               status=V.status_label(i.status), age_days=V.issue_age(i, now, policy),
                                level=V.LEVEL_LABEL[lvl]))
     rows.sort(key=lambda r: (-V.LEVEL_BY_NAME[r.level.zh], -r.age_days))
     return V.IssueView(project_name=p.name, rows=Clip.of(rows, LIST_CAP),
@@ -297,93 +324,200 @@ def data_problems_view(p: ProjectData) -> V.DataProblemView:
     return V.DataProblemView(project_name=p.name, rows=Clip.of(rows, LIST_CAP))
 
 
-HELP = [
-    ("status", "项目状态（红黄绿）及原因、里程碑进度", "RAG status with reasons and milestone progress"),
-    ("milestone", "里程碑详情：如「M3」或里程碑名称", "Milestone detail: e.g. “M3” or its name"),
-    ("my_tasks", "我负责的未完成事项", "My open items"),
-    ("overdue", "逾期事项", "Overdue items"),
-    ("this_week", "本周到期事项", "Items due this week"),
-    ("risks", "主要风险与热力图", "Top risks and heat map"),
-    ("dependencies", table("dependency").name + "项", "Dependencies"),
-    ("issues", "未解决问题及升级级别", "Open issues with escalation level"),
-    ("report", "立即生成周报", "The weekly report, now"),
-    ("data_problems", "表格中无法识别的数据", "Cells the bot cannot read"),
-    ("portfolio", "我参与的全部项目", "All my projects"),
-    ("help", "显示本帮助", "This help"),
-]
+def critical_path_view(p: ProjectData, now: datetime, policy: Policy) -> V.CriticalPathView:
+    """关键路径: per open milestone, the forecast against the target and the deciding chain."""
+    sched = build_schedule(p.snapshot, now, policy)
+    rows = []
+    for path in critical_paths(p.snapshot, sched):
+        m, f = path.milestone, path.forecast
+        steps, steps_en = [], []
+        for st in path.steps:
+            who = st.task.owner.label() if st.task.owner else ""
+            fin = V.iso(st.forecast.finish)
+            late = bool(st.forecast.finish and st.task.planned_end and st.forecast.finish > st.task.planned_end)
+            mark = "⚠️ " if late else ""
+            steps.append(f"{mark}{st.task.label}" + (f"（{who}）" if who else "") + f" · 预计 {fin}")
+            steps_en.append(f"{mark}{st.task.label}" + (f" ({who})" if who else "") + f" · forecast {fin}")
+        if path.dependency is not None:
+            d = path.dependency
+            steps.append(f"⚠️ 依赖「{d.item}」待确认 · 需要日期 {V.iso(d.needed_by)}")
+            steps_en.append(f"⚠️ Dependency \"{d.item}\" pending · needed by {V.iso(d.needed_by)}")
+        rows.append(V.PathMilestone(label=m.label, owner_name=m.owner.label() if m.owner else "",
+                                    target=V.iso(f.target), forecast=V.iso(f.finish), late_days=f.late_days,
+                                    steps=steps, steps_en=steps_en))
+    return V.CriticalPathView(project_name=p.name, as_of=now.astimezone(policy.tz).strftime("%Y-%m-%d %H:%M"),
+                              milestones=Clip.of(rows, 12), late=sum(1 for r in rows if r.late_days > 0),
+                              problems=len(sched.cycles))
 
 
-def help_view(ctx: AskContext, unknown: str = "", suggestions: list[str] | None = None) -> V.HelpView:
-    cmds = [V.HelpCommand(zh=ALIASES[n][0] if n != "milestone" else "M3", en=ALIASES[n][1] if n != "milestone" else "M3",
-                          what=w, what_en=we) for n, w, we in HELP]
-    return V.HelpView(project_name=ctx.project_name, unknown=unknown, suggestions=suggestions or [],
-                      commands=cmds)
+def help_view(ctx: AskContext, unknown: str = "", suggested: list[str] | None = None) -> V.HelpView:
+    """Every listed intent with its help text; for an unknown question, the question as typed
+    and the nearest intents as buttons."""
+    intents = registry()
+    cmds = [V.HelpCommand(zh=it.example or it.zh, en=it.example or it.en, what=it.help_zh, what_en=it.help_en)
+            for it in intents.values() if it.listed]
+    choices = [V.HelpChoice(zh=intents[n].zh, en=intents[n].en, value={"a": "ask", "q": intents[n].zh})
+               for n in (suggested or []) if n in intents][:3]
+    return V.HelpView(project_name=ctx.project_name, unknown=unknown, suggestions=[c.zh for c in choices],
+                      choices=choices, commands=cmds)
+
+
+def _require_project(cmd: Command, ctx: AskContext) -> ProjectData | tuple[str, BaseModel]:
+    """The project a command is about, or the answer to give instead (not linked / which one)."""
+    if ctx.snapshot is None and ctx.chat_type != "p2p":
+        return "not_linked", V.NotLinkedView(chat_id=ctx.chat_id)
+    picked = _pick_project(cmd, ctx)
+    if isinstance(picked, V.MessageView):
+        return "message", picked
+    return picked
+
+
+def on_project(fn: Callable[[ProjectData, Command, AskContext], tuple[str, BaseModel]]) -> Handler:
+    """A handler for one project's answer: finds the project first (see `_require_project`)."""
+    def handler(cmd: Command, ctx: AskContext) -> tuple[str, BaseModel]:
+        p = _require_project(cmd, ctx)
+        return p if isinstance(p, tuple) else fn(p, cmd, ctx)
+
+    handler.__name__ = getattr(fn, "__name__", "handler")
+    return handler
+
+
+def answer_help(cmd: Command, ctx: AskContext) -> tuple[str, BaseModel]:
+    return "help", help_view(ctx)
+
+
+def answer_portfolio(cmd: Command, ctx: AskContext) -> tuple[str, BaseModel]:
+    from gtm.bot.portfolio import build_portfolio
+
+    pool = ctx.projects or ([ctx.current()] if ctx.current() else [])
+    return "portfolio", build_portfolio([(p.name, p.snapshot, p.check) for p in pool], _now(ctx), ctx.policy)
+
+
+def answer_my_tasks(cmd: Command, ctx: AskContext) -> tuple[str, BaseModel]:
+    scope = ctx.scope()
+    if not scope:
+        return ("not_linked", V.NotLinkedView(chat_id=ctx.chat_id)) if ctx.chat_type != "p2p" else (
+            "message", _message("你还没有项目", "No projects", "你不在任何项目中。", "You are not in any project."))
+    return "items", my_tasks_view(ctx, scope, everything=cmd.name == "my_tasks_all")
+
+
+def answer_overdue(cmd: Command, ctx: AskContext) -> tuple[str, BaseModel]:
+    day = V.today(_now(ctx), ctx.policy).isoformat()
+    if ctx.chat_type == "p2p" and not cmd.arg and ctx.current() is None:
+        # p2p: the asker's own overdue items across all their projects, grouped by project
+        scope = ctx.scope()
+        if scope:
+            return "items", _item_list("overdue", ctx, lambda ix: ix.owned_by(ctx.asker).before(day), scope)
+    p = _require_project(cmd, ctx)
+    if isinstance(p, tuple):
+        return p
+    day = V.today(_now(ctx), p.policy or ctx.policy).isoformat()
+    return "items", _item_list("overdue", ctx, lambda ix: ix.all.before(day), [p])
+
+
+@on_project
+def answer_due(p: ProjectData, cmd: Command, ctx: AskContext) -> tuple[str, BaseModel]:
+    """Due this week (Monday–Sunday), or next week with 下周 / next week in the question."""
+    day = V.today(_now(ctx), p.policy or ctx.policy)
+    start = day - timedelta(days=day.weekday())
+    kind = "this_week"
+    if cmd.when == "next_week":
+        start, kind = start + timedelta(days=7), "next_week"
+    end = start + timedelta(days=6)
+    return "items", _item_list(kind, ctx, lambda ix: ix.all.between(start.isoformat(), end.isoformat()), [p])
+
+
+@on_project
+def answer_status(p: ProjectData, cmd: Command, ctx: AskContext) -> tuple[str, BaseModel]:
+    return "status", status_view(p, _now(ctx), p.policy or ctx.policy)
+
+
+@on_project
+def answer_workload(p: ProjectData, cmd: Command, ctx: AskContext) -> tuple[str, BaseModel]:
+    """负载: open items per person for the next two weeks, over-allocated people first."""
+    from gtm.bot.workload import workload
+
+    people, start, end = workload(p.snapshot, _now(ctx), ctx.policy)
+    rows = [V.WorkloadRow(name=x.name, items=len(x.items), overdue=x.overdue, load_days=x.load_days,
+                          capacity=x.capacity, pct=x.pct, over=x.over, sample=x.items[:3]) for x in people]
+    rows.sort(key=lambda r: (not r.over, -r.pct, -r.items))
+    return "workload", V.WorkloadView(project_name=p.name, window=f"{start:%m-%d} – {end:%m-%d}",
+                                      rows=Clip.of(rows, 30), over=sum(1 for r in rows if r.over))
+
+
+@on_project
+def answer_critical_path(p: ProjectData, cmd: Command, ctx: AskContext) -> tuple[str, BaseModel]:
+    return "critical_path", critical_path_view(p, _now(ctx), ctx.policy)
+
+
+@on_project
+def answer_milestone(p: ProjectData, cmd: Command, ctx: AskContext) -> tuple[str, BaseModel]:
+    view = milestone_view(p, cmd.arg, _now(ctx), p.policy or ctx.policy)
+    return ("milestone" if isinstance(view, V.MilestoneView) else "message"), view
+
+
+@on_project
+def answer_task(p: ProjectData, cmd: Command, ctx: AskContext) -> tuple[str, BaseModel]:
+    """Items whose task ID (or milestone code) is in the question."""
+    want = {c.upper() for c in cmd.codes or [cmd.arg]}
+    return "items", _item_list("lookup", ctx, lambda ix: [i for i in ix.all.items if i.code.upper() in want], [p])
+
+
+@on_project
+def answer_risks(p: ProjectData, cmd: Command, ctx: AskContext) -> tuple[str, BaseModel]:
+    return "risks", risks_view(p, _now(ctx), p.policy or ctx.policy)
+
+
+@on_project
+def answer_dependencies(p: ProjectData, cmd: Command, ctx: AskContext) -> tuple[str, BaseModel]:
+    return "dependencies", dependencies_view(p, _now(ctx), p.policy or ctx.policy)
+
+
+@on_project
+def answer_issues(p: ProjectData, cmd: Command, ctx: AskContext) -> tuple[str, BaseModel]:
+    return "issues", issues_view(p, _now(ctx), p.policy or ctx.policy)
+
+
+@on_project
+def answer_data_problems(p: ProjectData, cmd: Command, ctx: AskContext) -> tuple[str, BaseModel]:
+    return "data_problems", data_problems_view(p)
+
+
+@on_project
+def answer_report(p: ProjectData, cmd: Command, ctx: AskContext) -> tuple[str, BaseModel]:
+    from gtm.bot.report import build_weekly_report
+
+    policy = p.policy or ctx.policy  # in a p2p answer, the picked project's own policy
+    prev = ctx.previous_report if p.snapshot is ctx.snapshot else None
+    return "report", build_weekly_report(p.snapshot, p.check, _now(ctx), policy.timezone, prev,
+                                         project_name=p.name, policy=policy)
+
+
+def answer_unknown(cmd: Command, ctx: AskContext) -> tuple[str, BaseModel]:
+    if ctx.snapshot is None and ctx.chat_type != "p2p":
+        return "not_linked", V.NotLinkedView(chat_id=ctx.chat_id)
+    cur = ctx.current()
+    if cur is not None:  # "渠道培训 完成": a task by name (the router cannot know names)
+        from gtm.bot.chat_updates import answer_update, named_update
+
+        if named_update(cmd.text, cur):
+            return answer_update(cmd, ctx)
+    if cur:  # a bare milestone name the parser could not know
+        for m in cur.snapshot.milestones:
+            if cmd.text and (cmd.text in (normalise(m.name), normalise(m.label))):
+                return "milestone", milestone_view(cur, m.code or m.name, _now(ctx), ctx.policy)
+    return "help", help_view(ctx, cmd.original or cmd.text, cmd.suggested)
 
 
 def view_for(cmd: Command, ctx: AskContext) -> tuple[str, BaseModel]:
     """(template name, view-model) answering `cmd` — the testable core of `answer`."""
-    now = _now(ctx)
-    if cmd.name == "help":
-        return "help", help_view(ctx)
-    if cmd.name == "portfolio":
-        from gtm.bot.portfolio import build_portfolio
-
-        pool = ctx.projects or ([ctx.current()] if ctx.current() else [])
-        return "portfolio", build_portfolio([(p.name, p.snapshot, p.check) for p in pool], now, ctx.policy)
-    if cmd.name == "my_tasks":
-        scope = ctx.scope()
-        if not scope:
-            return ("not_linked", V.NotLinkedView(chat_id=ctx.chat_id)) if ctx.chat_type != "p2p" else (
-                "message", _message("你还没有项目", "No projects", "你不在任何项目中。", "You are not in any project."))
-        return "items", _item_list("my_tasks", ctx, lambda ix: ix.owned_by(ctx.asker).items, scope)
-    if cmd.name == "overdue" and ctx.chat_type == "p2p" and not cmd.arg and ctx.current() is None:
-        # p2p: the asker's own overdue items across all their projects, grouped by project
-        scope = ctx.scope()
-        if scope:
-            day = V.today(now, ctx.policy).isoformat()
-            return "items", _item_list("overdue", ctx, lambda ix: ix.owned_by(ctx.asker).before(day), scope)
-    if ctx.snapshot is None and ctx.chat_type != "p2p":
-        return "not_linked", V.NotLinkedView(chat_id=ctx.chat_id)
+    _now(ctx)
     if cmd.name == "unknown":
-        cur = ctx.current()
-        if cur:  # a bare milestone name the parser could not know
-            for m in cur.snapshot.milestones:
-                if cmd.text and (cmd.text in (normalise(m.name), normalise(m.label))):
-                    return "milestone", milestone_view(cur, m.code or m.name, now, ctx.policy)
-        return "help", help_view(ctx, cmd.text, cmd.suggestions)
-    picked = _pick_project(cmd, ctx)
-    if isinstance(picked, V.MessageView):
-        return "message", picked
-    p = picked
-    policy = p.policy or ctx.policy  # in a p2p answer, the picked project's own policy
-    day = V.today(now, policy)
-    if cmd.name == "status":
-        return "status", status_view(p, now, policy)
-    if cmd.name == "milestone":
-        view = milestone_view(p, cmd.arg, now, policy)
-        return ("milestone" if isinstance(view, V.MilestoneView) else "message"), view
-    if cmd.name == "overdue":
-        return "items", _item_list("overdue", ctx, lambda ix: ix.all.before(day.isoformat()), [p])
-    if cmd.name == "this_week":
-        start = day - timedelta(days=day.weekday())
-        end = start + timedelta(days=6)
-        return "items", _item_list("this_week", ctx,
-                                   lambda ix: ix.all.between(start.isoformat(), end.isoformat()), [p])
-    if cmd.name == "risks":
-        return "risks", risks_view(p, now, policy)
-    if cmd.name == "dependencies":
-        return "dependencies", dependencies_view(p, now, policy)
-    if cmd.name == "issues":
-        return "issues", issues_view(p, now, policy)
-    if cmd.name == "data_problems":
-        return "data_problems", data_problems_view(p)
-    if cmd.name == "report":
-        from gtm.bot.report import build_weekly_report
-
-        prev = ctx.previous_report if p.snapshot is ctx.snapshot else None
-        return "report", build_weekly_report(p.snapshot, p.check, now, policy.timezone, prev,
-                                             project_name=p.name, policy=policy)
-    raise ValueError(f"no handler for command {cmd.name!r}")  # pragma: no cover
+        return answer_unknown(cmd, ctx)
+    it = registry().get(cmd.name)
+    if it is None:
+        raise ValueError(f"no handler for command {cmd.name!r}")
+    return it.handler(cmd, ctx)
 
 
 def answer(cmd: Command, ctx: AskContext) -> dict[str, Any]:

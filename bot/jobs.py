@@ -99,8 +99,16 @@ def portfolio_job(runtime: Runtime, slug: str, now: datetime, *, metrics: Any = 
     return run_portfolio(runtime, now)
 
 
+def monthly_job(runtime: Runtime, slug: str, now: datetime, *, metrics: Any = None) -> Any:
+    """月度汇报 to management across every active project (`slug` is "" for this job)."""
+    from gtm.bot.monthly import run_monthly
+
+    return run_monthly(runtime, now)
+
+
 BODIES: dict[str, Callable[..., Any]] = {"check": check_job, "digest": digest_job, "report": report_job,
-                                         "reconcile": reconcile_job, "portfolio": portfolio_job}
+                                         "reconcile": reconcile_job, "portfolio": portfolio_job,
+                                         "monthly": monthly_job}
 
 
 def _note_error(runtime: Runtime, slug: str, exc: Exception) -> None:

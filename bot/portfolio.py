@@ -29,7 +29,8 @@ def build_portfolio(projects: Sequence[tuple[str, PlanSnapshot, CheckResult | No
         rows.append(V.PortfolioRow(name=name or snap.project.name or snap.project_slug, slug=snap.project_slug,
                                    rag=V.RAG_LABEL[color], top_reason=top_zh, top_reason_en=top_en,
                                    overdue_milestones=V.overdue_milestones(snap, now, policy),
-                                   management_issues=mgmt, next_milestone=V.next_milestone(progress)))
+                                   management_issues=mgmt, next_milestone=V.next_milestone(progress),
+                                   next_milestone_en=V.next_milestone(progress, "en")))
     rows.sort(key=lambda r: (_ORDER[r.rag.color], -len(r.overdue_milestones), -r.management_issues, r.name))
     counts = {c: sum(1 for r in rows if r.rag.color == c) for c in ("red", "yellow", "green")}
     return V.PortfolioView(as_of=now.astimezone(policy.tz).strftime("%Y-%m-%d %H:%M"),

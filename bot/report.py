@@ -15,6 +15,8 @@ from zoneinfo import ZoneInfo
 
 from gtm.bot import views as V
 from gtm.bot.cards.render import Clip, clip_text, plain
+from gtm.bot.rules.raci import reached
+from gtm.bot.catalogue import days_phrase, working_days_phrase
 from gtm.schemas.decisions import CheckResult
 from gtm.schemas.plan import PlanSnapshot, TaskStatus
 from gtm.schemas.settings import Policy
@@ -44,8 +46,12 @@ def _line(zh: str, en: str) -> V.ReportLine:
 
 def _done_this_week(snap: PlanSnapshot, start: date, end: date) -> list[V.ReportLine]:
     out = []
+    unmet = {mid for c in snap.exit_criteria if not c.met for mid in c.milestone}
     for m in snap.milestones:
-        if V.is_done(m.status) and _in(m.actual_date, start, end):
+        # a milestone marked done with an exit criterion unmet is not "reached": the gate reason
+        # of the same report says so, and the two lines must not contradict each other
+        # and a milestone with a 审批人 is reached only once signed off (验收 = 已通过)
+        if reached(m) and _in(m.actual_date, start, end) and m.record_id not in unmet:
             out.append(_line(f"里程碑 {m.label} 达成", f"Milestone {m.label} reached"))
     for d in snap.deliverables:
         if V.is_done(d.status) and _in(d.done_date, start, end):
@@ -71,20 +77,22 @@ def _next_week(snap: PlanSnapshot, start: date, end: date) -> list[V.ReportLine]
 
 def _risks(snap: PlanSnapshot, check: CheckResult | None, now: datetime, policy: Policy,
            day: date) -> list[V.ReportLine]:
-    out = []
+    out = [_line(f"进度影响：{x.text}", f"Schedule slip: {x.text_en}")
+           for x in V.slips_of(snap, check, now, policy)]
     risks = sorted(V.open_risks(snap), key=lambda r: -V.risk_score(r))
     for r in risks:
         s = V.risk_score(r)
         if s >= policy.yellow_risk_score:
             out.append(_line(f"风险（评分 {s}）：{r.risk}；应对：{r.mitigation or '未填写'}",
                              f"Risk (score {s}): {r.risk}; mitigation: {r.mitigation or 'none'}"))
-    for i in sorted(V.open_issues(snap), key=lambda i: -V.issue_age(i, now)):
+    for i in sorted(V.open_issues(snap), key=lambda i: -V.issue_age(i, now, policy)):
         lvl = V.issue_level(i, now, policy, check)
         if lvl >= 1:
             lab = V.LEVEL_LABEL[lvl]
-            age = V.issue_age(i, now)
-            out.append(_line(f"问题已升级至{lab.zh}（{age} 天）：{i.issue}",
-                             f"Issue escalated to {lab.en} ({age} days): {i.issue}"))
+            age = V.issue_age(i, now, policy)
+            span = (working_days_phrase if policy.escalation_day_count == "working" else days_phrase)(age)
+            out.append(_line(f"问题已升级至{lab.zh}（已 {span.zh}）：{i.issue}",
+                             f"Issue escalated to {lab.en} (open {span.en}): {i.issue}"))
     for d in snap.dependencies:
         if V.dependency_at_risk(d, day, policy):
             need = f"，需要日期 {V.iso(d.needed_by)}" if d.needed_by else ""
@@ -99,8 +107,8 @@ def _support(snap: PlanSnapshot, check: CheckResult | None, now: datetime, polic
     out = []
     for t in snap.tasks:
         if t.status == TaskStatus.BLOCKED.value:
-            why = f"：{t.risk_note}" if t.risk_note else ""
-            out.append(_line(f"阻塞：{t.label}（{_owner(t)}）{why}", f"Blocked: {t.label} ({_owner(t)}){why}"))
+            why, why_en = (f"：{t.risk_note}", f": {t.risk_note}") if t.risk_note else ("", "")
+            out.append(_line(f"阻塞：{t.label}（{_owner(t)}）{why}", f"Blocked: {t.label} ({_owner(t)}){why_en}"))
     for i in V.open_issues(snap):
         if V.issue_level(i, now, policy, check) >= 2:
             out.append(_line(f"需管理层决策：{i.issue}", f"Needs management: {i.issue}"))
@@ -133,8 +141,10 @@ def _chart(progress: list[V.MilestoneProgress], locale_title: str = "") -> dict[
         "data": {"values": values},
         "xField": "milestone",
         "yField": "pct",
-        "label": {"visible": True},
-        "axes": [{"orient": "left", "min": 0, "max": 100}],
+        "label": {"visible": True},  # the % on every bar
+        "axes": [{"orient": "left", "type": "linear", "min": 0, "max": 100, "label": {"visible": True},
+                  "tick": {"tickCount": 5}},
+                 {"orient": "bottom", "type": "band", "label": {"visible": True}}],
     }
 
 
@@ -187,13 +197,15 @@ def build_weekly_report(snapshot: PlanSnapshot, check: CheckResult | None, now: 
     color = _rag_color(snapshot, check)
     progress = V.milestone_progress(snapshot, now, policy)
     reasons = V.reasons_of(check.rag) if check else (
-        [V.ReasonView(color="yellow", text=snapshot.project.rag_reason, text_en=snapshot.project.rag_reason)]
+        [V.ReasonView(color=color, text=snapshot.project.rag_reason, text_en=snapshot.project.rag_reason)]
         if snapshot.project.rag_reason else [])
     done = _done_this_week(snapshot, start, end)
     nxt = _next_week(snapshot, n_start, n_end)
     risks = _risks(snapshot, check, now, policy, day)
     support = _support(snapshot, check, now, policy, undelivered, system_problems)
-    metrics = [V.MetricRow(metric=m.metric, target=m.target, current=m.current, updated=V.iso(m.updated_on))
+    metrics = [V.MetricRow(metric=m.metric, target="" if V.is_blank(m.target) else m.target,
+                           current="" if V.is_blank(m.current) else m.current,
+                           updated=V.iso(m.updated_on) if not V.is_blank(m.current) else "")
                for m in snapshot.metrics]
     overdue = [f"{r.code} {r.name}".strip() for r in V.open_items(snapshot) if r.due and r.due < day.isoformat()]
     facts = {

@@ -5,7 +5,8 @@ Per active project, in the project's timezone:
 - `digest` at `Policy.digest_time` on working days (China holiday calendar with 调休),
 - `report` weekly at `Policy.report_weekday` / `report_time`,
 - `reconcile` (full re-read) nightly at `Policy.reconcile_time`,
-plus an optional cross-project `portfolio` job (project "" = all projects).
+plus the optional cross-project `portfolio` job (weekly) and `monthly` job (月度汇报, on the 1st
+of each month at `report_time`), project "" = all projects.
 
 Each (project, job) is its own APScheduler job on a thread pool, so one failing or slow project
 never holds up another; coalesce=True and max_instances=1 keep a late job from piling up. The
@@ -27,6 +28,7 @@ from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.triggers.base import BaseTrigger
 from apscheduler.triggers.cron import CronTrigger
 
+from gtm.bot.failures import log_failure
 from gtm.schemas.settings import Policy
 from gtm.sync.store.base import Store
 from gtm.sync.store.ledger import add_system_problem, record_job_run
@@ -34,7 +36,7 @@ from gtm.sync.store.ledger import add_system_problem, record_job_run
 log = logging.getLogger(__name__)
 
 JobFn = Callable[[str, datetime], Any]
-JOB_NAMES = ("check", "digest", "report", "reconcile", "portfolio")
+JOB_NAMES = ("check", "digest", "report", "reconcile", "portfolio", "monthly")
 PORTFOLIO = ""  # the project slug passed to the portfolio job: all projects
 
 
@@ -47,6 +49,7 @@ class JobSet:
     report: JobFn | None = None
     reconcile: JobFn | None = None
     portfolio: JobFn | None = None
+    monthly: JobFn | None = None
 
 
 # -- triggers ------------------------------------------------------------------------------------
@@ -178,6 +181,12 @@ def build_schedule(projects: Iterable[Any], policy_for: Callable[[str], Policy],
                              CronTrigger(day_of_week=pol.report_weekday, hour=pol.report_time.hour,
                                          minute=pol.report_time.minute, timezone=pol.tz),
                              jobs.portfolio, pol.tz, 6 * 3600))
+    if jobs.monthly:
+        pol = portfolio_policy or Policy()
+        specs.append(JobSpec("*:monthly", PORTFOLIO, "monthly",
+                             CronTrigger(day=1, hour=pol.report_time.hour, minute=pol.report_time.minute,
+                                         timezone=pol.tz),
+                             jobs.monthly, pol.tz, 12 * 3600))
     return specs
 
 
@@ -188,14 +197,14 @@ def run_job(store: Store | None, spec: JobSpec, now: datetime) -> bool:
     try:
         spec.fn(spec.project, now)
     except Exception as exc:  # isolate: the scheduler and the other projects carry on
-        log.exception("job %s failed for project %r", spec.job, spec.project)
-        detail = f"{exc.__class__.__name__}: {exc}"
-        _record(store, spec, started, False, detail + "\n" + traceback.format_exc(limit=5))
+        f = log_failure(f"job {spec.job} for project {spec.project!r}", exc, logger=log)
+        _record(store, spec, started, False, f"{f.operator} [{f.log_id}]\n" + traceback.format_exc(limit=5))
         if store is not None:
             try:
                 with store.session() as s:
                     add_system_problem(s, spec.project, f"job:{spec.job}",
-                                       f"定时任务 {spec.job} 失败 / job {spec.job} failed: {detail}",
+                                       f"定时任务 {spec.job} 失败：{f.user} / job {spec.job} failed: "
+                                       f"{f.user_en}",
                                        now=now)  # the run's instant: the report of that week shows it
             except Exception:  # pragma: no cover - the store itself is down; the log has it
                 log.exception("could not record the system problem")

@@ -147,7 +147,7 @@ class Service:
 
             mount(web_app, self.dispatcher.dispatch, encrypt_key=s.feishu_encrypt_key.get_secret_value(),
                   verification_token=s.feishu_verification_token.get_secret_value(),
-                  bot_open_id=self.dispatcher.bot_open_id)
+                  bot_open_id=self.dispatcher.bot_open_id, insecure=s.webhook_insecure)
         self.http = HttpServer(web_app).start(s.http_host, s.http_port)
         log.info("gtm serve: HTTP on %s (transport %s)", self.http.url, s.transport)
         if self.transport is not None:
@@ -315,6 +315,20 @@ def run_serve(app: Any, *, stop_event: threading.Event | None = None) -> int:
         print(banner, file=sys.stderr, flush=True)
         log.warning("running on the embedded sandbox %s (no Feishu credentials)", app.sandbox.url)
     stop = stop_event or threading.Event()
+    s = app.settings
+    if s.transport == "webhook":
+        from gtm.bot.transports.webhook import INSECURE_WARNING, WebhookConfigError, check_webhook_settings
+
+        try:
+            check_webhook_settings(s.feishu_encrypt_key.get_secret_value(),
+                                   s.feishu_verification_token.get_secret_value(), s.webhook_insecure)
+        except WebhookConfigError as exc:
+            print(f"gtm serve: {exc}", file=sys.stderr, flush=True)
+            return 2
+        if not s.feishu_encrypt_key.get_secret_value():
+            line = "!" * 78
+            print(f"{line}\n!! {INSECURE_WARNING.replace(chr(10), chr(10) + '!! ')}\n{line}",
+                  file=sys.stderr, flush=True)
     service = Service(app)
     try:
         service.start()

@@ -50,13 +50,15 @@ class ItemGroup(BaseModel):
 class ItemListView(BaseModel):
     """My tasks / overdue / this week: items grouped by project (one group for one project)."""
 
-    kind: Literal["my_tasks", "overdue", "this_week"]
+    kind: Literal["my_tasks", "overdue", "this_week", "next_week", "lookup"]
     title: str
     title_en: str
     project_name: str = ""
     as_of: str = ""
     groups: list[ItemGroup] = Field(default_factory=list)
     total: int = 0
+    later: int = 0  # my tasks: items due after the shown window ("还有 N 项")
+    more_button: "HelpChoice | None" = None  # shows them all
     # what cannot be judged (schema drift: a date/status field deleted or retyped), zh / en
     blind: list[str] = Field(default_factory=list)
     blind_en: list[str] = Field(default_factory=list)
@@ -81,6 +83,8 @@ class MilestoneProgress(BaseModel):
     done: int = 0
     total: int = 0
     pct: int = 0
+    baseline: str = ""  # 基线结束 (the approved date), "" without a baseline
+    baseline_variance: int | None = None
 
 
 class StatusView(BaseModel):
@@ -91,6 +95,7 @@ class StatusView(BaseModel):
     reasons: Clip[ReasonView] = Field(default_factory=Clip)
     milestones: Clip[MilestoneProgress] = Field(default_factory=Clip)
     next_milestone: str = ""
+    next_milestone_en: str = ""
     launch_date: str = ""
     key_date: str = ""  # the template's name of its key date (验收日期, 活动日期 …)
     key_date_en: str = ""
@@ -101,6 +106,7 @@ class StatusView(BaseModel):
     budget_line: str = ""
     budget_line_en: str = ""
     data_problems: int = 0
+    slips: Clip[ReasonView] = Field(default_factory=Clip)  # schedule slips threatening milestones
 
 
 class DeliverableRow(BaseModel):
@@ -130,6 +136,8 @@ class MilestoneView(BaseModel):
     header_color: str = "blue"
     variance_days: int | None = None
     pct: int = 0
+    baseline: str = ""
+    baseline_variance: int | None = None
     deliverables: Clip[DeliverableRow] = Field(default_factory=Clip)
     criteria: Clip[CriterionRow] = Field(default_factory=Clip)
     tasks_open: int = 0
@@ -209,6 +217,27 @@ class DataProblemView(BaseModel):
     rows: Clip[ProblemRow] = Field(default_factory=Clip)
 
 
+class PathMilestone(BaseModel):
+    """One open milestone on the 关键路径 card: its forecast and the chain of tasks deciding it."""
+
+    label: str
+    owner_name: str = ""
+    target: str = ""
+    forecast: str = ""
+    late_days: int = 0
+    baseline: str = ""
+    steps: list[str] = Field(default_factory=list)  # "T-1 名称（负责人）· 预计 12-28" (zh)
+    steps_en: list[str] = Field(default_factory=list)
+
+
+class CriticalPathView(BaseModel):
+    project_name: str
+    as_of: str
+    milestones: Clip[PathMilestone] = Field(default_factory=Clip)
+    late: int = 0  # open milestones forecast after their target
+    problems: int = 0  # predecessor cycles found
+
+
 class HelpCommand(BaseModel):
     zh: str
     en: str
@@ -216,15 +245,68 @@ class HelpCommand(BaseModel):
     what_en: str
 
 
+class HelpChoice(BaseModel):
+    """A button that asks the bot a question for the clicker (callback value {"a": "ask", "q": …})."""
+
+    zh: str
+    en: str
+    value: dict[str, Any]
+
+
 class HelpView(BaseModel):
     project_name: str = ""
-    unknown: str = ""  # the text we did not understand (empty for a plain help)
+    unknown: str = ""  # the text we did not understand, as typed (empty for a plain help)
     suggestions: list[str] = Field(default_factory=list)
+    choices: list[HelpChoice] = Field(default_factory=list)  # the nearest intents, as buttons
     commands: list[HelpCommand] = Field(default_factory=list)
 
 
 class NotLinkedView(BaseModel):
     chat_id: str = ""
+
+
+class WorkloadRow(BaseModel):
+    name: str
+    items: int
+    overdue: int
+    load_days: int
+    capacity: int
+    pct: int
+    over: bool
+    sample: list[str] = Field(default_factory=list)  # a few of the items
+
+
+class WorkloadView(BaseModel):
+    project_name: str
+    window: str  # "12-07 – 12-21"
+    rows: Clip[WorkloadRow] = Field(default_factory=Clip)
+    over: int = 0
+
+
+class SignoffView(BaseModel):
+    """The 审批人's card: a milestone whose exit criteria are all met, 通过 / 退回 with a note."""
+
+    project_name: str
+    title: str
+    title_en: str
+    text: str
+    text_en: str = ""
+    criteria: list[str] = Field(default_factory=list)
+    approve_value: dict[str, Any]
+    reject_value: dict[str, Any]
+    state: str = ""
+    state_en: str = ""
+
+
+class ConfirmView(BaseModel):
+    """确认 / 取消 before a change typed in chat is written (buttons carry card-action values)."""
+
+    project_name: str
+    question: str  # "把 T-301 渠道培训 的进度改为 80%？"
+    question_en: str
+    lines: list[ReportLine] = Field(default_factory=list)  # what is there now, who may confirm
+    confirm_value: dict[str, Any]
+    cancel_value: dict[str, Any]
 
 
 class MessageView(BaseModel):
@@ -287,6 +369,7 @@ class PortfolioRow(BaseModel):
     overdue_milestones: list[str] = Field(default_factory=list)
     management_issues: int = 0
     next_milestone: str = ""
+    next_milestone_en: str = ""
 
 
 class PortfolioView(BaseModel):
@@ -363,15 +446,17 @@ class AlertView(BaseModel):
 
 # ---- derivations shared by handlers, the report and the portfolio (pure) -------------------
 from datetime import date, datetime, timedelta  # noqa: E402
+import re  # noqa: E402
 from bisect import bisect_left, bisect_right  # noqa: E402
 from dataclasses import dataclass  # noqa: E402
 from functools import lru_cache  # noqa: E402
 
-from gtm.schemas.decisions import CheckResult, RagStatus  # noqa: E402
+from gtm.bot.rules.baseline import baseline_variance  # noqa: E402
+from gtm.bot.rules.raci import reached  # noqa: E402
+from gtm.bot.rules.schedule import check_schedule  # noqa: E402
+from gtm.schemas.decisions import CheckResult, RagStatus, Slip  # noqa: E402
 from gtm.schemas.plan import (  # noqa: E402
-    LEVEL3_SCORE,
     DependencyStatus,
-    EscalationLevel,
     IssueStatus,
     Level3,
     MilestoneStatus,
@@ -379,9 +464,12 @@ from gtm.schemas.plan import (  # noqa: E402
     RiskStatus,
     TaskStatus,
 )
-from gtm.bot.rules.risk import level_score  # noqa: E402
 from gtm.schemas.money import format_money  # noqa: E402
 from gtm.schemas.settings import Policy  # noqa: E402
+from gtm.bot import catalogue  # noqa: E402
+from gtm.bot.rules.calendar import WorkCalendar  # noqa: E402
+from gtm.bot.rules.escalation import due_level, open_days  # noqa: E402
+from gtm.bot.rules.risk import shown_score  # noqa: E402
 
 DONE = {TaskStatus.DONE.value, MilestoneStatus.DONE.value}
 STATUS_COLOR = {
@@ -392,19 +480,10 @@ STATUS_COLOR = {
     IssueStatus.RESOLVED.value: "green", DependencyStatus.CONFIRMED.value: "green",
     DependencyStatus.PENDING.value: "orange",
 }
-_EN_BY_ZH: dict[str, str] = {}
-for _enum in (TaskStatus, MilestoneStatus, IssueStatus, DependencyStatus, RiskStatus, Level3,
-              EscalationLevel):
-    for _m in _enum:  # type: ignore[attr-defined]
-        _EN_BY_ZH.setdefault(_m.value, _m.en)
+STATUS_COLOR["待验收"] = "orange"  # a milestone marked done that its 审批人 has not signed off
 
-RAG_LABEL = {"green": Label(zh="绿色", en="Green", color="green"),
-             "yellow": Label(zh="黄色", en="Yellow", color="yellow"),
-             "red": Label(zh="红色", en="Red", color="red")}
-LEVEL_LABEL = {0: Label(zh=EscalationLevel.TEAM.value, en=EscalationLevel.TEAM.en, color="neutral"),
-               1: Label(zh=EscalationLevel.PM.value, en=EscalationLevel.PM.en, color="orange"),
-               2: Label(zh=EscalationLevel.MANAGEMENT.value, en=EscalationLevel.MANAGEMENT.en,
-                        color="red")}
+RAG_LABEL = {c: Label(zh=w.zh, en=w.en, color=c) for c, w in catalogue.RAG.items()}
+LEVEL_LABEL = {n: Label(zh=w.zh, en=w.en, color=("neutral", "orange", "red")[n]) for n, w in catalogue.LEVELS.items()}
 LEVEL_BY_NAME = {v.zh: k for k, v in LEVEL_LABEL.items()}
 
 
@@ -413,7 +492,8 @@ def status_label(value: str | None) -> Label:
     """A status option as a coloured label (unknown options kept as typed, grey)."""
     if not value:
         return Label(zh="—", en="—", color="neutral")
-    return Label(zh=value, en=_EN_BY_ZH.get(value, value), color=STATUS_COLOR.get(value, "neutral"))
+    word = catalogue.status_word(value)
+    return Label(zh=word.zh, en=word.en, color=STATUS_COLOR.get(value, "neutral"))
 
 
 def today(now: datetime, policy: Policy) -> date:
@@ -434,11 +514,9 @@ def is_done(status: str | None) -> bool:
 
 
 def risk_score(risk) -> int:
-    """风险评分 = 可能性 × 影响 (seed 000), 1–9; the stored score when the levels are missing."""
-    try:
-        return (LEVEL3_SCORE[Level3(risk.likelihood).name] * LEVEL3_SCORE[Level3(risk.impact).name])
-    except (ValueError, KeyError):
-        return int(risk.score or level_score(risk) or 0)
+    """风险评分 = 可能性 × 影响 (seed 000), 1–9: `gtm.bot.rules.risk.shown_score`, the one
+    definition the rules, the cards and the report share."""
+    return shown_score(risk)
 
 
 def risk_color(score: int, policy: Policy) -> str:
@@ -494,11 +572,14 @@ def milestone_progress(snapshot: PlanSnapshot, now: datetime, policy: Policy,
         status = m.status
         if not is_done(status) and m.target_date and day > m.target_date:
             status = MilestoneStatus.OVERDUE.value
+        if is_done(status) and not reached(m):
+            status = "待验收"  # done but not signed off by its 审批人: not reached yet
         out.append(MilestoneProgress(
             record_id=m.record_id, code=m.code, name=m.name,
             owner_name=m.owner.label() if m.owner else "", target=iso(m.target_date),
             actual=iso(m.actual_date), status=status_label(status), variance_days=variance,
-            done=done, total=total, pct=pct))
+            done=done, total=total, pct=pct, baseline=iso(m.baseline_end),
+            baseline_variance=baseline_variance("milestone", m, policy)))
     return out
 
 
@@ -645,20 +726,31 @@ def open_item_data(snapshot: PlanSnapshot) -> list[OpenItem]:
     return out
 
 
-def issue_age(issue, now: datetime) -> int:
-    return max(0, (now - issue.raised_at).days) if issue.raised_at else 0
+def issue_age(issue, now: datetime, policy: Policy | None = None) -> int:
+    """Days an issue has been open, counted as the escalation ladder counts them (working days
+    when `Policy.escalation_day_count` says so)."""
+    if not issue.raised_at:
+        return 0
+    policy = policy or Policy()
+    return open_days(issue.raised_at, now, policy, _calendar(policy))
 
 
 def issue_level(issue, now: datetime, policy: Policy, check: CheckResult | None) -> int:
-    """0 team, 1 PM, 2 management: the Base's 升级级别, else the ladder state, else by age."""
+    """0 team, 1 PM, 2 management: the Base's 升级级别, else the ladder state, else by the same
+    thresholds and work calendar the escalation rule uses."""
     if issue.level in LEVEL_BY_NAME:
         return LEVEL_BY_NAME[issue.level]
     if check is not None:
         for st in check.escalations:
             if st.table == "issue" and st.record_id == issue.record_id:
                 return min(2, st.level)
-    age = issue_age(issue, now)
-    return sum(1 for d in policy.escalation_days if age > d) if issue.status != IssueStatus.RESOLVED.value else 0
+    if issue.status == IssueStatus.RESOLVED.value or not issue.raised_at:
+        return 0
+    return min(2, due_level(issue.raised_at, now, policy, _calendar(policy)))
+
+
+def _calendar(policy: Policy) -> WorkCalendar:
+    return WorkCalendar(policy)
 
 
 def open_issues(snapshot: PlanSnapshot) -> list:
@@ -678,9 +770,25 @@ def dependency_at_risk(dep, day: date, policy: Policy) -> bool:
 
 
 def reasons_of(rag: RagStatus) -> list[ReasonView]:
-    return [ReasonView(color=r.color, text=r.text, text_en=r.text_en or r.text,
-                       records=[x.label or x.record_id for x in r.records[:5]])
-            for r in sorted(rag.reasons, key=lambda r: r.color != "red")]
+    """The RAG reasons, red first. A reason's text already names its records, so only records
+    the text does not name are listed after it (never the project itself, never twice)."""
+    out = []
+    for r in sorted(rag.reasons, key=lambda r: r.color != "red"):
+        extra = []
+        for x in r.records[:5]:
+            name = x.label or x.record_id
+            if x.table != "project" and name not in r.text and name not in extra:
+                extra.append(name)
+        out.append(ReasonView(color=r.color, text=r.text, text_en=r.text_en or r.text, records=extra))
+    return out
+
+
+_BLANK = re.compile(r"_{2,}|^\s*(例|例如|e\.g\.)\s*[:：]", re.IGNORECASE)
+
+
+def is_blank(text: str | None) -> bool:
+    """A template placeholder the team has not filled in yet ("＞ ___", "$_____", "例：500万元")."""
+    return not text or not text.strip() or bool(_BLANK.search(text)) or text.strip() in ("—", "-")
 
 
 def budget_lines(snapshot: PlanSnapshot, policy: Policy) -> tuple[str, str]:
@@ -696,7 +804,25 @@ def budget_lines(snapshot: PlanSnapshot, policy: Policy) -> tuple[str, str]:
     return zh, en
 
 
-def next_milestone(progress: list[MilestoneProgress]) -> str:
+def next_milestone(progress: list[MilestoneProgress], locale: str = "zh") -> str:
+    """The next open milestone with its target date: "M3 名称（2026-11-23）" / "M3 名称 (2026-11-23)"."""
     pending = [m for m in progress if m.status.zh not in DONE]
     pending.sort(key=lambda m: m.target or "9999")
-    return f"{pending[0].code} {pending[0].name}".strip() + (f"（{pending[0].target}）" if pending[0].target else "") if pending else ""
+    if not pending:
+        return ""
+    label = f"{pending[0].code} {pending[0].name}".strip()
+    if not pending[0].target:
+        return label
+    return label + (f" ({pending[0].target})" if locale == "en" else f"（{pending[0].target}）")
+
+
+def slips_of(snapshot: PlanSnapshot, check: CheckResult | None, now: datetime,
+             policy: Policy) -> list[Slip]:
+    """The schedule slips: from the check when it ran, else computed now (pure)."""
+    if check is not None:
+        return list(check.slips)
+    return check_schedule(snapshot, now, policy)[1]
+
+
+ItemListView.model_rebuild()
+ConfirmView.model_rebuild()

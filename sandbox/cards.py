@@ -38,7 +38,7 @@ COMMON = {"tag", "element_id", "margin"}
 LAYOUT = {"direction", "horizontal_spacing", "vertical_spacing", "horizontal_align", "vertical_align",
           "padding", "background_style"}
 ELEMENTS: dict[str, set[str]] = {
-    "markdown": {"content", "text_align", "text_size", "icon", "href"},
+    "markdown": {"content", "i18n_content", "text_align", "text_size", "icon", "href"},
     "div": {"text", "fields", "icon", "text_align", "text_size"},
     "hr": set(),
     "column_set": {"columns", "flex_mode", "background_style", "horizontal_spacing", "horizontal_align"},
@@ -59,6 +59,10 @@ ELEMENTS: dict[str, set[str]] = {
 COLUMN_KEYS = {"tag", "element_id", "margin", "width", "weight", "elements"} | LAYOUT
 TEXT_KEYS = {"tag", "content", "text_size", "text_align", "text_color", "lines", "i18n_content"}
 CONTAINERS = {"column_set", "collapsible_panel", "form"}
+# the language keys of `i18n_content` (per-text translations; card JSON 2.0 has no whole-card
+# i18n_elements): the client shows its own language, else `content`
+LOCALES = {"zh_cn", "en_us", "zh_hk", "zh_tw", "ja_jp", "id_id", "vi_vn", "th_th", "pt_br", "es_es",
+           "ko_kr", "de_de", "fr_fr", "it_it", "ru_ru", "ms_my"}
 ROOT_ONLY = {"table", "form"}
 
 
@@ -102,8 +106,22 @@ class _Checker:
             _fail(200621, f"text tag must be one of {sorted(allowed)}", path)
         if not isinstance(obj.get("content", ""), str):
             _fail(200621, "text content must be a string", path)
+        self.i18n(obj, path)
         if obj.get("tag") == "lark_md":
             self.ats(obj.get("content", ""), path)
+
+    def i18n(self, obj: dict, path: str) -> None:
+        if "i18n_content" not in obj:
+            return
+        tr = obj["i18n_content"]
+        if not isinstance(tr, dict) or not tr:
+            _fail(200621, "i18n_content must be an object of language → text", path)
+        for lang, text in tr.items():
+            if lang not in LOCALES:
+                _fail(200621, f"i18n_content: unknown language {lang!r}", path)
+            if not isinstance(text, str):
+                _fail(200621, f"i18n_content.{lang} must be a string", path)
+            self.ats(text, path)
 
     def ats(self, content: str, path: str) -> None:
         for kind, value in AT_RE.findall(content or ""):
@@ -166,6 +184,7 @@ class _Checker:
         if not isinstance(el.get("content"), str):
             _fail(200621, "markdown content must be a string", path)
         self.ats(el["content"], path)
+        self.i18n(el, path)
 
     def el_div(self, el: dict, path: str, depth: int, inside: str) -> None:
         if "text" in el:

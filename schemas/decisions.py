@@ -42,7 +42,7 @@ class RagStatus(BaseModel):
 
 
 NoticeKind = Literal["overdue", "due_soon", "escalation", "budget", "gate", "data_problem",
-                     "delivery_failed", "system"]
+                     "delivery_failed", "system", "slip", "signoff", "informed"]
 
 
 class Notice(BaseModel):
@@ -92,6 +92,18 @@ class EscalationState(BaseModel):
     repeats: int = 0  # repeats sent at the current level
 
 
+class Slip(BaseModel):
+    """An item whose forecast finish threatens open milestones or successors (schedule rule)."""
+
+    source: RecordRef  # the root of the slip (a task or a pending dependency)
+    finish: str  # its forecast finish, ISO date
+    milestones: list[RecordRef] = Field(default_factory=list)  # open milestones now late
+    affected: list[RecordRef] = Field(default_factory=list)  # open successor tasks pushed
+    late_days: int = 0  # the worst milestone delay, working days
+    text: str = ""  # Chinese
+    text_en: str = ""
+
+
 class CheckResult(BaseModel):
     """Everything one check run decided for one project."""
 
@@ -101,3 +113,4 @@ class CheckResult(BaseModel):
     rag: RagStatus = Field(default_factory=lambda: RagStatus(color="green"))
     problems: list[DataProblem] = Field(default_factory=list)
     warnings: list[str] = Field(default_factory=list)  # e.g. holiday calendar missing next year
+    slips: list[Slip] = Field(default_factory=list)  # schedule slips, worst first

@@ -12,7 +12,7 @@ from typing import Iterable
 from pydantic import BaseModel, ConfigDict, Field
 
 from gtm.schemas import tables as T
-from gtm.schemas.fields import Option
+from gtm.schemas.fields import FieldSpec, Kind, Option
 
 
 def _enum(name: str, keys: Iterable[str], options: tuple[Option, ...]) -> type[Enum]:
@@ -39,6 +39,17 @@ GtmType = _enum("GtmType", ["NEW_PRODUCT", "NEW_FEATURE", "NEW_MARKET", "REPOSIT
 LEVEL3_SCORE = {"HIGH": 3, "MEDIUM": 2, "LOW": 1}  # seed 000: 风险评分 = 可能性 × 影响
 
 
+LABEL_CHARS = 40  # longest row / person label printed anywhere (cards, terminal, digests)
+VALUE_CHARS = 60  # longest cell value quoted in a data problem
+
+
+def clip_text(text: object, limit: int = LABEL_CHARS) -> str:
+    """One line of at most `limit` characters; longer text ends in "…" (people's text is data:
+    a 100,000-character name is printed as 40 characters, not 4.5 MB)."""
+    s = " ".join(str(text).split())
+    return s if len(s) <= limit else s[: limit - 1] + "…"
+
+
 class Person(BaseModel):
     """A Feishu user as a person field reads (open_id plus display name when known)."""
 
@@ -47,7 +58,11 @@ class Person(BaseModel):
     name: str = ""
 
     def label(self) -> str:
-        return self.name or self.open_id
+        """The name; a person Feishu sends without one (resigned, or outside the app's contact
+        range) is marked as such, never shown as a raw ou_… id."""
+        if self.name:
+            return clip_text(self.name)
+        return f"离职/未知成员…{self.open_id[-4:]}" if self.open_id else "未知成员"
 
 
 class Record(BaseModel):
@@ -88,6 +103,13 @@ class Milestone(Record):
     status: str | None = None  # a MilestoneStatus value, or an unknown option kept as typed
     variance_days: int | None = None
     note: str = ""
+    baseline_end: date | None = None
+    baseline_variance: int | None = None
+    approver: list[Person] = Field(default_factory=list)
+    informed: list[Person] = Field(default_factory=list)
+    informed_depts: str = ""
+    signoff: str | None = None  # 待验收 / 已通过 / 已退回
+    signoff_note: str = ""
 
     @property
     def label(self) -> str:
@@ -138,6 +160,8 @@ class Task(Record):
     consulted_role: str = ""
     informed_role: str = ""
     tags: list[str] = Field(default_factory=list)
+    baseline_end: date | None = None
+    baseline_variance: int | None = None
 
     @property
     def label(self) -> str:
@@ -211,7 +235,8 @@ class Payment(Record):
 
 
 class DataProblem(BaseModel):
-    """A cell the service could not use. Names the table, record and field; never fatal."""
+    """A cell the service could not use. Names the table, the row (its own ID or name), the field,
+    the value (clipped), what is wrong and how to fix it; never fatal."""
 
     model_config = ConfigDict(frozen=True)
     table: str  # table key
@@ -220,14 +245,60 @@ class DataProblem(BaseModel):
     value: str = ""  # a short repr of the offending value
     reason: str  # Chinese first
     reason_en: str = ""
+    label: str = ""  # the row's own ID or name (任务ID + 名称, 编号 + 名称, 名称 …); "" when unknown
+    fix: str = ""  # how to fix it (zh); "" → the generic advice for the field's type
+    fix_en: str = ""
 
     def describe(self, lang: str = "zh") -> str:
         spec = T.table(self.table)
-        fname = spec.field(self.field).name if self.field else ""
+        f = spec.field(self.field) if self.field else None
+        row = clip_text(self.label) if self.label else (f"记录 {self.record_id}" if lang != "en"
+                                                          else f"record {self.record_id}")
+        value = clip_text(self.value, VALUE_CHARS) if self.value else ""
+        fix_zh, fix_en = (self.fix, self.fix_en) if self.fix else fix_for(f)
         if lang == "en":
-            fen = spec.field(self.field).en if self.field else ""
-            return f"{spec.en} {self.record_id} {fen}: {self.reason_en or self.reason} ({self.value})"
-        return f"{spec.name} {self.record_id} {fname}：{self.reason}（{self.value}）"
+            where = f"{spec.en} · {row}" + (f" · {f.en}" if f else "")
+            shown = f" = “{value}”" if value else ""
+            return f"{where}{shown}: {self.reason_en or self.reason}. Fix: {fix_en or fix_zh}"
+        where = f"{spec.name} ·「{row}」" + (f" ·「{f.name}」" if f else "")
+        shown = f"（当前值：{value}）" if value else ""
+        return f"{where}{shown}：{self.reason}。怎么改：{fix_zh}"
+
+
+def fix_for(f: FieldSpec | None) -> tuple[str, str]:
+    """Generic advice for a bad cell of this field (when the problem brings none of its own)."""
+    K = Kind
+    if f is None:
+        return ("在多维表格中打开这一行检查", "open this row in the Base and check it")
+    k = f.kind
+    if k in (K.DATE, K.DATETIME):
+        return (f"把「{f.name}」改为 2000–2100 年间的日期，如 2026-11-30",
+                f"set “{f.en}” to a date between 2000 and 2100, e.g. 2026-11-30")
+    if k in (K.USER, K.USERS):
+        return (f"在「{f.name}」里从通讯录重新选择在职成员", f"pick a current member in “{f.en}”")
+    if k in (K.SELECT, K.MULTI_SELECT) and f.options:
+        names = "、".join(o.name for o in f.options)
+        return (f"在「{f.name}」的下拉选项中选择：{names}", f"choose one of the options of “{f.en}”: {names}")
+    if k in (K.NUMBER, K.CURRENCY, K.INTEGER):
+        return (f"在「{f.name}」填写数字，如 12000", f"enter a number in “{f.en}”, e.g. 12000")
+    if k is K.PROGRESS:
+        return (f"在「{f.name}」填写 0–100% 之间的进度", f"enter a progress of 0–100% in “{f.en}”")
+    if k is K.LINK:
+        return (f"在「{f.name}」重新选择关联记录，或删除失效的关联", f"re-pick the linked rows in “{f.en}” or remove the stale link")
+    if k is K.CHECKBOX:
+        return (f"勾选或取消勾选「{f.name}」", f"tick or untick “{f.en}”")
+    return (f"填写「{f.name}」", f"fill in “{f.en}”")
+
+
+_LABEL_ATTRS = {"project": ("name",), "milestone": ("code", "name"), "deliverable": ("name",),
+                "exit_criterion": ("criterion",), "task": ("task_id", "name"), "risk": ("risk",),
+                "dependency": ("item",), "issue": ("issue",), "metric": ("metric",), "report": ("week",)}
+
+
+def row_label(table: str, row: Record) -> str:
+    """A row's own ID and/or name, clipped ("T3 渠道培训", "M2 发布准备就绪", a risk's text …)."""
+    parts = [str(getattr(row, a, "") or "").strip() for a in _LABEL_ATTRS.get(table, ())]
+    return clip_text(" ".join(p for p in parts if p))
 
 
 class FieldGap(BaseModel):
@@ -297,6 +368,23 @@ class PlanSnapshot(BaseModel):
         if table_key == "project":
             return [self.project] if self.project.record_id else []
         return getattr(self, LIST_BY_TABLE[table_key])
+
+    def labelled(self, problems: list[DataProblem]) -> list[DataProblem]:
+        """`problems` with each row's own ID or name filled in (the record id means nothing to people)."""
+        todo = [p for p in problems if not p.label and p.record_id]
+        if not todo:
+            return problems
+        wanted = {p.table for p in todo}
+        labels: dict[tuple[str, str], str] = {}
+        for key in wanted:
+            try:
+                rows = self.rows(key)
+            except KeyError:
+                continue
+            for r in rows:
+                labels[(key, r.record_id)] = row_label(key, r)
+        return [p.model_copy(update={"label": labels[(p.table, p.record_id)]})
+                if not p.label and labels.get((p.table, p.record_id)) else p for p in problems]
 
     def milestone_by_id(self) -> dict[str, Milestone]:
         return {m.record_id: m for m in self.milestones}

@@ -22,6 +22,7 @@ from pydantic_settings import (
 from gtm.schemas.templates import get_template
 
 DayCount = Literal["calendar", "working"]
+LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 
 SETUP_GUIDE = "deploy/feishu-app-setup.md"
 # Hosts that may be reached over plain http (the local sandbox); compared exactly, never by prefix.
@@ -65,17 +66,17 @@ class Policy(BaseModel):
     escalation_day_count: DayCount = "calendar"
     # on-call semantics: an unacknowledged level is repeated every `escalation_repeat_after_days`
     # (0: never) counted in `escalation_repeat_day_count`; an ack silences the level until the next
-    escalation_repeat_after_days: int = Field(default=1, ge=0)
+    escalation_repeat_after_days: int = Field(default=1, ge=0, le=365)
     escalation_repeat_day_count: DayCount = "working"
     # overdue / due soon
-    due_soon_working_days: int = 2
+    due_soon_working_days: int = Field(default=2, ge=0, le=30)
     overdue_reminder: Literal["daily_digest", "never", "every_check"] = "daily_digest"
     # budget (seed 002: spending >10% over budget needs a change request)
-    budget_overrun_ratio: float = 0.10
+    budget_overrun_ratio: float = Field(default=0.10, ge=0, le=10, allow_inf_nan=False)
     # RAG thresholds (seed 000 risk matrix: 风险评分 = 可能性 × 影响, 1–9)
-    red_risk_score: int = 6
-    yellow_risk_score: int = 4
-    dependency_warning_days: int = 7
+    red_risk_score: int = Field(default=6, ge=1, le=9)
+    yellow_risk_score: int = Field(default=4, ge=1, le=9)
+    dependency_warning_days: int = Field(default=7, ge=0, le=365)
     # quiet hours: nothing is sent from 21:00 to 08:30, nor on non-working days
     quiet_start: time = time(21, 0)
     quiet_end: time = time(8, 30)
@@ -87,9 +88,9 @@ class Policy(BaseModel):
     extra_holidays: list[date] = Field(default_factory=list)
     extra_workdays: list[date] = Field(default_factory=list)
     # schedule
-    check_interval_minutes: int = 30
+    check_interval_minutes: int = Field(default=30, ge=1, le=1440)
     digest_time: time = time(9, 0)
-    report_weekday: int = 0  # Monday (after the seed's Monday stand-up)
+    report_weekday: int = Field(default=0, ge=0, le=6)  # Monday (after the seed's Monday stand-up)
     report_time: time = time(9, 30)
     reconcile_time: time = time(2, 0)
     working_hours_start: time = time(8, 30)
@@ -132,6 +133,20 @@ class Policy(BaseModel):
             raise ValueError("escalation_days must be positive and strictly ascending, e.g. [3, 7]")
         return v
 
+    @field_validator("escalation_days")
+    @classmethod
+    def _bounded(cls, v: list[int]) -> list[int]:
+        if v and v[-1] > 365:
+            raise ValueError("escalation_days must be at most 365 days, e.g. [3, 7]")
+        return v
+
+    @model_validator(mode="after")
+    def _risk_order(self) -> "Policy":
+        if self.yellow_risk_score > self.red_risk_score:
+            raise ValueError(f"yellow_risk_score ({self.yellow_risk_score}) must not exceed red_risk_score "
+                             f"({self.red_risk_score}), e.g. 4 and 6")
+        return self
+
     @property
     def tz(self) -> ZoneInfo:
         return ZoneInfo(self.timezone)
@@ -158,17 +173,22 @@ class Settings(BaseSettings):
     database_url: str = "sqlite:///gtm.db"
     timezone: str = "Asia/Shanghai"
     transport: Literal["ws", "webhook", "none"] = "ws"
+    # webhook transport without an Encrypt Key (token-only): refused unless this is set (trials only)
+    webhook_insecure: bool = False
     http_host: str = "127.0.0.1"
-    http_port: int = 8080
-    request_timeout_seconds: float = 10.0
-    batch_limit: int = 500
+    http_port: int = Field(default=8080, ge=0, le=65535)
+    request_timeout_seconds: float = Field(default=10.0, gt=0, le=300, allow_inf_nan=False)
+    batch_limit: int = Field(default=500, ge=1, le=500)  # Feishu takes at most 500 records a batch
     base_permission: Literal["view", "edit"] = "edit"
     log_level: str = "INFO"
     # `gtm serve`: leadership is a lease of `leader_ttl_seconds` renewed every ttl/3 seconds; a
     # standby tries to take it every `leader_retry_seconds`, so a dead or frozen leader is replaced
     # within ttl + retry seconds (13 s by default)
-    leader_retry_seconds: float = Field(default=3.0, gt=0)
-    leader_ttl_seconds: float = Field(default=10.0, gt=0)
+    leader_retry_seconds: float = Field(default=3.0, gt=0, le=300, allow_inf_nan=False)
+    leader_ttl_seconds: float = Field(default=10.0, gt=0, le=600, allow_inf_nan=False)
+    # record-change events: wait this long for more edits (per project) before re-running the
+    # rules for the edited records; each new edit restarts the wait (at most 4× in total)
+    edit_debounce_seconds: float = Field(default=1.5, ge=0, le=60, allow_inf_nan=False)
     policy: Policy = Field(default_factory=Policy)
 
     @classmethod
@@ -204,6 +224,22 @@ class Settings(BaseSettings):
     def _valid_tz(cls, v: str) -> str:
         return Policy._valid_tz(v)
 
+    @field_validator("log_level")
+    @classmethod
+    def _level(cls, v: str) -> str:
+        if str(v).upper() not in LOG_LEVELS:
+            raise ValueError(f"log level must be one of {', '.join(LOG_LEVELS)}, e.g. INFO")
+        return str(v).upper()
+
+    @field_validator("database_url")
+    @classmethod
+    def _db_scheme(cls, v: str) -> str:
+        scheme = v.split(":", 1)[0].split("+", 1)[0].lower() if ":" in v else ""
+        if scheme not in ("sqlite", "postgresql"):
+            raise ValueError("only sqlite:///… and postgresql://… are supported, e.g. sqlite:///gtm.db or "
+                             "postgresql://gtm@db.internal:5432/gtm")
+        return v
+
     @property
     def has_credentials(self) -> bool:
         return bool(self.feishu_app_id and self.feishu_app_secret.get_secret_value())
@@ -221,20 +257,42 @@ class Settings(BaseSettings):
 
 def load_settings(env_file: str | Path | None = ".env", **overrides) -> Settings:
     """Build settings, turning validation errors into one message naming each bad setting."""
+    import tomllib
+
     from pydantic import ValidationError
 
     try:
         return Settings(_env_file=env_file, **overrides)  # type: ignore[call-arg]
     except ValidationError as exc:
-        lines = []
-        for err in exc.errors():
-            msg = str(err["msg"]).removeprefix("Value error, ")
-            if err["loc"]:
-                name = "GTM_" + "__".join(str(p) for p in err["loc"]).upper()
-                lines.append(f"{name}: {msg}")
-            else:  # a rule across settings: the message names them
-                lines.append(msg)
-        raise SettingsError("invalid settings:\n  " + "\n  ".join(lines)) from None
+        raise SettingsError("invalid settings:\n  " + "\n  ".join(_error_lines(exc))) from None
+    except tomllib.TOMLDecodeError as exc:
+        raise SettingsError(f"gtm.toml is not valid TOML ({exc}); fix it or remove it, e.g. a line "
+                            f"`timezone = \"Asia/Shanghai\"`") from None
+    except UnicodeDecodeError as exc:
+        raise SettingsError(f"a settings file ({env_file or '.env'} or gtm.toml) is not UTF-8 text "
+                            f"({exc.reason} at byte {exc.start}); save it as UTF-8, e.g. "
+                            f"`iconv -f GBK -t UTF-8 .env > .env.new`") from None
+    except OSError as exc:
+        raise SettingsError(f"cannot read a settings file: {exc.strerror or exc} ({exc.filename})") from None
+
+
+def _error_lines(exc) -> list[str]:
+    """One line per bad setting: its name, the bad value and an example of a good one."""
+    from gtm.schemas.settings_table import example_for
+
+    lines = []
+    for err in exc.errors():
+        msg = str(err["msg"]).removeprefix("Value error, ")
+        if not err["loc"]:  # a rule across settings: the message names them
+            lines.append(msg)
+            continue
+        name = "GTM_" + "__".join(str(p) for p in err["loc"]).upper()
+        value = err.get("input")
+        shown = "" if isinstance(value, (dict, SecretStr)) else f"={str(value)[:60]!r}"
+        example = example_for(name)
+        lines.append(f"{name}{shown}: {msg}" + (f" (e.g. {name}={example})" if example and
+                                                 "e.g." not in msg else ""))
+    return lines
 
 
 class SettingsError(ValueError):

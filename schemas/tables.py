@@ -31,6 +31,7 @@ DEPENDENCY_STATUS = (O("已确认", 2, "Confirmed"), O("待确认", 3, "Pending"
 ISSUE_STATUS = (O("待处理", 0, "Open"), O("处理中", 1, "In progress"), O("已解决", 2, "Resolved"))
 ESCALATION_LEVEL = (O("团队", 0, "Team"), O("项目经理", 1, "Project manager"),
                     O("管理层", 2, "Management"))
+SIGNOFF = (O("待验收", 0, "Awaiting sign-off"), O("已通过", 2, "Approved"), O("已退回", 3, "Sent back"))
 RAG = (O("绿色", 2, "Green"), O("黄色", 1, "Yellow"), O("红色", 3, "Red"))
 # seed 003: the roles its 负责人 column names (经理, 设计师 …) plus 财务/产品 from its text
 OWNER_ROLE = (O("经理", 0, "Manager"), O("设计师", 1, "Designer"), O("技术", 2, "Engineering"),
@@ -44,6 +45,13 @@ GTM_TYPE = (O("新产品发布", 0, "New product launch"), O("新功能发布", 
 
 MODIFIED = F("modified_at", "最后修改时间", K.MODIFIED_TIME, writer=W.SERVICE, en="Last modified",
              description="Feishu keeps this; the service reads only records changed since its last sync.")
+
+# The approved plan (`gtm baseline set`): postponing moves 计划结束/目标日期, never these.
+BASELINE_END = F("baseline_end", "基线结束", K.DATE, writer=W.SERVICE, en="Baseline end",
+                 description="已批准计划的结束日期（gtm baseline set 写入）；延期不会改动它。")
+BASELINE_VARIANCE = F("baseline_variance", "基线偏差", K.INTEGER, writer=W.SERVICE,
+                      en="Baseline variance (days)",
+                      description="计划结束（完成后为实际结束）减去基线结束，单位天。")
 
 OVERDUE_FILTER = lambda end_attr, done: (  # noqa: E731 - small view-filter helper
     VF(end_attr, "isLess", ("Today",)), VF("status", "isNot", (done,)))
@@ -82,6 +90,14 @@ MILESTONE = TableSpec("milestone", "里程碑", en="Milestones", fields=(
     F("status", "状态", K.SELECT, MILESTONE_STATUS, writer=W.SHARED, en="Status"),
     F("variance_days", "偏差(天)", K.INTEGER, writer=W.SERVICE, en="Variance (days)"),
     F("note", "备注", K.TEXT, en="Note"),
+    BASELINE_END,
+    BASELINE_VARIANCE,
+    F("approver", "审批人", K.USERS, en="Accountable (A)",
+      description="验收里程碑的人（最多一位）；退出标准全部满足后机器人请其通过或退回。"),
+    F("informed", "知会人", K.USERS, en="Informed (I)"),
+    F("informed_depts", "知会部门", K.TEXT, en="Informed departments (I)"),
+    F("signoff", "验收", K.SELECT, SIGNOFF, writer=W.SHARED, en="Sign-off"),
+    F("signoff_note", "验收意见", K.TEXT, en="Sign-off note"),
     MODIFIED,
 ), views=(V("全部里程碑", en="All milestones"),
           V("里程碑看板", ViewType.KANBAN, en="Milestone board"),
@@ -137,6 +153,8 @@ TASK = TableSpec("task", "任务", en="Tasks", fields=(
     F("consulted_role", "咨询角色", K.TEXT, en="Consulted role"),
     F("informed_role", "知会角色", K.TEXT, en="Informed role"),
     F("tags", "标签", K.MULTI_SELECT, TASK_TAGS, en="Tags"),
+    BASELINE_END,
+    BASELINE_VARIANCE,
     MODIFIED,
 ), views=(V("全部任务", en="All tasks"),
           V("任务看板", ViewType.KANBAN, en="Task board"),

@@ -168,14 +168,18 @@ class Mirror:
         return drift
 
     # -- refresh ----------------------------------------------------------------------------
-    def refresh(self, now: datetime, full: bool = False, *, tables_full: Iterable[str] = ()) -> RefreshReport:
+    def refresh(self, now: datetime, full: bool = False, *, tables_full: Iterable[str] = (),
+                progress: Callable[[str, int, int], None] | None = None) -> RefreshReport:
         """Bring the mirror up to date: incremental per table, or a full reconcile when asked,
-        when a table was never read, or when its last full read is older than the interval."""
+        when a table was never read, or when its last full read is older than the interval.
+        `progress(table_key, done, total)` is called before each table (the CLI's progress bar)."""
         report = RefreshReport(full=full)
         states = self._states()
         forced = set(tables_full)
         with self._one_notice():
-            for key in self.table_keys:
+            for i, key in enumerate(self.table_keys):
+                if progress is not None:
+                    progress(key, i, len(self.table_keys))
                 st = states.get(key)
                 due = (key in forced or st is None or st.watermark_ms is None or st.last_full_at is None
                        or now - st.last_full_at >= self.reconcile_interval)
@@ -495,7 +499,7 @@ class Mirror:
             else:
                 setattr(snap, LIST_BY_TABLE[key], list(d.rows))
         problems.extend(self._link_problems(rows_by_table, ids))
-        snap.problems = problems
+        snap.problems = snap.labelled(problems)  # each names the row's own ID or name
         snap.blind = [FieldGap(**g) for g in self.binding.gaps]
         return snap
 

@@ -20,8 +20,8 @@ from gtm.schemas.fields import FieldSpec, Kind, TableSpec
 from gtm.schemas.plan import MODEL_BY_TABLE, DataProblem, Person, Record
 
 # Plausible calendar range for plan dates; anything outside is a typo (or seconds instead of ms).
-MIN_MS = 0  # 1970-01-01: Feishu dates are ms epoch; negative values are a data problem
-MAX_YEAR = 2100
+MIN_YEAR, MAX_YEAR = 2000, 2100  # a plan date outside these years is a typo (1970-01-01, 9999-12-31)
+MIN_MS = int(datetime(MIN_YEAR, 1, 1, tzinfo=timezone.utc).timestamp() * 1000)
 _MAX_MS = int(datetime(MAX_YEAR + 1, 1, 1, tzinfo=timezone.utc).timestamp() * 1000)
 VALUE_REPR_MAX = 80
 
@@ -162,7 +162,7 @@ def _ms(cell: Any) -> tuple[int | None, list[_Bad]]:
     if not _is_number(cell) or not math.isfinite(float(cell)):
         return None, [_bad("应为日期", "a date is expected")]
     if cell < MIN_MS:
-        return None, [_bad("日期早于 1970 年", "date before 1970")]
+        return None, [_bad(f"日期早于 {MIN_YEAR} 年，不合理", f"date before {MIN_YEAR} is not plausible")]
     if cell >= _MAX_MS:
         return None, [_bad(f"日期晚于 {MAX_YEAR} 年，不合理", f"date after {MAX_YEAR} is not plausible")]
     return int(cell), []

@@ -8,6 +8,7 @@ from __future__ import annotations
 from collections import Counter
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from typing import Callable
 
 from gtm.schemas.plan import DataProblem, PlanSnapshot
 from gtm.schemas.tables import PLAN_TABLES
@@ -40,14 +41,15 @@ class SyncSummary:
 
 def sync_project(store, gateway, binding: BaseBinding, now: datetime, full: bool = False, *,
                  reconcile_interval: timedelta = DEFAULT_RECONCILE_INTERVAL,
-                 mirror: Mirror | None = None) -> SyncSummary:
+                 mirror: Mirror | None = None,
+                 progress: Callable[[str, int, int], None] | None = None) -> SyncSummary:
     """Refresh the mirror (incremental unless `full` or a reconcile is due) and decode it."""
     calls0 = Counter(gateway.stats.calls)
     retries0 = sum(gateway.stats.retries.values())
     limited0 = sum(gateway.stats.rate_limited.values())
     m = mirror or Mirror(store, gateway, binding, reconcile_interval=reconcile_interval)
     drift = m.check_schema(now)
-    report = m.refresh(now, full=full, tables_full=drift.changed_tables)
+    report = m.refresh(now, full=full, tables_full=drift.changed_tables, progress=progress)
     snap = m.snapshot(now)
     delta = Counter(gateway.stats.calls)
     delta.subtract(calls0)

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from lark_oapi.api.drive.v1 import AuthPermissionMemberRequest, GetSubscribeFileRequest, SubscribeFileRequest
 
-from gtm.sync.errors import FeishuError
+from gtm.sync.errors import FeishuError, NotFound
 from gtm.sync.gateway import Gateway
 
 # what to do when the subscription is refused (zh / en), shared by `gtm init`, serve and doctor
@@ -49,6 +49,10 @@ def ensure_subscribed(gateway: Gateway, app_token: str) -> tuple[bool, str]:
         gateway.call("drive.file.subscribe", lambda: gateway.client.drive.v1.file.subscribe(req),
                      family="drive.permission", retry_safe=True, context=app_token)
         return True, ""
+    except NotFound as exc:  # a deleted Base is not a missing scope
+        return False, (f"多维表格 {app_token} 已不存在或已被删除（{exc.code}），无法订阅记录变更；请从回收站恢复，或用 "
+                       f"`gtm projects archive SLUG` 归档该项目 / the Base {app_token} no longer exists ({exc.code}): "
+                       f"restore it from the trash or archive the project")
     except FeishuError as exc:
-        return False, (f"无法订阅多维表格 {app_token} 的记录变更事件（{exc.code} {exc.msg}）/ could not subscribe to "
+        return False, (f"无法订阅多维表格 {app_token} 的记录变更事件（{exc.code}）/ could not subscribe to "
                        f"the record-change events of Base {app_token} ({exc.code}): {FALLBACK}. {SUBSCRIBE_FIX}")

@@ -5,6 +5,7 @@ Every test that talks to "Feishu" goes through lark-oapi over HTTP to `gtm.sandb
 from __future__ import annotations
 
 import os
+import sys
 import warnings
 from pathlib import Path
 
@@ -12,8 +13,20 @@ import pytest
 
 warnings.filterwarnings("ignore", message="Module gtm was already imported")
 
+from ci_policy import pytest_runtest_makereport  # noqa: E402,F401 - CI: a skip is a failure
 from gtm.sandbox import Sandbox, SandboxConfig  # noqa: E402
 from gtm.sandbox.seed import SeedInfo, seed_default  # noqa: E402
+
+
+@pytest.fixture(autouse=True)
+def _restore_sdk_ws_loop():
+    """lark-oapi's ws client keeps one module-global event loop; a test that points it elsewhere
+    must not leak that (often closed) loop into the next test."""
+    mod = sys.modules.get("lark_oapi.ws.client")
+    saved = getattr(mod, "loop", None)
+    yield
+    if mod is not None and sys.modules.get("lark_oapi.ws.client") is mod and mod.loop is not saved:
+        mod.loop = saved
 
 
 @pytest.fixture
@@ -62,7 +75,7 @@ def sqlite_url(tmp_path: Path) -> str:
 
 @pytest.fixture
 def pg_url() -> str:
-    """The real local PostgreSQL (set by .ci/run); tests that need it skip cleanly without it."""
+    """The real local PostgreSQL (set by .ci/run); without it the tests skip (a failure when CI is set)."""
     url = os.environ.get("GTM_TEST_DATABASE_URL", "")
     if not url:
         pytest.skip("GTM_TEST_DATABASE_URL is not set (a real PostgreSQL is needed)")

@@ -17,7 +17,7 @@ from datetime import datetime
 from typing import Any, Callable, Mapping
 
 from gtm.bot import views as V
-from gtm.bot.actions_schema import Ack, Postpone, Progress, Resolve, Snooze, TaskDone
+from gtm.bot.actions_schema import Ack, Postpone, Progress, Resolve, Signoff, Snooze, TaskDone
 from gtm.bot.cards.render import Clip, check_card, md_escape, render
 from gtm.schemas.decisions import Notice
 from gtm.schemas.money import format_money
@@ -96,11 +96,20 @@ class NoticeCards:
                 text=n.text, text_en=n.text_en, record_label=rec.label if rec else "", level=lvl,
                 level_label=V.LEVEL_LABEL[lvl], buttons=buttons, snooze_value=snooze,
                 state=state[0] if state else "", state_en=state[1] if state else "")
+        if n.kind == "signoff" and rec:
+            return "signoff", V.SignoffView(
+                project_name=project_name, title=n.title, title_en=f"Sign-off: {rec.label}", text=n.text,
+                text_en=n.text_en, criteria=[str(c) for c in n.data.get("criteria", [])][:20],
+                approve_value=Signoff(p=slug, t=rec.table, r=rec.record_id, ok=1, f="0").value(),
+                reject_value=Signoff(p=slug, t=rec.table, r=rec.record_id, ok=0, f="0").value(),
+                state=state[0] if state else "", state_en=state[1] if state else "")
         titles = {"budget": ("预算超支", "Budget overrun", "red"),
                   "gate": ("里程碑验收未通过", "Milestone gate not met", "orange"),
                   "data_problem": ("数据问题", "Data problem", "yellow"),
                   "delivery_failed": ("消息未送达", "Message not delivered", "red"),
-                  "system": ("系统问题", "System problem", "red")}
+                  "system": ("系统问题", "System problem", "red"),
+                  "slip": ("进度影响", "Schedule slip", "orange"),
+                  "informed": ("知会", "For your information", "blue")}
         zh, en, color = titles.get(n.kind, ("提醒", "Notice", "blue"))
         lines: list[V.ReportLine] = []
         if n.kind == "budget" and n.data.get("budget"):
@@ -115,7 +124,7 @@ class NoticeCards:
             if n.data.get(k) and n.kind in ("delivery_failed", "system"):
                 lines.append(V.ReportLine(text=f"{k}: {n.data[k]}", text_en=f"{k}: {n.data[k]}"))
         buttons = []
-        if rec and n.kind in ("budget", "gate", "data_problem"):
+        if rec and n.kind in ("budget", "gate", "data_problem", "slip"):
             buttons.append(V.ActionButton(text="知道了", text_en="Got it", kind="primary",
                                           value=Ack(p=slug, t=rec.table, r=rec.record_id).value()))
         return "alert", V.AlertView(kind=n.kind, project_name=project_name, title=n.title or zh,
@@ -153,6 +162,12 @@ def outcome_text(action: Any, who: str = "", when: datetime | None = None) -> tu
         return f"⏰ 稍后提醒：{until.strip()}{by}", f"⏰ Will remind{until_en}{by}"
     if a == "resolve":
         return f"✅ 已解决{by}", f"✅ Resolved{by}"
+    if a == "cancel":
+        return f"已取消，未做修改{by}", f"Cancelled, nothing changed{by}"
+    if a == "signoff":
+        if action.ok:
+            return f"✅ 已通过验收{by}", f"✅ Signed off{by}"
+        return f"↩️ 已退回：{action.note}{by}", f"↩️ Sent back: {action.note}{by}"
     return f"已处理{by}", f"Handled{by}"
 
 
@@ -175,19 +190,21 @@ def after_action(card: dict, action: Any, who: str = "", when: datetime | None =
     replaced by one line saying what happened. Other items keep their buttons."""
     zh, en = outcome or outcome_text(action, who, when)
     text = md_escape(en if locale == "en" else zh, 300)
+    line = {"tag": "markdown", "content": text,
+            "i18n_content": {"zh_cn": md_escape(zh, 300), "en_us": md_escape(en, 300)}}
     new = copy.deepcopy(card)
     elements = new.get("body", {}).get("elements", [])
     out, placed = [], False
     for el in elements:
         if _targets(el, action.t, action.r):
             if not placed:
-                out.append({"tag": "markdown", "content": text})
+                out.append(dict(line))
                 placed = True
             continue
         out.append(el)
     if not placed:  # nothing clickable left for this record (clicked twice): append the line once
         if not any(isinstance(e, dict) and e.get("content") == text for e in out):
-            out.append({"tag": "markdown", "content": text})
+            out.append(dict(line))
     new["body"]["elements"] = out
     header = new.get("header")
     if header and action.a in ("resolve", "ack") and not any(_targets(e, "", "") for e in out):

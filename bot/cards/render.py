@@ -22,6 +22,8 @@ import jinja2
 from markupsafe import Markup
 from pydantic import BaseModel
 
+from gtm.bot.catalogue import heading, plural
+
 T = TypeVar("T")
 
 MAX_CARD_BYTES = 30 * 1024  # feishu-api.md §6.1: card bodies ≤ 30 KB
@@ -137,6 +139,8 @@ def environment() -> jinja2.Environment:
     env.filters["pt"] = plain
     env.filters["at"] = mention
     env.globals["tag_color"] = lambda c: c if c in TAG_COLORS else "neutral"
+    env.globals["word"] = heading  # section headings from the catalogue
+    env.globals["plural"] = plural  # English counts: plural(3, "item") → "3 items"
     return env
 
 
@@ -247,9 +251,38 @@ def _parse(name: str, text: str) -> dict:
         raise CardError(f"template {name} produced invalid JSON: {exc}") from exc
 
 
-def render(name: str, view: BaseModel, locale: str = "zh", *, limit: int = TARGET_CARD_BYTES) -> dict:
-    """Render `templates/<name>.json.j2` with `view`, check it, and cut lists until it fits."""
+LOCALE_CODES = {"zh": "zh_cn", "en": "en_us"}
+
+
+def with_i18n(card: Any, other: Any, locale: str = "zh") -> Any:
+    """`card` (rendered in `locale`) with every text whose other-language rendering differs given
+    as `i18n_content` {"zh_cn": …, "en_us": …}: card JSON 2.0 supports per-text (not whole-card)
+    translations, and each reader's client shows its own language. Where the two renderings
+    differ in shape (a list cut differently), the card's own text stays as it is."""
+    if isinstance(card, dict) and isinstance(other, dict):
+        out = {k: (with_i18n(v, other[k], locale) if k in other else v) for k, v in card.items()}
+        mine, theirs = card.get("content"), other.get("content")
+        if isinstance(mine, str) and isinstance(theirs, str) and mine != theirs and "i18n_content" not in card:
+            zh, en = (mine, theirs) if locale != "en" else (theirs, mine)
+            out["i18n_content"] = {"zh_cn": zh, "en_us": en}
+        return out
+    if isinstance(card, list) and isinstance(other, list) and len(card) == len(other):
+        return [with_i18n(a, b, locale) for a, b in zip(card, other)]
+    return card
+
+
+def _build(name: str, view: BaseModel, locale: str) -> dict:
+    """The card in `locale`, with the other language as `i18n_content` on each text."""
     card = _parse(name, render_text(name, view, locale))
+    other = _parse(name, render_text(name, view, "zh" if locale == "en" else "en"))
+    return with_i18n(card, other, locale)
+
+
+def render(name: str, view: BaseModel, locale: str = "zh", *, limit: int = TARGET_CARD_BYTES) -> dict:
+    """Render `templates/<name>.json.j2` with `view` in both languages (the project's `locale`
+    as `content`, both in `i18n_content`), check it, and cut lists until it fits."""
+    locale = "en" if locale == "en" else "zh"
+    card = _build(name, view, locale)
     if _too_big(card, limit):
         view = view.model_copy(deep=True)
         for _ in range(200):
@@ -262,12 +295,26 @@ def render(name: str, view: BaseModel, locale: str = "zh", *, limit: int = TARGE
             keep = min(n - 1, int(n * min(0.85, limit / size)))
             biggest.more += n - keep
             biggest.items = biggest.items[:keep]
-            card = _parse(name, render_text(name, view, locale))
+            card = _build(name, view, locale)
             if not _too_big(card, limit):
                 break
         else:  # pragma: no cover - 200 rounds always reach zero items first
             raise CardError(f"card {name} could not be cut to size")
     check_card(card)
+    return card
+
+
+def localized(card: Any, lang: str) -> Any:
+    """What a reader whose client is in `lang` ("zh_cn", "en_us") sees: each text's
+    `i18n_content` for that language, else its `content` (as Feishu clients do)."""
+    if isinstance(card, dict):
+        out = {k: localized(v, lang) for k, v in card.items() if k != "i18n_content"}
+        i18n = card.get("i18n_content")
+        if isinstance(i18n, dict) and isinstance(i18n.get(lang), str):
+            out["content"] = i18n[lang]
+        return out
+    if isinstance(card, list):
+        return [localized(x, lang) for x in card]
     return card
 
 

@@ -11,7 +11,7 @@ from datetime import date, datetime, timezone
 from typing import TYPE_CHECKING, Any
 
 from gtm.schemas.decisions import CellWrite, EscalationState, Notice, Reason, RecordRef
-from gtm.schemas.plan import DataProblem, Person, PlanSnapshot
+from gtm.schemas.plan import DataProblem, Person, PlanSnapshot, clip_text
 from gtm.schemas.settings import Policy
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -66,7 +66,7 @@ def label_of(table: str, row: Any) -> str:
         text = {"deliverable": "name", "risk": "risk", "issue": "issue", "dependency": "item",
                 "exit_criterion": "criterion", "project": "name", "metric": "metric"}.get(table, "")
         text = getattr(row, text, "") if text else ""
-    return text or row.record_id
+    return clip_text(text) if text else row.record_id
 
 
 def _trusted(cls: type, values: dict[str, Any]) -> Any:
@@ -105,10 +105,10 @@ def make_write(table: str, record_id: str, attr: str, value: Any) -> CellWrite:
 
 
 def problem(table: str, record_id: str, attr: str, value: Any, reason: str,
-            reason_en: str) -> DataProblem:
+            reason_en: str, *, fix: str = "", fix_en: str = "") -> DataProblem:
     return DataProblem(table=table, record_id=record_id, field=attr,
                        value=str(value)[:80] if value is not None else "",
-                       reason=reason, reason_en=reason_en)
+                       reason=reason, reason_en=reason_en, fix=fix, fix_en=fix_en)
 
 
 def _pid(p: Person | None) -> str | None:

@@ -66,6 +66,10 @@ def check_budget(snapshot: PlanSnapshot, now: datetime, policy: Policy,
                                         "spend recorded but the budget is empty or not positive"))
         return out, None
     ratio = round(spent / budget - 1, 9)
+    if not math.isfinite(ratio):  # a budget like 1e-313: no overrun can be computed from it
+        out.problems.append(problem("project", rid, "budget", p.budget, "预算过小，无法计算超支比例",
+                                    "budget too small to compute an overrun"))
+        return out, None
     if ratio <= round(policy.budget_overrun_ratio, 9):
         return out, None
     band = max(1, math.floor(ratio * 10 + 1e-9))

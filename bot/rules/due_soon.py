@@ -8,6 +8,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from gtm.bot.rules import RuleResult, local_date, make_notice, owner_route, ref
+from gtm.bot.catalogue import due_phrase
 from gtm.bot.rules.calendar import WorkCalendar
 from gtm.bot.rules.overdue import _EN, TrackedRow, tracked_rows
 from gtm.schemas import tables as T
@@ -36,8 +37,9 @@ def check_due_soon(snapshot: PlanSnapshot, now: datetime, policy: Policy,
         r = ref(table, row)
         left = cal.working_days_between(today, tr.planned)
         spec = T.table(table)
-        when = "今天" if left == 0 and tr.planned == today else f"{left} 个工作日后"
-        when_en = "today" if left == 0 and tr.planned == today else f"in {left} working day(s)"
+        # counted in calendar days with the weekday, as every list card counts (剩 N 天):
+        # "0 个工作日后" for a Sunday deadline read as if it were today
+        when, when_en = due_phrase(tr.planned, today)
         flag, flag_en = ("【缺少负责人】", "[No owner] ") if no_owner else ("", "")
         out.notices.append(make_notice(
             kind="due_soon", key=f"due_soon:{table}:{row.record_id}:{tr.planned.isoformat()}:"

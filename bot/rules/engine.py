@@ -10,16 +10,20 @@ import gc
 from datetime import datetime
 
 from gtm.bot.rules import RuleResult, require_aware
+from gtm.bot.rules.baseline import check_baseline
 from gtm.bot.rules.budget import check_budget
 from gtm.bot.rules.sales import check_sales_fields
 from gtm.bot.rules.wbs import check_wbs
 from gtm.bot.rules.calendar import WorkCalendar
+from gtm.bot.rules.data_checks import find_data_problems
 from gtm.bot.rules.due_soon import check_due_soon
 from gtm.bot.rules.escalation import check_escalations
 from gtm.bot.rules.gates import check_gates
 from gtm.bot.rules.overdue import check_overdue, tracked_rows
 from gtm.bot.rules.rag import Findings, evaluate_rag
+from gtm.bot.rules.raci import check_raci
 from gtm.bot.rules.risk import check_risks
+from gtm.bot.rules.schedule import check_schedule
 from gtm.schemas.decisions import CheckResult, EscalationState
 from gtm.schemas.plan import DataProblem, PlanSnapshot
 from gtm.schemas.settings import Policy
@@ -27,8 +31,10 @@ from gtm.schemas.settings import Policy
 
 def run_checks(snapshot: PlanSnapshot, now: datetime, policy: Policy,
                states: dict[tuple[str, str], EscalationState] | None = None,
-               calendar: WorkCalendar | None = None) -> CheckResult:
-    """All rules. `states` maps (table key, record id) to the stored ladder state.
+               calendar: WorkCalendar | None = None,
+               service_set: frozenset[tuple[str, str]] = frozenset()) -> CheckResult:
+    """All rules. `states` maps (table key, record id) to the stored ladder state;
+    `service_set` names the rows whose 延期 the service wrote (only those it may lift).
 
     The cyclic garbage collector is paused for the run: the rules allocate ~10^5 small,
     acyclic decision objects next to a large snapshot, and the collector's repeated passes over
@@ -38,7 +44,7 @@ def run_checks(snapshot: PlanSnapshot, now: datetime, policy: Policy,
     was_enabled = gc.isenabled()
     gc.disable()
     try:
-        return _run(snapshot, now, policy, states, calendar)
+        return _run(snapshot, now, policy, states, calendar, service_set)
     finally:
         if was_enabled:
             gc.enable()
@@ -46,11 +52,13 @@ def run_checks(snapshot: PlanSnapshot, now: datetime, policy: Policy,
 
 def _run(snapshot: PlanSnapshot, now: datetime, policy: Policy,
          states: dict[tuple[str, str], EscalationState] | None,
-         calendar: WorkCalendar | None) -> CheckResult:
+         calendar: WorkCalendar | None,
+         service_set: frozenset[tuple[str, str]] = frozenset()) -> CheckResult:
     cal = calendar or WorkCalendar(policy)
     total = RuleResult()
     rows = list(tracked_rows(snapshot, policy, total))  # dated rows, listed once for both
-    overdue_out, overdue = check_overdue(snapshot, now, policy, cal, rows=rows)
+    overdue_out, overdue = check_overdue(snapshot, now, policy, cal, rows=rows,
+                                           service_set=service_set)
     total.extend(overdue_out)
     total.extend(check_due_soon(snapshot, now, policy, cal, rows=rows))
     esc_out, ladder = check_escalations(snapshot, now, policy, states or {}, cal)
@@ -63,6 +71,11 @@ def _run(snapshot: PlanSnapshot, now: datetime, policy: Policy,
     total.extend(risk_out)
     total.extend(check_sales_fields(snapshot, now, policy, cal))
     total.extend(check_wbs(snapshot, now, policy, cal))
+    schedule_out, slips, _ = check_schedule(snapshot, now, policy, cal)
+    total.extend(schedule_out)
+    total.extend(check_baseline(snapshot, now, policy))
+    total.extend(check_raci(snapshot, now, policy, cal))
+    total.problems += find_data_problems(snapshot)  # timeless: cycles, end before start
     rag, rag_writes = evaluate_rag(snapshot, now, policy,
                                    Findings(overdue=overdue, ladder=ladder, gates=gates,
                                             budget=overrun), cal)
@@ -74,9 +87,20 @@ def _run(snapshot: PlanSnapshot, now: datetime, policy: Policy,
     return CheckResult.model_construct(
         notices=total.notices, writes=total.writes,  # rules write disjoint attrs
         escalations=total.escalations, rag=rag,
-        problems=_unique([*snapshot.problems, *total.problems]),
-        warnings=list(dict.fromkeys(total.warnings)))
+        problems=snapshot.labelled(_unique([*snapshot.problems, *total.problems])),
+        warnings=list(dict.fromkeys(total.warnings)), slips=slips)
 
 
 def _unique(problems: list[DataProblem]) -> list[DataProblem]:
-    return list(dict.fromkeys(problems))
+    """Each bad cell reported once: the first word on a cell wins (the record codec's, which
+    comes first, over a rule's that saw the same cell); whole-record problems once each."""
+    seen: set[tuple[str, str, str]] = set()
+    out: list[DataProblem] = []
+    for p in dict.fromkeys(problems):
+        if p.field:
+            key = (p.table, p.record_id, p.field)
+            if key in seen:
+                continue
+            seen.add(key)
+        out.append(p)
+    return out

@@ -41,6 +41,7 @@ from gtm.bot.rules import (
     require_aware,
     utc_key,
 )
+from gtm.bot.catalogue import days_phrase, working_days_phrase
 from gtm.bot.rules.calendar import WorkCalendar
 from gtm.schemas import tables as T
 from gtm.schemas.decisions import EscalationState, RecordRef
@@ -166,6 +167,7 @@ def _step(table: str, row: Any, since: datetime, state: EscalationState | None,
     snoozed = state.snoozed_until if live else None
     now_ts = now.timestamp()
     target = due_level(since, now, policy, cal, now_ts)
+    age = open_days(since, now, policy, cal)
     r = ref(table, row)
     if acked_until is not None and acked_level < level and now_ts < acked_until.timestamp():
         acked_level = level  # an ack stored before on-call semantics: it silenced this level
@@ -173,11 +175,12 @@ def _step(table: str, row: Any, since: datetime, state: EscalationState | None,
     if not paused:
         if target > level:
             for lvl in range(level + 1, target + 1):
-                _notify(table, r, lvl, n, since, snapshot, policy, out, suffix=None)
+                _notify(table, r, lvl, n, since, snapshot, policy, out, suffix=None, age=age)
             level, notified_at, repeats = target, now, 0
             acked_until = None
         elif snoozed is not None and level > 0:
-            _notify(table, r, level, n, since, snapshot, policy, out, suffix=f"snooze:{utc_key(snoozed)}")
+            _notify(table, r, level, n, since, snapshot, policy, out, suffix=f"snooze:{utc_key(snoozed)}",
+                    age=age)
             notified_at, repeats = now, 0
         elif level > 0 and acked_level < level and policy.escalation_repeat_after_days > 0:
             base = notified_at or level_deadline(since, level, policy, cal) or since
@@ -185,7 +188,7 @@ def _step(table: str, row: Any, since: datetime, state: EscalationState | None,
             if now_ts >= due.timestamp():
                 repeats += 1
                 _notify(table, r, level, n, since, snapshot, policy, out, suffix=f"repeat{repeats}",
-                        repeat=repeats)
+                        repeat=repeats, age=age)
                 notified_at = now
         snoozed = None
     new = EscalationState(table=table, record_id=row.record_id, level=level, acked_until=acked_until,
@@ -196,9 +199,16 @@ def _step(table: str, row: Any, since: datetime, state: EscalationState | None,
     return LadderItem(table, row.record_id, r.label, level, target, level_cell(level, n), since)
 
 
+def open_days(since: datetime, now: datetime, policy: Policy, cal: WorkCalendar) -> int:
+    """How long something has been open, in the unit the ladder counts (working or calendar
+    days, `Policy.escalation_day_count`), whole days between the local dates."""
+    return max(0, cal.days_between(since.astimezone(policy.tz).date(), now.astimezone(policy.tz).date(),
+                                   policy.escalation_day_count))
+
+
 def _notify(table: str, r: RecordRef, level: int, n: int, since: datetime,
             snapshot: PlanSnapshot, policy: Policy, out: RuleResult, suffix: str | None,
-            repeat: int = 0) -> None:
+            repeat: int = 0, age: int = 0) -> None:
     cell = level_cell(level, n)
     if cell == EscalationLevel.MANAGEMENT.value:
         recipients = management_ids(snapshot)
@@ -216,14 +226,12 @@ def _notify(table: str, r: RecordRef, level: int, n: int, since: datetime,
     if not recipients:
         return
     days = policy.escalation_days[level - 1]
-    unit, unit_en = (("个工作日", "working day(s)") if policy.escalation_day_count == "working"
-                     else ("天", "day(s)"))
+    phrase = working_days_phrase if policy.escalation_day_count == "working" else days_phrase
     what, what_en = (("阻塞任务", "Blocked task") if table == "task" else ("问题", "Issue"))
     role_en = EscalationLevel(cell).en
     since_local = since.astimezone(policy.tz).strftime("%Y-%m-%d %H:%M")
     every = policy.escalation_repeat_after_days
-    every_unit, every_unit_en = (("个工作日", "working day(s)") if policy.escalation_repeat_day_count == "working"
-                                 else ("天", "day(s)"))
+    every_phrase = working_days_phrase if policy.escalation_repeat_day_count == "working" else days_phrase
     if repeat:
         again = f"（第 {repeat + 1} 次提醒：尚未确认）"
         again_en = f" (reminder {repeat + 1}: not acknowledged yet)"
@@ -231,20 +239,20 @@ def _notify(table: str, r: RecordRef, level: int, n: int, since: datetime,
         again, again_en = "（稍后提醒时间已到，再次提醒）", " (snooze over, reminding again)"
     else:
         again, again_en = "", ""
-    ladder = (f"未确认前每 {every} {every_unit}重复提醒；确认后本级不再重复，到下一级时限仍未解决则继续升级。"
+    ladder = (f"未确认前每 {every_phrase(every).zh}重复提醒；确认后本级不再重复，到下一级时限仍未解决则继续升级。"
               if every > 0 else "")
-    ladder_en = (f" Repeated every {every} {every_unit_en} until acknowledged; an ack silences this level "
+    ladder_en = (f" Repeated every {every_phrase(every).en} until acknowledged; an ack silences this level "
                  "until the next one is due." if every > 0 else "")
     key = f"escalation:{table}:{r.record_id}:{utc_key(since)}:L{level}"
     out.notices.append(make_notice(
         kind="escalation", key=f"{key}:{suffix}" if suffix else key, recipients=recipients,
         record=r, level=level, digest=False,
         title=f"升级至{cell}：{r.label}{again}",
-        text=(f"{what}「{r.label}」自 {since_local} 起超过 {days} {unit}未解决，按升级机制上报{cell}"
-              f"{again}。请确认处理。{ladder}"),
-        text_en=(f"{what_en} \"{r.label}\" has been unresolved for more than {days} {unit_en} "
-                 f"since {since_local}; escalated to {role_en}{again_en}.{ladder_en}"),
-        data={"since": since.isoformat(), "level_name": cell, "threshold_days": days,
+        text=(f"{what}「{r.label}」自 {since_local} 起已 {phrase(max(age, days)).zh}未解决"
+              f"（超过 {phrase(days).zh}即上报{cell}）{again}。请确认处理。{ladder}"),
+        text_en=(f"{what_en} \"{r.label}\" has been unresolved for {phrase(max(age, days)).en} "
+                 f"since {since_local} (more than {phrase(days).en}: escalated to {role_en}){again_en}.{ladder_en}"),
+        data={"since": since.isoformat(), "level_name": cell, "threshold_days": days, "open_days": age,
               "day_count": policy.escalation_day_count, "table_name": T.table(table).name,
               "renotify": bool(suffix), "repeat": repeat},
     ))

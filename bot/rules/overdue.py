@@ -2,8 +2,15 @@
 
 Definition: a date-only planned end D is overdue from 00:00 of D+1 in the policy timezone, i.e.
 when the local date of `now` is after D. An overdue *episode* is identified by its planned date:
-moving the date later ends the episode (and reverts a 延期 status); passing the new date starts a
-new episode with fresh notice keys.
+moving the date later ends the episode; passing the new date starts a new episode with fresh
+notice keys.
+
+Cell ownership (`own_cells`): 偏差(天) is the service's. The status is the person's, with one rule
+from seed 003 — 延期 means "planned end passed and not done" — so the service sets 延期 on an
+overdue, unfinished item, and lifts a 延期 only when it set that 延期 itself (`service_set`: the
+records whose 延期 the store remembers writing) and the item is no longer overdue. A 延期 a person
+chose on an item that is not overdue is kept and reported once as a data problem
+("张三 标了延期，但计划结束在 01-15").
 
 Cadence (Policy.overdue_reminder): the first notice on the first overdue day is sent on its own;
 afterwards "daily_digest" sends one digest reminder per local day (key has the local date),
@@ -25,11 +32,14 @@ from gtm.bot.rules import (
     ref,
     utc_key,
 )
+from gtm.bot.catalogue import plural
 from gtm.bot.rules.calendar import WorkCalendar
 from gtm.schemas import tables as T
 from gtm.schemas.decisions import RecordRef
 from gtm.schemas.plan import MilestoneStatus, PlanSnapshot, TaskStatus
 from gtm.schemas.settings import Policy
+
+FIRST_YEAR, LAST_YEAR = 2000, 2100  # plausible plan dates (same bounds as the record codec)
 
 # table key → (planned date attr, actual date attr, done value, overdue value, has variance)
 TRACKED: dict[str, tuple[str, str, str, str, bool]] = {
@@ -74,19 +84,22 @@ class _Bad:
 
 
 def as_date(value: Any, policy: Policy) -> date | None | _Bad:
-    """A date cell as a date; None when empty; _Bad when unusable (e.g. a malformed string)."""
+    """A date cell as a date; None when empty; _Bad when unusable (a malformed string, or a year
+    outside 2000–2100: 1970-01-01 is a typo, not an item 20,000 days late)."""
     if value is None or value == "":
         return None
     if isinstance(value, datetime):
-        return value.astimezone(policy.tz).date() if value.tzinfo else value.date()
-    if isinstance(value, date):
-        return value
-    if isinstance(value, str):
+        d = value.astimezone(policy.tz).date() if value.tzinfo else value.date()
+    elif isinstance(value, date):
+        d = value
+    elif isinstance(value, str):
         try:
-            return date.fromisoformat(value.strip()[:10])
+            d = date.fromisoformat(value.strip()[:10])
         except ValueError:
             return _Bad()
-    return _Bad()
+    else:
+        return _Bad()
+    return d if FIRST_YEAR <= d.year <= LAST_YEAR else _Bad()
 
 
 def tracked_rows(snapshot: PlanSnapshot, policy: Policy, out: RuleResult) -> Iterator[TrackedRow]:
@@ -102,7 +115,8 @@ def tracked_rows(snapshot: PlanSnapshot, policy: Policy, out: RuleResult) -> Ite
             if isinstance(planned, _Bad):
                 out.problems.append(problem(
                     table, row.record_id, p_attr, raw_planned,
-                    f"{spec.field(p_attr).name}不是有效日期", f"{spec.field(p_attr).en} is not a date"))
+                    f"{spec.field(p_attr).name}不是有效日期（应在 {FIRST_YEAR}–{LAST_YEAR} 年之间）",
+                    f"{spec.field(p_attr).en} is not a plausible date ({FIRST_YEAR}–{LAST_YEAR})"))
                 planned = None
             elif planned is None and not done and (table, row.record_id, p_attr) not in known:
                 out.problems.append(problem(
@@ -112,7 +126,8 @@ def tracked_rows(snapshot: PlanSnapshot, policy: Policy, out: RuleResult) -> Ite
             if isinstance(actual, _Bad):
                 out.problems.append(problem(
                     table, row.record_id, a_attr, getattr(row, a_attr),
-                    f"{spec.field(a_attr).name}不是有效日期", f"{spec.field(a_attr).en} is not a date"))
+                    f"{spec.field(a_attr).name}不是有效日期（应在 {FIRST_YEAR}–{LAST_YEAR} 年之间）",
+                    f"{spec.field(a_attr).en} is not a plausible date ({FIRST_YEAR}–{LAST_YEAR})"))
                 actual = None
             if row.status is not None and row.status not in _KNOWN[table]:
                 out.problems.append(problem(
@@ -129,42 +144,82 @@ def _reopened_status(table: str, row: Any) -> str:
     return TaskStatus.IN_PROGRESS.value if table == "task" else MilestoneStatus.IN_PROGRESS.value
 
 
+def own_cells(table: str, row: Any, planned: date | None, actual: date | None, done: bool,
+              today: date, service_set: bool) -> tuple[dict[str, Any], bool]:
+    """The service's cells of one tracked row as it stands: ({attr: new value}, disagrees).
+
+    Only cells whose value changes are returned. `service_set`: the row's current 延期 was written
+    by the service. `disagrees`: a person's 延期 on an item that is not overdue (kept as typed).
+    """
+    _, _, _, overdue_value, has_variance = TRACKED[table]
+    changes: dict[str, Any] = {}
+    if done:
+        if has_variance and planned is not None and actual is not None:
+            variance = (actual - planned).days
+            if row.variance_days != variance:
+                changes["variance_days"] = variance
+        return changes, False
+    if planned is None:
+        return changes, False
+    disagrees = False
+    if today <= planned:  # not (or no longer) overdue: end a previous episode
+        if row.status == overdue_value:
+            if service_set:
+                changes["status"] = _reopened_status(table, row)
+            else:
+                disagrees = True  # the person's 延期: never reverted
+        if has_variance and row.variance_days not in (None, 0):
+            changes["variance_days"] = None
+        return changes, disagrees
+    days_late = (today - planned).days
+    known = row.status is None or row.status in _KNOWN[table]  # never overwrite a typo
+    if known and row.status != overdue_value and not (table == "task" and row.status == _BLOCKED):
+        changes["status"] = overdue_value
+    if has_variance and row.variance_days != days_late:
+        changes["variance_days"] = days_late
+    return changes, False
+
+
+def _disagreement(table: str, row: Any, planned: date) -> Any:
+    owner = getattr(row, "owner", None)
+    who = owner.label() if owner is not None else "有人"
+    who_en = owner.label() if owner is not None and owner.name else ("The owner" if owner else "Someone")
+    p_attr = TRACKED[table][0]
+    field_zh, field_en = T.table(table).field(p_attr).name, T.table(table).field(p_attr).en
+    day = f"{planned.month:02d}-{planned.day:02d}"
+    return problem(
+        table, row.record_id, "status", row.status,
+        f"{who} 标了延期，但{field_zh}在 {day}（尚未逾期）",
+        f"{who_en} set 延期 (overdue), but the {field_en.lower()} is {day} (not overdue yet)",
+        fix=f"如确已延期，请把「{field_zh}」改为新的日期；否则请把状态改回进行中",
+        fix_en=f"if it is late, move “{field_en}” to the new date; otherwise set the status back")
+
+
 def check_overdue(snapshot: PlanSnapshot, now: datetime, policy: Policy,
-                  calendar: WorkCalendar | None = None, *, rows: list[TrackedRow] | None = None
+                  calendar: WorkCalendar | None = None, *, rows: list[TrackedRow] | None = None,
+                  service_set: frozenset[tuple[str, str]] = frozenset()
                   ) -> tuple[RuleResult, list[OverdueItem]]:
     """Status/variance writes and owner notices for overdue rows; also returns the overdue list.
 
     `rows`: the snapshot's tracked rows when the caller already listed them (their date
-    problems are then the caller's to report).
+    problems are then the caller's to report). `service_set`: (table, record id) of the rows
+    whose 延期 the service wrote (see `own_cells`).
     """
     out = RuleResult()
     found: list[OverdueItem] = []
     today = local_date(now, policy)
     for tr in (rows if rows is not None else tracked_rows(snapshot, policy, out)):
         table, row, planned = tr.table, tr.row, tr.planned
-        p_attr, _, _, overdue_value, has_variance = TRACKED[table]
         rid = row.record_id
-        if tr.done:
-            if has_variance and planned is not None and tr.actual is not None:
-                variance = (tr.actual - planned).days
-                if row.variance_days != variance:
-                    out.writes.append(make_write(table, rid, "variance_days", variance))
-            continue
-        if planned is None:
-            continue
-        if today <= planned:  # not (or no longer) overdue: end a previous episode
-            if row.status == overdue_value:
-                out.writes.append(make_write(table, rid, "status", _reopened_status(table, row)))
-            if has_variance and row.variance_days not in (None, 0):
-                out.writes.append(make_write(table, rid, "variance_days", None))
+        changes, disagrees = own_cells(table, row, planned, tr.actual, tr.done, today,
+                                       (table, rid) in service_set)
+        for attr, value in changes.items():
+            out.writes.append(make_write(table, rid, attr, value))
+        if disagrees and planned is not None:
+            out.problems.append(_disagreement(table, row, planned))
+        if tr.done or planned is None or today <= planned:
             continue
         days_late = (today - planned).days
-        known = row.status is None or row.status in _KNOWN[table]  # never overwrite a typo
-        if known and row.status != overdue_value and not (table == "task"
-                                                           and row.status == _BLOCKED):
-            out.writes.append(make_write(table, rid, "status", overdue_value))
-        if has_variance and row.variance_days != days_late:
-            out.writes.append(make_write(table, rid, "variance_days", days_late))
         recipients, no_owner = owner_route(snapshot, table, row, out)
         r = ref(table, row)
         found.append(OverdueItem(table, rid, r.label, planned, days_late,
@@ -197,7 +252,7 @@ def _overdue_notice(table, r, planned: date, days_late: int, today: date, now: d
         text=(f"{flag}{name}「{r.label}」计划于 {day} 完成，已逾期 {days_late} 天，"
               f"请更新状态或调整计划。"),
         text_en=(f"{flag_en}{_EN[table]} \"{r.label}\" was due {day} and is "
-                 f"{days_late} day(s) overdue; please update it or re-plan."),
+                 f"{plural(days_late, 'day')} overdue; please update it or re-plan."),
         data={"planned": day, "days_late": days_late, "reminder": not first_day,
               "no_owner": no_owner},
     )

@@ -18,16 +18,33 @@ _CLOSED = RiskStatus.CLOSED.value
 
 def risk_score(risk: Risk) -> int | None:
     """Likelihood × impact; else from the typed 风险等级; None when neither is usable."""
-    a, b = _SCORE_BY_VALUE.get(risk.likelihood or ""), _SCORE_BY_VALUE.get(risk.impact or "")
-    if a and b:
-        return a * b
-    return level_score(risk)
+    score = cell_score(risk.likelihood, risk.impact)
+    return score if score is not None else level_score(risk)
+
+
+def cell_score(likelihood: str | None, impact: str | None) -> int | None:
+    """The score of one heat-map cell (可能性 × 影响), None unless both are 高/中/低."""
+    a, b = _SCORE_BY_VALUE.get(likelihood or ""), _SCORE_BY_VALUE.get(impact or "")
+    return a * b if a and b else None
 
 
 def level_score(risk: Risk) -> int | None:
     """The score a typed 风险等级 stands for (高 9, 中 4, 低 1), None without one."""
     lv = _SCORE_BY_VALUE.get(risk.level or "")
     return lv * lv if lv else None
+
+
+def shown_score(risk: Risk) -> int:
+    """The one score every card, the report and the RAG use: likelihood × impact, else the
+    stored 风险评分 (a row whose levels are still blank), else the typed 风险等级, else 0."""
+    score = cell_score(risk.likelihood, risk.impact)
+    if score is not None:
+        return score
+    try:
+        stored = int(risk.score or 0)
+    except (TypeError, ValueError):
+        stored = 0
+    return stored or level_score(risk) or 0
 
 
 def is_open(risk: Risk) -> bool:

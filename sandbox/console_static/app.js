@@ -10,8 +10,11 @@ const FONT_COLORS = { red: "#f54a45", green: "#34c724", blue: "#3370ff", grey: "
   yellow: "#d4a600", purple: "#7f3bf5", "red-500": "#f54a45", "green-500": "#34c724" };
 const PALETTE = ["#3370ff", "#34c724", "#ff8800", "#f54a45", "#7f3bf5", "#14c0aa", "#ffc60a", "#e12d6b"];
 
-const state = { info: null, chat: null, users: {}, sig: "" };
+const PARAMS = new URLSearchParams(location.search);
+// the reader's client language: a card's texts show their i18n_content for it, else content
+const state = { info: null, chat: null, users: {}, sig: "", lang: PARAMS.get("lang") || "zh_cn" };
 const $ = (id) => document.getElementById(id);
+function tx(o) { return (o && o.i18n_content && typeof o.i18n_content[state.lang] === "string") ? o.i18n_content[state.lang] : ((o && o.content) || ""); }
 
 function el(tag, attrs, ...kids) {
   const n = document.createElement(tag);
@@ -91,9 +94,16 @@ function chart(spec) {
     const xf = first(spec.xField), yf = first(spec.yField), sf = spec.seriesField;
     const xs = [...new Set(vals.map((v) => String(v[xf])))];
     const series = sf ? [...new Set(vals.map((v) => String(v[sf])))] : [""];
-    const max = Math.max(1, ...vals.map((v) => +v[yf] || 0));
+    const left = (spec.axes || []).find((a) => a.orient === "left") || {};
+    const max = left.max != null ? +left.max : Math.max(1, ...vals.map((v) => +v[yf] || 0));
     const bw = (W - 2 * P) / Math.max(1, xs.length), y = (v) => H - P - ((H - 2 * P) * v) / max;
     parts.push(`<line x1="${P}" y1="${H - P}" x2="${W - P}" y2="${H - P}" stroke="#8f959e"/>`);
+    parts.push(`<line x1="${P}" y1="${P}" x2="${P}" y2="${H - P}" stroke="#8f959e"/>`);
+    for (const k of [0, 0.25, 0.5, 0.75, 1]) {  // value axis ticks
+      const v = Math.round(max * k);
+      parts.push(`<text class="tick" x="${P - 4}" y="${y(v) + 4}" font-size="10" text-anchor="end" fill="#646a73">${v}</text>`);
+      if (k) parts.push(`<line x1="${P}" y1="${y(v)}" x2="${W - P}" y2="${y(v)}" stroke="#eff0f1"/>`);
+    }
     xs.forEach((x, i) => parts.push(`<text x="${P + bw * i + bw / 2}" y="${H - P + 14}" font-size="11" text-anchor="middle" fill="#646a73">${esc(x)}</text>`));
     series.forEach((s, si) => {
       const color = PALETTE[si % PALETTE.length];
@@ -105,6 +115,7 @@ function chart(spec) {
       } else {
         const w = (bw * 0.7) / series.length;
         pts.forEach((p) => parts.push(`<rect x="${P + bw * p.i + bw * 0.15 + w * si}" y="${y(p.v)}" width="${w}" height="${H - P - y(p.v)}" fill="${color}"><title>${p.v}</title></rect>`));
+        if (!spec.label || spec.label.visible !== false) pts.forEach((p) => parts.push(`<text class="value" x="${P + bw * p.i + bw * 0.15 + w * si + w / 2}" y="${y(p.v) - 3}" font-size="10" text-anchor="middle" fill="#1f2329">${p.v}</text>`));
       }
     });
   }
@@ -113,11 +124,11 @@ function chart(spec) {
 }
 
 // -- card rendering --
-function text(t) { return t ? (t.tag === "lark_md" ? inline(t.content || "") : esc(t.content || "")) : ""; }
+function text(t) { return t ? (t.tag === "lark_md" ? inline(tx(t)) : esc(tx(t))) : ""; }
 function renderElements(els, ctx) { return (els || []).map((e) => renderElement(e, ctx)).filter(Boolean); }
 function renderElement(e, ctx) {
   switch (e.tag) {
-    case "markdown": return el("div", { class: "md", html: markdown(e.content) });
+    case "markdown": return el("div", { class: "md", html: markdown(tx(e)) });
     case "div": return el("div", { class: "md", html: text(e.text) + (e.fields || []).map((f) => `<div>${text(f.text)}</div>`).join("") });
     case "hr": return el("hr");
     case "column_set": {
@@ -144,7 +155,7 @@ function renderElement(e, ctx) {
     case "date_picker":
       return el("label", {}, text(e.placeholder) || "日期 ", el("input", { type: "date", name: e.name || "date", "data-testid": "card-date", value: e.initial_date || "" }));
     case "input":
-      return el("input", { name: e.name || "input", placeholder: (e.placeholder && e.placeholder.content) || "", value: e.default_value || "" });
+      return el("input", { name: e.name || "input", placeholder: tx(e.placeholder), value: e.default_value || "" });
     case "button": return button(e, ctx);
     default: return el("div", { class: "md" }, `[${e.tag}]`);
   }
@@ -183,7 +194,7 @@ function button(e, ctx) {
         toast((r.answer && r.answer.toast && r.answer.toast.content) || "已回调 · callback done");
         refresh(true);
       } catch (err) { toast("回调失败 · " + err.message); }
-    } }, (e.text || {}).content || "");
+    } }, tx(e.text));
 }
 function renderCard(card, message_id) {
   const box = el("div", { class: "card", "data-testid": "card" });
@@ -193,9 +204,9 @@ function renderCard(card, message_id) {
     const head = el("div", { class: "card-header" + (h.template && h.template !== "default" ? "" : " light"), "data-testid": "card-header",
       "data-template": h.template || "default" });
     head.style.background = color;
-    head.append(el("div", { class: "title" }, (h.title || {}).content || ""));
-    for (const t of h.text_tag_list || []) head.firstChild.append(el("span", { class: "tag" }, (t.text || {}).content || ""));
-    if (h.subtitle) head.append(el("div", { class: "subtitle" }, h.subtitle.content || ""));
+    head.append(el("div", { class: "title" }, tx(h.title)));
+    for (const t of h.text_tag_list || []) head.firstChild.append(el("span", { class: "tag" }, tx(t.text)));
+    if (h.subtitle) head.append(el("div", { class: "subtitle" }, tx(h.subtitle)));
     box.append(head);
   }
   box.append(el("div", { class: "card-body" }, ...renderElements((card.body || {}).elements, { message_id })));
@@ -228,7 +239,8 @@ async function loadInfo() {
       "data-testid": "chat-item", "data-chat-id": c.chat_id, onclick: () => selectChat(c) },
       label, el("small", {}, c.chat_id)));
   }
-  if (!state.chat && chats.length) selectChat(chats[0]);
+  const wanted = chats.find((c) => c.chat_id === PARAMS.get("chat"));
+  if (!state.chat && chats.length) selectChat(wanted || chats[0]);
 }
 function selectChat(c) {
   state.chat = c; state.sig = "";
@@ -261,33 +273,72 @@ $("post").addEventListener("submit", async (ev) => {
   } catch (err) { toast("发送失败 · " + err.message); }
 });
 
-// -- bases (the Bitable control routes; shown gracefully when absent) --
+// -- bases: the grid as Feishu shows it (dates, people, links by name, checkboxes, progress bars) --
 function items(d, ...keys) { if (Array.isArray(d)) return d; for (const k of keys) if (d && Array.isArray(d[k])) return d[k]; return (d && d.data && items(d.data, ...keys)) || []; }
-function cell(v) {
+function plainCell(v) {
   if (v == null) return "";
-  if (Array.isArray(v)) return v.map(cell).join(", ");
-  if (typeof v === "object") return v.name || v.text || v.en_name || v.link || (v.link_record_ids ? v.link_record_ids.join(",") : JSON.stringify(v));
+  if (Array.isArray(v)) return v.map(plainCell).join(", ");
+  if (typeof v === "object") return v.name || v.text || v.en_name || v.link || JSON.stringify(v);
   return String(v);
+}
+const DATE_TYPES = new Set([5, 1001, 1002]), USER_TYPES = new Set([11, 1003, 1004]), LINK_TYPES = new Set([18, 21]);
+function fmtDate(ms, tz) {
+  if (ms == null || ms === "") return "";
+  const d = new Date(+ms);
+  if (isNaN(d)) return String(ms);
+  return new Intl.DateTimeFormat("en-CA", { timeZone: tz || "Asia/Shanghai", year: "numeric", month: "2-digit", day: "2-digit" }).format(d);
+}
+function linkIds(v) {
+  if (v == null) return [];
+  if (Array.isArray(v)) return v.flatMap(linkIds);
+  if (typeof v === "object") return v.link_record_ids || v.record_ids || (v.record_id ? [v.record_id] : []);
+  return [String(v)];
+}
+function gridCell(f, v, ctx) {
+  const td = el("td", { "data-field-type": String(f.type) });
+  if (v == null || v === "") return td;
+  if (DATE_TYPES.has(f.type)) td.textContent = fmtDate(v, ctx.tz);
+  else if (f.type === 7) td.append(el("span", { class: "check" + (v ? " on" : ""), "data-testid": "checkbox" }, v ? "☑" : "☐"));
+  else if (USER_TYPES.has(f.type)) for (const p of (Array.isArray(v) ? v : [v])) td.append(el("span", { class: "person" }, p.name || p.en_name || userName(p.id || p)));
+  else if (LINK_TYPES.has(f.type)) {
+    const names = ctx.names[(f.property || {}).table_id] || {};
+    for (const id of linkIds(v)) td.append(el("span", { class: "link-chip" }, names[id] || id));
+  } else if (f.type === 3 || f.type === 4) for (const o of (Array.isArray(v) ? v : [v])) td.append(el("span", { class: "opt" }, plainCell(o)));
+  else if (f.type === 2 && f.ui_type === "Progress") {
+    const pct = Math.round(Math.max(0, Math.min(1, +v)) * 100);
+    const bar = el("span", { class: "progress", "data-testid": "progress" }, el("span", { class: "fill" }));
+    bar.firstChild.style.width = pct + "%";
+    td.append(bar, ` ${pct}%`);
+  } else if (f.type === 2 && typeof v === "number") td.textContent = v.toLocaleString("zh-CN");
+  else if (f.type === 15 && typeof v === "object") td.append(el("a", { href: v.link || "#", target: "_blank" }, v.text || v.link || ""));
+  else td.textContent = plainCell(v);
+  return td;
 }
 async function loadBases() {
   const box = $("bases"); box.innerHTML = "加载中 · loading…";
   let bases;
-  try { bases = items(await api("/_sandbox/bases"), "items", "bases"); } catch (err) { bases = []; }
+  try { bases = items(await api("/_sandbox/bitable/bases"), "items", "bases"); }
+  catch (err) { box.innerHTML = ""; box.append(el("p", { class: "error", "data-testid": "bases-error" }, "读取失败 · could not load: " + err.message)); return; }
   box.innerHTML = "";
   if (!bases.length) { box.append(el("p", { "data-testid": "no-bases" }, "还没有多维表格 · no bases")); return; }
   for (const b of bases) {
     const token = b.app_token || b.token || b.id;
-    box.append(el("h3", { "data-testid": "base" }, `${b.name || token} (${token})`));
-    let tables = [];
-    try { tables = items(await api(`/_sandbox/bases/${token}/tables`), "items", "tables"); } catch (err) { /* none */ }
+    box.append(el("h3", { "data-testid": "base" }, b.name || token));
+    const tables = b.tables || [], data = {};
+    const ctx = { tz: b.time_zone, names: {} };
+    for (const t of tables) {  // records first: links show the linked row's primary value
+      const tid = t.table_id || t.id, base = `/_sandbox/bitable/bases/${token}/tables/${tid}`;
+      const [fields, recs] = await Promise.all([api(base + "/fields").then((d) => items(d, "items")).catch(() => []),
+        api(base + "/records").then((d) => items(d, "items", "records")).catch(() => [])]);
+      data[tid] = { fields, recs };
+      const primary = (fields.find((f) => f.is_primary) || fields[0] || {}).field_name;
+      ctx.names[tid] = Object.fromEntries(recs.map((r) => [r.record_id || r.id, plainCell((r.fields || {})[primary])]));
+    }
     for (const t of tables) {
-      const tid = t.table_id || t.id;
-      box.append(el("h4", {}, t.name || tid));
-      let recs = [];
-      try { recs = items(await api(`/_sandbox/bases/${token}/tables/${tid}/records`), "items", "records"); } catch (err) { /* none */ }
-      const names = [...new Set(recs.flatMap((r) => Object.keys(r.fields || {})))];
-      const grid = el("table", { class: "grid", "data-testid": "grid" }, el("tr", {}, el("th", {}, "record_id"), ...names.map((n) => el("th", {}, n))));
-      for (const r of recs) grid.append(el("tr", {}, el("td", {}, r.record_id || r.id || ""), ...names.map((n) => el("td", {}, cell((r.fields || {})[n])))));
+      const tid = t.table_id || t.id, { fields, recs } = data[tid];
+      box.append(el("h4", { "data-testid": "base-table" }, `${t.name || tid} · ${recs.length}`));
+      const grid = el("table", { class: "grid", "data-testid": "grid" }, el("tr", {}, ...fields.map((f) => el("th", {}, f.field_name))));
+      for (const r of recs) grid.append(el("tr", { "data-testid": "grid-row" }, ...fields.map((f) => gridCell(f, (r.fields || {})[f.field_name], ctx))));
       box.append(grid);
     }
   }
@@ -300,6 +351,9 @@ for (const tab of document.querySelectorAll(".tab")) {
     if (tab.dataset.tab === "bases") loadBases();
   });
 }
+if (PARAMS.get("tab") === "bases") document.querySelector('.tab[data-tab="bases"]').click();
+$("lang").value = state.lang;
+$("lang").addEventListener("change", () => { state.lang = $("lang").value; refresh(true); });
 loadInfo().catch((err) => toast(err.message));
 setInterval(() => { refresh(false).catch(() => {}); }, 2000);
 setInterval(() => { loadInfo().catch(() => {}); }, 10000);

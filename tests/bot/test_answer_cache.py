@@ -238,7 +238,8 @@ def test_indexed_lists_equal_filter_then_sort(text, asker):
     day = V.today(NOW, policy)
     start = day - timedelta(days=day.weekday())
     end = start + timedelta(days=6)
-    keep = {"我的任务": lambda r: r.owner_id == asker,
+    horizon = (day + timedelta(days=14)).isoformat()  # 我的任务: overdue and the next two weeks
+    keep = {"我的任务": lambda r: r.owner_id == asker and bool(r.due) and r.due <= horizon,
             "逾期": lambda r: bool(r.due) and r.due < day.isoformat(),
             "本周到期": lambda r: bool(r.due) and start.isoformat() <= r.due <= end.isoformat()}[text]
     old = _old_rows(snap, keep, day, "星河")

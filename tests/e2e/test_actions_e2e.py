@@ -112,3 +112,27 @@ def test_escalation_ack_then_resolve(sandbox, seed, gateway, runtime, plan, bot)
     with runtime.store.session() as s:
         assert get_states(s, "alpha")[("issue", issue)].resolved
     assert "已解决" in json.dumps(sandbox.control.message(mid)["card"], ensure_ascii=False)
+
+
+def test_not_understood_offers_three_buttons_and_a_click_answers_for_the_clicker(sandbox, seed, plan, bot):
+    """@bot with a sentence it cannot read: the reply echoes it as typed with 3 buttons; clicking
+    one answers that question in place (the card is replaced by the answer)."""
+    from gtm.bot.cards.render import walk_elements
+
+    chat, who = seed.chat_id, seed.users["王芳"]
+    before = len(sandbox.control.messages(chat, bots_only=True))
+    sandbox.control.post_message(chat, who, "Show me the FOO Dashboard", mention_bot=True)
+    sandbox.control.wait_for_messages(chat, before + 1, timeout=10)
+    msg = sandbox.control.messages(chat, bots_only=True)[-1]
+    card = msg["card"]
+    body = json.dumps(card, ensure_ascii=False)
+    assert "没听懂「Show me the FOO Dashboard」" in body  # as typed, not lower-cased
+    buttons = [el for el, _, _ in walk_elements(card["body"]["elements"]) if el.get("tag") == "button"]
+    assert len(buttons) == 3
+    value = buttons[0]["behaviors"][0]["value"]
+    assert value["a"] == "ask"
+    sandbox.control.click(msg["message_id"], who, value)
+    now_card = next(m for m in sandbox.control.messages(chat, bots_only=True)
+                    if m["message_id"] == msg["message_id"])["card"]
+    title = now_card["header"]["title"]["content"]
+    assert "没听懂" not in title and "我能做什么" not in title  # the answer to the button's question

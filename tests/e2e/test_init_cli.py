@@ -216,15 +216,18 @@ def test_dry_run_on_a_new_slug_changes_nothing(gtm, sandbox, seed, tmp_path):
 
 # -- 4: someone unknown ---------------------------------------------------------------------------
 def test_unknown_admin_is_named_and_the_rest_is_kept(gtm, sandbox, seed, lark_client):
+    # check before create: the unknown admin is named and nothing is made
     run = gtm(*init_args(seed, "launch", "--admin", "nobody@example.com"))
-    assert run.code == 1, run.out
+    assert run.code == 2, run.out
     line = next(x for x in run.out.splitlines() if "nobody@example.com" in x)
     assert "找不到管理员 nobody@example.com" in line and "not found" in line
-    token = run.token
+    assert run.writes == [] and "nothing was created" in run.out
+    first = gtm(*init_args(seed, "launch"))  # without the typo
+    assert first.code == 0, first.out
+    token = first.token
     assert members(lark_client, token) == {("openchat", seed.chat_id): "edit",
                                            ("openid", seed.users["pm"]): "full_access"}
-    assert len(rows(lark_client, token, "里程碑")) == 9  # the Base is kept, not rolled back
-    again = gtm(*init_args(seed, "launch"))  # without the typo: registered project, clean exit
+    again = gtm(*init_args(seed, "launch"))  # registered project, clean exit
     assert again.code == 0 and again.token == token and again.writes == []
 
     sandbox.bitable.delete_base(token)  # somebody deletes the Base in Feishu
@@ -296,7 +299,7 @@ def test_campaign_defaults_to_strict_owners_edit_their_rows(gtm, sandbox, seed, 
     assert sandbox.bitable.can(token, wang, "view", tid, theirs)  # members view everything
     again = gtm(*init_args(seed, "campaign"))  # no --template: the project's own template, strict again
     assert again.code == 0 and again.writes == [], [(e["method"], e["path"]) for e in again.writes]
-    opted_out = gtm(*init_args(seed, "campaign2", "--template", "campaign", "--permissions", "default"))
+    opted_out = gtm(*init_args(seed, "campaign2", "--template", "campaign", "--permissions", "default", "--move"))
     assert opted_out.code == 0 and "高级权限已启用" not in opted_out.out
 
 
@@ -322,7 +325,7 @@ def test_campaign_example_is_the_seeds_618_plan(gtm, seed, lark_client):
     day = lambda ms: datetime.fromtimestamp(ms / 1000, ZoneInfo("Asia/Shanghai")).date().isoformat()  # noqa: E731
     assert (day(m003["计划开始时间"]), day(m003["计划结束时间"]), day(m003["实际结束时间"])) == (
         "2024-05-05", "2024-05-12", "2024-05-13")
-    bad = gtm(*init_args(seed, "g", "--template", "gtm", "--example"))
+    bad = gtm(*init_args(seed, "g", "--template", "gtm", "--example", "--move"))
     assert bad.code == 2 and "only campaign has one" in bad.out and bad.writes == []
 
 
@@ -424,3 +427,38 @@ def test_help_and_bad_input(gtm, sandbox, seed):
     assert bad.code == 2 and "--project 'Launch 2027'" in bad.out and bad.journal == []
     bad_start = gtm("init", "--project", "x", "--start", "next monday")
     assert bad_start.code == 2 and "YYYY-MM-DD" in bad_start.out and bad_start.journal == []
+
+
+# -- issue 17, cases 5 and 6: check before create; a chat belongs to one project ------------------
+def test_unknown_chat_or_pm_creates_nothing(gtm, seed):
+    """Case 6: `--chat oc_doesnotexist` used to create the Base (112 records) and then fail."""
+    run = gtm("init", "--project", "launch", "--chat", "oc_doesnotexist", "--pm", seed.users["pm"])
+    assert run.code == 2, run.out
+    assert "oc_doesnotexist" in run.out and "nothing was created" in run.out
+    assert run.writes == [] and "已就绪" not in run.out and "Traceback" not in run.out
+    run = gtm("init", "--project", "launch", "--chat", seed.chat_id, "--pm", "ou_nobody_here_000")
+    assert run.code == 2 and "ou_nobody_here_000" in run.out and run.writes == []
+    run = gtm("init", "--project", "launch", "--chat", "not-a-chat")
+    assert run.code == 2 and "oc_" in run.out and run.writes == []
+
+
+def test_a_chat_of_another_project_is_refused_unless_moved(gtm, sandbox, seed, tmp_path):
+    """Case 5: binding a chat that another project already uses."""
+    assert gtm(*init_args(seed, "alpha")).code == 0
+    run = gtm(*init_args(seed, "beta"))
+    assert run.code == 2, run.out
+    assert "alpha" in run.out and "--move" in run.out and run.writes == []
+    link = gtm("projects", "link", "alpha", "--chat", "oc_doesnotexist")
+    assert link.code == 2 and "oc_doesnotexist" in link.out
+    moved = gtm(*init_args(seed, "beta"), "--move")
+    assert moved.code == 0, moved.out
+    from gtm.sync.store.open import open_store
+    from gtm.sync.store.registry import get_project
+
+    store = open_store(f"sqlite:///{tmp_path / 'gtm.db'}")
+    try:
+        with store.session() as s:
+            assert get_project(s, "beta").chat_ids == [seed.chat_id]
+            assert seed.chat_id not in (get_project(s, "alpha").chat_ids or [])
+    finally:
+        store.dispose()

@@ -89,7 +89,9 @@ def _check_both_and_assert_isolation(world: H.World, runtime) -> None:
             other = world.beta if mine[0] is world.alpha else world.alpha
             assert not any(n in text for n in names_of(other)), (person, title_of(m))
 
-    wang = got["王芳"]  # owns a late task in each project: one digest per project
+    # owns a late task in each project: one digest per project (schedule-slip alerts aside: a late
+    # task of hers also threatens a milestone; the loop above checked they name one project only)
+    wang = [m for m in got["王芳"] if not title_of(m).startswith("进度影响")]
     assert sorted(title_of(m) for m in wang) == ["待办提醒 · Alpha 新品发布", "待办提醒 · Beta 大客户项目"]
     alpha_card = next(text_of(m) for m in wang if "Alpha" in title_of(m))
     beta_card = next(text_of(m) for m in wang if "Beta" in title_of(m))
@@ -105,7 +107,7 @@ def _check_both_and_assert_isolation(world: H.World, runtime) -> None:
 
     with runtime.store.session() as s:
         rows = s.scalars(select(NotificationRow).where(NotificationRow.recipient == world.seed.users["王芳"])).all()
-        assert sorted(r.project for r in rows) == ["alpha", "beta"]
+        assert sorted(r.project for r in rows if not r.key.startswith("slip:")) == ["alpha", "beta"]
 
     # the same instant again, and the periodic check half an hour later: nothing new for anybody
     before = {k: len(v) for k, v in all_p2p(world, inbox).items()}
@@ -169,12 +171,13 @@ def test_same_record_ids_and_people_in_two_projects_never_suppress_each_other(fr
     keys = {slug: {n.key for n in r.result.notices if wang in n.recipients and n.key.startswith("overdue:task:")}
             for slug, r in runs.items()}
     assert keys["alpha"] == keys["beta"] and keys["alpha"]  # the very same notice key in both projects
-    cards = inbox.p2p(wang)
+    cards = [m for m in inbox.p2p(wang) if not title_of(m).startswith("进度影响")]  # slip alerts aside
     assert sorted(title_of(m) for m in cards) == ["待办提醒 · Alpha 新品发布", "待办提醒 · Beta 大客户项目"]
     assert "官网产品页上线" in text_of(cards[0]) or "官网产品页上线" in text_of(cards[1])
+    before = len(inbox.p2p(wang))
     for p in rt.projects():
         run_check(rt, p, NOW)
-    assert len(inbox.p2p(wang)) == 2
+    assert len(inbox.p2p(wang)) == before
 
 
 # -- the bot over the real long connection ---------------------------------------------------------
@@ -244,7 +247,7 @@ def test_mentions_answer_for_the_groups_project_and_p2p_spans_projects(shared, r
 
     from gtm.bot.commands_run import run_projects_link  # the fix the hint asks for
 
-    app = SimpleNamespace(store=rt.store)
+    app = SimpleNamespace(store=rt.store, gateway=rt.gateway)
     assert run_projects_link(app, "alpha", [b.chat_id]) == 2  # Beta's group stays Beta's
     assert run_projects_link(app, "beta", [lone]) == 0
     linked = text_of(_ask(shared, lone, "王芳", "状态"))
@@ -322,8 +325,10 @@ def test_deleted_base_fails_alone_and_its_pm_hears_of_it(fresh, store):
     a_report = text_of(inbox.group(fresh.alpha.chat_id)[-1])
     b_report = text_of(inbox.group(fresh.beta.chat_id)[-1])
     assert fresh.alpha.name in a_report and "系统问题" not in a_report
-    assert fresh.beta.name in b_report and "系统问题" in b_report and "BaseTokenNotFound" in b_report
-    assert b_report.count("job check failed") == 1 and "2 次" in b_report  # one line with a count
+    # the group sees what happened in words (no raw Feishu error text), one line with a count
+    assert fresh.beta.name in b_report and "系统问题" in b_report and "BaseTokenNotFound" not in b_report
+    assert "已不存在" in b_report
+    assert b_report.count("job check failed") == 1 and "2 次" in b_report
     with store.session() as s:
         assert system_problems(s, "alpha") == []
 

@@ -58,3 +58,29 @@ def test_gtm_ask_prints_the_same_answer_in_the_terminal(seed, runtime, plan):
     text = card_to_text(card)
     assert "准备发布会物料" in text and "渠道培训" not in text
     assert text.splitlines()[0].startswith("■ ")
+
+
+def test_p2p_answer_is_in_the_projects_language_with_both_for_readers(sandbox, seed, runtime, plan, bot):
+    """A project set to English answers 我的任务 in a DM in English (it used to be Chinese in p2p),
+    and the card carries both languages so a Chinese reader's client shows Chinese."""
+    from gtm.sync.store.registry import get_project
+
+    with runtime.store.session() as s:
+        get_project(s, "alpha").policy_overrides = {"locale": "en"}
+    u = seed.users
+    sandbox.control.post_message(None, u["王芳"], "我的任务", mention_bot=False)
+    msgs = wait_until(lambda: sandbox.control.p2p_messages(u["王芳"], bots_only=True), timeout=10, what="p2p reply")
+    title = msgs[0]["card"]["header"]["title"]
+    assert title["content"].startswith("My tasks")
+    assert title["i18n_content"]["zh_cn"].startswith("我的任务")
+
+
+def test_monthly_summary_goes_to_management_once(sandbox, seed, runtime, plan):
+    from gtm.bot.monthly import run_monthly
+
+    first = run_monthly(runtime, NOW)
+    again = run_monthly(runtime, NOW)
+    mgmt = seed.users["management"]
+    assert [o.status for o in first.outcomes] == ["sent"] and [o.status for o in again.outcomes] != ["sent"]
+    cards = [m for m in sandbox.control.p2p_messages(mgmt, bots_only=True) if "月度汇报" in card_text(m)]
+    assert len(cards) == 1 and "2026-10" in card_text(cards[0])

@@ -82,7 +82,7 @@ def test_forged_unsigned_stale_and_replayed_requests_are_refused(sandbox, seed, 
     server = serve(d)
     try:
         env = {"schema": "2.0", "header": {"event_id": "forged-1", "event_type": "im.message.receive_v1",
-                                           "create_time": "1", "token": TOKEN, "app_id": seed.app_id,
+                                           "create_time": str(int(time.time() * 1000)), "token": TOKEN, "app_id": seed.app_id,
                                            "tenant_key": seed.tenant_key},
                "event": {"sender": {"sender_id": {"open_id": seed.users["王芳"]}, "sender_type": "user",
                                     "tenant_key": seed.tenant_key},
@@ -118,3 +118,68 @@ def test_forged_unsigned_stale_and_replayed_requests_are_refused(sandbox, seed, 
         d.close()
     # the forged ones produced no reply (the valid one replies to a message id the sandbox does not know)
     assert sandbox.control.messages(seed.chat_id, bots_only=True) == []
+
+
+def _callback(seed, plan, operator: str, create_time: str, event_id: str, token: str) -> dict:
+    from gtm.bot.actions_schema import TaskDone
+
+    return {"schema": "2.0",
+            "header": {"event_id": event_id, "event_type": "card.action.trigger", "create_time": create_time,
+                       "token": TOKEN, "app_id": seed.app_id, "tenant_key": seed.tenant_key},
+            "event": {"operator": {"open_id": operator, "tenant_key": seed.tenant_key}, "token": token,
+                      "action": {"tag": "button", "value": TaskDone(p="alpha", t="task", r=plan["tasks"][0]).value()},
+                      "host": "im_message", "context": {"open_message_id": "om_forged", "open_chat_id": seed.chat_id}}}
+
+
+def test_token_only_mode_is_refused_unless_insecure_and_then_stale_or_replayed_callbacks_are_refused(
+        sandbox, seed, runtime, plan, gateway):
+    from aiohttp import web
+
+    from botkit import record_fields
+    from gtm.bot.transports.webhook import WebhookConfigError
+
+    d = Dispatcher(runtime, clock=lambda: NOW)
+    # safe by default: a verification token alone does not start the webhook transport
+    with pytest.raises(WebhookConfigError, match="GTM_FEISHU_ENCRYPT_KEY"):
+        webhook_app(d.dispatch, verification_token=TOKEN)
+    app = web.Application()
+    app.add_subapp("/webhook", webhook_app(d.dispatch, verification_token=TOKEN, insecure=True))
+    server = WebhookServer(app)
+    server.start()
+    try:
+        url = server.url + "/webhook/card"
+        pm = seed.users["pm"]
+        # a hand-made callback claiming to be the PM, with create_time "1" (1970): refused
+        stale = _callback(seed, plan, pm, "1", "ev-stale", "c-1")
+        assert requests.post(url, json=stale, timeout=5).status_code == 401
+        # far future: refused
+        future = _callback(seed, plan, pm, str(int((time.time() + 3600) * 1000)), "ev-future", "c-2")
+        assert requests.post(url, json=future, timeout=5).status_code == 401
+        assert d.stats["received"] == 0
+        assert record_fields(gateway, plan["binding"], "task", plan["tasks"][0])["状态"] != "已完成"
+        # a fresh one passes the guard once (token-only mode is insecure by definition) …
+        fresh_time = str(int(time.time() * 1000))
+        fresh = _callback(seed, plan, pm, fresh_time, "ev-1", "c-3")
+        assert requests.post(url, json=fresh, timeout=5).status_code == 200
+        # … but its replay, under the same or a new event id, is refused
+        assert requests.post(url, json=fresh, timeout=5).status_code == 401
+        replay = _callback(seed, plan, pm, fresh_time, "ev-2", "c-3")
+        assert requests.post(url, json=replay, timeout=5).status_code == 401
+        assert d.stats["received"] == 1
+    finally:
+        server.stop()
+        d.close()
+
+
+def test_signed_callback_with_stale_create_time_is_refused(sandbox, seed, runtime, plan):
+    d = Dispatcher(runtime, clock=lambda: NOW)
+    server = serve(d)
+    try:
+        env = _callback(seed, plan, seed.users["pm"], "1", "ev-old", "c-9")
+        body = json.dumps({"encrypt": encrypt(KEY, json.dumps(env).encode())}).encode()
+        headers = _signed(body, str(int(time.time())), "n-fresh")
+        assert requests.post(server.url + "/webhook/card", data=body, headers=headers, timeout=5).status_code == 401
+        assert d.stats["received"] == 0
+    finally:
+        server.stop()
+        d.close()

@@ -12,7 +12,7 @@ import uuid
 import pytest
 from wheelkit import DOCKERFILE, ROOT
 
-pytestmark = [pytest.mark.packaging, pytest.mark.timeout(1800)]
+pytestmark = [pytest.mark.packaging, pytest.mark.docker, pytest.mark.timeout(1800)]
 
 
 def _docker_reason() -> str:

@@ -146,3 +146,11 @@ def test_wbs_parent_links_three_levels_no_loops():
                      Policy(template="sales"))
     bad = {(p.record_id, "循环" in p.reason) for p in res.problems if p.field == "parent"}
     assert bad == {("recX", False), ("recA", True), ("recB", True)}
+
+
+def test_gate_notice_names_what_is_missing_in_both_languages():
+    out, _ = check_gates(_gate_plan(False, "未开始"), NOW, Policy())
+    [n] = out.notices
+    for text in (n.text, n.text_en):
+        assert "ICP 定义获得团队共识" in text and "ICP 定义文档" in text, text
+    assert "其他里程碑的标准" not in n.text + n.text_en  # another milestone's criterion

@@ -36,3 +36,9 @@ def test_done_items_are_not_due_soon_and_policy_sets_the_window():
                               at(2025, 9, 25, 9), Policy()).notices
     assert check_due_soon(plan(tasks=[task(date(2025, 9, 29))]), at(2025, 9, 25, 9),
                           Policy(due_soon_working_days=3)).notices
+
+
+@pytest.mark.parametrize("end, today", [(date(2025, 9, 25), True), (date(2025, 9, 26), False)])
+def test_the_notice_says_today_only_on_the_day_in_both_languages(end, today):
+    [n] = check_due_soon(plan(tasks=[task(end)]), at(2025, 9, 25, 9), Policy()).notices
+    assert ("（今天" in n.text) is today and ("(today" in n.text_en) is today, (n.text, n.text_en)

@@ -115,7 +115,8 @@ def test_missing_date_on_open_item_is_a_problem_once_even_if_the_codec_reported_
                         reason="不是日期")
     result = run_checks(plan(tasks=[task(planned_end=None)], problems=[codec]),
                         at(2025, 10, 1, 9), POLICY, {})
-    assert [p for p in result.problems if p.record_id == "rec_t1"] == [codec]
+    # once, and named by the row's own ID and name
+    assert [p for p in result.problems if p.record_id == "rec_t1"] == [codec.model_copy(update={"label": "T1 官网改版"})]
     result = run_checks(plan(tasks=[task(planned_end=None)]), at(2025, 10, 1, 9), POLICY, {})
     assert [(p.field, p.reason_en) for p in result.problems] == [
         ("planned_end", "Planned end is empty; cannot check for overdue")]
@@ -126,8 +127,9 @@ def test_date_moved_later_ends_the_episode_then_a_new_one_starts():
     out, _ = check_overdue(plan(tasks=[task()]), now, POLICY)
     first_keys = {n.key for n in out.notices}
     moved = task(planned_end=date(2025, 10, 20), status="延期", variance_days=10, progress=0.5)
-    out, found = check_overdue(plan(tasks=[moved]), now, POLICY)
-    assert not found and not out.notices
+    # the service set that 延期 (it remembers): it lifts it
+    out, found = check_overdue(plan(tasks=[moved]), now, POLICY, service_set=frozenset({("task", "rec_t1")}))
+    assert not found and not out.notices and not out.problems
     assert writes_of(out) == {("task", "rec_t1", "status"): "进行中",
                               ("task", "rec_t1", "variance_days"): None}
     out, found = check_overdue(plan(tasks=[moved]), at(2025, 10, 21, 9), POLICY)
@@ -153,3 +155,25 @@ def test_unknown_status_is_reported_and_not_overwritten():
     assert found and out.notices
     assert ("task", "rec_t1", "status") not in writes_of(out)
     assert [(p.field, p.value) for p in out.problems] == [("status", "暂停")]
+
+
+def test_a_persons_delay_on_a_future_item_is_kept_and_reported_once():
+    """Case 2: the PM set 延期 on a task whose 计划结束 is still ahead; the check keeps it."""
+    pm_marked = task(planned_end=date(2026, 1, 15), status="延期", owner=ALICE)
+    out, found = check_overdue(plan(tasks=[pm_marked]), at(2026, 1, 5, 9), POLICY)
+    assert not found
+    assert ("task", "rec_t1", "status") not in writes_of(out)
+    [p] = out.problems
+    assert (p.table, p.field, p.value) == ("task", "status", "延期")
+    assert "Alice 标了延期，但计划结束在 01-15" in p.reason
+    # through the engine too: reported exactly once, no status write
+    result = run_checks(plan(tasks=[pm_marked]), at(2026, 1, 5, 9), POLICY)
+    assert [w for w in result.writes if w.attr == "status"] == []
+    assert sum(1 for q in result.problems if q.field == "status") == 1
+
+
+@pytest.mark.parametrize("status", ["进行中", "未开始", "阻塞", "已完成"])
+def test_a_persons_status_on_a_future_item_is_never_touched(status):
+    out, _ = check_overdue(plan(tasks=[task(planned_end=date(2026, 1, 15), status=status)]),
+                           at(2026, 1, 5, 9), POLICY, service_set=frozenset({("task", "rec_t1")}))
+    assert ("task", "rec_t1", "status") not in writes_of(out)

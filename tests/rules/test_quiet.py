@@ -39,3 +39,12 @@ def test_quiet_hours_in_a_user_timezone_and_configurable_window():
     assert next_send_window(at(2025, 3, 7, 23, 0, tz=NY), p) == at(2025, 3, 10, 7, 0, tz=NY)
     assert not is_quiet(at(2025, 3, 10, 7, 0, tz=NY), p)
     assert not is_quiet(at(2025, 9, 27, 12, 0), Policy(quiet_on_non_working_days=False))
+
+
+def test_a_daytime_quiet_window_starts_at_its_start_and_ends_at_its_end():
+    lunch = Policy(quiet_start=time(12, 0), quiet_end=time(14, 0))  # a window that does not wrap midnight
+    assert not is_quiet(at(2025, 9, 22, 11, 59), lunch)
+    assert is_quiet(at(2025, 9, 22, 12, 0), lunch)
+    assert is_quiet(at(2025, 9, 22, 13, 59), lunch)
+    assert not is_quiet(at(2025, 9, 22, 14, 0), lunch)
+    assert next_send_window(at(2025, 9, 22, 12, 0), lunch) == at(2025, 9, 22, 14, 0)

@@ -113,3 +113,12 @@ def test_long_reason_lists_are_shortened_in_text_but_complete_in_records():
 def test_rag_cells_written_only_when_changed():
     snap = plan(project=project(rag="绿色", rag_reason="一切按计划进行"))
     assert not [w for w in run_checks(snap, NOW, Policy(), {}).writes if w.table == "project"]
+
+
+@pytest.mark.parametrize("n, zh_more, en_more", [(5, "", ""), (6, "等共 6 项", "and 1 more")])
+def test_one_record_past_the_shown_five_is_counted_too(n, zh_more, en_more):
+    tasks = [t(f"t{i}", planned_end=LATE) for i in range(n)]
+    [reason] = run_checks(plan(tasks=tasks), NOW, Policy(), {}).rag.reasons
+    assert len(reason.records) == n
+    assert (zh_more in reason.text and en_more in reason.text_en) if zh_more else (
+        "等共" not in reason.text and "more" not in reason.text_en)

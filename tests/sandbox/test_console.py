@@ -28,3 +28,30 @@ def test_click_route_used_by_console_reports_delivery_failure(sandbox, seed):
     r = requests.post(f"{sandbox.url}/_sandbox/messages/{rec['message_id']}/click",
                       json={"open_id": seed.users["pm"], "value": {"a": 1}}, timeout=5)
     assert r.status_code == 502 and "no long connection" in r.json()["error"]  # no ws client online
+
+
+def test_every_read_route_the_console_calls_answers(sandbox, seed, lark_client):
+    """app.js must not ask for a route that is not there (a swallowed 404 left the Bases tab empty):
+    each GET path in it, with a real Base and table filled in, answers 200 with data."""
+    import re
+
+    from lark_oapi.api.bitable.v1 import CreateAppRequest, CreateAppTableRequest, CreateAppTableRequestBody, ReqApp, ReqTable
+
+    app = lark_client.bitable.v1.app.create(CreateAppRequest.builder().request_body(
+        ReqApp.builder().name("控制台表格").build()).build()).data.app
+    table = lark_client.bitable.v1.app_table.create(CreateAppTableRequest.builder().app_token(app.app_token)
+        .request_body(CreateAppTableRequestBody.builder().table(ReqTable.builder().name("任务").build()).build())
+        .build()).data
+    js = requests.get(sandbox.url + "/console/static/app.js", timeout=5).text
+    paths = set(re.findall(r'api\(\s*[`"](/_sandbox/[^`"]+)[`"]\s*\)', js))
+    paths |= {p for p in re.findall(r'api\(\s*base \+ "([^"]+)"', js)}  # per-table routes
+    assert any("bases" in p for p in paths), paths
+    for p in sorted(paths):
+        if p.startswith("/fields") or p.startswith("/records"):
+            p = f"/_sandbox/bitable/bases/{app.app_token}/tables/{table.table_id}" + p
+        p = (p.replace("${token}", app.app_token).replace("${tid}", table.table_id)
+             .replace("${state.chat.chat_id}", seed.chat_id))
+        r = requests.get(sandbox.url + p, timeout=5)
+        assert r.status_code == 200, (p, r.status_code)
+    bases = requests.get(sandbox.url + "/_sandbox/bitable/bases", timeout=5).json()["data"]["items"]
+    assert any(b["name"] == "控制台表格" for b in bases)

@@ -119,7 +119,7 @@ def ws(sandbox):
 
 def test_public_start_in_a_thread_receives_and_acks(sandbox, seed):
     loop = asyncio.new_event_loop()
-    ws_client_mod.loop = loop
+    ws_client_mod.loop = loop  # restored after the test by tests/conftest.py
     bot = Bot(sandbox, seed)
 
     def run():
@@ -128,6 +128,16 @@ def test_public_start_in_a_thread_receives_and_acks(sandbox, seed):
             bot.client.start()
         except (RuntimeError, asyncio.CancelledError):
             pass  # teardown cancelled start()'s forever-task
+        finally:  # let the cancelled tasks (ping loop…) finish, then close the loop: nothing left running
+            left = asyncio.all_tasks(loop)
+            for task in left:
+                task.cancel()
+            loop.run_until_complete(asyncio.gather(*left, return_exceptions=True))
+            loop.close()
+
+    def cancel_everything():
+        for task in asyncio.all_tasks(loop):
+            task.cancel()
 
     t = threading.Thread(target=run, daemon=True)
     t.start()
@@ -144,8 +154,10 @@ def test_public_start_in_a_thread_receives_and_acks(sandbox, seed):
         bot.client._auto_reconnect = False
         sandbox.control.disconnect()
         wait(lambda: bot.client._conn is None)
-        stop_loop(loop)
+        loop.call_soon_threadsafe(cancel_everything)  # ends start(): its forever-task is cancelled
         t.join(5)
+    assert not t.is_alive(), "the thread running start() did not stop"
+    assert loop.is_closed()
 
 
 def test_cluster_mode_one_client_gets_each_event(sandbox, seed, ws):

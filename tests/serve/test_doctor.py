@@ -84,6 +84,58 @@ def test_doctor_reports_bad_credentials_and_a_bot_missing_from_the_group(make_ap
     assert chat.status == MISSING and "添加机器人" in chat.fix
 
 
+def test_doctor_checks_the_live_configuration_against_the_settings_table(make_app, project, seed):
+    """Issue 17: every setting within its range (docs/SETTINGS.md); a stored per-project policy
+    override out of range, and webhook mode without an Encrypt Key, are named with what to do."""
+    app = make_app(transport="webhook", feishu_verification_token="vt")
+    with app.store.session() as s:
+        row = s.get(ProjectRow, "launch")
+        row.policy_overrides = {"check_interval_minutes": 0, "budget_overrun_ratio": "nan", "quiet_start": "25:00",
+                                "no_such_knob": 1}
+    code, out = render(app)
+    assert code == 1
+    assert "GTM_FEISHU_ENCRYPT_KEY" in out
+    for key in ("check_interval_minutes", "budget_overrun_ratio", "quiet_start", "no_such_knob"):
+        line = next(x for x in out.splitlines() if f"项目 launch 策略 / project policy {key}" in x)
+        assert "missing" in line
+    assert "all 49 within their ranges (docs/SETTINGS.md)" in out
+
+
+def test_settings_table_lists_every_setting_and_docs_match():
+    from pathlib import Path
+
+    from gtm.schemas.settings import Policy, Settings
+    from gtm.schemas.settings_table import SETTINGS, markdown
+
+    attrs = {s.attr for s in SETTINGS}
+    expected = {n for n in Settings.model_fields if n != "policy"} | {f"policy.{n}" for n in Policy.model_fields}
+    assert attrs == expected, attrs ^ expected
+    doc = (Path(__file__).resolve().parents[2] / "docs" / "SETTINGS.md").read_text(encoding="utf-8")
+    assert doc == markdown(), "regenerate: python -m gtm.schemas.settings_table > docs/SETTINGS.md"
+    # every default is within its own range
+    from gtm.schemas.settings_table import check_live
+
+    assert [(s.env, why) for s, _, why in check_live(Settings(_env_file=None)) if why] == []
+
+
+def test_doctor_labels_each_project_block_and_counts_warnings(app_ctx, project, sandbox, seed):
+    import json as _json
+
+    from gtm.bot.doctor import WARN, Finding, ending, findings_json
+
+    sandbox.world.apps[seed.app_id].scopes = list(ALL_SCOPES)
+    findings = Doctor(app_ctx, now=NOW).run()
+    assert {f.project for f in findings} == {"", "launch"}  # the project's checks form its block
+    code, out = render(app_ctx)
+    assert "项目 / project: launch" in out and "部署 / deployment" in out
+    warned = findings + [Finding("节假日日历 / calendar", WARN, "2027 无数据")]
+    n = sum(1 for f in warned if f.status == WARN)
+    assert "all checks passed" not in ending(warned) and f"{n} 个警告" in ending(warned)
+    data = findings_json(warned)
+    assert data["warnings"] == n and data["missing"] == 0
+    assert _json.loads(_json.dumps(data))["findings"][0]["check"]
+
+
 def test_doctor_reads_back_the_subscribed_events_and_card_callback(app_ctx, project, sandbox, seed):
     app = sandbox.world.apps[seed.app_id]
     app.scopes = list(ALL_SCOPES)

@@ -80,7 +80,8 @@ def test_two_services_on_one_sqlite_file_elect_one_leader_and_fail_over(make_app
         assert wait_for(lambda: a.is_leader or b.is_leader, timeout=5)
         first, second = (a, b) if a.is_leader else (b, a)
         assert not second.is_leader and second.scheduler is None
-        assert first.scheduler is not None and first.scheduler.running
+        # leadership is won first, then the scheduler starts on the election thread
+        assert wait_for(lambda: first.scheduler is not None and first.scheduler.running, timeout=5)
         first.stop()
         assert wait_for(lambda: second.is_leader, timeout=5)
         assert wait_for(lambda: second.scheduler is not None and second.scheduler.running, timeout=5)

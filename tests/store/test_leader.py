@@ -30,7 +30,7 @@ def wait_for(pred, timeout: float = 10.0) -> bool:
 
 @pytest.fixture(params=["sqlite", "postgresql"])
 def url(request, sqlite_url):
-    u = sqlite_url if request.param == "sqlite" else request.getfixturevalue("pg_url")
+    u = sqlite_url if request.param == "sqlite" else request.getfixturevalue("pg_db_url")
     open_store(u).dispose()  # migrated: the leases table exists
     return u
 

@@ -292,3 +292,12 @@ def test_dry_run_sends_and_stores_nothing(sandbox, seed, gateway, store, cards):
     out = Sender(gateway, store, cards).dispatch("p1", "P", sample(seed), NOW, POLICY, dry_run=True)
     assert {o.status for o in out} == {"dry_run"} and len(out) == 4
     assert rows(store) == [] and send_posts(sandbox) == []
+
+
+def test_a_lease_is_free_at_exactly_its_end_and_not_a_moment_before():
+    """A crashed sender's lease runs out at `lease_until` (wall clock): from that instant it is free."""
+    end = NOW + timedelta(minutes=5)
+    row = NotificationRow(lease_until=end, lease_holder="")
+    assert not ledger.lease_is_free(row, end - timedelta(seconds=1))
+    assert ledger.lease_is_free(row, end)
+    assert ledger.lease_is_free(NotificationRow(lease_until=None, lease_holder=""), NOW)

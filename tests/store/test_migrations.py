@@ -56,8 +56,17 @@ def test_two_processes_migrating_a_fresh_database_at_once(store_url):
     check.dispose()
 
 
-def test_open_store_creates_the_sqlite_folder(tmp_path):
+def test_open_store_refuses_a_missing_sqlite_folder(tmp_path):
+    """A typo in GTM_DATABASE_URL must not silently create a new empty database somewhere."""
+    import pytest
+
+    from gtm.sync.store.open import StoreOpenError
+
     url = f"sqlite:///{tmp_path / 'nested' / 'dir' / 'gtm.db'}"
+    with pytest.raises(StoreOpenError, match="does not exist"):
+        open_store(url)
+    assert not (tmp_path / "nested").exists()
+    (tmp_path / "nested" / "dir").mkdir(parents=True)
     store = open_store(url)
     assert sqlite_path(url).exists()
     store.dispose()

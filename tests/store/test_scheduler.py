@@ -92,7 +92,9 @@ def test_run_job_records_runs_and_turns_failures_into_system_problems(store):
         [run] = st.job_runs(s, "a", "check")
         assert not run.ok and "unreachable" in run.error and run.started == now
         [problem] = st.system_problems(s, "a")
-        assert problem.source == "job:check" and "unreachable" in problem.message
+        # the 系统问题 (shown in the group's weekly report) is in words; the raw error stays in the run record
+        assert problem.source == "job:check" and "job check failed" in problem.message
+        assert "unreachable" not in problem.message
         assert st.system_problems(s, "b") == []
 
 

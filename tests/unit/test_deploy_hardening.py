@@ -127,6 +127,7 @@ def test_dockerfile_pins_the_base_image_by_version():
     assert re.fullmatch(r"python:3\.11\.\d+-slim-\w+(@sha256:[0-9a-f]{64})?", base), base
 
 
+@pytest.mark.kubernetes
 def test_kubectl_builds_the_overlay_and_a_client_dry_run_accepts_it():
     if shutil.which("kubectl") is None:
         pytest.skip("kubectl is not installed (the static checks above still ran)")

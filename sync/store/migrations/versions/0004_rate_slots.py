@@ -1,7 +1,7 @@
 """rate slots: the shared (cross-replica) rate limiter's table
 
-Revision ID: 0003_rate_slots
-Revises: 0002_leases_and_claims
+Revision ID: 0004_rate_slots
+Revises: 0003_service_cells
 Create Date: (written by hand)
 """
 from __future__ import annotations
@@ -11,8 +11,8 @@ from typing import Sequence, Union
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = '0003_rate_slots'
-down_revision: Union[str, None] = '0002_leases_and_claims'
+revision: str = '0004_rate_slots'
+down_revision: Union[str, None] = '0003_service_cells'
 branch_labels: Union[str, Sequence[str], None] = None
 depends_on: Union[str, Sequence[str], None] = None
 

@@ -1,0 +1,100 @@
+"""One catalogue of the words cards use, in Chinese and English: statuses, levels, RAG colours,
+section headings, and the phrases with numbers in them (days, working days, items) with English
+plurals. Phases and the template's own words (report name, key date) come from the template
+(`PlanTemplate.phase_names`, `key_date`).
+
+Views take their words from here (`status_word`, `days_phrase` …) instead of
+keeping their own zh/en pairs, so a word reads the same on every card and in both languages.
+"""
+from __future__ import annotations
+
+from datetime import date
+from typing import NamedTuple
+
+from gtm.schemas.plan import (
+    DependencyStatus,
+    EscalationLevel,
+    IssueStatus,
+    Level3,
+    MilestoneStatus,
+    RiskStatus,
+    TaskStatus,
+)
+
+
+class Word(NamedTuple):
+    zh: str
+    en: str
+
+
+RAG = {"green": Word("绿色", "Green"), "yellow": Word("黄色", "Yellow"), "red": Word("红色", "Red")}
+LEVELS = {0: Word(EscalationLevel.TEAM.value, EscalationLevel.TEAM.en),
+          1: Word(EscalationLevel.PM.value, EscalationLevel.PM.en),
+          2: Word(EscalationLevel.MANAGEMENT.value, EscalationLevel.MANAGEMENT.en)}
+KINDS = {"task": Word("任务", "Task"), "deliverable": Word("交付物", "Deliverable"),
+         "milestone": Word("里程碑", "Milestone"), "issue": Word("问题", "Issue"),
+         "risk": Word("风险", "Risk"), "dependency": Word("依赖", "Dependency")}
+WEEKDAYS = (Word("周一", "Mon"), Word("周二", "Tue"), Word("周三", "Wed"), Word("周四", "Thu"),
+            Word("周五", "Fri"), Word("周六", "Sat"), Word("周日", "Sun"))
+
+HEADINGS: dict[str, Word] = {
+    "deliverables": Word("交付物", "Deliverables"),
+    "exit_criteria": Word("退出标准", "Exit criteria"),
+    "milestone_progress": Word("里程碑进度", "Milestone progress"),
+    "heat_map": Word("风险热力图（可能性 × 影响）", "Heat map (likelihood × impact)"),
+    "top_risks": Word("主要风险（按评分）", "Top risks (by score)"),
+    "done_this_week": Word("✅ 本周完成", "✅ Done this week"),
+    "next_week": Word("🎯 下周计划", "🎯 Next week"),
+    "risks_issues": Word("⚠️ 风险/问题", "⚠️ Risks / issues"),
+    "key_metrics": Word("📈 关键指标", "📈 Key metrics"),
+    "support_needed": Word("🙋 需要支持", "🙋 Support needed"),
+    "since_last_report": Word("🔄 与上周相比", "🔄 Since last report"),
+    "milestone_progress_pct": Word("里程碑进度（交付物完成 %）", "Milestone progress (% deliverables done)"),
+    "overdue": Word("🔴 已逾期", "🔴 Overdue"),
+    "due_soon": Word("⏰ 即将到期", "⏰ Due soon"),
+}
+
+
+def heading(key: str) -> Word:
+    """A card section heading by key (templates: `m.heading("key")`)."""
+    return HEADINGS[key]
+
+
+_STATUS: dict[str, str] = {}
+for _enum in (TaskStatus, MilestoneStatus, IssueStatus, DependencyStatus, RiskStatus, Level3, EscalationLevel):
+    for _m in _enum:  # type: ignore[attr-defined]
+        _STATUS.setdefault(_m.value, _m.en)
+_STATUS["待验收"] = "Awaiting sign-off"  # a milestone marked done that its 审批人 has not signed off
+
+
+def status_word(value: str) -> Word:
+    """A status / level option (高, 进行中 …) in both languages; unknown options as typed."""
+    return Word(value, _STATUS.get(value, value))
+
+
+def plural(n: int, one: str, many: str | None = None) -> str:
+    """"1 day", "2 days" (English only; Chinese has no plural)."""
+    return f"{n} {one if n == 1 else (many or one + 's')}"
+
+
+def days_phrase(n: int) -> Word:
+    """A duration in calendar days: "3 天" / "3 days"."""
+    return Word(f"{n} 天", plural(n, "day"))
+
+
+def working_days_phrase(n: int) -> Word:
+    return Word(f"{n} 个工作日", plural(n, "working day"))
+
+
+def due_phrase(due: date, today: date) -> Word:
+    """When something is due, counted in calendar days as every list card counts them (剩 N 天),
+    with the weekday: "今天" / "明天（周日）" / "3 天后（周日）"; "today" / "tomorrow (Sun)"."""
+    n = (due - today).days
+    wd = WEEKDAYS[due.weekday()]
+    if n == 0:
+        return Word("今天", "today")
+    if n == 1:
+        return Word(f"明天，{wd.zh}", f"tomorrow, {wd.en}")
+    if n > 1:
+        return Word(f"{n} 天后，{wd.zh}", f"in {plural(n, 'day')}, {wd.en}")
+    return Word(f"已过 {-n} 天", f"{plural(-n, 'day')} ago")
