@@ -83,8 +83,8 @@ def minute_of(now: datetime) -> int:
 def answer_digest(result: CheckResult) -> CheckResult:
     """What answers read of a check: the RAG colour and reasons (each with its first
     `REASON_RECORDS` records: answers list five, `views.reasons_of`), the escalation states of
-    issues (`views.issue_level`; the tasks' states are the scheduler's business), problems and
-    warnings. Never the notices and cell writes, which the scheduler's own run keeps. On a
+    issues (`views.issue_level`; the tasks' states are the scheduler's business), the schedule
+    slips (the report's and status card's 进度影响 lines and their count), problems and warnings. Never the notices and cell writes, which the scheduler's own run keeps. On a
     100,000-item plan this keeps about a tenth of the result."""
     rag = result.rag
     if any(len(r.records) > REASON_RECORDS for r in rag.reasons):
@@ -93,7 +93,8 @@ def answer_digest(result: CheckResult) -> CheckResult:
             for r in rag.reasons])
     return CheckResult.model_construct(notices=[], writes=[], rag=rag,
                                        escalations=[st for st in result.escalations if st.table == "issue"],
-                                       problems=result.problems, warnings=result.warnings)
+                                       problems=result.problems, warnings=result.warnings,
+                                       slips=result.slips)
 
 
 def _run_in_thread(job: Callable[[], None]) -> None:

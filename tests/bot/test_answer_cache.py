@@ -126,6 +126,7 @@ def test_cached_check_keeps_what_answers_show_not_notices_and_writes():
     for issue in snap.issues:  # the levels answers show are the same
         assert V.issue_level(issue, NOW, Policy(), kept) == V.issue_level(issue, NOW, Policy(), full)
     assert kept.problems == full.problems and kept.warnings == full.warnings
+    assert kept.slips == full.slips  # the report and status card list them (进度影响)
 
 
 class SlowMirror:

@@ -7,9 +7,10 @@ Imported by tests/e2e and tests/bot (which put this folder on sys.path).
 from __future__ import annotations
 
 import json
+from contextlib import contextmanager
 import time
 from datetime import date, datetime, timedelta
-from typing import Any, Callable
+from typing import Any, Callable, Iterator
 from zoneinfo import ZoneInfo
 
 from lark_oapi.api.bitable.v1 import (
@@ -22,6 +23,7 @@ from lark_oapi.api.bitable.v1 import (
     ReqApp,
 )
 
+from gtm.bot.transports.longconn import LongConnection
 from gtm.schemas.fields import Kind
 from gtm.schemas.plan import Person
 from gtm.schemas.tables import PLAN_TABLES
@@ -141,3 +143,15 @@ def record_fields(gw: Any, b: BaseBinding, key: str, record_id: str) -> dict[str
     data = gw.call("bitable.record.get", lambda: gw.client.bitable.v1.app_table_record.get(req),
                    family="bitable.read")
     return dict(data.record.fields or {})
+
+
+@contextmanager
+def running_bot(sandbox: Any, seed: Any, dispatcher: Any) -> Iterator[Any]:
+    """The dispatcher connected over the real long connection for the duration of a test."""
+    conn = LongConnection(seed.app_id, seed.app_secret, dispatcher.dispatch, domain=sandbox.url,
+                          bot_open_id=dispatcher.bot_open_id).start(wait=10)
+    try:
+        yield dispatcher
+    finally:
+        conn.stop()
+        dispatcher.close()

@@ -8,22 +8,17 @@ from datetime import datetime, time, timedelta
 import pytest
 from lark_oapi.api.im.v1 import CreateMessageRequest, CreateMessageRequestBody
 
-from botkit import NOW, TZ, record_fields
+from botkit import NOW, TZ, record_fields, running_bot
 from gtm.bot.actions_schema import Ack, Postpone, Resolve, TaskDone
 from gtm.bot.cards.factory import NoticeCards
 from gtm.bot.dispatcher import Dispatcher
-from gtm.bot.transports.longconn import LongConnection
 from gtm.schemas.decisions import Notice, RecordRef
 
 
 @pytest.fixture
 def bot(sandbox, seed, runtime, plan):
-    d = Dispatcher(runtime, clock=lambda: NOW)
-    conn = LongConnection(seed.app_id, seed.app_secret, d.dispatch, domain=sandbox.url,
-                          bot_open_id=d.bot_open_id).start(wait=10)
-    yield d
-    conn.stop()
-    d.close()
+    with running_bot(sandbox, seed, Dispatcher(runtime, clock=lambda: NOW)) as d:
+        yield d
 
 
 def send_card(gateway, chat_id: str, card: dict) -> str:

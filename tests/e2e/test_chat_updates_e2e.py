@@ -7,9 +7,8 @@ from datetime import date, datetime, time, timedelta
 
 import pytest
 
-from botkit import NOW, TZ, card_text, create_plan, record_fields, task, wait_until
+from botkit import NOW, TZ, card_text, create_plan, record_fields, running_bot, task, wait_until
 from gtm.bot.dispatcher import Dispatcher
-from gtm.bot.transports.longconn import LongConnection
 
 SLUG = "upd"
 END = NOW.date() + timedelta(days=5)  # NOW is Friday 2026-11-20; END Wednesday 11-25
@@ -26,12 +25,8 @@ def upd(runtime, seed):
 
 @pytest.fixture
 def bot(sandbox, seed, runtime, upd):
-    d = Dispatcher(runtime, clock=lambda: NOW)
-    conn = LongConnection(seed.app_id, seed.app_secret, d.dispatch, domain=sandbox.url,
-                          bot_open_id=d.bot_open_id).start(wait=10)
-    yield d
-    conn.stop()
-    d.close()
+    with running_bot(sandbox, seed, Dispatcher(runtime, clock=lambda: NOW)) as d:
+        yield d
 
 
 def say(sandbox, seed, who: str, text: str) -> dict:

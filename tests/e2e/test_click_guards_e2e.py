@@ -13,11 +13,10 @@ from datetime import timedelta
 
 import pytest
 
-from botkit import NOW, create_plan, record_fields, task
+from botkit import NOW, create_plan, record_fields, running_bot, task
 from gtm.bot.actions_schema import Ack, Postpone, Progress, Resolve, Snooze, TaskDone
 from gtm.bot.cards.factory import NoticeCards
 from gtm.bot.dispatcher import Dispatcher
-from gtm.bot.transports.longconn import LongConnection
 from gtm.schemas.decisions import Notice, RecordRef
 from gtm.schemas.plan import Person
 
@@ -50,12 +49,8 @@ def plan(runtime, seed, guest):
 
 @pytest.fixture
 def bot(sandbox, seed, runtime, plan):
-    d = Dispatcher(runtime, clock=lambda: NOW)
-    conn = LongConnection(seed.app_id, seed.app_secret, d.dispatch, domain=sandbox.url,
-                          bot_open_id=d.bot_open_id).start(wait=10)
-    yield d
-    conn.stop()
-    d.close()
+    with running_bot(sandbox, seed, Dispatcher(runtime, clock=lambda: NOW)) as d:
+        yield d
 
 
 def send_card(gateway, chat_id: str, card: dict) -> str:

@@ -7,9 +7,8 @@ from datetime import timedelta
 
 import pytest
 
-from botkit import NOW, card_text, wait_until
+from botkit import NOW, card_text, running_bot, wait_until
 from gtm.bot.dispatcher import Dispatcher
-from gtm.bot.transports.longconn import LongConnection
 from gtm.sync.subscribe import ensure_subscribed
 
 RAW = ("1254040", "BaseTokenNotFound", "Traceback", "code ")
@@ -17,12 +16,8 @@ RAW = ("1254040", "BaseTokenNotFound", "Traceback", "code ")
 
 @pytest.fixture
 def bot(sandbox, seed, runtime, plan):
-    d = Dispatcher(runtime, clock=lambda: NOW)
-    conn = LongConnection(seed.app_id, seed.app_secret, d.dispatch, domain=sandbox.url,
-                          bot_open_id=d.bot_open_id).start(wait=10)
-    yield d
-    conn.stop()
-    d.close()
+    with running_bot(sandbox, seed, Dispatcher(runtime, clock=lambda: NOW)) as d:
+        yield d
 
 
 def test_deleted_base_gives_a_short_answer_with_log_id_and_tells_the_pm(sandbox, seed, runtime, plan, bot, caplog):

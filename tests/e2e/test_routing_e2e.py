@@ -5,19 +5,14 @@ from datetime import timedelta
 
 import pytest
 
-from botkit import NOW, card_text, create_plan, task, wait_until
+from botkit import NOW, card_text, create_plan, running_bot, task, wait_until
 from gtm.bot.dispatcher import Dispatcher
-from gtm.bot.transports.longconn import LongConnection
 
 
 @pytest.fixture
 def bot(sandbox, seed, runtime, plan):
-    d = Dispatcher(runtime, clock=lambda: NOW)
-    conn = LongConnection(seed.app_id, seed.app_secret, d.dispatch, domain=sandbox.url,
-                          bot_open_id=d.bot_open_id).start(wait=10)
-    yield d
-    conn.stop()
-    d.close()
+    with running_bot(sandbox, seed, Dispatcher(runtime, clock=lambda: NOW)) as d:
+        yield d
 
 
 def test_p2p_my_tasks_lists_items_of_two_projects(sandbox, seed, runtime, plan, bot):

@@ -9,14 +9,13 @@ from datetime import date, datetime, time
 import pytest
 from lark_oapi.api.bitable.v1 import AppTableField, CreateAppTableFieldRequest
 
-from botkit import NOW, TZ, add_rows, card_text, create_base, record_fields, wait_until
+from botkit import NOW, TZ, add_rows, card_text, create_base, record_fields, running_bot, wait_until
 from gtm.bot.actions_schema import Postpone
 from gtm.bot.ask import ask
 from gtm.bot.baseline import set_baseline
 from gtm.bot.cards.factory import NoticeCards
 from gtm.bot.check import run_check
 from gtm.bot.dispatcher import Dispatcher
-from gtm.bot.transports.longconn import LongConnection
 from gtm.schemas.decisions import Notice, RecordRef
 from gtm.schemas.plan import Person
 from gtm.schemas.tables import table
@@ -62,12 +61,8 @@ def story(runtime, seed):
 
 @pytest.fixture
 def bot(sandbox, seed, runtime, story):
-    d = Dispatcher(runtime, clock=lambda: NOW)
-    conn = LongConnection(seed.app_id, seed.app_secret, d.dispatch, domain=sandbox.url,
-                          bot_open_id=d.bot_open_id).start(wait=10)
-    yield d
-    conn.stop()
-    d.close()
+    with running_bot(sandbox, seed, Dispatcher(runtime, clock=lambda: NOW)) as d:
+        yield d
 
 
 def slip_cards(sandbox, open_id: str) -> list[dict]:

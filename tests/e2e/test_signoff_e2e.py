@@ -7,11 +7,10 @@ from datetime import datetime, time
 import pytest
 
 import botkit
-from botkit import NOW, TZ, add_rows, card_text, create_plan, record_fields, task
+from botkit import NOW, TZ, add_rows, card_text, create_plan, record_fields, running_bot, task
 from gtm.bot.actions_schema import Signoff
 from gtm.bot.check import run_check
 from gtm.bot.dispatcher import Dispatcher
-from gtm.bot.transports.longconn import LongConnection
 from gtm.schemas.plan import Person
 
 SLUG = "sign"
@@ -34,12 +33,8 @@ def signplan(runtime, seed, monkeypatch):
 
 @pytest.fixture
 def bot(sandbox, seed, runtime, signplan):
-    d = Dispatcher(runtime, clock=lambda: NOW)
-    conn = LongConnection(seed.app_id, seed.app_secret, d.dispatch, domain=sandbox.url,
-                          bot_open_id=d.bot_open_id).start(wait=10)
-    yield d
-    conn.stop()
-    d.close()
+    with running_bot(sandbox, seed, Dispatcher(runtime, clock=lambda: NOW)) as d:
+        yield d
 
 
 def edit(runtime, key: str, record_id: str, **values) -> None:
