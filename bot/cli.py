@@ -9,7 +9,7 @@ import sys
 import traceback
 import warnings
 from datetime import date, datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Callable, TypeVar
 
 import click
 
@@ -39,6 +39,17 @@ def _check_as_of(ctx: click.Context, param: click.Parameter, value: str | None) 
     if value:
         _parse_as_of(value, timezone.utc)
     return value
+
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def as_of_option(help_text: str) -> Callable[[F], F]:
+    """`--as-of ISO`, validated before any work (`_check_as_of`)."""
+    return click.option("--as-of", "as_of", default=None, callback=_check_as_of, help=help_text)
+
+
+project_option = click.option("--project", default=None, help="Project slug (default: the only project).")
 
 
 class GtmGroup(click.Group):
@@ -164,7 +175,7 @@ def init(ctx: click.Context, **kw: Any) -> None:
 
 
 @main.command()
-@click.option("--project", default=None, help="Project slug (default: the only project).")
+@project_option
 @click.option("--full", is_flag=True, help="Full reconcile (re-read everything, find deletions).")
 @click.pass_context
 def sync(ctx: click.Context, project: str | None, full: bool) -> None:
@@ -176,7 +187,7 @@ def sync(ctx: click.Context, project: str | None, full: bool) -> None:
 
 @main.command()
 @click.option("--project", default=None, help="Project slug (default: the only project; 'all' for every project).")
-@click.option("--as-of", "as_of", default=None, callback=_check_as_of, help="Evaluate at this instant (ISO-8601). Default: now.")
+@as_of_option("Evaluate at this instant (ISO-8601). Default: now.")
 @click.option("--dry-run", is_flag=True, help="Only print what would be sent and written.")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON (for scripts) instead of tables.")
 @click.pass_context
@@ -189,8 +200,8 @@ def check(ctx: click.Context, project: str | None, as_of: str | None, dry_run: b
 
 
 @main.command()
-@click.option("--project", default=None, help="Project slug (default: the only project).")
-@click.option("--as-of", "as_of", default=None, callback=_check_as_of, help="Report as of this instant (ISO-8601).")
+@project_option
+@as_of_option("Report as of this instant (ISO-8601).")
 @click.option("--print", "print_only", is_flag=True, help="Print the report here instead of posting it.")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON (for scripts) instead of tables.")
 @click.pass_context
@@ -203,7 +214,7 @@ def report(ctx: click.Context, project: str | None, as_of: str | None, print_onl
 
 
 @main.command()
-@click.option("--as-of", "as_of", default=None, callback=_check_as_of, help="As of this instant (ISO-8601).")
+@as_of_option("As of this instant (ISO-8601).")
 @click.option("--print", "print_only", is_flag=True, help="Print instead of sending to management.")
 @click.pass_context
 def portfolio(ctx: click.Context, as_of: str | None, print_only: bool) -> None:
@@ -216,8 +227,8 @@ def portfolio(ctx: click.Context, as_of: str | None, print_only: bool) -> None:
 @main.command()
 @click.argument("text")
 @click.option("--as", "as_open_id", default=None, help="Ask as this person (open_id). Default: the project manager.")
-@click.option("--project", default=None, help="Project slug (default: the only project).")
-@click.option("--as-of", "as_of", default=None, callback=_check_as_of, help="Answer as of this instant (ISO-8601).")
+@project_option
+@as_of_option("Answer as of this instant (ISO-8601).")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON (for scripts) instead of tables.")
 @click.pass_context
 def ask(ctx: click.Context, text: str, as_open_id: str | None, project: str | None, as_of: str | None,
@@ -230,7 +241,7 @@ def ask(ctx: click.Context, text: str, as_open_id: str | None, project: str | No
 
 
 @main.command()
-@click.option("--as-of", "as_of", default=None, callback=_check_as_of, help="As of this instant (ISO-8601); the month before it is reported.")
+@as_of_option("As of this instant (ISO-8601); the month before it is reported.")
 @click.option("--print", "print_only", is_flag=True, help="Print instead of sending to management.")
 @click.pass_context
 def monthly(ctx: click.Context, as_of: str | None, print_only: bool) -> None:
@@ -246,9 +257,9 @@ def baseline() -> None:
 
 
 @baseline.command("set")
-@click.option("--project", default=None, help="Project slug (default: the only project).")
+@project_option
 @click.option("--missing-only", is_flag=True, help="Only rows without a baseline yet (new tasks); keep the rest.")
-@click.option("--as-of", "as_of", default=None, callback=_check_as_of, help="As of this instant (ISO-8601). Default: now.")
+@as_of_option("As of this instant (ISO-8601). Default: now.")
 @click.pass_context
 def baseline_set(ctx: click.Context, project: str | None, missing_only: bool, as_of: str | None) -> None:
     """Snapshot 计划结束 / 目标日期 into 基线结束 for every task and milestone (postponing never moves it)."""
@@ -258,8 +269,8 @@ def baseline_set(ctx: click.Context, project: str | None, missing_only: bool, as
 
 
 @baseline.command("show")
-@click.option("--project", default=None, help="Project slug (default: the only project).")
-@click.option("--as-of", "as_of", default=None, callback=_check_as_of, help="As of this instant (ISO-8601). Default: now.")
+@project_option
+@as_of_option("As of this instant (ISO-8601). Default: now.")
 @click.pass_context
 def baseline_show(ctx: click.Context, project: str | None, as_of: str | None) -> None:
     """Each milestone and task: baseline, today's plan, the variance in days and the forecast."""

@@ -271,24 +271,7 @@ class Dispatcher:
         if delay <= 0:
             self.reply(inc, card)
             return
-        fut: Future = Future()
-        with self._lock:
-            self._inflight.add(fut)
-        fut.add_done_callback(self._done)
-
-        def send() -> None:
-            try:
-                self.reply(inc, card)
-                fut.set_result(None)
-            except Exception as exc:  # noqa: BLE001 - as a failed worker: logged and counted
-                log.exception("paced reply failed for %s", inc.event_id)
-                self._bump("failed")
-                self._finish(inc, answered=False)
-                fut.set_exception(exc)
-
-        timer = threading.Timer(delay, send)
-        timer.daemon = True
-        timer.start()
+        self._later(delay, lambda: self.reply(inc, card), inc)
 
     def answer(self, inc: Incoming, project: Any) -> dict[str, Any]:
         """The card answering `inc.text` (in `project`, or across the asker's projects in p2p)."""
@@ -336,7 +319,7 @@ class Dispatcher:
             try:
                 fut.set_result(fn())
             except Exception as exc:  # noqa: BLE001 - logged, counted, the claim released
-                log.exception("queued reply failed for %s", inc.event_id)
+                log.exception("delayed reply failed for %s", inc.event_id)
                 self._bump("failed")
                 self._finish(inc, answered=False)
                 fut.set_exception(exc)

@@ -4,7 +4,9 @@ the bad value and a good example. Settings are checked in `gtm.schemas.settings`
 from __future__ import annotations
 
 import re
-from datetime import date, datetime, tzinfo
+from datetime import datetime, tzinfo
+
+from gtm.schemas.plan import FIRST_YEAR, LAST_YEAR, plausible_date
 
 # Slugs that would collide with command words (`--project all` means every project).
 RESERVED_SLUGS = frozenset({
@@ -13,8 +15,6 @@ RESERVED_SLUGS = frozenset({
 })
 SLUG_RE = re.compile(r"^[a-z0-9][a-z0-9_-]{0,62}$")
 CHAT_RE = re.compile(r"^oc_[A-Za-z0-9_]{6,64}$")
-# dates a plan (or --as-of) can plausibly mean; outside: refused as a typo (0001-01-01, 9999-12-31)
-FIRST_YEAR, LAST_YEAR = 2000, 2100
 
 
 class BadArgument(ValueError):
@@ -35,10 +35,6 @@ def check_chat_id(chat_id: str, option: str = "--chat") -> str:
         raise BadArgument(f"{option} {chat_id[:80]!r} is not a group chat id; it starts with oc_ "
                           f"(e.g. oc_5ad11d72b830411d72b836c20, shown by `gtm doctor` or the group's settings)")
     return chat_id
-
-
-def plausible_date(d: date) -> bool:
-    return FIRST_YEAR <= d.year <= LAST_YEAR
 
 
 def parse_as_of(value: str, tz: tzinfo) -> datetime:

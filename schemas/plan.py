@@ -14,6 +14,15 @@ from pydantic import BaseModel, ConfigDict, Field
 from gtm.schemas import tables as T
 from gtm.schemas.fields import FieldSpec, Kind, Option
 
+# A plan date outside these years is a typo (1970-01-01, 9999-12-31): refused by the record codec,
+# reported as a data problem, never forecast; `--as-of` and the holiday lists use the same bounds.
+FIRST_YEAR, LAST_YEAR = 2000, 2100
+
+
+def plausible_date(d: object) -> bool:
+    """A date (or datetime) the plan can hold: between FIRST_YEAR and LAST_YEAR."""
+    return isinstance(d, date) and FIRST_YEAR <= d.year <= LAST_YEAR
+
 
 def _enum(name: str, keys: Iterable[str], options: tuple[Option, ...]) -> type[Enum]:
     """A str Enum whose values are the option names declared in the table specs."""
@@ -272,8 +281,8 @@ def fix_for(f: FieldSpec | None) -> tuple[str, str]:
         return ("在多维表格中打开这一行检查", "open this row in the Base and check it")
     k = f.kind
     if k in (K.DATE, K.DATETIME):
-        return (f"把「{f.name}」改为 2000–2100 年间的日期，如 2026-11-30",
-                f"set “{f.en}” to a date between 2000 and 2100, e.g. 2026-11-30")
+        return (f"把「{f.name}」改为 {FIRST_YEAR}–{LAST_YEAR} 年间的日期，如 2026-11-30",
+                f"set “{f.en}” to a date between {FIRST_YEAR} and {LAST_YEAR}, e.g. 2026-11-30")
     if k in (K.USER, K.USERS):
         return (f"在「{f.name}」里从通讯录重新选择在职成员", f"pick a current member in “{f.en}”")
     if k in (K.SELECT, K.MULTI_SELECT) and f.options:

@@ -9,9 +9,11 @@ from __future__ import annotations
 import math
 import re
 from dataclasses import dataclass
-from datetime import date, time
+from datetime import time
 from typing import Any, Callable
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from gtm.schemas.plan import FIRST_YEAR, LAST_YEAR, plausible_date
 
 
 @dataclass(frozen=True)
@@ -64,8 +66,8 @@ def _days(v: Any) -> str:
 
 
 def _dates(v: Any) -> str:
-    if not isinstance(v, list) or any(not isinstance(x, date) or not 2000 <= x.year <= 2100 for x in v):
-        return "must be a list of dates 2000–2100"
+    if not isinstance(v, list) or any(not plausible_date(x) for x in v):
+        return f"must be a list of dates {FIRST_YEAR}–{LAST_YEAR}"
     return ""
 
 

@@ -17,10 +17,10 @@ from enum import Enum
 from typing import Any, Callable
 
 from gtm.schemas.fields import FieldSpec, Kind, TableSpec
-from gtm.schemas.plan import MODEL_BY_TABLE, DataProblem, Person, Record
+from gtm.schemas.plan import FIRST_YEAR, LAST_YEAR, MODEL_BY_TABLE, DataProblem, Person, Record
 
 # Plausible calendar range for plan dates; anything outside is a typo (or seconds instead of ms).
-MIN_YEAR, MAX_YEAR = 2000, 2100  # a plan date outside these years is a typo (1970-01-01, 9999-12-31)
+MIN_YEAR, MAX_YEAR = FIRST_YEAR, LAST_YEAR  # a plan date outside these years is a typo
 MIN_MS = int(datetime(MIN_YEAR, 1, 1, tzinfo=timezone.utc).timestamp() * 1000)
 _MAX_MS = int(datetime(MAX_YEAR + 1, 1, 1, tzinfo=timezone.utc).timestamp() * 1000)
 VALUE_REPR_MAX = 80

@@ -3,20 +3,13 @@ before they start. Pure: `(PlanSnapshot) -> [DataProblem]`; the engine adds them
 """
 from __future__ import annotations
 
-from datetime import date
-
 from gtm.bot.rules.graph import find_cycles
-from gtm.bot.rules.overdue import FIRST_YEAR, LAST_YEAR
 from gtm.schemas import tables as T
-from gtm.schemas.plan import DataProblem, PlanSnapshot, clip_text, row_label
+from gtm.schemas.plan import DataProblem, PlanSnapshot, clip_text, plausible_date, row_label
 
 # (table, start attr, end attr): the end must not be before the start
 SPANS = (("task", "planned_start", "planned_end"), ("task", "actual_start", "actual_end"),
          ("project", "start_date", "launch_date"))
-
-
-def _plausible(d: object) -> bool:
-    return isinstance(d, date) and FIRST_YEAR <= d.year <= LAST_YEAR
 
 
 def predecessor_cycles(snapshot: PlanSnapshot) -> list[DataProblem]:
@@ -49,7 +42,7 @@ def ends_before_starts(snapshot: PlanSnapshot) -> list[DataProblem]:
         fs, fe = spec.field(start_attr), spec.field(end_attr)
         for row in snapshot.rows(table):
             start, end = getattr(row, start_attr, None), getattr(row, end_attr, None)
-            if not (_plausible(start) and _plausible(end)) or end >= start:
+            if not (plausible_date(start) and plausible_date(end)) or end >= start:
                 continue  # an implausible date is reported as such, once
             out.append(DataProblem(
                 table=table, record_id=row.record_id, field=end_attr,

@@ -36,10 +36,8 @@ from gtm.bot.catalogue import plural
 from gtm.bot.rules.calendar import WorkCalendar
 from gtm.schemas import tables as T
 from gtm.schemas.decisions import RecordRef
-from gtm.schemas.plan import MilestoneStatus, PlanSnapshot, TaskStatus
+from gtm.schemas.plan import FIRST_YEAR, LAST_YEAR, MilestoneStatus, PlanSnapshot, TaskStatus
 from gtm.schemas.settings import Policy
-
-FIRST_YEAR, LAST_YEAR = 2000, 2100  # plausible plan dates (same bounds as the record codec)
 
 # table key → (planned date attr, actual date attr, done value, overdue value, has variance)
 TRACKED: dict[str, tuple[str, str, str, str, bool]] = {

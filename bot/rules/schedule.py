@@ -26,19 +26,22 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import NamedTuple
 
-from gtm.bot.rules import RuleResult, local_date, make_notice, owner_route, problem, ref, require_aware
+from gtm.bot.rules import RuleResult, local_date, make_notice, owner_route, ref, require_aware
 from gtm.bot.rules.calendar import WorkCalendar
 from gtm.bot.rules.graph import find_cycles
-from gtm.bot.rules.overdue import FIRST_YEAR, LAST_YEAR, as_date
+from gtm.bot.rules.overdue import as_date
 from gtm.schemas.decisions import RecordRef, Slip
 from gtm.schemas.plan import (
     Dependency,
     DependencyStatus,
+    FIRST_YEAR,
+    LAST_YEAR,
     Milestone,
     MilestoneStatus,
     PlanSnapshot,
     Task,
     TaskStatus,
+    plausible_date,
 )
 from gtm.schemas.settings import Policy
 
@@ -83,7 +86,7 @@ def _date(value: object, policy: Policy) -> date | None:
         return None
     d = value if type(value) is date else as_date(value, policy)
     # implausible dates (before 2000, after 2100) are reported by the data checks; never forecast
-    return d if isinstance(d, date) and FIRST_YEAR <= d.year <= LAST_YEAR else None
+    return d if plausible_date(d) else None
 
 
 def _order(ids: list[str], preds: dict[str, list[str]]) -> list[str]:

@@ -230,3 +230,26 @@ def table_rows(output: str) -> list[list[str]]:
         if line.startswith("│"):
             rows.append([c.strip() for c in line.strip("│").split("│")])
     return rows
+
+
+def provision_golden_once(workdir: Path) -> Golden:
+    """`gtm init` in a sandbox of its own (for a module-scoped fixture); tests adopt copies."""
+    from gtm.sandbox import Sandbox
+    from gtm.sandbox.seed import seed_default
+
+    sb = Sandbox()
+    sb.seed = seed_default(sb.world)  # type: ignore[attr-defined]
+    sb.start()
+    try:
+        return provision_golden(sb, sb.seed, workdir)
+    finally:
+        sb.stop()
+
+
+def cli_test_env(sandbox: Any, seed: Any, golden: Golden, tmp_path: Path, monkeypatch: Any) -> CheckEnv:
+    """A provisioned project p1 in this test's sandbox, with its own DB; nothing typed yet."""
+    from gtm.bot import commands_run
+
+    monkeypatch.chdir(tmp_path)  # no stray .env / gtm.toml
+    monkeypatch.setattr(commands_run.console, "width", 250)  # the summary table unfolded
+    return adopt_golden(sandbox, seed, golden, tmp_path)

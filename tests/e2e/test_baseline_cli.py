@@ -15,13 +15,13 @@ from check_helpers import (
     Golden,
     act_create,
     act_update,
-    adopt_golden,
+    cli_test_env,
     cell,
     check,
     cli_env,
     invoke,
     iso,
-    provision_golden,
+    provision_golden_once,
 )
 from gtm.bot.cli import main
 from gtm.schemas.plan import Person, TaskStatus
@@ -35,25 +35,12 @@ def ms(d: date) -> int:
 
 @pytest.fixture(scope="module")
 def golden(tmp_path_factory) -> Golden:
-    from gtm.sandbox import Sandbox
-    from gtm.sandbox.seed import seed_default
-
-    sb = Sandbox()
-    sb.seed = seed_default(sb.world)  # type: ignore[attr-defined]
-    sb.start()
-    try:
-        return provision_golden(sb, sb.seed, tmp_path_factory.mktemp("golden"))
-    finally:
-        sb.stop()
+    return provision_golden_once(tmp_path_factory.mktemp("golden"))
 
 
 @pytest.fixture
 def env(sandbox, seed, golden, tmp_path, monkeypatch):
-    from gtm.bot import commands_run
-
-    monkeypatch.chdir(tmp_path)
-    monkeypatch.setattr(commands_run.console, "width", 250)
-    return adopt_golden(sandbox, seed, golden, tmp_path)
+    return cli_test_env(sandbox, seed, golden, tmp_path, monkeypatch)
 
 
 def add_task(env) -> str:

@@ -22,13 +22,13 @@ from check_helpers import (
     TZ,
     Golden,
     act_update,
-    adopt_golden,
+    cli_test_env,
     cell,
     check,
     check_subprocess,
     escalations,
     ledger_rows,
-    provision_golden,
+    provision_golden_once,
     row_for,
     sends,
     table_rows,
@@ -40,27 +40,12 @@ from gtm.schemas.plan import EscalationLevel, IssueStatus
 
 @pytest.fixture(scope="module")
 def golden(tmp_path_factory) -> Golden:
-    """`gtm init` once for the module (its own sandbox); tests start from copies of the result."""
-    from gtm.sandbox import Sandbox
-    from gtm.sandbox.seed import seed_default
-
-    sb = Sandbox()
-    sb.seed = seed_default(sb.world)  # type: ignore[attr-defined]
-    sb.start()
-    try:
-        return provision_golden(sb, sb.seed, tmp_path_factory.mktemp("golden"))
-    finally:
-        sb.stop()
+    return provision_golden_once(tmp_path_factory.mktemp("golden"))
 
 
 @pytest.fixture
 def env(sandbox, seed, golden, tmp_path, monkeypatch):
-    """A provisioned project p1 in this test's sandbox, with its own DB; nothing typed yet."""
-    from gtm.bot import commands_run
-
-    monkeypatch.chdir(tmp_path)  # no stray .env / gtm.toml
-    monkeypatch.setattr(commands_run.console, "width", 250)  # the summary table unfolded
-    return adopt_golden(sandbox, seed, golden, tmp_path)
+    return cli_test_env(sandbox, seed, golden, tmp_path, monkeypatch)
 
 
 def test_init_registered_the_project(golden):

@@ -10,6 +10,7 @@ import uuid
 
 import pytest
 
+from gtm.benchmarks.bench_replicas import busiest  # the most grants any window of `span` holds
 from gtm.sync.ratelimit import RateLimiter
 from gtm.sync.ratelimit_shared import SharedRateLimiter, shared_limiter_for
 from gtm.sync.store.open import open_store
@@ -59,15 +60,6 @@ def _two_replicas(url: str, tmp_path, kind: str) -> list[float]:
     return sorted(grants)
 
 
-def _busiest_window(grants: list[float], span: float) -> int:
-    """The most grants any half-open window of `span` seconds holds."""
-    best, j = 0, 0
-    for i, t in enumerate(grants):
-        while grants[j] <= t - span:
-            j += 1
-        best = max(best, i - j + 1)
-    return best
-
 
 @pytest.mark.postgres
 def test_two_processes_share_one_window(pg_db_url, tmp_path):
@@ -75,10 +67,10 @@ def test_two_processes_share_one_window(pg_db_url, tmp_path):
     limit, span = int(RATE), WINDOW  # rate 10/s counted over WINDOW: 10 per span
     shared = _two_replicas(pg_db_url, tmp_path, "shared")
     assert len(shared) == 2 * PER_PROCESS
-    assert _busiest_window(shared, span) <= limit
+    assert busiest(shared, span) <= limit
     # without sharing, each process fills its own window: together they exceed the app's limit
     alone = _two_replicas(pg_db_url, tmp_path, "alone")
-    assert _busiest_window(alone, span) > limit
+    assert busiest(alone, span) > limit
 
 
 @pytest.mark.postgres
