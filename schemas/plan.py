@@ -383,15 +383,19 @@ class PlanSnapshot(BaseModel):
         todo = [p for p in problems if not p.label and p.record_id]
         if not todo:
             return problems
-        wanted = {p.table for p in todo}
+        wanted: dict[str, set[str]] = {}
+        for p in todo:
+            wanted.setdefault(p.table, set()).add(p.record_id)
+        # labels of the rows that have problems only (not of every row of a 100,000-row table)
         labels: dict[tuple[str, str], str] = {}
-        for key in wanted:
+        for key, ids in wanted.items():
             try:
                 rows = self.rows(key)
             except KeyError:
                 continue
             for r in rows:
-                labels[(key, r.record_id)] = row_label(key, r)
+                if r.record_id in ids:
+                    labels[(key, r.record_id)] = row_label(key, r)
         return [p.model_copy(update={"label": labels[(p.table, p.record_id)]})
                 if not p.label and labels.get((p.table, p.record_id)) else p for p in problems]
 

@@ -6,9 +6,11 @@ This module holds the small shared pieces (result container, routing, references
 """
 from __future__ import annotations
 
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from datetime import date, datetime, timezone
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Iterator
 
 from gtm.schemas.decisions import CellWrite, EscalationState, Notice, Reason, RecordRef
 from gtm.schemas.plan import DataProblem, Person, PlanSnapshot, clip_text
@@ -17,18 +19,78 @@ from gtm.schemas.settings import Policy
 if TYPE_CHECKING:  # pragma: no cover
     from gtm.bot.rules.engine import run_checks as run_checks
 
-__all__ = ["RuleResult", "local_date", "require_aware", "ref", "label_of", "owner_route",
+__all__ = ["RuleResult", "digest_mode", "local_date", "require_aware", "ref", "label_of", "owner_route",
            "make_notice", "make_write", "problem", "utc_key", "run_checks"]
+
+
+class _Dropped(list):
+    """A list that keeps nothing: where a digest run's rules put their notices and cell writes."""
+
+    __slots__ = ()
+
+    def append(self, item: object) -> None:
+        pass
+
+    def extend(self, items: object) -> None:
+        pass
+
+    def __iadd__(self, items: object) -> "_Dropped":  # type: ignore[override]
+        return self
+
+
+class _IssueStates(list):
+    """Keeps the issues' escalation states only (what answers show, `views.issue_level`)."""
+
+    __slots__ = ()
+
+    def append(self, item: EscalationState) -> None:
+        if item.table == "issue":
+            super().append(item)
+
+    def extend(self, items: object) -> None:
+        super().extend(st for st in items if st.table == "issue")  # type: ignore[attr-defined]
+
+    def __iadd__(self, items: object) -> "_IssueStates":  # type: ignore[override]
+        self.extend(items)
+        return self
+
+
+# Set by `digest_mode()` for the running thread (or task): rules started under it keep no notices,
+# no cell writes and only the issues' escalation states. Every decision is still made the same way
+# (RAG, problems, warnings, slips come out identical); only what the answers never read is not kept.
+_DIGEST: ContextVar[bool] = ContextVar("gtm_rules_digest", default=False)
+
+
+@contextmanager
+def digest_mode() -> Iterator[None]:
+    token = _DIGEST.set(True)
+    try:
+        yield
+    finally:
+        _DIGEST.reset(token)
+
+
+def _notices() -> list[Notice]:
+    return _Dropped() if _DIGEST.get() else []
+
+
+def _writes() -> list[CellWrite]:
+    return _Dropped() if _DIGEST.get() else []
+
+
+def _escalations() -> list[EscalationState]:
+    return _IssueStates() if _DIGEST.get() else []
 
 
 @dataclass
 class RuleResult:
-    """What one rule decided; the engine merges these into a CheckResult."""
+    """What one rule decided; the engine merges these into a CheckResult. Under `digest_mode()`
+    its notices and writes keep nothing and its escalations keep the issues' states only."""
 
-    notices: list[Notice] = field(default_factory=list)
-    writes: list[CellWrite] = field(default_factory=list)
+    notices: list[Notice] = field(default_factory=_notices)
+    writes: list[CellWrite] = field(default_factory=_writes)
     problems: list[DataProblem] = field(default_factory=list)
-    escalations: list[EscalationState] = field(default_factory=list)
+    escalations: list[EscalationState] = field(default_factory=_escalations)
     reasons: list[Reason] = field(default_factory=list)  # RAG reasons this rule found
     warnings: list[str] = field(default_factory=list)
 

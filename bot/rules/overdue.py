@@ -55,7 +55,7 @@ _EN = {"task": "Task", "deliverable": "Deliverable", "milestone": "Milestone"}  
 _ZH = {k: T.table(k).name for k in TRACKED}
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class OverdueItem:
     """One overdue row (used by the RAG rule and cards)."""
 
@@ -68,7 +68,7 @@ class OverdueItem:
     ref: RecordRef | None = None
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class TrackedRow:
     table: str
     row: Any
