@@ -119,3 +119,31 @@ def test_merge_compares_text_and_counts_like_before(gateway, store):
     with store.session() as s:
         assert s.get(MirrorTable, ("lean", "task")).record_count == 1200
         assert s.query(MirrorRecord).count() == 1200
+
+
+def test_decoded_rows_share_one_key_table_and_behave_as_models():
+    """A decoded task costs ~0.35 KB, not ~1.2 KB: its fields are values against the class's
+    shared key table (`schemas.plan._share_keys`), even after tasks were made by validation."""
+    import tracemalloc
+
+    from gtm.schemas.plan import Person, Task
+
+    Task(task_id="T0", name="先验证一个")  # pydantic assigns `__dict__` whole: must not spoil the table
+    Task.model_construct(name="再构造一个")
+    dec = decoder_for(PLAN_TABLES["task"], TZ)
+    owner = {"id": "ou_1", "name": "王芳"}
+    raws = [{"record_id": f"rec{i:06d}", "last_modified_time": 1_760_000_000_000,
+             "fields": {"任务ID": f"T{i}", "任务名称": [{"type": "text", "text": f"任务{i}"}],
+                        "负责人": [owner], "状态": "进行中", "进度": 0.5}} for i in range(2000)]
+    tracemalloc.start()
+    try:
+        before = tracemalloc.get_traced_memory()[0]
+        rows = [dec.decode(r)[0] for r in raws]
+        per_row = (tracemalloc.get_traced_memory()[0] - before) / len(rows)
+    finally:
+        tracemalloc.stop()
+    assert per_row < 600, f"{per_row:.0f} bytes per decoded task"
+    t = rows[7]
+    assert (t.task_id, t.name, t.status, t.progress, t.owner) == ("T7", "任务7", "进行中", 0.5, Person(open_id="ou_1", name="王芳"))
+    assert t == Task.model_validate(t.model_dump()) and t.model_copy(update={"name": "x"}).name == "x"
+    assert "modified_at" in t.model_fields_set and t.milestone == []
