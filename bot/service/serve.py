@@ -165,7 +165,8 @@ class Service:
         """Answers from the store before the first question (the long connection comes up
         meanwhile): the decoded, indexed plans now; the rules' first run on a thread of its own
         right after. Then `gc.freeze()`: what start-up built lives as long as the process, so the
-        cyclic collector stops rescanning it (shorter pauses on the chat path)."""
+        cyclic collector stops rescanning it (shorter pauses on the chat path); `gtm serve` runs
+        its start-up with the collector off, and it is turned on here."""
         from gtm.bot.chat.ask import warm_answers
 
         t0 = time.perf_counter()
@@ -173,6 +174,7 @@ class Service:
         loaded = warm_answers(self.runtime, now, with_check=False)
         gc.collect()
         gc.freeze()
+        gc.enable()  # `gtm serve` starts with it off (bot/cli/main.py)
         log.info("answers preloaded from the store: %d records in %.2f s", loaded, time.perf_counter() - t0)
         threading.Thread(target=warm_answers, args=(self.runtime, now), name="gtm-preload-rules",
                          daemon=True).start()
