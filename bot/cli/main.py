@@ -367,11 +367,15 @@ def serve(ctx: click.Context, use_sandbox: bool) -> None:
         _fail(problem)  # before the service's heavy imports: a wrong start fails at once
     # Start-up makes millions of objects that live as long as the process (the SDK's ~11,000
     # modules, the mirrors' rows); the collector's passes over them find nothing and cost ~0.6 s
-    # of CPU. `Service` collects once when the answers are loaded, freezes them and turns it on.
+    # of CPU. `Service` collects once after the answers are loaded, freezes them and turns it on.
     gc.disable()
-    from gtm.bot.service.serve import run_serve
+    try:
+        from gtm.bot.service.serve import run_serve
 
-    sys.exit(run_serve(_context(ctx, settings)))
+        code = run_serve(_context(ctx, settings))
+    finally:
+        gc.enable()  # whatever happened before (a start that failed early, a test's process)
+    sys.exit(code)
 
 
 @main.command()

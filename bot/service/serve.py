@@ -163,21 +163,27 @@ class Service:
 
     def _preload(self) -> None:
         """Answers from the store before the first question (the long connection comes up
-        meanwhile): the decoded, indexed plans now; the rules' first run on a thread of its own
-        right after. Then `gc.freeze()`: what start-up built lives as long as the process, so the
-        cyclic collector stops rescanning it (shorter pauses on the chat path); `gtm serve` runs
-        its start-up with the collector off, and it is turned on here."""
+        meanwhile): the decoded, indexed plans now; the rest on a thread of its own right after
+        (`_settle`)."""
         from gtm.bot.chat.ask import warm_answers
 
         t0 = time.perf_counter()
         now = datetime.now(timezone.utc)
         loaded = warm_answers(self.runtime, now, with_check=False)
+        log.info("answers preloaded from the store: %d records in %.2f s", loaded, time.perf_counter() - t0)
+        threading.Thread(target=self._settle, args=(now,), name="gtm-preload-rules", daemon=True).start()
+
+    def _settle(self, now: datetime) -> None:
+        """After start-up: one collection, then `gc.freeze()` — what start-up built lives as long
+        as the process, so the cyclic collector stops rescanning it (shorter pauses on the chat
+        path) — and the collector back on (`gtm serve` starts with it off, bot/cli/main.py). Then
+        the rules' first run, so the first @mention finds it ready."""
+        from gtm.bot.chat.ask import warm_answers
+
         gc.collect()
         gc.freeze()
-        gc.enable()  # `gtm serve` starts with it off (bot/cli/main.py)
-        log.info("answers preloaded from the store: %d records in %.2f s", loaded, time.perf_counter() - t0)
-        threading.Thread(target=warm_answers, args=(self.runtime, now), name="gtm-preload-rules",
-                         daemon=True).start()
+        gc.enable()
+        warm_answers(self.runtime, now)
 
     def _start_leader(self) -> None:
         from gtm.bot.service.leader import Leader
