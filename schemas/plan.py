@@ -348,7 +348,7 @@ MODEL_BY_TABLE: dict[str, type[Record]] = {
 
 
 
-def _share_keys(cls: type[Record]) -> None:
+def _share_keys(cls: type[BaseModel]) -> None:
     """Let the rows of `cls` share one key table (the record codec builds 10^5 of them).
 
     CPython keeps the attributes of an instance whose fields are set one by one (as
@@ -362,7 +362,7 @@ def _share_keys(cls: type[Record]) -> None:
         object.__setattr__(obj, name, None)
 
 
-for _cls in MODEL_BY_TABLE.values():
+for _cls in (*MODEL_BY_TABLE.values(), DataProblem):  # the rules make 10^4 problems on a large plan
     _share_keys(_cls)
 
 LIST_BY_TABLE: dict[str, str] = {
