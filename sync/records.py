@@ -187,12 +187,28 @@ def _date(tz: tzinfo) -> Callable[[Any], tuple[date | None, list[_Bad]]]:
     return dec
 
 
+DATETIME_CACHE = 4_096  # distinct instants remembered per decoder (bulk edits share theirs)
+
+
 def _datetime(tz: tzinfo) -> Callable[[Any], tuple[datetime | None, list[_Bad]]]:
+    # Records changed together (an import, a bulk edit, an automation) carry the same modified
+    # time: they share one datetime. Bounded, so distinct instants cost no more than before.
+    cache: dict[int, datetime] = {}
+
     def dec(cell: Any) -> tuple[datetime | None, list[_Bad]]:
+        if type(cell) is int:
+            d = cache.get(cell)
+            if d is not None:
+                return d, []
         ms, bad = _ms(cell)
         if ms is None:
             return None, bad
-        return datetime.fromtimestamp(ms / 1000, tz), []
+        d = cache.get(ms)
+        if d is None:
+            if len(cache) >= DATETIME_CACHE:
+                cache.clear()
+            d = cache[ms] = datetime.fromtimestamp(ms / 1000, tz)
+        return d, []
 
     return dec
 
