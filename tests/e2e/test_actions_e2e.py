@@ -8,11 +8,12 @@ from datetime import datetime, time, timedelta
 import pytest
 from lark_oapi.api.im.v1 import CreateMessageRequest, CreateMessageRequestBody
 
-from botkit import NOW, TZ, record_fields, running_bot
 from gtm.bot.chat.action_values import Ack, Postpone, Resolve, TaskDone
 from gtm.bot.cards.factory import NoticeCards
 from gtm.bot.chat.dispatcher import Dispatcher
 from gtm.schemas.decisions import Notice, RecordRef
+from tests.support.plans import NOW, TZ, record_fields
+from tests.support.runtime import running_bot
 
 
 @pytest.fixture

@@ -7,8 +7,11 @@ from datetime import date, datetime, time, timedelta
 
 import pytest
 
-from botkit import NOW, TZ, card_text, create_plan, record_fields, running_bot, task, wait_until
 from gtm.bot.chat.dispatcher import Dispatcher
+from tests.support.inbox import card_text
+from tests.support.plans import NOW, TZ, create_plan, record_fields, task
+from tests.support.runtime import running_bot
+from tests.support.waiting import wait_until
 
 SLUG = "upd"
 END = NOW.date() + timedelta(days=5)  # NOW is Friday 2026-11-20; END Wednesday 11-25
@@ -34,7 +37,7 @@ def say(sandbox, seed, who: str, text: str) -> dict:
     before = len(sandbox.control.messages(seed.chat_id, bots_only=True))
     sandbox.control.post_message(seed.chat_id, seed.users[who], text)
     msgs = wait_until(lambda: sandbox.control.messages(seed.chat_id, bots_only=True)[before:], timeout=10,
-                      what=f"reply to {text!r}")
+                      message=f"reply to {text!r}")
     return msgs[0]
 
 

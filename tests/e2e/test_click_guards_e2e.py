@@ -13,12 +13,13 @@ from datetime import timedelta
 
 import pytest
 
-from botkit import NOW, create_plan, record_fields, running_bot, task
 from gtm.bot.chat.action_values import Ack, Postpone, Progress, Resolve, Snooze, TaskDone
 from gtm.bot.cards.factory import NoticeCards
 from gtm.bot.chat.dispatcher import Dispatcher
 from gtm.schemas.decisions import Notice, RecordRef
 from gtm.schemas.plan import Person
+from tests.support.plans import NOW, create_plan, record_fields, task
+from tests.support.runtime import running_bot
 
 OTHER_ORG = "只有本企业成员可以操作"
 NOT_ALLOWED = "只有负责人、项目经理或管理层可以操作这条记录"

@@ -7,11 +7,13 @@ import time
 import pytest
 import requests
 
-from botkit import NOW, card_text, wait_until
 from gtm.bot.chat.dispatcher import Dispatcher
 from gtm.bot.chat.transports.webhook import WebhookServer, webhook_app
 from gtm.sandbox import SandboxConfig
 from gtm.sandbox.events import encrypt, signature
+from tests.support.inbox import card_text
+from tests.support.plans import NOW
+from tests.support.waiting import wait_until
 
 KEY, TOKEN = "enc-key-for-tests", "vt-for-tests"
 
@@ -47,7 +49,7 @@ def test_signed_encrypted_mention_gets_one_reply_despite_duplicates_and_restart(
         msgs = sandbox.control.wait_for_messages(seed.chat_id, 1, timeout=10)
         # three deliveries of one event (the original + duplicate_events=2) …
         wait_until(lambda: len([x for x in sandbox.control.deliveries() if x["event_type"] == "im.message.receive_v1"
-                                and x["ok"]]) >= 3, what="3 deliveries")
+                                and x["ok"]]) >= 3, message="3 deliveries")
         assert d1.drain(5)
         assert "准备发布会物料" in card_text(msgs[0])
         assert d1.stats["duplicates"] == 2
@@ -135,7 +137,7 @@ def test_token_only_mode_is_refused_unless_insecure_and_then_stale_or_replayed_c
         sandbox, seed, runtime, plan, gateway):
     from aiohttp import web
 
-    from botkit import record_fields
+    from tests.support.plans import record_fields
     from gtm.bot.chat.transports.webhook import WebhookConfigError
 
     d = Dispatcher(runtime, clock=lambda: NOW)

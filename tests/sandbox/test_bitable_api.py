@@ -7,7 +7,6 @@ from datetime import datetime
 from zoneinfo import ZoneInfo
 
 import pytest
-from bitable_helpers import Tbl, create_base, create_table, raw
 from lark_oapi.api.bitable.v1 import (
     AppTableFieldProperty, AppTableRecord, BatchCreateAppTableRecordRequest, BatchCreateAppTableRecordRequestBody,
     CreateAppTableFieldRequest, CreateAppTableViewRequest, DeleteAppTableFieldRequest, GetAppRequest,
@@ -16,6 +15,7 @@ from lark_oapi.api.bitable.v1 import (
     AppTableFieldPropertyOption)
 
 from gtm.sandbox import SandboxConfig
+from tests.support.bitable_raw import Tbl, create_base, create_table, raw
 
 TZ = ZoneInfo("Asia/Shanghai")
 
