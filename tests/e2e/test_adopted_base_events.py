@@ -13,9 +13,9 @@ from click.testing import CliRunner
 from rich.console import Console
 
 import gtm.sync.gateway as gateway_module
-from gtm.bot.cli import main
-from gtm.bot.context import open_context
-from gtm.bot.doctor import WARN, Doctor, print_findings
+from gtm.bot.cli.main import main
+from gtm.bot.service.context import open_context
+from gtm.bot.cli.doctor import WARN, Doctor, print_findings
 from gtm.schemas.settings import load_settings
 from gtm.sync.subscribe import can_manage, ensure_subscribed, is_subscribed
 

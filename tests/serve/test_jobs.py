@@ -7,9 +7,9 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from gtm.bot.jobs import make_jobset
-from gtm.bot.metrics import Metrics
-from gtm.bot.scheduler import build_schedule, run_job
+from gtm.bot.service.jobs import make_jobset
+from gtm.bot.service.metrics import Metrics
+from gtm.bot.service.scheduler import build_schedule, run_job
 from gtm.sync.gateway import DEFAULT_RATES, Gateway
 from gtm.sync.store.ledger import job_runs, system_problems
 

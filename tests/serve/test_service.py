@@ -4,7 +4,7 @@ from __future__ import annotations
 import requests
 from servekit import wait_for
 
-from gtm.bot.serve import Service
+from gtm.bot.service.serve import Service
 
 
 def get(url: str, path: str) -> requests.Response:
@@ -118,7 +118,7 @@ def test_start_preloads_answers_from_the_store_and_freezes_the_gc(make_app, sand
     sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "e2e"))
     from botkit import NOW, create_plan, task
 
-    from gtm.bot.answer_cache import CACHE
+    from gtm.bot.chat.answer_cache import CACHE
 
     app = make_app(transport="none")
     u = seed.users
@@ -146,8 +146,8 @@ def test_dead_leader_thread_fails_readyz_and_exits_the_process(app_ctx, monkeypa
     and `gtm serve` must exit (non-zero) so the orchestrator restarts it."""
     import threading
 
-    from gtm.bot import leader as L
-    from gtm.bot.serve import run_serve
+    from gtm.bot.service import leader as L
+    from gtm.bot.service.serve import run_serve
 
     def broken(self) -> bool:
         raise OSError("lock path unusable")
@@ -174,7 +174,7 @@ def test_delivery_health_shows_in_readyz_metrics_and_doctor(app_ctx):
     """Issue #16.6: the watchdog's list is the same in /readyz (degraded), /metrics and `gtm doctor`."""
     from datetime import datetime, timezone
 
-    from gtm.bot.doctor import Doctor
+    from gtm.bot.cli.doctor import Doctor
     from gtm.sync.binding import BaseBinding
     from gtm.sync.provision import register_project
     from gtm.sync.store.ledger import NotificationRow
