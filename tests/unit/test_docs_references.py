@@ -218,7 +218,7 @@ GUIDE = "feishu-api" + ".md"  # spelled in two parts so this file does not cite 
 
 @pytest.mark.parametrize("line, expected", [
     (f"rates ({GUIDE} §5.1)", "the platform facts are in the repository"),
-    (f"see `/work/shared/{GUIDE}`", "the platform facts are in the repository"),
+    (f"see `/srv/notes/{GUIDE}`", "the platform facts are in the repository"),
     (f"see ../shared/{GUIDE} §2.2", "the platform facts are in the repository"),
     (f"limits (docs/{GUIDE} §5.9)", "has no heading for"),
     (f"bodies (docs/{GUIDE} §2.2–§11, §5.3)", "§11, which it has no heading for"),
