@@ -115,7 +115,7 @@ def setup_plan(b: Bench, n_tasks: int, askers: list[str], chat_ids: list[str]):
 
 
 def _runtime(b: Bench, gw):
-    from gtm.bot.service.runtime import Runtime
+    from gtm.bot.runtime import Runtime
     from gtm.schemas.settings import Settings
 
     settings = Settings(_env_file=None, feishu_app_id=b.seed.app_id, feishu_app_secret=b.seed.app_secret,

@@ -22,7 +22,7 @@ import jinja2
 from markupsafe import Markup
 from pydantic import BaseModel
 
-from gtm.bot.cards.catalogue import heading, plural
+from gtm.bot.catalogue import heading, plural
 
 T = TypeVar("T")
 

@@ -466,7 +466,7 @@ from gtm.schemas.plan import (  # noqa: E402
 )
 from gtm.schemas.money import format_money  # noqa: E402
 from gtm.schemas.settings import Policy  # noqa: E402
-from gtm.bot.cards import catalogue  # noqa: E402
+from gtm.bot import catalogue  # noqa: E402
 from gtm.bot.rules.calendar import WorkCalendar  # noqa: E402
 from gtm.bot.rules.escalation import due_level, open_days  # noqa: E402
 from gtm.bot.rules.risk import shown_score  # noqa: E402

@@ -16,7 +16,7 @@ from zoneinfo import ZoneInfo
 from gtm.bot.cards import views as V
 from gtm.bot.cards.render import Clip, clip_text, plain
 from gtm.bot.rules.raci import reached
-from gtm.bot.cards.catalogue import days_phrase, working_days_phrase
+from gtm.bot.catalogue import days_phrase, working_days_phrase
 from gtm.schemas.decisions import CheckResult
 from gtm.schemas.plan import PlanSnapshot, TaskStatus
 from gtm.schemas.settings import Policy

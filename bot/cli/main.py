@@ -86,14 +86,14 @@ def _say(line: str) -> None:
 
 
 def _context(ctx: click.Context, settings: Settings | None = None):
-    """The lazily built AppContext (settings, store, gateway, maybe an embedded sandbox)."""
-    from gtm.bot.service.context import open_context
+    """The lazily built Runtime (settings, store, gateway, maybe an embedded sandbox)."""
+    from gtm.bot.runtime import open_runtime
     from gtm.schemas.settings import SettingsError
     from gtm.sync.store.open import StoreOpenError
 
     if ctx.obj is None:
         try:
-            ctx.obj = open_context(settings, announce=_say)
+            ctx.obj = open_runtime(settings, announce=_say)
         except SettingsError as exc:
             _fail(str(exc))
         except StoreOpenError as exc:

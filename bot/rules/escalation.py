@@ -41,7 +41,7 @@ from gtm.bot.rules import (
     require_aware,
     utc_key,
 )
-from gtm.bot.cards.catalogue import days_phrase, working_days_phrase
+from gtm.bot.catalogue import days_phrase, working_days_phrase
 from gtm.bot.rules.calendar import WorkCalendar
 from gtm.schemas import tables as T
 from gtm.schemas.decisions import EscalationState, RecordRef

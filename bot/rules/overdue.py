@@ -32,7 +32,7 @@ from gtm.bot.rules import (
     ref,
     utc_key,
 )
-from gtm.bot.cards.catalogue import plural
+from gtm.bot.catalogue import plural
 from gtm.bot.rules.calendar import WorkCalendar
 from gtm.schemas import tables as T
 from gtm.schemas.decisions import RecordRef

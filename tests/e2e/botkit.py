@@ -45,7 +45,7 @@ def open_test_store(url: str):
 
 
 def make_runtime(sandbox: Any, seed: Any, gateway: Any, store: Any):
-    from gtm.bot.service.runtime import Runtime
+    from gtm.bot.runtime import Runtime
     from gtm.schemas.settings import Settings
 
     settings = Settings(_env_file=None, feishu_app_id=seed.app_id, feishu_app_secret=seed.app_secret,

@@ -248,7 +248,7 @@ def provision_golden_once(workdir: Path) -> Golden:
 
 def cli_test_env(sandbox: Any, seed: Any, golden: Golden, tmp_path: Path, monkeypatch: Any) -> CheckEnv:
     """A provisioned project p1 in this test's sandbox, with its own DB; nothing typed yet."""
-    from gtm.bot.cli.main import run as commands_run
+    from gtm.bot.cli import run as commands_run
 
     monkeypatch.chdir(tmp_path)  # no stray .env / gtm.toml
     monkeypatch.setattr(commands_run.console, "width", 250)  # the summary table unfolded

@@ -14,7 +14,7 @@ from datetime import timedelta
 import pytest
 
 from botkit import NOW, create_plan, record_fields, running_bot, task
-from gtm.bot.chat.action_values import Ack, Postpone, Progress, Resolve, Snooze, TaskDone
+from gtm.bot.cards.button_values import Ack, Postpone, Progress, Resolve, Snooze, TaskDone
 from gtm.bot.cards.factory import NoticeCards
 from gtm.bot.chat.dispatcher import Dispatcher
 from gtm.schemas.decisions import Notice, RecordRef

@@ -8,7 +8,7 @@ from lark_oapi.api.bitable.v1 import UpdateAppTableRecordRequest
 
 from botkit import NOW, TZ, card_text, record_fields
 from gtm.bot.chat.actions import handle_action
-from gtm.bot.chat.action_values import Postpone, TaskDone
+from gtm.bot.cards.button_values import Postpone, TaskDone
 from gtm.bot.checks.check import run_check
 from gtm.bot.chat.transports import Incoming
 from gtm.schemas.tables import table

@@ -10,7 +10,7 @@ import pytest
 from lark_oapi.api.bitable.v1 import AppTableField, CreateAppTableFieldRequest
 
 from botkit import NOW, TZ, add_rows, card_text, create_base, record_fields, running_bot, wait_until
-from gtm.bot.chat.action_values import Postpone
+from gtm.bot.cards.button_values import Postpone
 from gtm.bot.chat.ask import ask
 from gtm.bot.checks.baseline import set_baseline
 from gtm.bot.cards.factory import NoticeCards

@@ -8,7 +8,7 @@ import pytest
 
 import botkit
 from botkit import NOW, TZ, add_rows, card_text, create_plan, record_fields, running_bot, task
-from gtm.bot.chat.action_values import Signoff
+from gtm.bot.cards.button_values import Signoff
 from gtm.bot.checks.check import run_check
 from gtm.bot.chat.dispatcher import Dispatcher
 from gtm.schemas.plan import Person
