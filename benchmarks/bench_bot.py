@@ -9,7 +9,7 @@ the sandbox stored the bot's reply). Both are milliseconds.
 Askers: each asker sits in a group linked to the project and asks, waits for the answer, thinks
 for a moment, asks again (closed loop, bounded by a deadline). A second, smaller run puts all the
 askers in ONE group asking at the same instant: Feishu allows a bot 5 messages/s per group
-(feishu-api.md §5.1/§6.1), so most of that burst's latency is the per-group limit, not the bot.
+(docs/feishu-api.md §5.1/§6.1), so most of that burst's latency is the per-group limit, not the bot.
 """
 from __future__ import annotations
 
@@ -115,7 +115,7 @@ def setup_plan(b: Bench, n_tasks: int, askers: list[str], chat_ids: list[str]):
 
 
 def _runtime(b: Bench, gw):
-    from gtm.bot.service.runtime import Runtime
+    from gtm.bot.runtime import Runtime
     from gtm.schemas.settings import Settings
 
     settings = Settings(_env_file=None, feishu_app_id=b.seed.app_id, feishu_app_secret=b.seed.app_secret,

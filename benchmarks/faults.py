@@ -41,7 +41,7 @@ class World:
     """An in-process sandbox, the product gateway and a migrated SQLite store, with a Runtime."""
 
     def __init__(self, folder: Path) -> None:
-        from gtm.bot.service.runtime import Runtime
+        from gtm.bot.runtime import Runtime
         from gtm.sandbox import Sandbox, SandboxConfig
         from gtm.sandbox.seed import seed_default
         from gtm.schemas.settings import Settings

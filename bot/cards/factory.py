@@ -7,7 +7,7 @@
 - `after_action(card, action, …)`: the same card updated in place after a click (the item shows
   "✅ 已完成 · 张三" and loses its buttons; an escalation shows "已确认，暂停提醒至 …").
 
-Button values are the compact models of `gtm.bot.chat.action_values`; `p` is the project slug the
+Button values are the compact models of `gtm.bot.cards.button_values`; `p` is the project slug the
 caller passes (`project_slug=`), or the project name when it did not.
 """
 from __future__ import annotations
@@ -17,7 +17,7 @@ from datetime import datetime
 from typing import Any, Callable, Mapping
 
 from gtm.bot.cards import views as V
-from gtm.bot.chat.action_values import Ack, Postpone, Progress, Resolve, Signoff, Snooze, TaskDone
+from gtm.bot.cards.button_values import Ack, Postpone, Progress, Resolve, Signoff, Snooze, TaskDone
 from gtm.bot.cards.render import Clip, check_card, md_escape, render
 from gtm.schemas.decisions import Notice
 from gtm.schemas.money import format_money

@@ -466,7 +466,7 @@ from gtm.schemas.plan import (  # noqa: E402
 )
 from gtm.schemas.money import format_money  # noqa: E402
 from gtm.schemas.settings import Policy  # noqa: E402
-from gtm.bot.cards import catalogue  # noqa: E402
+from gtm.bot import catalogue  # noqa: E402
 from gtm.bot.rules.calendar import WorkCalendar  # noqa: E402
 from gtm.bot.rules.escalation import due_level, open_days  # noqa: E402
 from gtm.bot.rules.risk import shown_score  # noqa: E402
@@ -514,7 +514,7 @@ def is_done(status: str | None) -> bool:
 
 
 def risk_score(risk) -> int:
-    """风险评分 = 可能性 × 影响 (seed 000), 1–9: `gtm.bot.rules.risk.shown_score`, the one
+    """风险评分 = 可能性 × 影响 (docs/seeds/000 §9.2), 1–9: `gtm.bot.rules.risk.shown_score`, the one
     definition the rules, the cards and the report share."""
     return shown_score(risk)
 

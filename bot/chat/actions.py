@@ -5,7 +5,7 @@ Buttons on overdue/digest cards: 完成 (status done + actual end/完成日期),
 the level stops repeating until the next level is due), 稍后提醒 (snooze), 已解决 (status 已解决 + 解决日期; the ladder ends).
 
 Every click:
-- is parsed by `gtm.bot.chat.action_values.parse_action` (project slug, table, record in the value);
+- is parsed by `gtm.bot.cards.button_values.parse_action` (project slug, table, record in the value);
 - re-reads that one record first (`Mirror.refresh_records`), so the decision compares against what
   the Base holds now, not a stale mirror;
 - is allowed only to the item's owner, the project's PM or management (else a toast, no write);
@@ -70,8 +70,8 @@ def _refuse(text: str, text_en: str) -> ActionResult:
 # -- entry point ----------------------------------------------------------------------------------
 def handle_action(runtime: Any, inc: Any, now: datetime) -> ActionResult:
     """Handle one card callback (`Incoming` of kind card_action)."""
-    from gtm.bot.chat.action_values import ActionError, parse_action
-    from gtm.bot.service.runtime import ProjectNotFound
+    from gtm.bot.cards.button_values import ActionError, parse_action
+    from gtm.bot.runtime import ProjectNotFound
 
     if isinstance(inc.action_value, dict) and inc.action_value.get("a") == "ask":
         return ask_action(runtime, inc, now)

@@ -284,7 +284,7 @@ def ask(runtime: Any, text: str, as_open_id: str | None = None, project: str | N
     """What the bot would answer (`gtm ask`): in `project` (slug), the only project, or — with
     several projects and no `project` — across the projects of `as_open_id`, as in a p2p chat."""
     from gtm.bot.chat.answers import answer
-    from gtm.bot.service.runtime import ProjectNotFound
+    from gtm.bot.runtime import ProjectNotFound
 
     now = now or datetime.now(timezone.utc)
     target = None

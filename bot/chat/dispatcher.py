@@ -362,7 +362,7 @@ class Dispatcher:
             self._bump("failed")
             f = log_failure(f"card action {inc.event_id}", exc, logger=log)
             try:
-                from gtm.bot.chat.action_values import parse_action
+                from gtm.bot.cards.button_values import parse_action
 
                 slug = parse_action(inc.action_value, inc.form_value, inc.action_option or None).p
                 self._tell_pm(self.runtime.project(slug), exc, "card_action", f.log_id)

@@ -15,7 +15,7 @@ from pydantic import BaseModel
 
 from gtm.bot.cards import views as V
 from gtm.bot.chat.actions import find_row, may_act
-from gtm.bot.chat.action_values import Cancel, Postpone, Progress, TaskDone
+from gtm.bot.cards.button_values import Cancel, Postpone, Progress, TaskDone
 from gtm.bot.chat.parse import Command
 from gtm.bot.chat.answers import AskContext, ProjectData, _message, _now, on_project
 from gtm.bot.chat.update_parse import _QUESTION, Update, UpdateProblem, has_marker, parse_update

@@ -11,7 +11,7 @@ from datetime import datetime
 
 from gtm.bot.rules.baseline import baseline_variance, baseline_writes, current_end
 from gtm.bot.rules.schedule import build_schedule
-from gtm.bot.service.runtime import ProjectRuntime, Runtime
+from gtm.bot.runtime import ProjectRuntime, Runtime
 from gtm.schemas.plan import PlanSnapshot
 from gtm.sync.writeback import write_back
 

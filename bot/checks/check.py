@@ -12,8 +12,8 @@ from typing import Any
 
 from gtm.bot.rules.data_checks import tells_the_pm
 from gtm.bot.rules.overdue import TRACKED
-from gtm.bot.service.runtime import ProjectRuntime, Runtime
-from gtm.bot.service.watchdog import HealthIssue, collect, health_notices
+from gtm.bot.runtime import ProjectRuntime, Runtime
+from gtm.bot.checks.watchdog import HealthIssue, collect, health_notices
 from gtm.schemas.decisions import CheckResult, Notice, RecordRef
 from gtm.schemas.plan import DataProblem, PlanSnapshot
 from gtm.sync.drift import DriftReport

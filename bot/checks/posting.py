@@ -11,7 +11,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from gtm.bot.checks.check import evaluate, make_sender
-from gtm.bot.service.runtime import ProjectRuntime, Runtime
+from gtm.bot.runtime import ProjectRuntime, Runtime
 
 log = logging.getLogger(__name__)
 

@@ -1,4 +1,4 @@
-"""The weekly report (seed 000 汇报模板): 整体状态 / 本周完成 / 下周计划 / 风险问题 / 关键指标 / 需要支持.
+"""The weekly report (docs/seeds/000 §10.2 汇报模板): 整体状态 / 本周完成 / 下周计划 / 风险问题 / 关键指标 / 需要支持.
 
 Pure: `build_weekly_report(snapshot, check, now, tz, previous, undelivered, system_problems)`
 gives a `WeeklyReportView` (rendered by the `report` template, with a milestone bar chart and the
@@ -16,7 +16,7 @@ from zoneinfo import ZoneInfo
 from gtm.bot.cards import views as V
 from gtm.bot.cards.render import Clip, clip_text, plain
 from gtm.bot.rules.raci import reached
-from gtm.bot.cards.catalogue import days_phrase, working_days_phrase
+from gtm.bot.catalogue import days_phrase, working_days_phrase
 from gtm.schemas.decisions import CheckResult
 from gtm.schemas.plan import PlanSnapshot, TaskStatus
 from gtm.schemas.settings import Policy

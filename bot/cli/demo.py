@@ -86,9 +86,9 @@ def _print_new(sb: Any, since: dict[str, int], people: dict[str, str]) -> int:
 def run_demo(*, once: bool = False, port: int = 0, lang: str = "zh", now: datetime | None = None,
              workdir: Path | None = None) -> int:
     from gtm.bot.checks.check import run_check
-    from gtm.bot.service.context import start_embedded_sandbox
+    from gtm.bot.runtime import start_embedded_sandbox
     from gtm.bot.chat.dispatcher import Dispatcher
-    from gtm.bot.service.runtime import Runtime
+    from gtm.bot.runtime import Runtime
     from gtm.bot.chat.transports.longconn import LongConnection
     from gtm.bot.checks.posting import run_weekly_report
     from gtm.schemas.settings import load_settings

@@ -181,7 +181,7 @@ class Doctor:
             return
         policies = {"": policy}
         try:
-            for p in self.app.runtime.projects():
+            for p in self.app.projects():
                 if p.policy.holiday_country != policy.holiday_country:
                     policies[p.slug] = p.policy
         except Exception:  # noqa: BLE001 - no database yet: the process policy only
@@ -212,10 +212,10 @@ class Doctor:
 
     def check_delivery_health(self) -> None:
         """The delivery-health watchdog's list (the same one alerts, /metrics and /readyz use)."""
-        from gtm.bot.service.watchdog import health_report
+        from gtm.bot.checks.watchdog import health_report
 
         try:
-            slugs = [p.slug for p in self.app.runtime.projects()]
+            slugs = [p.slug for p in self.app.projects()]
             issues = health_report(self.app.store, slugs, self.now)
         except Exception as exc:  # noqa: BLE001 - the database check above says why
             self.add("送达健康 / delivery health", SKIPPED, f"{exc.__class__.__name__}: {exc}")
@@ -345,7 +345,7 @@ class Doctor:
     def targets(self) -> list[Target]:
         out: list[Target] = []
         try:
-            projects = self.app.runtime.projects()
+            projects = self.app.projects()
         except Exception as exc:  # noqa: BLE001 - the database check already says why
             self.add("项目列表 / projects", MISSING, f"{exc.__class__.__name__}: {exc}"[:200])
             projects = []
@@ -360,7 +360,7 @@ class Doctor:
     def _pm_of(self, project: Any) -> str | None:
         """The PM from the local mirror (no Feishu call); None before the first sync."""
         try:
-            snap = self.app.runtime.mirror(project).snapshot()
+            snap = self.app.mirror(project).snapshot()
             pm = snap.project.pm if snap.project else None
             return pm.open_id if pm else None
         except Exception:  # noqa: BLE001 - not synced yet

@@ -9,7 +9,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from gtm.bot.service.runtime import ProjectNotFound
+from gtm.bot.runtime import ProjectNotFound
 from gtm.sync.errors import FeishuError
 
 NowFn = Callable[[Any], datetime]
@@ -17,7 +17,7 @@ console = Console()
 
 
 def _projects(app, project: str | None, *, allow_all: bool = False):
-    rt = app.runtime
+    rt = app
     if allow_all and project == "all":
         return rt.projects()
     return [rt.project(project)]
@@ -110,7 +110,7 @@ def _check_one(app, p, now_fn: NowFn, dry_run: bool, as_json: bool = False) -> d
     from gtm.bot.checks.check import run_check
 
     now = now_fn(p.tz)
-    run = run_check(app.runtime, p, now, dry_run=dry_run)
+    run = run_check(app, p, now, dry_run=dry_run)
     rag = run.result.rag
     result = {"project": p.slug, "as_of": now.isoformat(), "rag": rag.color,
               "explanation": rag.explanation("zh"), "explanation_en": rag.explanation("en"),
@@ -146,7 +146,7 @@ def run_report_cli(app, project: str | None, now_fn: NowFn, print_only: bool, *,
     from gtm.bot.checks.posting import run_weekly_report
 
     p = _projects(app, project)[0]
-    run = run_weekly_report(app.runtime, p, now_fn(p.tz), post=not print_only)
+    run = run_weekly_report(app, p, now_fn(p.tz), post=not print_only)
     if as_json:
         print_json({"project": p.slug, "week": run.week, "posted": not print_only,
                     "text": card_to_text(run.card), "card": run.card,
@@ -163,7 +163,7 @@ def run_portfolio_cli(app, now_fn: NowFn, print_only: bool) -> int:
     from gtm.bot.checks.posting import run_portfolio
 
     now = now_fn(app.settings.tz)
-    run = run_portfolio(app.runtime, now, post=not print_only)
+    run = run_portfolio(app, now, post=not print_only)
     from gtm.bot.checks.portfolio import portfolio_card
 
     _print_card(next(iter(run.cards.values())) if run.cards else portfolio_card(run.view))
@@ -177,7 +177,7 @@ def run_monthly_cli(app, now_fn: NowFn, print_only: bool) -> int:
     from gtm.bot.checks.monthly import monthly_card, run_monthly
 
     now = now_fn(app.settings.tz)
-    run = run_monthly(app.runtime, now, post=not print_only)
+    run = run_monthly(app, now, post=not print_only)
     _print_card(next(iter(run.cards.values())) if run.cards else monthly_card(run.view))
     if not print_only:
         console.print(outcomes_table(run.outcomes, f"月度汇报 / monthly {run.view.month}"))
@@ -189,9 +189,9 @@ def run_ask_cli(app, text: str, as_open_id: str | None, project: str | None, now
                 as_json: bool = False) -> int:
     from gtm.bot.chat.ask import ask, card_to_text
 
-    projects = app.runtime.projects()
+    projects = app.projects()
     tz = projects[0].tz if projects else app.settings.tz
-    card = ask(app.runtime, text, as_open_id=as_open_id, project=project, now=now_fn(tz))
+    card = ask(app, text, as_open_id=as_open_id, project=project, now=now_fn(tz))
     if as_json:
         print_json({"question": text, "text": card_to_text(card), "card": card})
         return 0
@@ -294,7 +294,7 @@ def run_baseline_set(app, project: str | None, now_fn: NowFn, only_missing: bool
 
     p = _projects(app, project)[0]
     try:
-        done = set_baseline(app.runtime, p, now_fn(p.tz), only_missing=only_missing)
+        done = set_baseline(app, p, now_fn(p.tz), only_missing=only_missing)
     except WriteBackError as exc:
         console.print(f"[red]基线写入失败 / baseline not written:[/] {escape(str(exc))}\n"
                       f"  旧的多维表格可能还没有「基线结束」「基线偏差」字段：先运行 / an older Base may lack the "
@@ -312,7 +312,7 @@ def run_baseline_show(app, project: str | None, now_fn: NowFn) -> int:
 
     p = _projects(app, project)[0]
     now = now_fn(p.tz)
-    mirror = app.runtime.mirror(p)
+    mirror = app.mirror(p)
     mirror.refresh(now)
     rows = compare(mirror.snapshot(now), now, p)
     t = Table(title=f"{p.slug}: 基线对比 / baseline vs plan")

@@ -8,7 +8,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from gtm.bot.rules import RuleResult, local_date, make_notice, owner_route, ref
-from gtm.bot.cards.catalogue import due_phrase
+from gtm.bot.catalogue import due_phrase
 from gtm.bot.rules.calendar import WorkCalendar
 from gtm.bot.rules.overdue import _EN, TrackedRow, tracked_rows
 from gtm.schemas import tables as T

@@ -12,7 +12,7 @@ import time
 from datetime import datetime, timedelta
 from typing import Any, Callable
 
-from gtm.bot.service.runtime import ProjectRuntime, Runtime
+from gtm.bot.runtime import ProjectRuntime, Runtime
 
 log = logging.getLogger(__name__)
 

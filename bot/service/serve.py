@@ -23,7 +23,7 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 
 from gtm.bot.service.health import HttpServer, Probe, Readiness, feishu_probe, health_app, store_probe, transport_probe
 from gtm.bot.service.metrics import Metrics
-from gtm.bot.service.watchdog import alerts_sent, health_report
+from gtm.bot.checks.watchdog import alerts_sent, health_report
 
 log = logging.getLogger(__name__)
 
@@ -74,7 +74,7 @@ class Service:
                  ws_wait: float = 10.0) -> None:
         self.app = app
         self.settings = app.settings
-        self.runtime = app.runtime
+        self.runtime = app
         self.reload_seconds = reload_seconds
         self.ws_wait = ws_wait
         self.metrics = Metrics(app.gateway)

@@ -8,7 +8,7 @@ from datetime import datetime, time, timedelta
 import pytest
 from lark_oapi.api.im.v1 import CreateMessageRequest, CreateMessageRequestBody
 
-from gtm.bot.chat.action_values import Ack, Postpone, Resolve, TaskDone
+from gtm.bot.cards.button_values import Ack, Postpone, Resolve, TaskDone
 from gtm.bot.cards.factory import NoticeCards
 from gtm.bot.chat.dispatcher import Dispatcher
 from gtm.schemas.decisions import Notice, RecordRef

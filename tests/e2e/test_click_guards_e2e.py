@@ -13,7 +13,7 @@ from datetime import timedelta
 
 import pytest
 
-from gtm.bot.chat.action_values import Ack, Postpone, Progress, Resolve, Snooze, TaskDone
+from gtm.bot.cards.button_values import Ack, Postpone, Progress, Resolve, Snooze, TaskDone
 from gtm.bot.cards.factory import NoticeCards
 from gtm.bot.chat.dispatcher import Dispatcher
 from gtm.schemas.decisions import Notice, RecordRef

@@ -46,7 +46,7 @@ def test_deleted_base_gives_a_short_answer_with_log_id_and_tells_the_pm(sandbox,
 
 
 def test_card_click_on_a_deleted_base_toasts_a_log_id_only(sandbox, seed, plan, bot, runtime):
-    from gtm.bot.chat.action_values import TaskDone
+    from gtm.bot.cards.button_values import TaskDone
     from gtm.bot.chat.transports import Incoming
 
     sandbox.bitable.delete_base(plan["binding"].app_token)

@@ -7,7 +7,7 @@ from datetime import timedelta
 from lark_oapi.api.bitable.v1 import UpdateAppTableRecordRequest
 
 from gtm.bot.chat.actions import handle_action
-from gtm.bot.chat.action_values import Postpone, TaskDone
+from gtm.bot.cards.button_values import Postpone, TaskDone
 from gtm.bot.checks.check import run_check
 from gtm.bot.chat.transports import Incoming
 from gtm.schemas.tables import table

@@ -9,7 +9,7 @@ from datetime import date, datetime, time
 import pytest
 from lark_oapi.api.bitable.v1 import AppTableField, CreateAppTableFieldRequest
 
-from gtm.bot.chat.action_values import Postpone
+from gtm.bot.cards.button_values import Postpone
 from gtm.bot.chat.ask import ask
 from gtm.bot.checks.baseline import set_baseline
 from gtm.bot.cards.factory import NoticeCards

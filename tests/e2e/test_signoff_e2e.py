@@ -6,7 +6,7 @@ from datetime import datetime, time
 
 import pytest
 
-from gtm.bot.chat.action_values import Signoff
+from gtm.bot.cards.button_values import Signoff
 from gtm.bot.checks.check import run_check
 from gtm.bot.chat.dispatcher import Dispatcher
 from gtm.schemas.plan import Person

@@ -123,7 +123,7 @@ def test_forged_unsigned_stale_and_replayed_requests_are_refused(sandbox, seed, 
 
 
 def _callback(seed, plan, operator: str, create_time: str, event_id: str, token: str) -> dict:
-    from gtm.bot.chat.action_values import TaskDone
+    from gtm.bot.cards.button_values import TaskDone
 
     return {"schema": "2.0",
             "header": {"event_id": event_id, "event_type": "card.action.trigger", "create_time": create_time,

@@ -8,7 +8,7 @@ from typing import Any
 from pydantic import SecretStr
 
 from gtm.bot.chat.transports.longconn import LongConnection
-from gtm.bot.service.runtime import Runtime
+from gtm.bot.runtime import Runtime
 from gtm.schemas.settings import Settings
 from gtm.sync.store.open import load_models, open_store
 

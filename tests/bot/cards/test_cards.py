@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from gtm.bot.chat.action_values import ActionError, Postpone, Progress, Snooze, TaskDone, parse_action
+from gtm.bot.cards.button_values import ActionError, Postpone, Progress, Snooze, TaskDone, parse_action
 from gtm.bot.cards.factory import NoticeCards, after_action
 from gtm.bot.cards.render import (
     MAX_CARD_BYTES,

@@ -11,7 +11,7 @@ from gtm.bot.chat.answers import AskContext, answer
 from gtm.bot.chat.parse import parse
 from gtm.bot.checks.weekly_report import build_weekly_report, report_card
 from gtm.bot.rules.engine import run_checks
-from gtm.bot.service.runtime import effective_policy
+from gtm.bot.runtime import effective_policy
 from gtm.schemas.money import format_money
 from gtm.schemas.settings import Policy, Settings
 from tests.support.snapshots import ALICE, NOW, build_snapshot

@@ -130,7 +130,7 @@ def test_due_soon_for_a_sunday_deadline_says_tomorrow_like_the_list_cards(policy
 
 
 def test_english_plurals_in_the_catalogue():
-    from gtm.bot.cards.catalogue import days_phrase, working_days_phrase
+    from gtm.bot.catalogue import days_phrase, working_days_phrase
 
     assert days_phrase(1).en == "1 day" and days_phrase(8).en == "8 days"
     assert working_days_phrase(1).en == "1 working day" and working_days_phrase(0).en == "0 working days"

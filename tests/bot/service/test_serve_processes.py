@@ -116,7 +116,7 @@ def test_run_serve_on_the_embedded_sandbox_says_so_loudly_and_stops_on_request(
     ready = tmp_path / "serve.url"
     monkeypatch.setenv(READY_FILE_ENV, str(ready))
     app = make_app(transport="none")
-    app.sandbox, app.seed = sandbox, seed  # what open_context does without credentials
+    app.sandbox, app.seed = sandbox, seed  # what open_runtime does without credentials
     stop = threading.Event()
     codes: list[int] = []
     t = threading.Thread(target=lambda: codes.append(run_serve(app, stop_event=stop)), daemon=True)

@@ -119,16 +119,16 @@ def test_start_preloads_answers_from_the_store_and_freezes_the_gc(make_app, sand
 
     app = make_app(transport="none")
     u = seed.users
-    create_plan(app.runtime, slug="alpha", name="Alpha 发布", chat_ids=[seed.chat_id], pm=u["pm"],
+    create_plan(app, slug="alpha", name="Alpha 发布", chat_ids=[seed.chat_id], pm=u["pm"],
                 management=[u["management"]],
                 tasks=[task("T1", "准备发布会物料", u["王芳"], NOW.date() - timedelta(days=3))])
-    project = app.runtime.project("alpha")
-    app.runtime.mirror(project).refresh(NOW, full=True)
+    project = app.project("alpha")
+    app.mirror(project).refresh(NOW, full=True)
     CACHE.clear()
     mark = sandbox.journal.mark()
     svc = Service(app).start()
     try:
-        entry = CACHE.peek(app.runtime.mirror(project))
+        entry = CACHE.peek(app.mirror(project))
         assert entry is not None and [t.name for t in entry.snapshot.tasks] == ["准备发布会物料"]
         reads = [e["path"] for e in sandbox.journal.since(mark) if "/records" in e["path"]]
         assert reads == []  # from the store: not one record read from Feishu
