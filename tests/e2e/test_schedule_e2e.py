@@ -19,8 +19,8 @@ from gtm.schemas.decisions import Notice, RecordRef
 from gtm.schemas.plan import Person
 from gtm.schemas.tables import table
 
-from test_actions_e2e import send_card
 
+from tests.support.actors import send_card
 from tests.support.inbox import card_text
 from tests.support.plans import NOW, TZ, add_rows, create_base, record_fields
 from tests.support.runtime import running_bot

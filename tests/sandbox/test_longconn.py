@@ -111,7 +111,7 @@ def ws(sandbox):
 
 def test_public_start_in_a_thread_receives_and_acks(sandbox, seed):
     loop = asyncio.new_event_loop()
-    ws_client_mod.loop = loop  # restored after the test by tests/conftest.py
+    ws_client_mod.loop = loop  # restored after the test by tests/support/fixtures.py
     bot = Bot(sandbox, seed)
 
     def run():

@@ -47,7 +47,8 @@ class Replica:
         self.url = ""
 
     def wait_listening(self, timeout: float = 90.0) -> str:
-        ok = wait_until(lambda: self.ready_file.exists() or self.proc.poll() is not None, timeout=timeout, interval=0.1)
+        ok = wait_until(lambda: self.ready_file.exists() or self.proc.poll() is not None, timeout=timeout, interval=0.1,
+                        message=lambda: f"{self.name} to start:\n{self.output()}")
         assert ok and self.proc.poll() is None, f"{self.name} did not start:\n{self.output()}"
         self.url = self.ready_file.read_text().strip()
         return self.url
@@ -85,7 +86,8 @@ def test_two_replicas_on_postgres_one_leader_and_takeover_after_kill_9(fresh_pg_
         a.wait_listening()
         b.wait_listening()
         assert a.url != b.url
-        assert wait_until(lambda: a.leader() or b.leader(), timeout=20), a.output() + b.output()
+        assert wait_until(lambda: a.leader() or b.leader(), timeout=20,
+                          message=lambda: "a leader:\n" + a.output() + b.output()), a.output() + b.output()
         leader, standby = (a, b) if a.leader() else (b, a)
         # a few more looks: never two leaders at once
         for _ in range(5):
@@ -97,7 +99,8 @@ def test_two_replicas_on_postgres_one_leader_and_takeover_after_kill_9(fresh_pg_
         leader.proc.send_signal(signal.SIGKILL)  # no goodbye: PostgreSQL drops its session and lock
         leader.proc.wait(10)
         t0 = time.monotonic()
-        assert wait_until(standby.leader, timeout=30, interval=0.1), standby.output()
+        assert wait_until(standby.leader, timeout=30, interval=0.1,
+                          message=lambda: "the standby to take over:\n" + standby.output()), standby.output()
         print(f"takeover after kill -9: {time.monotonic() - t0:.2f}s (retry interval 0.5s)")
         assert standby.state()["ready"] is True
 

@@ -13,7 +13,8 @@ def get(url: str, path: str) -> requests.Response:
 
 def poll_status(url: str, path: str, status: int, timeout: float = 10.0) -> requests.Response | None:
     """GET until the answer has `status` (a Response is falsy for 4xx/5xx, hence the list)."""
-    got = wait_until(lambda: [r] if (r := get(url, path)).status_code == status else None, timeout=timeout)
+    got = wait_until(lambda: [r] if (r := get(url, path)).status_code == status else None, timeout=timeout,
+                     message=lambda: f"GET {path} to answer {status} (now: {get(url, path).text[:500]})")
     return got[0] if got else None
 
 
