@@ -9,13 +9,12 @@
 from __future__ import annotations
 
 import json
-from typing import Any
-
 from lark_oapi.api.im.v1 import CreateMessageRequest, CreateMessageRequestBody
 
 from gtm.bot.cli.demo_data import Typist
 from gtm.sandbox import Sandbox
 from gtm.sync.binding import BaseBinding
+from gtm.sync.gateway import Gateway
 
 __all__ = ["Typist", "record_writes", "send_card", "typist"]
 
@@ -25,7 +24,7 @@ def typist(sandbox: Sandbox, binding: BaseBinding, who: str) -> Typist:
     return Typist(sandbox, binding, who)
 
 
-def send_card(gateway: Any, chat_id: str, card: dict) -> str:
+def send_card(gateway: Gateway, chat_id: str, card: dict) -> str:
     """Post `card` to `chat_id` through the SDK as the bot; returns the message id."""
     body = (CreateMessageRequestBody.builder().receive_id(chat_id).msg_type("interactive")
             .content(json.dumps(card, ensure_ascii=False)).build())

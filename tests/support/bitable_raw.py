@@ -7,7 +7,7 @@ from typing import Any
 
 import lark_oapi as lark
 from lark_oapi.api.bitable.v1 import (
-    AppTableCreateHeader, AppTableFieldProperty, AppTableFieldPropertyOption, CreateAppRequest,
+    AppTableCreateHeader, AppTableFieldProperty, CreateAppRequest,
     CreateAppTableRequest, CreateAppTableRequestBody, ReqApp, ReqTable)
 
 FIELDS = [  # (name, type, ui_type, property)

@@ -8,6 +8,9 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
+from typing import Any
+
+import pytest
 
 from gtm.sandbox import Sandbox, SandboxConfig
 from gtm.sandbox.seed import seed_default
@@ -26,7 +29,7 @@ def seeded_sandbox(config: SandboxConfig | None = None) -> Iterator[Sandbox]:
         sb.stop()
 
 
-def sandbox_gateway(sandbox: Sandbox, **kw: object) -> Gateway:
+def sandbox_gateway(sandbox: Sandbox, **kw: Any) -> Gateway:
     """The product gateway (real lark-oapi client) on the sandbox; no sleeping on retries."""
     seed = sandbox.seed  # type: ignore[attr-defined]
     return Gateway(seed.app_id, seed.app_secret, sandbox.url, timeout=5, sleep=lambda s: None, **kw)
@@ -41,3 +44,10 @@ def fast_gateway(sandbox: Sandbox) -> Gateway:
 def roomy_gateway(sandbox: Sandbox) -> Gateway:
     """The gateway with every documented rate raised 1000-fold (the limiter still runs)."""
     return sandbox_gateway(sandbox, rates={k: v * 1000 for k, v in DEFAULT_RATES.items()})
+
+
+def open_rate_limits(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Raise every documented rate 1000-fold for gateways the product builds itself (the CLI,
+    `open_runtime`) for the rest of the test."""
+    for k, v in list(DEFAULT_RATES.items()):
+        monkeypatch.setitem(DEFAULT_RATES, k, v * 1000)
