@@ -25,7 +25,7 @@ from gtm.sandbox.state import World
 log = logging.getLogger("gtm.sandbox")
 
 MODULES = ["auth", "bitable", "permissions", "contact", "im", "events", "longconn", "control", "console",
-           "control_bitable", "ratelimit", "botinfo", "scopes"]
+           "bitable.control", "ratelimit", "botinfo", "scopes"]
 
 
 @dataclass
