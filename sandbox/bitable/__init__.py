@@ -1,4 +1,4 @@
-"""The Bitable v1 API (feishu-api.md §2) and `sb.bitable`, the Python face of the same data.
+"""The Bitable v1 API (docs/feishu-api.md §2) and `sb.bitable`, the Python face of the same data.
 
 Where to look:
 - `routes`: the one route decorator; its docstring is the preamble every route shares (token,
@@ -10,7 +10,7 @@ Where to look:
   `filters`: search filters and sorts; `control`: the `/_sandbox/bitable` control API.
 
 Choices where the docs are UNCONFIRMED (see also `values`, `filters`, `gtm.sandbox.permissions`):
-- HTTP status: 200 for the 12540xx codes except those documented with 400/403 (feishu-api.md §5.3).
+- HTTP status: 200 for the 12540xx codes except those documented with 400/403 (docs/feishu-api.md §5.3).
 - page_size above the maximum (search/list 500, fields/views/tables 100) answers 400 1254011,
   like page_size ≤ 0; list-tables and list-views default to 20.
 - an invalid or expired page_token answers 1254002; search page tokens are offsets into the id

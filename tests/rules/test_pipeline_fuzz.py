@@ -2,7 +2,7 @@
 snapshot), check (every rule), ask (every chat answer, rendered and size-checked) and the weekly
 report. Asserts: nothing crashes; every bad cell is reported, and each cell at most once; no value
 a person typed is changed (writes go only to the service's cells, plus 延期 on overdue, unfinished
-items of a known status — seed 003's rule)."""
+items of a known status — the rule of docs/seeds/003 §2.4)."""
 from __future__ import annotations
 
 from datetime import date, datetime, timedelta
@@ -10,9 +10,9 @@ from zoneinfo import ZoneInfo
 
 from hypothesis import HealthCheck, given, settings, strategies as st
 
-from gtm.bot.commands import parse
-from gtm.bot.handlers import AskContext, answer
-from gtm.bot.report import build_weekly_report, report_card
+from gtm.bot.chat.parse import parse
+from gtm.bot.chat.answers import AskContext, answer
+from gtm.bot.checks.weekly_report import build_weekly_report, report_card
 from gtm.bot.rules.engine import run_checks
 from gtm.bot.rules.overdue import TRACKED
 from gtm.schemas.fields import Kind, Writer
