@@ -9,7 +9,8 @@
 is not an address of this machine) raises `OSError` naming host and port at once, rather than
 leaving a dead thread behind; a start slower than `timeout` raises `TimeoutError`. `stop`
 finishes the runner's cleanup on the server's loop (open connections closed, the application's
-shutdown/cleanup hooks run) and returns whether the thread ended within `timeout`. `.loop` is
+shutdown/cleanup hooks run) and returns whether the thread ended within `timeout`; `.url` keeps
+naming where it served (so a caller can show that nothing answers there any more). `.loop` is
 the server's event loop while it runs; `run_coro` runs a coroutine on it from another thread.
 
 Generic on purpose: stdlib and aiohttp only, so the sandbox (which imports nothing of the
@@ -38,10 +39,11 @@ class HttpThread:
         self.port = 0
         self.loop: asyncio.AbstractEventLoop | None = None
         self._thread: threading.Thread | None = None
+        self._started = False
 
     @property
     def url(self) -> str:
-        """`http://host:port` while serving, "" before `start` and after `stop`."""
+        """`http://host:port` once started ("" before); after `stop` it still names where it served."""
         return f"http://{self.host}:{self.port}" if self.port else ""
 
     @property
@@ -50,8 +52,10 @@ class HttpThread:
 
     def start(self, host: str = "127.0.0.1", port: int = 0, timeout: float = 15.0) -> str:
         """Bind and serve on a new thread; returns the URL once the site is up."""
-        if self._thread is not None:
-            raise RuntimeError(f"{self.name} is already started on {self.url or f'{host}:{port}'}")
+        if self._started:
+            raise RuntimeError(f"{self.name} was already started (on {self.url or 'no address'}); "
+                               "aiohttp serves an application once: build a new one to serve again")
+        self._started = True
         loop = asyncio.new_event_loop()
         ready = threading.Event()
         failed: list[BaseException] = []
@@ -104,7 +108,6 @@ class HttpThread:
             thread.join(timeout)
             ended = not thread.is_alive()
         self._thread, self.loop = None, None
-        self.host, self.port = "", 0
         return ended
 
     def run_coro(self, coro: Coroutine[object, object, T], timeout: float = 30.0) -> T:

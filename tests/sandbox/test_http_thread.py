@@ -49,10 +49,13 @@ def test_serves_on_a_chosen_port_and_stops_cleanly():
     finally:
         assert server.stop(timeout=10) is True
     assert cleaned == ["cleanup"]  # the app's cleanup hooks ran on the way out
-    assert not threads_named("test-http-thread") and server.loop is None and server.url == ""
-    with pytest.raises(requests.ConnectionError):
+    assert not threads_named("test-http-thread") and server.loop is None and not server.running
+    assert server.url == url  # still names where it served …
+    with pytest.raises(requests.ConnectionError):  # … and nothing answers there any more
         requests.get(url + "/hello", timeout=5)
     assert server.stop() is True  # a second stop is harmless
+    with pytest.raises(RuntimeError, match="already started"):  # aiohttp serves an app once
+        server.start("127.0.0.1", 0)
 
 
 def test_a_taken_port_is_reported_at_once_and_leaves_no_thread():
