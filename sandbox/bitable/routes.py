@@ -31,6 +31,7 @@ from __future__ import annotations
 import hashlib
 import json
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Awaitable, Callable
 
@@ -45,8 +46,6 @@ from gtm.sandbox.errors import ApiError, ok, read_json
 from gtm.sandbox.state import App
 
 if TYPE_CHECKING:
-    from multidict import MultiDictProxy
-
     from gtm.sandbox.server import Sandbox
 
 APPS = "/open-apis/bitable/v1/apps"
@@ -83,7 +82,7 @@ class Call:
         return self.svc.sb
 
     @property
-    def query(self) -> "MultiDictProxy[str]":
+    def query(self) -> Mapping[str, str]:
         return self.request.query
 
     @property
