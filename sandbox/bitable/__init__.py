@@ -10,7 +10,8 @@ Where to look:
   `filters`: search filters and sorts; `control`: the `/_sandbox/bitable` control API.
 
 Choices where the docs are UNCONFIRMED (see also `values`, `filters`, `gtm.sandbox.permissions`):
-- HTTP status: 200 for the 12540xx codes except those documented with 400/403 (docs/feishu-api.md §5.3).
+- HTTP status (docs/feishu-api.md §5.3): 200 for the cell conversion codes 1254060-1254072 (`values`),
+  403 for permission denials (1254302, 1254306), 400 for the other 12540xx codes.
 - page_size above the maximum (search/list 500, fields/views/tables 100) answers 400 1254011,
   like page_size ≤ 0; list-tables and list-views default to 20.
 - an invalid or expired page_token answers 1254002; search page tokens are offsets into the id
