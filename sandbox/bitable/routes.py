@@ -33,7 +33,7 @@ import json
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Awaitable, Callable
+from typing import TYPE_CHECKING, Any, Awaitable, Callable, Literal
 
 from aiohttp import web
 
@@ -54,6 +54,7 @@ TABLE = TABLES + "/{table_id}"
 UUID_RE = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
 
 Data = dict[str, Any]  # the `data` member of a success answer
+Action = Literal["view", "add", "edit", "delete"]  # what `permissions.require` checks
 
 
 def _unresolved(what: str, param: str) -> RuntimeError:
@@ -130,7 +131,7 @@ Check = Callable[[Call], None]
 class Spec:
     """What a route needs resolved before its handler runs (see the module docstring)."""
 
-    need: str | None = None
+    need: Action | None = None
     body: bool = False
     page: tuple[int, int] | None = None
     check: Check | None = None
@@ -141,12 +142,19 @@ class Spec:
 
 
 class Routes:
-    """The routes of one resource module, mounted on the app by `gtm.sandbox.bitable.register`."""
+    """The routes of one resource module, mounted on the app by `gtm.sandbox.bitable.register`:
+
+        routes = Routes()
+
+        @routes.route("GET", VIEWS + "/{view_id}", need="view")
+        def get_view(c: Call) -> Data:
+            return {"view": c.view.to_api(full=True)}  # table, access and view already checked
+    """
 
     def __init__(self) -> None:
         self._routes: list[tuple[str, str, Spec, Handler]] = []
 
-    def route(self, method: str, path: str, *, need: str | None = None, body: bool = False,
+    def route(self, method: str, path: str, *, need: Action | None = None, body: bool = False,
               page: tuple[int, int] | None = None, check: Check | None = None, idempotent: bool = False,
               ctx: bool = False, guard: Check | None = None, write: bool = False) -> Callable[[Handler], Handler]:
         spec = Spec(need, body, page, check, idempotent, ctx, guard, write)
@@ -225,7 +233,7 @@ def _resolve(c: Call, spec: Spec) -> Data | None:
     return None
 
 
-def require_access(sb: "Sandbox", caller: App, base: Base, action: str, table_id: str | None = None,
+def require_access(sb: "Sandbox", caller: App, base: Base, action: Action, table_id: str | None = None,
                    rec: Record | None = None) -> None:
     """The caller's app may do `action` on the base (table, record): same tenant, then permissions."""
     if base.tenant_key != caller.tenant_key:
