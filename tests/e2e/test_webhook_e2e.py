@@ -8,9 +8,10 @@ import pytest
 import requests
 
 from gtm.bot.chat.dispatcher import Dispatcher
-from gtm.bot.chat.transports.webhook import WebhookServer, webhook_app
+from gtm.bot.chat.transports.webhook import webhook_app
 from gtm.sandbox import SandboxConfig
 from gtm.sandbox.events import encrypt, signature
+from gtm.sandbox.http_thread import HttpThread
 from tests.support.inbox import card_text
 from tests.support.plans import NOW
 from tests.support.waiting import wait_until
@@ -23,18 +24,18 @@ def sandbox_config() -> SandboxConfig:
     return SandboxConfig(duplicate_events=2)
 
 
-def serve(dispatcher: Dispatcher) -> WebhookServer:
+def serve(dispatcher: Dispatcher) -> HttpThread:
     from aiohttp import web
 
     app = web.Application()
     app.add_subapp("/webhook", webhook_app(dispatcher.dispatch, encrypt_key=KEY, verification_token=TOKEN,
                                            bot_open_id=dispatcher.bot_open_id))
-    server = WebhookServer(app)
+    server = HttpThread(app, name="gtm-webhook")
     server.start()
     return server
 
 
-def use_webhook(sandbox, server: WebhookServer) -> None:
+def use_webhook(sandbox, server: HttpThread) -> None:
     sandbox.control.set_event_mode("webhook", webhook_url=server.url + "/webhook/event", encrypt_key=KEY,
                                    verification_token=TOKEN, card_webhook_url=server.url + "/webhook/card")
 
@@ -146,7 +147,7 @@ def test_token_only_mode_is_refused_unless_insecure_and_then_stale_or_replayed_c
         webhook_app(d.dispatch, verification_token=TOKEN)
     app = web.Application()
     app.add_subapp("/webhook", webhook_app(d.dispatch, verification_token=TOKEN, insecure=True))
-    server = WebhookServer(app)
+    server = HttpThread(app, name="gtm-webhook")
     server.start()
     try:
         url = server.url + "/webhook/card"

@@ -15,7 +15,7 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-from gtm.sandbox.bitable_store import (
+from gtm.sandbox.bitable.store import (
     ATTACHMENT, AUTO_NUMBER, BUTTON, CHECKBOX, CREATED_TIME, CREATED_USER, DATETIME, DUPLEX_LINK, FORMULA,
     GROUP_CHAT, LOCATION, LOOKUP, MODIFIED_TIME, MODIFIED_USER, MULTI_SELECT, NUMBER, PHONE, READ_ONLY,
     SINGLE_LINK, SINGLE_SELECT, STAGE, TEXT, URL, USER, Base, Field, Record)

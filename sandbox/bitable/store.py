@@ -2,7 +2,7 @@
 
 Records live in insertion-ordered dicts keyed by record id and hold their values by field id
 (so renaming a field does not touch 50,000 records). Stored values are the internal form of
-`bitable_values` (option ids, open_ids, ms ints), converted to the write/read formats at the edge.
+`values` (option ids, open_ids, ms ints), converted to the write/read formats at the edge.
 Everything is guarded by `World.lock` in the callers; this module does no locking itself.
 """
 from __future__ import annotations

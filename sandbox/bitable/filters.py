@@ -20,11 +20,11 @@ from datetime import datetime, timedelta
 from typing import Any, Callable
 from zoneinfo import ZoneInfo
 
-from gtm.sandbox.bitable_store import (
+from gtm.sandbox.bitable.store import (
     ATTACHMENT, AUTO_NUMBER, CHECKBOX, CREATED_TIME, CREATED_USER, DATETIME, DUPLEX_LINK, FORMULA, GROUP_CHAT,
     LOCATION, LOOKUP, MODIFIED_TIME, MODIFIED_USER, MULTI_SELECT, NUMBER, PHONE, SINGLE_LINK, SINGLE_SELECT,
     TEXT, URL, USER, Field, Record, Table)
-from gtm.sandbox.bitable_values import ValueContext, compare_value
+from gtm.sandbox.bitable.values import ValueContext, compare_value
 from gtm.sandbox.errors import ApiError
 
 Pred = Callable[[Record], bool]
