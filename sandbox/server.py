@@ -16,6 +16,7 @@ import random
 import threading
 import time
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, Callable
 
 from aiohttp import web
@@ -147,8 +148,6 @@ class Sandbox:
 
     def _load_state(self, path: str) -> None:
         """Load a world saved by `stop()`; feature modules pick their part up from `world.extra`."""
-        from pathlib import Path
-
         p = Path(path)
         if not p.exists() or not p.stat().st_size:
             return
