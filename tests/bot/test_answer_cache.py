@@ -18,9 +18,11 @@ from botkit import NOW, create_plan, make_runtime, open_test_store, task  # noqa
 
 from gtm.bot.cards import views as V  # noqa: E402
 from gtm.bot.chat.answer_cache import CACHE, AnswerCache, ProjectAnswers  # noqa: E402
-from gtm.bot.chat.ask import answer_incoming, card_to_text  # noqa: E402
+from gtm.bot.cards.terminal import card_to_text  # noqa: E402
+from gtm.bot.chat.ask import answer_incoming  # noqa: E402
 from gtm.bot.chat.parse import parse  # noqa: E402
-from gtm.bot.chat.answers import LIST_CAP, AskContext, view_for  # noqa: E402
+from gtm.bot.chat.answers import AskContext, view_for  # noqa: E402
+from gtm.bot.chat.item_lists import LIST_CAP  # noqa: E402
 from gtm.schemas.decisions import EscalationState  # noqa: E402
 from gtm.schemas.settings import Policy  # noqa: E402
 from gtm.schemas.tables import table  # noqa: E402

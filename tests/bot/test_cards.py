@@ -26,7 +26,8 @@ from gtm.bot.cards.render import (
     walk_elements,
 )
 from gtm.bot.chat.parse import parse
-from gtm.bot.chat.answers import AskContext, ProjectData, answer, view_for
+from gtm.bot.chat.answers import AskContext, answer, view_for
+from gtm.bot.chat.context import ProjectData
 from gtm.bot.cards import views as V
 
 from gtm.bot.cards import views as V  # noqa: F811
@@ -439,6 +440,6 @@ def _without_callback_values(obj):
 
 
 def test_template_set_is_covered():
-    assert set(template_names()) == {"alert", "data_problems", "dependencies", "digest", "escalation", "help",
+    assert set(template_names()) == {"alert", "data_problems", "dependencies", "digest", "error", "escalation", "help",
                                      "issues", "items", "message", "milestone", "not_linked", "portfolio",
                                      "report", "risks", "status", "critical_path", "confirm", "signoff", "workload", "monthly"}

@@ -10,7 +10,7 @@ import pytest
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "e2e"))
 from botkit import NOW, make_runtime, open_test_store  # noqa: E402
 
-from gtm.bot.chat.ask import card_to_text  # noqa: E402
+from gtm.bot.cards.terminal import card_to_text  # noqa: E402
 from gtm.bot.chat.dispatcher import Dispatcher, reply_uuid  # noqa: E402
 from gtm.bot.chat.transports import Incoming  # noqa: E402
 
@@ -118,7 +118,7 @@ def test_card_to_text_renders_tables_charts_and_buttons():
     lines = out.splitlines()
     head = next(i for i, line in enumerate(lines) if line.startswith("任务"))
     assert lines[head + 2].startswith("准备物料") and "延期" in lines[head + 2]
-    from gtm.bot.chat.ask import _width
+    from gtm.bot.cards.terminal import _width
 
     def col(line: str, word: str) -> int:
         return _width(line[:line.index(word)])
