@@ -277,7 +277,7 @@ class WebhookServer:
 
             try:
                 loop.run_until_complete(up())
-            except BaseException as exc:  # noqa: BLE001
+            except BaseException as exc:  # noqa: BLE001 - handed to the thread calling `start`, which raises it
                 errors.append(exc)
                 started.set()
                 return
