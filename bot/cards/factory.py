@@ -17,6 +17,8 @@ from collections.abc import Callable, Mapping
 from datetime import datetime
 from typing import Any
 
+from pydantic import BaseModel
+
 from gtm.bot.cards import views as V
 from gtm.bot.cards.button_values import (
     Ack,
@@ -30,7 +32,6 @@ from gtm.bot.cards.button_values import (
 from gtm.bot.cards.render import Clip, check_card, render, render_element
 from gtm.schemas.decisions import Notice
 from gtm.schemas.money import format_money
-from pydantic import BaseModel
 
 DONE_TABLES = ("task", "deliverable", "milestone")
 DIGEST_CAP = 25  # items with controls per card before "还有 N 项" (the renderer may cut more)

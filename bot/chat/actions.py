@@ -26,6 +26,8 @@ import logging
 from datetime import datetime
 from typing import Any
 
+from sqlalchemy import select
+
 from gtm.bot.cards.button_values import Action, ActionError, parse_action
 from gtm.bot.cards.factory import after_action
 from gtm.bot.chat.action_effects import HANDLERS, ActionResult, refuse
@@ -37,15 +39,12 @@ from gtm.bot.chat.snapshots import snapshot_for
 from gtm.bot.chat.transports import Incoming
 from gtm.bot.runtime import ProjectNotFound, ProjectRuntime, Runtime
 from gtm.sync.store.ledger import NotificationRow
-from sqlalchemy import select
 
 log = logging.getLogger(__name__)
 
 # per record / per message, forgotten once released: bounded by the clicks in flight
 _record_locks = KeyedLocks()
 _message_locks = KeyedLocks()
-
-__all__ = ["ActionResult", "handle_action", "ask_action", "updated_card"]
 
 
 # -- entry point ----------------------------------------------------------------------------------

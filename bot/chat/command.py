@@ -9,9 +9,10 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Literal
 
+from pydantic import BaseModel, Field
+
 from gtm.bot.chat.context import AskContext
 from gtm.bot.chat.text import normalise
-from pydantic import BaseModel, Field
 
 When = Literal["", "this_week", "next_week"]
 Answer = tuple[str, BaseModel]  # (template name under bot/cards/templates, view-model)

@@ -42,6 +42,13 @@ from concurrent.futures import TimeoutError as FutureTimeout
 from datetime import datetime, timezone
 from typing import Any, Protocol
 
+from lark_oapi.api.im.v1 import (
+    PatchMessageRequest,
+    PatchMessageRequestBody,
+    ReplyMessageRequest,
+    ReplyMessageRequestBody,
+)
+
 from gtm.bot.chat.action_effects import ActionResult, toast
 from gtm.bot.chat.actions import handle_action
 from gtm.bot.chat.answers import not_linked_card
@@ -52,12 +59,6 @@ from gtm.bot.checks.reactor import EditReactor
 from gtm.bot.runtime import ProjectRuntime, Runtime
 from gtm.sync.errors import RateLimited
 from gtm.sync.store.ledger import claim_event, mark_event_done, release_event
-from lark_oapi.api.im.v1 import (
-    PatchMessageRequest,
-    PatchMessageRequestBody,
-    ReplyMessageRequest,
-    ReplyMessageRequestBody,
-)
 
 log = logging.getLogger(__name__)
 

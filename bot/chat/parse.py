@@ -22,6 +22,8 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 
+from rapidfuzz import fuzz, process
+
 from gtm.bot.chat.command import Command, Intent, When
 from gtm.bot.chat.intents import display, intent, registry
 from gtm.bot.chat.text import (
@@ -33,7 +35,6 @@ from gtm.bot.chat.text import (
     task_ids,
 )
 from gtm.bot.chat.update_parse import is_update
-from rapidfuzz import fuzz, process
 
 _WHEN = (("下周", "next_week"), ("next week", "next_week"), ("本周", "this_week"), ("这周", "this_week"),
          ("this week", "this_week"))

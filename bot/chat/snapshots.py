@@ -14,6 +14,8 @@ import threading
 from collections.abc import Iterable
 from datetime import datetime
 
+from sqlalchemy import select
+
 from gtm.bot.chat.answer_cache import CACHE, ProjectAnswers
 from gtm.bot.chat.context import ProjectData
 from gtm.bot.rules.engine import run_checks
@@ -24,7 +26,6 @@ from gtm.sync.mirror import Mirror
 from gtm.sync.store.base import Store
 from gtm.sync.store.ledger import get_states
 from gtm.sync.store.mirror import MirrorTable
-from sqlalchemy import select
 
 log = logging.getLogger(__name__)
 
