@@ -169,7 +169,7 @@ class Service:
         meanwhile): the decoded, indexed plans now; the rules' first run on a thread of its own
         right after. Then `gc.freeze()`: what start-up built lives as long as the process, so the
         cyclic collector stops rescanning it (shorter pauses on the chat path)."""
-        from gtm.bot.chat.ask import warm_answers
+        from gtm.bot.chat.snapshots import warm_answers
 
         t0 = time.perf_counter()
         now = datetime.now(timezone.utc)
