@@ -9,7 +9,7 @@ the sandbox stored the bot's reply). Both are milliseconds.
 Askers: each asker sits in a group linked to the project and asks, waits for the answer, thinks
 for a moment, asks again (closed loop, bounded by a deadline). A second, smaller run puts all the
 askers in ONE group asking at the same instant: Feishu allows a bot 5 messages/s per group
-(feishu-api.md §5.1/§6.1), so most of that burst's latency is the per-group limit, not the bot.
+(docs/feishu-api.md §5.1/§6.1), so most of that burst's latency is the per-group limit, not the bot.
 """
 from __future__ import annotations
 
@@ -194,7 +194,7 @@ def closed_loop(b: Bench, seats: list[tuple[str, str]], rounds: int, think: floa
 
 def b5_mentions(b: Bench, n_tasks: int, n_askers: int, rounds: int, profile: bool = False) -> Figure:
     from gtm.bot.chat.answer_cache import CACHE
-    from gtm.bot.chat.ask import warm_answers
+    from gtm.bot.chat.snapshots import warm_answers
     from gtm.bot.chat.transports.longconn import LongConnection
 
     fig = Figure("B5", f"@机器人回复 / @mention replies: {n_tasks:,}-task plan, {n_askers} concurrent askers, long connection",

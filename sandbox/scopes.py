@@ -3,7 +3,7 @@
 `App.scopes` lists what the tenant granted (["*"], the default, means everything). A call to an
 API none of whose scopes is granted gets Feishu's answer: code 99991672, HTTP 400, and a message
 naming the acceptable scopes in brackets, e.g. "Access denied. One of the following scopes is
-required: [bitable:app, bitable:app:readonly]." (feishu-api.md §1.2). Token endpoints and the
+required: [bitable:app, bitable:app:readonly]." (docs/feishu-api.md §1.2). Token endpoints and the
 long-connection endpoint need no scope. Requests without a valid tenant token are left to the
 feature handler (which answers 99991661/99991663 as before).
 """
@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING
 
 from aiohttp import web
 
+from gtm.sandbox.auth import authenticate
 from gtm.sandbox.errors import ApiError
 
 if TYPE_CHECKING:
@@ -65,8 +66,6 @@ def denial(app_id: str, scopes: tuple[str, ...]) -> ApiError:
 
 
 def register(app: web.Application, sb: "Sandbox") -> None:
-    from gtm.sandbox.auth import authenticate
-
     @web.middleware
     async def enforce(request: web.Request, handler):
         path = request.path
