@@ -2,6 +2,8 @@
 
 Attribute names match the `attr` of the table specs in `gtm.schemas.tables`, so the record codec
 maps a row to a model by name. Status vocabularies are enums built from the specs' options.
+One module (~430 lines): the row models, the snapshot that holds them and the data problem that
+names them are read together everywhere.
 """
 from __future__ import annotations
 

@@ -7,6 +7,9 @@ an unknown select option is kept as typed, the first of several people in a one-
 
 Encoding is strict: the values come from our own code, so a wrong type is a programming error and
 raises `EncodeError` naming the table and field.
+
+One module (~750 lines) on purpose: the decoders, the encoders and the write→read forms are the
+same per-kind rules seen from three sides, and a change to one kind must be made in all three.
 """
 from __future__ import annotations
 

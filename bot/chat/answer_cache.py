@@ -12,8 +12,8 @@ moves on), so it is computed once and shared:
 - its `check()`: the part of `run_checks` an answer shows (RAG colour and reasons, the issues'
   escalation states, data problems, warnings — `answer_digest`; never the notices and cell
   writes, which are most of a check's size on a large plan: the rules run in their digest mode,
-  `run_checks(..., digest=True)`, which makes each notice and write and drops it at once), keyed also by the minute of `now`,
-  the policy and the stored escalation states.
+  `run_checks(..., digest=True)`, which makes each notice and write and drops it at once), keyed
+  also by the minute of `now`, the policy and the stored escalation states.
 
 Copy-on-write: entries are read-only once published and replaced as a whole, so readers take no
 lock and never wait for a rebuild:
