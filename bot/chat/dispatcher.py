@@ -132,7 +132,7 @@ class Dispatcher:
         self._pacer = ChatPacer()  # per chat: 5 per ~1 s
         self._app_pacer = ChatPacer(per_window=50, window=1.1)  # per app: im.send 50/s
         self.stats: dict[str, int] = {"received": 0, "duplicates": 0, "replied": 0, "ignored": 0,
-                                      "failed": 0, "late_cards": 0, "queued": 0}
+                                      "failed": 0, "late_cards": 0, "queued": 0, "paced": 0}
         if edit_debounce is None:
             edit_debounce = runtime.settings.edit_debounce_seconds
         self.reactor = EditReactor(runtime, self._clock, edit_debounce)
@@ -245,6 +245,7 @@ class Dispatcher:
         if delay <= 0:
             self.reply(inc, card)
             return
+        self._bump("paced")  # waits for a send slot (the group's 5/s or the app's 50/s)
         self._later(delay, lambda: self.reply(inc, card), inc)
 
     def answer(self, inc: Incoming, project: ProjectRuntime | None) -> dict[str, Any]:
