@@ -13,6 +13,7 @@ from typing import Any, Callable
 from pydantic import BaseModel
 
 from gtm.bot.cards import views as V
+from gtm.bot.rules import queries as Q
 from gtm.bot.cards.render import Clip, render
 from gtm.bot.rules.risk import cell_score
 from gtm.bot.chat.parse import Command, Handler, display, normalise, registry
@@ -33,13 +34,13 @@ class ProjectData:
     snapshot: PlanSnapshot
     check: CheckResult | None = None
     slug: str = ""
-    index: V.ItemIndex | None = None  # open items of `snapshot`, when the caller has them cached
+    index: Q.ItemIndex | None = None  # open items of `snapshot`, when the caller has them cached
     policy: Policy | None = None  # the project's own (its template's words, money unit); else the context's
 
-    def items(self) -> V.ItemIndex:
+    def items(self) -> Q.ItemIndex:
         """The open-item index of the snapshot (built here when the caller did not bring one)."""
         if self.index is None:
-            self.index = V.ItemIndex(self.snapshot)
+            self.index = Q.ItemIndex(self.snapshot)
         return self.index
 
 
@@ -57,7 +58,7 @@ class AskContext:
     chat_type: str = "group"  # group | p2p
     projects: list[ProjectData] = field(default_factory=list)  # every project of the asker
     previous_report: dict | None = None  # last weekly summary, for "what changed"
-    index: V.ItemIndex | None = None  # open items of `snapshot` (see `ProjectData.index`)
+    index: Q.ItemIndex | None = None  # open items of `snapshot` (see `ProjectData.index`)
 
     @property
     def tz(self):
@@ -67,7 +68,7 @@ class AskContext:
         if self.snapshot is None:
             return None
         if self.index is None:  # built once per context: `current()` is called several times
-            self.index = V.ItemIndex(self.snapshot)
+            self.index = Q.ItemIndex(self.snapshot)
         return ProjectData(self.project_name or self.snapshot.project.name or self.project_slug,
                            self.snapshot, self.check, self.project_slug or self.snapshot.project_slug,
                            self.index)
@@ -133,7 +134,7 @@ def status_view(p: ProjectData, now: datetime, policy: Policy) -> V.StatusView:
         {"绿色": "green", "黄色": "yellow", "红色": "red"}.get(snap.project.rag or "", "green"))
     index = p.items()
     progress = V.milestone_progress(snap, now, policy, index.milestone_counts)
-    day = V.today(now, policy)
+    day = Q.today(now, policy)
     overdue = index.all.before(day.isoformat())
     zh, en = V.budget_lines(snap, policy)
     words = get_template(policy.template)
@@ -149,11 +150,11 @@ def status_view(p: ProjectData, now: datetime, policy: Policy) -> V.StatusView:
         launch_date=V.iso(snap.project.launch_date), key_date=words.key_date, key_date_en=words.key_date_en,
         overdue=len(overdue),
         blocked=index.blocked,
-        open_issues=len(V.open_issues(snap)),
-        high_risks=sum(1 for r in V.open_risks(snap) if V.risk_score(r) >= policy.red_risk_score),
+        open_issues=len(Q.open_issues(snap)),
+        high_risks=sum(1 for r in Q.open_risks(snap) if Q.risk_score(r) >= policy.red_risk_score),
         budget_line=zh, budget_line_en=en, data_problems=len(snap.problems),
         slips=Clip.of([V.ReasonView(color="orange", text=x.text, text_en=x.text_en)
-                       for x in V.slips_of(snap, p.check, now, policy)], 8))
+                       for x in Q.slips_of(snap, p.check, now, policy)], 8))
 
 
 def milestone_view(p: ProjectData, key: str, now: datetime, policy: Policy) -> V.MilestoneView | V.MessageView:
@@ -192,16 +193,16 @@ def milestone_view(p: ProjectData, key: str, now: datetime, policy: Policy) -> V
                                                due=V.iso(d.due_date), status=V.status_label(d.status))
                               for d in dels], 30),
         criteria=Clip.of([V.CriterionRow(criterion=c.criterion, met=c.met) for c in crits], 30),
-        tasks_open=sum(1 for t in tasks if not V.is_done(t.status)), tasks_total=len(tasks),
+        tasks_open=sum(1 for t in tasks if not Q.is_done(t.status)), tasks_total=len(tasks),
         note=found.note)
 
 
-def _item_list(kind: str, ctx: AskContext, pick: Callable[[V.ItemIndex], list[V.OpenItem]],
+def _item_list(kind: str, ctx: AskContext, pick: Callable[[Q.ItemIndex], list[Q.OpenItem]],
                projects: list[ProjectData]) -> V.ItemListView:
     """`pick` chooses a project's items from its index, already in `by_due` order; only the
     rows the card keeps (LIST_CAP) become view rows, the rest are counted."""
     now = _now(ctx)
-    day = V.today(now, ctx.policy)
+    day = Q.today(now, ctx.policy)
     titles = {"my_tasks": ("我的任务", "My tasks"), "overdue": ("逾期事项", "Overdue items"),
               "this_week": ("本周到期", "Due this week"), "next_week": ("下周到期", "Due next week"),
               "lookup": ("查找结果", "Found")}
@@ -210,7 +211,7 @@ def _item_list(kind: str, ctx: AskContext, pick: Callable[[V.ItemIndex], list[V.
         items = pick(p.items())
         extra: list[V.ItemRow] = []
         if kind == "my_tasks":  # also the asker's open issues (after the dated items)
-            for i in V.open_issues(p.snapshot):
+            for i in Q.open_issues(p.snapshot):
                 if i.owner and i.owner.open_id == ctx.asker:
                     extra.append(V.ItemRow(project=p.name, table="issue", record_id=i.record_id,
                                            name=i.issue, owner_id=ctx.asker, owner_name=i.owner.label(),
@@ -218,7 +219,7 @@ def _item_list(kind: str, ctx: AskContext, pick: Callable[[V.ItemIndex], list[V.
         n = len(items) + len(extra)
         if n:
             total += n
-            shown = [it.to_row(day, p.name) for it in items[:LIST_CAP]]
+            shown = [V.item_row(it, day, p.name) for it in items[:LIST_CAP]]
             shown += extra[:LIST_CAP - len(shown)]
             rows = Clip(items=shown, more=n - len(shown)) if n > LIST_CAP else Clip.of(shown)
             groups.append(V.ItemGroup(project=p.name if len(projects) > 1 else "", rows=rows))
@@ -241,7 +242,7 @@ MY_TASKS_DAYS = 14  # 我的任务 shows what is overdue and what is due in the 
 def my_tasks_view(ctx: AskContext, scope: list[ProjectData], everything: bool = False) -> V.ItemListView:
     """The asker's overdue items and those due in the next `MY_TASKS_DAYS` days (plus open
     issues they own); the rest is counted as "还有 N 项" with a button showing all of them."""
-    day = V.today(_now(ctx), ctx.policy)
+    day = Q.today(_now(ctx), ctx.policy)
     horizon = (day + timedelta(days=MY_TASKS_DAYS)).isoformat()
     if everything:
         view = _item_list("my_tasks", ctx, lambda ix: ix.owned_by(ctx.asker).items, scope)
@@ -257,10 +258,10 @@ def my_tasks_view(ctx: AskContext, scope: list[ProjectData], everything: bool = 
 
 
 def risks_view(p: ProjectData, now: datetime, policy: Policy) -> V.RiskView:
-    risks = V.open_risks(p.snapshot)
+    risks = Q.open_risks(p.snapshot)
     rows = []
     for r in risks:
-        s = V.risk_score(r)
+        s = Q.risk_score(r)
         rows.append(V.RiskRow(risk=r.risk, likelihood=r.likelihood or "", impact=r.impact or "", score=s,
                               level=V.Label(zh=str(s), en=str(s), color=V.risk_color(s, policy)),
                               mitigation=r.mitigation, owner_name=r.owner.label() if r.owner else "",
@@ -282,13 +283,13 @@ def risks_view(p: ProjectData, now: datetime, policy: Policy) -> V.RiskView:
 
 
 def dependencies_view(p: ProjectData, now: datetime, policy: Policy) -> V.DependencyView:
-    day = V.today(now, policy)
+    day = Q.today(now, policy)
     ms = p.snapshot.milestone_by_id()
     rows = [V.DependencyRow(item=d.item, party=d.party,
                             milestones=", ".join(ms[m].code or ms[m].name for m in d.milestones if m in ms),
                             status=V.status_label(d.status), risk_level=d.risk_level or "",
                             needed_by=V.iso(d.needed_by), owner_name=d.owner.label() if d.owner else "",
-                            mitigation=d.mitigation, at_risk=V.dependency_at_risk(d, day, policy))
+                            mitigation=d.mitigation, at_risk=Q.dependency_at_risk(d, day, policy))
             for d in p.snapshot.dependencies]
     rows.sort(key=lambda r: (not r.at_risk, r.status.zh != "待确认", r.needed_by or "9999"))
     return V.DependencyView(project_name=p.name, rows=Clip.of(rows, LIST_CAP),
@@ -298,11 +299,11 @@ def dependencies_view(p: ProjectData, now: datetime, policy: Policy) -> V.Depend
 
 def issues_view(p: ProjectData, now: datetime, policy: Policy) -> V.IssueView:
     rows = []
-    for i in V.open_issues(p.snapshot):
-        lvl = V.issue_level(i, now, policy, p.check)
+    for i in Q.open_issues(p.snapshot):
+        lvl = Q.issue_level(i, now, policy, p.check)
         rows.append(V.IssueRow(record_id=i.record_id, issue=i.issue,
                                owner_name=i.owner.label() if i.owner else "", severity=i.severity or "",
-                               status=V.status_label(i.status), age_days=V.issue_age(i, now, policy),
+                               status=V.status_label(i.status), age_days=Q.issue_age(i, now, policy),
                                level=V.LEVEL_LABEL[lvl]))
     rows.sort(key=lambda r: (-V.LEVEL_BY_NAME[r.level.zh], -r.age_days))
     return V.IssueView(project_name=p.name, rows=Clip.of(rows, LIST_CAP),
@@ -402,7 +403,7 @@ def answer_my_tasks(cmd: Command, ctx: AskContext) -> tuple[str, BaseModel]:
 
 
 def answer_overdue(cmd: Command, ctx: AskContext) -> tuple[str, BaseModel]:
-    day = V.today(_now(ctx), ctx.policy).isoformat()
+    day = Q.today(_now(ctx), ctx.policy).isoformat()
     if ctx.chat_type == "p2p" and not cmd.arg and ctx.current() is None:
         # p2p: the asker's own overdue items across all their projects, grouped by project
         scope = ctx.scope()
@@ -411,14 +412,14 @@ def answer_overdue(cmd: Command, ctx: AskContext) -> tuple[str, BaseModel]:
     p = _require_project(cmd, ctx)
     if isinstance(p, tuple):
         return p
-    day = V.today(_now(ctx), p.policy or ctx.policy).isoformat()
+    day = Q.today(_now(ctx), p.policy or ctx.policy).isoformat()
     return "items", _item_list("overdue", ctx, lambda ix: ix.all.before(day), [p])
 
 
 @on_project
 def answer_due(p: ProjectData, cmd: Command, ctx: AskContext) -> tuple[str, BaseModel]:
     """Due this week (Monday–Sunday), or next week with 下周 / next week in the question."""
-    day = V.today(_now(ctx), p.policy or ctx.policy)
+    day = Q.today(_now(ctx), p.policy or ctx.policy)
     start = day - timedelta(days=day.weekday())
     kind = "this_week"
     if cmd.when == "next_week":

@@ -14,6 +14,7 @@ from typing import Any
 from pydantic import BaseModel
 
 from gtm.bot.cards import views as V
+from gtm.bot.rules import queries as Q
 from gtm.bot.chat.actions import find_row, may_act
 from gtm.bot.cards.button_values import Cancel, Postpone, Progress, TaskDone
 from gtm.bot.chat.parse import Command
@@ -56,7 +57,7 @@ def _value(slug: str, u: Update) -> dict[str, Any]:
 @on_project
 def answer_update(p: ProjectData, cmd: Command, ctx: AskContext) -> tuple[str, BaseModel]:
     now = _now(ctx)
-    got = parse_update(cmd.text, p.snapshot, V.today(now, ctx.policy))
+    got = parse_update(cmd.text, p.snapshot, Q.today(now, ctx.policy))
     if isinstance(got, UpdateProblem):
         return "message", _message("没能识别这条更新", "Could not read this update", got.text, got.text_en,
                                    color="orange")

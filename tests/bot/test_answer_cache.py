@@ -17,6 +17,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "e2e"))
 from botkit import NOW, create_plan, make_runtime, open_test_store, task  # noqa: E402
 
 from gtm.bot.cards import views as V  # noqa: E402
+from gtm.bot.rules import queries as Q
 from gtm.bot.chat.answer_cache import CACHE, AnswerCache, ProjectAnswers  # noqa: E402
 from gtm.bot.chat.ask import answer_incoming, card_to_text  # noqa: E402
 from gtm.bot.chat.parse import parse  # noqa: E402
@@ -124,7 +125,7 @@ def test_cached_check_keeps_what_answers_show_not_notices_and_writes():
     issues = [st for st in full.escalations if st.table == "issue"]
     assert issues and kept.escalations == issues and len(full.escalations) > len(issues)
     for issue in snap.issues:  # the levels answers show are the same
-        assert V.issue_level(issue, NOW, Policy(), kept) == V.issue_level(issue, NOW, Policy(), full)
+        assert Q.issue_level(issue, NOW, Policy(), kept) == Q.issue_level(issue, NOW, Policy(), full)
     assert kept.problems == full.problems and kept.warnings == full.warnings
     assert kept.slips == full.slips  # the report and status card list them (进度影响)
 
@@ -236,7 +237,7 @@ def _old_rows(snap, keep, day, name=""):
 def test_indexed_lists_equal_filter_then_sort(text, asker):
     snap = _KIT.build_snapshot(n_extra_tasks=500)
     policy = Policy()
-    day = V.today(NOW, policy)
+    day = Q.today(NOW, policy)
     start = day - timedelta(days=day.weekday())
     end = start + timedelta(days=6)
     horizon = (day + timedelta(days=14)).isoformat()  # 我的任务: overdue and the next two weeks
@@ -248,7 +249,7 @@ def test_indexed_lists_equal_filter_then_sort(text, asker):
     _, view = view_for(parse(text, []), ctx)
     rows = [r for g in view.groups for r in g.rows.items]
     issues = [r for r in rows if r.table == "issue"]
-    mine = [i for i in V.open_issues(snap) if i.owner and i.owner.open_id == asker] if text == "我的任务" else []
+    mine = [i for i in Q.open_issues(snap) if i.owner and i.owner.open_id == asker] if text == "我的任务" else []
     assert view.total == len(old) + len(mine)
     assert [r.record_id for r in issues] == [i.record_id for i in mine][:max(0, LIST_CAP - len(old))]
     dated = [r for r in rows if r.table != "issue"]
