@@ -16,8 +16,10 @@ from typing import Any, Sequence
 from pydantic import BaseModel, Field
 
 from gtm.bot.cards import views as V
-from gtm.bot.rules import queries as Q
 from gtm.bot.cards.render import Clip, render
+from gtm.bot.checks.check import make_sender
+from gtm.bot.checks.posting import evaluate_or_last_known
+from gtm.bot.rules import queries as Q
 from gtm.bot.rules.raci import reached
 from gtm.schemas.decisions import CheckResult
 from gtm.schemas.plan import PlanSnapshot
@@ -108,9 +110,6 @@ class MonthlyRun:
 
 def run_monthly(runtime: Any, now: datetime, *, post: bool = True, sender: Any = None) -> MonthlyRun:
     """The monthly card for every management person across every active project."""
-    from gtm.bot.checks.check import make_sender
-    from gtm.bot.checks.posting import evaluate_or_last_known
-
     projects = runtime.projects()
     rows, managers = [], {}
     for p in projects:

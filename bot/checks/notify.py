@@ -18,6 +18,7 @@ from datetime import datetime
 from typing import Any, Callable, Literal, Protocol
 
 from gtm.bot.checks import send_once as ledger
+from gtm.bot.rules.quiet import is_quiet, next_send_window
 from gtm.schemas.decisions import Notice
 from gtm.schemas.settings import Policy
 from gtm.sync.errors import (
@@ -73,8 +74,6 @@ def receive_id_type(recipient: str) -> str:
 
 
 def _quiet_fns() -> tuple[Callable[..., bool], Callable[..., datetime]]:
-    from gtm.bot.rules.quiet import is_quiet, next_send_window
-
     return is_quiet, next_send_window
 
 

@@ -6,8 +6,8 @@ from datetime import datetime
 from typing import Sequence
 
 from gtm.bot.cards import views as V
-from gtm.bot.rules import queries as Q
 from gtm.bot.cards.render import Clip, render
+from gtm.bot.rules import queries as Q
 from gtm.schemas.decisions import CheckResult
 from gtm.schemas.plan import PlanSnapshot
 from gtm.schemas.settings import Policy

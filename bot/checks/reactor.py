@@ -18,6 +18,11 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Callable
 
+from gtm.bot.checks.check import make_sender
+from gtm.bot.rules.engine import run_checks
+from gtm.sync.store.ledger import get_states, save_states
+from gtm.sync.writeback import apply, plan_writes
+
 log = logging.getLogger(__name__)
 
 Clock = Callable[[], datetime]
@@ -36,11 +41,6 @@ def react(runtime: Any, project: Any, records: set[tuple[str, str]], now: dateti
           sender: Any = None) -> ReactRun:
     """Run the rules for `records` ((table key, record id)) of `project` at `now`: write their
     derived cells, send their notices, keep their escalation ladder state."""
-    from gtm.bot.checks.check import make_sender
-    from gtm.bot.rules.engine import run_checks
-    from gtm.sync.store.ledger import get_states, save_states
-    from gtm.sync.writeback import apply, plan_writes
-
     mirror = runtime.mirror(project)
     snapshot = mirror.snapshot(now)
     with runtime.store.session() as s:

@@ -14,10 +14,10 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from gtm.bot.cards import views as V
-from gtm.bot.rules import queries as Q
-from gtm.bot.cards.render import Clip, clip_text, plain
-from gtm.bot.rules.raci import reached
+from gtm.bot.cards.render import Clip, clip_text, plain, render
 from gtm.bot.catalogue import days_phrase, working_days_phrase
+from gtm.bot.rules import queries as Q
+from gtm.bot.rules.raci import reached
 from gtm.schemas.decisions import CheckResult
 from gtm.schemas.plan import PlanSnapshot, TaskStatus
 from gtm.schemas.settings import Policy
@@ -252,6 +252,4 @@ def report_archive_row(view: V.WeeklyReportView, sent_at: datetime | None = None
 
 
 def report_card(view: V.WeeklyReportView, locale: str = "zh") -> dict:
-    from gtm.bot.cards.render import render
-
     return render("report", view, locale)

@@ -22,6 +22,7 @@ from typing import Any, Callable
 
 from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST
+from sqlalchemy import text
 
 log = logging.getLogger(__name__)
 
@@ -94,8 +95,6 @@ def feishu_probe(gateway: Any, app_id: str, app_secret: str) -> ProbeFn:
 
 
 def store_probe(store: Any) -> ProbeFn:
-    from sqlalchemy import text
-
     def probe() -> str | None:
         with store.engine.connect() as conn:
             conn.execute(text("SELECT 1")).scalar()

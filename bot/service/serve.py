@@ -21,9 +21,23 @@ from typing import Any
 
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 
-from gtm.bot.service.health import HttpServer, Probe, Readiness, feishu_probe, health_app, store_probe, transport_probe
-from gtm.bot.service.metrics import Metrics
+from gtm.bot.chat.ask import warm_answers
+from gtm.bot.chat.dispatcher import Dispatcher
+from gtm.bot.chat.transports.longconn import LongConnection
+from gtm.bot.chat.transports.webhook import (
+    INSECURE_WARNING,
+    WebhookConfigError,
+    check_webhook_settings,
+    mount,
+)
 from gtm.bot.checks.watchdog import alerts_sent, health_report
+from gtm.bot.service.health import HttpServer, Probe, Readiness, feishu_probe, health_app, store_probe, transport_probe
+from gtm.bot.service.jobs import make_jobset
+from gtm.bot.service.leader import Leader
+from gtm.bot.service.metrics import Metrics
+from gtm.bot.service.scheduler import PlanScheduler
+from gtm.sync.store.ledger import last_ok
+from gtm.sync.subscribe import ensure_subscribed
 
 log = logging.getLogger(__name__)
 
@@ -127,24 +141,18 @@ class Service:
 
     # -- lifecycle ----------------------------------------------------------------------------------
     def start(self) -> "Service":
-        from gtm.bot.chat.dispatcher import Dispatcher
-
         s = self.settings
         secret = s.feishu_app_secret.get_secret_value()
         self.dispatcher = Dispatcher(self.runtime)
         probes = [Probe("feishu", feishu_probe(self.app.gateway, s.feishu_app_id, secret)),
                   Probe("store", store_probe(self.app.store)), Probe("leader", self.leader_probe)]
         if s.transport == "ws":
-            from gtm.bot.chat.transports.longconn import LongConnection
-
             self.transport = LongConnection(s.feishu_app_id, secret, self.dispatcher.dispatch,
                                             domain=s.feishu_domain, bot_open_id=self.dispatcher.bot_open_id)
             probes.append(Probe("longconn", transport_probe(self.transport)))
         self.readiness = Readiness(probes, timeout=min(3.0, s.request_timeout_seconds), extra=self.status)
         web_app = health_app(self.readiness, self.render_metrics)
         if s.transport == "webhook":
-            from gtm.bot.chat.transports.webhook import mount
-
             mount(web_app, self.dispatcher.dispatch, encrypt_key=s.feishu_encrypt_key.get_secret_value(),
                   verification_token=s.feishu_verification_token.get_secret_value(),
                   bot_open_id=self.dispatcher.bot_open_id, insecure=s.webhook_insecure)
@@ -166,8 +174,6 @@ class Service:
         meanwhile): the decoded, indexed plans now; the rules' first run on a thread of its own
         right after. Then `gc.freeze()`: what start-up built lives as long as the process, so the
         cyclic collector stops rescanning it (shorter pauses on the chat path)."""
-        from gtm.bot.chat.ask import warm_answers
-
         t0 = time.perf_counter()
         now = datetime.now(timezone.utc)
         loaded = warm_answers(self.runtime, now, with_check=False)
@@ -178,8 +184,6 @@ class Service:
                          daemon=True).start()
 
     def _start_leader(self) -> None:
-        from gtm.bot.service.leader import Leader
-
         self.leader = Leader(self.settings.database_url, retry_seconds=self.settings.leader_retry_seconds,
                              ttl_seconds=self.settings.leader_ttl_seconds,
                              on_elected=self._elected, on_demoted=self._demoted, on_failure=self._leader_died)
@@ -201,9 +205,6 @@ class Service:
         return None
 
     def _elected(self) -> None:
-        from gtm.bot.service.jobs import make_jobset
-        from gtm.bot.service.scheduler import PlanScheduler
-
         with self._sched_lock:
             if self._stop.is_set():
                 return
@@ -220,8 +221,6 @@ class Service:
 
     def _restore_last_checks(self, projects: list[Any]) -> None:
         """A new leader starts its gauges from the recorded runs (alerts compare against them)."""
-        from gtm.sync.store.ledger import last_ok
-
         try:
             with self.app.store.session() as s:
                 for p in projects:
@@ -252,8 +251,6 @@ class Service:
 
     def _subscribe(self, projects) -> None:
         """Make sure every project's Base sends record-change events (idempotent, read first)."""
-        from gtm.sync.subscribe import ensure_subscribed
-
         for p in projects:
             ok, why = ensure_subscribed(self.app.gateway, p.binding.app_token)
             if not ok:
@@ -317,8 +314,6 @@ def run_serve(app: Any, *, stop_event: threading.Event | None = None) -> int:
     stop = stop_event or threading.Event()
     s = app.settings
     if s.transport == "webhook":
-        from gtm.bot.chat.transports.webhook import INSECURE_WARNING, WebhookConfigError, check_webhook_settings
-
         try:
             check_webhook_settings(s.feishu_encrypt_key.get_secret_value(),
                                    s.feishu_verification_token.get_secret_value(), s.webhook_insecure)
