@@ -17,7 +17,8 @@ from gtm.bot.rules import queries as Q
 from gtm.bot.cards.render import Clip, render
 from gtm.bot.rules.risk import cell_score
 from gtm.bot.chat.parse import Command, Handler, display, normalise, registry
-from gtm.bot.rules.schedule import build_schedule, critical_paths
+from gtm.bot.rules.forecast import build_schedule
+from gtm.bot.rules.schedule import critical_paths
 from gtm.schemas.decisions import CheckResult
 from gtm.schemas.plan import Level3, PlanSnapshot
 from gtm.schemas.settings import Policy

@@ -11,7 +11,7 @@ from datetime import datetime
 from typing import Any
 
 from gtm.bot.cards.factory import NoticeCards
-from gtm.bot.checks.notify import Sender
+from gtm.bot.checks.notify import Sender, SendOutcome
 from gtm.bot.checks.watchdog import HealthIssue, collect, health_notices
 from gtm.bot.failures import explain
 from gtm.bot.rules.data_checks import tells_the_pm
@@ -141,7 +141,7 @@ def remember_status_writes(runtime: Runtime, slug: str, writes: list[Any], now: 
 
 
 def run_check(runtime: Runtime, project: ProjectRuntime, now: datetime, *, dry_run: bool = False,
-              include_digest: bool = True, full: bool = False, sender: Any = None) -> CheckRun:
+              include_digest: bool = True, full: bool = False, sender: Sender | None = None) -> CheckRun:
     """The whole check. `include_digest=False` is the periodic run: overdue/due-soon items wait
     for the morning digest; escalations, budget and gate alerts go out at once."""
     snapshot, result, refresh, drift = evaluate_with_drift(runtime, project, now, full=full)
@@ -193,7 +193,7 @@ def health_extra(warnings: list[str]) -> dict[str, str]:
 
 
 def health_check(runtime: Runtime, project: ProjectRuntime, snapshot: PlanSnapshot, now: datetime,
-                 sender: Any, *, name: str = "", extra: dict[str, str] | None = None
+                 sender: Sender, *, name: str = "", extra: dict[str, str] | None = None
                  ) -> tuple[list[HealthIssue], list[Any]]:
     """The delivery-health watchdog after a check's sends: one alert per cause per day to the PM
     and the admins (the admins only when the PM is unreachable). Never raises."""
@@ -210,7 +210,7 @@ def health_check(runtime: Runtime, project: ProjectRuntime, snapshot: PlanSnapsh
         return [], []
 
 
-def make_sender(runtime: Runtime, slugs: dict[str, str] | None = None):
+def make_sender(runtime: Runtime, slugs: dict[str, str] | None = None) -> Sender:
     """The ledger-backed sender with the product's notice cards.
 
     `slugs` maps project display names to slugs: card buttons carry the slug so a click is routed
@@ -236,7 +236,7 @@ JOB_ZH = {"check": "定时检查", "digest": "每日提醒", "report": "周报",
 
 
 def notify_failure(runtime: Runtime, project: ProjectRuntime, exc: BaseException, now: datetime, *,
-                   job: str = "check", sender: Any = None, log_id: str | None = None) -> list[Any]:
+                   job: str = "check", sender: Sender | None = None, log_id: str | None = None) -> list[SendOutcome]:
     """Tell the project's PM that a scheduled job of theirs failed (Base deleted, access lost …).
 
     One card per project, job and local day (the ledger key carries the date), however often the

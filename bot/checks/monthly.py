@@ -18,9 +18,11 @@ from pydantic import BaseModel, Field
 from gtm.bot.cards import views as V
 from gtm.bot.cards.render import Clip, render
 from gtm.bot.checks.check import make_sender
+from gtm.bot.checks.notify import Sender
 from gtm.bot.checks.posting import evaluate_or_last_known
 from gtm.bot.rules import queries as Q
 from gtm.bot.rules.raci import reached
+from gtm.bot.runtime import Runtime
 from gtm.schemas.decisions import CheckResult
 from gtm.schemas.plan import PlanSnapshot
 from gtm.schemas.settings import Policy
@@ -108,7 +110,7 @@ class MonthlyRun:
     outcomes: list[Any] = field(default_factory=list)
 
 
-def run_monthly(runtime: Any, now: datetime, *, post: bool = True, sender: Any = None) -> MonthlyRun:
+def run_monthly(runtime: Runtime, now: datetime, *, post: bool = True, sender: Sender | None = None) -> MonthlyRun:
     """The monthly card for every management person across every active project."""
     projects = runtime.projects()
     rows, managers = [], {}

@@ -11,6 +11,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from gtm.bot.checks.check import evaluate, make_sender
+from gtm.bot.checks.notify import Sender
 from gtm.bot.checks.portfolio import build_portfolio, portfolio_card
 from gtm.bot.checks.send_once import undelivered
 from gtm.bot.checks.weekly_report import build_weekly_report, report_archive_row, report_card, report_summary
@@ -85,7 +86,7 @@ def _counted(lines: list[str]) -> list[str]:
 
 
 def run_weekly_report(runtime: Runtime, project: ProjectRuntime, now: datetime, *, post: bool = True,
-                      sender: Any = None) -> ReportRun:
+                      sender: Sender | None = None) -> ReportRun:
     """Build the report; with `post`, send it to the project group(s) once, archive it in 周报 and
     keep this week's snapshot for next week's "what changed"."""
     view, card, snapshot = build_report(runtime, project, now)
@@ -122,7 +123,7 @@ class PortfolioRun:
     outcomes: list[Any] = field(default_factory=list)
 
 
-def run_portfolio(runtime: Runtime, now: datetime, *, post: bool = True, sender: Any = None) -> PortfolioRun:
+def run_portfolio(runtime: Runtime, now: datetime, *, post: bool = True, sender: Sender | None = None) -> PortfolioRun:
     """One portfolio card per management person across every active project (not per project)."""
     projects = runtime.projects()
     rows, managers, stale = [], {}, set()

@@ -20,7 +20,7 @@ import math
 import traceback
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
-from typing import Any, Callable, Iterable
+from typing import Any, Callable, Iterable, Protocol
 from zoneinfo import ZoneInfo
 
 from apscheduler.executors.pool import ThreadPoolExecutor
@@ -41,6 +41,12 @@ JobFn = Callable[[str, datetime], Any]
 FailureHook = Callable[[str, str, Exception, datetime, str], None]
 JOB_NAMES = ("check", "digest", "report", "reconcile", "portfolio", "monthly")
 PORTFOLIO = ""  # the project slug passed to the portfolio job: all projects
+
+
+class Scheduled(Protocol):
+    """A project as the schedule sees it (`ProjectRuntime` or a registry row): its slug."""
+
+    slug: str
 
 
 @dataclass
@@ -145,11 +151,11 @@ class JobSpec:
         return out
 
 
-def _slug(p: Any) -> str:
+def _slug(p: str | Scheduled) -> str:
     return p if isinstance(p, str) else p.slug
 
 
-def build_schedule(projects: Iterable[Any], policy_for: Callable[[str], Policy], jobs: JobSet, *,
+def build_schedule(projects: Iterable[str | Scheduled], policy_for: Callable[[str], Policy], jobs: JobSet, *,
                    portfolio_policy: Policy | None = None) -> list[JobSpec]:
     """All jobs for `projects` (slugs or objects with `.slug`); pure, no clock, no scheduler."""
     specs: list[JobSpec] = []
@@ -238,7 +244,7 @@ class PlanScheduler:
     """The running schedule. Start it on the leader only (see `gtm.bot.service.leader`)."""
 
     store: Store | None
-    projects: Iterable[Any]
+    projects: Iterable[str | Scheduled]
     policy_for: Callable[[str], Policy]
     jobs: JobSet
     portfolio_policy: Policy | None = None
@@ -277,7 +283,7 @@ class PlanScheduler:
             self._sched.shutdown(wait=wait)
         self._sched = None
 
-    def reload(self, projects: Iterable[Any]) -> None:
+    def reload(self, projects: Iterable[str | Scheduled]) -> None:
         """Replace the project set (a project added or deactivated) without restarting."""
         self.projects = list(projects)
         new = build_schedule(self.projects, self.policy_for, self.jobs, portfolio_policy=self.portfolio_policy)

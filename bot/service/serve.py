@@ -31,6 +31,7 @@ from gtm.bot.chat.transports.webhook import (
     mount,
 )
 from gtm.bot.checks.watchdog import alerts_sent, health_report
+from gtm.bot.runtime import Runtime
 from gtm.bot.service.health import HttpServer, Probe, Readiness, feishu_probe, health_app, store_probe, transport_probe
 from gtm.bot.service.jobs import make_jobset
 from gtm.bot.service.leader import Leader
@@ -84,7 +85,7 @@ class _ServiceCollector:
 class Service:
     """The running bot. `start()` returns once the HTTP server listens; `stop()` undoes everything."""
 
-    def __init__(self, app: Any, *, reload_seconds: float = PROJECT_RELOAD_SECONDS,
+    def __init__(self, app: Runtime, *, reload_seconds: float = PROJECT_RELOAD_SECONDS,
                  ws_wait: float = 10.0) -> None:
         self.app = app
         self.settings = app.settings
@@ -92,12 +93,12 @@ class Service:
         self.reload_seconds = reload_seconds
         self.ws_wait = ws_wait
         self.metrics = Metrics(app.gateway)
-        self.dispatcher: Any = None
-        self.transport: Any = None
+        self.dispatcher: Dispatcher | None = None
+        self.transport: LongConnection | None = None
         self.http: HttpServer | None = None
         self.readiness: Readiness | None = None
-        self.leader: Any = None
-        self.scheduler: Any = None
+        self.leader: Leader | None = None
+        self.scheduler: PlanScheduler | None = None
         self._sched_lock = threading.RLock()
         self._stop = threading.Event()
         self._watcher: threading.Thread | None = None
@@ -291,7 +292,7 @@ class Service:
         self.stop()
 
 
-def _banner_sandbox(app: Any) -> str:
+def _banner_sandbox(app: Runtime) -> str:
     url = app.sandbox.url if app.sandbox is not None else ""
     line = "!" * 78
     return (f"{line}\n"
@@ -303,7 +304,7 @@ def _banner_sandbox(app: Any) -> str:
             f"{line}")
 
 
-def run_serve(app: Any, *, stop_event: threading.Event | None = None) -> int:
+def run_serve(app: Runtime, *, stop_event: threading.Event | None = None) -> int:
     """Start the service and block until SIGINT/SIGTERM (or `stop_event`); stop cleanly. Exit code."""
     logging.basicConfig(level=getattr(logging, str(app.settings.log_level).upper(), logging.INFO),
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
