@@ -73,7 +73,7 @@ def record_problem(runtime: Runtime, slug: str, source: str, message: str, now: 
     try:
         with runtime.store.session() as s:
             add_system_problem(s, slug, source, message, now=now)
-    except Exception:  # noqa: BLE001
+    except Exception:  # noqa: BLE001 - a failure report must not raise; the log has it
         log.exception("could not record a system problem for %s", slug)
 
 

@@ -132,7 +132,7 @@ def measured(name: str, body: Callable[..., Any], runtime: Runtime, metrics: Met
         started = time.perf_counter()
         try:
             return body(runtime, slug, now, metrics=metrics)
-        except Exception:
+        except Exception:  # counted, then re-raised to the scheduler's boundary (`run_job`)
             if metrics is not None:
                 metrics.job_failures.labels(label, name).inc()
             raise
