@@ -15,7 +15,7 @@ import warnings
 from typing import Any, Callable
 
 from gtm.sandbox import Sandbox, SandboxConfig, im
-from gtm.sandbox.bitable_values import write_record
+from gtm.sandbox.bitable.values import write_record
 from gtm.sandbox.seed import APP_ID, PEOPLE, TENANT_KEY, seed_default
 
 

@@ -14,7 +14,7 @@ from collections import deque
 from typing import Callable
 
 
-# Documented per-app rates (feishu-api.md §5.1), requests per second, by API family.
+# Documented per-app rates (docs/feishu-api.md §5.1), requests per second, by API family.
 DEFAULT_RATES: dict[str, float] = {
     "bitable.read": 20, "bitable.write": 50, "bitable.schema_read": 20, "bitable.schema_write": 10,
     "bitable.app": 20, "im.send": 50, "im.patch": 50, "im.chat": 50, "contact": 50,

@@ -38,7 +38,7 @@ from gtm.sync.store.ledger import NotificationRow
 log = logging.getLogger(__name__)
 
 OutcomeStatus = Literal["sent", "skipped", "queued", "failed", "pending", "dry_run"]
-PER_RECIPIENT_QPS = 5.0  # Feishu: 5 QPS per recipient user and per group chat (feishu-api.md §6.1)
+PER_RECIPIENT_QPS = 5.0  # Feishu: 5 QPS per recipient user and per group chat (docs/feishu-api.md §6.1)
 
 
 class CardFactory(Protocol):

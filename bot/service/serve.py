@@ -32,11 +32,12 @@ from gtm.bot.chat.transports.webhook import (
 )
 from gtm.bot.checks.watchdog import alerts_sent, health_report
 from gtm.bot.runtime import Runtime
-from gtm.bot.service.health import HttpServer, Probe, Readiness, feishu_probe, health_app, store_probe, transport_probe
+from gtm.bot.service.health import Probe, Readiness, feishu_probe, health_app, store_probe, transport_probe
 from gtm.bot.service.jobs import make_jobset
 from gtm.bot.service.leader import Leader
 from gtm.bot.service.metrics import Metrics
 from gtm.bot.service.scheduler import PlanScheduler
+from gtm.sandbox.http_thread import HttpThread
 from gtm.sync.store.ledger import last_ok
 from gtm.sync.subscribe import ensure_subscribed
 
@@ -95,7 +96,7 @@ class Service:
         self.metrics = Metrics(app.gateway)
         self.dispatcher: Dispatcher | None = None
         self.transport: LongConnection | None = None
-        self.http: HttpServer | None = None
+        self.http: HttpThread | None = None
         self.readiness: Readiness | None = None
         self.leader: Leader | None = None
         self.scheduler: PlanScheduler | None = None
@@ -157,7 +158,9 @@ class Service:
             mount(web_app, self.dispatcher.dispatch, encrypt_key=s.feishu_encrypt_key.get_secret_value(),
                   verification_token=s.feishu_verification_token.get_secret_value(),
                   bot_open_id=self.dispatcher.bot_open_id, insecure=s.webhook_insecure)
-        self.http = HttpServer(web_app).start(s.http_host, s.http_port)
+        http = HttpThread(web_app, name="gtm-http")
+        http.start(s.http_host, s.http_port, timeout=10)  # OSError naming host:port when the bind fails
+        self.http = http
         log.info("gtm serve: HTTP on %s (transport %s)", self.http.url, s.transport)
         if self.transport is not None:
             self.transport.start(wait=0)  # the watchdog keeps retrying; /readyz says when it is down

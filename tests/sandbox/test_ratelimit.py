@@ -1,11 +1,11 @@
-"""Rate limits (feishu-api.md §5.1): 429 + 99991400 + x-ogw-ratelimit-* headers when switched on."""
+"""Rate limits (docs/feishu-api.md §5.1): 429 + 99991400 + x-ogw-ratelimit-* headers when switched on."""
 from __future__ import annotations
 
 import pytest
-from bitable_helpers import create_base, raw
 
 from gtm.sandbox import SandboxConfig
 from gtm.sandbox.ratelimit import RateLimiter, classify
+from tests.support.bitable_raw import create_base, raw
 
 
 @pytest.fixture
