@@ -57,9 +57,9 @@ def is_done(status: str | None) -> bool:
 
 # ---- risks, issues, dependencies -----------------------------------------------------------
 def risk_score(risk: Risk) -> int:
-    """风险评分 = 可能性 × 影响 (seed 000), 1–9; else the stored 风险评分 (a row whose levels are
-    still blank); else the typed 风险等级; else 0. The one score every card, the report and the
-    RAG use (`gtm.bot.rules.risk.check_risks` writes likelihood × impact back to the Base)."""
+    """风险评分 = 可能性 × 影响 (docs/seeds/000 §9.2), 1–9; else the stored 风险评分 (a row whose
+    levels are still blank); else the typed 风险等级; else 0. The one score every card, the report
+    and the RAG use (`gtm.bot.rules.risk.check_risks` writes likelihood × impact back to the Base)."""
     score = cell_score(risk.likelihood, risk.impact)
     if score is not None:
         return score
