@@ -23,8 +23,8 @@ from datetime import timedelta
 from gtm.benchmarks.common import BOT_TABLES, Bench, Figure, Stopwatch, now_local, ratio, task_rows
 from gtm.benchmarks.sandbox_side import sb_journal, sb_journal_mark, sb_latencies, sb_people_and_groups, sb_post
 from gtm.bot.chat.answer_cache import CACHE
-from gtm.bot.chat.ask import warm_answers
 from gtm.bot.chat.dispatcher import Dispatcher
+from gtm.bot.chat.snapshots import warm_answers
 from gtm.bot.chat.transports.longconn import LongConnection
 from gtm.bot.runtime import Runtime
 from gtm.schemas.plan import Person

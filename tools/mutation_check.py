@@ -38,6 +38,8 @@ TARGETS: dict[str, list[str]] = {
     **{f"bot/rules/{p.name}": RULE_TESTS for p in sorted((ROOT / "bot" / "rules").glob("*.py"))},
     "bot/checks/send_once.py": ["tests/sync/store/test_ledger.py"],
     "bot/chat/actions.py": ["tests/e2e/test_actions_e2e.py", "tests/e2e/test_click_guards_e2e.py"],
+    "bot/chat/action_effects.py": ["tests/e2e/test_actions_e2e.py", "tests/e2e/test_click_guards_e2e.py"],
+    "bot/chat/permissions.py": ["tests/e2e/test_ownership_e2e.py", "tests/e2e/test_click_guards_e2e.py"],
     "bot/chat/transports/webhook.py": ["tests/bot/chat/test_webhook_guard.py", "tests/e2e/test_webhook_e2e.py"],
 }
 

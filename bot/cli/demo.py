@@ -22,7 +22,7 @@ from rich.markup import escape
 from rich.panel import Panel
 from rich.rule import Rule
 
-from gtm.bot.chat.ask import card_to_text
+from gtm.bot.cards.terminal import card_to_text
 from gtm.bot.chat.dispatcher import Dispatcher
 from gtm.bot.chat.transports.longconn import LongConnection
 from gtm.bot.checks.check import run_check

@@ -13,7 +13,8 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from gtm.bot.chat.ask import ask, card_to_text
+from gtm.bot.cards.terminal import card_to_text
+from gtm.bot.chat.ask import ask
 from gtm.bot.checks.baseline import compare, set_baseline
 from gtm.bot.checks.check import run_check
 from gtm.bot.checks.monthly import monthly_card, run_monthly

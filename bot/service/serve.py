@@ -21,8 +21,8 @@ from typing import Any
 
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 
-from gtm.bot.chat.ask import warm_answers
 from gtm.bot.chat.dispatcher import Dispatcher
+from gtm.bot.chat.snapshots import warm_answers
 from gtm.bot.chat.transports.longconn import LongConnection
 from gtm.bot.chat.transports.webhook import (
     INSECURE_WARNING,

@@ -50,7 +50,8 @@ def test_unlinked_group_gets_link_hint_and_other_tenants_get_nothing(sandbox, se
 
 
 def test_gtm_ask_prints_the_same_answer_in_the_terminal(seed, runtime, plan):
-    from gtm.bot.chat.ask import ask, card_to_text
+    from gtm.bot.cards.terminal import card_to_text
+    from gtm.bot.chat.ask import ask
 
     card = ask(runtime, "我的任务", as_open_id=seed.users["王芳"], now=NOW)
     text = card_to_text(card)

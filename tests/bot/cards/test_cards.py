@@ -20,12 +20,14 @@ from gtm.bot.cards.render import (
     Clip,
     card_bytes,
     check_card,
+    md_escape,
     render,
     template_names,
     walk_elements,
 )
 from gtm.bot.chat.parse import parse
-from gtm.bot.chat.answers import AskContext, ProjectData, answer, view_for
+from gtm.bot.chat.answers import AskContext, answer, view_for
+from gtm.bot.chat.context import ProjectData
 from gtm.bot.cards import views as V
 
 from gtm.bot.cards import views as V  # noqa: F811
@@ -432,6 +434,27 @@ def _without_callback_values(obj):
 
 
 def test_template_set_is_covered():
-    assert set(template_names()) == {"alert", "data_problems", "dependencies", "digest", "escalation", "help",
+    assert set(template_names()) == {"alert", "data_problems", "dependencies", "digest", "error", "escalation", "help",
                                      "issues", "items", "message", "milestone", "not_linked", "portfolio",
                                      "report", "risks", "status", "critical_path", "confirm", "signoff", "workload", "monthly"}
+
+
+def test_error_card_and_the_post_click_line_come_from_templates_with_the_same_content():
+    """The error card (`templates/error.json.j2`) and the line replacing a clicked record's controls
+    (`templates/_outcome.json.j2`) say exactly what the hand-built dicts said before."""
+    from gtm.bot.chat.boundary import error_card
+
+    card = error_card("没能回答：飞书暂时繁忙（日志编号 E1A2B3C4）", "Could not answer: Feishu is busy (log id E1A2B3C4)")
+    assert card == {"schema": "2.0", "config": {"update_multi": True},
+                    "header": {"title": {"tag": "plain_text", "content": "出错了 / Error"}, "template": "red"},
+                    "body": {"elements": [{"tag": "markdown", "content": "没能回答：飞书暂时繁忙（日志编号 E1A2B3C4）\n"
+                                                                         "Could not answer: Feishu is busy (log id E1A2B3C4)"}]}}
+    button = {"tag": "button", "text": {"tag": "plain_text", "content": "完成"},
+              "behaviors": [{"type": "callback", "value": {"p": "x", "t": "task", "r": "rec1", "a": "task_done"}}]}
+    sent = {"schema": "2.0", "config": {"update_multi": True}, "body": {"elements": [button]}}
+    act = parse_action(button["behaviors"][0]["value"])
+    for locale, shown in (("zh", "✅ 已完成 · *Al*"), ("en", "✅ Done · *Al*")):
+        [line] = after_action(sent, act, who="*Al*", locale=locale)["body"]["elements"]
+        assert line == {"tag": "markdown", "content": md_escape(shown, 300),
+                        "i18n_content": {"zh_cn": md_escape("✅ 已完成 · *Al*", 300),
+                                         "en_us": md_escape("✅ Done · *Al*", 300)}}

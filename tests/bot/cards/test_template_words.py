@@ -91,7 +91,7 @@ def test_milestone_card_shows_phase_in_chinese_and_english():
 
 
 def test_p2p_status_of_a_sales_project_uses_that_projects_words():
-    from gtm.bot.chat.answers import ProjectData
+    from gtm.bot.chat.context import ProjectData
 
     gtm_snap, sales_snap = build_snapshot(name="星河"), build_snapshot(name="某客户系统部署")
     gtm_p, sales_p = Policy(template="gtm"), Policy(template="sales")

@@ -11,18 +11,19 @@ from types import SimpleNamespace
 import pytest
 
 from gtm.bot.cards import views as V
-from gtm.bot.chat.answer_cache import CACHE, AnswerCache, ProjectAnswers
-from gtm.bot.chat.ask import answer_incoming, card_to_text
-from gtm.bot.chat.parse import parse
-from gtm.bot.chat.answers import LIST_CAP, AskContext, view_for
 from gtm.bot.rules import queries as Q
+from gtm.bot.chat.answer_cache import CACHE, AnswerCache, ProjectAnswers
+from gtm.bot.cards.terminal import card_to_text
+from gtm.bot.chat.ask import answer_incoming
+from gtm.bot.chat.parse import parse
+from gtm.bot.chat.answers import AskContext, view_for
+from gtm.bot.chat.item_lists import LIST_CAP
 from gtm.schemas.decisions import EscalationState
 from gtm.schemas.settings import Policy
 from gtm.schemas.tables import table
 from tests.support.plans import NOW, create_plan, task
 from tests.support.runtime import make_runtime, open_test_store
 from tests.support.snapshots import ALICE, build_snapshot
-
 
 
 @pytest.fixture

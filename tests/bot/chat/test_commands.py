@@ -120,7 +120,7 @@ def test_original_text_is_kept_as_typed_and_unknown_offers_three_intents():
 
 
 def test_one_new_command_is_one_registry_entry():
-    from gtm.bot.chat.parse import Intent, register, registry
+    from gtm.bot.chat.intents import Intent, register, registry
     from gtm.bot.cards.views import MessageView
 
     def hello(cmd, ctx):

@@ -6,7 +6,7 @@ import threading
 
 import pytest
 
-from gtm.bot.chat.ask import card_to_text
+from gtm.bot.cards.terminal import card_to_text
 from gtm.bot.chat.dispatcher import Dispatcher, reply_uuid
 from gtm.bot.chat.transports import Incoming
 from tests.support.plans import NOW
@@ -116,7 +116,7 @@ def test_card_to_text_renders_tables_charts_and_buttons():
     lines = out.splitlines()
     head = next(i for i, line in enumerate(lines) if line.startswith("任务"))
     assert lines[head + 2].startswith("准备物料") and "延期" in lines[head + 2]
-    from gtm.bot.chat.ask import _width
+    from gtm.bot.cards.terminal import _width
 
     def col(line: str, word: str) -> int:
         return _width(line[:line.index(word)])
