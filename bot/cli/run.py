@@ -16,7 +16,7 @@ from rich.table import Table
 from gtm.bot.cards.terminal import card_to_text
 from gtm.bot.chat.ask import ask
 from gtm.bot.checks.baseline import compare, set_baseline
-from gtm.bot.checks.check import run_check
+from gtm.bot.checks import check
 from gtm.bot.checks.monthly import monthly_card, run_monthly
 from gtm.bot.checks.portfolio import portfolio_card
 from gtm.bot.checks.posting import run_portfolio, run_weekly_report
@@ -101,7 +101,7 @@ def run_check_cli(app: Runtime, project: str | None, now_fn: NowFn, dry_run: boo
 def _check_one(app: Runtime, p: ProjectRuntime, now_fn: NowFn, dry_run: bool, as_json: bool = False) -> dict[str, Any]:
     """Check one project; print its summary (or, with `as_json`, only return it)."""
     now = now_fn(p.tz)
-    run = run_check(app, p, now, dry_run=dry_run)
+    run = check.run_check(app, p, now, dry_run=dry_run)  # looked up per call: tests substitute it
     rag = run.result.rag
     result = {"project": p.slug, "as_of": now.isoformat(), "rag": rag.color,
               "explanation": rag.explanation("zh"), "explanation_en": rag.explanation("en"),
