@@ -14,10 +14,15 @@ from dataclasses import dataclass, field
 from lark_oapi.api.contact.v3 import GetUserRequest
 from lark_oapi.api.im.v1 import GetChatRequest
 
+from gtm.bot.runtime import Runtime
 from gtm.bot.validate import BadArgument, check_chat_id
 from gtm.schemas import tables as T
+from gtm.schemas.templates import get_template
+from gtm.sync.access import _resolve_emails
 from gtm.sync.errors import FeishuError, NotFound, ScopeError
 from gtm.sync.gateway import Gateway
+from gtm.sync.store.base import Store
+from gtm.sync.store.registry import get_project, list_projects
 
 CHAT_GONE_CODES = {232011, 232009, 232010, 230002}
 USER_GONE_CODES = {41050, 40001, 1220001}
@@ -62,8 +67,6 @@ def resolve_person(gw: Gateway, who: str, role: str) -> tuple[str | None, str]:
     """An open_id for `who` (open_id or email); (None, why) when the directory has no such person.
 
     A user_id (neither ou_… nor an email) is passed through unchecked as ("", "")."""
-    from gtm.sync.access import _resolve_emails
-
     if "@" in who:
         try:
             oid = _resolve_emails(gw, [who]).get(who.lower())
@@ -100,10 +103,8 @@ def role_en(role: str) -> str:
     return "PM" if role == pm_zh() else ("admin" if role == ADMIN_ZH else role)
 
 
-def bound_elsewhere(store, slug: str, chats: list[str]) -> dict[str, str]:
+def bound_elsewhere(store: Store, slug: str, chats: list[str]) -> dict[str, str]:
     """chat id → slug of another active project that already has it."""
-    from gtm.sync.store.registry import list_projects
-
     found: dict[str, str] = {}
     with store.session() as s:
         for other in list_projects(s, active_only=True):
@@ -115,11 +116,9 @@ def bound_elsewhere(store, slug: str, chats: list[str]) -> dict[str, str]:
     return found
 
 
-def preflight(app, slug: str, *, chats: list[str], pm: str | None, admins: list[str], template: str,
+def preflight(app: Runtime, slug: str, *, chats: list[str], pm: str | None, admins: list[str], template: str,
               move: bool) -> Preflight:
     """Resolve every argument of `gtm init` before the Base is made (read-only calls only)."""
-    from gtm.schemas.templates import get_template
-
     out = Preflight()
     try:
         get_template(template)
@@ -162,10 +161,8 @@ def preflight(app, slug: str, *, chats: list[str], pm: str | None, admins: list[
     return out
 
 
-def apply_moves(store, moves: dict[str, str]) -> None:
+def apply_moves(store: Store, moves: dict[str, str]) -> None:
     """Take the moved chats off the projects they leave (after the new project is registered)."""
-    from gtm.sync.store.registry import get_project
-
     with store.session() as s:
         for chat, other in moves.items():
             row = get_project(s, other)
