@@ -124,7 +124,7 @@ def run_demo(*, once: bool = False, port: int = 0, lang: str = "zh", now: dateti
             row.policy_overrides = {"quiet_start": "00:00", "quiet_end": "00:00", "quiet_on_non_working_days": False}
 
         ensure_subscribed(gateway, result.binding.app_token)
-        access = grant_access(gateway, result.binding.app_token, chat_ids=[seed.chat_id],
+        grant_access(gateway, result.binding.app_token, chat_ids=[seed.chat_id],
                               pm_open_id=people["张伟"], admins=[people["李娜"]])
         console.print(f"① 已建多维表格 / Base provisioned: {result.base_url}  "
                       f"({sum(result.created.values())} 项, {result.writes} 次写入 / writes)；"
