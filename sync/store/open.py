@@ -1,36 +1,32 @@
 """Open the state store and bring its schema to the latest migration.
 
-`open_store(url)` works for `sqlite:///path` and `postgresql://…`; it runs `alembic upgrade head`
-with a config built in code (no alembic.ini at run time). Two replicas starting together do not
-race: PostgreSQL serialises the upgrade with an advisory lock, SQLite with a file lock.
+`open_store(url)` works for `sqlite:///path` and `postgresql://…`. A database already at the
+latest revision (`gtm.sync.store.revisions.at_head`, read without alembic) is opened as it is;
+otherwise it runs `alembic upgrade head` through `gtm.sync.store.migrate`, which is imported only
+then (`MIGRATE`, by name as the CLI's command registry does), so a service starting on a migrated
+store never loads alembic and Mako. Two replicas starting together do not race: PostgreSQL
+serialises the upgrade with an advisory lock, SQLite with a file lock.
 """
 from __future__ import annotations
 
-import fcntl
 import importlib
-import tempfile
-from contextlib import contextmanager
 from pathlib import Path
-from typing import Iterator
 from urllib.parse import unquote
 
-from alembic import command
-from alembic.autogenerate import compare_metadata
-from alembic.config import Config
-from alembic.runtime.migration import MigrationContext
-from alembic.script import ScriptDirectory
-from sqlalchemy import MetaData, text
-from sqlalchemy.engine import Connection, Engine, make_url
+from sqlalchemy import MetaData
+from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, SQLAlchemyError
 
 from gtm.sync.store.base import Base, Store, make_engine
+from gtm.sync.store.revisions import at_head
 
 # alembic resolves "package:folder" through importlib.resources (works from an installed wheel)
 MIGRATIONS_LOCATION = "gtm.sync.store:migrations"
+# alembic's side of opening a store (upgrade); imported by name only when a migration is due
+MIGRATE = "gtm.sync.store.migrate"
 # every module that declares models on Base; a missing optional module is skipped
 MODEL_MODULES = ("gtm.sync.store.registry", "gtm.sync.store.ledger", "gtm.sync.store.mirror",
                  "gtm.sync.store.ratelimit", "gtm.sync.store.cells")
-MIGRATION_LOCK_KEY = 0x67746D5F6D696772  # "gtm_migr": the advisory lock held while upgrading
 
 
 def load_models() -> MetaData:
@@ -44,18 +40,6 @@ def load_models() -> MetaData:
     return Base.metadata
 
 
-def alembic_config(url: str | None = None, connection: Connection | None = None) -> Config:
-    """An alembic Config pointing at our migrations, built in code."""
-    cfg = Config()
-    cfg.set_main_option("script_location", MIGRATIONS_LOCATION)
-    cfg.set_main_option("path_separator", "os")
-    if url:
-        cfg.set_main_option("sqlalchemy.url", url.replace("%", "%%"))
-    if connection is not None:
-        cfg.attributes["connection"] = connection
-    return cfg
-
-
 def sqlite_path(url: str) -> Path | None:
     """The database file of a sqlite URL (None for in-memory databases and other backends)."""
     if not url.startswith("sqlite"):
@@ -67,31 +51,6 @@ def sqlite_path(url: str) -> Path | None:
     if not rest or rest == ":memory:":
         return None
     return Path(rest)
-
-
-@contextmanager
-def _file_lock(path: Path) -> Iterator[None]:
-    with open(path, "a+") as fh:
-        fcntl.flock(fh.fileno(), fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(fh.fileno(), fcntl.LOCK_UN)
-
-
-def upgrade(engine: Engine, revision: str = "head") -> None:
-    """Run the migrations up to `revision` on `engine`, one process at a time."""
-    load_models()
-    path = sqlite_path(engine.url.render_as_string(hide_password=False))
-    if path is not None:
-        with _file_lock(path.with_name(path.name + ".migrate.lock")):
-            with engine.begin() as conn:
-                command.upgrade(alembic_config(connection=conn), revision)
-        return
-    with engine.begin() as conn:
-        if conn.dialect.name == "postgresql":
-            conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": MIGRATION_LOCK_KEY})
-        command.upgrade(alembic_config(connection=conn), revision)
 
 
 URL_EXAMPLE = "e.g. GTM_DATABASE_URL=sqlite:///gtm.db or postgresql://gtm@db.internal:5432/gtm"
@@ -161,7 +120,9 @@ def open_store(url: str, *, migrate: bool = True, **engine_kw) -> Store:
         raise StoreOpenError(describe_store_error(exc, url)) from exc
     if migrate:
         try:
-            upgrade(store.engine)
+            load_models()
+            if not at_head(store.engine):
+                importlib.import_module(MIGRATE).upgrade(store.engine)
         except (SQLAlchemyError, OSError) as exc:
             store.dispose()
             raise StoreOpenError(describe_store_error(exc, url)) from exc
@@ -169,47 +130,3 @@ def open_store(url: str, *, migrate: bool = True, **engine_kw) -> Store:
             store.dispose()
             raise
     return store
-
-
-def current_revision(engine: Engine) -> str | None:
-    with engine.connect() as conn:
-        return MigrationContext.configure(conn).get_current_revision()
-
-
-def head_revision() -> str | None:
-    return ScriptDirectory.from_config(alembic_config()).get_current_head()
-
-
-def schema_drift(engine: Engine) -> list:
-    """Differences between the migrated database and the models (empty: none). `alembic check`."""
-    metadata = load_models()
-    with engine.connect() as conn:
-        ctx = MigrationContext.configure(conn, opts={"compare_type": True})
-        return compare_metadata(ctx, metadata)
-
-
-def make_revision(message: str, rev_id: str | None = None) -> str | None:
-    """Autogenerate a new revision from the models (developer tool; `python -m gtm.sync.store.open`).
-
-    Compares the models with a scratch SQLite database upgraded to the current head.
-    """
-    load_models()
-    with tempfile.TemporaryDirectory() as tmp:
-        url = f"sqlite:///{Path(tmp) / 'scratch.db'}"
-        engine = make_engine(url)
-        try:
-            upgrade(engine)
-            with engine.begin() as conn:
-                script = command.revision(alembic_config(connection=conn), message=message,
-                                          autogenerate=True, rev_id=rev_id)
-        finally:
-            engine.dispose()
-    if script is None:
-        return None
-    return script.path if not isinstance(script, list) else script[0].path
-
-
-if __name__ == "__main__":  # pragma: no cover - developer tool
-    import sys
-
-    print(make_revision(sys.argv[1] if len(sys.argv) > 1 else "schema change"))

@@ -14,7 +14,7 @@ from gtm.bot.rules.calendar import WorkCalendar, sources_text
 from gtm.schemas.settings import Policy, Settings
 from gtm.schemas.settings_table import BY_ENV, check_live
 from gtm.sync.store.base import Store
-from gtm.sync.store.open import current_revision, head_revision
+from gtm.sync.store.migrate import current_revision, head_revision
 from gtm.sync.store.registry import list_projects
 
 LOCAL_HOSTS = ("http://127.0.0.1", "http://localhost", "http://[::1]")

@@ -5,20 +5,14 @@ import threading
 
 from sqlalchemy import inspect
 
-from gtm.sync.store.open import (
-    current_revision,
-    head_revision,
-    load_models,
-    open_store,
-    schema_drift,
-    sqlite_path,
-)
+from gtm.sync.store.migrate import current_revision, head_revision, schema_drift
+from gtm.sync.store.open import load_models, open_store, sqlite_path
 
 
 def test_migrated_schema_matches_the_models(store):
     assert current_revision(store.engine) == head_revision()
     drift = schema_drift(store.engine)
-    assert drift == [], f"models and migrations differ; regenerate with `python -m gtm.sync.store.open MSG`: {drift}"
+    assert drift == [], f"models and migrations differ; regenerate with `python -m gtm.sync.store.migrate MSG`: {drift}"
     tables = set(inspect(store.engine).get_table_names())
     assert set(load_models().tables) <= tables
     assert {"projects", "notifications", "escalation_states", "processed_events", "weekly_snapshots",

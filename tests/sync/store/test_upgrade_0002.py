@@ -7,7 +7,8 @@ from alembic import command
 from sqlalchemy import text
 
 from gtm.sync.store.base import make_engine
-from gtm.sync.store.open import alembic_config, current_revision, head_revision, open_store
+from gtm.sync.store.migrate import alembic_config, current_revision, head_revision
+from gtm.sync.store.open import open_store
 
 
 def test_0001_store_upgrades_and_keeps_its_rows(store_url):
