@@ -50,11 +50,6 @@ def test_a_store_from_a_newer_release_still_meets_alembic(store_url):
 
 PROBE = """
 import sys
-
-from gtm.sync.store.base import make_engine
-from gtm.sync.store.migrate import (
-from gtm.sync.store.open import open_store
-from gtm.sync.store.revisions import (
 from gtm.sync.store.open import open_store
 open_store(sys.argv[1]).dispose()
 print("ALEMBIC", "alembic" in sys.modules, "mako" in sys.modules)
