@@ -92,8 +92,10 @@ def evaluate(runtime: Runtime, project: ProjectRuntime, now: datetime, *, refres
 
 
 def evaluate_with_drift(runtime: Runtime, project: ProjectRuntime, now: datetime, *, refresh: bool = True,
-                        full: bool = False) -> tuple[PlanSnapshot, CheckResult, Any, DriftReport | None]:
-    """`evaluate`, plus the schema-drift comparison every refreshing sync makes first."""
+                        full: bool = False, urgent_only: bool = False
+                        ) -> tuple[PlanSnapshot, CheckResult, Any, DriftReport | None]:
+    """`evaluate`, plus the schema-drift comparison every refreshing sync makes first.
+    `urgent_only`: the result keeps no digest notice (`run_checks`)."""
     mirror = runtime.mirror(project)
     drift = mirror.check_schema(now) if refresh else None
     report = mirror.refresh(now, full=full, tables_full=drift.changed_tables if drift else ()) if refresh else None
@@ -101,7 +103,7 @@ def evaluate_with_drift(runtime: Runtime, project: ProjectRuntime, now: datetime
     with runtime.store.session() as s:
         states = get_states(s, project.slug)
     result = run_checks(snapshot, now, project.policy, states,
-                        service_set=service_overdue(runtime, project, snapshot))
+                        service_set=service_overdue(runtime, project, snapshot), urgent_only=urgent_only)
     for g in snapshot.blind:  # say what cannot be judged, never a silent "0 items"
         result.warnings.append(g.describe(project.policy.locale))
     return snapshot, result, report, drift
@@ -143,8 +145,11 @@ def remember_status_writes(runtime: Runtime, slug: str, writes: list[Any], now: 
 def run_check(runtime: Runtime, project: ProjectRuntime, now: datetime, *, dry_run: bool = False,
               include_digest: bool = True, full: bool = False, sender: Sender | None = None) -> CheckRun:
     """The whole check. `include_digest=False` is the periodic run: overdue/due-soon items wait
-    for the morning digest; escalations, budget and gate alerts go out at once."""
-    snapshot, result, refresh, drift = evaluate_with_drift(runtime, project, now, full=full)
+    for the morning digest; escalations, budget and gate alerts go out at once. Its rules keep no
+    digest notice at all (`urgent_only`): on a large plan those are most of the notices, and they
+    would only be dropped below."""
+    snapshot, result, refresh, drift = evaluate_with_drift(runtime, project, now, full=full,
+                                                           urgent_only=not include_digest)
     run = CheckRun(project.slug, now, snapshot, result, refresh=refresh, dry_run=dry_run, drift=drift)
     mirror = runtime.mirror(project)
     plan = plan_writes(result.writes, mirror)

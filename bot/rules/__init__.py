@@ -16,7 +16,7 @@ from gtm.schemas.decisions import CellWrite, EscalationState, Notice, Reason, Re
 from gtm.schemas.plan import DataProblem, Person, PlanSnapshot, clip_text
 from gtm.schemas.settings import Policy
 
-__all__ = ["RuleResult", "digest_mode", "local_date", "require_aware", "ref", "label_of", "owner_route",
+__all__ = ["RuleResult", "digest_mode", "urgent_mode", "local_date", "require_aware", "ref", "label_of", "owner_route",
            "make_notice", "make_write", "problem", "utc_key"]
 
 
@@ -52,10 +52,31 @@ class _IssueStates(list):
         return self
 
 
+class _UrgentNotices(list):
+    """Keeps the notices that go out at once (`digest=False`); the morning digest's are dropped."""
+
+    __slots__ = ()
+
+    def append(self, item: Notice) -> None:
+        if not item.digest:
+            super().append(item)
+
+    def extend(self, items: object) -> None:
+        super().extend(n for n in items if not n.digest)  # type: ignore[attr-defined]
+
+    def __iadd__(self, items: object) -> "_UrgentNotices":  # type: ignore[override]
+        self.extend(items)
+        return self
+
+
 # Set by `digest_mode()` for the running thread (or task): rules started under it keep no notices,
 # no cell writes and only the issues' escalation states. Every decision is still made the same way
 # (RAG, problems, warnings, slips come out identical); only what the answers never read is not kept.
 _DIGEST: ContextVar[bool] = ContextVar("gtm_rules_digest", default=False)
+# Set by `urgent_mode()`: the periodic check, which sends only what cannot wait for the morning
+# digest, keeps no digest notice (on a 100,000-item plan ~19,000 of them, ~40 MB held at once for
+# nothing: the check drops them before the sender); every other output is the full run's.
+_URGENT: ContextVar[bool] = ContextVar("gtm_rules_urgent", default=False)
 
 
 @contextmanager
@@ -67,8 +88,19 @@ def digest_mode() -> Iterator[None]:
         _DIGEST.reset(token)
 
 
+@contextmanager
+def urgent_mode() -> Iterator[None]:
+    token = _URGENT.set(True)
+    try:
+        yield
+    finally:
+        _URGENT.reset(token)
+
+
 def _notices() -> list[Notice]:
-    return _Dropped() if _DIGEST.get() else []
+    if _DIGEST.get():
+        return _Dropped()
+    return _UrgentNotices() if _URGENT.get() else []
 
 
 def _writes() -> list[CellWrite]:

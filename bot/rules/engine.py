@@ -9,7 +9,7 @@ from __future__ import annotations
 import gc
 from datetime import datetime
 
-from gtm.bot.rules import RuleResult, digest_mode, require_aware
+from gtm.bot.rules import RuleResult, digest_mode, require_aware, urgent_mode
 from gtm.bot.rules.baseline import check_baseline
 from gtm.bot.rules.budget import check_budget
 from gtm.bot.rules.sales import check_sales_fields
@@ -32,7 +32,8 @@ from gtm.schemas.settings import Policy
 def run_checks(snapshot: PlanSnapshot, now: datetime, policy: Policy,
                states: dict[tuple[str, str], EscalationState] | None = None,
                calendar: WorkCalendar | None = None,
-               service_set: frozenset[tuple[str, str]] = frozenset(), *, digest: bool = False) -> CheckResult:
+               service_set: frozenset[tuple[str, str]] = frozenset(), *, digest: bool = False,
+               urgent_only: bool = False) -> CheckResult:
     """All rules. `states` maps (table key, record id) to the stored ladder state;
     `service_set` names the rows whose 延期 the service wrote (only those it may lift).
 
@@ -40,6 +41,9 @@ def run_checks(snapshot: PlanSnapshot, now: datetime, policy: Policy,
     writes are kept, and of the escalation states only the issues' (`digest_mode`). On a
     100,000-item plan a full result holds ~27,000 notices and ~76,000 writes at once (≈160 MB);
     a digest run builds each and drops it at once, so its memory stays near the snapshot's.
+
+    `urgent_only=True` (the periodic check, which leaves overdue / due-soon items to the morning
+    digest): the full result without the notices marked `digest`, each dropped as it is made.
 
     The cyclic garbage collector is paused for the run: the rules allocate ~10^5 small,
     acyclic decision objects next to a large snapshot, and the collector's repeated passes over
@@ -49,6 +53,10 @@ def run_checks(snapshot: PlanSnapshot, now: datetime, policy: Policy,
     was_enabled = gc.isenabled()
     gc.disable()
     try:
+        if urgent_only and not digest:
+            with urgent_mode():
+                result = _run(snapshot, now, policy, states, calendar, service_set)
+            return result.model_copy(update={"notices": list(result.notices)})
         if not digest:
             return _run(snapshot, now, policy, states, calendar, service_set)
         with digest_mode():

@@ -122,3 +122,20 @@ def test_digest_run_decides_the_same_and_keeps_no_notices_or_writes():
     assert issues and digest.escalations == issues and len(full.escalations) > len(issues)
     # the mode ends with the run: a full run afterwards keeps everything again
     assert run_checks(snap, now, Policy(), {}).notices == full.notices
+
+
+def test_urgent_only_run_is_the_full_run_without_the_digest_notices():
+    """`urgent_only=True` (the periodic check): every write, escalation state, RAG, problem,
+    warning and slip of the full run, and its notices that go out at once, in the same order."""
+    from gtm.benchmarks.rules_speed import generate_plan
+
+    now = at(2025, 9, 16, 10)
+    snap = generate_plan(3000, now)
+    full = run_checks(snap, now, Policy(), {})
+    urgent = run_checks(snap, now, Policy(), {}, urgent_only=True)
+    assert any(n.digest for n in full.notices) and any(not n.digest for n in full.notices)
+    assert urgent.notices == [n for n in full.notices if not n.digest] and type(urgent.notices) is list
+    assert urgent.writes == full.writes and urgent.escalations == full.escalations
+    assert urgent.rag == full.rag and urgent.problems == full.problems
+    assert urgent.warnings == full.warnings and urgent.slips == full.slips
+    assert run_checks(snap, now, Policy(), {}).notices == full.notices  # the mode ends with the run
