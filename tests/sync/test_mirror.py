@@ -249,3 +249,16 @@ def test_listeners_hear_each_change_once(plan, gateway, sandbox, store, seed):
     edit(sandbox, b, "task", ids[0], {"任务名称": "改过的名字"}, seed.users["member"])
     m.refresh_records("task", [ids[0]])
     assert len(heard) == 2 and heard[1]["task"] > heard[0]["task"]
+
+
+def test_stored_fields_read_as_the_standard_library_reads_them():
+    """The start-up's JSON reader (orjson) gives the same cells as `json.loads`, NaN included."""
+    import json
+
+    from gtm.sync.mirror import stored_fields
+
+    for text in ('{"任务名称": [{"type": "text", "text": "发布\\u4e2d"}], "进度": 0.25, "计划结束": 1798905600000}',
+                 '{"负责人": [{"id": "ou_1", "name": "王芳"}], "备注": null, "完成": true, "x": []}',
+                 '{"预算": NaN, "y": -Infinity}', b'{"a": 1}'):
+        got, want = stored_fields(text), json.loads(text)
+        assert repr(got) == repr(want) and type(got) is dict
