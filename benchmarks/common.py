@@ -276,7 +276,7 @@ class Bench:
 
     def fresh_gateway(self):
         """A product gateway (real limiter, real sleeps) with its own counters."""
-        from gtm.sync.gateway import Gateway
+        from gtm.sync.feishu.gateway import Gateway
 
         return Gateway(self.seed.app_id, self.seed.app_secret, self.url, timeout=60)
 

@@ -45,7 +45,7 @@ class World:
         from gtm.sandbox import Sandbox, SandboxConfig
         from gtm.sandbox.seed import seed_default
         from gtm.schemas.settings import Settings
-        from gtm.sync.gateway import Gateway
+        from gtm.sync.feishu.gateway import Gateway
         from gtm.sync.store.open import open_store
 
         self.sb = Sandbox(SandboxConfig())
@@ -288,7 +288,7 @@ def f_delivery(w: World) -> FaultRow:
 def f_rate_limit(w: World) -> FaultRow:
     from gtm.bot import dispatcher as D
     from gtm.bot.transports import Incoming
-    from gtm.sync.gateway import Gateway
+    from gtm.sync.feishu.gateway import Gateway
 
     seed = w.seed
     waits: list[float] = []

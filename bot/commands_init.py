@@ -14,7 +14,7 @@ from rich.markup import escape
 
 from gtm.bot.progress import step_progress
 
-from gtm.sync.errors import FeishuError
+from gtm.sync.feishu.errors import FeishuError
 from gtm.sync.writeback import WriteBackError, WriteRefused
 
 LOCAL_ORIGINS = ("http://127.0.0.1", "http://localhost", "http://[::1]")

@@ -10,7 +10,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from gtm.bot.runtime import ProjectNotFound
-from gtm.sync.errors import FeishuError
+from gtm.sync.feishu.errors import FeishuError
 
 NowFn = Callable[[Any], datetime]
 console = Console()

@@ -15,8 +15,8 @@ from typing import Any, Callable
 from pydantic import SecretStr
 
 from gtm.schemas.settings import Settings, load_settings
-from gtm.sync.gateway import Gateway, gateway_from_settings
-from gtm.sync.ratelimit_shared import shared_limiter_for
+from gtm.sync.feishu.gateway import Gateway, gateway_from_settings
+from gtm.sync.feishu.ratelimit_shared import shared_limiter_for
 from gtm.sync.store.base import Store
 
 log = logging.getLogger(__name__)

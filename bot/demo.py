@@ -93,7 +93,7 @@ def run_demo(*, once: bool = False, port: int = 0, lang: str = "zh", now: dateti
     from gtm.bot.weekly import run_weekly_report
     from gtm.schemas.settings import load_settings
     from gtm.sync.access import grant_access
-    from gtm.sync.gateway import gateway_from_settings
+    from gtm.sync.feishu.gateway import gateway_from_settings
     from gtm.sync.provision import provision, register_project
     from gtm.sync.store.open import open_store
 

@@ -46,7 +46,7 @@ from lark_oapi.api.im.v1 import (
 from gtm.bot.failures import log_failure
 from gtm.bot.reactor import EditReactor
 from gtm.bot.transports import Incoming
-from gtm.sync.errors import RateLimited
+from gtm.sync.feishu.errors import RateLimited
 from gtm.sync.store.ledger import claim_event, mark_event_done, release_event
 
 log = logging.getLogger(__name__)

@@ -25,7 +25,7 @@ from gtm.bot.scopes import (
     describe_missing,
     need,
 )
-from gtm.sync.errors import AuthError, FeishuError, NotFound, ScopeError, TransientError
+from gtm.sync.feishu.errors import AuthError, FeishuError, NotFound, ScopeError, TransientError
 
 OK, MISSING, WARN, SKIPPED = "ok", "missing", "warn", "skipped"
 PROBE_MESSAGE_ID = "om_gtm_doctor_probe_0000000000"  # made up: only the scope check matters

@@ -14,7 +14,7 @@ import logging
 import secrets
 from dataclasses import dataclass
 
-from gtm.sync.errors import (
+from gtm.sync.feishu.errors import (
     AuthError,
     FeishuError,
     NotFound,

@@ -20,7 +20,7 @@ from typing import Any, Callable, Literal, Protocol
 from gtm.bot import ledger
 from gtm.schemas.decisions import Notice
 from gtm.schemas.settings import Policy
-from gtm.sync.errors import (
+from gtm.sync.feishu.errors import (
     AuthError,
     FeishuError,
     PermissionDenied,
@@ -29,7 +29,7 @@ from gtm.sync.errors import (
     SendRejected,
     TransientError,
 )
-from gtm.sync.gateway import Gateway, RateLimiter
+from gtm.sync.feishu.gateway import Gateway, RateLimiter
 from gtm.sync.store.base import Store
 from gtm.sync.store.ledger import NotificationRow
 

@@ -16,8 +16,8 @@ from lark_oapi.api.im.v1 import GetChatRequest
 
 from gtm.bot.validate import BadArgument, check_chat_id
 from gtm.schemas import tables as T
-from gtm.sync.errors import FeishuError, NotFound, ScopeError
-from gtm.sync.gateway import Gateway
+from gtm.sync.feishu.errors import FeishuError, NotFound, ScopeError
+from gtm.sync.feishu.gateway import Gateway
 
 CHAT_GONE_CODES = {232011, 232009, 232010, 230002}
 USER_GONE_CODES = {41050, 40001, 1220001}

@@ -12,7 +12,7 @@ from typing import Any
 
 from gtm.schemas.settings import Policy, Settings
 from gtm.sync.binding import BaseBinding
-from gtm.sync.gateway import Gateway
+from gtm.sync.feishu.gateway import Gateway
 from gtm.sync.store.base import Store
 from gtm.sync.store.registry import ProjectRow, list_projects
 

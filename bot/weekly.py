@@ -51,7 +51,7 @@ def evaluate_or_last_known(runtime: Runtime, project: ProjectRuntime, now: datet
     mirrored, with the failure recorded as a 系统问题 of this project. So the PM's report still goes
     out and says what is wrong instead of silently not arriving. Returns (snapshot, check, error):
     `error` is "" when the data is fresh."""
-    from gtm.sync.errors import FeishuError
+    from gtm.sync.feishu.errors import FeishuError
 
     try:
         snapshot, check, _ = evaluate(runtime, project, now, refresh=refresh)
@@ -93,7 +93,7 @@ def run_weekly_report(runtime: Runtime, project: ProjectRuntime, now: datetime, 
     from gtm.bot.report import report_archive_row, report_summary
     from gtm.sync.create import create_record
     from gtm.sync.store.ledger import save_snapshot
-    from gtm.sync.errors import FeishuError
+    from gtm.sync.feishu.errors import FeishuError
     from gtm.sync.store.registry import get_project
 
     view, card, snapshot = build_report(runtime, project, now)

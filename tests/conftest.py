@@ -52,7 +52,7 @@ def seed(sandbox) -> SeedInfo:
 @pytest.fixture
 def gateway(sandbox, seed):
     """A product gateway (real lark-oapi client) pointed at the sandbox; no sleeping on retries."""
-    from gtm.sync.gateway import Gateway
+    from gtm.sync.feishu.gateway import Gateway
 
     return Gateway(seed.app_id, seed.app_secret, sandbox.url, timeout=5, sleep=lambda s: None)
 

@@ -9,7 +9,7 @@ import pytest
 from contract_target import Target, live_target
 from lark_oapi.api.bitable.v1 import CreateAppRequest, ReqApp
 
-from gtm.sync.gateway import Gateway
+from gtm.sync.feishu.gateway import Gateway
 
 
 @pytest.fixture(params=["sandbox", pytest.param("live", marks=pytest.mark.live)])

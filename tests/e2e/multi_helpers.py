@@ -32,7 +32,7 @@ NOW = datetime(2026, 11, 20, 10, 0, tzinfo=SHANGHAI)  # a Friday, working hours 
 def fast_gateway(sandbox: Any, seed: Any):
     """The product gateway without the client-side rate limiter (the sandbox has no limits by
     default; 10 schema writes/s would make provisioning two Bases take 17 s instead of 2.5 s)."""
-    from gtm.sync.gateway import Gateway
+    from gtm.sync.feishu.gateway import Gateway
 
     return Gateway(seed.app_id, seed.app_secret, sandbox.url, timeout=5, sleep=lambda s: None, rates={})
 

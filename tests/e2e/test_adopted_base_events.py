@@ -12,7 +12,7 @@ import pytest
 from click.testing import CliRunner
 from rich.console import Console
 
-import gtm.sync.gateway as gateway_module
+import gtm.sync.feishu.ratelimit as ratelimit_module
 from gtm.bot.cli import main
 from gtm.bot.context import open_context
 from gtm.bot.doctor import WARN, Doctor, print_findings
@@ -24,8 +24,8 @@ NOW = datetime(2026, 3, 2, 10, 0, tzinfo=ZoneInfo("Asia/Shanghai"))
 
 @pytest.fixture(autouse=True)
 def _open_rate_limits(monkeypatch):
-    for k, v in list(gateway_module.DEFAULT_RATES.items()):
-        monkeypatch.setitem(gateway_module.DEFAULT_RATES, k, v * 1000)
+    for k, v in list(ratelimit_module.DEFAULT_RATES.items()):
+        monkeypatch.setitem(ratelimit_module.DEFAULT_RATES, k, v * 1000)
 
 
 def _person_owned_base(sandbox, seed, perm: str) -> str:

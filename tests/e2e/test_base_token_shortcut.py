@@ -5,7 +5,8 @@ from datetime import date
 
 from botkit import make_runtime, open_test_store
 from gtm.schemas.tables import tables_for
-from gtm.sync.gateway import DEFAULT_RATES, Gateway
+from gtm.sync.feishu.gateway import Gateway
+from gtm.sync.feishu.ratelimit import DEFAULT_RATES
 from gtm.sync.provision import provision
 
 

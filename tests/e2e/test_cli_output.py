@@ -8,14 +8,14 @@ import os
 import pytest
 from click.testing import CliRunner
 
-import gtm.sync.gateway as gateway_module
+import gtm.sync.feishu.ratelimit as ratelimit_module
 from gtm.bot.cli import main
 
 
 @pytest.fixture(autouse=True)
 def _open_rate_limits(monkeypatch):
-    for k, v in list(gateway_module.DEFAULT_RATES.items()):
-        monkeypatch.setitem(gateway_module.DEFAULT_RATES, k, v * 1000)
+    for k, v in list(ratelimit_module.DEFAULT_RATES.items()):
+        monkeypatch.setitem(ratelimit_module.DEFAULT_RATES, k, v * 1000)
 
 
 @pytest.fixture

@@ -12,7 +12,8 @@ from datetime import date
 
 import pytest
 
-from gtm.sync.gateway import DEFAULT_RATES, Gateway
+from gtm.sync.feishu.gateway import Gateway
+from gtm.sync.feishu.ratelimit import DEFAULT_RATES
 from gtm.sync.provision import apply_provision, plan_provision
 
 START = date(2025, 3, 3)

@@ -11,8 +11,8 @@ import uuid
 import pytest
 
 from gtm.benchmarks.bench_replicas import busiest  # the most grants any window of `span` holds
-from gtm.sync.ratelimit import RateLimiter
-from gtm.sync.ratelimit_shared import SharedRateLimiter, shared_limiter_for
+from gtm.sync.feishu.ratelimit import RateLimiter
+from gtm.sync.feishu.ratelimit_shared import SharedRateLimiter, shared_limiter_for
 from gtm.sync.store.open import open_store
 
 RATE = 10.0  # requests per second of the family under test
@@ -23,7 +23,7 @@ PER_PROCESS = 12
 # prints the database times they were granted at.
 REPLICA = """
 import json, os, sys, time
-from gtm.sync.ratelimit_shared import SharedRateLimiter
+from gtm.sync.feishu.ratelimit_shared import SharedRateLimiter
 from gtm.sync.store.base import make_engine
 url, app, start, kind = sys.argv[1:5]
 engine = make_engine(url)
@@ -32,7 +32,7 @@ if kind == "shared":
     grant = lambda: lim.acquire("bitable.read")
 else:  # the old way: every process limits itself alone; grant times from the same database clock
     from sqlalchemy import text
-    from gtm.sync.ratelimit import RateLimiter
+    from gtm.sync.feishu.ratelimit import RateLimiter
     own = RateLimiter({"bitable.read": %(rate)r}, window=%(window)r)
     def grant():
         own.acquire("bitable.read")
