@@ -127,7 +127,7 @@ def _runtime(b: Bench, gw):
 def timed_dispatcher(runtime):
     """The product's `Dispatcher`, timing each message from `dispatch` (event in) to `reply` (the
     reply call going out): wall ms, and CPU ms of the worker thread that answered."""
-    from gtm.bot.dispatcher import Dispatcher
+    from gtm.bot.chat.dispatcher import Dispatcher
 
     class Timed(Dispatcher):
         def __init__(self, rt) -> None:
@@ -193,9 +193,9 @@ def closed_loop(b: Bench, seats: list[tuple[str, str]], rounds: int, think: floa
 
 
 def b5_mentions(b: Bench, n_tasks: int, n_askers: int, rounds: int, profile: bool = False) -> Figure:
-    from gtm.bot.answer_cache import CACHE
-    from gtm.bot.ask import warm_answers
-    from gtm.bot.transports.longconn import LongConnection
+    from gtm.bot.chat.answer_cache import CACHE
+    from gtm.bot.chat.ask import warm_answers
+    from gtm.bot.chat.transports.longconn import LongConnection
 
     fig = Figure("B5", f"@机器人回复 / @mention replies: {n_tasks:,}-task plan, {n_askers} concurrent askers, long connection",
                  f"processing p99 < {GOAL_PROC_P99_MS:.0f} ms; end-to-end p99 < {GOAL_P99_MS:.0f} ms "

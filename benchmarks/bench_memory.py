@@ -3,7 +3,7 @@
 Three kinds of process: the sandbox (its own process, rate limits on), this parent (loads the
 records through `sb.bitable`, registers the projects in a migrated SQLite store and fills their
 mirrors with the product's full refresh), and the child that is measured alone:
-`python -m gtm.bot.cli serve` with `GTM_*` pointing at the sandbox and the store. The child
+`python -m gtm.bot.cli.main serve` with `GTM_*` pointing at the sandbox and the store. The child
 loads the mirrors from the store at start (never from Feishu), says it is ready (ready file +
 long connection), answers one @mention per project group, and the parent reads its `VmHWM`
 (peak RSS) and CPU time from /proc/<pid>.
@@ -25,7 +25,7 @@ GOAL_READY_S = 3.0  # `gtm serve` ready with 100,000 records in the store
 GOAL_HELP_S = 0.3  # `gtm --help`
 LARK_IMPORT_MB = 164.0  # what `import lark_oapi` alone adds (measured, see README)
 # `gtm --help` in a fresh interpreter: prints its CPU seconds and whether lark_oapi got imported
-HELP_PROBE = ("import sys, time\nfrom gtm.bot.cli import main\nsys.argv = ['gtm', '--help']\n"
+HELP_PROBE = ("import sys, time\nfrom gtm.bot.cli.main import main\nsys.argv = ['gtm', '--help']\n"
               "try:\n    main()\nexcept SystemExit:\n    pass\n"
               "print(time.process_time(), 'lark_oapi' in sys.modules)")
 
@@ -135,7 +135,7 @@ def run_serve(b: Bench, db_url: str, chats: list[str], name: str, timeout: float
     log = open(log_path, "w")
     conns0 = b.call(sb_ws_connections, b.seed.app_id)
     t0 = time.monotonic()
-    child = subprocess.Popen([sys.executable, "-m", "gtm.bot.cli", "serve"], env=env, cwd=str(b.dir),
+    child = subprocess.Popen([sys.executable, "-m", "gtm.bot.cli.main", "serve"], env=env, cwd=str(b.dir),
                              stdout=log, stderr=subprocess.STDOUT, text=True)
 
     def failed(why: str) -> dict[str, Any]:

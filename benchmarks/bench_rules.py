@@ -2,7 +2,7 @@
 
 Pure CPU figures: no sandbox. B4 reuses `rules_speed.measure` (the rules engineer's harness:
 snapshot building and the first escalation pass excluded, best of 3). B6 builds the report view
-and renders the card exactly as `gtm.bot.weekly.build_report` does, from a synthetic plan.
+and renders the card exactly as `gtm.bot.checks.posting.build_report` does, from a synthetic plan.
 """
 from __future__ import annotations
 
@@ -42,7 +42,7 @@ def b4_rules(n: int, profile: bool = False) -> Figure:
 
 
 def b6_report(n_tasks: int, repeat: int = 3, profile: bool = False) -> Figure:
-    from gtm.bot.report import build_weekly_report, report_card
+    from gtm.bot.checks.weekly_report import build_weekly_report, report_card
     from gtm.bot.rules.calendar import WorkCalendar
     from gtm.bot.rules.engine import run_checks
     from gtm.schemas.settings import Policy

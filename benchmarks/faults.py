@@ -144,8 +144,8 @@ def _field_update(w: World, b: Any, name: str, body: dict[str, Any]) -> None:
 
 # -- the faults ---------------------------------------------------------------------------------------
 def f_drift(w: World, retype: bool) -> FaultRow:
-    from gtm.bot.ask import ask
-    from gtm.bot.check import run_check
+    from gtm.bot.chat.ask import ask
+    from gtm.bot.checks.check import run_check
 
     u = w.seed.users
     slug = "retype" if retype else "rename"
@@ -171,7 +171,7 @@ def f_drift(w: World, retype: bool) -> FaultRow:
 def f_markup(w: World) -> FaultRow:
     from click.testing import CliRunner
 
-    from gtm.bot.cli import main
+    from gtm.bot.cli.main import main
 
     u = w.seed.users
     w.plan("markup-a", [("发布会物料 [/]", u["王芳"], NOW.date() - timedelta(days=3))])
@@ -186,8 +186,8 @@ def f_markup(w: World) -> FaultRow:
 
 
 def f_mention_crash(w: World) -> FaultRow:
-    from gtm.bot.dispatcher import Dispatcher
-    from gtm.bot.transports import Incoming
+    from gtm.bot.chat.dispatcher import Dispatcher
+    from gtm.bot.chat.transports import Incoming
     from gtm.sync.binding import BaseBinding
     from gtm.sync.provision import register_project
 
@@ -220,8 +220,8 @@ def f_mention_crash(w: World) -> FaultRow:
 def f_sender_lease(w: World) -> FaultRow:
     import socket
 
-    from gtm.bot import ledger
-    from gtm.bot.check import make_sender
+    from gtm.bot.checks import send_once as ledger
+    from gtm.bot.checks.check import make_sender
     from gtm.schemas.decisions import Notice
     from gtm.sync.store.holder import lease_until
 
@@ -243,10 +243,10 @@ def f_sender_lease(w: World) -> FaultRow:
 
 
 def f_frozen_leader(w: World, ttl: float) -> FaultRow:
-    from gtm.bot.leader import Leader
+    from gtm.bot.service.leader import Leader
 
     key = 0x51
-    code = ("import sys, time; from gtm.bot.leader import Leader; "
+    code = ("import sys, time; from gtm.bot.service.leader import Leader; "
             f"l = Leader(sys.argv[1], key={key}, retry_seconds=0.2, ttl_seconds={ttl}); l.start(); "
             "l.wait_until_leader(10); print('leader', flush=True); time.sleep(300)")
     child = subprocess.Popen([sys.executable, "-c", code, w.url], stdout=subprocess.PIPE, text=True)
@@ -270,7 +270,7 @@ def f_frozen_leader(w: World, ttl: float) -> FaultRow:
 
 
 def f_delivery(w: World) -> FaultRow:
-    from gtm.bot.check import run_check
+    from gtm.bot.checks.check import run_check
 
     u = w.seed.users
     w.plan("left", [("发布会物料", u["刘洋"], NOW.date() - timedelta(days=3))])
@@ -286,8 +286,8 @@ def f_delivery(w: World) -> FaultRow:
 
 
 def f_rate_limit(w: World) -> FaultRow:
-    from gtm.bot import dispatcher as D
-    from gtm.bot.transports import Incoming
+    from gtm.bot.chat import dispatcher as D
+    from gtm.bot.chat.transports import Incoming
     from gtm.sync.feishu.gateway import Gateway
 
     seed = w.seed
@@ -315,7 +315,7 @@ def f_rate_limit(w: World) -> FaultRow:
 
 
 def f_escalation(w: World) -> FaultRow:
-    from gtm.bot.check import run_check
+    from gtm.bot.checks.check import run_check
 
     w.plan("ladder", [], issue_days=4)  # open more than 3 days: level 1 (PM)
     sent = 0
@@ -341,7 +341,7 @@ def f_holiday() -> FaultRow:
 def f_prune(w: World) -> FaultRow:
     from datetime import timezone
 
-    from gtm.bot.jobs import prune_processed_events
+    from gtm.bot.service.jobs import prune_processed_events
     from gtm.sync.store.ledger import ProcessedEventRow, claim_event
 
     wall = datetime.now(timezone.utc)

@@ -1,8 +1,8 @@
 """One map from an exception to what people are told, what the operator is told, and a log id.
 
 Every entry kind has one error boundary that uses it — chat events (`Dispatcher`), card actions
-(`Dispatcher._handle_card_action`), CLI commands (`gtm.bot.cli.GtmGroup`), scheduled jobs
-(`gtm.bot.check.notify_failure`, `gtm.bot.scheduler.run_job`):
+(`Dispatcher._handle_card_action`), CLI commands (`gtm.bot.cli.main.GtmGroup`), scheduled jobs
+(`gtm.bot.checks.check.notify_failure`, `gtm.bot.service.scheduler.run_job`):
 - people see `Failure.user` (short, Chinese first, English available) and the log id;
 - the PM gets the 系统问题 card with `Failure.operator`;
 - the log gets the operator message, the log id and the traceback (`log_failure`).

@@ -1,20 +1,44 @@
-"""The running service's shared objects: settings, store, gateway and the projects it serves.
+"""The one runtime every room receives: settings, store, gateway, the projects served, and
+(without Feishu credentials) the embedded sandbox.
 
-Jobs, handlers and transports receive a `Runtime` (one typed context, as python-telegram-bot's
-jobs do) instead of reaching for globals. Each project is a `ProjectRuntime`: its registry row,
-its Base binding, its effective policy (process policy + per-project overrides) and its mirror.
+Jobs, handlers, transports and CLI commands receive a `Runtime` (one typed context, as
+python-telegram-bot's jobs do) instead of reaching for globals. Each project is a
+`ProjectRuntime`: its registry row, its Base binding, its effective policy (process policy +
+per-project overrides). Mirrors are kept one per project per process.
+
+`open_runtime()` builds it from the environment: settings → store → gateway. Without Feishu
+credentials the CLI runs on an embedded sandbox whose data persists in `.gtm/sandbox-state.json`,
+so `gtm init` then `gtm check` work across invocations with no account. With
+GTM_FEISHU_APP_ID/SECRET set, everything goes to the configured Feishu domain.
 """
 from __future__ import annotations
 
+import logging
+import os
 import threading
-from dataclasses import dataclass, field
-from typing import Any
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Callable
+from zoneinfo import ZoneInfo
 
-from gtm.schemas.settings import Policy, Settings
+from pydantic import SecretStr
+
+from gtm.sandbox import Sandbox
+from gtm.sandbox.seed import SeedInfo, seed_default
+from gtm.schemas.settings import Policy, Settings, load_settings
 from gtm.sync.binding import BaseBinding
-from gtm.sync.feishu.gateway import Gateway
+from gtm.sync.feishu.gateway import Gateway, gateway_from_settings
+from gtm.sync.mirror import Mirror
+from gtm.sync.provision import plan_provision, register_project
+from gtm.sync.feishu.ratelimit_shared import shared_limiter_for
 from gtm.sync.store.base import Store
+from gtm.sync.store.open import open_store
 from gtm.sync.store.registry import ProjectRow, list_projects
+
+log = logging.getLogger(__name__)
+
+LOCAL_DIR = Path(os.environ.get("GTM_LOCAL_DIR", ".gtm"))
 
 
 class ProjectNotFound(LookupError):
@@ -30,10 +54,9 @@ class ProjectRuntime:
     policy: Policy
     binding: BaseBinding
     active: bool = True
-    _mirror: Any = field(default=None, repr=False)
 
     @property
-    def tz(self):
+    def tz(self) -> ZoneInfo:
         return self.policy.tz
 
 
@@ -49,16 +72,32 @@ def effective_policy(settings: Settings, row: ProjectRow) -> Policy:
 
 
 class Runtime:
-    """Everything a job or handler needs. Thread-safe for the parts that are shared."""
+    """Everything a job, handler or command needs. Thread-safe for the parts that are shared."""
 
-    def __init__(self, settings: Settings, store: Store, gateway: Gateway, *, sandbox: Any = None) -> None:
+    def __init__(self, settings: Settings, store: Store, gateway: Gateway, *, sandbox: Sandbox | None = None,
+                 seed: SeedInfo | None = None) -> None:
         self.settings = settings
         self.store = store
         self.gateway = gateway
         self.sandbox = sandbox  # the embedded sandbox when running without Feishu credentials
+        self.seed = seed  # what the embedded sandbox was seeded with (app, chat, people)
         self._lock = threading.Lock()
-        self._mirrors: dict[str, Any] = {}
+        self._mirrors: dict[str, Mirror] = {}
         self._adopted = False
+        self._closers: list[Callable[[], None]] = []
+
+    @property
+    def embedded(self) -> bool:
+        return self.sandbox is not None
+
+    def close(self) -> None:
+        """Stop what `open_runtime` started (the store's pool, the embedded sandbox), newest first."""
+        for fn in reversed(self._closers):
+            try:
+                fn()
+            except Exception:  # closing must not mask the command's own error
+                log.exception("error while closing")
+        self._closers.clear()
 
     # -- projects ------------------------------------------------------------------------
     def _to_runtime(self, row: ProjectRow) -> ProjectRuntime:
@@ -78,10 +117,6 @@ class Runtime:
         if self._adopted or not self.settings.base_token:
             return
         self._adopted = True
-        from datetime import datetime
-
-        from gtm.sync.provision import plan_provision, register_project
-
         with self.store.session() as s:
             if list_projects(s):
                 return
@@ -118,10 +153,8 @@ class Runtime:
                 return p
         return None
 
-    def mirror(self, project: ProjectRuntime):
+    def mirror(self, project: ProjectRuntime) -> Mirror:
         """The project's mirror (one per project per process)."""
-        from gtm.sync.mirror import Mirror
-
         with self._lock:
             m = self._mirrors.get(project.slug)
             if m is None or m.binding.app_token != project.binding.app_token:
@@ -130,3 +163,62 @@ class Runtime:
             else:
                 m.rebind(project.binding)  # renames followed / drift found by another run
             return m
+
+
+def open_database(url: str) -> Store:
+    """The store at `url`, migrated to the latest schema."""
+    return open_store(url)
+
+
+def start_embedded_sandbox(state_file: Path | None, port: int = 0) -> tuple[Sandbox, SeedInfo]:
+    """Start the in-process sandbox (seeded demo tenant); returns (sandbox, seed info)."""
+    sb = Sandbox(state_file=str(state_file) if state_file else None)
+    seed = seed_default(sb.world)
+    sb.start(port=port)
+    return sb, seed
+
+
+def embedded_notice() -> str:
+    """The one stderr line a one-shot command prints when it falls back to the embedded sandbox."""
+    return (f"gtm: 未配置飞书凭证，使用内置本地沙箱（数据在 {LOCAL_DIR}/）· no Feishu credentials: "
+            f"using the embedded local sandbox (data in {LOCAL_DIR}/); set GTM_FEISHU_APP_ID/"
+            f"GTM_FEISHU_APP_SECRET for a real tenant")
+
+
+def open_runtime(settings: Settings | None = None, *, embedded_state: Path | None = None,
+                 announce: Callable[[str], None] | None = None) -> Runtime:
+    """Settings from the environment; the embedded sandbox when no credentials are configured.
+
+    `announce` receives `embedded_notice()` when the sandbox is used without being asked for
+    (GTM_SANDBOX unset): the CLI prints it on stderr.
+    """
+    settings = settings or load_settings()
+    closers: list[Callable[[], None]] = []
+    sandbox = seed = None
+    if not settings.has_credentials:
+        if announce is not None and not settings.sandbox:
+            announce(embedded_notice())
+        LOCAL_DIR.mkdir(parents=True, exist_ok=True)
+        sandbox, seed = start_embedded_sandbox(embedded_state or LOCAL_DIR / "sandbox-state.json")
+        closers.append(sandbox.stop)
+        updates: dict[str, object] = {"feishu_app_id": seed.app_id, "feishu_app_secret": SecretStr(seed.app_secret),
+                                   "feishu_domain": sandbox.url}
+        if "GTM_DATABASE_URL" not in os.environ and settings.database_url == Settings.model_fields["database_url"].default:
+            updates["database_url"] = f"sqlite:///{LOCAL_DIR / 'gtm.db'}"
+        if not settings.chat_id:
+            updates["chat_id"] = seed.chat_id
+        settings = settings.model_copy(update=updates)
+    try:
+        store = open_database(settings.database_url)
+    except Exception:
+        for fn in reversed(closers):  # the embedded sandbox started above must not outlive us
+            fn()
+        raise
+    closers.append(store.dispose)
+    gateway = gateway_from_settings(settings)
+    shared = shared_limiter_for(store.engine, settings.feishu_app_id)
+    if shared is not None:  # replicas on one PostgreSQL share Feishu's per-app budget
+        gateway.limiter = shared
+    runtime = Runtime(settings, store, gateway, sandbox=sandbox, seed=seed)
+    runtime._closers = closers
+    return runtime

@@ -2,7 +2,7 @@
 permissions, run the tests that should notice, and list the breaks nobody noticed (survivors).
 
     .venv/bin/python tools/mutation_check.py                       # all default targets
-    .venv/bin/python tools/mutation_check.py bot/actions.py --max 20
+    .venv/bin/python tools/mutation_check.py bot/chat/actions.py --max 20
     .venv/bin/python tools/mutation_check.py --list                # print the mutants, run nothing
 
 Each mutant edits the file in place (the editable install imports it from the worktree), runs
@@ -36,9 +36,9 @@ RULE_TESTS = ["tests/rules", "tests/bot/test_escalation_shown.py", "tests/bot/te
               "tests/bot/test_cards.py"]
 TARGETS: dict[str, list[str]] = {
     **{f"bot/rules/{p.name}": RULE_TESTS for p in sorted((ROOT / "bot" / "rules").glob("*.py"))},
-    "bot/ledger.py": ["tests/store/test_ledger.py"],
-    "bot/actions.py": ["tests/e2e/test_actions_e2e.py", "tests/e2e/test_click_guards_e2e.py"],
-    "bot/transports/webhook.py": ["tests/bot/test_webhook_guard.py", "tests/e2e/test_webhook_e2e.py"],
+    "bot/checks/send_once.py": ["tests/store/test_ledger.py"],
+    "bot/chat/actions.py": ["tests/e2e/test_actions_e2e.py", "tests/e2e/test_click_guards_e2e.py"],
+    "bot/chat/transports/webhook.py": ["tests/bot/test_webhook_guard.py", "tests/e2e/test_webhook_e2e.py"],
 }
 
 _COMPARE_FLIP: dict[type, type] = {ast.Gt: ast.GtE, ast.GtE: ast.Gt, ast.Lt: ast.LtE, ast.LtE: ast.Lt,
@@ -180,7 +180,7 @@ def main(argv: list[str] | None = None) -> int:
     files = args.files or list(TARGETS)
     unknown = [f for f in files if not (ROOT / f).is_file()]
     if unknown:
-        print(f"no such file: {', '.join(unknown)} (paths are relative to {ROOT}, e.g. bot/actions.py)")
+        print(f"no such file: {', '.join(unknown)} (paths are relative to {ROOT}, e.g. bot/chat/actions.py)")
         return 2
     plan: list[tuple[str, list[Mutant], list[str]]] = []
     for f in files:

@@ -1,4 +1,4 @@
-"""Notice cards for the ledger/sender (`gtm.bot.notify.CardFactory`) and their post-click state.
+"""Notice cards for the ledger/sender (`gtm.bot.checks.notify.CardFactory`) and their post-click state.
 
 - `digest`: one card per recipient with every overdue / due-soon item and, per item, 完成 /
   进度 / 延期到… (date picker + reason in a form).
@@ -7,7 +7,7 @@
 - `after_action(card, action, …)`: the same card updated in place after a click (the item shows
   "✅ 已完成 · 张三" and loses its buttons; an escalation shows "已确认，暂停提醒至 …").
 
-Button values are the compact models of `gtm.bot.actions_schema`; `p` is the project slug the
+Button values are the compact models of `gtm.bot.cards.button_values`; `p` is the project slug the
 caller passes (`project_slug=`), or the project name when it did not.
 """
 from __future__ import annotations
@@ -16,8 +16,8 @@ import copy
 from datetime import datetime
 from typing import Any, Callable, Mapping
 
-from gtm.bot import views as V
-from gtm.bot.actions_schema import Ack, Postpone, Progress, Resolve, Signoff, Snooze, TaskDone
+from gtm.bot.cards import views as V
+from gtm.bot.cards.button_values import Ack, Postpone, Progress, Resolve, Signoff, Snooze, TaskDone
 from gtm.bot.cards.render import Clip, check_card, md_escape, render
 from gtm.schemas.decisions import Notice
 from gtm.schemas.money import format_money
@@ -31,7 +31,7 @@ def _p(slug: str) -> str:
 
 
 class NoticeCards:
-    """Implements `gtm.bot.notify.CardFactory`. `slug_of` maps a project name to its slug."""
+    """Implements `gtm.bot.checks.notify.CardFactory`. `slug_of` maps a project name to its slug."""
 
     def __init__(self, slug_of: Callable[[str], str] | Mapping[str, str] | None = None) -> None:
         if isinstance(slug_of, Mapping):

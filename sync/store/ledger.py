@@ -1,6 +1,6 @@
 """Durable state the bot needs between runs, keyed by project slug.
 
-- `notifications`: the exactly-once ledger (one row per project+key+recipient; see gtm.bot.ledger),
+- `notifications`: the exactly-once ledger (one row per project+key+recipient; see gtm.bot.checks.send_once),
 - `escalation_states`: the per-record escalation ladder (acks and snoozes from card buttons),
 - `processed_events`: Feishu event ids already handled (Feishu re-delivers events),
 - `weekly_snapshots`: the summary of each weekly report, so the next report can show the change,

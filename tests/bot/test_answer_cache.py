@@ -16,11 +16,11 @@ import pytest
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "e2e"))
 from botkit import NOW, create_plan, make_runtime, open_test_store, task  # noqa: E402
 
-from gtm.bot import views as V  # noqa: E402
-from gtm.bot.answer_cache import CACHE, AnswerCache, ProjectAnswers  # noqa: E402
-from gtm.bot.ask import answer_incoming, card_to_text  # noqa: E402
-from gtm.bot.commands import parse  # noqa: E402
-from gtm.bot.handlers import LIST_CAP, AskContext, view_for  # noqa: E402
+from gtm.bot.cards import views as V  # noqa: E402
+from gtm.bot.chat.answer_cache import CACHE, AnswerCache, ProjectAnswers  # noqa: E402
+from gtm.bot.chat.ask import answer_incoming, card_to_text  # noqa: E402
+from gtm.bot.chat.parse import parse  # noqa: E402
+from gtm.bot.chat.answers import LIST_CAP, AskContext, view_for  # noqa: E402
 from gtm.schemas.decisions import EscalationState  # noqa: E402
 from gtm.schemas.settings import Policy  # noqa: E402
 from gtm.schemas.tables import table  # noqa: E402

@@ -12,7 +12,7 @@ from botkit import make_runtime, open_test_store  # noqa: E402
 
 
 def test_reconcile_job_prunes_old_event_ids(sandbox, seed, gateway, sqlite_url):
-    from gtm.bot.jobs import reconcile_job
+    from gtm.bot.service.jobs import reconcile_job
     from gtm.sync.store.ledger import ProcessedEventRow, claim_event
 
     store = open_test_store(sqlite_url)
@@ -36,7 +36,7 @@ def test_reconcile_job_prunes_old_event_ids(sandbox, seed, gateway, sqlite_url):
 
 
 def test_button_locks_are_forgotten_when_released():
-    from gtm.bot import actions
+    from gtm.bot.chat import actions
 
     for i in range(1000):
         with actions._record_locks.hold(("p", "task", f"rec{i}")):
@@ -47,7 +47,7 @@ def test_button_locks_are_forgotten_when_released():
 
 
 def test_keyed_lock_still_excludes_while_held():
-    from gtm.bot.keyed_locks import KeyedLocks
+    from gtm.bot.chat.keyed_locks import KeyedLocks
 
     locks = KeyedLocks()
     inside, seen = threading.Event(), []

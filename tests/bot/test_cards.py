@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from gtm.bot.actions_schema import ActionError, Postpone, Progress, Snooze, TaskDone, parse_action
+from gtm.bot.cards.button_values import ActionError, Postpone, Progress, Snooze, TaskDone, parse_action
 from gtm.bot.cards.factory import NoticeCards, after_action
 from gtm.bot.cards.render import (
     MAX_CARD_BYTES,
@@ -25,11 +25,11 @@ from gtm.bot.cards.render import (
     template_names,
     walk_elements,
 )
-from gtm.bot.commands import parse
-from gtm.bot.handlers import AskContext, ProjectData, answer, view_for
-from gtm.bot import views as V
+from gtm.bot.chat.parse import parse
+from gtm.bot.chat.answers import AskContext, ProjectData, answer, view_for
+from gtm.bot.cards import views as V
 
-from gtm.bot import views as V  # noqa: F811
+from gtm.bot.cards import views as V  # noqa: F811
 
 _KIT = sys.modules.get("gtm_bot_test_kit")
 if _KIT is None:  # the plan builder lives in this folder's conftest (no package __init__ here)

@@ -1,7 +1,7 @@
 """ChatPacer: replies to one chat never exceed Feishu's 5 per second; other chats are not held up."""
 from __future__ import annotations
 
-from gtm.bot.dispatcher import ChatPacer
+from gtm.bot.chat.dispatcher import ChatPacer
 
 
 def test_sixth_reply_in_a_second_waits_for_the_first_to_leave_the_window():

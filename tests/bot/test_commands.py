@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import pytest
 
-from gtm.bot.commands import parse
+from gtm.bot.chat.parse import parse
 
 CASES = [
     ("状态", "status", ""),
@@ -120,8 +120,8 @@ def test_original_text_is_kept_as_typed_and_unknown_offers_three_intents():
 
 
 def test_one_new_command_is_one_registry_entry():
-    from gtm.bot.commands import Intent, register, registry
-    from gtm.bot.views import MessageView
+    from gtm.bot.chat.parse import Intent, register, registry
+    from gtm.bot.cards.views import MessageView
 
     def hello(cmd, ctx):
         return "message", MessageView(title="你好", text=cmd.original)

@@ -10,9 +10,9 @@ import pytest
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "e2e"))
 from botkit import NOW, make_runtime, open_test_store  # noqa: E402
 
-from gtm.bot.ask import card_to_text  # noqa: E402
-from gtm.bot.dispatcher import Dispatcher, reply_uuid  # noqa: E402
-from gtm.bot.transports import Incoming  # noqa: E402
+from gtm.bot.chat.ask import card_to_text  # noqa: E402
+from gtm.bot.chat.dispatcher import Dispatcher, reply_uuid  # noqa: E402
+from gtm.bot.chat.transports import Incoming  # noqa: E402
 
 CARD = {"schema": "2.0", "config": {"update_multi": True},
         "header": {"title": {"tag": "plain_text", "content": "答复"}, "template": "blue"},
@@ -118,7 +118,7 @@ def test_card_to_text_renders_tables_charts_and_buttons():
     lines = out.splitlines()
     head = next(i for i, line in enumerate(lines) if line.startswith("任务"))
     assert lines[head + 2].startswith("准备物料") and "延期" in lines[head + 2]
-    from gtm.bot.ask import _width
+    from gtm.bot.chat.ask import _width
 
     def col(line: str, word: str) -> int:
         return _width(line[:line.index(word)])
@@ -200,7 +200,7 @@ def test_retried_answer_after_a_crash_between_send_and_done_stays_single(sandbox
 
 # -- issue #16.7: bounded waits on the chat path ----------------------------------------------------
 def test_a_long_rate_limit_reset_never_holds_an_answer_it_is_queued(sandbox, seed, runtime, monkeypatch):
-    from gtm.bot import dispatcher as D
+    from gtm.bot.chat import dispatcher as D
     from gtm.sync.feishu.gateway import Gateway
 
     waits: list[float] = []

@@ -12,8 +12,8 @@ from datetime import timedelta
 
 import pytest
 
-from gtm.bot.commands import parse
-from gtm.bot.handlers import AskContext, answer
+from gtm.bot.chat.parse import parse
+from gtm.bot.chat.answers import AskContext, answer
 from gtm.bot.rules.engine import run_checks
 
 

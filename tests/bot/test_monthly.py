@@ -4,8 +4,8 @@ from __future__ import annotations
 from datetime import date, datetime
 from zoneinfo import ZoneInfo
 
-from gtm.bot.monthly import build_monthly, monthly_card
-from gtm.bot.scheduler import JobSet, build_schedule
+from gtm.bot.checks.monthly import build_monthly, monthly_card
+from gtm.bot.service.scheduler import JobSet, build_schedule
 from gtm.schemas.plan import Issue, Milestone, Person, PlanSnapshot, ProjectInfo, Risk
 from gtm.schemas.settings import Policy
 

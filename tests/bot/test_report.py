@@ -8,8 +8,8 @@ import time
 from pathlib import Path
 
 from gtm.bot.cards.render import card_bytes, check_card
-from gtm.bot.portfolio import build_portfolio, portfolio_card
-from gtm.bot.report import build_weekly_report, report_archive_row, report_card, report_summary
+from gtm.bot.checks.portfolio import build_portfolio, portfolio_card
+from gtm.bot.checks.weekly_report import build_weekly_report, report_archive_row, report_card, report_summary
 
 _KIT = sys.modules.get("gtm_bot_test_kit")
 if _KIT is None:

@@ -10,9 +10,9 @@ from types import SimpleNamespace
 
 import pytest
 
-from gtm.bot.handlers import AskContext, answer
-from gtm.bot.commands import parse
-from gtm.bot.report import build_weekly_report, report_card
+from gtm.bot.chat.answers import AskContext, answer
+from gtm.bot.chat.parse import parse
+from gtm.bot.checks.weekly_report import build_weekly_report, report_card
 from gtm.bot.rules.engine import run_checks
 from gtm.bot.runtime import effective_policy
 from gtm.schemas.money import format_money
@@ -100,7 +100,7 @@ def test_milestone_card_shows_phase_in_chinese_and_english():
 
 
 def test_p2p_status_of_a_sales_project_uses_that_projects_words():
-    from gtm.bot.handlers import ProjectData
+    from gtm.bot.chat.answers import ProjectData
 
     gtm_snap, sales_snap = build_snapshot(name="星河"), build_snapshot(name="某客户系统部署")
     gtm_p, sales_p = Policy(template="gtm"), Policy(template="sales")

@@ -9,7 +9,7 @@ import pytest
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "e2e"))
 from botkit import wait_until  # noqa: E402
 
-from gtm.bot.transports.longconn import LongConnection  # noqa: E402
+from gtm.bot.chat.transports.longconn import LongConnection  # noqa: E402
 from gtm.sandbox import SandboxConfig  # noqa: E402
 
 

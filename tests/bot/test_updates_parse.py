@@ -5,8 +5,8 @@ from datetime import date
 
 import pytest
 
-from gtm.bot.commands import normalise, parse
-from gtm.bot.updates import Update, UpdateProblem, is_update, parse_update, parse_date
+from gtm.bot.chat.parse import normalise, parse
+from gtm.bot.chat.update_parse import Update, UpdateProblem, is_update, parse_update, parse_date
 from gtm.schemas.plan import Milestone, PlanSnapshot, Task
 
 SNAP = PlanSnapshot(tasks=[Task(record_id="r301", task_id="T-301", name="渠道培训")],

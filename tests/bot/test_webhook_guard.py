@@ -10,7 +10,7 @@ import json
 
 import pytest
 
-from gtm.bot.transports.webhook import NonceCache, WebhookGuard
+from gtm.bot.chat.transports.webhook import NonceCache, WebhookGuard
 from gtm.sandbox.events import encrypt, signature
 
 KEY, TOKEN = "enc-key-for-tests", "vt-for-tests"

@@ -6,10 +6,10 @@ import importlib.util
 import sys
 from pathlib import Path
 
-from gtm.bot import views as V
-from gtm.bot.commands import parse
-from gtm.bot.handlers import AskContext, answer
-from gtm.bot.report import build_weekly_report, report_card
+from gtm.bot.cards import views as V
+from gtm.bot.chat.parse import parse
+from gtm.bot.chat.answers import AskContext, answer
+from gtm.bot.checks.weekly_report import build_weekly_report, report_card
 from gtm.schemas.plan import Metric
 from gtm.schemas.templates import get_template
 
@@ -59,7 +59,7 @@ def test_report_never_prints_template_blanks_and_no_date_without_a_value(check, 
 
 
 def test_demo_metric_values_are_chosen_by_metric_not_by_row_order():
-    from gtm.bot.demo_data import DEMO_METRICS
+    from gtm.bot.cli.demo_data import DEMO_METRICS
 
     for key in ("gtm", "sales", "campaign"):
         for m in get_template(key).metrics:
@@ -275,7 +275,7 @@ def test_demo_owners_do_not_depend_on_the_hash_seed():
     import subprocess
 
     code = ("import json; from datetime import date; from gtm.schemas.plan import Deliverable, Person;"
-            "from gtm.bot.demo_data import deliverable_owners;"
+            "from gtm.bot.cli.demo_data import deliverable_owners;"
             "ds=[Deliverable(record_id=f'r{i}', name=n) for i, n in enumerate(['网站', 'Deck', 'FAQ', 'CRM', '培训'])];"
             "team=[Person(open_id=f'ou_{k}') for k in 'abcd'];"
             "print(json.dumps({k: v.open_id for k, v in deliverable_owners(ds, team, date(2026, 12, 1)).items()}))")
@@ -285,7 +285,7 @@ def test_demo_owners_do_not_depend_on_the_hash_seed():
 
 
 def test_my_tasks_shows_overdue_and_two_weeks_then_a_button_for_the_rest(snapshot, check, policy):
-    from gtm.bot.handlers import view_for
+    from gtm.bot.chat.answers import view_for
 
     ctx = ctx_for(snapshot, check, policy)
     _, view = view_for(parse("我的任务"), ctx)

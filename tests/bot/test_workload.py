@@ -4,9 +4,9 @@ from __future__ import annotations
 from datetime import date, datetime
 from zoneinfo import ZoneInfo
 
-from gtm.bot.commands import parse
-from gtm.bot.handlers import AskContext, view_for
-from gtm.bot.workload import workload
+from gtm.bot.chat.parse import parse
+from gtm.bot.chat.answers import AskContext, view_for
+from gtm.bot.rules.workload import workload
 from gtm.schemas.plan import Milestone, Person, PlanSnapshot, Task
 from gtm.schemas.settings import Policy
 

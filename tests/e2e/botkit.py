@@ -23,7 +23,7 @@ from lark_oapi.api.bitable.v1 import (
     ReqApp,
 )
 
-from gtm.bot.transports.longconn import LongConnection
+from gtm.bot.chat.transports.longconn import LongConnection
 from gtm.schemas.fields import Kind
 from gtm.schemas.plan import Person
 from gtm.schemas.tables import PLAN_TABLES

@@ -21,7 +21,7 @@ from zoneinfo import ZoneInfo
 
 from click.testing import CliRunner, Result
 
-from gtm.bot.cli import main
+from gtm.bot.cli.main import main
 from gtm.schemas.plan import IssueStatus, Level3, Person, TaskStatus
 from gtm.schemas.tables import table
 from gtm.sync.binding import BaseBinding
@@ -163,11 +163,11 @@ def check(env: CheckEnv, at: datetime, *extra: str) -> str:
 
 def check_subprocess(env: CheckEnv, at: datetime, *extra: str, fault: dict[str, str] | None = None,
                      timeout: float = 60.0) -> subprocess.CompletedProcess:
-    """`python -m gtm.bot.cli check …` as a separate process (what a crash needs)."""
+    """`python -m gtm.bot.cli.main check …` as a separate process (what a crash needs)."""
     penv = {k: v for k, v in os.environ.items() if not k.startswith("GTM_")}
     penv.update(env.env)
     penv.update({"COLUMNS": "250", "PYTHONIOENCODING": "utf-8", **(fault or {})})
-    return subprocess.run([sys.executable, "-m", "gtm.bot.cli", "check", "--project", SLUG, "--as-of", iso(at), *extra],
+    return subprocess.run([sys.executable, "-m", "gtm.bot.cli.main", "check", "--project", SLUG, "--as-of", iso(at), *extra],
                           cwd=env.cwd, env=penv, capture_output=True, text=True, timeout=timeout)
 
 
@@ -248,7 +248,7 @@ def provision_golden_once(workdir: Path) -> Golden:
 
 def cli_test_env(sandbox: Any, seed: Any, golden: Golden, tmp_path: Path, monkeypatch: Any) -> CheckEnv:
     """A provisioned project p1 in this test's sandbox, with its own DB; nothing typed yet."""
-    from gtm.bot import commands_run
+    from gtm.bot.cli import run as commands_run
 
     monkeypatch.chdir(tmp_path)  # no stray .env / gtm.toml
     monkeypatch.setattr(commands_run.console, "width", 250)  # the summary table unfolded

@@ -21,7 +21,7 @@ from zoneinfo import ZoneInfo
 
 from gtm.schemas.plan import IssueStatus, Level3, MilestoneStatus, Person, TaskStatus
 from botkit import make_runtime, open_test_store as open_store  # noqa: F401  (shared test kit)
-from gtm.bot.demo_data import Typist  # people type into the Base the way the demo does
+from gtm.bot.cli.demo_data import Typist  # people type into the Base the way the demo does
 from gtm.sync.binding import BaseBinding
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")

@@ -9,9 +9,9 @@ import pytest
 from lark_oapi.api.im.v1 import CreateMessageRequest, CreateMessageRequestBody
 
 from botkit import NOW, TZ, record_fields, running_bot
-from gtm.bot.actions_schema import Ack, Postpone, Resolve, TaskDone
+from gtm.bot.cards.button_values import Ack, Postpone, Resolve, TaskDone
 from gtm.bot.cards.factory import NoticeCards
-from gtm.bot.dispatcher import Dispatcher
+from gtm.bot.chat.dispatcher import Dispatcher
 from gtm.schemas.decisions import Notice, RecordRef
 
 

@@ -13,9 +13,9 @@ from click.testing import CliRunner
 from rich.console import Console
 
 import gtm.sync.feishu.ratelimit as ratelimit_module
-from gtm.bot.cli import main
-from gtm.bot.context import open_context
-from gtm.bot.doctor import WARN, Doctor, print_findings
+from gtm.bot.cli.main import main
+from gtm.bot.runtime import open_runtime
+from gtm.bot.cli.doctor import WARN, Doctor, print_findings
 from gtm.schemas.settings import load_settings
 from gtm.sync.subscribe import can_manage, ensure_subscribed, is_subscribed
 
@@ -69,7 +69,7 @@ def test_init_base_and_doctor_say_events_fall_back_to_polling_until_the_app_mana
     assert "无法订阅多维表格" in out and "可管理" in out and "polling" in out, init.output
     assert not sandbox.bitable.store.bases[token].subscribers
 
-    app = open_context(load_settings(None))
+    app = open_runtime(load_settings(None))
     try:
         findings = Doctor(app, now=NOW).run()
         events = next(f for f in findings if "记录变更事件" in f.check)

@@ -23,7 +23,7 @@ from check_helpers import (
     iso,
     provision_golden_once,
 )
-from gtm.bot.cli import main
+from gtm.bot.cli.main import main
 from gtm.schemas.plan import Person, TaskStatus
 
 END = T0.date() + timedelta(days=10)

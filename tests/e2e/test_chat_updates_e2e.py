@@ -8,7 +8,7 @@ from datetime import date, datetime, time, timedelta
 import pytest
 
 from botkit import NOW, TZ, card_text, create_plan, record_fields, running_bot, task, wait_until
-from gtm.bot.dispatcher import Dispatcher
+from gtm.bot.chat.dispatcher import Dispatcher
 
 SLUG = "upd"
 END = NOW.date() + timedelta(days=5)  # NOW is Friday 2026-11-20; END Wednesday 11-25
@@ -109,8 +109,8 @@ def test_strangers_cannot_and_cancel_writes_nothing(sandbox, seed, gateway, upd,
 
 def test_relative_dates_use_the_project_time_zone():
     """Friday 17:30 UTC is already Saturday in Shanghai: 明天 is Sunday 11-22."""
-    from gtm.bot.handlers import AskContext, view_for
-    from gtm.bot.commands import parse
+    from gtm.bot.chat.answers import AskContext, view_for
+    from gtm.bot.chat.parse import parse
     from gtm.schemas.plan import PlanSnapshot, Task
     from gtm.schemas.settings import Policy
     from zoneinfo import ZoneInfo

@@ -4,7 +4,7 @@ The sandbox runs in this process; `gtm` runs with GTM_FEISHU_DOMAIN pointing at 
 SQLite file and the seed app's credentials. The plan is typed into the Base as the PM through
 the sandbox's act-as-user API. Assertions are on what the sandbox received (p2p messages and
 the journal of POST /open-apis/im/v1/messages) and on the summary the CLI prints.
-Crashes run `gtm check` as a subprocess with GTM_FAULT_CRASH_AFTER (see gtm.bot.notify.fault_point).
+Crashes run `gtm check` as a subprocess with GTM_FAULT_CRASH_AFTER (see gtm.bot.checks.notify.fault_point).
 """
 from __future__ import annotations
 
@@ -224,7 +224,7 @@ def test_failure_before_the_reservation_does_not_lose_the_notice(env, monkeypatc
     from click.testing import CliRunner
 
     from gtm.bot.cards.factory import NoticeCards
-    from gtm.bot.cli import main
+    from gtm.bot.cli.main import main
 
     type_plan(env)
     with monkeypatch.context() as m:

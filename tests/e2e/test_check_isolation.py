@@ -8,7 +8,7 @@ import pytest
 from click.testing import CliRunner
 
 from botkit import NOW, create_plan, task
-from gtm.bot.cli import main
+from gtm.bot.cli.main import main
 
 
 @pytest.fixture
@@ -37,7 +37,7 @@ def _plans(runtime, seed):
 
 def test_markup_in_record_names_is_printed_as_text_and_every_project_runs(runtime, seed, sandbox, store,
                                                                           tmp_path, monkeypatch):
-    from gtm.bot import commands_run
+    from gtm.bot.cli import run as commands_run
 
     monkeypatch.chdir(tmp_path)
     monkeypatch.setattr(commands_run.console, "width", 250)
@@ -51,7 +51,8 @@ def test_markup_in_record_names_is_printed_as_text_and_every_project_runs(runtim
 
 def test_one_failing_project_is_reported_and_the_others_still_run(runtime, seed, sandbox, store, tmp_path,
                                                                   monkeypatch):
-    from gtm.bot import check, commands_run
+    from gtm.bot.checks import check
+    from gtm.bot.cli import run as commands_run
 
     monkeypatch.chdir(tmp_path)
     monkeypatch.setattr(commands_run.console, "width", 250)

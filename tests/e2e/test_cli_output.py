@@ -9,7 +9,7 @@ import pytest
 from click.testing import CliRunner
 
 import gtm.sync.feishu.ratelimit as ratelimit_module
-from gtm.bot.cli import main
+from gtm.bot.cli.main import main
 
 
 @pytest.fixture(autouse=True)

@@ -14,9 +14,9 @@ from datetime import timedelta
 import pytest
 
 from botkit import NOW, create_plan, record_fields, running_bot, task
-from gtm.bot.actions_schema import Ack, Postpone, Progress, Resolve, Snooze, TaskDone
+from gtm.bot.cards.button_values import Ack, Postpone, Progress, Resolve, Snooze, TaskDone
 from gtm.bot.cards.factory import NoticeCards
-from gtm.bot.dispatcher import Dispatcher
+from gtm.bot.chat.dispatcher import Dispatcher
 from gtm.schemas.decisions import Notice, RecordRef
 from gtm.schemas.plan import Person
 

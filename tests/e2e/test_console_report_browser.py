@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from botkit import NOW, add_rows
-from gtm.bot.weekly import run_weekly_report
+from gtm.bot.checks.posting import run_weekly_report
 
 pytestmark = pytest.mark.browser
 

@@ -8,7 +8,7 @@ from datetime import date, timedelta
 from rich.console import Console
 
 from botkit import NOW, card_text, create_plan, task
-from gtm.bot.check import run_check
+from gtm.bot.checks.check import run_check
 from gtm.sync.refresh import render_summary, sync_project
 
 

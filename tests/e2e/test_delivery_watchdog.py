@@ -27,7 +27,7 @@ def _with_admin(runtime, admin):
 
 
 def test_owner_who_left_alerts_pm_and_admins_once_a_day(runtime, seed, sandbox):
-    from gtm.bot.check import run_check
+    from gtm.bot.checks.check import run_check
 
     owner, admin = seed.users["王芳"], seed.users["杨帆"]
     _plan(runtime, seed, owner)
@@ -44,7 +44,7 @@ def test_owner_who_left_alerts_pm_and_admins_once_a_day(runtime, seed, sandbox):
 
 
 def test_unreachable_pm_alerts_go_to_the_admins_only(runtime, seed, sandbox):
-    from gtm.bot.check import run_check
+    from gtm.bot.checks.check import run_check
 
     pm, admin = seed.users["pm"], seed.users["杨帆"]
     _plan(runtime, seed, pm)  # the PM owns the late task, and the PM has left

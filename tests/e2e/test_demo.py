@@ -15,7 +15,7 @@ def test_demo_once_shows_the_whole_loop(tmp_path):
     env = {**os.environ, "GTM_LOCAL_DIR": str(tmp_path / ".gtm"), "COLUMNS": "120"}
     for key in [k for k in env if k.startswith("GTM_FEISHU_") or k == "GTM_DATABASE_URL"]:
         env.pop(key)
-    proc = subprocess.run([sys.executable, "-m", "gtm.bot.cli", "demo", "--once"], cwd=tmp_path, env=env,
+    proc = subprocess.run([sys.executable, "-m", "gtm.bot.cli.main", "demo", "--once"], cwd=tmp_path, env=env,
                           capture_output=True, text=True, timeout=240)
     out = proc.stdout
     assert proc.returncode == 0, proc.stderr[-3000:] + out[-3000:]

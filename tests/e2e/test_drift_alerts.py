@@ -37,8 +37,8 @@ def _system_sent(run, who):
 
 
 def test_renamed_planned_end_is_followed_and_said_once(runtime, seed, sandbox):
-    from gtm.bot.ask import ask
-    from gtm.bot.check import run_check
+    from gtm.bot.chat.ask import ask
+    from gtm.bot.checks.check import run_check
 
     p = _plan(runtime, seed)
     run_check(runtime, runtime.project("alpha"), NOW)
@@ -58,8 +58,8 @@ def test_renamed_planned_end_is_followed_and_said_once(runtime, seed, sandbox):
 
 
 def test_retyped_planned_end_says_what_it_cannot_judge_then_repair_restores(runtime, seed, sandbox):
-    from gtm.bot.ask import ask
-    from gtm.bot.check import run_check
+    from gtm.bot.chat.ask import ask
+    from gtm.bot.checks.check import run_check
 
     _plan(runtime, seed)
     proj = runtime.project("alpha")
@@ -77,7 +77,7 @@ def test_retyped_planned_end_says_what_it_cannot_judge_then_repair_restores(runt
 def test_sync_says_what_drifted_and_a_rename_back_restores_without_duplicates(runtime, seed, sandbox):
     from rich.console import Console
 
-    from gtm.bot.check import run_check
+    from gtm.bot.checks.check import run_check
     from gtm.sync.refresh import render_summary, sync_project
 
     p = _plan(runtime, seed)

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from gtm.bot.cli import main
+from gtm.bot.cli.main import main
 
 
 @pytest.fixture
@@ -124,7 +124,7 @@ def test_link_refuses_a_non_chat_and_init_refuses_reserved_slugs(cli):
 
 
 def test_a_failing_command_prints_a_log_id_and_debug_shows_the_traceback(cli, sandbox, seed, monkeypatch):
-    import gtm.bot.commands_run as commands_run
+    import gtm.bot.cli.run as commands_run
 
     def broken(*a, **k):
         raise RuntimeError("boom " + "x" * 5000)

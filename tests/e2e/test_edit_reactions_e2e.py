@@ -9,9 +9,9 @@ import pytest
 
 import botkit
 from botkit import NOW, add_rows, create_plan, task, wait_until
-from gtm.bot.check import run_check
-from gtm.bot.dispatcher import Dispatcher
-from gtm.bot.transports.longconn import LongConnection
+from gtm.bot.checks.check import run_check
+from gtm.bot.chat.dispatcher import Dispatcher
+from gtm.bot.chat.transports.longconn import LongConnection
 from gtm.schemas.plan import Person
 from gtm.schemas.tables import table
 from gtm.sync.subscribe import ensure_subscribed

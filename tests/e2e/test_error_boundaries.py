@@ -8,7 +8,7 @@ from datetime import timedelta
 import pytest
 
 from botkit import NOW, card_text, running_bot, wait_until
-from gtm.bot.dispatcher import Dispatcher
+from gtm.bot.chat.dispatcher import Dispatcher
 from gtm.sync.subscribe import ensure_subscribed
 
 RAW = ("1254040", "BaseTokenNotFound", "Traceback", "code ")
@@ -43,8 +43,8 @@ def test_deleted_base_gives_a_short_answer_with_log_id_and_tells_the_pm(sandbox,
 
 
 def test_card_click_on_a_deleted_base_toasts_a_log_id_only(sandbox, seed, plan, bot, runtime):
-    from gtm.bot.actions_schema import TaskDone
-    from gtm.bot.transports import Incoming
+    from gtm.bot.cards.button_values import TaskDone
+    from gtm.bot.chat.transports import Incoming
 
     sandbox.bitable.delete_base(plan["binding"].app_token)
     inc = Incoming(kind="card_action", event_id="ev-deleted-1", open_id=seed.users["pm"], chat_id=seed.chat_id,

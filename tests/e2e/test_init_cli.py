@@ -32,7 +32,7 @@ from lark_oapi.api.bitable.v1 import (
 from lark_oapi.api.drive.v1 import ListPermissionMemberRequest
 
 import gtm.sync.feishu.ratelimit as ratelimit_module
-from gtm.bot.cli import main
+from gtm.bot.cli.main import main
 from gtm.sandbox.errors import ApiError
 from gtm.schemas.templates import get_template
 

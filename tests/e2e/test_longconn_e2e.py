@@ -2,8 +2,8 @@
 from __future__ import annotations
 
 from botkit import NOW, card_text
-from gtm.bot.dispatcher import Dispatcher
-from gtm.bot.transports.longconn import LongConnection
+from gtm.bot.chat.dispatcher import Dispatcher
+from gtm.bot.chat.transports.longconn import LongConnection
 
 
 def test_mention_over_long_connection_gets_one_reply(sandbox, seed, runtime, plan):

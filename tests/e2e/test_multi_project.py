@@ -71,7 +71,7 @@ def names_of(p: H.Proj) -> list[str]:
 
 # -- checks -----------------------------------------------------------------------------------------
 def _check_both_and_assert_isolation(world: H.World, runtime) -> None:
-    from gtm.bot.check import run_check
+    from gtm.bot.checks.check import run_check
     from gtm.sync.store.ledger import NotificationRow
     from sqlalchemy import select
 
@@ -157,7 +157,7 @@ def _rekey(sb, b, table_key: str, old: str, new: str) -> None:
 
 
 def test_same_record_ids_and_people_in_two_projects_never_suppress_each_other(fresh, store):
-    from gtm.bot.check import run_check
+    from gtm.bot.checks.check import run_check
 
     snap = {p.slug: H._snapshot(fresh.sandbox, fresh.gateway, p.binding, NOW) for p in fresh.projects}
     a_task = next(t for t in snap["alpha"].tasks if t.name == "官网产品页上线")
@@ -183,8 +183,8 @@ def test_same_record_ids_and_people_in_two_projects_never_suppress_each_other(fr
 # -- the bot over the real long connection ---------------------------------------------------------
 @pytest.fixture
 def bot(shared, rt):
-    from gtm.bot.dispatcher import Dispatcher
-    from gtm.bot.transports.longconn import LongConnection
+    from gtm.bot.chat.dispatcher import Dispatcher
+    from gtm.bot.chat.transports.longconn import LongConnection
 
     sb, seed = shared.sandbox, shared.seed
     d = Dispatcher(rt, clock=lambda: NOW)
@@ -245,7 +245,7 @@ def test_mentions_answer_for_the_groups_project_and_p2p_spans_projects(shared, r
     hint = text_of(_ask(shared, lone, "王芳", "状态"))
     assert lone.replace("_", "&#95;") in hint and a.name not in hint and b.name not in hint
 
-    from gtm.bot.commands_run import run_projects_link  # the fix the hint asks for
+    from gtm.bot.cli.run import run_projects_link  # the fix the hint asks for
 
     app = SimpleNamespace(store=rt.store, gateway=rt.gateway)
     assert run_projects_link(app, "alpha", [b.chat_id]) == 2  # Beta's group stays Beta's
@@ -260,9 +260,9 @@ def test_mentions_answer_for_the_groups_project_and_p2p_spans_projects(shared, r
 
 # -- scheduling: own timezone, archive stops the jobs ------------------------------------------------
 def test_each_project_runs_at_its_own_time_and_archiving_stops_its_jobs(shared, rt, store):
-    from gtm.bot.commands_run import run_projects_archive
-    from gtm.bot.jobs import check_job, make_jobset
-    from gtm.bot.scheduler import PlanScheduler, build_schedule
+    from gtm.bot.cli.run import run_projects_archive
+    from gtm.bot.service.jobs import check_job, make_jobset
+    from gtm.bot.service.scheduler import PlanScheduler, build_schedule
 
     policy_for = lambda slug: rt.project(slug).policy  # noqa: E731
     jobs = make_jobset(rt)
@@ -295,8 +295,8 @@ def test_each_project_runs_at_its_own_time_and_archiving_stops_its_jobs(shared, 
 
 # -- one project broken, the other unaffected --------------------------------------------------------
 def test_deleted_base_fails_alone_and_its_pm_hears_of_it(fresh, store):
-    from gtm.bot.jobs import make_jobset
-    from gtm.bot.scheduler import build_schedule, run_job
+    from gtm.bot.service.jobs import make_jobset
+    from gtm.bot.service.scheduler import build_schedule, run_job
     from gtm.sync.store.ledger import job_runs, system_problems
 
     rt = runtime_for(fresh, store)
@@ -332,7 +332,7 @@ def test_deleted_base_fails_alone_and_its_pm_hears_of_it(fresh, store):
     with store.session() as s:
         assert system_problems(s, "alpha") == []
 
-    from gtm.bot.weekly import run_portfolio
+    from gtm.bot.checks.posting import run_portfolio
 
     rows = {r.slug: r for r in run_portfolio(rt, monday, post=False).view.rows}
     assert set(rows) == {"alpha", "beta"}  # still every active project, the broken one flagged
@@ -341,8 +341,8 @@ def test_deleted_base_fails_alone_and_its_pm_hears_of_it(fresh, store):
 
 # -- portfolio ---------------------------------------------------------------------------------------
 def test_portfolio_one_card_per_manager_per_week_with_every_project(shared, rt):
-    from gtm.bot.check import run_check
-    from gtm.bot.weekly import run_portfolio
+    from gtm.bot.checks.check import run_check
+    from gtm.bot.checks.posting import run_portfolio
 
     colours = {p.slug: run_check(rt, p, NOW, dry_run=True).result.rag for p in rt.projects()}
     inbox = Inbox(shared.sandbox, shared.seed)
@@ -373,7 +373,7 @@ def test_portfolio_one_card_per_manager_per_week_with_every_project(shared, rt):
 def test_cli_projects_project_errors_and_check_all_dry_run(shared, tmp_path, monkeypatch):
     from click.testing import CliRunner
 
-    from gtm.bot.cli import main
+    from gtm.bot.cli.main import main
     from gtm.sync.store.ledger import NotificationRow
     from gtm.sync.store.open import open_store
 
@@ -384,7 +384,7 @@ def test_cli_projects_project_errors_and_check_all_dry_run(shared, tmp_path, mon
     monkeypatch.chdir(tmp_path)
     from rich.console import Console
 
-    import gtm.bot.commands_run as commands_run
+    import gtm.bot.cli.run as commands_run
 
     monkeypatch.setattr(commands_run, "console", Console(width=250))  # no folded table cells
     env = {"GTM_FEISHU_DOMAIN": shared.sandbox.url, "GTM_FEISHU_APP_ID": shared.seed.app_id,

@@ -7,10 +7,10 @@ from datetime import timedelta
 from lark_oapi.api.bitable.v1 import UpdateAppTableRecordRequest
 
 from botkit import NOW, TZ, card_text, record_fields
-from gtm.bot.actions import handle_action
-from gtm.bot.actions_schema import Postpone, TaskDone
-from gtm.bot.check import run_check
-from gtm.bot.transports import Incoming
+from gtm.bot.chat.actions import handle_action
+from gtm.bot.cards.button_values import Postpone, TaskDone
+from gtm.bot.checks.check import run_check
+from gtm.bot.chat.transports import Incoming
 from gtm.schemas.tables import table
 from gtm.sync.records import encode_value
 from gtm.sync.store.cells import reported_problems, service_cells

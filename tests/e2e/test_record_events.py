@@ -8,8 +8,8 @@ from __future__ import annotations
 import time
 
 from botkit import NOW, wait_until
-from gtm.bot.dispatcher import Dispatcher
-from gtm.bot.transports.longconn import LongConnection
+from gtm.bot.chat.dispatcher import Dispatcher
+from gtm.bot.chat.transports.longconn import LongConnection
 from gtm.schemas.tables import table
 from gtm.sync.subscribe import ensure_subscribed, is_subscribed
 

@@ -6,7 +6,7 @@ from datetime import timedelta
 import pytest
 
 from botkit import NOW, card_text, create_plan, running_bot, task, wait_until
-from gtm.bot.dispatcher import Dispatcher
+from gtm.bot.chat.dispatcher import Dispatcher
 
 
 @pytest.fixture
@@ -47,7 +47,7 @@ def test_unlinked_group_gets_link_hint_and_other_tenants_get_nothing(sandbox, se
 
 
 def test_gtm_ask_prints_the_same_answer_in_the_terminal(seed, runtime, plan):
-    from gtm.bot.ask import ask, card_to_text
+    from gtm.bot.chat.ask import ask, card_to_text
 
     card = ask(runtime, "我的任务", as_open_id=seed.users["王芳"], now=NOW)
     text = card_to_text(card)
@@ -71,7 +71,7 @@ def test_p2p_answer_is_in_the_projects_language_with_both_for_readers(sandbox, s
 
 
 def test_monthly_summary_goes_to_management_once(sandbox, seed, runtime, plan):
-    from gtm.bot.monthly import run_monthly
+    from gtm.bot.checks.monthly import run_monthly
 
     first = run_monthly(runtime, NOW)
     again = run_monthly(runtime, NOW)

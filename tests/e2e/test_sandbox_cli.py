@@ -15,7 +15,7 @@ from lark_oapi.core.cache import LocalCache
 
 def _start(tmp_path, state):
     env = {**os.environ, "COLUMNS": "200"}
-    proc = subprocess.Popen([sys.executable, "-m", "gtm.bot.cli", "sandbox", "--port", "0", "--state", str(state)],
+    proc = subprocess.Popen([sys.executable, "-m", "gtm.bot.cli.main", "sandbox", "--port", "0", "--state", str(state)],
                             cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     lines, deadline = [], time.monotonic() + 60
     while time.monotonic() < deadline:

@@ -10,12 +10,12 @@ import pytest
 from lark_oapi.api.bitable.v1 import AppTableField, CreateAppTableFieldRequest
 
 from botkit import NOW, TZ, add_rows, card_text, create_base, record_fields, running_bot, wait_until
-from gtm.bot.actions_schema import Postpone
-from gtm.bot.ask import ask
-from gtm.bot.baseline import set_baseline
+from gtm.bot.cards.button_values import Postpone
+from gtm.bot.chat.ask import ask
+from gtm.bot.checks.baseline import set_baseline
 from gtm.bot.cards.factory import NoticeCards
-from gtm.bot.check import run_check
-from gtm.bot.dispatcher import Dispatcher
+from gtm.bot.checks.check import run_check
+from gtm.bot.chat.dispatcher import Dispatcher
 from gtm.schemas.decisions import Notice, RecordRef
 from gtm.schemas.plan import Person
 from gtm.schemas.tables import table

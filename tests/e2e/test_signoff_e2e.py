@@ -8,9 +8,9 @@ import pytest
 
 import botkit
 from botkit import NOW, TZ, add_rows, card_text, create_plan, record_fields, running_bot, task
-from gtm.bot.actions_schema import Signoff
-from gtm.bot.check import run_check
-from gtm.bot.dispatcher import Dispatcher
+from gtm.bot.cards.button_values import Signoff
+from gtm.bot.checks.check import run_check
+from gtm.bot.chat.dispatcher import Dispatcher
 from gtm.schemas.plan import Person
 
 SLUG = "sign"

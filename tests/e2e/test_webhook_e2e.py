@@ -8,8 +8,8 @@ import pytest
 import requests
 
 from botkit import NOW, card_text, wait_until
-from gtm.bot.dispatcher import Dispatcher
-from gtm.bot.transports.webhook import WebhookServer, webhook_app
+from gtm.bot.chat.dispatcher import Dispatcher
+from gtm.bot.chat.transports.webhook import WebhookServer, webhook_app
 from gtm.sandbox import SandboxConfig
 from gtm.sandbox.events import encrypt, signature
 
@@ -121,7 +121,7 @@ def test_forged_unsigned_stale_and_replayed_requests_are_refused(sandbox, seed, 
 
 
 def _callback(seed, plan, operator: str, create_time: str, event_id: str, token: str) -> dict:
-    from gtm.bot.actions_schema import TaskDone
+    from gtm.bot.cards.button_values import TaskDone
 
     return {"schema": "2.0",
             "header": {"event_id": event_id, "event_type": "card.action.trigger", "create_time": create_time,
@@ -136,7 +136,7 @@ def test_token_only_mode_is_refused_unless_insecure_and_then_stale_or_replayed_c
     from aiohttp import web
 
     from botkit import record_fields
-    from gtm.bot.transports.webhook import WebhookConfigError
+    from gtm.bot.chat.transports.webhook import WebhookConfigError
 
     d = Dispatcher(runtime, clock=lambda: NOW)
     # safe by default: a verification token alone does not start the webhook transport

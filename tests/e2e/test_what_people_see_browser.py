@@ -42,7 +42,7 @@ def demo(tmp_path_factory):
     env = {**os.environ, "GTM_LOCAL_DIR": str(tmp / ".gtm"), "COLUMNS": "400"}
     for key in [k for k in env if k.startswith("GTM_FEISHU_") or k == "GTM_DATABASE_URL"]:
         env.pop(key)
-    proc = subprocess.Popen([sys.executable, "-m", "gtm.bot.cli", "demo"], cwd=tmp, env=env, text=True,
+    proc = subprocess.Popen([sys.executable, "-m", "gtm.bot.cli.main", "demo"], cwd=tmp, env=env, text=True,
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
     lines: list[str] = []
     ready = threading.Event()

@@ -10,9 +10,9 @@ from zoneinfo import ZoneInfo
 
 from hypothesis import HealthCheck, given, settings, strategies as st
 
-from gtm.bot.commands import parse
-from gtm.bot.handlers import AskContext, answer
-from gtm.bot.report import build_weekly_report, report_card
+from gtm.bot.chat.parse import parse
+from gtm.bot.chat.answers import AskContext, answer
+from gtm.bot.checks.weekly_report import build_weekly_report, report_card
 from gtm.bot.rules.engine import run_checks
 from gtm.bot.rules.overdue import TRACKED
 from gtm.schemas.fields import Kind, Writer

@@ -5,7 +5,7 @@ from datetime import date, datetime, timedelta, timezone
 
 from rules_helpers import ALICE, BOSS1, PM, Person, at, plan
 
-from gtm.bot.report import build_weekly_report
+from gtm.bot.checks.weekly_report import build_weekly_report
 from gtm.bot.rules.engine import run_checks
 from gtm.bot.rules.raci import check_raci, reached
 from gtm.schemas.plan import ExitCriterion, Milestone, Task

@@ -1,4 +1,4 @@
-"""Serve/doctor fixtures: an AppContext on the sandbox with a real SQLite store."""
+"""Serve/doctor fixtures: an Runtime on the sandbox with a real SQLite store."""
 from __future__ import annotations
 
 import pytest
@@ -8,17 +8,17 @@ from servekit import make_settings
 
 @pytest.fixture
 def make_app(sandbox, seed, sqlite_url):
-    """Build AppContexts like `open_context` does, but on the test's sandbox and SQLite file."""
-    from gtm.bot.context import AppContext
+    """Build AppContexts like `open_runtime` does, but on the test's sandbox and SQLite file."""
+    from gtm.bot.runtime import Runtime
     from gtm.sync.feishu.gateway import gateway_from_settings
     from gtm.sync.store.open import open_store
 
     made = []
 
-    def build(**kw) -> AppContext:
+    def build(**kw) -> Runtime:
         settings = make_settings(sandbox, seed, kw.pop("database_url", sqlite_url), **kw)
         store = open_store(settings.database_url)
-        app = AppContext(settings, store, gateway_from_settings(settings, sleep=lambda s: None))
+        app = Runtime(settings, store, gateway_from_settings(settings, sleep=lambda s: None))
         app._closers = [store.dispose]
         made.append(app)
         return app

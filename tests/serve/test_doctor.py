@@ -9,7 +9,7 @@ import pytest
 from lark_oapi.api.bitable.v1 import CreateAppRequest, ReqApp
 from rich.console import Console
 
-from gtm.bot.doctor import MISSING, OK, WARN, Doctor, run_doctor
+from gtm.bot.cli.doctor import MISSING, OK, WARN, Doctor, run_doctor
 from gtm.sync.access import grant_access
 from gtm.sync.store.registry import ProjectRow
 
@@ -121,7 +121,7 @@ def test_settings_table_lists_every_setting_and_docs_match():
 def test_doctor_labels_each_project_block_and_counts_warnings(app_ctx, project, sandbox, seed):
     import json as _json
 
-    from gtm.bot.doctor import WARN, Finding, ending, findings_json
+    from gtm.bot.cli.doctor import WARN, Finding, ending, findings_json
 
     sandbox.world.apps[seed.app_id].scopes = list(ALL_SCOPES)
     findings = Doctor(app_ctx, now=NOW).run()
@@ -171,7 +171,7 @@ def test_doctor_shows_the_holiday_source_of_each_year(app_ctx):
     from datetime import datetime
     from zoneinfo import ZoneInfo
 
-    from gtm.bot.doctor import OK, Doctor
+    from gtm.bot.cli.doctor import OK, Doctor
 
     doc = Doctor(app_ctx, now=datetime(2026, 11, 20, 10, tzinfo=ZoneInfo("Asia/Shanghai")))
     doc.check_time()

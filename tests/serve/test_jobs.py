@@ -7,9 +7,9 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from gtm.bot.jobs import make_jobset
-from gtm.bot.metrics import Metrics
-from gtm.bot.scheduler import build_schedule, run_job
+from gtm.bot.service.jobs import make_jobset
+from gtm.bot.service.metrics import Metrics
+from gtm.bot.service.scheduler import build_schedule, run_job
 from gtm.sync.feishu.gateway import Gateway
 from gtm.sync.feishu.ratelimit import DEFAULT_RATES
 from gtm.sync.store.ledger import job_runs, system_problems
@@ -35,8 +35,8 @@ def provisioned_app(app_ctx, sandbox, seed):
 
 
 def specs_for(app, metrics, *names):
-    jobs = make_jobset(app.runtime, metrics, include=names)
-    return {s.job: s for s in build_schedule(["launch"], lambda slug: app.runtime.project(slug).policy, jobs)}
+    jobs = make_jobset(app, metrics, include=names)
+    return {s.job: s for s in build_schedule(["launch"], lambda slug: app.project(slug).policy, jobs)}
 
 
 def test_check_and_reconcile_jobs_run_a_real_project_and_feed_the_metrics(provisioned_app, sandbox):

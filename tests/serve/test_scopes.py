@@ -12,8 +12,8 @@ from lark_oapi.api.bitable.v1 import (
     ReqTable,
 )
 
-from gtm.bot.scopes import SCOPES, describe_missing, need, needs_for_error
-from gtm.bot.serve import Service
+from gtm.bot.cli.scopes import SCOPES, describe_missing, need, needs_for_error
+from gtm.bot.service.serve import Service
 from gtm.sync.feishu.errors import ScopeError
 
 

@@ -21,7 +21,7 @@ def _clean_env(tmp_path: Path, **extra: str) -> dict[str, str]:
 
 
 def _gtm(*args: str) -> list[str]:
-    return [sys.executable, "-m", "gtm.bot.cli", *args]
+    return [sys.executable, "-m", "gtm.bot.cli.main", *args]
 
 
 def test_serve_without_credentials_exits_with_two_lines_naming_the_settings_and_guide(tmp_path):

@@ -42,7 +42,7 @@ class Replica:
         self.ready_file = tmp / f"{name}.url"
         self.log = open(tmp / f"{name}.log", "w+")
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "gtm.bot.cli", "serve"], cwd=tmp, stdout=self.log, stderr=subprocess.STDOUT,
+            [sys.executable, "-m", "gtm.bot.cli.main", "serve"], cwd=tmp, stdout=self.log, stderr=subprocess.STDOUT,
             env={**env, "GTM_SERVE_READY_FILE": str(self.ready_file)})
         self.url = ""
 
@@ -111,12 +111,12 @@ def test_two_replicas_on_postgres_one_leader_and_takeover_after_kill_9(fresh_pg_
 
 def test_run_serve_on_the_embedded_sandbox_says_so_loudly_and_stops_on_request(
         make_app, sandbox, seed, capsys, monkeypatch, tmp_path):
-    from gtm.bot.serve import READY_FILE_ENV, run_serve
+    from gtm.bot.service.serve import READY_FILE_ENV, run_serve
 
     ready = tmp_path / "serve.url"
     monkeypatch.setenv(READY_FILE_ENV, str(ready))
     app = make_app(transport="none")
-    app.sandbox, app.seed = sandbox, seed  # what open_context does without credentials
+    app.sandbox, app.seed = sandbox, seed  # what open_runtime does without credentials
     stop = threading.Event()
     codes: list[int] = []
     t = threading.Thread(target=lambda: codes.append(run_serve(app, stop_event=stop)), daemon=True)

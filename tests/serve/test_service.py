@@ -4,7 +4,7 @@ from __future__ import annotations
 import requests
 from servekit import wait_for
 
-from gtm.bot.serve import Service
+from gtm.bot.service.serve import Service
 
 
 def get(url: str, path: str) -> requests.Response:
@@ -118,20 +118,20 @@ def test_start_preloads_answers_from_the_store_and_freezes_the_gc(make_app, sand
     sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "e2e"))
     from botkit import NOW, create_plan, task
 
-    from gtm.bot.answer_cache import CACHE
+    from gtm.bot.chat.answer_cache import CACHE
 
     app = make_app(transport="none")
     u = seed.users
-    create_plan(app.runtime, slug="alpha", name="Alpha 发布", chat_ids=[seed.chat_id], pm=u["pm"],
+    create_plan(app, slug="alpha", name="Alpha 发布", chat_ids=[seed.chat_id], pm=u["pm"],
                 management=[u["management"]],
                 tasks=[task("T1", "准备发布会物料", u["王芳"], NOW.date() - timedelta(days=3))])
-    project = app.runtime.project("alpha")
-    app.runtime.mirror(project).refresh(NOW, full=True)
+    project = app.project("alpha")
+    app.mirror(project).refresh(NOW, full=True)
     CACHE.clear()
     mark = sandbox.journal.mark()
     svc = Service(app).start()
     try:
-        entry = CACHE.peek(app.runtime.mirror(project))
+        entry = CACHE.peek(app.mirror(project))
         assert entry is not None and [t.name for t in entry.snapshot.tasks] == ["准备发布会物料"]
         reads = [e["path"] for e in sandbox.journal.since(mark) if "/records" in e["path"]]
         assert reads == []  # from the store: not one record read from Feishu
@@ -146,8 +146,8 @@ def test_dead_leader_thread_fails_readyz_and_exits_the_process(app_ctx, monkeypa
     and `gtm serve` must exit (non-zero) so the orchestrator restarts it."""
     import threading
 
-    from gtm.bot import leader as L
-    from gtm.bot.serve import run_serve
+    from gtm.bot.service import leader as L
+    from gtm.bot.service.serve import run_serve
 
     def broken(self) -> bool:
         raise OSError("lock path unusable")
@@ -174,7 +174,7 @@ def test_delivery_health_shows_in_readyz_metrics_and_doctor(app_ctx):
     """Issue #16.6: the watchdog's list is the same in /readyz (degraded), /metrics and `gtm doctor`."""
     from datetime import datetime, timezone
 
-    from gtm.bot.doctor import Doctor
+    from gtm.bot.cli.doctor import Doctor
     from gtm.sync.binding import BaseBinding
     from gtm.sync.provision import register_project
     from gtm.sync.store.ledger import NotificationRow

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import threading
 
-from gtm.bot.serve import run_serve
+from gtm.bot.service.serve import run_serve
 
 
 def _stopped() -> threading.Event:

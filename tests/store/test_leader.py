@@ -14,7 +14,7 @@ import time
 
 import pytest
 
-from gtm.bot.leader import Leader
+from gtm.bot.service.leader import Leader
 from gtm.sync.store.open import open_store
 
 
@@ -62,7 +62,7 @@ def test_one_leader_and_a_clean_hand_over(url):
 
 
 def _child_leader(url: str, key: int, ttl: float) -> subprocess.Popen:
-    code = ("import sys, time; from gtm.bot.leader import Leader; "
+    code = ("import sys, time; from gtm.bot.service.leader import Leader; "
             f"l = Leader(sys.argv[1], key={key}, retry_seconds=0.1, ttl_seconds={ttl}); l.start(); "
             "assert l.wait_until_leader(10); print('leader', flush=True); time.sleep(120)")
     return subprocess.Popen([sys.executable, "-c", code, url], stdout=subprocess.PIPE, text=True)

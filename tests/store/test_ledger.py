@@ -11,8 +11,8 @@ from datetime import timedelta
 import pytest
 from store_helpers import at, notice
 
-from gtm.bot import ledger
-from gtm.bot.notify import Sender, digest_key
+from gtm.bot.checks import send_once as ledger
+from gtm.bot.checks.notify import Sender, digest_key
 from gtm.sandbox.im import store as im_store
 from gtm.schemas.settings import Policy
 from gtm.sync.feishu.errors import ConnectionFailed

@@ -7,7 +7,7 @@ from datetime import datetime, time as dtime
 
 from store_helpers import BERLIN, SH, at
 
-from gtm.bot.scheduler import JobSet, PlanScheduler, build_schedule, run_job
+from gtm.bot.service.scheduler import JobSet, PlanScheduler, build_schedule, run_job
 from gtm.schemas.settings import Policy
 from gtm.sync.store import ledger as st
 

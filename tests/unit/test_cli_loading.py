@@ -7,7 +7,7 @@ import sys
 
 PROBE = """
 import sys
-from gtm.bot.cli import main
+from gtm.bot.cli.main import main
 sys.argv = ["gtm"] + sys.argv[1:]
 try:
     main()

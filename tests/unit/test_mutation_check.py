@@ -19,17 +19,17 @@ def test_targets_exist_and_their_tests_too():
     for path, tests in mc.TARGETS.items():
         assert (mc.ROOT / path).is_file(), path
         assert all((mc.ROOT / t).exists() for t in tests), (path, tests)
-    assert {"bot/ledger.py", "bot/actions.py", "bot/transports/webhook.py"} <= set(mc.TARGETS)
+    assert {"bot/checks/send_once.py", "bot/chat/actions.py", "bot/chat/transports/webhook.py"} <= set(mc.TARGETS)
     assert any(p.startswith("bot/rules/") for p in mc.TARGETS)
 
 
 def test_mutants_include_the_guards_that_matter():
-    source = (mc.ROOT / "bot/transports/webhook.py").read_text(encoding="utf-8")
-    lines = {m.describe(source) for m in mc.mutants_of("bot/transports/webhook.py")}
+    source = (mc.ROOT / "bot/chat/transports/webhook.py").read_text(encoding="utf-8")
+    lines = {m.describe(source) for m in mc.mutants_of("bot/chat/transports/webhook.py")}
     assert "if age >= self.max_skew:" in lines
     assert "if False:" in lines  # e.g. the signature check switched off
-    source = (mc.ROOT / "bot/actions.py").read_text(encoding="utf-8")
-    mutants = mc.mutants_of("bot/actions.py")
+    source = (mc.ROOT / "bot/chat/actions.py").read_text(encoding="utf-8")
+    mutants = mc.mutants_of("bot/chat/actions.py")
     assert "pass" in {m.describe(source) for m in mutants if m.kind == "drop-call"}
     for m in mutants:  # each mutant changes exactly one line and still parses
         new = m.apply(source).splitlines()

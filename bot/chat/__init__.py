@@ -1,0 +1,1 @@
+"""Chat: what people send the bot (messages, @mentions, card clicks) and how it answers."""

@@ -1,0 +1,433 @@
+"""One dispatcher for every transport: dedup, fast ack, routing by chat, replies.
+
+Feishu wants an answer within 3 s and redelivers otherwise (15 s, 5 min, 1 h, 6 h), and delivery is
+at-least-once anyway. So `dispatch`:
+- claims the event id in the store (`ledger.claim_event`) before anything else: a redelivery, a
+  duplicate, or the same event after a restart finds the claim and does nothing. A message is
+  claimed provisionally — claim → answer → mark done: the claim is leased to this process
+  (`host:pid:token`, wall clock); if the process dies while answering, the redelivery finds a
+  dead holder (or an expired lease) and answers, and the reply's uuid keeps a retried answer single;
+- for messages and record changes returns at once and does the work on a small thread pool;
+- for card actions computes the answer on the pool but waits at most `callback_budget` (2.5 s): the
+  callback then carries the toast and the new card; if slower, it answers "处理中" and the worker
+  PATCHes the card when done.
+
+Routing: the bot answers in a project's configured chats only, and only people of its own tenant.
+A group bound to no project gets a short "not linked" card; in p2p no mention is needed and the
+asker's items are gathered across all their projects (see `gtm.bot.chat.ask`).
+
+Replies go through `ReplyMessageRequest` with `uuid` derived from the event id, so even a reply
+retried after a crash is deduplicated by Feishu itself. Feishu accepts 5 messages/s per group and
+per user (230020) and 50/s per app (99991400, answered with a reset of at least 1 s); a reply that
+would exceed either is sent when its slot comes (`ChatPacer`, on a timer, so no worker sleeps)
+instead of being refused and retried a second later. The app-wide pacer keeps a 10 % margin
+below 50/s: the gateway's own limiter (exactly 50/s, blocking) then never has to hold a worker,
+and the send times' jitter on their way to the server cannot tip a window over the limit.
+"""
+from __future__ import annotations
+
+import json
+import logging
+import threading
+import time
+import uuid as uuidlib
+from collections import deque
+from concurrent.futures import Future, ThreadPoolExecutor, TimeoutError as FutureTimeout
+from datetime import datetime, timezone
+from typing import Any, Callable
+
+from lark_oapi.api.im.v1 import (
+    PatchMessageRequest,
+    PatchMessageRequestBody,
+    ReplyMessageRequest,
+    ReplyMessageRequestBody,
+)
+
+from gtm.bot.failures import log_failure
+from gtm.bot.checks.reactor import EditReactor
+from gtm.bot.chat.transports import Incoming
+from gtm.sync.feishu.errors import RateLimited
+from gtm.sync.store.ledger import claim_event, mark_event_done, release_event
+
+log = logging.getLogger(__name__)
+
+Clock = Callable[[], datetime]
+ANSWER_LEASE_SECONDS = 60.0  # longer than any answer takes; Feishu redelivers after 15 s, 5 min, 1 h
+CHAT_MAX_WAIT = 2.0  # seconds a reply may spend waiting on retries; a later rate-limit reset is queued
+MAX_DEFERRALS = 3  # queued attempts of one reply before it counts as failed
+
+
+def reply_uuid(event_id: str, salt: str = "reply") -> str:
+    """A stable ≤50-char uuid for the reply to one event (Feishu dedups sends by uuid for 1 h)."""
+    return str(uuidlib.uuid5(uuidlib.NAMESPACE_URL, f"gtm:{salt}:{event_id}"))
+
+
+def toast(kind: str, zh: str, en: str = "") -> dict[str, Any]:
+    t: dict[str, Any] = {"type": kind, "content": zh}
+    if en:
+        t["i18n"] = {"zh_cn": zh, "en_us": en}
+    return t
+
+
+def unlinked_card(chat_id: str) -> dict[str, Any]:
+    """Shown in a group that no project is bound to: says how to bind it."""
+    return {
+        "schema": "2.0",
+        "config": {"update_multi": True, "summary": {"content": "本群未关联项目"}},
+        "header": {"title": {"tag": "plain_text", "content": "本群还没有关联项目 / Not linked"},
+                   "template": "grey"},
+        "body": {"elements": [{"tag": "markdown", "content": (
+            "这个群还没有关联到任何项目，所以我不会在这里回答。\n"
+            f"关联方法：项目负责人运行 `gtm projects link 项目标识 --chat {chat_id}`，"
+            "或在项目表的「项目群」字段选择本群。\n"
+            "This group is not linked to a project. Link it with "
+            f"`gtm projects link SLUG --chat {chat_id}`.")}]},
+    }
+
+
+def error_card(zh: str, en: str = "") -> dict[str, Any]:
+    return {
+        "schema": "2.0", "config": {"update_multi": True},
+        "header": {"title": {"tag": "plain_text", "content": "出错了 / Error"}, "template": "red"},
+        "body": {"elements": [{"tag": "markdown", "content": zh + (f"\n{en}" if en else "")}]},
+    }
+
+
+class ChatPacer:
+    """Send slots per chat: at most `per_window` messages in any `window` seconds (Feishu: 5 QPS
+    per group and per user; the window has a small margin for the trip to the server).
+
+    `reserve` books the earliest allowed slot and returns how long to wait for it: a sliding
+    window log, as the server keeps one, so a burst goes out at exactly the allowed pace."""
+
+    def __init__(self, per_window: int = 5, window: float = 1.05,
+                 clock: Callable[[], float] = time.monotonic) -> None:
+        self.per_window, self.window, self._clock = per_window, window, clock
+        self._slots: dict[str, deque[float]] = {}
+        self._lock = threading.Lock()
+
+    def reserve(self, chat: str) -> float:
+        now = self._clock()
+        with self._lock:
+            slots = self._slots.setdefault(chat, deque())
+            while slots and slots[0] <= now - self.window:
+                slots.popleft()
+            at = now
+            if len(slots) >= self.per_window:  # booked times are sorted: the 5th latest decides
+                at = max(now, slots[-self.per_window] + self.window)
+            slots.append(at)
+            if len(self._slots) > 10_000:  # forget idle chats now and then
+                self._slots = {k: v for k, v in self._slots.items() if v and v[-1] > now - self.window}
+            return at - now
+
+
+class Dispatcher:
+    """Receives every `Incoming`; thread-safe; one per process (several are fine: the store dedups)."""
+
+    def __init__(self, runtime: Any, *, workers: int = 4, callback_budget: float = 2.5,
+                 snapshot_max_age: float = 120.0, bot_open_id: str | None = None,
+                 clock: Clock | None = None,
+                 answer: Callable[..., dict[str, Any]] | None = None,
+                 edit_debounce: float | None = None) -> None:
+        self.runtime = runtime
+        self.callback_budget = callback_budget
+        self.snapshot_max_age = snapshot_max_age
+        self._bot_open_id = bot_open_id
+        self._bot_lookup_done = bot_open_id is not None
+        self._clock = clock or (lambda: datetime.now(timezone.utc))
+        self._answer = answer  # override for unit tests; default: gtm.bot.chat.ask.answer_incoming
+        # a message's claim lasts this long (wall clock) unless its holder is provably dead
+        self.answer_lease_seconds = ANSWER_LEASE_SECONDS
+        self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="gtm-dispatch")
+        self._inflight: set[Future] = set()
+        self._lock = threading.Lock()
+        self._pacer = ChatPacer()  # per chat: 5 per ~1 s
+        self._app_pacer = ChatPacer(per_window=50, window=1.1)  # per app: im.send 50/s
+        self.stats: dict[str, int] = {"received": 0, "duplicates": 0, "replied": 0, "ignored": 0,
+                                      "failed": 0, "late_cards": 0, "queued": 0}
+        if edit_debounce is None:
+            settings = getattr(runtime, "settings", None)
+            edit_debounce = float(getattr(settings, "edit_debounce_seconds", 1.5))
+        self.reactor = EditReactor(runtime, self._clock, edit_debounce)
+
+    # -- identity ------------------------------------------------------------------------
+    def bot_open_id(self) -> str | None:
+        """The bot's own open_id (to tell "@bot" from other mentions); looked up once."""
+        if not self._bot_lookup_done:
+            self._bot_lookup_done = True
+            try:
+                from gtm.bot.chat.ask import fetch_bot_open_id
+
+                self._bot_open_id = fetch_bot_open_id(self.runtime.gateway)
+            except Exception as exc:  # noqa: BLE001 - fall back to "every group delivery is for us"
+                log.warning("could not look up the bot's open_id: %s", exc)
+        return self._bot_open_id
+
+    # -- entry point ---------------------------------------------------------------------
+    def dispatch(self, inc: Incoming) -> dict[str, Any] | None:
+        """Called by the transports. Returns the card-callback answer, or None. Never raises."""
+        self._bump("received")
+        try:
+            own_app = getattr(self.runtime.gateway, "app_id", "")
+            if inc.app_id and own_app and inc.app_id != own_app:
+                self._bump("ignored")
+                return None
+            if not self._claim(inc):
+                self._bump("duplicates")
+                if inc.kind == "card_action":
+                    return {"toast": toast("info", "已处理", "Already handled")}
+                return None
+            if inc.kind == "message":
+                self._submit(self._handle_message, inc)
+                return None
+            if inc.kind == "record_changed":
+                self._submit(self._handle_record_changed, inc)
+                return None
+            if inc.kind == "card_action":
+                return self._handle_card_action(inc)
+        except Exception as exc:  # noqa: BLE001 - a transport must always get an answer
+            self._bump("failed")
+            f = log_failure(f"event {inc.event_id} ({inc.kind})", exc, logger=log)
+            if inc.kind == "card_action":
+                return {"toast": toast("error", f.for_people("zh"), f.for_people("en"))}
+        return None
+
+    def _claim(self, inc: Incoming) -> bool:
+        """Claim the event. A message is claimed provisionally (claim → answer → mark done): if
+        this process dies while answering, the redelivery finds a dead holder's claim and answers
+        (the reply uuid keeps a retried answer single)."""
+        if not inc.event_id:
+            return True
+        lease = self.answer_lease_seconds if inc.kind == "message" else None
+        with self.runtime.store.session() as s:
+            return bool(claim_event(s, inc.event_id, lease_seconds=lease))
+
+    def _finish(self, inc: Incoming, *, answered: bool) -> None:
+        """Mark a claimed message done (answered or deliberately ignored), or release the claim
+        after a failure here so the next redelivery tries again."""
+        if not inc.event_id or inc.kind != "message":
+            return
+        try:
+            with self.runtime.store.session() as s:
+                (mark_event_done if answered else release_event)(s, inc.event_id)
+        except Exception:  # noqa: BLE001 - the lease still runs out on the wall clock
+            log.warning("could not update the claim of %s", inc.event_id, exc_info=True)
+
+    # -- messages ------------------------------------------------------------------------
+    def _handle_message(self, inc: Incoming) -> None:
+        try:
+            replying = self._answer_message(inc)
+        except BaseException:
+            self._finish(inc, answered=False)
+            raise
+        if not replying:
+            self._finish(inc, answered=True)  # ignored on purpose: nothing to redo
+
+    def _answer_message(self, inc: Incoming) -> bool:
+        """Answer (or ignore) a message; True when a reply is on its way (it marks the event done)."""
+        if inc.sender_tenant_key and inc.tenant_key and inc.sender_tenant_key != inc.tenant_key:
+            log.info("ignoring %s: sender of another tenant", inc.event_id)
+            self._bump("ignored")
+            return False
+        if not inc.open_id or not (inc.text or inc.mentioned_bot):
+            self._bump("ignored")
+            return False
+        project = None
+        if not inc.is_p2p:
+            bot = self.bot_open_id()
+            if bot and not inc.mentioned_bot:
+                self._bump("ignored")  # a group message not addressed to the bot
+                return False
+            project = self.runtime.project_for_chat(inc.chat_id)
+            if project is None:
+                from gtm.bot.chat.ask import not_linked_card
+
+                self._reply_paced(inc, not_linked_card(inc.chat_id))
+                return True
+        try:
+            card = self.answer(inc, project)
+        except Exception as exc:  # noqa: BLE001 - the boundary: a short card, the PM told, the log the rest
+            self._bump("failed")
+            f = log_failure(f"answer to {inc.event_id}", exc, logger=log)
+            card = error_card(f"没能回答：{f.for_people('zh')}", f"Could not answer: {f.for_people('en')}")
+            self._tell_pm(project, exc, "answer", f.log_id)
+        self._reply_paced(inc, card)
+        return True
+
+    def _tell_pm(self, project: Any, exc: BaseException, job: str, log_id: str) -> None:
+        """The project's PM gets the 系统问题 card (once a day per kind; the ledger dedups)."""
+        if project is None:
+            return
+        from gtm.bot.checks.check import notify_failure
+
+        notify_failure(self.runtime, project, exc, self._clock(), job=job, log_id=log_id)
+
+    def _reply_paced(self, inc: Incoming, card: dict[str, Any]) -> None:
+        """`reply` now, or — when the chat already had its 5 messages this second — from a timer
+        at its next slot (tracked like pool work, so `drain` waits for it)."""
+        # Each pacer books its own slot; when both make the reply wait, the earlier booking is a
+        # little optimistic, and the gateway's retry covers the rare refusal that can follow.
+        delay = max(self._pacer.reserve(inc.chat_id or inc.open_id), self._app_pacer.reserve("app"))
+        if delay <= 0:
+            self.reply(inc, card)
+            return
+        self._later(delay, lambda: self.reply(inc, card), inc)
+
+    def answer(self, inc: Incoming, project: Any) -> dict[str, Any]:
+        """The card answering `inc.text` (in `project`, or across the asker's projects in p2p)."""
+        now = self._clock()
+        if self._answer is not None:
+            return self._answer(self.runtime, inc, project, now)
+        from gtm.bot.chat.ask import answer_incoming
+
+        return answer_incoming(self.runtime, inc, project, now, max_age=self.snapshot_max_age)
+
+    def reply(self, inc: Incoming, card: dict[str, Any], *, deferrals: int = 0) -> str:
+        """Reply to the message of `inc` with a card; returns the new message id ("" when queued).
+
+        The chat path never waits long: retries share a budget of `CHAT_MAX_WAIT` seconds; a rate
+        limit that resets later (e.g. `x-ogw-ratelimit-reset: 45`) queues the reply on a timer for
+        that moment instead of holding a worker (and the asker's claim) for the whole wait. The
+        reply's uuid keeps the queued retry single."""
+        gw = self.runtime.gateway
+        body = (ReplyMessageRequestBody.builder().msg_type("interactive")
+                .content(json.dumps(card, ensure_ascii=False)).uuid(reply_uuid(inc.event_id)).build())
+        req = ReplyMessageRequest.builder().message_id(inc.message_id).request_body(body).build()
+        try:
+            data = gw.call("im.message.reply", lambda: gw.client.im.v1.message.reply(req), family="im.send",
+                           retry_safe=True, context=inc.chat_id, max_wait=CHAT_MAX_WAIT)
+        except RateLimited as exc:
+            if deferrals >= MAX_DEFERRALS:
+                raise
+            delay = max(CHAT_MAX_WAIT, float(exc.reset_after or 0.0))
+            log.info("reply to %s rate limited (reset in %.0fs): queued", inc.event_id, delay)
+            self._bump("queued")
+            self._later(delay, lambda: self.reply(inc, card, deferrals=deferrals + 1), inc)
+            return ""
+        self._bump("replied")
+        self._finish(inc, answered=True)
+        return getattr(data, "message_id", "") or ""
+
+    def _later(self, delay: float, fn: Callable[[], Any], inc: Incoming) -> None:
+        """Run `fn` after `delay` seconds on a timer, tracked like pool work (`drain` waits)."""
+        fut: Future = Future()
+        with self._lock:
+            self._inflight.add(fut)
+        fut.add_done_callback(self._done)
+
+        def run() -> None:
+            try:
+                fut.set_result(fn())
+            except Exception as exc:  # noqa: BLE001 - logged, counted, the claim released
+                log.exception("delayed reply failed for %s", inc.event_id)
+                self._bump("failed")
+                self._finish(inc, answered=False)
+                fut.set_exception(exc)
+
+        timer = threading.Timer(delay, run)
+        timer.daemon = True
+        timer.start()
+
+    def patch_card(self, message_id: str, card: dict[str, Any]) -> None:
+        gw = self.runtime.gateway
+        body = PatchMessageRequestBody.builder().content(json.dumps(card, ensure_ascii=False)).build()
+        req = PatchMessageRequest.builder().message_id(message_id).request_body(body).build()
+        gw.call("im.message.patch", lambda: gw.client.im.v1.message.patch(req), family="im.patch",
+                retry_safe=True, context=message_id)
+
+    # -- card actions --------------------------------------------------------------------
+    def _handle_card_action(self, inc: Incoming) -> dict[str, Any]:
+        if inc.sender_tenant_key and inc.tenant_key and inc.sender_tenant_key != inc.tenant_key:
+            return {"toast": toast("error", "只有本企业成员可以操作", "Only members of this organisation")}
+        from gtm.bot.chat.actions import handle_action
+
+        now = self._clock()
+        fut = self._submit(handle_action, self.runtime, inc, now)
+        try:
+            result = fut.result(timeout=self.callback_budget)
+        except FutureTimeout:
+            # Too slow for the callback: ack now, put the new card in place when it is ready.
+            def late(f: Future) -> None:
+                try:
+                    res = f.result()
+                    if res.card and inc.message_id:
+                        self.patch_card(inc.message_id, res.card)
+                        self._bump("late_cards")
+                except Exception:  # noqa: BLE001
+                    log.exception("late card update failed for %s", inc.event_id)
+
+            fut.add_done_callback(late)
+            return {"toast": toast("info", "处理中…", "Working on it…")}
+        except Exception as exc:  # noqa: BLE001 - the boundary for card actions
+            self._bump("failed")
+            f = log_failure(f"card action {inc.event_id}", exc, logger=log)
+            try:
+                from gtm.bot.cards.button_values import parse_action
+
+                slug = parse_action(inc.action_value, inc.form_value, inc.action_option or None).p
+                self._tell_pm(self.runtime.project(slug), exc, "card_action", f.log_id)
+            except Exception:  # noqa: BLE001 - the click's project is unknown: the log has it
+                log.debug("no project to tell about %s", f.log_id)
+            return {"toast": toast("error", f"处理失败：{f.for_people('zh')}", f"Failed: {f.for_people('en')}")}
+        return result.callback_answer()
+
+    # -- record changes ------------------------------------------------------------------
+    def _handle_record_changed(self, inc: Incoming) -> None:
+        for project in self.runtime.projects():
+            if project.binding.app_token != inc.file_token:
+                continue
+            table_key = project.binding.table_key(inc.table_id)
+            if not table_key:
+                return
+            mirror = self.runtime.mirror(project)
+            mirror.refresh_records(table_key, list(inc.record_ids))
+            self.reactor.changed(project, table_key, list(inc.record_ids))  # rules, debounced
+            return
+
+    # -- pool ----------------------------------------------------------------------------
+    def _submit(self, fn: Callable[..., Any], *args: Any) -> Future:
+        def run() -> Any:
+            try:
+                return fn(*args)
+            except Exception:
+                log.exception("worker failed: %s", getattr(fn, "__name__", fn))
+                self._bump("failed")
+                raise
+
+        fut = self._pool.submit(run)
+        with self._lock:
+            self._inflight.add(fut)
+        fut.add_done_callback(self._done)
+        return fut
+
+    def _done(self, fut: Future) -> None:
+        with self._lock:
+            self._inflight.discard(fut)
+
+    def drain(self, timeout: float = 10.0) -> bool:
+        """Wait until the work in flight is done (shutdown, tests). True when idle."""
+        import time
+
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            with self._lock:
+                pending = list(self._inflight)
+            if not pending:
+                return True
+            for f in pending:
+                try:
+                    f.result(timeout=max(0.0, deadline - time.monotonic()))
+                except Exception:  # noqa: BLE001
+                    pass
+        with self._lock:
+            return not self._inflight
+
+    def close(self, timeout: float = 10.0) -> None:
+        self.reactor.close()
+        self.drain(timeout)
+        self._pool.shutdown(wait=False, cancel_futures=True)
+
+    def _bump(self, key: str) -> None:
+        with self._lock:
+            self.stats[key] = self.stats.get(key, 0) + 1
+

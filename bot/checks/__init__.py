@@ -1,0 +1,1 @@
+"""Checks: one check run of a project and what it sends (notices, reports, digests), exactly once."""

@@ -1,0 +1,1 @@
+"""CLI: the `gtm` command and its subcommands (thin shells over functions that take `now`)."""

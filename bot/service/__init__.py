@@ -1,0 +1,1 @@
+"""Service: the long-running process (serve, scheduler, leader, health, metrics, runtime)."""
