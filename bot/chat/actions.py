@@ -396,17 +396,11 @@ def _card_of(runtime: Any, message_id: str) -> tuple[int | None, dict[str, Any] 
         row = s.scalars(select(NotificationRow).where(NotificationRow.message_id == message_id)).first()
         if row is not None and isinstance(row.payload, dict) and row.payload.get("body"):
             return row.id, copy.deepcopy(row.payload)
-    from lark_oapi.api.im.v1 import GetMessageRequest
-
-    gw = runtime.gateway
-    req = GetMessageRequest.builder().message_id(message_id).build()
-    data = gw.call("im.message.get", lambda: gw.client.im.v1.message.get(req), family="im.chat",
-                   retry_safe=True, context=message_id)
-    items = getattr(data, "items", None) or []
-    if not items or not items[0].body or not items[0].body.content:
+    content = runtime.gateway.im.message_content(message_id)
+    if content is None:
         return None, None
     try:
-        card = json.loads(items[0].body.content)
+        card = json.loads(content)
     except ValueError:
         return None, None
     return None, card if isinstance(card, dict) and "body" in card else None

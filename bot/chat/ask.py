@@ -12,7 +12,6 @@ version (`gtm.bot.chat.answer_cache`), and the rules run only for commands that 
 """
 from __future__ import annotations
 
-import json
 import logging
 import threading
 from datetime import datetime, timezone
@@ -26,28 +25,6 @@ DEFAULT_MAX_AGE = 120.0
 LIST_ATTRS = tuple(LIST_BY_TABLE.values())
 _refresh_locks: dict[str, threading.Lock] = {}
 _locks_guard = threading.Lock()
-
-
-# -- the bot's identity -------------------------------------------------------------------------
-def fetch_bot_open_id(gateway: Any) -> str | None:
-    """The bot's open_id from `GET /open-apis/bot/v3/info` (through the SDK's generic request)."""
-    import lark_oapi as lark
-    from lark_oapi.core.enum import AccessTokenType, HttpMethod
-
-    req = (lark.BaseRequest.builder().http_method(HttpMethod.GET).uri("/open-apis/bot/v3/info")
-           .token_types({AccessTokenType.TENANT}).build())
-    holder: dict[str, Any] = {}
-
-    def call() -> Any:
-        resp = gateway.client.request(req)
-        holder["resp"] = resp
-        return resp
-
-    gateway.call("bot.info", call, family="im.chat", retry_safe=True)
-    raw = getattr(holder.get("resp"), "raw", None)
-    body = json.loads(raw.content) if raw is not None and raw.content else {}
-    bot = body.get("bot") or (body.get("data") or {}).get("bot") or {}
-    return bot.get("open_id") or None
 
 
 # -- snapshots and checks -----------------------------------------------------------------------

@@ -11,7 +11,7 @@ objects: a 500-record page built as SDK objects cost more CPU than the call itse
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Callable
 
 from lark_oapi.api.base.v2 import CreateAppRoleRequest, ListAppRoleRequest, Role
 from lark_oapi.api.bitable.v1 import (
@@ -33,10 +33,7 @@ from lark_oapi.api.bitable.v1 import (
     CreateAppTableRequestBody,
     CreateAppTableViewRequest,
     DeleteAppTableFieldRequest,
-    DeleteAppTableRequest,
     GetAppRequest,
-    GetAppTableRecordRequest,
-    GetAppTableViewRequest,
     ListAppRoleMemberRequest,
     ListAppTableFieldRequest,
     ListAppTableRequest,
@@ -125,7 +122,7 @@ class Bitable:
     def __init__(self, gateway: "Gateway") -> None:
         self.gw = gateway
 
-    def _run(self, api: str, request: Any, run: Any, family: str, *, retry_safe: bool = True,
+    def _run(self, api: str, request: Any, run: Callable[[Any], Any], family: str, *, retry_safe: bool = True,
              write_table: str | None = None, context: str = "") -> Any:
         return self.gw.call(api, lambda: with_data(run(request)), family=family, retry_safe=retry_safe,
                             write_table=write_table, context=context)
@@ -151,10 +148,12 @@ class Bitable:
         self._run("bitable.app.update", req, self._v1.app.update, "bitable.app", context=app_token)
 
     # -- tables ----------------------------------------------------------------------------
-    def list_tables(self, app_token: str, *, page_token: str | None = None, page_size: int = 100) -> Page:
+    def list_tables(self, app_token: str, *, page_token: str | None = None, page_size: int = 100,
+                    context: str = "") -> Page:
         b = ListAppTableRequest.builder().app_token(app_token).page_size(page_size)
         req = (b.page_token(page_token) if page_token else b).build()
-        return Page.of(self._run("bitable.table.list", req, self._v1.app_table.list, "bitable.schema_read"))
+        return Page.of(self._run("bitable.table.list", req, self._v1.app_table.list, "bitable.schema_read",
+                                 context=context))
 
     def create_table(self, app_token: str, name: str, fields: list[Json], *,
                      default_view_name: str | None = None, context: str = "") -> CreatedTable:
@@ -174,12 +173,6 @@ class Bitable:
         self._run("bitable.table.patch", req, self._v1.app_table.patch, "bitable.schema_write",
                   retry_safe=False, write_table=table_id, context=context or name)
 
-    def delete_table(self, app_token: str, table_id: str, *, context: str = "") -> None:
-        req = DeleteAppTableRequest.builder().app_token(app_token).table_id(table_id).build()
-        self._run("bitable.table.delete", req, self._v1.app_table.delete, "bitable.schema_write",
-                  write_table=table_id, context=context or table_id)
-
-    # -- fields ----------------------------------------------------------------------------
     def list_fields(self, app_token: str, table_id: str, *, page_token: str | None = None,
                     page_size: int = 100, context: str = "") -> Page:
         b = ListAppTableFieldRequest.builder().app_token(app_token).table_id(table_id).page_size(page_size)
@@ -228,12 +221,6 @@ class Bitable:
         return Page.of(self._run("bitable.view.list", req, self._v1.app_table_view.list, "bitable.schema_read",
                                  context=context))
 
-    def get_view(self, app_token: str, table_id: str, view_id: str, *, context: str = "") -> Json:
-        req = GetAppTableViewRequest.builder().app_token(app_token).table_id(table_id).view_id(view_id).build()
-        data = self._run("bitable.view.get", req, self._v1.app_table_view.get, "bitable.schema_read",
-                         context=context)
-        return as_dict(getattr(data, "view", None)) or {}
-
     def create_view(self, app_token: str, table_id: str, name: str, view_type: str, *,
                     context: str = "") -> Json:
         """A view; runs once (no client token on this API). Returns the view."""
@@ -253,7 +240,7 @@ class Bitable:
     # -- records ---------------------------------------------------------------------------
     def search_page(self, app_token: str, table_id: str, *, page_token: str | None = None,
                     page_size: int = 500, context: str = "") -> Page:
-        """One page of a plain search (read format, no automatic fields), as the SDK's records."""
+        """One page of a plain search (read format, no automatic fields): the records as dicts."""
         b = (SearchAppTableRecordRequest.builder().app_token(app_token).table_id(table_id)
              .page_size(page_size).request_body(SearchAppTableRecordRequestBody({})))
         req = (b.page_token(page_token) if page_token else b).build()
@@ -288,13 +275,6 @@ class Bitable:
             .build())
         return self.gw.call_json("bitable.record.batch_get", request, family="bitable.read",
                                  retry_safe=True, context=context)
-
-    def get_record(self, app_token: str, table_id: str, record_id: str, *, context: str = "") -> Json:
-        req = (GetAppTableRecordRequest.builder().app_token(app_token).table_id(table_id)
-               .record_id(record_id).user_id_type("open_id").build())
-        data = self._run("bitable.record.get", req, self._v1.app_table_record.get, "bitable.read",
-                         context=context)
-        return as_dict(getattr(data, "record", None)) or {}
 
     def create_record(self, app_token: str, table_id: str, fields: Json, *, client_token: str,
                       context: str = "") -> Json:

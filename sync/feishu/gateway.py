@@ -42,7 +42,7 @@ from lark_oapi.core.exception import ObtainAccessTokenException
 from lark_oapi.core.token.manager import TokenManager
 
 from gtm.sync.feishu.errors import AuthError, ConnectionFailed, FeishuError, RateLimited, TransientError, classify
-from gtm.sync.feishu.ratelimit import RateLimiter
+from gtm.sync.feishu.ratelimit import Limiter, RateLimiter
 
 from gtm.sync.feishu.application import Application
 from gtm.sync.feishu.bitable import Bitable
@@ -91,7 +91,8 @@ class Gateway:
         self.client = (lark.Client.builder().app_id(app_id).app_secret(app_secret)
                        .domain(self.domain).timeout(timeout).log_level(log_level)
                        .cache(self.token_cache).build())
-        self.limiter = RateLimiter(rates, sleep=sleep)
+        # every limit (API families, per-chat paces); replicas on PostgreSQL swap in the shared one
+        self.limiter: Limiter = RateLimiter(rates, sleep=sleep)
         self.stats = CallStats()
         self.max_attempts = max_attempts
         self.max_retry_seconds = max_retry_seconds
@@ -106,7 +107,6 @@ class Gateway:
         self.contact = Contact(self)
         self.application = Application(self)
 
-    # -- the typed wrappers (one per Feishu service; each method is one `call`) ----------------
 
     # -- the core --------------------------------------------------------------------------
     def call(self, api: str, fn: Callable[[], Any], *, family: str = "other", retry_safe: bool = True,

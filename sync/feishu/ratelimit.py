@@ -23,7 +23,7 @@ import threading
 import time
 from collections import deque
 from dataclasses import dataclass
-from typing import Callable
+from typing import Callable, Protocol
 
 
 # Documented per-app rates (feishu-api.md §5.1), requests per second, by API family.
@@ -49,6 +49,14 @@ REPLY_APP = "im.reply_app"  # key: "app"
 # im.send's 50/s, so the blocking family limit never has to hold a worker.
 PACES: dict[str, Pace] = {RECIPIENT: Pace(5, 1.05), REPLY_APP: Pace(50, 1.1)}
 FORGET_AFTER_KEYS = 10_000  # past this many logs, the idle ones are dropped (one per chat or person)
+
+
+class Limiter(Protocol):
+    """What the gateway and the wrappers need of a limiter (`RateLimiter`, `SharedRateLimiter`)."""
+
+    def reserve(self, policy: str, key: str = "") -> float: ...
+
+    def acquire(self, policy: str, key: str = "") -> object: ...
 
 
 class RateLimiter:

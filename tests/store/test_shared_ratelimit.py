@@ -102,3 +102,24 @@ def test_an_unreachable_database_falls_back_to_the_process_limiter(caplog):
     lim = SharedRateLimiter(engine, "cli_x", fallback=Own())
     assert lim.acquire("bitable.read") is None and granted == ["bitable.read"]
     assert "shared rate limiter unavailable" in caplog.text
+
+
+@pytest.mark.postgres
+def test_keyed_paces_stay_in_the_replicas_own_limiter(pg_db_url):
+    """Per-chat pacing (a reply's slot, a notice's wait) is booked in this process, as the chat's
+    events reach one replica; no rate_slots rows are written for it."""
+    from sqlalchemy import text
+
+    from gtm.sync.feishu.ratelimit import RECIPIENT
+
+    pg = open_store(pg_db_url)
+    try:
+        lim = SharedRateLimiter(pg.engine, "cli_keyed")
+        assert [lim.reserve(RECIPIENT, "oc_a") for _ in range(5)] == [0.0] * 5
+        assert lim.reserve(RECIPIENT, "oc_a") > 1.0  # the 6th in the window waits for the 1st to leave
+        assert lim.acquire(RECIPIENT, "oc_b") is None  # granted by the in-process limiter
+        with pg.engine.connect() as conn:
+            rows = conn.execute(text("SELECT count(*) FROM rate_slots WHERE app_id = 'cli_keyed'")).scalar()
+        assert rows == 0
+    finally:
+        pg.dispose()
