@@ -9,7 +9,7 @@ the sandbox stored the bot's reply). Both are milliseconds.
 Askers: each asker sits in a group linked to the project and asks, waits for the answer, thinks
 for a moment, asks again (closed loop, bounded by a deadline). A second, smaller run puts all the
 askers in ONE group asking at the same instant: Feishu allows a bot 5 messages/s per group
-(feishu-api.md §5.1/§6.1), so most of that burst's latency is the per-group limit, not the bot.
+(docs/feishu-api.md §5.1/§6.1), so most of that burst's latency is the per-group limit, not the bot.
 """
 from __future__ import annotations
 

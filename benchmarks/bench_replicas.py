@@ -1,7 +1,7 @@
 """B11: Feishu's per-app rate limit across replicas (simulated: N processes on one PostgreSQL).
 
 Each replica is a process of its own that sends "requests" of one API family (search, 20/s per
-app, feishu-api.md §5.1) as fast as its limiter lets it for a few seconds. With the shared limiter
+app, docs/feishu-api.md §5.1) as fast as its limiter lets it for a few seconds. With the shared limiter
 (`SharedRateLimiter`, the `rate_slots` table) the replicas together stay within the app's window;
 with a limiter per process (what each replica had before) they send N times the rate and Feishu
 would answer the excess with 429s. Grant times come from the database's clock, so the count per

@@ -15,7 +15,7 @@ from zoneinfo import ZoneInfo
 from gtm.benchmarks.common import Figure, profile_top, ratio
 from gtm.benchmarks.rules_speed import MIX, generate_plan, measure
 
-CARD_LIMIT = 30 * 1024  # feishu-api.md §6.1: a card request body ≤ 30 KB
+CARD_LIMIT = 30 * 1024  # docs/feishu-api.md §6.1: a card request body ≤ 30 KB
 
 
 def b4_rules(n: int, profile: bool = False) -> Figure:
@@ -48,7 +48,7 @@ def b6_report(n_tasks: int, repeat: int = 3, profile: bool = False) -> Figure:
     from gtm.schemas.settings import Policy
 
     fig = Figure("B6", f"周报 / weekly report for {n_tasks:,} tasks",
-                 "card always < 30 KB (feishu-api.md §6.1); render time reported")
+                 "card always < 30 KB (docs/feishu-api.md §6.1); render time reported")
     now = datetime(2025, 9, 19, 17, 0, tzinfo=ZoneInfo("Asia/Shanghai"))  # a Friday afternoon
     policy = Policy()
     snap = generate_plan(math.ceil(n_tasks / MIX["task"]), now)

@@ -1,7 +1,7 @@
 """B1 full read, B2 write-back, B3 incremental refresh, B8 sustained sync — the product's Mirror,
 Reader and write-back against the rate-limited sandbox, counted by the gateway and the sandbox.
 
-The bounds come from feishu-api.md §5.1/§2.2: search returns ≤500 records per call at ≤20 calls/s
+The bounds come from docs/feishu-api.md §5.1/§2.2: search returns ≤500 records per call at ≤20 calls/s
 per app, so N records need ceil(N/500) calls and at least ceil(N/500)/20 seconds; batch_update
 takes ≤500 records per call (the product's chunk) at ≤50 calls/s.
 """

@@ -3,7 +3,7 @@ record loading through `sb.bitable`, and row generators.
 
 Why a bench object: each figure measures the product's own code (Gateway, Reader, Mirror,
 write-back, rules, report, Dispatcher over the long connection) against a real sandbox over HTTP
-with Feishu's documented rate limits on (`SandboxConfig(rate_limits=True)`, feishu-api.md §5.1).
+with Feishu's documented rate limits on (`SandboxConfig(rate_limits=True)`, docs/feishu-api.md §5.1).
 Only the *setup* takes shortcuts: records are put into the sandbox through its Python API
 (`sb.bitable`), not the Open API, so a 100,000-record table takes seconds, not minutes.
 """
@@ -24,7 +24,7 @@ from typing import Any, Callable, Iterable
 from zoneinfo import ZoneInfo
 
 TZ = ZoneInfo("Asia/Shanghai")
-SEARCH_RATE = 20.0  # search / batch_get per second per app (feishu-api.md §5.1)
+SEARCH_RATE = 20.0  # search / batch_get per second per app (docs/feishu-api.md §5.1)
 WRITE_RATE = 50.0  # batch_update per second per app (§5.1)
 PAGE = 500  # search page size maximum (§2.2)
 BATCH_LIMIT = 500  # batch_update records per call as the product chunks (§2.2, Settings.batch_limit)

@@ -1,6 +1,6 @@
 """Auth: tenant_access_token/internal and app_access_token/internal, and the Bearer check.
 
-Rules (feishu-api.md §1): fields at the top level, `expire` 7200; a second call while ≥30 min
+Rules (docs/feishu-api.md §1): fields at the top level, `expire` 7200; a second call while ≥30 min
 remain returns the same token with a smaller `expire`, under 30 min a new one (the old stays valid
 until it expires). Missing header → 99991661, unknown/expired → 99991663 (HTTP 400; the real
 status is UNCONFIRMED, the SDK parses the body either way). `Sandbox.expire_tokens()` is the test

@@ -1,7 +1,7 @@
-"""Bitable v1 routes (feishu-api.md §2) and `sb.bitable`, the Python face of the same data.
+"""Bitable v1 routes (docs/feishu-api.md §2) and `sb.bitable`, the Python face of the same data.
 
 Choices where the docs are UNCONFIRMED (see also bitable_values / bitable_filter / permissions):
-- HTTP status: 200 for the 12540xx codes except those documented with 400/403 (feishu-api.md §5.3).
+- HTTP status: 200 for the 12540xx codes except those documented with 400/403 (docs/feishu-api.md §5.3).
 - page_size above the maximum (search/list 500, fields/views/tables 100) answers 400 1254011,
   like page_size ≤ 0; list-tables and list-views default to 20.
 - an invalid or expired page_token answers 1254002; search page tokens are offsets into the id

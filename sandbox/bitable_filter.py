@@ -1,4 +1,4 @@
-"""Search filters and sorts (feishu-api.md §2.3 and §4), compiled once into plain predicates.
+"""Search filters and sorts (docs/feishu-api.md §2.3 and §4), compiled once into plain predicates.
 
 Semantics chosen where the docs leave room (module decision, kept stable for tests):
 - Dates (DateTime, CreatedTime, ModifiedTime): a day D is [midnight D, midnight D+1) in the base's

@@ -1,4 +1,4 @@
-"""The Bitable data: bases → tables → fields, views, records (feishu-api.md §2–§3).
+"""The Bitable data: bases → tables → fields, views, records (docs/feishu-api.md §2–§3).
 
 Records live in insertion-ordered dicts keyed by record id and hold their values by field id
 (so renaming a field does not touch 50,000 records). Stored values are the internal form of
@@ -13,7 +13,7 @@ from typing import Any, Callable
 
 from gtm.sandbox.state import new_id
 
-# type ids (feishu-api.md §3.1)
+# type ids (docs/feishu-api.md §3.1)
 TEXT, NUMBER, SINGLE_SELECT, MULTI_SELECT, DATETIME, CHECKBOX, USER, PHONE, URL = 1, 2, 3, 4, 5, 7, 11, 13, 15
 ATTACHMENT, SINGLE_LINK, LOOKUP, FORMULA, DUPLEX_LINK, LOCATION, GROUP_CHAT, STAGE = 17, 18, 19, 20, 21, 22, 23, 24
 CREATED_TIME, MODIFIED_TIME, CREATED_USER, MODIFIED_USER, AUTO_NUMBER, BUTTON = 1001, 1002, 1003, 1004, 1005, 3001
@@ -25,7 +25,7 @@ DEFAULT_UI = {TEXT: "Text", NUMBER: "Number", SINGLE_SELECT: "SingleSelect", MUL
               CREATED_TIME: "CreatedTime", MODIFIED_TIME: "ModifiedTime", CREATED_USER: "CreatedUser",
               MODIFIED_USER: "ModifiedUser", AUTO_NUMBER: "AutoNumber", BUTTON: "Button"}
 READ_ONLY = {LOOKUP, FORMULA, STAGE, CREATED_TIME, MODIFIED_TIME, CREATED_USER, MODIFIED_USER, AUTO_NUMBER, BUTTON}
-# types a primary field may have (feishu-api.md §2.2 "types 1,2,5,13,15,20,22 only"; plus auto number)
+# types a primary field may have (docs/feishu-api.md §2.2 "types 1,2,5,13,15,20,22 only"; plus auto number)
 PRIMARY_TYPES = {TEXT, NUMBER, DATETIME, PHONE, URL, FORMULA, LOCATION, AUTO_NUMBER}
 VIEW_TYPES = ("grid", "kanban", "gallery", "gantt", "form")
 MAX_VIEWS = 200
@@ -54,7 +54,7 @@ class Field:
         return next((o for o in self.options() if o.get("id") == oid), None)
 
     def add_option(self, name: str) -> dict[str, Any]:
-        """Unknown option names create options on write (feishu-api.md §3.2)."""
+        """Unknown option names create options on write (docs/feishu-api.md §3.2)."""
         opts = self.options()
         color = (opts[-1].get("color", -1) + 1) % 55 if opts else 0
         opt = {"id": new_id("opt", 7), "name": name, "color": color}

@@ -1,4 +1,4 @@
-"""Cell values: write format → stored value → read format, per field type (feishu-api.md §3.2).
+"""Cell values: write format → stored value → read format, per field type (docs/feishu-api.md §3.2).
 
 Wrong shapes get the documented conversion codes (1254060 text … 1254072 phone). Choices where
 the docs are UNCONFIRMED:

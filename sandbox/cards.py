@@ -1,4 +1,4 @@
-"""Card JSON 2.0 validation (feishu-api.md §7) for the structure this project sends.
+"""Card JSON 2.0 validation (docs/feishu-api.md §7) for the structure this project sends.
 
 Feishu rejects a bad card with code 230099 and a sub-code inside `msg`; we do the same:
 200621 parse/structure error (incl. unknown attributes, which JSON 2.0 rejects), 200550 bad

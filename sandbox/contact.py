@@ -1,4 +1,4 @@
-"""Contact v3 people lookups and IM chat info/members (feishu-api.md §6.5).
+"""Contact v3 people lookups and IM chat info/members (docs/feishu-api.md §6.5).
 
 Users are visible to an app only inside its tenant (another tenant's id → 41050 "no user
 authority", UNCONFIRMED code). Chat members never list bots; `page_size` max is

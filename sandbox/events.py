@@ -1,4 +1,4 @@
-"""Event bus: build v2.0 envelopes and deliver them by webhook or long connection (§8, §9).
+"""Event bus: build v2.0 envelopes and deliver them by webhook or long connection (docs/feishu-api.md §8, §9).
 
 `sb.emit_event(app_id, event_type, event) -> event_id` is safe from any thread. Delivery follows
 the app's `event_mode`: "webhook" POSTs to `app.webhook_url` (AES-256-CBC + signature headers when

@@ -1,4 +1,4 @@
-"""IM v1: send, reply, card PATCH, delayed card update, get message (feishu-api.md §6).
+"""IM v1: send, reply, card PATCH, delayed card update, get message (docs/feishu-api.md §6).
 
 Messages live in `world.extra["im"]` (an `ImStore`), per chat; a p2p chat per (app, user) is
 created on the first message to that user, so tests and the console can read both.

@@ -1,4 +1,4 @@
-"""Long-connection (WebSocket) mode as lark-oapi's `lark.ws.Client` expects it (feishu-api.md §9).
+"""Long-connection (WebSocket) mode as lark-oapi's `lark.ws.Client` expects it (docs/feishu-api.md §9).
 
 `POST /callback/ws/endpoint` (AppID/AppSecret in the body, no auth header) answers a URL on this
 same server, `ws://127.0.0.1:PORT/callback/ws?device_id=…&service_id=…`, and a ClientConfig with

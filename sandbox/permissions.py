@@ -1,4 +1,4 @@
-"""Who may see or edit a Base: drive permission members and Bitable advanced roles (feishu-api.md §10).
+"""Who may see or edit a Base: drive permission members and Bitable advanced roles (docs/feishu-api.md §10).
 
 Rules (`can`):
 - the app that created the base has full access; so does anyone with a `full_access` member entry;

@@ -1,4 +1,4 @@
-"""Per-app, per-API rate limits (feishu-api.md §5.1), on when `SandboxConfig.rate_limits` is set.
+"""Per-app, per-API rate limits (docs/feishu-api.md §5.1), on when `SandboxConfig.rate_limits` is set.
 
 A middleware keyed on (app, method, route pattern) keeps one-second and one-minute sliding windows.
 Over the limit → HTTP 429 `{"code":99991400,"msg":"request trigger frequency limit"}` with

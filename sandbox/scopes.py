@@ -3,7 +3,7 @@
 `App.scopes` lists what the tenant granted (["*"], the default, means everything). A call to an
 API none of whose scopes is granted gets Feishu's answer: code 99991672, HTTP 400, and a message
 naming the acceptable scopes in brackets, e.g. "Access denied. One of the following scopes is
-required: [bitable:app, bitable:app:readonly]." (feishu-api.md §1.2). Token endpoints and the
+required: [bitable:app, bitable:app:readonly]." (docs/feishu-api.md §1.2). Token endpoints and the
 long-connection endpoint need no scope. Requests without a valid tenant token are left to the
 feature handler (which answers 99991661/99991663 as before).
 """

@@ -53,7 +53,7 @@ class SandboxConfig:
     rate_limits: bool = False  # enforce documented per-API limits (429 + 99991400)
     rate_limit_scale: float = 1.0  # multiply documented limits (tests use small numbers)
     latency_ms: float = 0.0  # added to every /open-apis call
-    batch_limit: int = 1000  # batch_create/batch_update max records (feishu-api.md: 500 vs 1000)
+    batch_limit: int = 1000  # batch_create/batch_update max records (docs/feishu-api.md §2.2: 500 vs 1000)
     token_ttl_seconds: int = 7200
     uuid_ttl_seconds: int = 3600
     event_retry_schedule: tuple[float, ...] = (15.0, 300.0, 3600.0, 21600.0)  # seconds
@@ -65,7 +65,7 @@ class SandboxConfig:
     seed_demo: bool = True  # create the default tenant/app/users/chat at start
     bitable_write_ms: float = 0.0  # every Bitable write holds its table this long (provokes 1254291)
     bitable_time_zone: str = "Asia/Shanghai"  # time zone of new bases (date filters use it)
-    # -- IM / cards / events (im.py, cards.py, events.py, longconn.py) --------------------
+    # -- IM / cards / events (im.py, cards.py, events.py, longconn.py); § = docs/feishu-api.md --
     im_qps_per_target: int = 5  # §6.1: 5 QPS per user and per group (230020), when rate_limits is on
     card_max_bytes: int = 30 * 1024  # §6.1: card/post request body ≤30 KB
     text_max_bytes: int = 150 * 1024  # §6.1: text request body ≤150 KB

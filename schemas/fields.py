@@ -11,7 +11,7 @@ from typing import Any
 
 
 class FieldType(IntEnum):
-    """Feishu Bitable field type ids (feishu-api.md §3.1)."""
+    """Feishu Bitable field type ids (docs/feishu-api.md §3.1)."""
 
     TEXT = 1
     NUMBER = 2

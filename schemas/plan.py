@@ -45,7 +45,7 @@ Rag = _enum("Rag", ["GREEN", "YELLOW", "RED"], T.RAG)
 GtmType = _enum("GtmType", ["NEW_PRODUCT", "NEW_FEATURE", "NEW_MARKET", "REPOSITIONING", "OTHER"],
                 T.GTM_TYPE)
 
-LEVEL3_SCORE = {"HIGH": 3, "MEDIUM": 2, "LOW": 1}  # seed 000: 风险评分 = 可能性 × 影响
+LEVEL3_SCORE = {"HIGH": 3, "MEDIUM": 2, "LOW": 1}  # docs/seeds/000 §9.2: 风险评分 = 可能性 × 影响
 
 
 LABEL_CHARS = 40  # longest row / person label printed anywhere (cards, terminal, digests)
@@ -97,7 +97,7 @@ class ProjectInfo(Record):
     rag_reason: str = ""
     customer: str = ""
     customer_contact: str = ""
-    feasibility: int | None = None  # 1–5 (seed 002, 《项目机会评估报告》)
+    feasibility: int | None = None  # 1–5 (docs/seeds/002 §2.1, 《项目机会评估报告》)
     contract_amount: float | None = None
     success_criteria: str = ""
 
@@ -186,7 +186,7 @@ class Risk(Record):
     owner: Person | None = None
     status: str | None = None
     identified_on: date | None = None
-    level: str | None = None  # 风险等级 as typed (seed 002); see `risk_level` for the derived one
+    level: str | None = None  # 风险等级 as typed (docs/seeds/002 §2.2); see `risk_level` for the derived one
 
 
 class Dependency(Record):

@@ -58,10 +58,10 @@ def check_feishu_domain(value: str) -> str:
 
 
 class Policy(BaseModel):
-    """Rule thresholds. Defaults follow seeds 000/002/003; every value is overridable per project."""
+    """Rule thresholds. Defaults follow the seeds (docs/seeds/000, 002, 003); every value is overridable per project."""
 
     timezone: str = "Asia/Shanghai"
-    # escalation ladder for 问题 and 阻塞 tasks (seed 002: >3 days → PM, >1 week → management)
+    # escalation ladder for 问题 and 阻塞 tasks (docs/seeds/002 §2.4: >3 days → PM, >1 week → management)
     escalation_days: list[int] = Field(default_factory=lambda: [3, 7])
     escalation_day_count: DayCount = "calendar"
     # on-call semantics: an unacknowledged level is repeated every `escalation_repeat_after_days`
@@ -71,9 +71,9 @@ class Policy(BaseModel):
     # overdue / due soon
     due_soon_working_days: int = Field(default=2, ge=0, le=30)
     overdue_reminder: Literal["daily_digest", "never", "every_check"] = "daily_digest"
-    # budget (seed 002: spending >10% over budget needs a change request)
+    # budget (docs/seeds/002 §2.4: spending >10% over budget needs a change request)
     budget_overrun_ratio: float = Field(default=0.10, ge=0, le=10, allow_inf_nan=False)
-    # RAG thresholds (seed 000 risk matrix: 风险评分 = 可能性 × 影响, 1–9)
+    # RAG thresholds (docs/seeds/000 §9.1–§9.2 risk matrix: 风险评分 = 可能性 × 影响, 1–9)
     red_risk_score: int = Field(default=6, ge=1, le=9)
     yellow_risk_score: int = Field(default=4, ge=1, le=9)
     dependency_warning_days: int = Field(default=7, ge=0, le=365)
@@ -100,7 +100,7 @@ class Policy(BaseModel):
     # deliveries, a lost Base); `gtm init --admin ou_…` adds them for that project
     admins: list[str] = Field(default_factory=list)
     # the project's plan template (its report title, key date and money unit) and money unit:
-    # an ISO 4217 code, "" = the template's (gtm: USD per seed 000's "$"; sales/campaign: CNY)
+    # an ISO 4217 code, "" = the template's (gtm: USD per the "$" of docs/seeds/000 §3.1; sales/campaign: CNY)
     template: Literal["gtm", "sales", "campaign"] = "gtm"
     currency: str = ""
 

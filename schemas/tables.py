@@ -33,12 +33,12 @@ ESCALATION_LEVEL = (O("团队", 0, "Team"), O("项目经理", 1, "Project manage
                     O("管理层", 2, "Management"))
 SIGNOFF = (O("待验收", 0, "Awaiting sign-off"), O("已通过", 2, "Approved"), O("已退回", 3, "Sent back"))
 RAG = (O("绿色", 2, "Green"), O("黄色", 1, "Yellow"), O("红色", 3, "Red"))
-# seed 003: the roles its 负责人 column names (经理, 设计师 …) plus 财务/产品 from its text
+# docs/seeds/003 §2.2, §3: the roles its 负责人 column names (经理, 设计师 …) plus 财务/产品 from its text
 OWNER_ROLE = (O("经理", 0, "Manager"), O("设计师", 1, "Designer"), O("技术", 2, "Engineering"),
               O("财务", 3, "Finance"), O("运营", 4, "Operations"), O("媒介", 5, "Media"),
               O("产品", 6, "Product"), O("总监", 7, "Director"), O("主播", 8, "Host"),
               O("数据", 9, "Data"))
-TASK_TAGS = (O("新增-紧急", 3, "Added – urgent"),)  # seed 003: emergency tasks added mid-flight
+TASK_TAGS = (O("新增-紧急", 3, "Added – urgent"),)  # docs/seeds/003 §4.3: emergency tasks added mid-flight
 GTM_TYPE = (O("新产品发布", 0, "New product launch"), O("新功能发布", 1, "New feature launch"),
             O("新市场进入", 2, "New market entry"), O("重新定位", 3, "Repositioning"),
             O("其他", 4, "Other"))
@@ -70,7 +70,7 @@ PROJECT = TableSpec("project", "项目", en="Project", single_row=True, fields=(
     F("chat", "项目群", K.GROUP_CHAT, en="Project group"),
     F("rag", "整体状态", K.SELECT, RAG, writer=W.SERVICE, en="Overall status"),
     F("rag_reason", "状态说明", K.TEXT, writer=W.SERVICE, en="Status explanation"),
-    # seed 002 (sales): the customer, the opportunity assessment and the contract
+    # docs/seeds/002 §2.1 (sales): the customer, the opportunity assessment and the contract
     F("customer", "客户", K.TEXT, en="Customer"),
     F("customer_contact", "客户接口人", K.TEXT, en="Customer contact"),
     F("feasibility", "可行性评分", K.INTEGER, en="Feasibility score (1–5)",
@@ -229,7 +229,7 @@ COMMUNICATION = TableSpec("communication", "沟通计划", en="Communication pla
     MODIFIED,
 ), views=(V("沟通计划", en="Communication plan"),))
 
-PAYMENT = TableSpec("payment", "回款", en="Payments", fields=(  # seed 002: 《回款跟踪表》
+PAYMENT = TableSpec("payment", "回款", en="Payments", fields=(  # docs/seeds/002 §2.5: 《回款跟踪表》
     F("item", "款项", K.TEXT, required=True, en="Payment"),
     F("amount", "金额", K.CURRENCY, en="Amount"),
     F("due_date", "应收日期", K.DATE, en="Due date"),
@@ -272,9 +272,9 @@ class TemplateLayout:
 
 
 TEMPLATE_LAYOUTS: dict[str, TemplateLayout] = {
-    # seed 000: GTM类型 in the project sheet, budget in "$"
+    # docs/seeds/000 §3.1: GTM类型 in the project sheet, budget in "$"
     "gtm": TemplateLayout(fields={"project": ("gtm_type",)}, currency="USD"),
-    # seed 002: customer fields, the risk register's 风险等级/应对措施/责任人, WBS parent link,
+    # docs/seeds/002: customer fields, the risk register's 风险等级/应对措施/责任人, WBS parent link,
     # a step description, 《回款跟踪表》; key date 验收日期
     "sales": TemplateLayout(
         tables=("payment",),
@@ -283,7 +283,7 @@ TEMPLATE_LAYOUTS: dict[str, TemplateLayout] = {
                 "task": ("description", "parent"), "risk": ("level",)},
         names={"project": {"launch_date": "验收日期"}, "risk": {"owner": "责任人"}},
         order={"risk": ("risk", "level", "mitigation", "owner")}),
-    # seed 003: the schedule's header word for word, owner roles, RACI roles, the 新增-紧急 tag
+    # docs/seeds/003 §3: the schedule's header word for word, owner roles, RACI roles, the 新增-紧急 tag
     "campaign": TemplateLayout(
         fields={"deliverable": ("phase",),
                 "task": ("owner_role", "approver_role", "consulted_role", "informed_role", "tags")},

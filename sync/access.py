@@ -1,14 +1,14 @@
 """Who can open the plan's Base: drive permission members and (strict mode) Bitable roles.
 
 A Base created with the app's tenant token belongs to the app; nobody sees it until granted
-(feishu-api.md §10). `grant_access` lists the members first and adds only what is missing, so a
+(docs/feishu-api.md §10). `grant_access` lists the members first and adds only what is missing, so a
 second run makes no permission writes; it never revokes or downgrades anything. A person who
 cannot be found is reported by what was given (the email, the id), never a crash.
 
-Strict mode (seed 003: "负责人可编辑，成员仅查看") turns on advanced permissions and creates two
+Strict mode (docs/seeds/003 §2.4: "负责人可编辑，成员仅查看") turns on advanced permissions and creates two
 roles: members may edit only rows whose 负责人 is themselves (and read the rest); managers (PM and
 management) edit everything. "Rows whose 负责人 is the member" is an advanced-permissions v2 rule
-(feishu-api.md §10): `contains` on the person field with no values, created through the v2 roles
+(docs/feishu-api.md §10): `contains` on the person field with no values, created through the v2 roles
 API (`gtm.sync.feishu.bitable`: `create_role`); role members are added with the v1 role-member API. When Feishu
 refuses advanced permissions (the tenant's plan, or the app may not manage them) the refusal is
 reported and the default grants stay in place.

@@ -38,10 +38,10 @@ from gtm.sync.provision_read import Reader, is_empty_record
 Progress = Callable[[str, int, int], None]
 T = TypeVar("T")
 
-# Field types the create-table call accepts in its `fields` (feishu-api.md §2.2); others are
+# Field types the create-table call accepts in its `fields` (docs/feishu-api.md §2.2); others are
 # added one by one afterwards.
 CREATE_TABLE_TYPES = {1, 2, 5, 13, 15, 20, 22}
-BATCH = 500  # records per batch_create (feishu-api.md §2.2: 500 is safe everywhere)
+BATCH = 500  # records per batch_create (docs/feishu-api.md §2.2: 500 is safe everywhere)
 
 
 class BaseMissing(NotFound):

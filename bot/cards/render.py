@@ -5,7 +5,7 @@ the environment's `finalize` refuses anything else, so a forgotten filter is an 
 not a broken card in production. User text additionally goes through `md` (markdown escaping:
 a task called `<at id=all></at>` renders as text and pings nobody) or `pt` (plain text, clipped).
 
-After rendering, the JSON is parsed back, checked against the card rules of feishu-api.md §7 and
+After rendering, the JSON is parsed back, checked against the card rules of docs/feishu-api.md §7 and
 against the 30 KB limit; long lists (`Clip` fields of the view) are cut with "还有 N 项 / and N
 more" until the card fits.
 """
@@ -26,7 +26,7 @@ from gtm.bot.catalogue import heading, plural
 
 T = TypeVar("T")
 
-MAX_CARD_BYTES = 30 * 1024  # feishu-api.md §6.1: card bodies ≤ 30 KB
+MAX_CARD_BYTES = 30 * 1024  # docs/feishu-api.md §6.1: card bodies ≤ 30 KB
 # The card travels as a JSON string inside the request body (quotes get escaped once more);
 # keep a margin below the hard limit so the envelope never tips it over.
 TARGET_CARD_BYTES = 28 * 1024
@@ -169,7 +169,7 @@ def walk_elements(elements: list, depth: int = 0, parent: str = "body") -> Itera
 
 
 def check_card(card: dict) -> None:
-    """The card rules of feishu-api.md §7 that our templates could break. Raises CardError."""
+    """The card rules of docs/feishu-api.md §7 that our templates could break. Raises CardError."""
     if card.get("schema") != "2.0":
         raise CardError("schema must be 2.0")
     if (card.get("config") or {}).get("update_multi") is not True:

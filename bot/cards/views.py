@@ -514,7 +514,7 @@ def is_done(status: str | None) -> bool:
 
 
 def risk_score(risk) -> int:
-    """风险评分 = 可能性 × 影响 (seed 000), 1–9: `gtm.bot.rules.risk.shown_score`, the one
+    """风险评分 = 可能性 × 影响 (docs/seeds/000 §9.2), 1–9: `gtm.bot.rules.risk.shown_score`, the one
     definition the rules, the cards and the report share."""
     return shown_score(risk)
 

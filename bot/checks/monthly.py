@@ -1,4 +1,4 @@
-"""月度汇报 (seed 000): the monthly portfolio card to management. Pure builder + a job.
+"""月度汇报 (docs/seeds/000 §10.1): the monthly portfolio card to management. Pure builder + a job.
 
 For the month just ended (the calendar month before `now`'s, in the policy zone), per project:
 milestones due in that month by their baseline (基线结束, else 目标日期) — hit (达成 on or before

@@ -1,4 +1,4 @@
-"""The weekly report (seed 000 汇报模板): 整体状态 / 本周完成 / 下周计划 / 风险问题 / 关键指标 / 需要支持.
+"""The weekly report (docs/seeds/000 §10.2 汇报模板): 整体状态 / 本周完成 / 下周计划 / 风险问题 / 关键指标 / 需要支持.
 
 Pure: `build_weekly_report(snapshot, check, now, tz, previous, undelivered, system_problems)`
 gives a `WeeklyReportView` (rendered by the `report` template, with a milestone bar chart and the

@@ -162,7 +162,7 @@ def run_init(app, *, project: str | None, template: str | None, name: str | None
                       f"(e.g. gtm init --template campaign --example)[/]")
         return 2
     if strict is None:
-        strict = tmpl.strict_permissions  # campaign (seed 003): owners edit their rows, members view
+        strict = tmpl.strict_permissions  # campaign (docs/seeds/003 §2.4): owners edit their rows, members view
     name = name or tmpl.name
     start = start or (tmpl.example_start if example else None) or now.date()
 

@@ -124,8 +124,8 @@ def main(ctx: click.Context, debug: bool) -> None:
 @main.command()
 @click.option("--project", "project", default=None, help="Project slug (registry key). Default: the only registered project, else 'default'.")
 @click.option("--template", type=click.Choice(["gtm", "sales", "campaign"]), default=None,
-              help="Plan template from the seeds: GTM milestones M1–M9 (seed 000), sales project (002), campaign "
-                   "schedule (003). Default: the project's registered template, else gtm.")
+              help="Plan template from the seeds in docs/seeds/: GTM milestones M1–M9 (000), sales project (002), "
+                   "campaign schedule (003). Default: the project's registered template, else gtm.")
 @click.option("--name", default=None, help="Base / project name (default: the template's name).")
 @click.option("--base", "base_token", default=None, help="Adopt an existing Base (app_token) instead of creating one.")
 @click.option("--start", "start", default=None, help="Start date for laying out the plan (YYYY-MM-DD, default today).")
@@ -134,7 +134,7 @@ def main(ctx: click.Context, debug: bool) -> None:
 @click.option("--pm", "pm", default=None, help="Project manager (open_id or email): full access, and 项目负责人 when that cell is empty.")
 @click.option("--admin", "admins", multiple=True, help="Person to get full access (open_id, user_id or email); repeatable. Admins given by open_id also receive system alerts (drift, failed deliveries).")
 @click.option("--permissions", type=click.Choice(["default", "strict"]), default=None,
-              help="strict: advanced permissions, members edit only rows they own (seed 003); falls back to "
+              help="strict: advanced permissions, members edit only rows they own (docs/seeds/003 §2.4); falls back to "
                    "the default grants, with a message, when Feishu refuses advanced permissions. "
                    "Default: strict for the campaign template, default for the others.")
 @click.option("--example", is_flag=True, help="campaign only: the seed's worked example (618 campaign with actual "

@@ -1,4 +1,4 @@
-"""Budget overrun (seed 002: 跟踪预算执行，超支10%以上需提交《变更申请》，说明原因及补救措施).
+"""Budget overrun (docs/seeds/002 §2.4: 跟踪预算执行，超支10%以上需提交《变更申请》，说明原因及补救措施).
 
 Over when 实际花费 > 预算 × (1 + Policy.budget_overrun_ratio). The notice key carries the overrun
 band (whole 10 % steps over budget: 15 % → band 1, 23 % → band 2) so it is sent once per band.

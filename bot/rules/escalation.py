@@ -1,4 +1,4 @@
-"""Escalation ladder for 问题 (not 已解决) and 阻塞 tasks (seed 002 问题升级机制).
+"""Escalation ladder for 问题 (not 已解决) and 阻塞 tasks (docs/seeds/002 §2.4 问题升级机制).
 
 Level 0 团队 (the team handles it, nobody is paged) → level 1 项目经理 once the item is unresolved
 for more than Policy.escalation_days[0] days (default 3) → level 2 管理层 after more than

@@ -6,7 +6,7 @@ moving the date later ends the episode; passing the new date starts a new episod
 notice keys.
 
 Cell ownership (`own_cells`): 偏差(天) is the service's. The status is the person's, with one rule
-from seed 003 — 延期 means "planned end passed and not done" — so the service sets 延期 on an
+from docs/seeds/003 §2.4 — 延期 means "planned end passed and not done" — so the service sets 延期 on an
 overdue, unfinished item, and lifts a 延期 only when it set that 延期 itself (`service_set`: the
 records whose 延期 the store remembers writing) and the item is no longer overdue. A 延期 a person
 chose on an item that is not overdue is kept and reported once as a data problem

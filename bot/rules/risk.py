@@ -1,6 +1,6 @@
-"""Risk score (seed 000 风险评估矩阵): 风险评分 = 可能性 × 影响 with 高 3, 中 2, 低 1 (1–9).
+"""Risk score (docs/seeds/000 §9.1–§9.2, 风险评估矩阵): 风险评分 = 可能性 × 影响 with 高 3, 中 2, 低 1 (1–9).
 
-A risk register in seed 002's shape may give only a 风险等级 (高/中/低): then the score is that
+A risk register in the shape of docs/seeds/002 §2.2 may give only a 风险等级 (高/中/低): then the score is that
 level taken as both likelihood and impact (高 9, 中 4, 低 1), so it ranks with scored risks."""
 from __future__ import annotations
 

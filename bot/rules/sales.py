@@ -1,4 +1,4 @@
-"""Seed 002's sales fields: the feasibility score of 《项目机会评估报告》 is 1–5 (a data problem
+"""The sales fields of docs/seeds/002 §2.1: the feasibility score of 《项目机会评估报告》 is 1–5 (a data problem
 otherwise, naming the field and a good example)."""
 from __future__ import annotations
 

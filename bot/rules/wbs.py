@@ -1,4 +1,4 @@
-"""Seed 002's WBS: a three-level task list, 阶段 (the 阶段 column) → 模块 (a task) → 任务 (a task whose
+"""The WBS of docs/seeds/002 §2.2: a three-level task list, 阶段 (the 阶段 column) → 模块 (a task) → 任务 (a task whose
 上级任务 is that module). A parent chain that loops, or goes deeper than module → task, is a data
 problem naming the task (the plan still reads; nothing is changed)."""
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Plan templates as data (seeds 000, 002, 003) and their layout on a calendar."""
+"""Plan templates as data (the seeds in docs/seeds/: 000, 002, 003) and their layout on a calendar."""
 from __future__ import annotations
 
 from gtm.schemas.templates.campaign import CAMPAIGN

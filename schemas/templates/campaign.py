@@ -1,4 +1,4 @@
-"""The campaign execution template: seed 003 "营销活动策划方案执行进度表", as data.
+"""The campaign execution template: docs/seeds/003 "营销活动策划方案执行进度表", as data.
 
 The seed's four phases 筹备期/预热期/执行期/收尾期 and its worked example ("品牌618周年庆"):
 筹备期 5.1–5.20, 预热期 5.21–5.31, 执行期 6.1–6.18, 收尾期 6.19–6.30, eight tasks with their
@@ -31,7 +31,7 @@ DONE = "已完成"
 
 CAMPAIGN = PlanTemplate(
     key="campaign", name="营销活动执行进度", en="Campaign execution schedule",
-    source="seed 003 (营销活动策划方案执行进度表)",
+    source="docs/seeds/003-campaign-schedule.txt (营销活动策划方案执行进度表)",
     spacing="the seed's 618 example: 筹备期 day 0–19, 预热期 20–30, 执行期 31–48, 收尾期 49–60; "
             "milestones on day 19 (5.20) and day 40 (6.10)",
     goal="例：提升GMV30%，新增用户10万",

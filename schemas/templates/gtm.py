@@ -1,4 +1,4 @@
-"""The GTM launch template: seed 000 "5.5 GTM 里程碑规划表", transcribed as data.
+"""The GTM launch template: docs/seeds/000 "5.5 GTM 里程碑规划表", transcribed as data.
 
 Four phases, milestones M1–M9 with their deliverables (完成标准) and exit criteria, the key
 dependency list, the risk matrix rows and success metrics. Blanks the seed leaves for the team
@@ -101,7 +101,7 @@ MILESTONES = (
 )
 
 GTM = PlanTemplate(
-    key="gtm", name="GTM 里程碑规划", en="GTM milestone plan", source="seed 000 (5.5 GTM 里程碑规划表)",
+    key="gtm", name="GTM 里程碑规划", en="GTM milestone plan", source="docs/seeds/000-gtm-milestone-plan.md (5.5 GTM 里程碑规划表)",
     spacing="M1 +2周, M2 +2周, M3 +3周, M4 +2周, M5 +2周, M6 +3周, M7 +3周, M8 +3周, M9 +4周 "
             "(里程碑之间间隔 2-4 周; 2–4 weeks apart, M9 at week 24)",
     phases=(Phase(name=PRE, zh="发布前准备", en="Pre-Launch", aliases=("Pre-Launch",)),

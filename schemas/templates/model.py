@@ -24,7 +24,7 @@ class _Frozen(BaseModel):
 class Phase(_Frozen):
     name: str  # the value in the Base's 阶段 column (the seed's wording)
     en: str = ""
-    zh: str = ""  # the Chinese name when `name` is not Chinese (seed 000: Pre-Launch（发布前准备）)
+    zh: str = ""  # the Chinese name when `name` is not Chinese (docs/seeds/000 §4: Pre-Launch（发布前准备）)
     aliases: tuple[str, ...] = ()  # values an older release wrote for this phase
 
 
@@ -72,7 +72,7 @@ class TaskT(_Frozen):
     end_offset: int = 0
     note: str = ""
     description: str = ""  # detail that is not part of the seed's step name
-    role: str = ""  # the owner's role (seed 003's 负责人 column: 经理, 设计师 …)
+    role: str = ""  # the owner's role (the 负责人 column of docs/seeds/003 §3: 经理, 设计师 …)
     raci: tuple[str, str, str] = ("", "", "")  # roles that approve / are consulted / are informed
     example: ExampleT | None = None  # in the seed's worked example (None: not in it)
 
@@ -140,7 +140,7 @@ class PlanTemplate(_Frozen):
     key_date_en: str = "Target date"
     currency: str = "CNY"
     example_start: date | None = None  # the seed's own start date, for `--example`
-    strict_permissions: bool = False  # seed 003: owners edit their rows, members view
+    strict_permissions: bool = False  # docs/seeds/003 §2.4: owners edit their rows, members view
     extra: dict[str, Any] = Field(default_factory=dict)
 
     @property

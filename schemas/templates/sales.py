@@ -1,4 +1,4 @@
-"""The sales project template: seed 002 "销售项目管理框架模板", five phases as data.
+"""The sales project template: docs/seeds/002 "销售项目管理框架模板", five phases as data.
 
 Each phase (启动/规划/执行/监控/收尾) becomes one milestone (S1–S5) whose deliverables are the
 phase's outputs (《项目机会评估报告》, 《项目章程》, WBS, 《风险登记册》 …), its tasks are the
@@ -30,7 +30,7 @@ START, PLAN, EXEC, MONITOR, CLOSE = "启动", "规划", "执行", "监控", "收
 W = 7
 
 SALES = PlanTemplate(
-    key="sales", name="销售项目管理", en="Sales project", source="seed 002 (销售项目管理框架模板)",
+    key="sales", name="销售项目管理", en="Sales project", source="docs/seeds/002-sales-framework.txt (销售项目管理框架模板)",
     spacing="S1 +2周, S2 +2周, S3 +4周, S4 +3周, S5 +3周 (2–4 weeks apart; 14 weeks in all)",
     goal="例：6个月内完成客户系统部署，实现销售额500万元",
     phases=(Phase(name=START, en="Initiation"), Phase(name=PLAN, en="Planning"),

@@ -5,7 +5,7 @@ message and log id, so callers branch on types instead of magic numbers.
 """
 from __future__ import annotations
 
-# Codes Feishu documents as transient (feishu-api.md §5): worth a retry when the call is safe.
+# Codes Feishu documents as transient (docs/feishu-api.md §5): worth a retry when the call is safe.
 RATE_LIMIT_CODES = {99991400, 1254290, 230020}
 TRANSIENT_CODES = {1254291, 1254607, 1255040, 1255001, 1255002, 1255003, 1255004, 1255005,
                    1254002, 1254036}

@@ -26,7 +26,7 @@ from dataclasses import dataclass
 from typing import Callable, Protocol
 
 
-# Documented per-app rates (feishu-api.md §5.1), requests per second, by API family.
+# Documented per-app rates (docs/feishu-api.md §5.1), requests per second, by API family.
 DEFAULT_RATES: dict[str, float] = {
     "bitable.read": 20, "bitable.write": 50, "bitable.schema_read": 20, "bitable.schema_write": 10,
     "bitable.app": 20, "im.send": 50, "im.patch": 50, "im.chat": 50, "contact": 50,
@@ -44,7 +44,7 @@ class Pace:
 
 RECIPIENT = "im.recipient"  # key: the chat id (oc_…) or the person's open id (ou_…)
 REPLY_APP = "im.reply_app"  # key: "app"
-# Feishu: 5 messages per second to one group and to one user (feishu-api.md §6.1; 230020); the
+# Feishu: 5 messages per second to one group and to one user (docs/feishu-api.md §6.1; 230020); the
 # window has a small margin for the trip to the server. Replies paced app-wide keep 10 % below
 # im.send's 50/s, so the blocking family limit never has to hold a worker.
 PACES: dict[str, Pace] = {RECIPIENT: Pace(5, 1.05), REPLY_APP: Pace(50, 1.1)}

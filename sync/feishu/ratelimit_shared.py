@@ -1,6 +1,6 @@
 """Feishu's per-app rate limit shared by every replica: a sliding window kept in PostgreSQL.
 
-Why: Feishu counts requests per app, not per process (feishu-api.md §5.1). Each replica's own
+Why: Feishu counts requests per app, not per process (docs/feishu-api.md §5.1). Each replica's own
 `RateLimiter` would let N replicas send N times the documented rate and collect 429s. With a
 PostgreSQL store every replica takes its requests from the same window instead:
 

@@ -1,6 +1,6 @@
 """Cells the service wrote into a person's column, so it can tell its own value from theirs.
 
-A status is the person's, with one exception from seed 003: the service sets 延期 on an overdue,
+A status is the person's, with one exception from docs/seeds/003 §2.4: the service sets 延期 on an overdue,
 unfinished item. It may lift a 延期 only if it set that 延期 itself; this table remembers which
 ones (one row per project + table + record + field, with the value written). A row whose cell no
 longer holds that value (someone changed it) is forgotten at the next check.

@@ -27,7 +27,7 @@ LIVE_SKIP_REASON = ("set GTM_LIVE_APP_ID, GTM_LIVE_APP_SECRET, GTM_LIVE_BASE_TOK
                     "(optional GTM_LIVE_USER_OPEN_ID, GTM_LIVE_DOMAIN)")
 MESSAGE_PREFIX = "[gtm contract test]"  # messages cannot be deleted: make ours recognisable
 TABLE_PREFIX = "gtm-contract"
-# batch_create/batch_update maximum on real Feishu: the current docs say 1,000 (feishu-api.md §2.2,
+# batch_create/batch_update maximum on real Feishu: the current docs say 1,000 (docs/feishu-api.md §2.2,
 # §5.2; older English pages say 500). Sending limit+1 must fail either way.
 LIVE_BATCH_LIMIT = 1000
 

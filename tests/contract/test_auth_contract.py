@@ -1,4 +1,4 @@
-"""Contract: tenant tokens and auth errors (feishu-api.md §1), against the sandbox and real Feishu."""
+"""Contract: tenant tokens and auth errors (docs/feishu-api.md §1), against the sandbox and real Feishu."""
 from __future__ import annotations
 
 import uuid

@@ -1,5 +1,5 @@
 """Contract: Bitable records — CRUD, batches, search, paging, value formats, idempotency, limits
-(feishu-api.md §2.2–§3.2, §5.3)."""
+(docs/feishu-api.md §2.2–§3.2, §5.3)."""
 from __future__ import annotations
 
 import uuid

@@ -1,4 +1,4 @@
-"""Contract: Bitable tables, fields (with select options) and views (feishu-api.md §2, §3.3)."""
+"""Contract: Bitable tables, fields (with select options) and views (docs/feishu-api.md §2, §3.3)."""
 from __future__ import annotations
 
 import pytest

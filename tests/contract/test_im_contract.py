@@ -1,4 +1,4 @@
-"""Contract: IM messages, cards, replies, uuid idempotency, mentions; contact users (feishu-api.md §6, §7).
+"""Contract: IM messages, cards, replies, uuid idempotency, mentions; contact users (docs/feishu-api.md §6, §7).
 
 Messages cannot be deleted by design: every text starts with "[gtm contract test]" and every card
 title too, so a person can tell them apart in the test chat.

@@ -281,13 +281,13 @@ def test_strict_on_a_plan_without_advanced_permissions_falls_back(gtm, sandbox, 
 
 
 def test_campaign_defaults_to_strict_owners_edit_their_rows(gtm, sandbox, seed, lark_client):
-    """Seed 003: "负责人可编辑，成员仅查看" — the campaign template turns strict mode on by itself."""
+    """docs/seeds/003 §2.4: "负责人可编辑，成员仅查看" — the campaign template turns strict mode on by itself."""
     u = seed.users
     run = gtm(*init_args(seed, "campaign", "--template", "campaign"))
     assert run.code == 0, run.out
     assert "高级权限已启用" in run.out
     assert any(e["path"].startswith("/open-apis/base/v2/apps/") and e["path"].endswith("/roles")
-               for e in run.permission_writes)  # the v2 roles API (feishu-api.md §10)
+               for e in run.permission_writes)  # the v2 roles API (docs/feishu-api.md §10)
     token = run.token
     tid, tasks = _task_rows(lark_client, token)
     (mine, _), (theirs, _) = tasks[0], tasks[1]

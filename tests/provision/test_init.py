@@ -64,7 +64,7 @@ def test_init_creates_everything(sandbox, gateway, run_init, writes):
     assert {c.field_id for c in conds} == {b.field_ids["task"]["planned_end"], b.field_ids["task"]["status"]}
     assert json.loads(next(c.value for c in conds if c.operator == "isNot")) == ["已完成"]
 
-    # rows: M1–M9 with seed 000 names, deliverables with 完成标准 linked to their milestone
+    # rows: M1–M9 with the names of docs/seeds/000, deliverables with 完成标准 linked to their milestone
     ms = rd.records(b.app_token, b.table_ids["milestone"])
     by_code = {_names(r, "编号"): r for r in ms}
     tmpl = get_template("gtm")

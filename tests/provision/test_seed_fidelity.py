@@ -75,7 +75,7 @@ def _in_seed_text(text: str, values: list[str]) -> None:
     assert missing == [], f"not in the seed text: {missing}"
 
 
-# -- seed 000: gtm -------------------------------------------------------------------------------
+# -- docs/seeds/000: gtm --------------------------------------------------------------------------
 def test_gtm_base_matches_seed_000(provisioned, gateway):
     s = seed("000-gtm.yaml")
     _in_seed_text(seed_text(s), [m["name"] for m in s["milestones"]] + [c["meeting"] for c in s["communication_plan"]])
@@ -100,7 +100,7 @@ def test_gtm_base_matches_seed_000(provisioned, gateway):
     assert all(14 <= g <= 28 for g in gaps), gaps  # "里程碑之间间隔 2-4 周为宜"
 
 
-# -- seed 002: sales -----------------------------------------------------------------------------
+# -- docs/seeds/002: sales ------------------------------------------------------------------------
 def test_sales_base_matches_seed_002(provision_template):
     s = seed("002-sales.yaml")
     text = seed_text(s)
@@ -137,7 +137,7 @@ def test_sales_base_matches_seed_002(provision_template):
     assert fields["project"]["合同金额"]["property"]["currency_code"] == "CNY"
 
 
-# -- seed 003: campaign --------------------------------------------------------------------------
+# -- docs/seeds/003: campaign ---------------------------------------------------------------------
 def _offset(d: date, start: date) -> int:
     return (d - start).days
 

@@ -80,7 +80,7 @@ def test_previous_release_base_reads_then_repair_adds_only(previous, gateway, ru
 
 def test_old_campaign_column_names_are_followed_not_duplicated(previous, gateway, run_init):
     """The campaign Base of the previous release says 计划开始/状态/阶段; the template now says
-    计划开始时间/当前状态/所属阶段 (seed 003). Found by id, or by the old name when the binding is
+    计划开始时间/当前状态/所属阶段 (docs/seeds/003 §3). Found by id, or by the old name when the binding is
     lost (adopting the Base by token): no second column is created and nothing is renamed."""
     old = previous["campaign"]
     lost = BaseBinding(slug="campaign", app_token=old.app_token)

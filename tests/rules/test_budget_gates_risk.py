@@ -110,7 +110,7 @@ def test_unknown_risk_level_is_a_problem():
 
 
 def test_a_typed_risk_level_scores_like_the_matrix_and_feasibility_is_1_to_5():
-    """Seed 002's register gives 风险等级 (高/中/低) without 可能性/影响: it still ranks (高 → 9,
+    """The register of docs/seeds/002 §2.2 gives 风险等级 (高/中/低) without 可能性/影响: it still ranks (高 → 9,
     red); a 可行性评分 outside 1–5 is one data problem naming the field."""
     from datetime import datetime
     from zoneinfo import ZoneInfo
@@ -129,7 +129,7 @@ def test_a_typed_risk_level_scores_like_the_matrix_and_feasibility_is_1_to_5():
 
 
 def test_wbs_parent_links_three_levels_no_loops():
-    """Seed 002's WBS: 阶段 → 模块 → 任务 through 上级任务; a fourth level or a loop is named."""
+    """The WBS of docs/seeds/002 §2.2: 阶段 → 模块 → 任务 through 上级任务; a fourth level or a loop is named."""
     from datetime import datetime
     from zoneinfo import ZoneInfo
 

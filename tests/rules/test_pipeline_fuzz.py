@@ -2,7 +2,7 @@
 snapshot), check (every rule), ask (every chat answer, rendered and size-checked) and the weekly
 report. Asserts: nothing crashes; every bad cell is reported, and each cell at most once; no value
 a person typed is changed (writes go only to the service's cells, plus 延期 on overdue, unfinished
-items of a known status — seed 003's rule)."""
+items of a known status — the rule of docs/seeds/003 §2.4)."""
 from __future__ import annotations
 
 from datetime import date, datetime, timedelta

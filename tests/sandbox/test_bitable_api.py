@@ -1,4 +1,4 @@
-"""Bitable v1 in the sandbox, through the real lark-oapi client (feishu-api.md §2–§5)."""
+"""Bitable v1 in the sandbox, through the real lark-oapi client (docs/feishu-api.md §2–§5)."""
 from __future__ import annotations
 
 import threading

@@ -98,7 +98,7 @@ def test_faults_and_token_expiry_over_http(sandbox, seed, lark_client):
     call(sandbox, "DELETE", "/_sandbox/faults")
     assert send() == 0
     call(sandbox, "POST", "/_sandbox/tokens/expire")
-    assert send() == 99991663  # the SDK keeps its cached token (feishu-api.md §1.3)
+    assert send() == 99991663  # the SDK keeps its cached token (docs/feishu-api.md §1.3)
 
 
 def test_event_mode_validation(sandbox, seed):

@@ -1,4 +1,4 @@
-"""Webhook event delivery, verified by lark-oapi's own EventDispatcherHandler (feishu-api.md §8).
+"""Webhook event delivery, verified by lark-oapi's own EventDispatcherHandler (docs/feishu-api.md §8).
 
 Each test runs a tiny `http.server` receiver on port 0 that hands the raw request to
 `handler.do(RawRequest)`, exactly what a product webhook endpoint does.

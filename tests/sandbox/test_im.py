@@ -1,4 +1,4 @@
-"""IM v1 and contact v3 against the sandbox through the real lark-oapi client (feishu-api.md §6)."""
+"""IM v1 and contact v3 against the sandbox through the real lark-oapi client (docs/feishu-api.md §6)."""
 from __future__ import annotations
 
 import json

@@ -1,4 +1,4 @@
-"""Card JSON 2.0 validation (feishu-api.md §7): what we send is accepted, mistakes are named."""
+"""Card JSON 2.0 validation (docs/feishu-api.md §7): what we send is accepted, mistakes are named."""
 from __future__ import annotations
 
 import copy

@@ -1,4 +1,4 @@
-"""Long-connection delivery to real `lark_oapi.ws.Client`s (feishu-api.md §9).
+"""Long-connection delivery to real `lark_oapi.ws.Client`s (docs/feishu-api.md §9).
 
 How the SDK client is run here (it grabs a module-level asyncio loop at import, and `start()`
 blocks forever on that loop):

@@ -1,4 +1,4 @@
-"""Base access: drive permission members, Bitable roles with row rules, acting as people (§10)."""
+"""Base access: drive permission members, Bitable roles with row rules, acting as people (docs/feishu-api.md §10)."""
 from __future__ import annotations
 
 import requests
@@ -79,7 +79,7 @@ def test_role_row_rules_decide_who_edits_which_record(lark_client, sandbox, seed
         return {"role_name": "负责人可编辑", "table_roles": [{"table_name": "问题", "table_perm": 2, "rec_rule": {
             "conjunction": "and", "perm": 2, "other_perm": 1, "conditions": [cond]}, "allow_add_record": False}]}
 
-    # v2 (feishu-api.md §10): a person field takes `contains` with no values; is/isNot or values are refused
+    # v2 (docs/feishu-api.md §10): a person field takes `contains` with no values; is/isNot or values are refused
     bad = raw(lark_client, "POST", roles_v2, role_with({"field_name": "负责人", "operator": "is",
                                                         "value": ["CurrentUser"]}))[1]
     assert bad["code"] == 1254001 and "contains" in bad["msg"]

@@ -1,4 +1,4 @@
-"""Rate limits (feishu-api.md §5.1): 429 + 99991400 + x-ogw-ratelimit-* headers when switched on."""
+"""Rate limits (docs/feishu-api.md §5.1): 429 + 99991400 + x-ogw-ratelimit-* headers when switched on."""
 from __future__ import annotations
 
 import pytest
