@@ -194,7 +194,7 @@ def closed_loop(b: Bench, seats: list[tuple[str, str]], rounds: int, think: floa
 
 def b5_mentions(b: Bench, n_tasks: int, n_askers: int, rounds: int, profile: bool = False) -> Figure:
     from gtm.bot.chat.answer_cache import CACHE
-    from gtm.bot.chat.ask import warm_answers
+    from gtm.bot.chat.snapshots import warm_answers
     from gtm.bot.chat.transports.longconn import LongConnection
 
     fig = Figure("B5", f"@机器人回复 / @mention replies: {n_tasks:,}-task plan, {n_askers} concurrent askers, long connection",

@@ -193,7 +193,7 @@ class SandboxProcess:
 def sb_load(sb, app_token: str, table_id: str, rows: list[dict[str, Any]], by: str,
             modified: list[int] | None) -> list[str]:
     """Store write-format rows straight into a table, converted by the sandbox's own codec."""
-    from gtm.sandbox.bitable_values import write_record
+    from gtm.sandbox.bitable.values import write_record
 
     svc = sb.bitable
     ids = []

@@ -28,7 +28,7 @@ from gtm.sandbox.errors import ApiError, ok, read_json
 from gtm.sandbox.state import App, new_id
 
 if TYPE_CHECKING:
-    from gtm.sandbox.bitable_store import Base, Record
+    from gtm.sandbox.bitable.store import Base, Record
     from gtm.sandbox.server import Sandbox
 
 LEVEL = {"view": 1, "edit": 2, "full_access": 3}
@@ -139,8 +139,8 @@ def _rec_rule_matches(sb: "Sandbox", base: "Base", table_id: str, rule: dict[str
                       open_id: str) -> bool:
     """Whether `record` satisfies the rule for `open_id`. A literal value (such as the old
     "CurrentUser" keyword) is just a value: it matches a cell holding that text, never a person."""
-    from gtm.sandbox.bitable_filter import compile_filter
-    from gtm.sandbox.bitable_values import ValueContext
+    from gtm.sandbox.bitable.filters import compile_filter
+    from gtm.sandbox.bitable.values import ValueContext
 
     table = base.tables[table_id]
     results = []

@@ -1,4 +1,5 @@
-"""The sandbox HTTP server: one aiohttp application on a free port, run on a thread of its own.
+"""The sandbox HTTP server: one aiohttp application on a free port, run on a thread of its own
+(`gtm.sandbox.http_thread.HttpThread`).
 
 Feature modules (`auth`, `bitable`, `permissions`, `contact`, `im`, `events`, `control`,
 `console`) each expose `register(app: web.Application, sb: Sandbox)` and add their routes.
@@ -20,12 +21,13 @@ from typing import Any, Callable
 from aiohttp import web
 
 from gtm.sandbox.errors import ApiError, error_response
+from gtm.sandbox.http_thread import HttpThread
 from gtm.sandbox.state import World
 
 log = logging.getLogger("gtm.sandbox")
 
 MODULES = ["auth", "bitable", "permissions", "contact", "im", "events", "longconn", "control", "console",
-           "control_bitable", "ratelimit", "botinfo", "scopes"]
+           "bitable.control", "ratelimit", "botinfo", "scopes"]
 
 
 @dataclass
@@ -130,16 +132,18 @@ class Sandbox:
         self.state_file = state_file
         self.url = ""
         self.port = 0
-        self.loop: asyncio.AbstractEventLoop | None = None
-        self._runner: web.AppRunner | None = None
-        self._thread: threading.Thread | None = None
-        self._ready = threading.Event()
         self._fault_lock = threading.Lock()
         self.modules: dict[str, Any] = {}
         if state_file:
             self._load_state(state_file)
         self.app = self._build_app()
+        self.http = HttpThread(self.app, name="feishu-sandbox")
         self.hooks_on_start: list[Callable[[], None]] = []
+
+    @property
+    def loop(self) -> asyncio.AbstractEventLoop | None:
+        """The server's event loop while it runs (handlers, event deliveries)."""
+        return self.http.loop
 
     def _load_state(self, path: str) -> None:
         """Load a world saved by `stop()`; feature modules pick their part up from `world.extra`."""
@@ -242,45 +246,21 @@ class Sandbox:
 
     # -- lifecycle ------------------------------------------------------------------------
     def start(self, port: int = 0, host: str = "127.0.0.1") -> str:
-        """Serve on a thread; port 0 picks a free port. Returns the base URL."""
-        self._thread = threading.Thread(target=self._run, args=(host, port), name="feishu-sandbox", daemon=True)
-        self._thread.start()
-        if not self._ready.wait(15):
-            raise RuntimeError("sandbox did not start")
+        """Serve on a thread; port 0 picks a free port. Returns the base URL (OSError when the bind fails)."""
+        self.url = self.http.start(host, port, timeout=15)
+        self.port = self.http.port
         for hook in self.hooks_on_start:
             hook()
         return self.url
 
-    def _run(self, host: str, port: int) -> None:
-        self.loop = asyncio.new_event_loop()
-        asyncio.set_event_loop(self.loop)
-        self._runner = web.AppRunner(self.app, handle_signals=False, access_log=None)
-        self.loop.run_until_complete(self._runner.setup())
-        site = web.TCPSite(self._runner, host, port)
-        self.loop.run_until_complete(site.start())
-        sock = site._server.sockets[0]  # type: ignore[union-attr]
-        self.port = sock.getsockname()[1]
-        self.url = f"http://{host}:{self.port}"
-        self._ready.set()
-        try:
-            self.loop.run_forever()
-        finally:
-            self.loop.run_until_complete(self._runner.cleanup())
-            self.loop.close()
-
     def stop(self) -> None:
         if self.state_file:
             self.world.save(self.state_file)
-        if self.loop and self.loop.is_running():
-            self.loop.call_soon_threadsafe(self.loop.stop)
-        if self._thread:
-            self._thread.join(10)
-        self._thread = None
+        self.http.stop(10)
 
     def run_coro(self, coro, timeout: float = 30.0):
         """Run a coroutine on the sandbox loop from another thread and wait for its result."""
-        assert self.loop is not None
-        return asyncio.run_coroutine_threadsafe(coro, self.loop).result(timeout)
+        return self.http.run_coro(coro, timeout)
 
     def __enter__(self) -> "Sandbox":
         self.start()

@@ -32,13 +32,15 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 BACKUP_SUFFIX = ".mutation-backup"
 
-RULE_TESTS = ["tests/rules", "tests/bot/test_escalation_shown.py", "tests/bot/test_report.py",
-              "tests/bot/test_cards.py"]
+RULE_TESTS = ["tests/bot/rules", "tests/bot/chat/test_escalation_shown.py", "tests/bot/checks/test_report.py",
+              "tests/bot/cards/test_cards.py"]
 TARGETS: dict[str, list[str]] = {
     **{f"bot/rules/{p.name}": RULE_TESTS for p in sorted((ROOT / "bot" / "rules").glob("*.py"))},
-    "bot/checks/send_once.py": ["tests/store/test_ledger.py"],
+    "bot/checks/send_once.py": ["tests/sync/store/test_ledger.py"],
     "bot/chat/actions.py": ["tests/e2e/test_actions_e2e.py", "tests/e2e/test_click_guards_e2e.py"],
-    "bot/chat/transports/webhook.py": ["tests/bot/test_webhook_guard.py", "tests/e2e/test_webhook_e2e.py"],
+    "bot/chat/action_effects.py": ["tests/e2e/test_actions_e2e.py", "tests/e2e/test_click_guards_e2e.py"],
+    "bot/chat/permissions.py": ["tests/e2e/test_ownership_e2e.py", "tests/e2e/test_click_guards_e2e.py"],
+    "bot/chat/transports/webhook.py": ["tests/bot/chat/test_webhook_guard.py", "tests/e2e/test_webhook_e2e.py"],
 }
 
 _COMPARE_FLIP: dict[type, type] = {ast.Gt: ast.GtE, ast.GtE: ast.Gt, ast.Lt: ast.LtE, ast.LtE: ast.Lt,

@@ -13,12 +13,23 @@ caller passes (`project_slug=`), or the project name when it did not.
 from __future__ import annotations
 
 import copy
+from collections.abc import Callable, Mapping
 from datetime import datetime
-from typing import Any, Callable, Mapping
+from typing import Any
+
+from pydantic import BaseModel
 
 from gtm.bot.cards import views as V
-from gtm.bot.cards.button_values import Ack, Postpone, Progress, Resolve, Signoff, Snooze, TaskDone
-from gtm.bot.cards.render import Clip, check_card, md_escape, render
+from gtm.bot.cards.button_values import (
+    Ack,
+    Postpone,
+    Progress,
+    Resolve,
+    Signoff,
+    Snooze,
+    TaskDone,
+)
+from gtm.bot.cards.render import Clip, check_card, render, render_element
 from gtm.schemas.decisions import Notice
 from gtm.schemas.money import format_money
 
@@ -171,6 +182,13 @@ def outcome_text(action: Any, who: str = "", when: datetime | None = None) -> tu
     return f"已处理{by}", f"Handled{by}"
 
 
+class Outcome(BaseModel):
+    """The line that replaces a record's controls after a click (`templates/_outcome.json.j2`)."""
+
+    zh: str
+    en: str
+
+
 def _targets(el: Any, table: str, record_id: str) -> bool:
     """Whether an element (or anything inside it) calls back about this record."""
     if isinstance(el, dict):
@@ -189,9 +207,8 @@ def after_action(card: dict, action: Any, who: str = "", when: datetime | None =
     """The card updated in place after a successful click: the controls for that record are
     replaced by one line saying what happened. Other items keep their buttons."""
     zh, en = outcome or outcome_text(action, who, when)
-    text = md_escape(en if locale == "en" else zh, 300)
-    line = {"tag": "markdown", "content": text,
-            "i18n_content": {"zh_cn": md_escape(zh, 300), "en_us": md_escape(en, 300)}}
+    line = render_element("outcome", Outcome(zh=zh, en=en), locale)
+    text = line["content"]
     new = copy.deepcopy(card)
     elements = new.get("body", {}).get("elements", [])
     out, placed = [], False

@@ -244,6 +244,12 @@ def render_text(name: str, view: BaseModel, locale: str = "zh") -> str:
                       t=lambda zh, en_text="": (en_text or zh) if locale == "en" else zh)
 
 
+def render_element(name: str, view: BaseModel, locale: str = "zh") -> dict:
+    """One card element from the fragment template `templates/_<name>.json.j2` (a piece put into
+    a card that was already rendered, e.g. the line replacing a record's buttons after a click)."""
+    return _parse(f"_{name}", render_text(f"_{name}", view, locale))
+
+
 def _parse(name: str, text: str) -> dict:
     try:
         return json.loads(text)

@@ -38,11 +38,12 @@ import logging
 import queue
 import threading
 import weakref
+from collections.abc import Callable
 from datetime import datetime
-from typing import Callable, Protocol
+from typing import Protocol
 
-from gtm.bot.rules.engine import run_checks
 from gtm.bot.cards.views import ItemIndex
+from gtm.bot.rules.engine import run_checks
 from gtm.schemas.decisions import CheckResult, EscalationState, RagStatus
 from gtm.schemas.plan import PlanSnapshot
 from gtm.schemas.settings import Policy

@@ -16,6 +16,10 @@ Routing: the bot answers in a project's configured chats only, and only people o
 A group bound to no project gets a short "not linked" card; in p2p no mention is needed and the
 asker's items are gathered across all their projects (see `gtm.bot.chat.ask`).
 
+Failures: each entry kind has one error boundary (`gtm.bot.chat.boundary.ErrorBoundary`, over
+the one exception → message map of `gtm.bot.failures`): an error card for a message, an error
+toast for a click, a log line with a log id for work after the answer.
+
 Replies go through `Im.reply_card` with `uuid` derived from the event id, so even a reply
 retried after a crash is deduplicated by Feishu itself. Feishu accepts 5 messages/s per group and
 per user (230020) and 50/s per app (99991400, answered with a reset of at least 1 s); a reply that
@@ -31,13 +35,20 @@ import logging
 import threading
 import time
 import uuid as uuidlib
-from concurrent.futures import Future, ThreadPoolExecutor, TimeoutError as FutureTimeout
+from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import TimeoutError as FutureTimeout
 from datetime import datetime, timezone
-from typing import Any, Callable
+from typing import Any, Protocol
 
-from gtm.bot.failures import log_failure
-from gtm.bot.checks.reactor import EditReactor
+from gtm.bot.chat.action_effects import ActionResult, toast
+from gtm.bot.chat.actions import handle_action
+from gtm.bot.chat.answers import not_linked_card
+from gtm.bot.chat.ask import answer_incoming
+from gtm.bot.chat.boundary import ErrorBoundary
 from gtm.bot.chat.transports import Incoming
+from gtm.bot.checks.reactor import EditReactor
+from gtm.bot.runtime import ProjectRuntime, Runtime
 from gtm.sync.feishu.errors import RateLimited
 from gtm.sync.store.ledger import claim_event, mark_event_done, release_event
 
@@ -54,44 +65,21 @@ def reply_uuid(event_id: str, salt: str = "reply") -> str:
     return str(uuidlib.uuid5(uuidlib.NAMESPACE_URL, f"gtm:{salt}:{event_id}"))
 
 
-def toast(kind: str, zh: str, en: str = "") -> dict[str, Any]:
-    t: dict[str, Any] = {"type": kind, "content": zh}
-    if en:
-        t["i18n"] = {"zh_cn": zh, "en_us": en}
-    return t
+class Answerer(Protocol):
+    """Computes the card answering a message (default: `gtm.bot.chat.ask.answer_incoming`;
+    unit tests pass a stub)."""
 
-
-def unlinked_card(chat_id: str) -> dict[str, Any]:
-    """Shown in a group that no project is bound to: says how to bind it."""
-    return {
-        "schema": "2.0",
-        "config": {"update_multi": True, "summary": {"content": "本群未关联项目"}},
-        "header": {"title": {"tag": "plain_text", "content": "本群还没有关联项目 / Not linked"},
-                   "template": "grey"},
-        "body": {"elements": [{"tag": "markdown", "content": (
-            "这个群还没有关联到任何项目，所以我不会在这里回答。\n"
-            f"关联方法：项目负责人运行 `gtm projects link 项目标识 --chat {chat_id}`，"
-            "或在项目表的「项目群」字段选择本群。\n"
-            "This group is not linked to a project. Link it with "
-            f"`gtm projects link SLUG --chat {chat_id}`.")}]},
-    }
-
-
-def error_card(zh: str, en: str = "") -> dict[str, Any]:
-    return {
-        "schema": "2.0", "config": {"update_multi": True},
-        "header": {"title": {"tag": "plain_text", "content": "出错了 / Error"}, "template": "red"},
-        "body": {"elements": [{"tag": "markdown", "content": zh + (f"\n{en}" if en else "")}]},
-    }
+    def __call__(self, runtime: Runtime, inc: Incoming, project: ProjectRuntime | None,
+                 now: datetime) -> dict[str, Any]: ...
 
 
 class Dispatcher:
     """Receives every `Incoming`; thread-safe; one per process (several are fine: the store dedups)."""
 
-    def __init__(self, runtime: Any, *, workers: int = 4, callback_budget: float = 2.5,
+    def __init__(self, runtime: Runtime, *, workers: int = 4, callback_budget: float = 2.5,
                  snapshot_max_age: float = 120.0, bot_open_id: str | None = None,
                  clock: Clock | None = None,
-                 answer: Callable[..., dict[str, Any]] | None = None,
+                 answer: Answerer | None = None,
                  edit_debounce: float | None = None) -> None:
         self.runtime = runtime
         self.callback_budget = callback_budget
@@ -108,9 +96,9 @@ class Dispatcher:
         self.stats: dict[str, int] = {"received": 0, "duplicates": 0, "replied": 0, "ignored": 0,
                                       "failed": 0, "late_cards": 0, "queued": 0}
         if edit_debounce is None:
-            settings = getattr(runtime, "settings", None)
-            edit_debounce = float(getattr(settings, "edit_debounce_seconds", 1.5))
+            edit_debounce = runtime.settings.edit_debounce_seconds
         self.reactor = EditReactor(runtime, self._clock, edit_debounce)
+        self.boundary = ErrorBoundary(runtime, self._clock, self._bump)
 
     # -- identity ------------------------------------------------------------------------
     def bot_open_id(self) -> str | None:
@@ -146,10 +134,9 @@ class Dispatcher:
             if inc.kind == "card_action":
                 return self._handle_card_action(inc)
         except Exception as exc:  # noqa: BLE001 - a transport must always get an answer
-            self._bump("failed")
-            f = log_failure(f"event {inc.event_id} ({inc.kind})", exc, logger=log)
             if inc.kind == "card_action":
-                return {"toast": toast("error", f.for_people("zh"), f.for_people("en"))}
+                return self.boundary.card_action(inc, exc)
+            self.boundary.background(f"event {inc.event_id} ({inc.kind})", exc)
         return None
 
     def _claim(self, inc: Incoming) -> bool:
@@ -200,27 +187,14 @@ class Dispatcher:
                 return False
             project = self.runtime.project_for_chat(inc.chat_id)
             if project is None:
-                from gtm.bot.chat.ask import not_linked_card
-
                 self._reply_paced(inc, not_linked_card(inc.chat_id))
                 return True
         try:
             card = self.answer(inc, project)
-        except Exception as exc:  # noqa: BLE001 - the boundary: a short card, the PM told, the log the rest
-            self._bump("failed")
-            f = log_failure(f"answer to {inc.event_id}", exc, logger=log)
-            card = error_card(f"没能回答：{f.for_people('zh')}", f"Could not answer: {f.for_people('en')}")
-            self._tell_pm(project, exc, "answer", f.log_id)
+        except Exception as exc:  # noqa: BLE001 - the boundary of messages: a short card, the PM told
+            card = self.boundary.message(inc, exc, project)
         self._reply_paced(inc, card)
         return True
-
-    def _tell_pm(self, project: Any, exc: BaseException, job: str, log_id: str) -> None:
-        """The project's PM gets the 系统问题 card (once a day per kind; the ledger dedups)."""
-        if project is None:
-            return
-        from gtm.bot.checks.check import notify_failure
-
-        notify_failure(self.runtime, project, exc, self._clock(), job=job, log_id=log_id)
 
     def _reply_paced(self, inc: Incoming, card: dict[str, Any]) -> None:
         """`reply` now, or — when the chat already had its 5 messages this second — from a timer
@@ -231,13 +205,11 @@ class Dispatcher:
             return
         self._later(delay, lambda: self.reply(inc, card), inc)
 
-    def answer(self, inc: Incoming, project: Any) -> dict[str, Any]:
+    def answer(self, inc: Incoming, project: ProjectRuntime | None) -> dict[str, Any]:
         """The card answering `inc.text` (in `project`, or across the asker's projects in p2p)."""
         now = self._clock()
         if self._answer is not None:
             return self._answer(self.runtime, inc, project, now)
-        from gtm.bot.chat.ask import answer_incoming
-
         return answer_incoming(self.runtime, inc, project, now, max_age=self.snapshot_max_age)
 
     def reply(self, inc: Incoming, card: dict[str, Any], *, deferrals: int = 0) -> str:
@@ -272,9 +244,8 @@ class Dispatcher:
         def run() -> None:
             try:
                 fut.set_result(fn())
-            except Exception as exc:  # noqa: BLE001 - logged, counted, the claim released
-                log.exception("delayed reply failed for %s", inc.event_id)
-                self._bump("failed")
+            except Exception as exc:  # noqa: BLE001 - a timer's work: through the boundary, the claim released
+                self.boundary.background(f"delayed reply to {inc.event_id}", exc)
                 self._finish(inc, answered=False)
                 fut.set_exception(exc)
 
@@ -289,37 +260,30 @@ class Dispatcher:
     def _handle_card_action(self, inc: Incoming) -> dict[str, Any]:
         if inc.sender_tenant_key and inc.tenant_key and inc.sender_tenant_key != inc.tenant_key:
             return {"toast": toast("error", "只有本企业成员可以操作", "Only members of this organisation")}
-        from gtm.bot.chat.actions import handle_action
-
         now = self._clock()
         fut = self._submit(handle_action, self.runtime, inc, now)
         try:
             result = fut.result(timeout=self.callback_budget)
         except FutureTimeout:
             # Too slow for the callback: ack now, put the new card in place when it is ready.
-            def late(f: Future) -> None:
-                try:
-                    res = f.result()
-                    if res.card and inc.message_id:
-                        self.patch_card(inc.message_id, res.card)
-                        self._bump("late_cards")
-                except Exception:  # noqa: BLE001
-                    log.exception("late card update failed for %s", inc.event_id)
-
-            fut.add_done_callback(late)
+            fut.add_done_callback(lambda f: self._late_card(inc, f))
             return {"toast": toast("info", "处理中…", "Working on it…")}
-        except Exception as exc:  # noqa: BLE001 - the boundary for card actions
-            self._bump("failed")
-            f = log_failure(f"card action {inc.event_id}", exc, logger=log)
-            try:
-                from gtm.bot.cards.button_values import parse_action
-
-                slug = parse_action(inc.action_value, inc.form_value, inc.action_option or None).p
-                self._tell_pm(self.runtime.project(slug), exc, "card_action", f.log_id)
-            except Exception:  # noqa: BLE001 - the click's project is unknown: the log has it
-                log.debug("no project to tell about %s", f.log_id)
-            return {"toast": toast("error", f"处理失败：{f.for_people('zh')}", f"Failed: {f.for_people('en')}")}
+        except Exception as exc:  # noqa: BLE001 - the boundary of card actions: a toast, the PM told
+            return self.boundary.card_action(inc, exc)
         return result.callback_answer()
+
+    def _late_card(self, inc: Incoming, fut: Future[ActionResult]) -> None:
+        """A click answered "处理中": put the new card in place once it is ready."""
+        if fut.exception() is not None:
+            return  # the worker's failure went through the boundary already (`_submit`)
+        res = fut.result()
+        if res.card and inc.message_id:
+            try:
+                self.patch_card(inc.message_id, res.card)
+            except Exception as exc:  # noqa: BLE001 - a done-callback: through the boundary, nobody waits
+                self.boundary.background(f"late card update for {inc.event_id}", exc)
+                return
+            self._bump("late_cards")
 
     # -- record changes ------------------------------------------------------------------
     def _handle_record_changed(self, inc: Incoming) -> None:
@@ -339,9 +303,8 @@ class Dispatcher:
         def run() -> Any:
             try:
                 return fn(*args)
-            except Exception:
-                log.exception("worker failed: %s", getattr(fn, "__name__", fn))
-                self._bump("failed")
+            except Exception as exc:  # work after the ack: through the boundary, then kept on the future
+                self.boundary.background(f"worker {getattr(fn, '__name__', fn)}", exc)
                 raise
 
         fut = self._pool.submit(run)
@@ -365,7 +328,7 @@ class Dispatcher:
             for f in pending:
                 try:
                     f.result(timeout=max(0.0, deadline - time.monotonic()))
-                except Exception:  # noqa: BLE001
+                except Exception:  # noqa: BLE001 - waiting only: each failure went through the boundary
                     pass
         with self._lock:
             return not self._inflight

@@ -1,140 +1,61 @@
 """Understand what people type after @-mentioning the bot: one `Command` (zh or en, forgiving).
 
-The router is a registry of `Intent`s (`gtm.bot.chat.intents` holds the table): one command is one
-entry — its display words, its synonyms, its help text and its handler. Adding a command means
-adding one `Intent(...)` there; nothing else has to change.
+The words come from the command registry (`gtm.bot.chat.intents.INTENTS`: one entry per command —
+its display words, synonyms, help text and view function); adding a command means adding one
+entry there, nothing here.
 
 How a sentence is read (`parse`):
-1. Normalised for matching only: `@_user_N` placeholders removed, full-width folded (NFKC:
-   `？`→`?`, `Ｍ３`→`M3`), lower-cased, trailing punctuation dropped. The text as typed
-   (placeholders removed) is kept in `Command.original` and is what the answer echoes.
+1. Normalised for matching only (`gtm.bot.chat.text.normalise`): `@_user_N` placeholders removed,
+   full-width folded (NFKC: `？`→`?`, `Ｍ３`→`M3`), lower-cased, trailing punctuation dropped. The
+   text as typed (placeholders removed) is kept in `Command.original` and is what the answer echoes.
 2. A command word at the start takes the rest as its argument ("状态 星河" → status of 星河).
 3. Otherwise synonyms are looked for anywhere in the sentence ("我有哪些任务", "what's overdue",
    "本周周报"); the longest hit wins, so 本周周报 is the report and not "due this week".
-4. Milestone codes (M3) and task IDs (T-301) are found anywhere; "M3进度怎么样" is M3.
+4. Milestone codes (M3) and task IDs (T-301) are found anywhere (`text.MILESTONE_CODE`,
+   `text.TASK_ID`); "M3进度怎么样" is M3. A plan update ("T-301 80%") goes to the update intent.
 5. "本周" / "下周" (this week / next week) filter the due-soon answer.
 6. Milestone names are matched fuzzily (rapidfuzz) when the caller passes them.
 7. Nothing matched: `unknown`, with the 3 nearest intents (shown as buttons).
 """
 from __future__ import annotations
 
-import importlib
 import re
-import unicodedata
-from dataclasses import dataclass
-from typing import Any, Callable, Iterable, Literal
+from collections.abc import Iterable
 
-from pydantic import BaseModel, Field
 from rapidfuzz import fuzz, process
 
+from gtm.bot.chat.command import Command, Intent, When
+from gtm.bot.chat.intents import display, intent, registry
+from gtm.bot.chat.text import (
+    MILESTONE_CODE,
+    MILESTONE_ONLY,
+    as_typed,
+    milestone_code,
+    normalise,
+    task_ids,
+)
 from gtm.bot.chat.update_parse import is_update
 
-When = Literal["", "this_week", "next_week"]
-
-
-class Command(BaseModel):
-    name: str  # an intent name (see `gtm.bot.chat.intents`) or "unknown"
-    arg: str = ""  # project name for status/report…, milestone code or name for milestone
-    text: str = ""  # the normalised text
-    original: str = ""  # the text as typed (mention placeholders removed): what answers echo
-    when: When = ""  # time filter for due-soon answers
-    codes: list[str] = Field(default_factory=list)  # task IDs found in the sentence ("T-301")
-    suggestions: list[str] = Field(default_factory=list)  # display forms, e.g. "状态"
-    suggested: list[str] = Field(default_factory=list)  # intent names of `suggestions`
-
-
-Handler = Callable[[Command, Any], tuple[str, BaseModel]]
-
-
-@dataclass(frozen=True)
-class Intent:
-    """One command: words (first zh and en are shown in help), synonyms found anywhere in a
-    sentence, help text, and the handler `(Command, AskContext) -> (template, view)`."""
-
-    name: str
-    zh: str
-    en: str
-    help_zh: str
-    help_en: str
-    handler: Handler
-    words: tuple[str, ...] = ()  # more command words: "word [argument]" at the start
-    synonyms: tuple[str, ...] = ()  # phrases recognised anywhere in the sentence
-    example: str = ""  # shown in help instead of the word (e.g. "M3")
-    needs_check: bool = True  # False: the answer never reads the rule results (faster)
-    listed: bool = True  # shown in help and offered as a suggestion
-
-    def all_words(self) -> tuple[str, ...]:
-        return (normalise(self.zh), normalise(self.en)) + tuple(normalise(w) for w in self.words)
-
-    def display(self, locale: str = "zh") -> str:
-        return self.en if locale == "en" else self.zh
-
-
-_REGISTRY: dict[str, Intent] = {}
-
-
-def register(intent: Intent) -> Intent:
-    """Add (or replace) an intent; returns it."""
-    _REGISTRY[intent.name] = intent
-    _vocabulary.cache = None  # type: ignore[attr-defined]
-    return intent
-
-
-def registry() -> dict[str, Intent]:
-    """Every intent, in help order. The table module registers on import; it imports the
-    handlers, which import this module, so it is loaded here on first use, not at the top."""
-    if not _REGISTRY:
-        importlib.import_module("gtm.bot.chat.intents")
-    return _REGISTRY
-
-
-def intent(name: str) -> Intent:
-    return registry()[name]
-
-
-_MILESTONE_CODE = re.compile(r"^m\s*(\d{1,2})$")
-_MILESTONE_ANY = re.compile(r"(?<![a-z0-9])m\s?(\d{1,2})(?![0-9])")
-_TASK_ID = re.compile(r"(?<![a-z0-9])([a-z]{1,4})-(\d{1,6})(?![0-9])")
-_PLACEHOLDER = re.compile(r"@_user_\d+|@_all")
-_TRAILING = re.compile(r"[\s.?!。,，;；:：~、？！]+$")
-_LEADING = re.compile(r"^[\s/\\#!:：,，]+")
 _WHEN = (("下周", "next_week"), ("next week", "next_week"), ("本周", "this_week"), ("这周", "this_week"),
          ("this week", "this_week"))
+Vocabulary = tuple[list[tuple[str, str]], list[tuple[str, str]]]
+_vocabulary_cache: dict[tuple[int, ...], Vocabulary] = {}
 
 
-def normalise(text: str) -> str:
-    """Fold full-width forms, drop mention placeholders, collapse spaces, lower-case."""
-    text = unicodedata.normalize("NFKC", text or "")
-    text = _PLACEHOLDER.sub(" ", text)
-    text = re.sub(r"\s+", " ", text).strip().lower()
-    text = _LEADING.sub("", text)
-    stripped = _TRAILING.sub("", text)
-    return stripped if stripped else text.strip()
-
-
-def as_typed(text: str) -> str:
-    """The text as the person typed it, minus mention placeholders and surrounding space."""
-    return re.sub(r"\s+", " ", _PLACEHOLDER.sub(" ", text or "")).strip()
-
-
-def display(name: str, locale: str = "") -> str:
-    """How an intent is named to people: "状态" (zh), "status" (en), or both when no locale."""
-    it = intent(name)
-    if locale:
-        return it.display(locale)
-    return f"{it.zh} / {it.en}"
-
-
-def _vocabulary() -> tuple[list[tuple[str, str]], list[tuple[str, str]]]:
-    """(command words, synonyms) as (normalised phrase, intent name), longest first."""
-    cached = getattr(_vocabulary, "cache", None)
-    if cached is not None and cached[0] == len(registry()):
-        return cached[1]
-    words = [(w, it.name) for it in registry().values() for w in it.all_words() if w]
-    syns = [(normalise(s), it.name) for it in registry().values() for s in (it.all_words() + it.synonyms) if s]
+def _vocabulary() -> Vocabulary:
+    """(command words, synonyms) as (normalised phrase, intent name), longest first; rebuilt when
+    the registry's entries change (`intents.register`)."""
+    entries: list[Intent] = list(registry().values())
+    key = tuple(id(it) for it in entries)
+    cached = _vocabulary_cache.get(key)
+    if cached is not None:
+        return cached
+    words = [(w, it.name) for it in entries for w in it.all_words() if w]
+    syns = [(normalise(s), it.name) for it in entries for s in (it.all_words() + it.synonyms) if s]
     words.sort(key=lambda p: -len(p[0]))
     syns.sort(key=lambda p: -len(p[0]))
-    _vocabulary.cache = (len(registry()), (words, syns))  # type: ignore[attr-defined]
+    _vocabulary_cache.clear()
+    _vocabulary_cache[key] = (words, syns)
     return words, syns
 
 
@@ -154,13 +75,12 @@ def _when(norm: str) -> When:
 def parse(text: str, milestones: Iterable[str] = ()) -> Command:
     """The command in `text`. `milestones` (codes or "M3 名称" labels) lets names match."""
     norm = normalise(text)
-    base = {"text": norm, "original": as_typed(text), "when": _when(norm),
-            "codes": [f"{a.upper()}-{b}" for a, b in _TASK_ID.findall(norm)]}
+    base = {"text": norm, "original": as_typed(text), "when": _when(norm), "codes": task_ids(norm)}
     if not norm:
         return Command(name="help", **base)
-    m = _MILESTONE_CODE.match(norm)
+    m = MILESTONE_ONLY.match(norm)
     if m:
-        return Command(name="milestone", arg=f"M{int(m.group(1))}", **base)
+        return Command(name="milestone", arg=milestone_code(m.group(1)), **base)
     if is_update(norm) and "update" in registry():  # "T-301 80%", "M3 延期到 12-20", "push T-301 to friday"
         return Command(name="update", **base)
     words, syns = _vocabulary()
@@ -174,16 +94,16 @@ def parse(text: str, milestones: Iterable[str] = ()) -> Command:
                 continue  # "statusx" is not "status"
             arg = rest.strip()
             if name == "milestone":
-                mm = _MILESTONE_CODE.match(arg)
-                arg = f"M{int(mm.group(1))}" if mm else arg
+                mm = MILESTONE_ONLY.match(arg)
+                arg = milestone_code(mm.group(1)) if mm else arg
             if arg and _synonym_hit(arg, syns) and name not in ("milestone",):
                 break  # "本周周报": the rest is itself a command; decide on the whole sentence
             return Command(name=name, arg=arg, **base)
     # 4. a milestone code anywhere ("M3进度怎么样", "how is m3 going")
-    mm = _MILESTONE_ANY.search(norm)
+    mm = MILESTONE_CODE.search(norm)
     hit = _synonym_hit(norm, syns)
     if mm and (hit is None or intent(hit[1]).name in ("status", "milestone")):
-        return Command(name="milestone", arg=f"M{int(mm.group(1))}", **base)
+        return Command(name="milestone", arg=milestone_code(mm.group(1)), **base)
     if base["codes"] and "task" in registry() and (hit is None or hit[1] == "status"):
         return Command(name="task", arg=base["codes"][0], **base)  # "T-301 什么情况"
     # 3. a synonym anywhere, longest first
@@ -230,7 +150,7 @@ def suggest(norm: str, n: int = 3) -> list[str]:
     return [display(x) for x in suggest_intents(norm, n)]
 
 
-# Kept for callers that read the words directly: intent name -> words (display zh, en first).
+# For callers that read the words directly: intent name -> words (display zh, en first).
 class _Aliases(dict):
     def __missing__(self, key: str) -> tuple[str, ...]:
         it = intent(key)

@@ -5,7 +5,8 @@ Phrasings understood (normalised text: NFKC, lower case):
 - done: "T-301 完成", "T-301 已完成", "T-301 done", "finished T-301"
 - new date: "M3 延期到 12-20 因为设计稿", "T-301 推迟到下周一", "push T-301 to friday",
   "move M3 to 2026-12-20 because design is late"
-Targets: a task by 任务ID (T-301) or by its name, a milestone by 编号 (M3). Dates: ISO, 12-20,
+Targets: a task by 任务ID (T-301; letters after the dash too, `text.TASK_ID_ALNUM`) or by its
+name, a milestone by 编号 (M3). Dates: ISO, 12-20,
 12/20, 12月20日, 今天/明天/后天, 周五/星期五, 下周一, 本周三, today/tomorrow, friday, next monday —
 resolved against `today` in the project's time zone; a month-day without a year is the next one
 to come. Nothing here writes: the bot answers with a confirm card whose 确认 button carries the
@@ -18,12 +19,11 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 from typing import Literal
 
+from gtm.bot.chat.text import MILESTONE_CODE, TASK_ID_ALNUM
 from gtm.schemas.plan import Milestone, PlanSnapshot, Task
 
 Kind = Literal["progress", "done", "postpone"]
 
-_TASK_ID = re.compile(r"(?<![a-z0-9])([a-z]{1,4}-[a-z0-9]{1,12})(?![a-z0-9])")
-_MS_CODE = re.compile(r"(?<![a-z0-9])(m\s?\d{1,2})(?![0-9])")
 _PCT = re.compile(r"(?<![\d.])(\d{1,3})\s*(?:%|percent|pct)")
 _PROGRESS_WORD = re.compile(r"(?:进度|progress).*?(?<![\d-])(\d{1,3})\s*%?\s*$")
 _DONE = re.compile(r"(?:已完成|完成了|已经完成|做完了|搞定|完成|\bdone\b|\bfinished\b|\bcompleted?\b)")
@@ -60,6 +60,11 @@ class UpdateProblem:
     text_en: str
 
 
+def is_question(norm: str) -> bool:
+    """Whether normalised text asks something ("T-301 完成了吗") rather than tells a change."""
+    return bool(_QUESTION.search(norm))
+
+
 def has_marker(text: str) -> bool:
     """Progress, done or a new date is asked for (IDs and codes already taken out of `text`)."""
     return bool(_PCT.search(text) or _PROGRESS_WORD.search(text) or _DONE.search(text)
@@ -67,14 +72,14 @@ def has_marker(text: str) -> bool:
 
 
 def _without_ids(norm: str) -> str:
-    return _MS_CODE.sub(" ", _TASK_ID.sub(" ", norm))
+    return MILESTONE_CODE.sub(" ", TASK_ID_ALNUM.sub(" ", norm))
 
 
 def is_update(norm: str) -> bool:
     """Whether normalised text asks to change the plan (the router sends it to the update intent)."""
-    if not norm or _QUESTION.search(norm):
+    if not norm or is_question(norm):
         return False
-    target = bool(_TASK_ID.search(norm) or _MS_CODE.search(norm))
+    target = bool(TASK_ID_ALNUM.search(norm) or MILESTONE_CODE.search(norm))
     return has_marker(_without_ids(norm)) and (target or norm.startswith(("进度", "progress")))
 
 
@@ -148,15 +153,15 @@ def parse_date(text: str, today: date) -> tuple[date | None, str]:
 # --- targets -------------------------------------------------------------------------------------
 def _target(norm: str, snap: PlanSnapshot) -> tuple[Task | Milestone | UpdateProblem | None, str]:
     """(the record the text is about, the text without it)."""
-    m = _TASK_ID.search(norm)
+    m = TASK_ID_ALNUM.search(norm)
     if m:
         want = m.group(1)
         hit = next((t for t in snap.tasks if t.task_id.strip().lower() == want), None)
         rest = norm[:m.start()] + " " + norm[m.end():]
         return hit or UpdateProblem(f"找不到任务「{want.upper()}」", f"No task “{want.upper()}”"), rest
-    m = _MS_CODE.search(norm)
+    m = MILESTONE_CODE.search(norm)
     if m:
-        want = m.group(1).replace(" ", "")
+        want = m.group(0).replace(" ", "")
         hit = next((x for x in snap.milestones if x.code.strip().lower() == want), None)
         rest = norm[:m.start()] + " " + norm[m.end():]
         return hit or UpdateProblem(f"找不到里程碑「{want.upper()}」", f"No milestone “{want.upper()}”"), rest

@@ -1,8 +1,8 @@
 """Plan updates typed in chat → a confirm card (确认 / 取消). Nothing is written here.
 
 `answer_update` (the `update` intent) reads the message with `gtm.bot.chat.update_parse.parse_update`,
-checks that the asker may change the record (owner, PM or management — `actions.may_act`, the
-rule the card buttons use) and answers with a confirm card. Its 确认 button carries the same
+checks that the asker may change the record (owner, PM or management — `permissions.may_act`,
+the rule the card buttons use) and answers with a confirm card. Its 确认 button carries the same
 action value as the notice cards' buttons (`task_done`, `progress` with `pct`, `postpone` with
 `new_date`/`reason`), so the click goes through `gtm.bot.chat.actions` — ownership re-checked against
 the record as the Base holds it then, idempotent, written with `write_user_action`.
@@ -11,19 +11,24 @@ from __future__ import annotations
 
 from typing import Any
 
-from pydantic import BaseModel
-
 from gtm.bot.cards import views as V
-from gtm.bot.chat.actions import find_row, may_act
 from gtm.bot.cards.button_values import Cancel, Postpone, Progress, TaskDone
-from gtm.bot.chat.parse import Command
-from gtm.bot.chat.answers import AskContext, ProjectData, _message, _now, on_project
-from gtm.bot.chat.update_parse import _QUESTION, Update, UpdateProblem, has_marker, parse_update
+from gtm.bot.chat.command import Answer, Command
+from gtm.bot.chat.context import AskContext, ProjectData, now_of
+from gtm.bot.chat.permissions import find_row, may_act
+from gtm.bot.chat.scope import message, on_project
+from gtm.bot.chat.update_parse import (
+    Update,
+    UpdateProblem,
+    has_marker,
+    is_question,
+    parse_update,
+)
 
 
 def named_update(norm: str, p: ProjectData | None) -> bool:
     """"渠道培训 完成": a task named in the text plus an update marker (the router cannot know names)."""
-    if p is None or not norm or _QUESTION.search(norm):
+    if p is None or not norm or is_question(norm):
         return False
     for t in p.snapshot.tasks:
         name = t.name.strip().lower()
@@ -54,15 +59,15 @@ def _value(slug: str, u: Update) -> dict[str, Any]:
 
 
 @on_project
-def answer_update(p: ProjectData, cmd: Command, ctx: AskContext) -> tuple[str, BaseModel]:
-    now = _now(ctx)
+def answer_update(p: ProjectData, cmd: Command, ctx: AskContext) -> Answer:
+    now = now_of(ctx)
     got = parse_update(cmd.text, p.snapshot, V.today(now, ctx.policy))
     if isinstance(got, UpdateProblem):
-        return "message", _message("没能识别这条更新", "Could not read this update", got.text, got.text_en,
+        return "message", message("没能识别这条更新", "Could not read this update", got.text, got.text_en,
                                    color="orange")
     row = find_row(p.snapshot, got.table, got.record_id)
     if row is None or not may_act(p.snapshot, row, ctx.asker):
-        return "message", _message("没有权限", "Not allowed",
+        return "message", message("没有权限", "Not allowed",
                                    f"只有负责人、项目经理或管理层可以修改「{got.label}」。",
                                    f"Only the owner, the project manager or management may change “{got.label}”.",
                                    color="red")

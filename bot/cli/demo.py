@@ -32,7 +32,7 @@ QUESTIONS = [  # (who, text, where): where None = the project group, "p2p" = pri
 
 
 def _show(title: str, card: dict, style: str = "cyan") -> None:
-    from gtm.bot.chat.ask import card_to_text
+    from gtm.bot.cards.terminal import card_to_text
 
     console.print(Panel(_escape(card_to_text(card)), title=_escape(title), border_style=style))
 

@@ -135,14 +135,14 @@ def _check_one(app, p, now_fn: NowFn, dry_run: bool, as_json: bool = False) -> d
 
 
 def _print_card(card: dict) -> None:
-    from gtm.bot.chat.ask import card_to_text
+    from gtm.bot.cards.terminal import card_to_text
 
     console.print(card_to_text(card), markup=False, highlight=False)
 
 
 @_guard
 def run_report_cli(app, project: str | None, now_fn: NowFn, print_only: bool, *, as_json: bool = False) -> int:
-    from gtm.bot.chat.ask import card_to_text
+    from gtm.bot.cards.terminal import card_to_text
     from gtm.bot.checks.posting import run_weekly_report
 
     p = _projects(app, project)[0]
@@ -187,7 +187,8 @@ def run_monthly_cli(app, now_fn: NowFn, print_only: bool) -> int:
 @_guard
 def run_ask_cli(app, text: str, as_open_id: str | None, project: str | None, now_fn: NowFn, *,
                 as_json: bool = False) -> int:
-    from gtm.bot.chat.ask import ask, card_to_text
+    from gtm.bot.cards.terminal import card_to_text
+    from gtm.bot.chat.ask import ask
 
     projects = app.projects()
     tz = projects[0].tz if projects else app.settings.tz

@@ -1,4 +1,5 @@
-"""`gtm serve`'s HTTP side: /healthz, /readyz, /metrics (and the webhook routes) on its own thread.
+"""`gtm serve`'s HTTP side: /healthz, /readyz, /metrics (and the webhook routes); `gtm serve` runs
+the app on a thread of its own with `gtm.sandbox.http_thread.HttpThread`.
 
 - `/healthz` answers 200 while the process (and this thread's event loop) is alive: the liveness
   probe restarts a wedged pod, nothing more.
@@ -14,7 +15,6 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-import threading
 import time
 from concurrent.futures import ThreadPoolExecutor, wait
 from dataclasses import dataclass
@@ -126,66 +126,3 @@ def health_app(readiness: Readiness, render_metrics: Callable[[], bytes]) -> web
     app.router.add_get("/readyz", readyz)
     app.router.add_get("/metrics", metrics)
     return app
-
-
-class HttpServer:
-    """An aiohttp app served from a thread of its own (port 0: a free port; see `.port`)."""
-
-    def __init__(self, app: web.Application) -> None:
-        self.app = app
-        self.host = ""
-        self.port = 0
-        self._loop: asyncio.AbstractEventLoop | None = None
-        self._runner: web.AppRunner | None = None
-        self._thread: threading.Thread | None = None
-
-    @property
-    def url(self) -> str:
-        return f"http://{self.host}:{self.port}" if self.port else ""
-
-    def start(self, host: str = "127.0.0.1", port: int = 0, timeout: float = 10.0) -> "HttpServer":
-        ready = threading.Event()
-        errors: list[BaseException] = []
-
-        def run() -> None:
-            loop = asyncio.new_event_loop()
-            asyncio.set_event_loop(loop)
-            self._loop = loop
-
-            async def up() -> None:
-                self._runner = web.AppRunner(self.app, handle_signals=False, access_log=None)
-                await self._runner.setup()
-                site = web.TCPSite(self._runner, host, port)
-                await site.start()
-                sock = site._server.sockets[0]  # type: ignore[union-attr]
-                self.host, self.port = host, sock.getsockname()[1]
-
-            try:
-                loop.run_until_complete(up())
-            except BaseException as exc:  # noqa: BLE001 - e.g. the port is taken
-                errors.append(exc)
-                ready.set()
-                loop.close()
-                return
-            ready.set()
-            try:
-                loop.run_forever()
-            finally:
-                loop.run_until_complete(self._runner.cleanup())
-                loop.close()
-
-        self._thread = threading.Thread(target=run, name="gtm-http", daemon=True)
-        self._thread.start()
-        if not ready.wait(timeout):
-            raise RuntimeError(f"HTTP server on {host}:{port} did not start within {timeout}s")
-        if errors:
-            raise OSError(f"cannot serve HTTP on {host}:{port}: {errors[0]}") from errors[0]
-        return self
-
-    def stop(self, timeout: float = 10.0) -> None:
-        loop, thread = self._loop, self._thread
-        if loop is not None and loop.is_running():
-            loop.call_soon_threadsafe(loop.stop)
-        if thread is not None:
-            thread.join(timeout)
-        self._thread = self._loop = None

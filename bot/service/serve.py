@@ -21,9 +21,10 @@ from typing import Any
 
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 
-from gtm.bot.service.health import HttpServer, Probe, Readiness, feishu_probe, health_app, store_probe, transport_probe
+from gtm.bot.service.health import Probe, Readiness, feishu_probe, health_app, store_probe, transport_probe
 from gtm.bot.service.metrics import Metrics
 from gtm.bot.checks.watchdog import alerts_sent, health_report
+from gtm.sandbox.http_thread import HttpThread
 
 log = logging.getLogger(__name__)
 
@@ -80,7 +81,7 @@ class Service:
         self.metrics = Metrics(app.gateway)
         self.dispatcher: Any = None
         self.transport: Any = None
-        self.http: HttpServer | None = None
+        self.http: HttpThread | None = None
         self.readiness: Readiness | None = None
         self.leader: Any = None
         self.scheduler: Any = None
@@ -148,7 +149,9 @@ class Service:
             mount(web_app, self.dispatcher.dispatch, encrypt_key=s.feishu_encrypt_key.get_secret_value(),
                   verification_token=s.feishu_verification_token.get_secret_value(),
                   bot_open_id=self.dispatcher.bot_open_id, insecure=s.webhook_insecure)
-        self.http = HttpServer(web_app).start(s.http_host, s.http_port)
+        http = HttpThread(web_app, name="gtm-http")
+        http.start(s.http_host, s.http_port, timeout=10)  # OSError naming host:port when the bind fails
+        self.http = http
         log.info("gtm serve: HTTP on %s (transport %s)", self.http.url, s.transport)
         if self.transport is not None:
             self.transport.start(wait=0)  # the watchdog keeps retrying; /readyz says when it is down
@@ -166,7 +169,7 @@ class Service:
         meanwhile): the decoded, indexed plans now; the rules' first run on a thread of its own
         right after. Then `gc.freeze()`: what start-up built lives as long as the process, so the
         cyclic collector stops rescanning it (shorter pauses on the chat path)."""
-        from gtm.bot.chat.ask import warm_answers
+        from gtm.bot.chat.snapshots import warm_answers
 
         t0 = time.perf_counter()
         now = datetime.now(timezone.utc)

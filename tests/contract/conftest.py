@@ -6,10 +6,10 @@ from __future__ import annotations
 import os
 
 import pytest
-from contract_target import Target, live_target
 from lark_oapi.api.bitable.v1 import CreateAppRequest, ReqApp
 
-from gtm.sync.feishu.gateway import Gateway
+from tests.support.contract_target import Target, live_target
+from tests.support.sandboxes import fast_gateway
 
 
 @pytest.fixture(params=["sandbox", pytest.param("live", marks=pytest.mark.live)])
@@ -23,11 +23,11 @@ def target(request):
 
 
 def sandbox_target(request) -> Target:
-    """A fresh seeded sandbox (tests/conftest.py, port 0) with a fresh Base created through the API."""
+    """A fresh seeded sandbox (tests/support/fixtures.py, port 0) with a fresh Base created through the API."""
     sb = request.getfixturevalue("sandbox")
     seed = sb.seed
     # no rate pacing and no retry sleeps against the local server: keeps the suite fast
-    gw = Gateway(seed.app_id, seed.app_secret, sb.url, timeout=5, rates={}, sleep=lambda s: None)
+    gw = fast_gateway(sb)
     req = CreateAppRequest.builder().request_body(ReqApp.builder().name("GTM 合约测试").build()).build()
     app = gw.call("bitable.app.create", lambda: gw.client.bitable.v1.app.create(req), family="bitable.app",
                   retry_safe=False).app

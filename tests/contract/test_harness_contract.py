@@ -4,7 +4,7 @@ from __future__ import annotations
 import lark_oapi as lark
 import pytest
 from _pytest.outcomes import Skipped
-from contract_target import LIVE_ENV, LIVE_SKIP_REASON, live_config, live_target
+from tests.support.contract_target import LIVE_ENV, LIVE_SKIP_REASON, live_config, live_target
 
 
 def test_live_settings_are_all_or_nothing():

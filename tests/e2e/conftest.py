@@ -1,12 +1,13 @@
 """Fixtures for the end-to-end bot tests: store on a real SQLite file, runtime, a linked project."""
 from __future__ import annotations
 
-import pytest
-
-from botkit import NOW, create_plan, make_runtime, open_test_store, task
 from datetime import timedelta
 
+import pytest
+
 from gtm.schemas.plan import Person
+from tests.support.plans import NOW, create_plan, task
+from tests.support.runtime import make_runtime, open_test_store
 
 
 @pytest.fixture

@@ -6,13 +6,14 @@ import json
 from datetime import datetime, time, timedelta
 
 import pytest
-from lark_oapi.api.im.v1 import CreateMessageRequest, CreateMessageRequestBody
 
-from botkit import NOW, TZ, record_fields, running_bot
 from gtm.bot.cards.button_values import Ack, Postpone, Resolve, TaskDone
 from gtm.bot.cards.factory import NoticeCards
 from gtm.bot.chat.dispatcher import Dispatcher
 from gtm.schemas.decisions import Notice, RecordRef
+from tests.support.actors import record_writes, send_card
+from tests.support.plans import NOW, TZ, record_fields
+from tests.support.runtime import running_bot
 
 
 @pytest.fixture
@@ -21,24 +22,12 @@ def bot(sandbox, seed, runtime, plan):
         yield d
 
 
-def send_card(gateway, chat_id: str, card: dict) -> str:
-    body = (CreateMessageRequestBody.builder().receive_id(chat_id).msg_type("interactive")
-            .content(json.dumps(card, ensure_ascii=False)).build())
-    req = CreateMessageRequest.builder().receive_id_type("chat_id").request_body(body).build()
-    return gateway.call("im.message.create", lambda: gateway.client.im.v1.message.create(req),
-                        family="im.send").message_id
-
-
 def digest(plan, seed) -> dict:
     notices = [Notice(kind="overdue", key=f"overdue:task:{rid}:1", recipients=[seed.chat_id],
                       record=RecordRef(table="task", record_id=rid, label=label), digest=True,
                       data={"planned": "2026-11-17"})
                for rid, label in zip(plan["tasks"], ["T1 准备发布会物料", "T2 渠道培训"])]
     return NoticeCards().digest("Alpha 发布", seed.chat_id, notices, project_slug="alpha")
-
-
-def record_writes(sandbox, record_id: str) -> int:
-    return sum(1 for e in sandbox.journal.since(0) if e.get("write") and record_id in e.get("path", ""))
 
 
 def test_done_click_writes_base_updates_card_once_and_refuses_strangers(sandbox, seed, gateway, plan, bot):

@@ -12,20 +12,19 @@ import pytest
 from click.testing import CliRunner
 from rich.console import Console
 
-import gtm.sync.feishu.ratelimit as ratelimit_module
 from gtm.bot.cli.main import main
 from gtm.bot.runtime import open_runtime
 from gtm.bot.cli.doctor import WARN, Doctor, print_findings
 from gtm.schemas.settings import load_settings
 from gtm.sync.subscribe import can_manage, ensure_subscribed, is_subscribed
+from tests.support.sandboxes import open_rate_limits
 
 NOW = datetime(2026, 3, 2, 10, 0, tzinfo=ZoneInfo("Asia/Shanghai"))
 
 
 @pytest.fixture(autouse=True)
 def _open_rate_limits(monkeypatch):
-    for k, v in list(ratelimit_module.DEFAULT_RATES.items()):
-        monkeypatch.setitem(ratelimit_module.DEFAULT_RATES, k, v * 1000)
+    open_rate_limits(monkeypatch)
 
 
 def _person_owned_base(sandbox, seed, perm: str) -> str:

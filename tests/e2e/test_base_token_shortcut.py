@@ -3,11 +3,11 @@ from __future__ import annotations
 
 from datetime import date
 
-from botkit import make_runtime, open_test_store
 from gtm.schemas.tables import tables_for
 from gtm.sync.feishu.gateway import Gateway
 from gtm.sync.feishu.ratelimit import DEFAULT_RATES
 from gtm.sync.provision import provision
+from tests.support.runtime import make_runtime, open_test_store
 
 
 def test_configured_base_becomes_the_default_project(sandbox, seed, sqlite_url):

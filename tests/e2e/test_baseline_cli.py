@@ -8,23 +8,23 @@ import pytest
 from lark_oapi.api.bitable.v1 import DeleteAppTableFieldRequest, ListAppTableFieldRequest
 from click.testing import CliRunner
 
-from check_helpers import (
+from gtm.bot.cli.main import main
+from gtm.schemas.plan import Person, TaskStatus
+from tests.support.check_cli import (
+    Golden,
     SLUG,
     T0,
     TZ,
-    Golden,
     act_create,
     act_update,
-    cli_test_env,
     cell,
     check,
     cli_env,
+    cli_test_env,
     invoke,
     iso,
     provision_golden_once,
 )
-from gtm.bot.cli.main import main
-from gtm.schemas.plan import Person, TaskStatus
 
 END = T0.date() + timedelta(days=10)
 

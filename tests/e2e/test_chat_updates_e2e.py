@@ -7,8 +7,12 @@ from datetime import date, datetime, time, timedelta
 
 import pytest
 
-from botkit import NOW, TZ, card_text, create_plan, record_fields, running_bot, task, wait_until
 from gtm.bot.chat.dispatcher import Dispatcher
+from tests.support.actors import record_writes
+from tests.support.inbox import card_text
+from tests.support.plans import NOW, TZ, create_plan, record_fields, task
+from tests.support.runtime import running_bot
+from tests.support.waiting import wait_until
 
 SLUG = "upd"
 END = NOW.date() + timedelta(days=5)  # NOW is Friday 2026-11-20; END Wednesday 11-25
@@ -34,12 +38,8 @@ def say(sandbox, seed, who: str, text: str) -> dict:
     before = len(sandbox.control.messages(seed.chat_id, bots_only=True))
     sandbox.control.post_message(seed.chat_id, seed.users[who], text)
     msgs = wait_until(lambda: sandbox.control.messages(seed.chat_id, bots_only=True)[before:], timeout=10,
-                      what=f"reply to {text!r}")
+                      message=f"reply to {text!r}")
     return msgs[0]
-
-
-def task_writes(sandbox, record_id: str) -> int:
-    return sum(1 for e in sandbox.journal.since(0) if e.get("write") and record_id in e.get("path", ""))
 
 
 def ms(d: date) -> int:
@@ -52,7 +52,7 @@ def test_progress_is_written_only_after_confirm(sandbox, seed, gateway, upd, bot
     reply = say(sandbox, seed, "王芳", text)
     assert "请确认修改" in card_text(reply) or "Please confirm" in card_text(reply)
     assert "80%" in card_text(reply)
-    assert task_writes(sandbox, t301) == 0  # nothing written before the confirmation
+    assert record_writes(sandbox, t301) == 0  # nothing written before the confirmation
     ans = sandbox.control.click(reply["message_id"], seed.users["王芳"], button_text="确认")
     assert ans["toast"]["type"] == "success", ans
     assert record_fields(gateway, upd["binding"], "task", t301)["进度"] == 0.8
@@ -101,7 +101,7 @@ def test_strangers_cannot_and_cancel_writes_nothing(sandbox, seed, gateway, upd,
     assert ans["toast"]["type"] == "error"
     ans = sandbox.control.click(reply["message_id"], seed.users["刘洋"], button_text="取消")
     assert ans["toast"]["type"] == "info"
-    assert task_writes(sandbox, t302) == 0 and task_writes(sandbox, t301) == 0
+    assert record_writes(sandbox, t302) == 0 and record_writes(sandbox, t301) == 0
     assert "已取消" in card_text(sandbox.control.message(reply["message_id"]))
     # an unknown ID is named, not guessed
     assert "找不到任务「T-999」" in card_text(say(sandbox, seed, "pm", "T-999 完成"))

@@ -13,19 +13,20 @@ from datetime import timedelta
 
 import pytest
 
-from check_helpers import (
+from gtm.schemas.plan import EscalationLevel, IssueStatus
+from tests.support.check_cli import (
     AFTER,
+    Golden,
     ISSUE,
     L1_AT,
     L2_AT,
     TASK,
     TZ,
-    Golden,
     act_update,
-    cli_test_env,
     cell,
     check,
     check_subprocess,
+    cli_test_env,
     escalations,
     ledger_rows,
     provision_golden_once,
@@ -35,7 +36,6 @@ from check_helpers import (
     type_plan,
     writes,
 )
-from gtm.schemas.plan import EscalationLevel, IssueStatus
 
 
 @pytest.fixture(scope="module")

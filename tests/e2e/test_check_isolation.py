@@ -7,8 +7,8 @@ from datetime import timedelta
 import pytest
 from click.testing import CliRunner
 
-from botkit import NOW, create_plan, task
 from gtm.bot.cli.main import main
+from tests.support.plans import NOW, create_plan, task
 
 
 @pytest.fixture

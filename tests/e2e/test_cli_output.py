@@ -8,14 +8,13 @@ import os
 import pytest
 from click.testing import CliRunner
 
-import gtm.sync.feishu.ratelimit as ratelimit_module
 from gtm.bot.cli.main import main
+from tests.support.sandboxes import open_rate_limits
 
 
 @pytest.fixture(autouse=True)
 def _open_rate_limits(monkeypatch):
-    for k, v in list(ratelimit_module.DEFAULT_RATES.items()):
-        monkeypatch.setitem(ratelimit_module.DEFAULT_RATES, k, v * 1000)
+    open_rate_limits(monkeypatch)
 
 
 @pytest.fixture

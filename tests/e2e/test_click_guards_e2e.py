@@ -8,17 +8,18 @@
 """
 from __future__ import annotations
 
-import json
 from datetime import timedelta
 
 import pytest
 
-from botkit import NOW, create_plan, record_fields, running_bot, task
 from gtm.bot.cards.button_values import Ack, Postpone, Progress, Resolve, Snooze, TaskDone
 from gtm.bot.cards.factory import NoticeCards
 from gtm.bot.chat.dispatcher import Dispatcher
 from gtm.schemas.decisions import Notice, RecordRef
 from gtm.schemas.plan import Person
+from tests.support.actors import record_writes, send_card
+from tests.support.plans import NOW, create_plan, record_fields, task
+from tests.support.runtime import running_bot
 
 OTHER_ORG = "只有本企业成员可以操作"
 NOT_ALLOWED = "只有负责人、项目经理或管理层可以操作这条记录"
@@ -53,16 +54,6 @@ def bot(sandbox, seed, runtime, plan):
         yield d
 
 
-def send_card(gateway, chat_id: str, card: dict) -> str:
-    from lark_oapi.api.im.v1 import CreateMessageRequest, CreateMessageRequestBody
-
-    body = (CreateMessageRequestBody.builder().receive_id(chat_id).msg_type("interactive")
-            .content(json.dumps(card, ensure_ascii=False)).build())
-    req = CreateMessageRequest.builder().receive_id_type("chat_id").request_body(body).build()
-    return gateway.call("im.message.create", lambda: gateway.client.im.v1.message.create(req),
-                        family="im.send").message_id
-
-
 def task_card(plan) -> dict:
     notices = [Notice(kind="overdue", key=f"overdue:task:{rid}:1", recipients=["oc_x"], digest=True,
                       record=RecordRef(table="task", record_id=rid, label=label), data={"planned": "2026-11-20"})
@@ -78,10 +69,6 @@ def issue_card(plan) -> dict:
     return NoticeCards().single("Alpha 发布", notice, project_slug="alpha")
 
 
-def writes_to(sandbox, record_id: str) -> int:
-    return sum(1 for e in sandbox.journal.since(0) if e.get("write") and record_id in e.get("path", ""))
-
-
 def ladder_state(runtime, record_id: str):
     from gtm.sync.store.ledger import get_states
 
@@ -95,7 +82,7 @@ def test_click_from_another_organisation_is_refused_for_that_reason(sandbox, see
     ans = sandbox.control.click(mid, guest, TaskDone(p="alpha", t="task", r=t1).value())
     assert ans["toast"]["type"] == "error"
     assert OTHER_ORG in ans["toast"]["content"], ans  # not the owner/PM/management refusal
-    assert writes_to(sandbox, t1) == 0
+    assert record_writes(sandbox, t1) == 0
     assert record_fields(gateway, plan["binding"], "task", t1)["状态"] == "进行中"
 
 
@@ -105,7 +92,7 @@ def test_management_may_act_on_an_item_they_do_not_own(sandbox, seed, gateway, p
     ans = sandbox.control.click(mid, seed.users["management"], TaskDone(p="alpha", t="task", r=t1).value())
     assert ans["toast"]["type"] == "success", ans
     assert record_fields(gateway, plan["binding"], "task", t1)["状态"] == "已完成"
-    assert writes_to(sandbox, t1) == 1
+    assert record_writes(sandbox, t1) == 1
 
 
 def test_a_stranger_is_refused_for_every_action_and_nothing_changes(sandbox, seed, gateway, runtime, plan, bot):
@@ -127,7 +114,7 @@ def test_a_stranger_is_refused_for_every_action_and_nothing_changes(sandbox, see
         ans = sandbox.control.click(mid, stranger, value, form_value=form)
         assert ans["toast"]["type"] == "error", (action, ans)
         assert NOT_ALLOWED in ans["toast"]["content"], (action, ans)
-    assert writes_to(sandbox, t1) == 0 and writes_to(sandbox, issue) == 0
+    assert record_writes(sandbox, t1) == 0 and record_writes(sandbox, issue) == 0
     state = ladder_state(runtime, issue)
     assert state is None or (state.acked_until is None and state.snoozed_until is None and not state.resolved)
     assert record_fields(gateway, plan["binding"], "issue", issue)["状态"] == "待处理"
@@ -144,7 +131,7 @@ def test_a_second_click_leaves_the_updated_card_as_it_was(sandbox, seed, gateway
     assert sandbox.control.message(mid)["card"] == first
     lines = [e for e in first["body"]["elements"] if e.get("tag") == "markdown" and "已完成" in e.get("content", "")]
     assert len(lines) == 1, lines
-    assert writes_to(sandbox, t1) == 1
+    assert record_writes(sandbox, t1) == 1
 
 
 def test_the_pm_may_act_on_an_item_nobody_owns(sandbox, seed, gateway, plan, bot):
@@ -168,7 +155,7 @@ def test_a_click_decides_on_the_record_as_it_is_in_the_base_now(sandbox, seed, g
     # the owner closes T1 in the Base herself; then she clicks 完成 on the (older) card
     sandbox.bitable.add_member(b.app_token, "openchat", seed.chat_id, "edit")  # the team may edit
     sandbox.bitable.act_update(owner, b.app_token, b.table_ids["task"], t1, {"状态": "已完成"})
-    before = writes_to(sandbox, t1)
+    before = record_writes(sandbox, t1)
     ans = sandbox.control.click(mid, owner, TaskDone(p="alpha", t="task", r=t1).value())
     assert ans["toast"]["type"] == "info", ans  # "already done": decided on the Base, not the stale mirror
-    assert writes_to(sandbox, t1) == before
+    assert record_writes(sandbox, t1) == before

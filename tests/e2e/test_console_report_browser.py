@@ -4,20 +4,15 @@ Skips cleanly without Debian's `chromium`.
 """
 from __future__ import annotations
 
-import importlib.util
 from pathlib import Path
 
 import pytest
 
-from botkit import NOW, add_rows
 from gtm.bot.checks.posting import run_weekly_report
+from tests.support import browser as kit  # PNG decoder, chromium runner
+from tests.support.plans import NOW, add_rows
 
 pytestmark = pytest.mark.browser
-
-_spec = importlib.util.spec_from_file_location(
-    "console_browser_kit", Path(__file__).resolve().parents[1] / "sandbox" / "test_console_browser.py")
-kit = importlib.util.module_from_spec(_spec)
-_spec.loader.exec_module(kit)  # reuse its PNG decoder and chromium runner
 
 HEADER = {"red": (0xF5, 0x4A, 0x45), "yellow": (0xFF, 0xC6, 0x0A), "green": (0x34, 0xC7, 0x24)}
 

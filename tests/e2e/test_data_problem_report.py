@@ -7,9 +7,10 @@ from datetime import date, timedelta
 
 from rich.console import Console
 
-from botkit import NOW, card_text, create_plan, task
 from gtm.bot.checks.check import run_check
 from gtm.sync.refresh import render_summary, sync_project
+from tests.support.inbox import card_text
+from tests.support.plans import NOW, create_plan, task
 
 
 def test_sync_report_and_pm_digest_are_actionable_and_bounded(sandbox, seed, runtime):

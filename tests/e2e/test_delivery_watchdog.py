@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from botkit import NOW, create_plan, task
+from tests.support.plans import NOW, create_plan, task
 
 
 def _alerts(run, cause=None):

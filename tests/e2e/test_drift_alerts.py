@@ -6,8 +6,9 @@ from datetime import timedelta
 
 from lark_oapi.api.bitable.v1 import AppTableField, ListAppTableFieldRequest, UpdateAppTableFieldRequest
 
-from botkit import NOW, card_text, create_plan, task
 from gtm.schemas.plan import Person
+from tests.support.inbox import card_text
+from tests.support.plans import NOW, create_plan, task
 
 
 def _fields(gw, b, key):

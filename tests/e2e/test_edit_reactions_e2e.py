@@ -7,20 +7,21 @@ import json
 
 import pytest
 
-import botkit
-from botkit import NOW, add_rows, create_plan, task, wait_until
 from gtm.bot.checks.check import run_check
 from gtm.bot.chat.dispatcher import Dispatcher
 from gtm.bot.chat.transports.longconn import LongConnection
 from gtm.schemas.plan import Person
 from gtm.schemas.tables import table
 from gtm.sync.subscribe import ensure_subscribed
+from tests.support import plans
+from tests.support.plans import NOW, add_rows, create_plan, task
+from tests.support.waiting import wait_until
 
 
 @pytest.fixture
 def live(sandbox, seed, runtime, monkeypatch):
     """Project live with a 风险 table, subscribed to record changes, the team allowed to edit."""
-    monkeypatch.setattr(botkit, "BOT_TABLES", (*botkit.BOT_TABLES, "risk"))
+    monkeypatch.setattr(plans, "BOT_TABLES", (*plans.BOT_TABLES, "risk"))
     u = seed.users
     plan = create_plan(runtime, slug="live", name="实时项目", chat_ids=[seed.chat_id], pm=u["pm"],
                        management=[u["management"]], tasks=[task("T-1", "物料", u["王芳"], NOW.date())])
@@ -51,8 +52,8 @@ def test_risk_score_is_written_after_the_edit_event(sandbox, seed, runtime, live
     name = {a: table("risk").field(a).name for a in ("likelihood", "impact")}
     sandbox.bitable.act_update(seed.users["王芳"], b.app_token, b.table_ids["risk"], risk, {name["likelihood"]: "高"})
     sandbox.bitable.act_update(seed.users["王芳"], b.app_token, b.table_ids["risk"], risk, {name["impact"]: "高"})
-    wait_until(lambda: score(sandbox, b, risk) == 9, timeout=10, what="风险评分 written after the edit")
-    wait_until(lambda: d.reactor.idle() and d.reactor.runs, timeout=10, what="the reaction run")
+    wait_until(lambda: score(sandbox, b, risk) == 9, timeout=10, message="风险评分 written after the edit")
+    wait_until(lambda: d.reactor.idle() and d.reactor.runs, timeout=10, message="the reaction run")
     assert all(("risk", risk) in r.records for r in d.reactor.runs)
     assert len(d.reactor.runs) <= 2  # two quick edits: coalesced (one run, or two when they straddle)
     # the periodic check then finds nothing left to write for that risk

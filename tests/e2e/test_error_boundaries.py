@@ -7,9 +7,12 @@ from datetime import timedelta
 
 import pytest
 
-from botkit import NOW, card_text, running_bot, wait_until
 from gtm.bot.chat.dispatcher import Dispatcher
 from gtm.sync.subscribe import ensure_subscribed
+from tests.support.inbox import card_text
+from tests.support.plans import NOW
+from tests.support.runtime import running_bot
+from tests.support.waiting import wait_until
 
 RAW = ("1254040", "BaseTokenNotFound", "Traceback", "code ")
 
@@ -36,7 +39,7 @@ def test_deleted_base_gives_a_short_answer_with_log_id_and_tells_the_pm(sandbox,
     assert rec.exc_info is not None and "1254040" in rec.getMessage()
     # the PM gets the 系统问题 card (in p2p), with the same log id and no raw error either
     pm_cards = wait_until(lambda: sandbox.control.p2p_messages(seed.users["pm"], bots_only=True), timeout=10,
-                          what="系统问题 card")
+                          message="系统问题 card")
     pm_text = card_text(pm_cards[-1])
     assert "系统问题" in pm_text and log_id in pm_text
     assert "BaseTokenNotFound" not in pm_text

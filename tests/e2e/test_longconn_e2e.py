@@ -1,9 +1,10 @@
 """An @mention over the real lark_oapi.ws.Client long connection gets exactly one correct reply."""
 from __future__ import annotations
 
-from botkit import NOW, card_text
 from gtm.bot.chat.dispatcher import Dispatcher
 from gtm.bot.chat.transports.longconn import LongConnection
+from tests.support.inbox import card_text
+from tests.support.plans import NOW
 
 
 def test_mention_over_long_connection_gets_one_reply(sandbox, seed, runtime, plan):

@@ -15,22 +15,19 @@ from types import SimpleNamespace
 
 import pytest
 
-import multi_helpers as H
-from multi_helpers import NOW, Inbox, text_of, title_of, wait_until
-from gtm.sandbox import Sandbox, SandboxConfig
-from gtm.sandbox.seed import seed_default
+from tests.support import two_projects as H
+from tests.support.inbox import Inbox, text_of, title_of
+from tests.support.runtime import make_runtime, open_test_store
+from tests.support.sandboxes import fast_gateway, seeded_sandbox
+from tests.support.two_projects import NOW
+from tests.support.waiting import wait_until
 
 
 # -- fixtures: one provisioned sandbox for the module, a fresh store (ledger) per test ---------------
 @pytest.fixture(scope="module")
 def shared():
-    sb = Sandbox(SandboxConfig())
-    seed = seed_default(sb.world)
-    sb.start()
-    try:
-        yield H.build_world(sb, seed)
-    finally:
-        sb.stop()
+    with seeded_sandbox() as sb:
+        yield H.build_world(sb, sb.seed)
 
 
 @pytest.fixture
@@ -41,7 +38,7 @@ def fresh(sandbox, seed):
 
 @pytest.fixture
 def store(sqlite_url):
-    st = H.open_store(sqlite_url)
+    st = open_test_store(sqlite_url)
     yield st
     st.dispose()
 
@@ -51,8 +48,8 @@ def runtime_for(world: H.World, store):
     (`TokenManager.cache`, replaced by every new Client), so a gateway built for another sandbox
     in between would hand this sandbox a foreign token."""
     world.register(store)
-    world.gateway = H.fast_gateway(world.sandbox, world.seed)
-    return H.make_runtime(world.sandbox, world.seed, world.gateway, store)
+    world.gateway = fast_gateway(world.sandbox)
+    return make_runtime(world.sandbox, world.seed, world.gateway, store)
 
 
 @pytest.fixture
@@ -201,7 +198,8 @@ def _ask(world: H.World, chat_id: str | None, who: str, text: str) -> dict:
         n = len(sb.control.p2p_messages(u[who], bots_only=True)) if _has_p2p(world, who) else 0
         sb.control.post_message(None, u[who], text, mention_bot=False)
         msgs = wait_until(lambda: len(sb.control.p2p_messages(u[who], bots_only=True)) > n
-                          and sb.control.p2p_messages(u[who], bots_only=True), what=f"p2p reply to {text}")
+                          and sb.control.p2p_messages(u[who], bots_only=True), timeout=10,
+                          message=f"p2p reply to {text}")
         return msgs[n]
     n = len(sb.control.messages(chat_id, bots_only=True))
     sb.control.post_message(chat_id, u[who], text)
@@ -409,7 +407,7 @@ def test_cli_projects_project_errors_and_check_all_dry_run(shared, tmp_path, mon
     assert out.exit_code == 0, out.output
     assert "alpha" in out.output and "beta" in out.output and "dry_run" in out.output
     assert all(not v for v in all_p2p(shared, inbox).values())
-    st = H.open_store(url)
+    st = open_test_store(url)
     with st.session() as s:
         assert s.query(NotificationRow).count() == 0
     st.dispose()

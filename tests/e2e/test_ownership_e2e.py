@@ -6,7 +6,6 @@ from datetime import timedelta
 
 from lark_oapi.api.bitable.v1 import UpdateAppTableRecordRequest
 
-from botkit import NOW, TZ, card_text, record_fields
 from gtm.bot.chat.actions import handle_action
 from gtm.bot.cards.button_values import Postpone, TaskDone
 from gtm.bot.checks.check import run_check
@@ -14,6 +13,8 @@ from gtm.bot.chat.transports import Incoming
 from gtm.schemas.tables import table
 from gtm.sync.records import encode_value
 from gtm.sync.store.cells import reported_problems, service_cells
+from tests.support.inbox import card_text
+from tests.support.plans import NOW, TZ, record_fields
 
 
 def type_cells(gateway, plan, key: str, record_id: str, **values) -> None:

@@ -7,11 +7,12 @@ from __future__ import annotations
 
 import time
 
-from botkit import NOW, wait_until
 from gtm.bot.chat.dispatcher import Dispatcher
 from gtm.bot.chat.transports.longconn import LongConnection
 from gtm.schemas.tables import table
 from gtm.sync.subscribe import ensure_subscribed, is_subscribed
+from tests.support.plans import NOW
+from tests.support.waiting import wait_until
 
 
 def test_subscription_is_idempotent(sandbox, gateway, plan):
@@ -45,7 +46,7 @@ def test_record_change_event_refreshes_the_mirror(sandbox, seed, runtime, plan):
             t = next(t for t in mirror.snapshot().tasks if t.record_id == task_id)
             return t.progress == 0.9
 
-        wait_until(refreshed, timeout=10, what="the mirror to see the edit")
+        wait_until(refreshed, timeout=10, message="the mirror to see the edit")
         latency = time.monotonic() - started
         calls = [e["path"] for e in sandbox.journal.since(mark)]
         assert any(p.endswith("/records/batch_get") for p in calls), calls

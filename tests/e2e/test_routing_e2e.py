@@ -5,8 +5,11 @@ from datetime import timedelta
 
 import pytest
 
-from botkit import NOW, card_text, create_plan, running_bot, task, wait_until
 from gtm.bot.chat.dispatcher import Dispatcher
+from tests.support.inbox import card_text
+from tests.support.plans import NOW, create_plan, task
+from tests.support.runtime import running_bot
+from tests.support.waiting import wait_until
 
 
 @pytest.fixture
@@ -21,7 +24,7 @@ def test_p2p_my_tasks_lists_items_of_two_projects(sandbox, seed, runtime, plan, 
     create_plan(runtime, slug="beta", name="Beta 上市", chat_ids=[other["chat_id"]], pm=u["pm"],
                 management=[u["management"]], tasks=[task("B1", "海外渠道签约", u["王芳"], NOW.date() + timedelta(days=2))])
     sandbox.control.post_message(None, u["王芳"], "我的任务", mention_bot=False)
-    msgs = wait_until(lambda: sandbox.control.p2p_messages(u["王芳"], bots_only=True), timeout=10, what="p2p reply")
+    msgs = wait_until(lambda: sandbox.control.p2p_messages(u["王芳"], bots_only=True), timeout=10, message="p2p reply")
     assert bot.drain(5)
     text = card_text(msgs[0])
     assert "Alpha 发布" in text and "Beta 上市" in text
@@ -41,13 +44,14 @@ def test_unlinked_group_gets_link_hint_and_other_tenants_get_nothing(sandbox, se
     guest = sandbox.control.create_user(guest_tenant["tenant_key"], "外部访客")
     sandbox.control.add_member(seed.chat_id, guest["open_id"])
     sandbox.control.post_message(seed.chat_id, guest["open_id"], "状态")
-    wait_until(lambda: bot.stats["received"] >= 2, what="guest message received")
+    wait_until(lambda: bot.stats["received"] >= 2, message="guest message received")
     assert bot.drain(5)
     assert sandbox.control.messages(seed.chat_id, bots_only=True) == []
 
 
 def test_gtm_ask_prints_the_same_answer_in_the_terminal(seed, runtime, plan):
-    from gtm.bot.chat.ask import ask, card_to_text
+    from gtm.bot.cards.terminal import card_to_text
+    from gtm.bot.chat.ask import ask
 
     card = ask(runtime, "我的任务", as_open_id=seed.users["王芳"], now=NOW)
     text = card_to_text(card)
@@ -64,7 +68,7 @@ def test_p2p_answer_is_in_the_projects_language_with_both_for_readers(sandbox, s
         get_project(s, "alpha").policy_overrides = {"locale": "en"}
     u = seed.users
     sandbox.control.post_message(None, u["王芳"], "我的任务", mention_bot=False)
-    msgs = wait_until(lambda: sandbox.control.p2p_messages(u["王芳"], bots_only=True), timeout=10, what="p2p reply")
+    msgs = wait_until(lambda: sandbox.control.p2p_messages(u["王芳"], bots_only=True), timeout=10, message="p2p reply")
     title = msgs[0]["card"]["header"]["title"]
     assert title["content"].startswith("My tasks")
     assert title["i18n_content"]["zh_cn"].startswith("我的任务")

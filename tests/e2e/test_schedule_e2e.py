@@ -9,7 +9,6 @@ from datetime import date, datetime, time
 import pytest
 from lark_oapi.api.bitable.v1 import AppTableField, CreateAppTableFieldRequest
 
-from botkit import NOW, TZ, add_rows, card_text, create_base, record_fields, running_bot, wait_until
 from gtm.bot.cards.button_values import Postpone
 from gtm.bot.chat.ask import ask
 from gtm.bot.checks.baseline import set_baseline
@@ -20,7 +19,12 @@ from gtm.schemas.decisions import Notice, RecordRef
 from gtm.schemas.plan import Person
 from gtm.schemas.tables import table
 
-from test_actions_e2e import send_card
+
+from tests.support.actors import send_card
+from tests.support.inbox import card_text
+from tests.support.plans import NOW, TZ, add_rows, create_base, record_fields
+from tests.support.runtime import running_bot
+from tests.support.waiting import wait_until
 
 SLUG = "slip"
 M3_TARGET = date(2026, 12, 21)
@@ -119,7 +123,7 @@ def test_t_slip_story(sandbox, seed, gateway, runtime, story, bot):
     before = len(sandbox.control.messages(seed.chat_id, bots_only=True))
     sandbox.control.post_message(seed.chat_id, u["pm"], "关键路径")
     msgs = wait_until(lambda: [m for m in sandbox.control.messages(seed.chat_id, bots_only=True)[before:]
-                               if "关键路径" in card_text(m)], timeout=10, what="关键路径 answer")
+                               if "关键路径" in card_text(m)], timeout=10, message="关键路径 answer")
     text = card_text(msgs[0])
     assert "M3 发布准备就绪" in text and "T-SLIP" in text and "晚 5 个工作日" in text
     en = json.dumps(ask(runtime, "critical path", project=SLUG, now=NOW), ensure_ascii=False)

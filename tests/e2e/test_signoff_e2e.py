@@ -6,19 +6,21 @@ from datetime import datetime, time
 
 import pytest
 
-import botkit
-from botkit import NOW, TZ, add_rows, card_text, create_plan, record_fields, running_bot, task
 from gtm.bot.cards.button_values import Signoff
 from gtm.bot.checks.check import run_check
 from gtm.bot.chat.dispatcher import Dispatcher
 from gtm.schemas.plan import Person
+from tests.support import plans
+from tests.support.inbox import card_text
+from tests.support.plans import NOW, TZ, add_rows, create_plan, record_fields, task
+from tests.support.runtime import running_bot
 
 SLUG = "sign"
 
 
 @pytest.fixture
 def signplan(runtime, seed, monkeypatch):
-    monkeypatch.setattr(botkit, "BOT_TABLES", (*botkit.BOT_TABLES, "exit_criterion"))
+    monkeypatch.setattr(plans, "BOT_TABLES", (*plans.BOT_TABLES, "exit_criterion"))
     u = seed.users
     p = create_plan(runtime, slug=SLUG, name="验收测试", chat_ids=[seed.chat_id], pm=u["pm"],
                     management=[u["management"]], tasks=[task("T-1", "物料", u["王芳"], NOW.date())])

@@ -7,11 +7,14 @@ import time
 import pytest
 import requests
 
-from botkit import NOW, card_text, wait_until
 from gtm.bot.chat.dispatcher import Dispatcher
-from gtm.bot.chat.transports.webhook import WebhookServer, webhook_app
+from gtm.bot.chat.transports.webhook import webhook_app
 from gtm.sandbox import SandboxConfig
 from gtm.sandbox.events import encrypt, signature
+from gtm.sandbox.http_thread import HttpThread
+from tests.support.inbox import card_text
+from tests.support.plans import NOW
+from tests.support.waiting import wait_until
 
 KEY, TOKEN = "enc-key-for-tests", "vt-for-tests"
 
@@ -21,18 +24,18 @@ def sandbox_config() -> SandboxConfig:
     return SandboxConfig(duplicate_events=2)
 
 
-def serve(dispatcher: Dispatcher) -> WebhookServer:
+def serve(dispatcher: Dispatcher) -> HttpThread:
     from aiohttp import web
 
     app = web.Application()
     app.add_subapp("/webhook", webhook_app(dispatcher.dispatch, encrypt_key=KEY, verification_token=TOKEN,
                                            bot_open_id=dispatcher.bot_open_id))
-    server = WebhookServer(app)
+    server = HttpThread(app, name="gtm-webhook")
     server.start()
     return server
 
 
-def use_webhook(sandbox, server: WebhookServer) -> None:
+def use_webhook(sandbox, server: HttpThread) -> None:
     sandbox.control.set_event_mode("webhook", webhook_url=server.url + "/webhook/event", encrypt_key=KEY,
                                    verification_token=TOKEN, card_webhook_url=server.url + "/webhook/card")
 
@@ -47,7 +50,7 @@ def test_signed_encrypted_mention_gets_one_reply_despite_duplicates_and_restart(
         msgs = sandbox.control.wait_for_messages(seed.chat_id, 1, timeout=10)
         # three deliveries of one event (the original + duplicate_events=2) …
         wait_until(lambda: len([x for x in sandbox.control.deliveries() if x["event_type"] == "im.message.receive_v1"
-                                and x["ok"]]) >= 3, what="3 deliveries")
+                                and x["ok"]]) >= 3, message="3 deliveries")
         assert d1.drain(5)
         assert "准备发布会物料" in card_text(msgs[0])
         assert d1.stats["duplicates"] == 2
@@ -135,7 +138,7 @@ def test_token_only_mode_is_refused_unless_insecure_and_then_stale_or_replayed_c
         sandbox, seed, runtime, plan, gateway):
     from aiohttp import web
 
-    from botkit import record_fields
+    from tests.support.plans import record_fields
     from gtm.bot.chat.transports.webhook import WebhookConfigError
 
     d = Dispatcher(runtime, clock=lambda: NOW)
@@ -144,7 +147,7 @@ def test_token_only_mode_is_refused_unless_insecure_and_then_stale_or_replayed_c
         webhook_app(d.dispatch, verification_token=TOKEN)
     app = web.Application()
     app.add_subapp("/webhook", webhook_app(d.dispatch, verification_token=TOKEN, insecure=True))
-    server = WebhookServer(app)
+    server = HttpThread(app, name="gtm-webhook")
     server.start()
     try:
         url = server.url + "/webhook/card"

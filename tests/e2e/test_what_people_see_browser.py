@@ -5,7 +5,6 @@ Skips cleanly without Debian's `chromium`.
 """
 from __future__ import annotations
 
-import importlib.util
 import json
 import os
 import re
@@ -17,12 +16,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.support import browser as kit  # PNG decoder, chromium runner
 pytestmark = pytest.mark.browser
-
-_spec = importlib.util.spec_from_file_location(
-    "console_browser_kit", Path(__file__).resolve().parents[1] / "sandbox" / "test_console_browser.py")
-kit = importlib.util.module_from_spec(_spec)
-_spec.loader.exec_module(kit)  # reuse its PNG decoder and chromium runner
 
 RED = (0xF5, 0x4A, 0x45)
 

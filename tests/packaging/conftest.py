@@ -7,8 +7,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from wheelkit import ROOT, DockerSteps, clean_env, docker_steps, install, make_venv, stage
 
+from tests.support.wheel_build import DockerSteps, ROOT, clean_env, docker_steps, install, make_venv, stage
 
 
 @dataclass(frozen=True)

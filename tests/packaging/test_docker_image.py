@@ -10,7 +10,7 @@ import urllib.request
 import uuid
 
 import pytest
-from wheelkit import DOCKERFILE, ROOT
+from tests.support.wheel_build import DOCKERFILE, ROOT
 
 pytestmark = [pytest.mark.packaging, pytest.mark.docker, pytest.mark.timeout(1800)]
 

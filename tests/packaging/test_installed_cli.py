@@ -13,7 +13,7 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from wheelkit import ROOT, clean_env
+from tests.support.wheel_build import ROOT, clean_env
 
 pytestmark = [pytest.mark.packaging, pytest.mark.timeout(1500)]
 

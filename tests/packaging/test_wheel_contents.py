@@ -6,7 +6,15 @@ a folder the Dockerfile forgets to copy.
 from __future__ import annotations
 
 import pytest
-from wheelkit import ROOT, build_wheel, docker_steps, missing_from_wheel, stage, tree_files, wheel_files
+from tests.support.wheel_build import (
+    ROOT,
+    build_wheel,
+    docker_steps,
+    missing_from_wheel,
+    stage,
+    tree_files,
+    wheel_files,
+)
 
 pytestmark = [pytest.mark.packaging, pytest.mark.timeout(1500)]
 

@@ -12,17 +12,15 @@ from datetime import date
 
 import pytest
 
-from gtm.sync.feishu.gateway import Gateway
-from gtm.sync.feishu.ratelimit import DEFAULT_RATES
 from gtm.sync.provision import apply_provision, plan_provision
+from tests.support.sandboxes import roomy_gateway, seeded_sandbox
 
 START = date(2025, 3, 3)
 
 
 @pytest.fixture
 def gateway(sandbox, seed):
-    rates = {k: v * 1000 for k, v in DEFAULT_RATES.items()}
-    return Gateway(seed.app_id, seed.app_secret, sandbox.url, timeout=5, sleep=lambda s: None, rates=rates)
+    return roomy_gateway(sandbox)
 
 
 def writes_since(sandbox, mark: int) -> list[dict]:
@@ -38,19 +36,9 @@ def init(gateway, binding=None, *, template="gtm", repair=False, name="新品发
 @pytest.fixture(scope="session")
 def _provisioned_snapshot():
     """Provision the gtm template once per session in a sandbox of its own; keep its Bitable state."""
-    from gtm.sandbox import Sandbox, SandboxConfig
-    from gtm.sandbox.seed import seed_default
-
-    sb = Sandbox(SandboxConfig())
-    seed = seed_default(sb.world)
-    sb.start()
-    try:
-        gw = Gateway(seed.app_id, seed.app_secret, sb.url, timeout=5, sleep=lambda s: None,
-                     rates={k: v * 1000 for k, v in DEFAULT_RATES.items()})
-        _, res = init(gw)
+    with seeded_sandbox() as sb:
+        _, res = init(roomy_gateway(sb))
         return json.dumps(sb.bitable.store.to_json()), res
-    finally:
-        sb.stop()
 
 
 @pytest.fixture

@@ -7,7 +7,6 @@ from datetime import datetime
 from zoneinfo import ZoneInfo
 
 import pytest
-from bitable_helpers import Tbl, create_base, create_table, raw
 from lark_oapi.api.bitable.v1 import (
     AppTableFieldProperty, AppTableRecord, BatchCreateAppTableRecordRequest, BatchCreateAppTableRecordRequestBody,
     CreateAppTableFieldRequest, CreateAppTableViewRequest, DeleteAppTableFieldRequest, GetAppRequest,
@@ -16,6 +15,7 @@ from lark_oapi.api.bitable.v1 import (
     AppTableFieldPropertyOption)
 
 from gtm.sandbox import SandboxConfig
+from tests.support.bitable_raw import Tbl, create_base, create_table, raw
 
 TZ = ZoneInfo("Asia/Shanghai")
 
@@ -400,7 +400,7 @@ def test_control_api_reads_and_deleted_base(tbl: Tbl, sandbox):
 
 
 def test_state_round_trip(tbl: Tbl, sandbox, tmp_path):
-    from gtm.sandbox.bitable_store import BitableStore
+    from gtm.sandbox.bitable.store import BitableStore
 
     tbl.create({"标题": "持久", "状态": "进行中"})
     data = sandbox.world.to_json()["extra"]["bitable"]
@@ -414,7 +414,7 @@ def test_search_filters_each_record_once_and_pages_from_the_result(lark_client, 
     tested once for the whole paging, however many pages (speed figures: `python -m gtm.benchmarks`)."""
     import requests
 
-    import gtm.sandbox.bitable as bitable_mod
+    from gtm.sandbox.bitable import records as bitable_mod
 
     compiled, tested = [], []
     real_compile = bitable_mod.compile_filter

@@ -15,6 +15,7 @@ import pytest
 from lark_oapi.event.callback.model.p2_card_action_trigger import P2CardActionTriggerResponse
 
 from gtm.sandbox import SandboxConfig
+from tests.support.waiting import wait_until
 
 ENCRYPT_KEY = "test-encrypt-key"
 TOKEN = "test-verification-token"
@@ -77,14 +78,6 @@ class Receiver:
         self.server.server_close()
 
 
-def wait(pred, timeout=5.0):
-    end = time.monotonic() + timeout
-    while not pred():
-        if time.monotonic() > end:
-            raise TimeoutError("condition not reached")
-        time.sleep(0.02)
-
-
 @pytest.fixture
 def sandbox_config():
     return SandboxConfig(event_retry_schedule=(0.05, 0.1, 0.1, 0.1), event_ack_deadline=1.0)
@@ -101,7 +94,7 @@ def receiver(sandbox, seed):
 
 def test_signed_encrypted_message_event_reaches_the_sdk_handler(sandbox, seed, receiver):
     mid = sandbox.control.post_message(seed.chat_id, seed.users["pm"], "风险", mention_bot=True)
-    wait(lambda: receiver.messages)
+    wait_until(lambda: receiver.messages)
     ev = receiver.messages[0]
     assert ev.header.event_type == "im.message.receive_v1" and ev.header.app_id == seed.app_id
     assert ev.header.token == TOKEN and ev.header.tenant_key == seed.tenant_key
@@ -119,7 +112,7 @@ def test_signed_encrypted_message_event_reaches_the_sdk_handler(sandbox, seed, r
 def test_group_messages_need_a_mention_p2p_do_not(sandbox, seed, receiver):
     sandbox.control.post_message(seed.chat_id, seed.users["pm"], "闲聊", mention_bot=False)
     sandbox.control.post_message(None, seed.users["pm"], "私聊", mention_bot=False)
-    wait(lambda: receiver.messages)
+    wait_until(lambda: receiver.messages)
     # the group message without a mention was never turned into an event
     assert [e["header"]["event_type"] for e in sandbox.events.envelopes.values()] == ["im.message.receive_v1"]
     assert [json.loads(m.event.message.content)["text"] for m in receiver.messages] == ["私聊"]
@@ -141,7 +134,7 @@ def test_plain_webhook_without_encrypt_key(sandbox, seed):
     try:
         sandbox.control.set_event_mode("webhook", webhook_url=r.url, encrypt_key="", verification_token=TOKEN)
         sandbox.control.post_message(None, seed.users["pm"], "你好", mention_bot=False)
-        wait(lambda: r.messages)
+        wait_until(lambda: r.messages)
         assert "encrypt" not in json.loads(r.requests[0]["body"])
     finally:
         r.close()
@@ -151,7 +144,7 @@ def test_failed_deliveries_are_retried_on_the_schedule(sandbox, seed, receiver):
     receiver.fail_next = 2
     event_id = sandbox.emit_event(seed.app_id, "drive.file.bitable_record_changed_v1",
                                   {"file_token": "bascnX", "table_id": "tblX", "action_list": []})
-    wait(lambda: receiver.custom)
+    wait_until(lambda: receiver.custom)
     ds = sandbox.events.wait_for(lambda ds: any(d["ok"] for d in ds))
     mine = [d for d in ds if d["event_id"] == event_id]
     assert [(d["attempt"], d["ok"]) for d in mine] == [(0, False), (1, False), (2, True)]
@@ -185,7 +178,7 @@ class TestDuplicates:
 
     def test_duplicate_delivery_keeps_the_event_id(self, sandbox, seed, receiver):
         sandbox.control.post_message(None, seed.users["pm"], "重复", mention_bot=False)
-        wait(lambda: len(receiver.messages) == 2)
+        wait_until(lambda: len(receiver.messages) == 2)
         assert receiver.messages[0].header.event_id == receiver.messages[1].header.event_id
 
 

@@ -16,7 +16,6 @@ from __future__ import annotations
 import asyncio
 import json
 import threading
-import time
 
 import lark_oapi as lark
 import lark_oapi.ws.client as ws_client_mod
@@ -25,14 +24,7 @@ from lark_oapi.api.im.v1 import CreateMessageRequest, CreateMessageRequestBody
 from lark_oapi.event.callback.model.p2_card_action_trigger import P2CardActionTriggerResponse
 
 from gtm.sandbox import SandboxConfig
-
-
-def wait(pred, timeout=5.0):
-    end = time.monotonic() + timeout
-    while not pred():
-        if time.monotonic() > end:
-            raise TimeoutError("condition not reached")
-        time.sleep(0.02)
+from tests.support.waiting import wait_until
 
 
 class Bot:
@@ -83,7 +75,7 @@ class WsLoop:
         for b in self.bots:
             b.client._auto_reconnect = False
         sandbox.control.disconnect()
-        wait(lambda: all(b.client._conn is None for b in self.bots))
+        wait_until(lambda: all(b.client._conn is None for b in self.bots))
         stop_loop(self.loop)
         self.thread.join(5)
 
@@ -119,7 +111,7 @@ def ws(sandbox):
 
 def test_public_start_in_a_thread_receives_and_acks(sandbox, seed):
     loop = asyncio.new_event_loop()
-    ws_client_mod.loop = loop  # restored after the test by tests/conftest.py
+    ws_client_mod.loop = loop  # restored after the test by tests/support/fixtures.py
     bot = Bot(sandbox, seed)
 
     def run():
@@ -142,9 +134,9 @@ def test_public_start_in_a_thread_receives_and_acks(sandbox, seed):
     t = threading.Thread(target=run, daemon=True)
     t.start()
     try:
-        wait(lambda: sandbox.control.ws_connections())
+        wait_until(lambda: sandbox.control.ws_connections())
         mid = sandbox.control.post_message(None, seed.users["pm"], "你好", mention_bot=False)
-        wait(lambda: bot.messages)
+        wait_until(lambda: bot.messages)
         assert bot.messages[0].event.message.message_id == mid
         assert json.loads(bot.messages[0].event.message.content) == {"text": "你好"}
         ds = sandbox.events.wait_for(lambda ds: any(d["ok"] for d in ds))
@@ -153,7 +145,7 @@ def test_public_start_in_a_thread_receives_and_acks(sandbox, seed):
     finally:
         bot.client._auto_reconnect = False
         sandbox.control.disconnect()
-        wait(lambda: bot.client._conn is None)
+        wait_until(lambda: bot.client._conn is None)
         loop.call_soon_threadsafe(cancel_everything)  # ends start(): its forever-task is cancelled
         t.join(5)
     assert not t.is_alive(), "the thread running start() did not stop"
@@ -163,7 +155,7 @@ def test_public_start_in_a_thread_receives_and_acks(sandbox, seed):
 def test_cluster_mode_one_client_gets_each_event(sandbox, seed, ws):
     a, b = ws.connect(Bot(sandbox, seed)), ws.connect(Bot(sandbox, seed))
     ids = [sandbox.emit_event(seed.app_id, "drive.file.bitable_record_changed_v1", {"n": i}) for i in range(20)]
-    wait(lambda: len(a.custom) + len(b.custom) == 20)
+    wait_until(lambda: len(a.custom) + len(b.custom) == 20)
     got_a = {e.header.event_id for e in a.custom}
     got_b = {e.header.event_id for e in b.custom}
     assert got_a | got_b == set(ids) and not got_a & got_b
@@ -177,14 +169,14 @@ def test_failed_handler_ack_is_retried_and_missing_client_waits(sandbox, seed, w
     sandbox.events.wait_for(lambda ds: any(d["event_id"] == event_id and not d["ok"] for d in ds))
     assert "no long connection" in sandbox.events.find(ok=False)[0]["error"]
     bot = ws.connect(Bot(sandbox, seed))
-    wait(lambda: bot.custom)
+    wait_until(lambda: bot.custom)
     assert bot.custom[0].header.event_id == event_id
     bot.fail = True
     second = sandbox.emit_event(seed.app_id, "drive.file.bitable_record_changed_v1", {})
     sandbox.events.wait_for(lambda ds: len([d for d in ds if d["event_id"] == second]) >= 2)
     assert all(d["error"] == "ACK code 500" for d in sandbox.events.deliveries if d["event_id"] == second)
     bot.fail = False
-    wait(lambda: any(e.header.event_id == second for e in bot.custom))
+    wait_until(lambda: any(e.header.event_id == second for e in bot.custom))
 
 
 def test_card_action_round_trip_over_ws(sandbox, seed, lark_client, ws):
@@ -226,9 +218,9 @@ def test_disconnect_makes_the_client_reconnect(sandbox, seed, ws):
     bot = ws.connect(Bot(sandbox, seed))
     before = sandbox.ws.connects
     assert sandbox.control.disconnect() == 1
-    wait(lambda: sandbox.ws.connects > before and sandbox.control.ws_connections())
+    wait_until(lambda: sandbox.ws.connects > before and sandbox.control.ws_connections())
     sandbox.control.post_message(None, seed.users["pm"], "重连后", mention_bot=False)
-    wait(lambda: bot.messages)
+    wait_until(lambda: bot.messages)
 
 
 def test_endpoint_rejects_bad_credentials(sandbox, seed):

@@ -2,12 +2,12 @@
 from __future__ import annotations
 
 import requests
-from bitable_helpers import Tbl, create_base, create_table, raw
 from lark_oapi.api.drive.v1 import (
     AuthPermissionMemberRequest, BaseMember, CreatePermissionMemberRequest, ListPermissionMemberRequest,
     SubscribeFileRequest)
 
 from gtm.sandbox import permissions
+from tests.support.bitable_raw import Tbl, create_base, create_table, raw
 
 FIELDS = [("事项", 1, None, None), ("负责人", 11, None, None), ("状态", 3, None, None)]
 

@@ -2,10 +2,10 @@
 from __future__ import annotations
 
 import pytest
-from bitable_helpers import create_base, raw
 
 from gtm.sandbox import SandboxConfig
 from gtm.sandbox.ratelimit import RateLimiter, classify
+from tests.support.bitable_raw import create_base, raw
 
 
 @pytest.fixture

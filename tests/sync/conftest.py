@@ -6,7 +6,7 @@ from datetime import datetime
 import pytest
 
 from gtm.sync.store.base import Base, Store, make_engine
-from synckit import T0, ms
+from tests.support.sync_bases import T0, ms
 
 @pytest.fixture
 def store(sqlite_url):

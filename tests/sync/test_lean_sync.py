@@ -9,7 +9,7 @@ from gtm.sync.reader import ReadResult, Reader
 from gtm.sync.records import decoder_for
 from gtm.sync.store.mirror import MirrorRecord, MirrorTable
 
-from synckit import TZ, create_rows, make_base
+from tests.support.sync_bases import TZ, create_rows, make_base
 
 CELL = st.recursive(st.none() | st.booleans() | st.integers(-10, 2 ** 42) | st.floats(allow_nan=True)
                     | st.text(max_size=4) | st.sampled_from(["进行中", "已完成", "高"]),

@@ -10,7 +10,7 @@ from gtm.schemas.plan import Person
 from gtm.sync.mirror import Mirror
 from gtm.sync.reader import ReadResult
 
-from synckit import T0, calls, create_rows, make_base, ms
+from tests.support.sync_bases import T0, calls, create_rows, make_base, ms
 
 N = 2_100  # > 4 pages of 500
 SMALL = 1_100  # 3 pages

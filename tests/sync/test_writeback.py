@@ -12,7 +12,7 @@ from gtm.sync.mirror import Mirror
 from gtm.sync.refresh import render_summary, sync_project
 from gtm.sync.writeback import WriteBackError, WriteRefused, apply, plan_writes, write_user_action
 
-from synckit import T0, calls, create_rows, make_base
+from tests.support.sync_bases import T0, calls, create_rows, make_base
 
 N = 1_200
 

@@ -1,5 +1,5 @@
 """When `CI` is set a skipped test fails (apart from the live contract tests); golden files and
-`.ci/run` follow the same rule (see tests/bot/test_cards.py and tests/unit/test_deploy.py)."""
+`.ci/run` follow the same rule (see tests/bot/cards/test_cards.py and tests/unit/test_deploy.py)."""
 from __future__ import annotations
 
 import os

@@ -21,6 +21,8 @@ from dataclasses import dataclass, field
 from typing import Any, Callable, Literal
 
 import lark_oapi as lark
+from lark_oapi.api.drive.v1 import P2DriveFileBitableRecordChangedV1
+from lark_oapi.api.im.v1 import P2ImMessageReceiveV1
 from lark_oapi.channel.normalize.mentions import extract_mentions, resolve_mentions
 from lark_oapi.event.callback.model.p2_card_action_trigger import (
     CallBackCard,
@@ -98,7 +100,7 @@ def _text_of(message_type: str, content: str) -> str:
     return ""
 
 
-def message_incoming(data: Any, bot_open_id: str | None = None) -> Incoming:
+def message_incoming(data: P2ImMessageReceiveV1, bot_open_id: str | None = None) -> Incoming:
     """From `P2ImMessageReceiveV1` (typed SDK object)."""
     header, ev = data.header, data.event
     msg, sender = ev.message, ev.sender
@@ -145,7 +147,7 @@ def card_incoming(data: P2CardActionTrigger) -> Incoming:
     )
 
 
-def record_changed_incoming(data: Any) -> Incoming:
+def record_changed_incoming(data: P2DriveFileBitableRecordChangedV1) -> Incoming:
     """From `P2DriveFileBitableRecordChangedV1`."""
     header, ev = data.header, data.event
     ids = [a.record_id for a in (ev.action_list or []) if getattr(a, "record_id", None)]
@@ -186,13 +188,13 @@ def build_event_handler(dispatch: Dispatch, *, encrypt_key: str = "", verificati
                         bot_open_id: Callable[[], str | None] = lambda: None) -> lark.EventDispatcherHandler:
     """The lark-oapi handler both transports use: three registrations, each a translation only."""
 
-    def on_message(data: Any) -> None:
+    def on_message(data: P2ImMessageReceiveV1) -> None:
         dispatch(message_incoming(data, bot_open_id()))
 
     def on_card(data: P2CardActionTrigger) -> P2CardActionTriggerResponse:
         return card_response(dispatch(card_incoming(data)))
 
-    def on_record(data: Any) -> None:
+    def on_record(data: P2DriveFileBitableRecordChangedV1) -> None:
         dispatch(record_changed_incoming(data))
 
     return (lark.EventDispatcherHandler.builder(encrypt_key, verification_token)

@@ -156,7 +156,7 @@ class LongConnection:
                     if pending:  # our shutdown coroutine and tasks still unwinding
                         loop.run_until_complete(asyncio.wait(pending, timeout=2))
                     loop.close()
-                except Exception:  # noqa: BLE001
+                except Exception:  # noqa: BLE001 - closing the client's loop; the thread ends either way
                     pass
 
         self._thread = threading.Thread(target=run, name="gtm-ws-client", daemon=True)

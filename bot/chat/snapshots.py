@@ -1,0 +1,163 @@
+"""What answers read about each project: its mirrored snapshot (refreshed when stale), the
+cached answer context derived from it, and the rules' result.
+
+Hot path: an @mention must be answered in well under the 3 s budget, so the snapshot comes from the
+mirror in the store; only when it is older than `max_age` seconds is the mirror refreshed (the
+mirror's refresh is incremental, and record-change events keep it fresh between checks). What
+answers derive from the snapshot (open-item index, `run_checks`) is cached per project by mirror
+version (`gtm.bot.chat.answer_cache`), and the rules run only for commands that show their results.
+"""
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Iterable
+from datetime import datetime
+
+from sqlalchemy import select
+
+from gtm.bot.chat.answer_cache import CACHE, ProjectAnswers
+from gtm.bot.chat.context import ProjectData
+from gtm.bot.rules.engine import run_checks
+from gtm.bot.runtime import ProjectRuntime, Runtime
+from gtm.schemas.decisions import CheckResult
+from gtm.schemas.plan import LIST_BY_TABLE, PlanSnapshot
+from gtm.sync.mirror import Mirror
+from gtm.sync.store.base import Store
+from gtm.sync.store.ledger import get_states
+from gtm.sync.store.mirror import MirrorTable
+
+log = logging.getLogger(__name__)
+
+DEFAULT_MAX_AGE = 120.0
+LIST_ATTRS = tuple(LIST_BY_TABLE.values())
+_refresh_locks: dict[str, threading.Lock] = {}
+_locks_guard = threading.Lock()
+
+# (ProjectData, the project, its cached answers): one project of the asker, its check pending
+AskerProject = tuple[ProjectData, ProjectRuntime, ProjectAnswers]
+
+
+def _lock_for(slug: str) -> threading.Lock:
+    with _locks_guard:
+        return _refresh_locks.setdefault(slug, threading.Lock())
+
+
+def snapshot_for(runtime: Runtime, project: ProjectRuntime, now: datetime,
+                 max_age: float = DEFAULT_MAX_AGE) -> PlanSnapshot:
+    """The project's mirrored snapshot, refreshed first only when older than `max_age` seconds."""
+    mirror = runtime.mirror(project)
+    if mirror_age(runtime.store, mirror, now) > max_age:
+        with _lock_for(project.slug):
+            if mirror_age(runtime.store, mirror, now) > max_age:  # nobody refreshed meanwhile
+                mirror.refresh(now)
+    return mirror.snapshot(now)
+
+
+def mirror_age(store: Store, mirror: Mirror, now: datetime) -> float:
+    """Seconds since the least recently refreshed table of the mirror (inf: never refreshed)."""
+    return _mirror_state(store, mirror, now)[1]
+
+
+def _mirror_state(store: Store, mirror: Mirror, now: datetime) -> tuple[dict[str, int], float]:
+    """(`Mirror.versions()`, `mirror_age`) in one small query."""
+    with store.session() as s:
+        rows = s.execute(select(MirrorTable.table_key, MirrorTable.version, MirrorTable.last_refresh_at)
+                         .where(MirrorTable.project == mirror.slug)).all()
+    versions = {k: v for k, v, _ in rows}
+    stamps = {k: at for k, _, at in rows}
+    keys = list(mirror.table_keys)
+    if not keys or any(stamps.get(k) is None for k in keys):
+        return versions, float("inf")
+    return versions, max((now - stamps[k]).total_seconds() for k in keys)
+
+
+def check_for(runtime: Runtime, project: ProjectRuntime, snapshot: PlanSnapshot, now: datetime) -> CheckResult:
+    """`run_checks` for RAG colours and escalation levels (pure; the ladder states from the store)."""
+    with runtime.store.session() as s:
+        states = get_states(s, project.slug)
+    return run_checks(snapshot, now, project.policy, states)
+
+
+def answers_for(runtime: Runtime, project: ProjectRuntime, now: datetime,
+                max_age: float = DEFAULT_MAX_AGE) -> ProjectAnswers:
+    """The project's cached answer context (`answer_cache.ProjectAnswers`): the mirrored
+    snapshot (refreshed first only when older than `max_age` seconds) and what is derived from it."""
+    mirror = runtime.mirror(project)
+    versions, age = _mirror_state(runtime.store, mirror, now)
+    if age > max_age:
+        with _lock_for(project.slug):
+            versions, age = _mirror_state(runtime.store, mirror, now)
+            if age > max_age:  # nobody refreshed meanwhile
+                mirror.refresh(now)
+                versions = mirror.versions()
+    return CACHE.get(mirror, versions, now)
+
+
+def warm_answers(runtime: Runtime, now: datetime, *, with_check: bool = True) -> int:
+    """Load every active project's answer context from the store (never from Feishu): decode the
+    mirror, index it and (`with_check`) run the rules once, so the first @mention after start-up
+    finds it ready. Returns the records loaded. A project that fails is logged and left to its
+    first question."""
+    total = 0
+    for project in runtime.projects():
+        try:
+            mirror = runtime.mirror(project)
+            answers = CACHE.get(mirror, mirror.versions(), now)
+            if with_check:
+                cached_check(runtime, project, answers, now)
+            snap = answers.snapshot
+            total += sum(len(getattr(snap, attr)) for attr in LIST_ATTRS) + (1 if snap.project.record_id else 0)
+        except Exception as exc:  # noqa: BLE001 - one broken project must not stop the service
+            log.warning("project %s: answers not preloaded: %s", project.slug, exc)
+    return total
+
+
+def cached_check(runtime: Runtime, project: ProjectRuntime, answers: ProjectAnswers, now: datetime) -> CheckResult:
+    """`check_for` through the cache: rules run once per minute, policy and ladder state."""
+    with runtime.store.session() as s:
+        states = get_states(s, project.slug)
+    return answers.check(now, project.policy, states)
+
+
+def project_data(runtime: Runtime, project: ProjectRuntime, now: datetime, max_age: float = DEFAULT_MAX_AGE, *,
+                 with_check: bool = True) -> ProjectData:
+    """`ProjectData` of one project (`with_check=False`: without the rules' result)."""
+    return data_of(runtime, project, answers_for(runtime, project, now, max_age), now, with_check)
+
+
+def data_of(runtime: Runtime, project: ProjectRuntime, answers: ProjectAnswers, now: datetime,
+            with_check: bool) -> ProjectData:
+    """`ProjectData` from the project's cached answers."""
+    snap = answers.snapshot
+    return ProjectData(name=project.name or snap.project.name or project.slug, snapshot=snap,
+                       check=cached_check(runtime, project, answers, now) if with_check else None,
+                       slug=project.slug, index=answers.index, policy=project.policy)
+
+
+def member_of(snapshot: PlanSnapshot, open_id: str) -> bool:
+    """Whether a person appears anywhere in the plan (PM, management, team, owners, RACI)."""
+    return bool(open_id) and open_id in snapshot.people()
+
+
+def asker_projects(runtime: Runtime, open_id: str, now: datetime, max_age: float = DEFAULT_MAX_AGE,
+                   projects: Iterable[ProjectRuntime] | None = None, *, with_check: bool = True) -> list[ProjectData]:
+    """`ProjectData` of every active project the person belongs to."""
+    return [data for data, _, _ in projects_of(runtime, open_id, now, max_age, projects, with_check)]
+
+
+def projects_of(runtime: Runtime, open_id: str, now: datetime, max_age: float,
+                projects: Iterable[ProjectRuntime] | None, with_check: bool) -> list[AskerProject]:
+    """(ProjectData, project, ProjectAnswers) of every active project the person belongs to."""
+    found = []
+    for project in (projects if projects is not None else runtime.projects()):
+        try:
+            answers = answers_for(runtime, project, now, max_age)
+            if not (open_id and open_id in answers.people()):
+                continue
+            data = data_of(runtime, project, answers, now, with_check)
+        except Exception as exc:  # noqa: BLE001 - one broken project must not hide the others
+            log.warning("project %s unavailable for %s: %s", project.slug, open_id, exc)
+            continue
+        found.append((data, project, answers))
+    return found

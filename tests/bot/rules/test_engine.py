@@ -1,0 +1,104 @@
+import ast
+import inspect
+import pkgutil
+from datetime import date, datetime, timedelta
+
+import pytest
+
+import gtm.bot.rules as rules_pkg
+from gtm.bot.rules.engine import run_checks
+from gtm.schemas.decisions import EscalationState
+from gtm.schemas.plan import DataProblem, Issue, Task
+from gtm.schemas.settings import Policy
+from tests.support.rule_plans import at, plan
+
+MODULES = [__import__(f"gtm.bot.rules.{m.name}", fromlist=["x"])
+           for m in pkgutil.iter_modules(rules_pkg.__path__)]
+FORBIDDEN = {("datetime", "now"), ("datetime", "utcnow"), ("datetime", "today"),
+             ("date", "today"), ("time", "time"), ("time", "monotonic"), ("time", "sleep"),
+             ("time", "perf_counter")}
+
+
+@pytest.mark.parametrize("module", [rules_pkg, *MODULES], ids=lambda m: m.__name__)
+def test_rule_modules_read_no_clock_and_do_no_io(module):
+    tree = ast.parse(inspect.getsource(module))
+    calls = {(n.value.id, n.attr) for n in ast.walk(tree)
+             if isinstance(n, ast.Attribute) and isinstance(n.value, ast.Name)}
+    assert not calls & FORBIDDEN
+    imported = {a.name.split(".")[0] for n in ast.walk(tree) if isinstance(n, ast.Import)
+                for a in n.names} | {n.module.split(".")[0] for n in ast.walk(tree)
+                                     if isinstance(n, ast.ImportFrom) and n.module}
+    assert not imported & {"time", "os", "socket", "requests", "lark_oapi", "sqlalchemy", "pathlib"}
+    names = {n.id for n in ast.walk(tree) if isinstance(n, ast.Name)}
+    assert "open" not in names and "print" not in names
+
+
+def test_every_rule_function_takes_now():
+    checks = [f for mod in MODULES for name, f in vars(mod).items()
+              if inspect.isfunction(f) and f.__module__ == mod.__name__
+              and name.startswith(("check_", "run_", "evaluate_", "is_quiet", "next_send"))]
+    assert len(checks) >= 9
+    for f in checks:
+        assert "now" in inspect.signature(f).parameters, f.__qualname__
+
+
+def test_naive_now_is_refused():
+    with pytest.raises(ValueError, match="timezone-aware"):
+        run_checks(plan(), datetime(2025, 9, 15, 10), Policy(), {})
+
+
+def test_snapshot_problems_pass_through_and_new_ones_are_added_once():
+    codec = DataProblem(table="risk", record_id="r1", field="impact", value="x", reason="坏值")
+    snap = plan(problems=[codec], tasks=[Task(record_id="t1", task_id="T1", name="无负责人",
+                                              planned_end=date(2025, 9, 10), status="进行中")])
+    result = run_checks(snap, at(2025, 9, 15, 10), Policy(), {})
+    assert result.problems[0] == codec
+    assert [(p.record_id, p.field) for p in result.problems[1:]] == [("t1", "owner")]
+
+
+def test_escalation_states_round_trip_through_the_engine():
+    raised = at(2025, 9, 1, 10)
+    snap = plan(issues=[Issue(record_id="i1", issue="x", raised_at=raised, status="待处理")])
+    for policy, expected in ((Policy(escalation_repeat_after_days=0), ["L1", "L2"]),
+                             # unacknowledged: each level repeats every working day (Sat/Sun skipped)
+                             (Policy(), ["L1", "repeat1", "L2", "repeat1", "repeat2"])):
+        states: dict = {}
+        sent: list[str] = []
+        for hours in range(0, 24 * 10, 6):
+            result = run_checks(snap, raised + timedelta(hours=hours), policy, states)
+            sent += [n.key for n in result.notices if n.kind == "escalation"]
+            states.update({(s.table, s.record_id): s for s in result.escalations})
+        assert [k.rsplit(":", 1)[-1] for k in sent] == expected
+        assert isinstance(states[("issue", "i1")], EscalationState)
+
+
+def test_calendar_warning_surfaces_in_the_result():
+    from gtm.bot.rules.calendar import WorkCalendar
+
+    cal = WorkCalendar(Policy(), library=None)  # chinesecalendar only: next year falls back to Mon–Fri
+    result = run_checks(plan(), at(max_year(), 11, 20, 10), Policy(), {}, calendar=cal)
+    assert result.warnings and str(max_year() + 1) in result.warnings[0]
+
+
+def max_year() -> int:
+    from gtm.bot.rules.calendar import WorkCalendar
+    return max(WorkCalendar(Policy()).data_years)
+
+
+def test_generated_plan_invariants():
+    """The benchmark's plan through the engine: keys unique, writes disjoint, result valid."""
+    from gtm.benchmarks.rules_speed import generate_plan
+    from gtm.schemas.decisions import CheckResult
+
+    now = at(2025, 9, 16, 10)
+    snap = generate_plan(3000, now)
+    result = run_checks(snap, now, Policy(), {})
+    keys = [n.key for n in result.notices]
+    assert len(keys) == len(set(keys)) and all(n.recipients for n in result.notices)
+    cells = [(w.table, w.record_id, w.attr) for w in result.writes]
+    assert len(cells) == len(set(cells))
+    assert CheckResult.model_validate(result.model_dump()) == result
+    kinds = {n.kind for n in result.notices}
+    assert {"overdue", "due_soon", "escalation", "budget", "gate"} <= kinds
+    again = run_checks(snap, now, Policy(), {(s.table, s.record_id): s for s in result.escalations})
+    assert not [n for n in again.notices if n.kind == "escalation"]  # each level once
