@@ -25,7 +25,7 @@ from lark_oapi.api.im.v1 import (
 )
 from lark_oapi.core.enum import AccessTokenType, HttpMethod
 
-from gtm.sync.feishu.ratelimit import RECIPIENT, REPLY_APP
+from gtm.sync.feishu.ratelimit import RECIPIENT, REPLY_APP, wait_for
 
 if TYPE_CHECKING:
     from gtm.sync.feishu.gateway import Gateway
@@ -75,9 +75,7 @@ class Im:
         Waits (with `wait`) for the recipient's slot first; `wait=None` does not pace. Retry-safe:
         the uuid makes a repeated request idempotent on Feishu's side."""
         if wait is not None:
-            pause = self.gw.limiter.reserve(RECIPIENT, recipient)
-            if pause > 0:
-                wait(pause)
+            wait_for(lambda: self.gw.limiter.try_acquire(RECIPIENT, recipient), wait)
         req = (CreateMessageRequest.builder().receive_id_type(receive_id_type(recipient))
                .request_body(CreateMessageRequestBody.builder().receive_id(recipient).msg_type("interactive")
                              .content(json.dumps(card, ensure_ascii=False)).uuid(uuid).build())

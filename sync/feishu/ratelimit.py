@@ -14,7 +14,8 @@ each (policy, key) pair keeps its own log:
   second to one group or one user, code 230020), keyed by the chat id or open id, and
   "im.reply_app" (the app-wide 50/s with a 10 % margin, for bot replies that wait on a timer
   rather than in a worker). `reserve` books the earliest allowed slot and returns how long to
-  wait for it, so a caller can schedule the request instead of sleeping.
+  wait for it, so a caller can schedule the request instead of sleeping; `acquire` (and
+  `try_acquire`, for a caller with its own way to wait) takes a slot only when it is free.
 """
 from __future__ import annotations
 
@@ -48,6 +49,7 @@ REPLY_APP = "im.reply_app"  # key: "app"
 # window has a small margin for the trip to the server. Replies paced app-wide keep 10 % below
 # im.send's 50/s, so the blocking family limit never has to hold a worker.
 PACES: dict[str, Pace] = {RECIPIENT: Pace(5, 1.05), REPLY_APP: Pace(50, 1.1)}
+MIN_WAIT = 0.0005  # seconds: the shortest wait before looking again
 FORGET_AFTER_KEYS = 10_000  # past this many logs, the idle ones are dropped (one per chat or person)
 
 
@@ -55,6 +57,8 @@ class Limiter(Protocol):
     """What the gateway and the wrappers need of a limiter (`RateLimiter`, `SharedRateLimiter`)."""
 
     def reserve(self, policy: str, key: str = "") -> float: ...
+
+    def try_acquire(self, policy: str, key: str = "") -> float: ...
 
     def acquire(self, policy: str, key: str = "") -> object: ...
 
@@ -89,6 +93,19 @@ class RateLimiter:
 
     def reserve(self, policy: str, key: str = "") -> float:
         """Book the earliest slot `policy` allows for `key`; seconds until it (0: now)."""
+        return self._take(policy, key, book=True)
+
+    def try_acquire(self, policy: str, key: str = "") -> float:
+        """Take a slot now if one is free (0.0); else the seconds until one may be (nothing booked)."""
+        return self._take(policy, key, book=False)
+
+    def acquire(self, policy: str, key: str = "") -> None:
+        """Block until a request of `policy` (for `key`) may go: wait and look again, so a slot
+        is only ever taken at the time it is free (with a `sleep` that returns at once, as in
+        tests, the caller still waits for the window in real time)."""
+        wait_for(lambda: self.try_acquire(policy, key), self._sleep, self)
+
+    def _take(self, policy: str, key: str, *, book: bool) -> float:
         pace = self.pace(policy)
         if pace is None:
             return 0.0
@@ -100,6 +117,8 @@ class RateLimiter:
             at = now
             if len(sent) >= pace.limit:  # booked times are sorted: the limit-th latest decides
                 at = max(now, sent[-pace.limit] + pace.span)
+                if not book:  # full: say when to look again (never 0, which would mean "taken")
+                    return max(at - now, MIN_WAIT)
             sent.append(at)
             if len(self._sent) > FORGET_AFTER_KEYS:
                 self._forget_idle(now)
@@ -109,9 +128,17 @@ class RateLimiter:
         spans = {policy: (p.span if (p := self.pace(policy)) else 0.0) for policy, _ in self._sent}
         self._sent = {k: v for k, v in self._sent.items() if v and v[-1] > now - spans[k[0]]}
 
-    def acquire(self, policy: str, key: str = "") -> None:
-        """Block until a request of `policy` (for `key`) may go."""
-        wait = self.reserve(policy, key)
-        if wait > 0:
-            self.waited_seconds += wait
-            self._sleep(wait)
+
+class _Waits(Protocol):
+    waited_seconds: float
+
+
+def wait_for(take: Callable[[], float], sleep: Callable[[float], None], counter: _Waits | None = None) -> None:
+    """Call `take` (a `try_acquire`) until it grants a slot, sleeping the time it names between."""
+    while True:
+        wait = take()
+        if wait <= 0:
+            return
+        if counter is not None:
+            counter.waited_seconds += wait
+        sleep(max(wait, MIN_WAIT))

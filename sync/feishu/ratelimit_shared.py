@@ -62,6 +62,10 @@ class SharedRateLimiter:
         replicas shared anything: each chat is answered by the replica that got its event."""
         return self.fallback.reserve(policy, key)
 
+    def try_acquire(self, policy: str, key: str = "") -> float:
+        """A keyed pace only (see `reserve`): the family rates are taken with `acquire`."""
+        return self.fallback.try_acquire(policy, key)
+
     def acquire(self, family: str, key: str = "") -> float | None:
         """Block until a request of `family` may go; the database time it was granted at (None:
         the family is not limited, or the in-process limiter granted it: a keyed pace, or the

@@ -2,6 +2,8 @@
 chats are not held up, and the keyed paces share the limiter's clock with the API families."""
 from __future__ import annotations
 
+import time
+
 from gtm.sync.feishu.ratelimit import PACES, RECIPIENT, REPLY_APP, Pace, RateLimiter
 
 
@@ -60,3 +62,17 @@ def test_families_and_keyed_paces_keep_separate_logs():
     assert p.reserve(RECIPIENT, "oc_a") == 0.0  # the chat's own log is untouched
     assert p.pace("bitable.unknown") == Pace(20, 1.05)  # unknown families take "other"'s rate
     assert RateLimiter({"x": 0}).pace("x") is None  # rate 0: not limited
+
+
+def test_acquire_takes_a_slot_only_when_it_is_free():
+    """A blocking caller looks again after waiting: with a sleep that returns at once (the tests'
+    gateways) it still waits for the window in real time, and a refused look books nothing."""
+    lim = RateLimiter({"x": 5}, window=0.2, sleep=lambda s: None)
+    t0 = time.monotonic()
+    for _ in range(5):
+        lim.acquire("x")
+    assert time.monotonic() - t0 < 0.1
+    assert lim.try_acquire("x") > 0  # full: nothing taken, nothing booked
+    lim.acquire("x")  # the 6th: once the 1st has left the 0.2 s window
+    assert time.monotonic() - t0 >= 0.2 - 1e-3
+    assert len(lim._sent[("x", "")]) == 5
