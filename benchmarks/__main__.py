@@ -14,6 +14,7 @@ import platform
 import sys
 import time
 import traceback
+import unicodedata
 import warnings
 from dataclasses import dataclass
 from datetime import datetime, timezone
@@ -21,6 +22,12 @@ from pathlib import Path
 from typing import Any, Callable
 
 from gtm.benchmarks import faults
+from gtm.benchmarks.bench_bot import b5_mentions
+from gtm.benchmarks.bench_memory import b7_memory, b9_startup, b10_projects
+from gtm.benchmarks.bench_replicas import b11_replicas
+from gtm.benchmarks.bench_rules import b4_rules, b6_report
+from gtm.benchmarks.bench_schedule import b12_schedule
+from gtm.benchmarks.bench_sync import SyncFixture, b1_full_read, b2_write_back, b3_incremental, b8_sustained
 from gtm.benchmarks.common import Bench, Figure
 
 # relative to the working directory: an installed package must not write into site-packages
@@ -77,8 +84,6 @@ class Runner:
         return self._benches[0]
 
     def sync(self):
-        from gtm.benchmarks.bench_sync import SyncFixture
-
         if self._sync is None:
             self._sync = SyncFixture(self.bench())
         return self._sync
@@ -102,63 +107,39 @@ class Runner:
 
     # -- the figures -----------------------------------------------------------------------------
     def b1(self) -> Figure:
-        from gtm.benchmarks.bench_sync import b1_full_read
-
         return b1_full_read(self.sync(), list(self.s.b1), self.profile)
 
     def b2(self) -> Figure:
-        from gtm.benchmarks.bench_sync import b2_write_back
-
         return b2_write_back(self.sync(), list(self.s.b2_ks), self.s.b2_table, self.profile)
 
     def b3(self) -> Figure:
-        from gtm.benchmarks.bench_sync import b3_incremental
-
         return b3_incremental(self.sync(), self.s.b3_n, self.s.b3_k, None, self.profile)
 
     def b4(self) -> Figure:
-        from gtm.benchmarks.bench_rules import b4_rules
-
         return b4_rules(self.s.b4, self.profile)
 
     def b5(self) -> Figure:
-        from gtm.benchmarks.bench_bot import b5_mentions
-
         return b5_mentions(self.bench(), self.s.b5_tasks, self.s.b5_askers, self.s.b5_rounds, self.profile)
 
     def b6(self) -> Figure:
-        from gtm.benchmarks.bench_rules import b6_report
-
         return b6_report(self.s.b6_tasks, profile=self.profile)
 
     def b7(self) -> Figure:
-        from gtm.benchmarks.bench_memory import b7_memory
-
         return b7_memory(self.bench(), self.s.b7)
 
     def b8(self) -> Figure:
-        from gtm.benchmarks.bench_sync import b8_sustained
-
         return b8_sustained(self.sync(), self.s.b8_seconds, self.s.b8_tables, self.s.b8_table)
 
     def b9(self) -> Figure:
-        from gtm.benchmarks.bench_memory import b9_startup
-
         return b9_startup(self.bench(), self.s.b9, reuse="b7.db" if self.s.b9 == self.s.b7 else None)
 
     def b10(self) -> Figure:
-        from gtm.benchmarks.bench_memory import b10_projects
-
         return b10_projects(self.bench(), self.s.b10_projects, self.s.b10)
 
     def b11(self) -> Figure:
-        from gtm.benchmarks.bench_replicas import b11_replicas
-
         return b11_replicas(self.s.b11_replicas, self.s.b11_seconds)
 
     def b12(self) -> Figure:
-        from gtm.benchmarks.bench_schedule import b12_schedule
-
         return b12_schedule(self.s.b12_tasks, self.s.b12_links, profile=self.profile)
 
 
@@ -193,8 +174,6 @@ def render(figs: list[Figure]) -> str:
 
 
 def _w(s: str) -> int:
-    import unicodedata
-
     return sum(2 if unicodedata.east_asian_width(c) in "WF" else 1 for c in s)
 
 

@@ -19,59 +19,22 @@ import statistics
 import threading
 import time
 from datetime import timedelta
-from typing import Any
 
-from gtm.benchmarks.common import (BOT_TABLES, Bench, Figure, Stopwatch, now_local, ratio, sb_journal,
-                                   sb_journal_mark, task_rows)
+from gtm.benchmarks.common import BOT_TABLES, Bench, Figure, Stopwatch, now_local, ratio, task_rows
+from gtm.benchmarks.sandbox_side import sb_journal, sb_journal_mark, sb_latencies, sb_people_and_groups, sb_post
+from gtm.bot.chat.answer_cache import CACHE
+from gtm.bot.chat.dispatcher import Dispatcher
+from gtm.bot.chat.snapshots import warm_answers
+from gtm.bot.chat.transports.longconn import LongConnection
+from gtm.bot.runtime import Runtime
+from gtm.schemas.plan import Person
+from gtm.schemas.settings import Settings
+from gtm.sync.provision import register_project
 
 QUESTIONS = ("我的任务", "状态", "逾期")
 GOAL_P99_MS = 300.0  # end to end: the sandbox emits the event → the sandbox stores the reply
 GOAL_PROC_P99_MS = 50.0  # in the bot: the event reaches the dispatcher → the reply call goes out
 MIN_ANSWERS = 500  # fewer and p99 is one or two samples
-
-
-# -- sandbox-side helpers -------------------------------------------------------------------------
-def sb_people_and_groups(sb, n_askers: int, n_groups: int) -> dict[str, Any]:
-    """n_askers new people of the demo tenant, spread over n_groups new groups with the bot in each,
-    plus one big group holding everybody."""
-    from gtm.sandbox.seed import APP_ID, PEOPLE, TENANT_KEY
-
-    w = sb.world
-    askers = [w.add_user(TENANT_KEY, f"提问者{i:02d}", f"ou_bench_asker_{i:02d}").open_id for i in range(n_askers)]
-    base = [p[0] for p in PEOPLE]
-    groups: dict[str, list[str]] = {}
-    for g in range(n_groups):
-        members = [a for i, a in enumerate(askers) if i % n_groups == g]
-        chat = w.add_chat(TENANT_KEY, f"基准群{g:02d}", base + members, [APP_ID], f"oc_bench_group_{g:02d}")
-        groups[chat.chat_id] = members
-    big = w.add_chat(TENANT_KEY, "基准大群", base + askers, [APP_ID], "oc_bench_all")
-    return {"askers": askers, "groups": groups, "big": big.chat_id}
-
-
-def sb_post(sb, chat_id: str, open_id: str, text: str) -> str:
-    return sb.control.post_message(chat_id, open_id, text)
-
-
-def sb_latencies(sb, message_ids: list[str]) -> dict[str, tuple[int, int]]:
-    """user message id → (event header create_time ms, bot reply create_time ms) for answered ones."""
-    from gtm.sandbox import im
-
-    wanted = set(message_ids)
-    emitted: dict[str, int] = {}
-    for env in list(sb.events.envelopes.values()):
-        if env["header"].get("event_type") != "im.message.receive_v1":
-            continue
-        mid = env["event"]["message"]["message_id"]
-        if mid in wanted:
-            emitted[mid] = int(env["header"]["create_time"])
-    st = im.store(sb)
-    out: dict[str, tuple[int, int]] = {}
-    with sb.world.lock:
-        for rec in st.messages.values():
-            p = rec.get("parent_id")
-            if p in emitted and rec["sender"]["sender_type"] == "app" and p not in out:
-                out[p] = (emitted[p], int(rec["create_time"]))
-    return out
 
 
 def _loadavg() -> str:
@@ -93,9 +56,6 @@ def pct(values: list[float], q: float) -> float:
 # -- setup ------------------------------------------------------------------------------------------
 def setup_plan(b: Bench, n_tasks: int, askers: list[str], chat_ids: list[str]):
     """A project of BOT_TABLES with n_tasks tasks owned by the askers, registered for the chats."""
-    from gtm.schemas.plan import Person
-    from gtm.sync.provision import register_project
-
     today = now_local().date()
     binding = b.make_base("B5 基准项目", "b5", BOT_TABLES)
     u = b.seed.users
@@ -115,9 +75,6 @@ def setup_plan(b: Bench, n_tasks: int, askers: list[str], chat_ids: list[str]):
 
 
 def _runtime(b: Bench, gw):
-    from gtm.bot.runtime import Runtime
-    from gtm.schemas.settings import Settings
-
     settings = Settings(_env_file=None, feishu_app_id=b.seed.app_id, feishu_app_secret=b.seed.app_secret,
                         feishu_domain=b.url, database_url=str(b.store.engine.url))
     return Runtime(settings, b.store, gw)
@@ -127,8 +84,6 @@ def _runtime(b: Bench, gw):
 def timed_dispatcher(runtime):
     """The product's `Dispatcher`, timing each message from `dispatch` (event in) to `reply` (the
     reply call going out): wall ms, and CPU ms of the worker thread that answered."""
-    from gtm.bot.chat.dispatcher import Dispatcher
-
     class Timed(Dispatcher):
         def __init__(self, rt) -> None:
             super().__init__(rt)
@@ -193,10 +148,6 @@ def closed_loop(b: Bench, seats: list[tuple[str, str]], rounds: int, think: floa
 
 
 def b5_mentions(b: Bench, n_tasks: int, n_askers: int, rounds: int, profile: bool = False) -> Figure:
-    from gtm.bot.chat.answer_cache import CACHE
-    from gtm.bot.chat.snapshots import warm_answers
-    from gtm.bot.chat.transports.longconn import LongConnection
-
     fig = Figure("B5", f"@机器人回复 / @mention replies: {n_tasks:,}-task plan, {n_askers} concurrent askers, long connection",
                  f"processing p99 < {GOAL_PROC_P99_MS:.0f} ms; end-to-end p99 < {GOAL_P99_MS:.0f} ms "
                  f"(≥ 4 groups, ≥ {MIN_ANSWERS} answers)")

@@ -16,7 +16,15 @@ import sys
 import time
 from typing import Any
 
+from sqlalchemy import func, select
+
 from gtm.benchmarks.common import Bench, Figure, now_local, task_rows
+from gtm.benchmarks.sandbox_side import sb_add_chats, sb_bot_replies, sb_post, sb_ws_connections
+from gtm.schemas.plan import Person
+from gtm.sync.mirror import Mirror
+from gtm.sync.provision import register_project
+from gtm.sync.store.mirror import MirrorRecord
+from gtm.sync.store.open import open_store
 
 GOAL_MB = 300.0  # peak RSS of `gtm serve` with a 100,000-record mirror
 GOAL_KB_PER_RECORD = 0.5  # the mirror's marginal cost (100,000 records add ≤ 50 MB)
@@ -45,10 +53,6 @@ def proc_status(pid: int) -> dict[str, int]:
 
 
 def _mirror_count(store, slug: str) -> int:
-    from sqlalchemy import func, select
-
-    from gtm.sync.store.mirror import MirrorRecord
-
     with store.session() as s:
         return int(s.execute(select(func.count()).select_from(MirrorRecord)
                              .where(MirrorRecord.project == slug)).scalar() or 0)
@@ -60,22 +64,6 @@ def _env(b: Bench, db_url: str) -> dict[str, str]:
                 "GTM_FEISHU_DOMAIN": b.url, "GTM_DATABASE_URL": db_url, "GTM_LOG_LEVEL": "WARNING",
                 "GTM_HTTP_PORT": "0", "PYTHONWARNINGS": "ignore"})
     return env
-
-
-def sb_ws_connections(sb, app_id: str) -> int:
-    return len(sb.control.ws_connections(app_id))
-
-
-def sb_bot_replies(sb, chat_id: str) -> int:
-    return len(sb.control.messages(chat_id, bots_only=True))
-
-
-def sb_add_chats(sb, n: int, prefix: str) -> list[str]:
-    """n new groups of the demo tenant with the bot and the demo people in each."""
-    from gtm.sandbox.seed import APP_ID, PEOPLE, TENANT_KEY
-
-    return [sb.world.add_chat(TENANT_KEY, f"{prefix}{i:02d}", [p[0] for p in PEOPLE], [APP_ID],
-                              f"oc_{prefix}_{i:02d}").chat_id for i in range(n)]
 
 
 def proc_cpu_seconds(pid: int) -> float:
@@ -98,11 +86,6 @@ def load_average() -> str:
 def fill_projects(b: Bench, db_url: str, plans: list[tuple[str, int, str]]) -> int:
     """Projects (slug, records, chat) in the sandbox, registered in a migrated store at `db_url`
     and mirrored into it by the product's full refresh (so `gtm serve` loads them from the store)."""
-    from gtm.schemas.plan import Person
-    from gtm.sync.mirror import Mirror
-    from gtm.sync.provision import register_project
-    from gtm.sync.store.open import open_store
-
     store = open_store(db_url)
     u = b.seed.users
     owners = [u[k] for k in ("王芳", "刘洋", "陈静", "杨帆")]
@@ -126,7 +109,6 @@ def run_serve(b: Bench, db_url: str, chats: list[str], name: str, timeout: float
     """`gtm serve` alone in a child over a filled store: time until ready (HTTP listening, answers
     preloaded from the store, long connection up), then one @mention per chat; the child's peak RSS
     (VmHWM) at ready and after the answers, and its CPU seconds at ready."""
-    from gtm.benchmarks.bench_bot import sb_post
 
     ready = b.dir / f"{name}.ready"
     env = _env(b, db_url)
@@ -209,8 +191,6 @@ def b7_memory(b: Bench, n: int, timeout: float = 240.0) -> Figure:
 
 def _migrated(b: Bench, name: str) -> str:
     """A migrated, empty store file (what `gtm serve` expects); its URL."""
-    from gtm.sync.store.open import open_store
-
     url = f"sqlite:///{b.dir / name}"
     open_store(url).dispose()
     return url

@@ -21,7 +21,7 @@ import time
 import uuid
 from pathlib import Path
 
-from gtm.benchmarks.common import Figure, SEARCH_RATE
+from gtm.benchmarks.common import SEARCH_RATE, Figure
 from gtm.sync.store.open import open_store
 
 WINDOW = 1.05  # the product's window (5 % margin over Feishu's 1 s)
@@ -89,7 +89,7 @@ def b11_replicas(replicas: tuple[int, ...], seconds: float) -> Figure:
         fig.notes.append("not measured: set GTM_BENCH_DATABASE_URL (or GTM_TEST_DATABASE_URL) to a PostgreSQL")
         fig.add("busiest window (shared)", None, "requests", "≤ 20", None, None)
         return fig
-    import psycopg  # the `postgres` extra: only needed when a PostgreSQL is given
+    import psycopg  # noqa: PLC0415 - the `postgres` extra (optional): only needed when a PostgreSQL is given
 
     schema = f"b11_{uuid.uuid4().hex[:8]}"
 

@@ -14,6 +14,10 @@ from zoneinfo import ZoneInfo
 
 from gtm.benchmarks.common import Figure, profile_top, ratio
 from gtm.benchmarks.rules_speed import MIX, generate_plan, measure
+from gtm.bot.checks.weekly_report import build_weekly_report, report_card
+from gtm.bot.rules.calendar import WorkCalendar
+from gtm.bot.rules.engine import run_checks
+from gtm.schemas.settings import Policy
 
 CARD_LIMIT = 30 * 1024  # docs/feishu-api.md §6.1: a card request body ≤ 30 KB
 
@@ -27,10 +31,6 @@ def b4_rules(n: int, profile: bool = False) -> Figure:
     fig.notes.append(f"wall {r['wall_seconds']} s; {r['notices']:,} notices, {r['writes']:,} writes, "
                      f"{r['escalations']:,} escalations, {r['problems']:,} problems, RAG {r['rag']}")
     if profile:
-        from gtm.bot.rules.calendar import WorkCalendar
-        from gtm.bot.rules.engine import run_checks
-        from gtm.schemas.settings import Policy
-
         now = datetime(2025, 9, 16, 10, 0, tzinfo=ZoneInfo("Asia/Shanghai"))
         policy = Policy()
         snap = generate_plan(n, now)
@@ -42,11 +42,6 @@ def b4_rules(n: int, profile: bool = False) -> Figure:
 
 
 def b6_report(n_tasks: int, repeat: int = 3, profile: bool = False) -> Figure:
-    from gtm.bot.checks.weekly_report import build_weekly_report, report_card
-    from gtm.bot.rules.calendar import WorkCalendar
-    from gtm.bot.rules.engine import run_checks
-    from gtm.schemas.settings import Policy
-
     fig = Figure("B6", f"周报 / weekly report for {n_tasks:,} tasks",
                  "card always < 30 KB (docs/feishu-api.md §6.1); render time reported")
     now = datetime(2025, 9, 19, 17, 0, tzinfo=ZoneInfo("Asia/Shanghai"))  # a Friday afternoon

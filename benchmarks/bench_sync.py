@@ -13,8 +13,24 @@ from collections import Counter
 from typing import Any
 
 from gtm.benchmarks.common import (
-    BATCH_LIMIT, PAGE, SEARCH_RATE, Bench, Figure, Stopwatch, min_calls, now_local, profile_top, ratio,
-    sb_act_update, sb_add_member, sb_limited, spread_modified, task_rows)
+    BATCH_LIMIT,
+    PAGE,
+    SEARCH_RATE,
+    Bench,
+    Figure,
+    Stopwatch,
+    min_calls,
+    now_local,
+    profile_top,
+    ratio,
+    spread_modified,
+    task_rows,
+)
+from gtm.benchmarks.sandbox_side import sb_act_update, sb_add_member
+from gtm.schemas.decisions import CellWrite
+from gtm.schemas.tables import PLAN_TABLES
+from gtm.sync.mirror import Mirror
+from gtm.sync.writeback import write_back
 
 OWNERS = ("王芳", "刘洋", "陈静", "杨帆")
 
@@ -37,8 +53,6 @@ class SyncFixture:
         return self.tables[name]
 
     def mirror(self, binding, gateway=None):
-        from gtm.sync.mirror import Mirror
-
         return Mirror(self.bench.store, gateway or self.bench.gw, binding)
 
 
@@ -82,16 +96,12 @@ def b1_full_read(fx: SyncFixture, sizes: list[int], profile: bool = False) -> Fi
 
 
 def _variance_writes(mirror, k: int, salt: int):
-    from gtm.schemas.decisions import CellWrite
-
     ids = sorted(mirror.raw_records("task"))[:k]
     return [CellWrite(table="task", record_id=rid, attr="variance_days", value=(i % 9) + 1 + salt)
             for i, rid in enumerate(ids)]
 
 
 def b2_write_back(fx: SyncFixture, ks: list[int], table_n: int, profile: bool = False) -> Figure:
-    from gtm.sync.writeback import write_back
-
     fig = Figure("B2", "写回 / write-back of k changed cells (plan_writes + apply)",
                  "batch_update calls = ceil(k/500) (ratio 1.00); 0 calls when nothing changed")
     b = fx.bench
@@ -132,8 +142,6 @@ def b2_write_back(fx: SyncFixture, ks: list[int], table_n: int, profile: bool = 
 
 
 def b3_incremental(fx: SyncFixture, n: int, k: int, full: dict[str, Any] | None, profile: bool = False) -> Figure:
-    from gtm.schemas.tables import PLAN_TABLES
-
     fig = Figure("B3", f"增量刷新 / incremental refresh, {k} changed records in {n:,}",
                  "1 search call when the changes fit one page (vs ceil(N/500) for a full read)")
     b = fx.bench

@@ -23,6 +23,15 @@ from pathlib import Path
 from typing import Any, Callable, Iterable
 from zoneinfo import ZoneInfo
 
+from gtm.benchmarks.sandbox_side import SandboxProcess, sb_clock, sb_limited, sb_load
+from gtm.schemas.fields import Kind
+from gtm.schemas.plan import Person
+from gtm.schemas.tables import PLAN_TABLES
+from gtm.sync.binding import BaseBinding
+from gtm.sync.feishu.gateway import Gateway
+from gtm.sync.records import encode_fields
+from gtm.sync.store.open import load_models, open_store
+
 TZ = ZoneInfo("Asia/Shanghai")
 SEARCH_RATE = 20.0  # search / batch_get per second per app (docs/feishu-api.md §5.1)
 WRITE_RATE = 50.0  # batch_update per second per app (§5.1)
@@ -118,138 +127,6 @@ def profile_top(fn: Callable[[], Any], limit: int = 8) -> tuple[Any, list[str]]:
     return result, rows
 
 
-# -- the sandbox in a process of its own ------------------------------------------------------------
-# Real Feishu is another machine: its JSON encoding and filtering must not share our GIL, or every
-# figure would mostly measure the emulator. So the sandbox runs in a child process and the bench
-# talks to it over HTTP (the product) and a pipe (setup and sandbox-side timestamps): `call(fn, ...)`
-# runs a module-level `fn(sb, ...)` in the sandbox process.
-def _sandbox_main(conn, config: dict[str, Any]) -> None:
-    import warnings
-
-    warnings.filterwarnings("ignore")
-    from gtm.sandbox import Sandbox, SandboxConfig
-    from gtm.sandbox.seed import seed_default
-
-    sb = Sandbox(SandboxConfig(**config))
-    seed = seed_default(sb.world)
-    url = sb.start(port=0)
-    conn.send((url, seed))
-    while True:
-        try:
-            msg = conn.recv()
-        except EOFError:
-            break
-        if msg is None:
-            break
-        fn, args, kw = msg
-        try:
-            conn.send(("ok", fn(sb, *args, **kw)))
-        except Exception as exc:  # noqa: BLE001 - hand the error to the parent
-            conn.send(("err", f"{exc.__class__.__name__}: {exc}"))
-    sb.stop()
-
-
-class SandboxProcess:
-    """`gtm.sandbox.Sandbox` in a spawned process; `url`, `seed`, `call(fn, *args)`, `pid`."""
-
-    def __init__(self, **config: Any) -> None:
-        import multiprocessing as mp
-        import threading
-
-        ctx = mp.get_context("spawn")
-        self._conn, child = ctx.Pipe()
-        self.proc = ctx.Process(target=_sandbox_main, args=(child, config), name="gtm-bench-sandbox", daemon=True)
-        self.proc.start()
-        if not self._conn.poll(60):
-            raise RuntimeError("the sandbox process did not start within 60 s")
-        self.url, self.seed = self._conn.recv()
-        self._lock = threading.Lock()
-
-    @property
-    def pid(self) -> int:
-        return int(self.proc.pid or 0)
-
-    def call(self, fn: Callable[..., Any], *args: Any, **kw: Any) -> Any:
-        with self._lock:
-            self._conn.send((fn, args, kw))
-            status, value = self._conn.recv()
-        if status != "ok":
-            raise RuntimeError(f"sandbox-side {getattr(fn, '__name__', fn)} failed: {value}")
-        return value
-
-    def stop(self) -> None:
-        try:
-            with self._lock:
-                self._conn.send(None)
-        except (OSError, BrokenPipeError):
-            pass
-        self.proc.join(10)
-        if self.proc.is_alive():
-            self.proc.terminate()
-            self.proc.join(5)
-
-
-# sandbox-side helpers (run inside the sandbox process through `SandboxProcess.call`)
-def sb_load(sb, app_token: str, table_id: str, rows: list[dict[str, Any]], by: str,
-            modified: list[int] | None) -> list[str]:
-    """Store write-format rows straight into a table, converted by the sandbox's own codec."""
-    from gtm.sandbox.bitable.values import write_record
-
-    svc = sb.bitable
-    ids = []
-    with sb.world.lock:
-        base, table = svc.table(app_token, table_id)
-        ctx = svc.ctx(base)
-        names = {f.name: f for f in table.fields.values()}
-        now = svc.clock()
-        for i, fields in enumerate(rows):
-            stored = {k: v for k, v in write_record(fields, table.fields, ctx, names).items() if v is not None}
-            ids.append(svc.store.new_record(table, stored, by, now=modified[i] if modified else now).record_id)
-    # The loaded records live as long as the sandbox: move them out of the cyclic GC's way, or its
-    # full collections (hundreds of ms over 100k records) show up as random slow pages.
-    import gc
-
-    gc.collect()
-    gc.freeze()
-    return ids
-
-
-def sb_clock(sb) -> int:
-    return sb.bitable.clock()
-
-
-def sb_limited(sb) -> dict[str, int]:
-    """429s answered so far, by API family."""
-    return dict(getattr(sb, "rate_limited", {}))
-
-
-def sb_journal_mark(sb) -> int:
-    return sb.journal.mark()
-
-
-def sb_journal(sb, mark: int) -> list[dict[str, Any]]:
-    """Journal entries since `mark` without bodies (method, path, status, code, time)."""
-    return [{k: e.get(k) for k in ("method", "path", "status", "code", "time")} for e in sb.journal.since(mark)]
-
-
-def sb_act_update(sb, open_id: str, app_token: str, table_id: str, record_id: str, fields: dict[str, Any]) -> None:
-    sb.bitable.act_update(open_id, app_token, table_id, record_id, fields)
-
-
-def sb_add_member(sb, app_token: str, open_id: str) -> None:
-    sb.bitable.add_member(app_token, "openid", open_id, "edit")
-
-
-def sb_record_ids(sb, app_token: str, table_id: str, n: int) -> list[str]:
-    with sb.world.lock:
-        _, t = sb.bitable.table(app_token, table_id)
-        return list(t.records)[:n]
-
-
-def sb_reset_limits(sb) -> None:
-    sb.rate_limiter.reset()
-
-
 # -- the bench: sandbox process + gateway + store --------------------------------------------------
 class Bench:
     """A rate-limited sandbox (own process, free port), the product gateway pointed at it, and a
@@ -268,16 +145,12 @@ class Bench:
         return self.sbp.call(fn, *args, **kw)
 
     def open_store(self, name: str):
-        from gtm.sync.store.open import load_models, open_store
-
         st = open_store(f"sqlite:///{self.dir / name}", migrate=False)
         load_models().create_all(st.engine)
         return st
 
     def fresh_gateway(self):
         """A product gateway (real limiter, real sleeps) with its own counters."""
-        from gtm.sync.feishu.gateway import Gateway
-
         return Gateway(self.seed.app_id, self.seed.app_secret, self.url, timeout=60)
 
     def close(self) -> None:
@@ -300,10 +173,6 @@ class Bench:
     def make_base(self, name: str, slug: str, keys: Iterable[str]):
         """A Base with the given plan tables, created through the SDK (self links and links to
         tables not created are left out: the benchmarks do not need them)."""
-        from gtm.schemas.fields import Kind
-        from gtm.schemas.tables import PLAN_TABLES
-        from gtm.sync.binding import BaseBinding
-
         gw = self.gw
         app = gw.bitable.create_app(name, "Asia/Shanghai")
         b = BaseBinding(slug=slug, app_token=app.app_token, timezone="Asia/Shanghai")
@@ -319,9 +188,6 @@ class Bench:
              modified: list[int] | None = None) -> list[str]:
         """Put rows (attr → domain value) into the sandbox through `sb.bitable`: encoded by the
         product codec (write format), stored by the sandbox's own converter. Not via the Open API."""
-        from gtm.schemas.tables import PLAN_TABLES
-        from gtm.sync.records import encode_fields
-
         spec = PLAN_TABLES[key]
         encoded = [encode_fields(spec, r, TZ, binding) for r in rows]
         ids: list[str] = []
@@ -349,8 +215,6 @@ TASK_STATUS = ["未开始", "进行中", "进行中", "已完成", "已完成", 
 def task_rows(n: int, owners: list[str], today: date, *, seed: int = 11,
               milestones: list[str] | None = None, prefix: str = "T") -> list[dict[str, Any]]:
     """n plausible task rows (owners by open_id; a mix of statuses and due dates around `today`)."""
-    from gtm.schemas.plan import Person
-
     rnd = random.Random(seed)
     people = [Person(open_id=o) for o in owners]
     rows = []

@@ -11,6 +11,7 @@ import argparse
 import json
 import logging
 import signal
+import socket
 import subprocess
 import sys
 import tempfile
@@ -18,10 +19,39 @@ import time
 import unicodedata
 import warnings
 from dataclasses import asdict, dataclass
-from datetime import date, datetime, timedelta
+from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any, Callable
 from zoneinfo import ZoneInfo
+
+from click.testing import CliRunner
+
+from gtm.bot.chat import dispatcher as D
+from gtm.bot.chat.ask import ask
+from gtm.bot.chat.dispatcher import Dispatcher
+from gtm.bot.chat.transports import Incoming
+from gtm.bot.checks import send_once as ledger
+from gtm.bot.checks.check import make_sender, run_check
+from gtm.bot.cli.main import main as gtm
+from gtm.bot.rules.calendar import WorkCalendar
+from gtm.bot.runtime import Runtime
+from gtm.bot.service.jobs import prune_processed_events
+from gtm.bot.service.leader import Leader
+from gtm.sandbox import Sandbox, SandboxConfig
+from gtm.sandbox.seed import seed_default
+from gtm.schemas.decisions import Notice
+from gtm.schemas.fields import Kind
+from gtm.schemas.plan import Person
+from gtm.schemas.settings import Policy, Settings
+from gtm.schemas.tables import PLAN_TABLES
+from gtm.sync.binding import BaseBinding
+from gtm.sync.feishu.gateway import Gateway
+from gtm.sync.provision import register_project
+from gtm.sync.records import encode_value
+from gtm.sync.store.holder import lease_until
+from gtm.sync.store.ledger import ProcessedEventRow, claim_event
+from gtm.sync.store.open import open_store
+from gtm.sync.store.registry import get_project
 
 TZ = ZoneInfo("Asia/Shanghai")
 NOW = datetime(2026, 11, 20, 10, 0, tzinfo=TZ)  # a Friday morning
@@ -41,13 +71,6 @@ class World:
     """An in-process sandbox, the product gateway and a migrated SQLite store, with a Runtime."""
 
     def __init__(self, folder: Path) -> None:
-        from gtm.bot.runtime import Runtime
-        from gtm.sandbox import Sandbox, SandboxConfig
-        from gtm.sandbox.seed import seed_default
-        from gtm.schemas.settings import Settings
-        from gtm.sync.feishu.gateway import Gateway
-        from gtm.sync.store.open import open_store
-
         self.sb = Sandbox(SandboxConfig())
         self.seed = seed_default(self.sb.world)
         self.sb.start()
@@ -64,13 +87,6 @@ class World:
 
     def plan(self, slug: str, tasks: list[tuple[str, str, date]], *, issue_days: int = 0) -> Any:
         """A small plan (project, tasks, optionally an issue raised `issue_days` ago) registered as a project."""
-        from gtm.schemas.fields import Kind
-        from gtm.schemas.plan import Person
-        from gtm.schemas.tables import PLAN_TABLES
-        from gtm.sync.binding import BaseBinding
-        from gtm.sync.provision import register_project
-        from gtm.sync.records import encode_value
-
         gw = self.gw
         app = gw.bitable.create_app(slug, "Asia/Shanghai")
         b = BaseBinding(slug=slug, app_token=app.app_token, timezone="Asia/Shanghai")
@@ -104,8 +120,6 @@ class World:
         return b
 
     def set_admins(self, slug: str, admins: list[str]) -> None:
-        from gtm.sync.store.registry import get_project
-
         with self.store.session() as s:
             get_project(s, slug).policy_overrides = {"admins": admins}
 
@@ -127,9 +141,6 @@ def _field_update(w: World, b: Any, name: str, body: dict[str, Any]) -> None:
 
 # -- the faults ---------------------------------------------------------------------------------------
 def f_drift(w: World, retype: bool) -> FaultRow:
-    from gtm.bot.chat.ask import ask
-    from gtm.bot.checks.check import run_check
-
     u = w.seed.users
     slug = "retype" if retype else "rename"
     b = w.plan(slug, [(f"逾期任务{i}", u["王芳"], NOW.date() - timedelta(days=2 + i)) for i in range(3)])
@@ -152,28 +163,19 @@ def f_drift(w: World, retype: bool) -> FaultRow:
 
 
 def f_markup(w: World) -> FaultRow:
-    from click.testing import CliRunner
-
-    from gtm.bot.cli.main import main
-
     u = w.seed.users
     w.plan("markup-a", [("发布会物料 [/]", u["王芳"], NOW.date() - timedelta(days=3))])
     w.plan("markup-b", [("渠道培训", u["刘洋"], NOW.date() - timedelta(days=2))])
     env = {"GTM_FEISHU_DOMAIN": w.sb.url, "GTM_FEISHU_APP_ID": w.seed.app_id,
            "GTM_FEISHU_APP_SECRET": w.seed.app_secret, "GTM_DATABASE_URL": w.url}
     t0 = time.perf_counter()
-    res = CliRunner().invoke(main, ["check", "--project", "all", "--as-of", NOW.isoformat()], env=env)
+    res = CliRunner().invoke(gtm, ["check", "--project", "all", "--as-of", NOW.isoformat()], env=env)
     checked = sum(1 for s in ("markup-a @", "markup-b @") if s in res.output)
     return FaultRow("record named `发布会物料 [/]` (check --project all)", 2 - checked, 0,
                     round(time.perf_counter() - t0, 2), 0, f"exit {res.exit_code}")
 
 
 def f_mention_crash(w: World) -> FaultRow:
-    from gtm.bot.chat.dispatcher import Dispatcher
-    from gtm.bot.chat.transports import Incoming
-    from gtm.sync.binding import BaseBinding
-    from gtm.sync.provision import register_project
-
     seed = w.seed
     with w.store.session() as s:
         register_project(s, "chat", "Chat", "gtm", BaseBinding(slug="chat", app_token="basX"), chat_ids=[seed.chat_id])
@@ -201,13 +203,6 @@ def f_mention_crash(w: World) -> FaultRow:
 
 
 def f_sender_lease(w: World) -> FaultRow:
-    import socket
-
-    from gtm.bot.checks import send_once as ledger
-    from gtm.bot.checks.check import make_sender
-    from gtm.schemas.decisions import Notice
-    from gtm.sync.store.holder import lease_until
-
     child = subprocess.Popen([sys.executable, "-c", "pass"])
     child.wait(30)
     pm = w.seed.users["pm"]
@@ -226,8 +221,6 @@ def f_sender_lease(w: World) -> FaultRow:
 
 
 def f_frozen_leader(w: World, ttl: float) -> FaultRow:
-    from gtm.bot.service.leader import Leader
-
     key = 0x51
     code = ("import sys, time; from gtm.bot.service.leader import Leader; "
             f"l = Leader(sys.argv[1], key={key}, retry_seconds=0.2, ttl_seconds={ttl}); l.start(); "
@@ -253,8 +246,6 @@ def f_frozen_leader(w: World, ttl: float) -> FaultRow:
 
 
 def f_delivery(w: World) -> FaultRow:
-    from gtm.bot.checks.check import run_check
-
     u = w.seed.users
     w.plan("left", [("发布会物料", u["刘洋"], NOW.date() - timedelta(days=3))])
     w.set_admins("left", [u["杨帆"]])
@@ -269,10 +260,6 @@ def f_delivery(w: World) -> FaultRow:
 
 
 def f_rate_limit(w: World) -> FaultRow:
-    from gtm.bot.chat import dispatcher as D
-    from gtm.bot.chat.transports import Incoming
-    from gtm.sync.feishu.gateway import Gateway
-
     seed = w.seed
     waits: list[float] = []
     gw = Gateway(seed.app_id, seed.app_secret, w.sb.url, timeout=10, sleep=waits.append)
@@ -298,8 +285,6 @@ def f_rate_limit(w: World) -> FaultRow:
 
 
 def f_escalation(w: World) -> FaultRow:
-    from gtm.bot.checks.check import run_check
-
     w.plan("ladder", [], issue_days=4)  # open more than 3 days: level 1 (PM)
     sent = 0
     t0 = time.perf_counter()
@@ -311,9 +296,6 @@ def f_escalation(w: World) -> FaultRow:
 
 
 def f_holiday() -> FaultRow:
-    from gtm.bot.rules.calendar import WorkCalendar
-    from gtm.schemas.settings import Policy
-
     cal = WorkCalendar(Policy())
     days = [date(2027, 2, 8), date(2027, 2, 9), date(2027, 2, 10)] + [date(2027, 10, d) for d in range(1, 6)]
     wrong = sum(1 for d in days if cal.is_working_day(d))
@@ -322,11 +304,6 @@ def f_holiday() -> FaultRow:
 
 
 def f_prune(w: World) -> FaultRow:
-    from datetime import timezone
-
-    from gtm.bot.service.jobs import prune_processed_events
-    from gtm.sync.store.ledger import ProcessedEventRow, claim_event
-
     wall = datetime.now(timezone.utc)
     with w.store.session() as s:
         for i in range(2000):

@@ -17,8 +17,8 @@ from zoneinfo import ZoneInfo
 from gtm.bot.rules.calendar import WorkCalendar
 from gtm.bot.rules.engine import run_checks
 from gtm.schemas.plan import (
-    Dependency,
     Deliverable,
+    Dependency,
     ExitCriterion,
     Issue,
     Milestone,

@@ -1,8 +1,9 @@
 """One map from an exception to what people are told, what the operator is told, and a log id.
 
 Every entry kind has one error boundary that uses it — chat events (`Dispatcher`), card actions
-(`Dispatcher._handle_card_action`), CLI commands (`gtm.bot.cli.main.GtmGroup`), scheduled jobs
-(`gtm.bot.checks.check.notify_failure`, `gtm.bot.service.scheduler.run_job`):
+(`Dispatcher._handle_card_action`), CLI commands (`gtm.bot.cli.boundary.report_failure`, called by
+`gtm.bot.cli.main.GtmGroup`), scheduled jobs (`gtm.bot.service.scheduler.run_job`; the PM's
+系统问题 card is `gtm.bot.checks.check.notify_failure`):
 - people see `Failure.user` (short, Chinese first, English available) and the log id;
 - the PM gets the 系统问题 card with `Failure.operator`;
 - the log gets the operator message, the log id and the traceback (`log_failure`).
@@ -14,6 +15,10 @@ import logging
 import secrets
 from dataclasses import dataclass
 
+from sqlalchemy.exc import SQLAlchemyError
+
+from gtm.bot.runtime import ProjectNotFound
+from gtm.schemas.settings import SettingsError
 from gtm.sync.feishu.errors import (
     AuthError,
     FeishuError,
@@ -23,6 +28,7 @@ from gtm.sync.feishu.errors import (
     ScopeError,
     TransientError,
 )
+from gtm.sync.store.open import StoreOpenError, describe_store_error
 
 log = logging.getLogger("gtm.failures")
 
@@ -46,6 +52,7 @@ class Failure:
     operator: str  # what the operator should know / do (one or two lines)
     log_id: str
     exit_code: int = 1
+    expected: bool = False  # bad input or setup the message fully explains: no log id, no traceback
 
     def for_people(self, lang: str = "zh") -> str:
         text = self.user_en if lang == "en" else self.user
@@ -81,25 +88,19 @@ def _feishu(exc: FeishuError) -> tuple[str, str, str]:
 
 def explain(exc: BaseException, log_id: str | None = None) -> Failure:
     """The one map: exception type → (user message, operator message) with a log id."""
-    from gtm.schemas.settings import SettingsError
-
     lid = log_id or new_log_id()
-    from gtm.sync.store.open import StoreOpenError
-
+    if isinstance(exc, ProjectNotFound):
+        return Failure("找不到这个项目", "No such project", str(exc), lid, 2, expected=True)
     if isinstance(exc, StoreOpenError):
         return Failure("服务的数据库无法打开，已通知管理员", "The service's database cannot be opened; the admin was told",
-                       str(exc), lid, 1)
+                       str(exc), lid, 1, expected=True)
     if isinstance(exc, SettingsError):
         return Failure("服务配置有误，已通知管理员", "The service is misconfigured; the admin was told",
-                       str(exc), lid, 2)
+                       str(exc), lid, 2, expected=True)
     if isinstance(exc, FeishuError):
         user, user_en, operator = _feishu(exc)
         return Failure(user, user_en, operator, lid, 1)
-    from sqlalchemy.exc import SQLAlchemyError
-
     if isinstance(exc, SQLAlchemyError):
-        from gtm.sync.store.open import describe_store_error
-
         return Failure("服务的数据库暂时不可用，请稍后再试", "The service's database is unavailable; try again later",
                        describe_store_error(exc), lid, 1)
     if isinstance(exc, OSError):

@@ -210,7 +210,7 @@ def open_runtime(settings: Settings | None = None, *, embedded_state: Path | Non
         settings = settings.model_copy(update=updates)
     try:
         store = open_database(settings.database_url)
-    except Exception:
+    except Exception:  # closing what was opened, then re-raised
         for fn in reversed(closers):  # the embedded sandbox started above must not outlive us
             fn()
         raise

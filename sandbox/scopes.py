@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING
 
 from aiohttp import web
 
+from gtm.sandbox.auth import authenticate
 from gtm.sandbox.errors import ApiError
 
 if TYPE_CHECKING:
@@ -65,8 +66,6 @@ def denial(app_id: str, scopes: tuple[str, ...]) -> ApiError:
 
 
 def register(app: web.Application, sb: "Sandbox") -> None:
-    from gtm.sandbox.auth import authenticate
-
     @web.middleware
     async def enforce(request: web.Request, handler):
         path = request.path

@@ -16,6 +16,7 @@ import random
 import threading
 import time
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, Callable
 
 from aiohttp import web
@@ -67,7 +68,7 @@ class SandboxConfig:
     seed_demo: bool = True  # create the default tenant/app/users/chat at start
     bitable_write_ms: float = 0.0  # every Bitable write holds its table this long (provokes 1254291)
     bitable_time_zone: str = "Asia/Shanghai"  # time zone of new bases (date filters use it)
-    # -- IM / cards / events (im.py, cards.py, events.py, longconn.py); § = docs/feishu-api.md --
+    # -- IM / cards / events (im/, cards/, events.py, longconn.py); § = docs/feishu-api.md --
     im_qps_per_target: int = 5  # §6.1: 5 QPS per user and per group (230020), when rate_limits is on
     card_max_bytes: int = 30 * 1024  # §6.1: card/post request body ≤30 KB
     text_max_bytes: int = 150 * 1024  # §6.1: text request body ≤150 KB
@@ -147,8 +148,6 @@ class Sandbox:
 
     def _load_state(self, path: str) -> None:
         """Load a world saved by `stop()`; feature modules pick their part up from `world.extra`."""
-        from pathlib import Path
-
         p = Path(path)
         if not p.exists() or not p.stat().st_size:
             return

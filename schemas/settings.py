@@ -5,13 +5,14 @@ a project in the registry may override any policy value.
 """
 from __future__ import annotations
 
+import tomllib
 from datetime import date, time
 from pathlib import Path
 from typing import Literal
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import BaseModel, Field, SecretStr, field_validator, model_validator
+from pydantic import BaseModel, Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -19,6 +20,7 @@ from pydantic_settings import (
     TomlConfigSettingsSource,
 )
 
+from gtm.schemas.settings_table import example_for
 from gtm.schemas.templates import get_template
 
 DayCount = Literal["calendar", "working"]
@@ -257,10 +259,6 @@ class Settings(BaseSettings):
 
 def load_settings(env_file: str | Path | None = ".env", **overrides) -> Settings:
     """Build settings, turning validation errors into one message naming each bad setting."""
-    import tomllib
-
-    from pydantic import ValidationError
-
     try:
         return Settings(_env_file=env_file, **overrides)  # type: ignore[call-arg]
     except ValidationError as exc:
@@ -278,8 +276,6 @@ def load_settings(env_file: str | Path | None = ".env", **overrides) -> Settings
 
 def _error_lines(exc) -> list[str]:
     """One line per bad setting: its name, the bad value and an example of a good one."""
-    from gtm.schemas.settings_table import example_for
-
     lines = []
     for err in exc.errors():
         msg = str(err["msg"]).removeprefix("Value error, ")

@@ -13,6 +13,8 @@ from datetime import time
 from typing import Any, Callable
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from sqlalchemy.engine import make_url
+
 from gtm.schemas.plan import FIRST_YEAR, LAST_YEAR, plausible_date
 
 
@@ -202,8 +204,6 @@ def shown(setting: Setting, value: Any) -> str:
     else:
         text = str(value)
     if setting.env == "GTM_DATABASE_URL":
-        from sqlalchemy.engine import make_url
-
         try:
             text = make_url(text).render_as_string(hide_password=True)
         except Exception:  # noqa: BLE001 - shown as given (clipped)

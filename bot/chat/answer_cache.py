@@ -6,7 +6,7 @@ None of it changes between two questions unless the mirror changes (or, for the 
 moves on), so it is computed once and shared:
 
 - `ProjectAnswers` (one per mirror version): the snapshot, its open-item index
-  (`views.ItemIndex`: items by owner, in due order) and the set of people in the plan. Keyed by
+  (`queries.ItemIndex`: items by owner, in due order) and the set of people in the plan. Keyed by
   the mirror's table versions (`Mirror.versions()`), which every write to the mirror bumps —
   refreshes, record-change events, our own write-back.
 - its `check()`: the part of `run_checks` an answer shows (RAG colour and reasons, the issues'
@@ -42,7 +42,7 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import Protocol
 
-from gtm.bot.cards.views import ItemIndex
+from gtm.bot.rules.queries import ItemIndex
 from gtm.bot.rules.engine import run_checks
 from gtm.schemas.decisions import CheckResult, EscalationState, RagStatus
 from gtm.schemas.plan import PlanSnapshot
@@ -84,7 +84,7 @@ def minute_of(now: datetime) -> int:
 def answer_digest(result: CheckResult) -> CheckResult:
     """What answers read of a check: the RAG colour and reasons (each with its first
     `REASON_RECORDS` records: answers list five, `views.reasons_of`), the escalation states of
-    issues (`views.issue_level`; the tasks' states are the scheduler's business), the schedule
+    issues (`queries.issue_level`; the tasks' states are the scheduler's business), the schedule
     slips (the report's and status card's 进度影响 lines and their count), problems and warnings. Never the notices and cell writes, which the scheduler's own run keeps. On a
     100,000-item plan this keeps about a tenth of the result."""
     rag = result.rag

@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
-from gtm.bot.cards import views as V
+from gtm.bot.rules import queries as Q
 from gtm.schemas.decisions import CheckResult
 from gtm.schemas.plan import PlanSnapshot
 from gtm.schemas.settings import Policy
@@ -24,13 +24,13 @@ class ProjectData:
     snapshot: PlanSnapshot
     check: CheckResult | None = None
     slug: str = ""
-    index: V.ItemIndex | None = None  # open items of `snapshot`, when the caller has them cached
+    index: Q.ItemIndex | None = None  # open items of `snapshot`, when the caller has them cached
     policy: Policy | None = None  # the project's own (its template's words, money unit); else the context's
 
-    def items(self) -> V.ItemIndex:
+    def items(self) -> Q.ItemIndex:
         """The open-item index of the snapshot (built here when the caller did not bring one)."""
         if self.index is None:
-            self.index = V.ItemIndex(self.snapshot)
+            self.index = Q.ItemIndex(self.snapshot)
         return self.index
 
 
@@ -48,7 +48,7 @@ class AskContext:
     chat_type: str = "group"  # group | p2p
     projects: list[ProjectData] = field(default_factory=list)  # every project of the asker
     previous_report: dict | None = None  # last weekly summary, for "what changed"
-    index: V.ItemIndex | None = None  # open items of `snapshot` (see `ProjectData.index`)
+    index: Q.ItemIndex | None = None  # open items of `snapshot` (see `ProjectData.index`)
 
     @property
     def tz(self) -> ZoneInfo:
@@ -58,7 +58,7 @@ class AskContext:
         if self.snapshot is None:
             return None
         if self.index is None:  # built once per context: `current()` is called several times
-            self.index = V.ItemIndex(self.snapshot)
+            self.index = Q.ItemIndex(self.snapshot)
         return ProjectData(self.project_name or self.snapshot.project.name or self.project_slug,
                            self.snapshot, self.check, self.project_slug or self.snapshot.project_slug,
                            self.index)

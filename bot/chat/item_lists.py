@@ -7,18 +7,19 @@ from collections.abc import Callable
 from datetime import timedelta
 
 from gtm.bot.cards import views as V
+from gtm.bot.rules import queries as Q
 from gtm.bot.cards.render import Clip
 from gtm.bot.chat.context import AskContext, ProjectData, as_of, now_of
 
 LIST_CAP = 60  # rows a list answer keeps before "还有 N 项" (the renderer may cut further)
 
 
-def item_list(kind: str, ctx: AskContext, pick: Callable[[V.ItemIndex], list[V.OpenItem]],
+def item_list(kind: str, ctx: AskContext, pick: Callable[[Q.ItemIndex], list[Q.OpenItem]],
                projects: list[ProjectData]) -> V.ItemListView:
     """`pick` chooses a project's items from its index, already in `by_due` order; only the
     rows the card keeps (LIST_CAP) become view rows, the rest are counted."""
     now = now_of(ctx)
-    day = V.today(now, ctx.policy)
+    day = Q.today(now, ctx.policy)
     titles = {"my_tasks": ("我的任务", "My tasks"), "overdue": ("逾期事项", "Overdue items"),
               "this_week": ("本周到期", "Due this week"), "next_week": ("下周到期", "Due next week"),
               "lookup": ("查找结果", "Found")}
@@ -27,7 +28,7 @@ def item_list(kind: str, ctx: AskContext, pick: Callable[[V.ItemIndex], list[V.O
         items = pick(p.items())
         extra: list[V.ItemRow] = []
         if kind == "my_tasks":  # also the asker's open issues (after the dated items)
-            for i in V.open_issues(p.snapshot):
+            for i in Q.open_issues(p.snapshot):
                 if i.owner and i.owner.open_id == ctx.asker:
                     extra.append(V.ItemRow(project=p.name, table="issue", record_id=i.record_id,
                                            name=i.issue, owner_id=ctx.asker, owner_name=i.owner.label(),
@@ -35,7 +36,7 @@ def item_list(kind: str, ctx: AskContext, pick: Callable[[V.ItemIndex], list[V.O
         n = len(items) + len(extra)
         if n:
             total += n
-            shown = [it.to_row(day, p.name) for it in items[:LIST_CAP]]
+            shown = [V.item_row(it, day, p.name) for it in items[:LIST_CAP]]
             shown += extra[:LIST_CAP - len(shown)]
             rows = Clip(items=shown, more=n - len(shown)) if n > LIST_CAP else Clip.of(shown)
             groups.append(V.ItemGroup(project=p.name if len(projects) > 1 else "", rows=rows))
@@ -58,7 +59,7 @@ MY_TASKS_DAYS = 14  # 我的任务 shows what is overdue and what is due in the 
 def my_tasks_view(ctx: AskContext, scope: list[ProjectData], everything: bool = False) -> V.ItemListView:
     """The asker's overdue items and those due in the next `MY_TASKS_DAYS` days (plus open
     issues they own); the rest is counted as "还有 N 项" with a button showing all of them."""
-    day = V.today(now_of(ctx), ctx.policy)
+    day = Q.today(now_of(ctx), ctx.policy)
     horizon = (day + timedelta(days=MY_TASKS_DAYS)).isoformat()
     if everything:
         view = item_list("my_tasks", ctx, lambda ix: ix.owned_by(ctx.asker).items, scope)

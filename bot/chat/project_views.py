@@ -6,13 +6,15 @@ from __future__ import annotations
 from datetime import datetime
 
 from gtm.bot.cards import views as V
+from gtm.bot.rules import queries as Q
 from gtm.bot.cards.render import Clip
 from gtm.bot.chat.context import ProjectData
 from gtm.bot.chat.item_lists import LIST_CAP
 from gtm.bot.chat.scope import message
 from gtm.bot.chat.text import normalise
 from gtm.bot.rules.risk import cell_score
-from gtm.bot.rules.schedule import build_schedule, critical_paths
+from gtm.bot.rules.forecast import build_schedule
+from gtm.bot.rules.schedule import critical_paths
 from gtm.schemas.plan import Level3
 from gtm.schemas.settings import Policy
 from gtm.schemas.templates import get_template
@@ -25,7 +27,7 @@ def status_view(p: ProjectData, now: datetime, policy: Policy) -> V.StatusView:
         {"绿色": "green", "黄色": "yellow", "红色": "red"}.get(snap.project.rag or "", "green"))
     index = p.items()
     progress = V.milestone_progress(snap, now, policy, index.milestone_counts)
-    day = V.today(now, policy)
+    day = Q.today(now, policy)
     overdue = index.all.before(day.isoformat())
     zh, en = V.budget_lines(snap, policy)
     words = get_template(policy.template)
@@ -41,11 +43,11 @@ def status_view(p: ProjectData, now: datetime, policy: Policy) -> V.StatusView:
         launch_date=V.iso(snap.project.launch_date), key_date=words.key_date, key_date_en=words.key_date_en,
         overdue=len(overdue),
         blocked=index.blocked,
-        open_issues=len(V.open_issues(snap)),
-        high_risks=sum(1 for r in V.open_risks(snap) if V.risk_score(r) >= policy.red_risk_score),
+        open_issues=len(Q.open_issues(snap)),
+        high_risks=sum(1 for r in Q.open_risks(snap) if Q.risk_score(r) >= policy.red_risk_score),
         budget_line=zh, budget_line_en=en, data_problems=len(snap.problems),
         slips=Clip.of([V.ReasonView(color="orange", text=x.text, text_en=x.text_en)
-                       for x in V.slips_of(snap, p.check, now, policy)], 8))
+                       for x in Q.slips_of(snap, p.check, now, policy)], 8))
 
 
 def milestone_view(p: ProjectData, key: str, now: datetime, policy: Policy) -> V.MilestoneView | V.MessageView:
@@ -84,15 +86,15 @@ def milestone_view(p: ProjectData, key: str, now: datetime, policy: Policy) -> V
                                                due=V.iso(d.due_date), status=V.status_label(d.status))
                               for d in dels], 30),
         criteria=Clip.of([V.CriterionRow(criterion=c.criterion, met=c.met) for c in crits], 30),
-        tasks_open=sum(1 for t in tasks if not V.is_done(t.status)), tasks_total=len(tasks),
+        tasks_open=sum(1 for t in tasks if not Q.is_done(t.status)), tasks_total=len(tasks),
         note=found.note)
 
 
 def risks_view(p: ProjectData, now: datetime, policy: Policy) -> V.RiskView:
-    risks = V.open_risks(p.snapshot)
+    risks = Q.open_risks(p.snapshot)
     rows = []
     for r in risks:
-        s = V.risk_score(r)
+        s = Q.risk_score(r)
         rows.append(V.RiskRow(risk=r.risk, likelihood=r.likelihood or "", impact=r.impact or "", score=s,
                               level=V.Label(zh=str(s), en=str(s), color=V.risk_color(s, policy)),
                               mitigation=r.mitigation, owner_name=r.owner.label() if r.owner else "",
@@ -114,13 +116,13 @@ def risks_view(p: ProjectData, now: datetime, policy: Policy) -> V.RiskView:
 
 
 def dependencies_view(p: ProjectData, now: datetime, policy: Policy) -> V.DependencyView:
-    day = V.today(now, policy)
+    day = Q.today(now, policy)
     ms = p.snapshot.milestone_by_id()
     rows = [V.DependencyRow(item=d.item, party=d.party,
                             milestones=", ".join(ms[m].code or ms[m].name for m in d.milestones if m in ms),
                             status=V.status_label(d.status), risk_level=d.risk_level or "",
                             needed_by=V.iso(d.needed_by), owner_name=d.owner.label() if d.owner else "",
-                            mitigation=d.mitigation, at_risk=V.dependency_at_risk(d, day, policy))
+                            mitigation=d.mitigation, at_risk=Q.dependency_at_risk(d, day, policy))
             for d in p.snapshot.dependencies]
     rows.sort(key=lambda r: (not r.at_risk, r.status.zh != "待确认", r.needed_by or "9999"))
     return V.DependencyView(project_name=p.name, rows=Clip.of(rows, LIST_CAP),
@@ -130,11 +132,11 @@ def dependencies_view(p: ProjectData, now: datetime, policy: Policy) -> V.Depend
 
 def issues_view(p: ProjectData, now: datetime, policy: Policy) -> V.IssueView:
     rows = []
-    for i in V.open_issues(p.snapshot):
-        lvl = V.issue_level(i, now, policy, p.check)
+    for i in Q.open_issues(p.snapshot):
+        lvl = Q.issue_level(i, now, policy, p.check)
         rows.append(V.IssueRow(record_id=i.record_id, issue=i.issue,
                                owner_name=i.owner.label() if i.owner else "", severity=i.severity or "",
-                               status=V.status_label(i.status), age_days=V.issue_age(i, now, policy),
+                               status=V.status_label(i.status), age_days=Q.issue_age(i, now, policy),
                                level=V.LEVEL_LABEL[lvl]))
     rows.sort(key=lambda r: (-V.LEVEL_BY_NAME[r.level.zh], -r.age_days))
     return V.IssueView(project_name=p.name, rows=Clip.of(rows, LIST_CAP),

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from gtm.bot.rules.baseline import baseline_variance, baseline_writes, current_end
-from gtm.bot.rules.schedule import build_schedule
+from gtm.bot.rules.forecast import build_schedule
 from gtm.bot.runtime import ProjectRuntime, Runtime
 from gtm.schemas.plan import PlanSnapshot
 from gtm.sync.writeback import write_back

@@ -10,13 +10,22 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from gtm.bot.cards.factory import NoticeCards
+from gtm.bot.checks.notify import Sender, SendOutcome
+from gtm.bot.checks.watchdog import HealthIssue, collect, health_notices
+from gtm.bot.failures import explain
 from gtm.bot.rules.data_checks import tells_the_pm
+from gtm.bot.rules.engine import run_checks
 from gtm.bot.rules.overdue import TRACKED
 from gtm.bot.runtime import ProjectRuntime, Runtime
-from gtm.bot.checks.watchdog import HealthIssue, collect, health_notices
 from gtm.schemas.decisions import CheckResult, Notice, RecordRef
 from gtm.schemas.plan import DataProblem, PlanSnapshot
 from gtm.sync.drift import DriftReport
+from gtm.sync.store.cells import forget, remember, reported_problems, service_cells, set_reported
+from gtm.sync.store.ledger import get_states, save_states
+from gtm.sync.store.registry import get_project
+from gtm.sync.writeback import apply as apply_writes
+from gtm.sync.writeback import plan_writes
 
 log = logging.getLogger(__name__)
 
@@ -85,9 +94,6 @@ def evaluate(runtime: Runtime, project: ProjectRuntime, now: datetime, *, refres
 def evaluate_with_drift(runtime: Runtime, project: ProjectRuntime, now: datetime, *, refresh: bool = True,
                         full: bool = False) -> tuple[PlanSnapshot, CheckResult, Any, DriftReport | None]:
     """`evaluate`, plus the schema-drift comparison every refreshing sync makes first."""
-    from gtm.bot.rules.engine import run_checks
-    from gtm.sync.store.ledger import get_states
-
     mirror = runtime.mirror(project)
     drift = mirror.check_schema(now) if refresh else None
     report = mirror.refresh(now, full=full, tables_full=drift.changed_tables if drift else ()) if refresh else None
@@ -107,8 +113,6 @@ OVERDUE_VALUES = {table: spec[3] for table, spec in TRACKED.items()}  # the 延�
 def service_overdue(runtime: Runtime, project: ProjectRuntime, snapshot: PlanSnapshot
                     ) -> frozenset[tuple[str, str]]:
     """Rows whose 延期 the service wrote and that still hold it (a changed cell is forgotten)."""
-    from gtm.sync.store.cells import forget, service_cells
-
     with runtime.store.session() as s:
         cells = service_cells(s, project.slug)
     if not cells:
@@ -125,8 +129,6 @@ def service_overdue(runtime: Runtime, project: ProjectRuntime, snapshot: PlanSna
 def remember_status_writes(runtime: Runtime, slug: str, writes: list[Any], now: datetime,
                            skipped: set[tuple[str, str]] = frozenset()) -> None:
     """Remember the 延期 the service wrote; forget the ones it lifted."""
-    from gtm.sync.store.cells import forget, remember
-
     mine = [w for w in writes if w.attr == "status" and w.table in OVERDUE_VALUES
             and (w.table, w.record_id) not in skipped]
     if not mine:
@@ -139,15 +141,9 @@ def remember_status_writes(runtime: Runtime, slug: str, writes: list[Any], now: 
 
 
 def run_check(runtime: Runtime, project: ProjectRuntime, now: datetime, *, dry_run: bool = False,
-              include_digest: bool = True, full: bool = False, sender: Any = None) -> CheckRun:
+              include_digest: bool = True, full: bool = False, sender: Sender | None = None) -> CheckRun:
     """The whole check. `include_digest=False` is the periodic run: overdue/due-soon items wait
     for the morning digest; escalations, budget and gate alerts go out at once."""
-    from gtm.sync.store.cells import reported_problems, set_reported
-    from gtm.sync.store.ledger import save_states
-    from gtm.sync.store.registry import get_project
-    from gtm.sync.writeback import apply as apply_writes
-    from gtm.sync.writeback import plan_writes
-
     snapshot, result, refresh, drift = evaluate_with_drift(runtime, project, now, full=full)
     run = CheckRun(project.slug, now, snapshot, result, refresh=refresh, dry_run=dry_run, drift=drift)
     mirror = runtime.mirror(project)
@@ -197,7 +193,7 @@ def health_extra(warnings: list[str]) -> dict[str, str]:
 
 
 def health_check(runtime: Runtime, project: ProjectRuntime, snapshot: PlanSnapshot, now: datetime,
-                 sender: Any, *, name: str = "", extra: dict[str, str] | None = None
+                 sender: Sender, *, name: str = "", extra: dict[str, str] | None = None
                  ) -> tuple[list[HealthIssue], list[Any]]:
     """The delivery-health watchdog after a check's sends: one alert per cause per day to the PM
     and the admins (the admins only when the PM is unreachable). Never raises."""
@@ -214,15 +210,12 @@ def health_check(runtime: Runtime, project: ProjectRuntime, snapshot: PlanSnapsh
         return [], []
 
 
-def make_sender(runtime: Runtime, slugs: dict[str, str] | None = None):
+def make_sender(runtime: Runtime, slugs: dict[str, str] | None = None) -> Sender:
     """The ledger-backed sender with the product's notice cards.
 
     `slugs` maps project display names to slugs: card buttons carry the slug so a click is routed
     to the right project even when two projects share people or record ids.
     """
-    from gtm.bot.cards.factory import NoticeCards
-    from gtm.bot.checks.notify import Sender
-
     if slugs is None:
         slugs = {p.name: p.slug for p in runtime.projects()}
     return Sender(runtime.gateway, runtime.store, NoticeCards(slugs))
@@ -243,15 +236,13 @@ JOB_ZH = {"check": "定时检查", "digest": "每日提醒", "report": "周报",
 
 
 def notify_failure(runtime: Runtime, project: ProjectRuntime, exc: BaseException, now: datetime, *,
-                   job: str = "check", sender: Any = None, log_id: str | None = None) -> list[Any]:
+                   job: str = "check", sender: Sender | None = None, log_id: str | None = None) -> list[SendOutcome]:
     """Tell the project's PM that a scheduled job of theirs failed (Base deleted, access lost …).
 
     One card per project, job and local day (the ledger key carries the date), however often the
     job fails that day; the other projects are not affected and never hear of it. Never raises:
     the caller is already handling a failure.
     """
-    from gtm.bot.failures import explain
-
     try:
         pm = last_known_pm(runtime, project)
         if not pm:

@@ -17,7 +17,12 @@ from pydantic import BaseModel, Field
 
 from gtm.bot.cards import views as V
 from gtm.bot.cards.render import Clip, render
+from gtm.bot.checks.check import make_sender
+from gtm.bot.checks.notify import Sender
+from gtm.bot.checks.posting import evaluate_or_last_known
+from gtm.bot.rules import queries as Q
 from gtm.bot.rules.raci import reached
+from gtm.bot.runtime import Runtime
 from gtm.schemas.decisions import CheckResult
 from gtm.schemas.plan import PlanSnapshot
 from gtm.schemas.settings import Policy
@@ -65,14 +70,14 @@ def build_monthly(projects: Sequence[tuple[str, PlanSnapshot, CheckResult | None
                                    actual=m.actual_date.isoformat() if done else "",
                                    hit=bool(done and m.actual_date <= due), days=(end - due).days)
             (hit if row.hit else missed).append(row)
-        for r in V.open_risks(snap):
-            s = V.risk_score(r)
+        for r in Q.open_risks(snap):
+            s = Q.risk_score(r)
             if s >= policy.yellow_risk_score:
                 risks.append((s, V.ReportLine(text=f"{name}：{r.risk}（评分 {s}；应对：{r.mitigation or '未填写'}）",
                                               text_en=f"{name}: {r.risk} (score {s}; mitigation: "
                                                       f"{r.mitigation or 'none'})")))
-        for i in V.open_issues(snap):
-            if V.issue_level(i, now, policy, check) >= 2:
+        for i in Q.open_issues(snap):
+            if Q.issue_level(i, now, policy, check) >= 2:
                 decisions.append(V.ReportLine(text=f"{name}：问题需管理层决策 —— {i.issue}",
                                               text_en=f"{name}: issue needs management — {i.issue}"))
         p = snap.project
@@ -84,7 +89,7 @@ def build_monthly(projects: Sequence[tuple[str, PlanSnapshot, CheckResult | None
             if m.status == "完成" and not reached(m):
                 decisions.append(V.ReportLine(text=f"{name}：{m.label} 待审批人验收",
                                               text_en=f"{name}: {m.label} awaits sign-off"))
-        for slip in V.slips_of(snap, check, now, policy)[:3]:
+        for slip in Q.slips_of(snap, check, now, policy)[:3]:
             if slip.milestones:
                 decisions.append(V.ReportLine(text=f"{name}：{slip.text}", text_en=f"{name}: {slip.text_en}"))
     risks.sort(key=lambda x: -x[0])
@@ -105,11 +110,8 @@ class MonthlyRun:
     outcomes: list[Any] = field(default_factory=list)
 
 
-def run_monthly(runtime: Any, now: datetime, *, post: bool = True, sender: Any = None) -> MonthlyRun:
+def run_monthly(runtime: Runtime, now: datetime, *, post: bool = True, sender: Sender | None = None) -> MonthlyRun:
     """The monthly card for every management person across every active project."""
-    from gtm.bot.checks.check import make_sender
-    from gtm.bot.checks.posting import evaluate_or_last_known
-
     projects = runtime.projects()
     rows, managers = [], {}
     for p in projects:

@@ -17,6 +17,8 @@ from datetime import datetime
 from typing import Any, Callable, Literal, Protocol
 
 from gtm.bot.checks import send_once as ledger
+from gtm.bot.rules.calendar import WorkCalendar
+from gtm.bot.rules.quiet import is_quiet, next_send_window
 from gtm.schemas.decisions import Notice
 from gtm.schemas.settings import Policy
 from gtm.sync.feishu.errors import (
@@ -66,8 +68,6 @@ def digest_key(keys: list[str]) -> str:
 
 
 def _quiet_fns() -> tuple[Callable[..., bool], Callable[..., datetime]]:
-    from gtm.bot.rules.quiet import is_quiet, next_send_window
-
     return is_quiet, next_send_window
 
 
@@ -159,7 +159,7 @@ class Sender:
 
     # -- the run ---------------------------------------------------------------------------
     def dispatch(self, project_slug: str, project_name: str, notices: list[Notice], now: datetime,
-                 policy: Policy, calendar: Any = None, dry_run: bool = False, *,
+                 policy: Policy, calendar: WorkCalendar | None = None, dry_run: bool = False, *,
                  flush: bool = True) -> list[SendOutcome]:
         """Send (or queue) every notice once; then (`flush`) retry this project's leftovers that are due."""
         if now.tzinfo is None:
@@ -216,7 +216,7 @@ class Sender:
 
     def dispatch_card(self, project_slug: str, key: str, recipient: str, card: dict[str, Any], now: datetime,
                       policy: Policy, *, rule: str = "report", record: str = "", dry_run: bool = False,
-                      calendar: Any = None) -> SendOutcome:
+                      calendar: WorkCalendar | None = None) -> SendOutcome:
         """One ready-made card (weekly report, portfolio) to one recipient, exactly once per key.
 
         Same guarantees as `dispatch`: ledger reservation, uuid from the key, quiet hours.

@@ -7,6 +7,7 @@ from typing import Sequence
 
 from gtm.bot.cards import views as V
 from gtm.bot.cards.render import Clip, render
+from gtm.bot.rules import queries as Q
 from gtm.schemas.decisions import CheckResult
 from gtm.schemas.plan import PlanSnapshot
 from gtm.schemas.settings import Policy
@@ -24,11 +25,11 @@ def build_portfolio(projects: Sequence[tuple[str, PlanSnapshot, CheckResult | No
         reasons = V.reasons_of(check.rag) if check else []
         top_zh = reasons[0].text if reasons else (snap.project.rag_reason or "一切按计划进行")
         top_en = reasons[0].text_en if reasons else (snap.project.rag_reason or "On track")
-        mgmt = sum(1 for i in V.open_issues(snap) if V.issue_level(i, now, policy, check) >= 2)
+        mgmt = sum(1 for i in Q.open_issues(snap) if Q.issue_level(i, now, policy, check) >= 2)
         progress = V.milestone_progress(snap, now, policy)
         rows.append(V.PortfolioRow(name=name or snap.project.name or snap.project_slug, slug=snap.project_slug,
                                    rag=V.RAG_LABEL[color], top_reason=top_zh, top_reason_en=top_en,
-                                   overdue_milestones=V.overdue_milestones(snap, now, policy),
+                                   overdue_milestones=Q.overdue_milestones(snap, now, policy),
                                    management_issues=mgmt, next_milestone=V.next_milestone(progress),
                                    next_milestone_en=V.next_milestone(progress, "en")))
     rows.sort(key=lambda r: (_ORDER[r.rag.color], -len(r.overdue_milestones), -r.management_issues, r.name))

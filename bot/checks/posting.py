@@ -11,7 +11,16 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from gtm.bot.checks.check import evaluate, make_sender
+from gtm.bot.checks.notify import Sender
+from gtm.bot.checks.portfolio import build_portfolio, portfolio_card
+from gtm.bot.checks.send_once import undelivered
+from gtm.bot.checks.weekly_report import build_weekly_report, report_archive_row, report_card, report_summary
+from gtm.bot.failures import log_failure
 from gtm.bot.runtime import ProjectRuntime, Runtime
+from gtm.sync.create import create_record
+from gtm.sync.feishu.errors import FeishuError
+from gtm.sync.store.ledger import add_system_problem, get_previous, save_snapshot, system_problems, week_label
+from gtm.sync.store.registry import get_project
 
 log = logging.getLogger(__name__)
 
@@ -28,10 +37,6 @@ class ReportRun:
 
 def build_report(runtime: Runtime, project: ProjectRuntime, now: datetime, *, refresh: bool = True):
     """The report view and card as of `now` (no side effects besides the mirror refresh)."""
-    from gtm.bot.checks.weekly_report import build_weekly_report, report_card
-    from gtm.bot.checks.send_once import undelivered
-    from gtm.sync.store.ledger import get_previous, system_problems, week_label
-
     snapshot, check, _ = evaluate_or_last_known(runtime, project, now, refresh=refresh)
     week = week_label(now.astimezone(project.tz))
     with runtime.store.session() as s:
@@ -51,14 +56,10 @@ def evaluate_or_last_known(runtime: Runtime, project: ProjectRuntime, now: datet
     mirrored, with the failure recorded as a 系统问题 of this project. So the PM's report still goes
     out and says what is wrong instead of silently not arriving. Returns (snapshot, check, error):
     `error` is "" when the data is fresh."""
-    from gtm.sync.feishu.errors import FeishuError
-
     try:
         snapshot, check, _ = evaluate(runtime, project, now, refresh=refresh)
         return snapshot, check, ""
     except FeishuError as exc:
-        from gtm.bot.failures import log_failure
-
         f = log_failure(f"project {project.slug}: reading the Base (using the last mirrored data)", exc, logger=log)
         record_problem(runtime, project.slug, "sync",
                        f"多维表格无法读取，数据为上次同步的内容：{f.user} / Base unreadable, showing the last synced "
@@ -69,12 +70,10 @@ def evaluate_or_last_known(runtime: Runtime, project: ProjectRuntime, now: datet
 
 def record_problem(runtime: Runtime, slug: str, source: str, message: str, now: datetime) -> None:
     """A 系统问题 for the project's next report (never raises: it reports another failure)."""
-    from gtm.sync.store.ledger import add_system_problem
-
     try:
         with runtime.store.session() as s:
             add_system_problem(s, slug, source, message, now=now)
-    except Exception:  # noqa: BLE001
+    except Exception:  # noqa: BLE001 - a failure report must not raise; the log has it
         log.exception("could not record a system problem for %s", slug)
 
 
@@ -87,15 +86,9 @@ def _counted(lines: list[str]) -> list[str]:
 
 
 def run_weekly_report(runtime: Runtime, project: ProjectRuntime, now: datetime, *, post: bool = True,
-                      sender: Any = None) -> ReportRun:
+                      sender: Sender | None = None) -> ReportRun:
     """Build the report; with `post`, send it to the project group(s) once, archive it in 周报 and
     keep this week's snapshot for next week's "what changed"."""
-    from gtm.bot.checks.weekly_report import report_archive_row, report_summary
-    from gtm.sync.create import create_record
-    from gtm.sync.store.ledger import save_snapshot
-    from gtm.sync.feishu.errors import FeishuError
-    from gtm.sync.store.registry import get_project
-
     view, card, snapshot = build_report(runtime, project, now)
     run = ReportRun(project.slug, view.week, view, card)
     if not post:
@@ -130,11 +123,8 @@ class PortfolioRun:
     outcomes: list[Any] = field(default_factory=list)
 
 
-def run_portfolio(runtime: Runtime, now: datetime, *, post: bool = True, sender: Any = None) -> PortfolioRun:
+def run_portfolio(runtime: Runtime, now: datetime, *, post: bool = True, sender: Sender | None = None) -> PortfolioRun:
     """One portfolio card per management person across every active project (not per project)."""
-    from gtm.bot.checks.portfolio import build_portfolio, portfolio_card
-    from gtm.sync.store.ledger import week_label
-
     projects = runtime.projects()
     rows, managers, stale = [], {}, set()
     for p in projects:

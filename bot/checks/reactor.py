@@ -18,6 +18,13 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Callable
 
+from gtm.bot.checks.check import make_sender
+from gtm.bot.checks.notify import Sender
+from gtm.bot.rules.engine import run_checks
+from gtm.bot.runtime import ProjectRuntime, Runtime
+from gtm.sync.store.ledger import get_states, save_states
+from gtm.sync.writeback import apply, plan_writes
+
 log = logging.getLogger(__name__)
 
 Clock = Callable[[], datetime]
@@ -32,15 +39,10 @@ class ReactRun:
     outcomes: list[Any] = field(default_factory=list)
 
 
-def react(runtime: Any, project: Any, records: set[tuple[str, str]], now: datetime,
-          sender: Any = None) -> ReactRun:
+def react(runtime: Runtime, project: ProjectRuntime, records: set[tuple[str, str]], now: datetime,
+          sender: Sender | None = None) -> ReactRun:
     """Run the rules for `records` ((table key, record id)) of `project` at `now`: write their
     derived cells, send their notices, keep their escalation ladder state."""
-    from gtm.bot.checks.check import make_sender
-    from gtm.bot.rules.engine import run_checks
-    from gtm.sync.store.ledger import get_states, save_states
-    from gtm.sync.writeback import apply, plan_writes
-
     mirror = runtime.mirror(project)
     snapshot = mirror.snapshot(now)
     with runtime.store.session() as s:
@@ -67,7 +69,7 @@ def react(runtime: Any, project: Any, records: set[tuple[str, str]], now: dateti
 class EditReactor:
     """Debounces record-change events per project and runs `react` for the records they name."""
 
-    def __init__(self, runtime: Any, clock: Clock, delay: float = 1.5) -> None:
+    def __init__(self, runtime: Runtime, clock: Clock, delay: float = 1.5) -> None:
         self.runtime, self.clock, self.delay = runtime, clock, max(0.0, delay)
         self._pending: dict[str, set[tuple[str, str]]] = {}
         self._first: dict[str, float] = {}
@@ -77,7 +79,7 @@ class EditReactor:
         self.runs: list[ReactRun] = []  # the latest runs (kept short), for tests and metrics
         self._closed = False
 
-    def changed(self, project: Any, table_key: str, record_ids: list[str]) -> None:
+    def changed(self, project: ProjectRuntime, table_key: str, record_ids: list[str]) -> None:
         slug = project.slug
         with self._lock:
             if self._closed:

@@ -23,7 +23,7 @@ import uuid as _uuid
 from datetime import datetime, timedelta
 from typing import Any, Literal
 
-from sqlalchemy import or_, select, update
+from sqlalchemy import func, or_, select, update
 from sqlalchemy.orm import Session
 
 from gtm.sync.store.holder import holder_dead, holder_id, wall_now
@@ -163,8 +163,6 @@ def undelivered(session: Session, project: str, since: datetime) -> list[Notific
 
 def counts(session: Session, project: str) -> dict[str, int]:
     """Rows per status, for `gtm status` and /metrics."""
-    from sqlalchemy import func
-
     rows = session.execute(select(NotificationRow.status, func.count()).where(
         NotificationRow.project == project).group_by(NotificationRow.status))
     return {status: n for status, n in rows}

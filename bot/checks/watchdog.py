@@ -15,7 +15,7 @@ the one-hour uuid window (uncertain), token/credential failures, a deleted Base/
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime, timedelta, tzinfo
 from typing import Any
 
 from sqlalchemy import select
@@ -181,7 +181,7 @@ def alert_recipients(pm: str, admins: list[str], issue: HealthIssue) -> list[str
 
 
 def health_notices(project_slug: str, project_name: str, pm: str, admins: list[str],
-                   issues: list[HealthIssue], now: datetime, tz: Any) -> list[Notice]:
+                   issues: list[HealthIssue], now: datetime, tz: tzinfo) -> list[Notice]:
     """One `delivery_failed` alert per cause per local day."""
     day = now.astimezone(tz).date().isoformat()
     out = []

@@ -14,9 +14,10 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from gtm.bot.cards import views as V
-from gtm.bot.cards.render import Clip, clip_text, plain
-from gtm.bot.rules.raci import reached
+from gtm.bot.cards.render import Clip, clip_text, plain, render
 from gtm.bot.catalogue import days_phrase, working_days_phrase
+from gtm.bot.rules import queries as Q
+from gtm.bot.rules.raci import reached
 from gtm.schemas.decisions import CheckResult
 from gtm.schemas.plan import PlanSnapshot, TaskStatus
 from gtm.schemas.settings import Policy
@@ -54,10 +55,10 @@ def _done_this_week(snap: PlanSnapshot, start: date, end: date) -> list[V.Report
         if reached(m) and _in(m.actual_date, start, end) and m.record_id not in unmet:
             out.append(_line(f"里程碑 {m.label} 达成", f"Milestone {m.label} reached"))
     for d in snap.deliverables:
-        if V.is_done(d.status) and _in(d.done_date, start, end):
+        if Q.is_done(d.status) and _in(d.done_date, start, end):
             out.append(_line(f"交付物 {d.name}（{_owner(d)}）", f"Deliverable {d.name} ({_owner(d)})"))
     for t in snap.tasks:
-        if V.is_done(t.status) and _in(t.actual_end, start, end):
+        if Q.is_done(t.status) and _in(t.actual_end, start, end):
             out.append(_line(f"{t.label}（{_owner(t)}）", f"{t.label} ({_owner(t)})"))
     return out
 
@@ -78,23 +79,23 @@ def _next_week(snap: PlanSnapshot, start: date, end: date) -> list[V.ReportLine]
 def _risks(snap: PlanSnapshot, check: CheckResult | None, now: datetime, policy: Policy,
            day: date) -> list[V.ReportLine]:
     out = [_line(f"进度影响：{x.text}", f"Schedule slip: {x.text_en}")
-           for x in V.slips_of(snap, check, now, policy)]
-    risks = sorted(V.open_risks(snap), key=lambda r: -V.risk_score(r))
+           for x in Q.slips_of(snap, check, now, policy)]
+    risks = sorted(Q.open_risks(snap), key=lambda r: -Q.risk_score(r))
     for r in risks:
-        s = V.risk_score(r)
+        s = Q.risk_score(r)
         if s >= policy.yellow_risk_score:
             out.append(_line(f"风险（评分 {s}）：{r.risk}；应对：{r.mitigation or '未填写'}",
                              f"Risk (score {s}): {r.risk}; mitigation: {r.mitigation or 'none'}"))
-    for i in sorted(V.open_issues(snap), key=lambda i: -V.issue_age(i, now, policy)):
-        lvl = V.issue_level(i, now, policy, check)
+    for i in sorted(Q.open_issues(snap), key=lambda i: -Q.issue_age(i, now, policy)):
+        lvl = Q.issue_level(i, now, policy, check)
         if lvl >= 1:
             lab = V.LEVEL_LABEL[lvl]
-            age = V.issue_age(i, now, policy)
+            age = Q.issue_age(i, now, policy)
             span = (working_days_phrase if policy.escalation_day_count == "working" else days_phrase)(age)
             out.append(_line(f"问题已升级至{lab.zh}（已 {span.zh}）：{i.issue}",
                              f"Issue escalated to {lab.en} (open {span.en}): {i.issue}"))
     for d in snap.dependencies:
-        if V.dependency_at_risk(d, day, policy):
+        if Q.dependency_at_risk(d, day, policy):
             need = f"，需要日期 {V.iso(d.needed_by)}" if d.needed_by else ""
             need_en = f", needed by {V.iso(d.needed_by)}" if d.needed_by else ""
             out.append(_line(f"依赖{d.status or ''}：{d.item}（{d.party}{need}）",
@@ -109,8 +110,8 @@ def _support(snap: PlanSnapshot, check: CheckResult | None, now: datetime, polic
         if t.status == TaskStatus.BLOCKED.value:
             why, why_en = (f"：{t.risk_note}", f": {t.risk_note}") if t.risk_note else ("", "")
             out.append(_line(f"阻塞：{t.label}（{_owner(t)}）{why}", f"Blocked: {t.label} ({_owner(t)}){why_en}"))
-    for i in V.open_issues(snap):
-        if V.issue_level(i, now, policy, check) >= 2:
+    for i in Q.open_issues(snap):
+        if Q.issue_level(i, now, policy, check) >= 2:
             out.append(_line(f"需管理层决策：{i.issue}", f"Needs management: {i.issue}"))
     zh, en = V.budget_lines(snap, policy)
     p = snap.project
@@ -212,8 +213,8 @@ def build_weekly_report(snapshot: PlanSnapshot, check: CheckResult | None, now: 
         "rag": color,
         "milestones": {(m.code or m.name): m.pct for m in progress},
         "overdue": sorted(overdue)[:200],
-        "open_issues": len(V.open_issues(snapshot)),
-        "high_risks": sum(1 for r in V.open_risks(snapshot) if V.risk_score(r) >= policy.red_risk_score),
+        "open_issues": len(Q.open_issues(snapshot)),
+        "high_risks": sum(1 for r in Q.open_risks(snapshot) if Q.risk_score(r) >= policy.red_risk_score),
         "blocked": sum(1 for t in snapshot.tasks if t.status == TaskStatus.BLOCKED.value),
         "metrics": {m.metric: m.current for m in snapshot.metrics},
     }
@@ -251,6 +252,4 @@ def report_archive_row(view: V.WeeklyReportView, sent_at: datetime | None = None
 
 
 def report_card(view: V.WeeklyReportView, locale: str = "zh") -> dict:
-    from gtm.bot.cards.render import render
-
     return render("report", view, locale)

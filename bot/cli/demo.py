@@ -11,14 +11,32 @@ import signal
 import tempfile
 import threading
 import time
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import Callable
 
+import click
 from pydantic import SecretStr
 from rich.console import Console
+from rich.markup import escape
 from rich.panel import Panel
 from rich.rule import Rule
+
+from gtm.bot.cards.terminal import card_to_text
+from gtm.bot.chat.dispatcher import Dispatcher
+from gtm.bot.chat.transports.longconn import LongConnection
+from gtm.bot.checks.check import run_check
+from gtm.bot.checks.posting import run_weekly_report
+from gtm.bot.cli.demo_data import populate
+from gtm.bot.cli.run import outcomes_table
+from gtm.bot.runtime import Runtime, start_embedded_sandbox
+from gtm.sandbox import Sandbox, im
+from gtm.schemas.settings import load_settings
+from gtm.sync.access import grant_access
+from gtm.sync.feishu.gateway import gateway_from_settings
+from gtm.sync.provision import provision, register_project
+from gtm.sync.store.open import open_store
+from gtm.sync.subscribe import ensure_subscribed
 
 console = Console()
 
@@ -32,21 +50,15 @@ QUESTIONS = [  # (who, text, where): where None = the project group, "p2p" = pri
 
 
 def _show(title: str, card: dict, style: str = "cyan") -> None:
-    from gtm.bot.cards.terminal import card_to_text
-
     console.print(Panel(_escape(card_to_text(card)), title=_escape(title), border_style=style))
 
 
 def _escape(text: str) -> str:
-    from rich.markup import escape
-
     return escape(text)
 
 
-def _bot_messages(sb: Any, since: dict[str, int]) -> list[tuple[str, dict]]:
+def _bot_messages(sb: Sandbox, since: dict[str, int]) -> list[tuple[str, dict]]:
     """Bot messages not shown yet, across the group and every p2p chat."""
-    from gtm.sandbox import im
-
     st = im.store(sb)
     out = []
     with sb.world.lock:
@@ -61,18 +73,17 @@ def _bot_messages(sb: Any, since: dict[str, int]) -> list[tuple[str, dict]]:
     return out
 
 
-def _where(sb: Any, chat_id: str, people: dict[str, str]) -> str:
+def _where(sb: Sandbox, chat_id: str, people: dict[str, str]) -> str:
     chat = sb.world.chats.get(chat_id)
     if chat is not None:
         return f"群 {chat.name}"
-    from gtm.sandbox import im
 
     p = im.store(sb).p2p_chats.get(chat_id, {})
     who = sb.world.users.get(p.get("open_id", ""))
     return f"私聊 → {who.name if who else chat_id}"
 
 
-def _print_new(sb: Any, since: dict[str, int], people: dict[str, str]) -> int:
+def _print_new(sb: Sandbox, since: dict[str, int], people: dict[str, str]) -> int:
     msgs = _bot_messages(sb, since)
     for chat_id, view in msgs:
         card = view.get("card") or {}
@@ -85,18 +96,6 @@ def _print_new(sb: Any, since: dict[str, int], people: dict[str, str]) -> int:
 
 def run_demo(*, once: bool = False, port: int = 0, lang: str = "zh", now: datetime | None = None,
              workdir: Path | None = None) -> int:
-    from gtm.bot.checks.check import run_check
-    from gtm.bot.runtime import start_embedded_sandbox
-    from gtm.bot.chat.dispatcher import Dispatcher
-    from gtm.bot.runtime import Runtime
-    from gtm.bot.chat.transports.longconn import LongConnection
-    from gtm.bot.checks.posting import run_weekly_report
-    from gtm.schemas.settings import load_settings
-    from gtm.sync.access import grant_access
-    from gtm.sync.feishu.gateway import gateway_from_settings
-    from gtm.sync.provision import provision, register_project
-    from gtm.sync.store.open import open_store
-
     t0 = time.monotonic()
     workdir = workdir or Path(tempfile.mkdtemp(prefix="gtm-demo-"))
     sb, seed = start_embedded_sandbox(None, port)
@@ -110,7 +109,7 @@ def run_demo(*, once: bool = False, port: int = 0, lang: str = "zh", now: dateti
     gateway = gateway_from_settings(settings)
     runtime = Runtime(settings, store, gateway, sandbox=sb)
     people = seed.users
-    closers: list = [sb.stop, store.dispose]
+    closers: list[Callable[[], None]] = [sb.stop, store.dispose]
     try:
         console.print(Rule("[bold]GTM 计划助手 · 演示 / demo[/]"))
         console.print(f"内置飞书沙箱 / embedded Feishu sandbox: [bold]{sb.url}[/]   控制台 / console: "
@@ -123,10 +122,9 @@ def run_demo(*, once: bool = False, port: int = 0, lang: str = "zh", now: dateti
             row = register_project(s, "demo", "新一代协作套件发布（示例）", "gtm", result.binding, [seed.chat_id])
             # the demo runs at any hour: quiet hours (21:00–08:30, weekends) are off for this project
             row.policy_overrides = {"quiet_start": "00:00", "quiet_end": "00:00", "quiet_on_non_working_days": False}
-        from gtm.sync.subscribe import ensure_subscribed
 
         ensure_subscribed(gateway, result.binding.app_token)
-        access = grant_access(gateway, result.binding.app_token, chat_ids=[seed.chat_id],
+        grant_access(gateway, result.binding.app_token, chat_ids=[seed.chat_id],
                               pm_open_id=people["张伟"], admins=[people["李娜"]])
         console.print(f"① 已建多维表格 / Base provisioned: {result.base_url}  "
                       f"({sum(result.created.values())} 项, {result.writes} 次写入 / writes)；"
@@ -135,7 +133,6 @@ def run_demo(*, once: bool = False, port: int = 0, lang: str = "zh", now: dateti
         project = runtime.project("demo")
         mirror = runtime.mirror(project)
         mirror.refresh(now, full=True)
-        from gtm.bot.cli.demo_data import populate
 
         info = populate(sb, project.binding, mirror.snapshot(), people, seed.chat_id, now)
         console.print("② 团队在表格里填写了计划 / the team filled in the plan: 2 个逾期任务, 1 个阻塞任务, "
@@ -149,7 +146,6 @@ def run_demo(*, once: bool = False, port: int = 0, lang: str = "zh", now: dateti
         since: dict[str, int] = {}
         console.print(Rule("③ 定时检查 / scheduled check"))
         run = run_check(runtime, project, now)
-        from gtm.bot.cli.run import outcomes_table
 
         console.print(f"整体状态 / status: [bold]{run.result.rag.color}[/] — {_escape(run.result.rag.explanation(lang))}")
         console.print(f"写回表格 / written back: {run.writes_applied} 个单元格 (延期、偏差、风险评分、升级级别、整体状态)")
@@ -195,20 +191,18 @@ def run_demo(*, once: bool = False, port: int = 0, lang: str = "zh", now: dateti
         for fn in closers:
             try:
                 fn()
-            except Exception:
+            except Exception:  # noqa: BLE001 - closing: one failing closer must not keep the others open
                 pass
 
 
 def _weeks(n: int):
-    from datetime import timedelta
-
     return timedelta(weeks=n)
 
 
-def _p2p_chat(sb: Any, app_id: str, open_id: str) -> str | None:
-    from gtm.sandbox import im
+def _p2p_chat(sb: Sandbox, app_id: str, open_id: str) -> str | None:
+    return im.p2p_chat_id(sb, app_id, open_id)  # the bot's p2p chat with the person, made on first use
 
-    try:
-        return im.p2p_chat_id(sb, app_id, open_id)
-    except Exception:
-        return None
+
+def demo_command(ctx: click.Context, *, once: bool, port: int, lang: str) -> int:
+    """`gtm demo` (`gtm.bot.cli.main.COMMANDS`)."""
+    return run_demo(once=once, port=port, lang=lang)

@@ -10,6 +10,8 @@ from __future__ import annotations
 from datetime import date, datetime, timedelta
 from typing import Any
 
+from gtm.bot.cards.views import is_blank
+from gtm.sandbox import Sandbox
 from gtm.schemas.plan import (
     DependencyStatus,
     IssueStatus,
@@ -23,8 +25,6 @@ from gtm.schemas.plan import (
 from gtm.schemas.tables import table
 from gtm.sync.binding import BaseBinding
 from gtm.sync.records import encode_fields
-from gtm.bot.cards.views import is_blank
-
 
 # metric name (as the templates name it) -> (current value, target to fill when the template left a
 # blank). NRR has no value yet on purpose: the report shows it as not filled in, with no date.
@@ -49,7 +49,7 @@ DEMO_METRICS: dict[str, tuple[str, str]] = {
 class Typist:
     """Types rows into the sandbox Base as a given person."""
 
-    def __init__(self, sandbox: Any, binding: BaseBinding, who: str) -> None:
+    def __init__(self, sandbox: Sandbox, binding: BaseBinding, who: str) -> None:
         self.sb, self.b, self.who = sandbox, binding, who
 
     def _fields(self, key: str, values: dict[str, Any]) -> dict[str, Any]:
@@ -71,7 +71,7 @@ def deliverable_owners(deliverables: list[Any], team: list[Person], today: date)
     return {d.record_id: team[i % len(team)] for i, d in enumerate(ordered)}
 
 
-def populate(sandbox: Any, binding: BaseBinding, snapshot: PlanSnapshot, people: dict[str, str],
+def populate(sandbox: Sandbox, binding: BaseBinding, snapshot: PlanSnapshot, people: dict[str, str],
              chat_id: str, now: datetime) -> dict[str, Any]:
     """Assign owners and create the trouble; returns a short description for the demo output."""
     P = {k: Person(open_id=v) for k, v in people.items()}

@@ -9,26 +9,35 @@ import re
 from datetime import date, datetime
 from typing import Any
 
+import click
 from rich.console import Console
 from rich.markup import escape
 
+from gtm.bot.cli.options import runtime_of
+from gtm.bot.cli.preflight import apply_moves, bound_elsewhere, preflight
 from gtm.bot.cli.progress import step_progress
-
+from gtm.bot.runtime import Runtime
+from gtm.bot.validate import check_slug
+from gtm.schemas.plan import Person
+from gtm.schemas.templates import get_template
+from gtm.sync.access import AccessReport, apply_strict_permissions, grant_access
+from gtm.sync.binding import BaseBinding
 from gtm.sync.feishu.errors import FeishuError
-from gtm.sync.writeback import WriteBackError, WriteRefused
+from gtm.sync.mirror import Mirror
+from gtm.sync.provision import BaseMissing, ProvisionPlan, provision, register_project
+from gtm.sync.store.registry import get_project, list_projects
+from gtm.sync.subscribe import ensure_subscribed
+from gtm.sync.writeback import WriteBackError, WriteRefused, write_user_action
 
 LOCAL_ORIGINS = ("http://127.0.0.1", "http://localhost", "http://[::1]")
 SLUG_RE = re.compile(r"^[a-z0-9][a-z0-9_-]{0,62}$")
 
 
-def _slug_for(app, project: str | None) -> str:
+def _slug_for(app: Runtime, project: str | None) -> str:
     """The slug to provision: given, else the only registered one, else 'default'.
 
     A new slug may not be a reserved word (`all`, command words); one already registered keeps
     working."""
-    from gtm.bot.validate import check_slug
-    from gtm.sync.store.registry import get_project, list_projects
-
     if project:
         if not SLUG_RE.match(project):
             raise ValueError(f"--project {project!r}: use lowercase letters, digits, '-' or '_' (e.g. launch-2027)")
@@ -47,10 +56,7 @@ def _slug_for(app, project: str | None) -> str:
     return "default"
 
 
-def _existing_binding(app, slug: str, base_token: str | None):
-    from gtm.sync.binding import BaseBinding
-    from gtm.sync.store.registry import get_project
-
+def _existing_binding(app: Runtime, slug: str, base_token: str | None) -> tuple[BaseBinding | None, list[str]]:
     with app.store.session() as s:
         row = get_project(s, slug)
         if row is not None and row.base_token and (not base_token or base_token == row.base_token):
@@ -61,28 +67,20 @@ def _existing_binding(app, slug: str, base_token: str | None):
     return None, []
 
 
-def _registered_token(app, slug: str) -> str:
-    from gtm.sync.store.registry import get_project
-
+def _registered_token(app: Runtime, slug: str) -> str:
     with app.store.session() as s:
         row = get_project(s, slug)
         return (row.base_token or "") if row is not None else ""
 
 
-def _registered_template(app, slug: str) -> str:
-    from gtm.sync.store.registry import get_project
-
+def _registered_template(app: Runtime, slug: str) -> str:
     with app.store.session() as s:
         row = get_project(s, slug)
         return (row.template or "") if row is not None else ""
 
 
-def _fill_project_row(app, binding, name: str, pm: str | None, chats: list[str], now: datetime) -> list[str]:
+def _fill_project_row(app: Runtime, binding: BaseBinding, name: str, pm: str | None, chats: list[str], now: datetime) -> list[str]:
     """Put the PM and the group into the 项目 row, only where those cells are empty."""
-    from gtm.schemas.plan import Person
-    from gtm.sync.mirror import Mirror
-    from gtm.sync.writeback import write_user_action
-
     mirror = Mirror(app.store, app.gateway, binding)
     mirror.refresh(now, full=True)
     snap = mirror.snapshot()
@@ -101,7 +99,7 @@ def _fill_project_row(app, binding, name: str, pm: str | None, chats: list[str],
     return []
 
 
-def run_init(app, *, project: str | None, template: str | None, name: str | None, base_token: str | None,
+def run_init(app: Runtime, *, project: str | None, template: str | None, name: str | None, base_token: str | None,
              start: date | None, chats: list[str], admins: list[str], strict: bool | None, dry_run: bool,
              repair: bool, pm: str | None = None, lang: str = "zh", example: bool = False,
              move: bool = False) -> int:
@@ -111,9 +109,6 @@ def run_init(app, *, project: str | None, template: str | None, name: str | None
     Check before create (`gtm.bot.cli.preflight`): the chats, the PM, the admins and the template are
     resolved first; anything unknown, or a chat another project has (without `--move`), is
     refused before the Base is made."""
-    from gtm.schemas.templates import get_template
-    from gtm.sync.provision import BaseMissing, provision, register_project
-
     # soft_wrap: URLs, ids and long findings stay on one line (copyable, greppable in logs)
     console = Console(soft_wrap=True)
     settings = app.settings
@@ -136,7 +131,6 @@ def run_init(app, *, project: str | None, template: str | None, name: str | None
         console.print(f"[yellow]项目 {slug} 登记的模板是 {known}，本次按 {template} 检查（只会新增字段，不删除、不改名）/ "
                       f"project {slug} was made from template {known}; checking it against {template} (adds "
                       f"fields only, never removes or renames)[/]")
-    from gtm.bot.cli.preflight import apply_moves, bound_elsewhere, preflight
 
     implicit = [] if (chats or known_chats or not settings.chat_id) else [settings.chat_id]
     if implicit and bound_elsewhere(app.store, slug, implicit):
@@ -208,7 +202,6 @@ def run_init(app, *, project: str | None, template: str | None, name: str | None
         failed = True
 
     access = _share(app, console, result.binding, chats, pm_open_id, [*admins, *pm_as_admin], strict)
-    from gtm.sync.subscribe import ensure_subscribed
 
     subscribed, why = ensure_subscribed(app.gateway, result.binding.app_token)  # record-change events
     if not subscribed:
@@ -232,7 +225,7 @@ def run_init(app, *, project: str | None, template: str | None, name: str | None
 _PERM_ZH = {"view": "可查看", "edit": "可编辑", "full_access": "可管理"}
 
 
-def _print_access(console: Console, access, lang: str) -> None:
+def _print_access(console: Console, access: AccessReport, lang: str) -> None:
     """Who has access (new grants marked), then whatever went wrong, each naming what was given."""
     who = [f"{g.label} {g.given}（{_PERM_ZH.get(g.perm, g.perm)} / {g.perm}，新授权 / new）" for g in access.granted]
     who += [f"{g.label} {g.given}（{_PERM_ZH.get(g.perm, g.perm)} / {g.perm}）" for g in access.already]
@@ -248,11 +241,9 @@ def _print_access(console: Console, access, lang: str) -> None:
                       "permissions on: members edit only rows they own; the PM and admins edit everything")
 
 
-def _share(app, console: Console, binding, chats: list[str], pm_open_id: str | None, admins: list[str],
-           strict: bool):
+def _share(app: Runtime, console: Console, binding: BaseBinding, chats: list[str], pm_open_id: str | None,
+           admins: list[str], strict: bool) -> AccessReport | None:
     """Grant access (strict: with roles); None when Feishu refused in a way nobody could be told."""
-    from gtm.sync.access import apply_strict_permissions, grant_access
-
     group_perm = app.settings.base_permission
     try:
         if strict:
@@ -265,7 +256,7 @@ def _share(app, console: Console, binding, chats: list[str], pm_open_id: str | N
         return None
 
 
-def _print_dry_run(console: Console, plan, slug: str, template: str, chats: list[str], pm: str | None,
+def _print_dry_run(console: Console, plan: ProvisionPlan, slug: str, template: str, chats: list[str], pm: str | None,
                    admins: list[str], group_perm: str, strict: bool, lang: str) -> None:
     lines = plan.lines(lang)
     where = "新建多维表格 / a new Base" if plan.create_base else f"多维表格 / Base {plan.binding.app_token}"
@@ -285,8 +276,25 @@ def _print_dry_run(console: Console, plan, slug: str, template: str, chats: list
                       "edit only rows they own")
 
 
-def _tenant_domain(app) -> str:
+def _tenant_domain(app: Runtime) -> str:
     """The tenant's web domain for Base URLs when Feishu's create response has no `url`."""
     if app.sandbox is not None or app.settings.feishu_domain.startswith(LOCAL_ORIGINS):
         return "sandbox.feishu.cn"  # the embedded sandbox or a `gtm sandbox` on this machine
     return "larksuite.com" if "larksuite" in app.settings.feishu_domain else "feishu.cn"
+
+
+def init_command(ctx: click.Context, *, project: str | None, template: str | None, name: str | None,
+                 base_token: str | None, start: str | None, chats: tuple[str, ...], pm: str | None,
+                 admins: tuple[str, ...], permissions: str | None, example: bool, dry_run: bool,
+                 repair: bool, move: bool) -> int:
+    """`gtm init` (`gtm.bot.cli.main.COMMANDS`): --start checked before any work."""
+    day = None
+    if start:
+        try:
+            day = date.fromisoformat(start)
+        except ValueError:
+            raise click.BadParameter("use YYYY-MM-DD", ctx=ctx, param_hint="--start") from None
+    return run_init(runtime_of(ctx), project=project, template=template, name=name, base_token=base_token,
+                    start=day, chats=list(chats), admins=list(admins),
+                    strict=None if permissions is None else permissions == "strict", example=example,
+                    dry_run=dry_run, repair=repair, pm=pm, move=move)

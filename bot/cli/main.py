@@ -1,61 +1,73 @@
-"""`gtm`: the command-line tool. Each subcommand is a thin shell over a function that takes `now`.
+"""`gtm`: the command-line tool. This module declares every command (options and help) and
+nothing heavier than click, so `gtm --help` and `gtm COMMAND --help` stay instant (no Feishu SDK,
+no database driver; `tests/unit/test_cli_loading.py`, benchmark B9).
 
-Commands import their machinery lazily so `gtm --help` stays instant.
+What a command does lives in its own module, imported at that module's top. `COMMANDS` is the
+one registry "command → module:attribute" of those bodies; a command's module is imported when the
+command runs (`run_command`), the way click's LazyGroup imports a command's module when it is
+resolved. Every body has the signature `(ctx, **options) -> exit code`.
+
+Errors: `GtmGroup` is the CLI's one error boundary; it hands any exception a command lets escape
+to `gtm.bot.cli.boundary.report_failure` (one or two lines and a log id, `gtm.bot.failures`).
 """
 from __future__ import annotations
 
+import importlib
 import logging
 import sys
-import traceback
 import warnings
-from datetime import date, datetime
-from typing import TYPE_CHECKING, Any, Callable, TypeVar
+from typing import Any, Callable, NoReturn, TypeVar
 
 import click
 
-if TYPE_CHECKING:
-    from gtm.schemas.settings import Settings
-
 warnings.filterwarnings("ignore", message="Module gtm was already imported")
-log = logging.getLogger("gtm.cli")
+
+# command → "module:attribute" of its body, `(ctx: click.Context, **options) -> int`
+COMMANDS: dict[str, str] = {
+    "init": "gtm.bot.cli.init:init_command",
+    "sync": "gtm.bot.cli.run:sync_command",
+    "check": "gtm.bot.cli.run:check_command",
+    "report": "gtm.bot.cli.run:report_command",
+    "portfolio": "gtm.bot.cli.run:portfolio_command",
+    "ask": "gtm.bot.cli.run:ask_command",
+    "monthly": "gtm.bot.cli.run:monthly_command",
+    "baseline set": "gtm.bot.cli.run:baseline_set_command",
+    "baseline show": "gtm.bot.cli.run:baseline_show_command",
+    "projects": "gtm.bot.cli.run:projects_list_command",
+    "projects archive": "gtm.bot.cli.run:projects_archive_command",
+    "projects link": "gtm.bot.cli.run:projects_link_command",
+    "sandbox": "gtm.bot.cli.sandbox:sandbox_command",
+    "demo": "gtm.bot.cli.demo:demo_command",
+    "serve": "gtm.bot.cli.serve:serve_command",
+    "doctor": "gtm.bot.cli.doctor:doctor_command",
+}
+BOUNDARY = "gtm.bot.cli.boundary:report_failure"  # (ctx, exc) -> NoReturn
 
 
-def _parse_as_of(value: str | None, tz) -> datetime:
-    """`--as-of` ISO-8601 (date or datetime; naive means the project timezone), 2000–2100."""
-    from gtm.bot.validate import BadArgument, parse_as_of
-
-    if not value:
-        return datetime.now(tz)
-    try:
-        return parse_as_of(value, tz)
-    except BadArgument as exc:
-        raise click.BadParameter(str(exc).removeprefix("--as-of "), param_hint="--as-of") from None
+def load(ref: str) -> Callable[..., Any]:
+    """The attribute a "module:attribute" reference names, importing its module."""
+    module, _, attr = ref.partition(":")
+    return getattr(importlib.import_module(module), attr)
 
 
-def _check_as_of(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
-    """Validate `--as-of` before any work (the zone is applied later, per project)."""
-    from datetime import timezone
-
-    if value:
-        _parse_as_of(value, timezone.utc)
-    return value
+def run_command(command: str, ctx: click.Context, /, **options: Any) -> NoReturn:
+    """Run the body `COMMANDS[command]` registers and exit with its code."""
+    sys.exit(load(COMMANDS[command])(ctx, **options))
 
 
 F = TypeVar("F", bound=Callable[..., Any])
 
 
 def as_of_option(help_text: str) -> Callable[[F], F]:
-    """`--as-of ISO`, validated before any work (`_check_as_of`)."""
-    return click.option("--as-of", "as_of", default=None, callback=_check_as_of, help=help_text)
+    """`--as-of ISO`: validated by the command before any work (`gtm.bot.cli.options.now_at`)."""
+    return click.option("--as-of", "as_of", default=None, help=help_text)
 
 
 project_option = click.option("--project", default=None, help="Project slug (default: the only project).")
 
 
 class GtmGroup(click.Group):
-    """The CLI's error boundary: any exception a command lets escape becomes one or two lines
-    (what went wrong and what to do, from `gtm.bot.failures.explain`) plus a log id, and a
-    non-zero exit; the traceback only with `gtm --debug …`."""
+    """The CLI's error boundary: an exception a command lets escape goes to `BOUNDARY`."""
 
     def invoke(self, ctx: click.Context) -> Any:
         try:
@@ -64,43 +76,7 @@ class GtmGroup(click.Group):
                 SystemExit, KeyboardInterrupt):
             raise
         except Exception as exc:  # noqa: BLE001 - the boundary
-            from gtm.bot.failures import explain
-
-            if ctx.find_root().meta.get("gtm_debug"):
-                traceback.print_exc()
-            f = explain(exc)
-            log.debug("command failed [%s]", f.log_id, exc_info=exc)
-            click.secho(f"gtm: {f.operator}", fg="red", err=True)
-            hint = "" if ctx.find_root().meta.get("gtm_debug") else "; 加 --debug 查看详情 / add --debug for details"
-            click.echo(f"  (日志编号 / log id {f.log_id}{hint})", err=True)
-            sys.exit(f.exit_code)
-
-
-def _fail(msg: str) -> None:
-    click.secho(msg, fg="red", err=True)
-    sys.exit(2)
-
-
-def _say(line: str) -> None:
-    click.echo(line, err=True)
-
-
-def _context(ctx: click.Context, settings: Settings | None = None):
-    """The lazily built Runtime (settings, store, gateway, maybe an embedded sandbox)."""
-    from gtm.bot.runtime import open_runtime
-    from gtm.schemas.settings import SettingsError
-    from gtm.sync.store.open import StoreOpenError
-
-    if ctx.obj is None:
-        try:
-            ctx.obj = open_runtime(settings, announce=_say)
-        except SettingsError as exc:
-            _fail(str(exc))
-        except StoreOpenError as exc:
-            click.secho(f"gtm: {exc}", fg="red", err=True)
-            sys.exit(1)
-        ctx.call_on_close(ctx.obj.close)
-    return ctx.obj
+            load(BOUNDARY)(ctx, exc)
 
 
 @click.group(cls=GtmGroup, context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
@@ -156,22 +132,7 @@ def init(ctx: click.Context, **kw: Any) -> None:
     refused with nothing made. Exit code 0: ready; 1: drift to fix, someone not granted or a
     Feishu error (what succeeded is kept); 2: bad input.
     """
-    from gtm.bot.cli.init import run_init
-
-    start = None
-    if kw["start"]:
-        try:
-            start = date.fromisoformat(kw["start"])
-        except ValueError:
-            raise click.BadParameter("use YYYY-MM-DD", param_hint="--start") from None
-    app = _context(ctx)
-    code = run_init(app, project=kw["project"], template=kw["template"], name=kw["name"],
-                    base_token=kw["base_token"], start=start, chats=list(kw["chats"]),
-                    admins=list(kw["admins"]),
-                    strict=None if kw["permissions"] is None else kw["permissions"] == "strict",
-                    example=kw["example"],
-                    dry_run=kw["dry_run"], repair=kw["repair"], pm=kw["pm"], move=kw["move"])
-    sys.exit(code)
+    run_command("init", ctx, **kw)
 
 
 @main.command()
@@ -180,9 +141,7 @@ def init(ctx: click.Context, **kw: Any) -> None:
 @click.pass_context
 def sync(ctx: click.Context, project: str | None, full: bool) -> None:
     """Refresh the local mirror of the Base; print counts, data problems and API calls used."""
-    from gtm.bot.cli.run import run_sync
-
-    sys.exit(run_sync(_context(ctx), project, full))
+    run_command("sync", ctx, project=project, full=full)
 
 
 @main.command()
@@ -193,10 +152,7 @@ def sync(ctx: click.Context, project: str | None, full: bool) -> None:
 @click.pass_context
 def check(ctx: click.Context, project: str | None, as_of: str | None, dry_run: bool, as_json: bool) -> None:
     """Refresh, run every rule once at that instant, write back, send notices; print a summary."""
-    from gtm.bot.cli.run import run_check_cli
-
-    app = _context(ctx)
-    sys.exit(run_check_cli(app, project, lambda tz: _parse_as_of(as_of, tz), dry_run, as_json=as_json))
+    run_command("check", ctx, project=project, as_of=as_of, dry_run=dry_run, as_json=as_json)
 
 
 @main.command()
@@ -207,10 +163,7 @@ def check(ctx: click.Context, project: str | None, as_of: str | None, dry_run: b
 @click.pass_context
 def report(ctx: click.Context, project: str | None, as_of: str | None, print_only: bool, as_json: bool) -> None:
     """Build the weekly report (green/yellow/red with reasons); post it to the project group."""
-    from gtm.bot.cli.run import run_report_cli
-
-    sys.exit(run_report_cli(_context(ctx), project, lambda tz: _parse_as_of(as_of, tz), print_only,
-                            as_json=as_json))
+    run_command("report", ctx, project=project, as_of=as_of, print_only=print_only, as_json=as_json)
 
 
 @main.command()
@@ -219,9 +172,7 @@ def report(ctx: click.Context, project: str | None, as_of: str | None, print_onl
 @click.pass_context
 def portfolio(ctx: click.Context, as_of: str | None, print_only: bool) -> None:
     """The management portfolio: every active project's colour, top reason and escalations."""
-    from gtm.bot.cli.run import run_portfolio_cli
-
-    sys.exit(run_portfolio_cli(_context(ctx), lambda tz: _parse_as_of(as_of, tz), print_only))
+    run_command("portfolio", ctx, as_of=as_of, print_only=print_only)
 
 
 @main.command()
@@ -234,10 +185,7 @@ def portfolio(ctx: click.Context, as_of: str | None, print_only: bool) -> None:
 def ask(ctx: click.Context, text: str, as_open_id: str | None, project: str | None, as_of: str | None,
         as_json: bool) -> None:
     """Ask the bot as in the group chat, e.g. gtm ask "M3", gtm ask "我的任务" --as ou_…"""
-    from gtm.bot.cli.run import run_ask_cli
-
-    sys.exit(run_ask_cli(_context(ctx), text, as_open_id, project, lambda tz: _parse_as_of(as_of, tz),
-                         as_json=as_json))
+    run_command("ask", ctx, text=text, as_open_id=as_open_id, project=project, as_of=as_of, as_json=as_json)
 
 
 @main.command()
@@ -246,9 +194,7 @@ def ask(ctx: click.Context, text: str, as_open_id: str | None, project: str | No
 @click.pass_context
 def monthly(ctx: click.Context, as_of: str | None, print_only: bool) -> None:
     """月度汇报: last month's milestones hit/missed vs baseline, top risks, decisions needed (to management)."""
-    from gtm.bot.cli.run import run_monthly_cli
-
-    sys.exit(run_monthly_cli(_context(ctx), lambda tz: _parse_as_of(as_of, tz), print_only))
+    run_command("monthly", ctx, as_of=as_of, print_only=print_only)
 
 
 @main.group()
@@ -263,9 +209,7 @@ def baseline() -> None:
 @click.pass_context
 def baseline_set(ctx: click.Context, project: str | None, missing_only: bool, as_of: str | None) -> None:
     """Snapshot 计划结束 / 目标日期 into 基线结束 for every task and milestone (postponing never moves it)."""
-    from gtm.bot.cli.run import run_baseline_set
-
-    sys.exit(run_baseline_set(_context(ctx), project, lambda tz: _parse_as_of(as_of, tz), missing_only))
+    run_command("baseline set", ctx, project=project, missing_only=missing_only, as_of=as_of)
 
 
 @baseline.command("show")
@@ -274,9 +218,7 @@ def baseline_set(ctx: click.Context, project: str | None, missing_only: bool, as
 @click.pass_context
 def baseline_show(ctx: click.Context, project: str | None, as_of: str | None) -> None:
     """Each milestone and task: baseline, today's plan, the variance in days and the forecast."""
-    from gtm.bot.cli.run import run_baseline_show
-
-    sys.exit(run_baseline_show(_context(ctx), project, lambda tz: _parse_as_of(as_of, tz)))
+    run_command("baseline show", ctx, project=project, as_of=as_of)
 
 
 @main.group(cls=GtmGroup, invoke_without_command=True)
@@ -285,9 +227,7 @@ def baseline_show(ctx: click.Context, project: str | None, as_of: str | None) ->
 def projects(ctx: click.Context, as_json: bool) -> None:
     """List the projects this deployment serves (Base URL, chat, last check/report)."""
     if ctx.invoked_subcommand is None:
-        from gtm.bot.cli.run import run_projects_list
-
-        sys.exit(run_projects_list(_context(ctx), as_json=as_json))
+        run_command("projects", ctx, as_json=as_json)
 
 
 @projects.command("archive")
@@ -295,9 +235,7 @@ def projects(ctx: click.Context, as_json: bool) -> None:
 @click.pass_context
 def projects_archive(ctx: click.Context, slug: str) -> None:
     """Stop a project's jobs without touching its Base."""
-    from gtm.bot.cli.run import run_projects_archive
-
-    sys.exit(run_projects_archive(_context(ctx.parent), slug))
+    run_command("projects archive", ctx, slug=slug)
 
 
 @projects.command("link")
@@ -309,37 +247,27 @@ def projects_link(ctx: click.Context, slug: str, chats: tuple[str, ...], move: b
     """Bind a group chat to a project: the bot answers there for it and posts its report there.
 
     The chat must exist and have the bot; a chat of another project is refused unless --move."""
-    from gtm.bot.cli.run import run_projects_link
-    from gtm.bot.validate import BadArgument, check_chat_id
-
-    try:
-        for c in chats:
-            check_chat_id(c)
-    except BadArgument as exc:
-        _fail(str(exc))
-    sys.exit(run_projects_link(_context(ctx.parent), slug, list(chats), move=move))
+    run_command("projects link", ctx, slug=slug, chats=chats, move=move)
 
 
 @main.command()
 @click.option("--port", default=0, show_default=True, help="Port (0 = a free port).")
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--state", "state_file", default=None, help="Keep the sandbox's data in this JSON file.")
-def sandbox(port: int, host: str, state_file: str | None) -> None:
+@click.pass_context
+def sandbox(ctx: click.Context, port: int, host: str, state_file: str | None) -> None:
     """Run the local Feishu-compatible sandbox (Open API + long connection + console page)."""
-    from gtm.bot.cli.sandbox import run_sandbox
-
-    sys.exit(run_sandbox(port, host, state_file))
+    run_command("sandbox", ctx, port=port, host=host, state_file=state_file)
 
 
 @main.command()
 @click.option("--once", is_flag=True, help="Run the demo pass and exit (no serving).")
 @click.option("--port", default=0, show_default=True, help="Port for the embedded sandbox (0 = free port).")
 @click.option("--lang", type=click.Choice(["zh", "en"]), default="zh", show_default=True)
-def demo(once: bool, port: int, lang: str) -> None:
+@click.pass_context
+def demo(ctx: click.Context, once: bool, port: int, lang: str) -> None:
     """Try everything in one command: sandbox, a provisioned plan with trouble, checks, report, bot."""
-    from gtm.bot.cli.demo import run_demo
-
-    sys.exit(run_demo(once=once, port=port, lang=lang))
+    run_command("demo", ctx, once=once, port=port, lang=lang)
 
 
 @main.command()
@@ -354,19 +282,7 @@ def serve(ctx: click.Context, use_sandbox: bool) -> None:
     deploy/feishu-app-setup.md) unless the embedded sandbox is asked for with --sandbox or
     GTM_SANDBOX=1.
     """
-    from gtm.bot.service.serve_guard import credentials_problem
-    from gtm.schemas.settings import SettingsError, load_settings
-
-    try:
-        settings = load_settings(**({"sandbox": True} if use_sandbox else {}))
-    except SettingsError as exc:
-        _fail(str(exc))
-    problem = credentials_problem(settings)
-    if problem:
-        _fail(problem)  # before the service's heavy imports: a wrong start fails at once
-    from gtm.bot.service.serve import run_serve
-
-    sys.exit(run_serve(_context(ctx, settings)))
+    run_command("serve", ctx, use_sandbox=use_sandbox)
 
 
 @main.command()
@@ -374,9 +290,7 @@ def serve(ctx: click.Context, use_sandbox: bool) -> None:
 @click.pass_context
 def doctor(ctx: click.Context, as_json: bool) -> None:
     """Check configuration and every Feishu permission the service needs."""
-    from gtm.bot.cli.doctor import run_doctor
-
-    sys.exit(run_doctor(_context(ctx), as_json=as_json))
+    run_command("doctor", ctx, as_json=as_json)
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -11,10 +11,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from gtm.bot.runtime import Runtime
 from gtm.bot.validate import BadArgument, check_chat_id
 from gtm.schemas import tables as T
+from gtm.schemas.templates import get_template
 from gtm.sync.feishu.errors import FeishuError, NotFound, ScopeError
 from gtm.sync.feishu.gateway import Gateway
+from gtm.sync.store.base import Store
+from gtm.sync.store.registry import get_project, list_projects
 
 CHAT_GONE_CODES = {232011, 232009, 232010, 230002}
 USER_GONE_CODES = {41050, 40001, 1220001}
@@ -91,10 +95,8 @@ def role_en(role: str) -> str:
     return "PM" if role == pm_zh() else ("admin" if role == ADMIN_ZH else role)
 
 
-def bound_elsewhere(store, slug: str, chats: list[str]) -> dict[str, str]:
+def bound_elsewhere(store: Store, slug: str, chats: list[str]) -> dict[str, str]:
     """chat id → slug of another active project that already has it."""
-    from gtm.sync.store.registry import list_projects
-
     found: dict[str, str] = {}
     with store.session() as s:
         for other in list_projects(s, active_only=True):
@@ -106,11 +108,9 @@ def bound_elsewhere(store, slug: str, chats: list[str]) -> dict[str, str]:
     return found
 
 
-def preflight(app, slug: str, *, chats: list[str], pm: str | None, admins: list[str], template: str,
+def preflight(app: Runtime, slug: str, *, chats: list[str], pm: str | None, admins: list[str], template: str,
               move: bool) -> Preflight:
     """Resolve every argument of `gtm init` before the Base is made (read-only calls only)."""
-    from gtm.schemas.templates import get_template
-
     out = Preflight()
     try:
         get_template(template)
@@ -153,10 +153,8 @@ def preflight(app, slug: str, *, chats: list[str], pm: str | None, admins: list[
     return out
 
 
-def apply_moves(store, moves: dict[str, str]) -> None:
+def apply_moves(store: Store, moves: dict[str, str]) -> None:
     """Take the moved chats off the projects they leave (after the new project is registered)."""
-    from gtm.sync.store.registry import get_project
-
     with store.session() as s:
         for chat, other in moves.items():
             row = get_project(s, other)

@@ -1,26 +1,41 @@
-"""The CLI bodies of `gtm sync/check/report/portfolio/ask/projects`: run, then print with Rich."""
+"""The CLI bodies of `gtm sync/check/report/portfolio/ask/monthly/baseline/projects`: run, then
+print with Rich. `*_command(ctx, **options)` are what `gtm.bot.cli.main.COMMANDS` names; failures
+they let escape reach the CLI's error boundary (`gtm.bot.cli.boundary`)."""
 from __future__ import annotations
 
 import json
 from datetime import datetime
-from typing import Any, Callable
+from typing import Any
+from zoneinfo import ZoneInfo
 
+import click
 from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from gtm.bot.runtime import ProjectNotFound
-from gtm.sync.feishu.errors import FeishuError
+from gtm.bot.cards.terminal import card_to_text
+from gtm.bot.chat.ask import ask
+from gtm.bot.checks.baseline import compare, set_baseline
+from gtm.bot.checks import check
+from gtm.bot.checks.monthly import monthly_card, run_monthly
+from gtm.bot.checks.portfolio import portfolio_card
+from gtm.bot.checks.posting import run_portfolio, run_weekly_report
+from gtm.bot.cli.options import NowFn, fail, now_at, runtime_of
+from gtm.bot.cli.preflight import apply_moves, bound_elsewhere, resolve_chat
+from gtm.bot.cli.progress import step_progress
+from gtm.bot.runtime import ProjectNotFound, ProjectRuntime, Runtime
+from gtm.bot.validate import BadArgument, check_chat_id
+from gtm.sync.refresh import render_summary, sync_project
+from gtm.sync.store.registry import get_project, list_projects
+from gtm.sync.writeback import WriteBackError
 
-NowFn = Callable[[Any], datetime]
 console = Console()
 
 
-def _projects(app, project: str | None, *, allow_all: bool = False):
-    rt = app
+def _projects(app: Runtime, project: str | None, *, allow_all: bool = False) -> list[ProjectRuntime]:
     if allow_all and project == "all":
-        return rt.projects()
-    return [rt.project(project)]
+        return app.projects()
+    return [app.project(project)]
 
 
 def print_json(data: Any) -> None:
@@ -28,28 +43,7 @@ def print_json(data: Any) -> None:
     print(json.dumps(data, ensure_ascii=False, indent=1, default=str))
 
 
-def _guard(fn):
-    """Turn the expected failures into one clear line and exit code 1."""
-    def wrapper(*a, **kw):
-        try:
-            return fn(*a, **kw)
-        except ProjectNotFound as exc:
-            console.print(f"[red]{exc}[/]")
-            return 2
-        except FeishuError as exc:
-            console.print(f"[red]飞书调用失败 / Feishu call failed:[/] {exc}")
-            return 1
-    wrapper.__name__ = fn.__name__
-    wrapper.__doc__ = fn.__doc__
-    return wrapper
-
-
-@_guard
-def run_sync(app, project: str | None, full: bool) -> int:
-    from gtm.sync.refresh import render_summary, sync_project
-
-    from gtm.bot.cli.progress import step_progress
-
+def run_sync(app: Runtime, project: str | None, full: bool) -> int:
     p = _projects(app, project)[0]
     now = datetime.now(p.tz)
     with step_progress(console, "同步 / sync", enabled=full) as progress:
@@ -74,8 +68,7 @@ def outcome_json(o: Any) -> dict[str, str]:
     return {k: str(getattr(o, k, "") or "") for k in ("rule", "record", "recipient", "action", "status", "why")}
 
 
-@_guard
-def run_check_cli(app, project: str | None, now_fn: NowFn, dry_run: bool, *, as_json: bool = False) -> int:
+def run_check_cli(app: Runtime, project: str | None, now_fn: NowFn, dry_run: bool, *, as_json: bool = False) -> int:
     code = 0
     projects = _projects(app, project, allow_all=True)
     failed: list[str] = []
@@ -105,12 +98,10 @@ def run_check_cli(app, project: str | None, now_fn: NowFn, dry_run: bool, *, as_
     return code
 
 
-def _check_one(app, p, now_fn: NowFn, dry_run: bool, as_json: bool = False) -> dict[str, Any]:
+def _check_one(app: Runtime, p: ProjectRuntime, now_fn: NowFn, dry_run: bool, as_json: bool = False) -> dict[str, Any]:
     """Check one project; print its summary (or, with `as_json`, only return it)."""
-    from gtm.bot.checks.check import run_check
-
     now = now_fn(p.tz)
-    run = run_check(app, p, now, dry_run=dry_run)
+    run = check.run_check(app, p, now, dry_run=dry_run)  # looked up per call: tests substitute it
     rag = run.result.rag
     result = {"project": p.slug, "as_of": now.isoformat(), "rag": rag.color,
               "explanation": rag.explanation("zh"), "explanation_en": rag.explanation("en"),
@@ -135,16 +126,10 @@ def _check_one(app, p, now_fn: NowFn, dry_run: bool, as_json: bool = False) -> d
 
 
 def _print_card(card: dict) -> None:
-    from gtm.bot.cards.terminal import card_to_text
-
     console.print(card_to_text(card), markup=False, highlight=False)
 
 
-@_guard
-def run_report_cli(app, project: str | None, now_fn: NowFn, print_only: bool, *, as_json: bool = False) -> int:
-    from gtm.bot.cards.terminal import card_to_text
-    from gtm.bot.checks.posting import run_weekly_report
-
+def run_report_cli(app: Runtime, project: str | None, now_fn: NowFn, print_only: bool, *, as_json: bool = False) -> int:
     p = _projects(app, project)[0]
     run = run_weekly_report(app, p, now_fn(p.tz), post=not print_only)
     if as_json:
@@ -158,13 +143,9 @@ def run_report_cli(app, project: str | None, now_fn: NowFn, print_only: bool, *,
     return 0
 
 
-@_guard
-def run_portfolio_cli(app, now_fn: NowFn, print_only: bool) -> int:
-    from gtm.bot.checks.posting import run_portfolio
-
+def run_portfolio_cli(app: Runtime, now_fn: NowFn, print_only: bool) -> int:
     now = now_fn(app.settings.tz)
     run = run_portfolio(app, now, post=not print_only)
-    from gtm.bot.checks.portfolio import portfolio_card
 
     _print_card(next(iter(run.cards.values())) if run.cards else portfolio_card(run.view))
     if not print_only:
@@ -172,10 +153,7 @@ def run_portfolio_cli(app, now_fn: NowFn, print_only: bool) -> int:
     return 0
 
 
-@_guard
-def run_monthly_cli(app, now_fn: NowFn, print_only: bool) -> int:
-    from gtm.bot.checks.monthly import monthly_card, run_monthly
-
+def run_monthly_cli(app: Runtime, now_fn: NowFn, print_only: bool) -> int:
     now = now_fn(app.settings.tz)
     run = run_monthly(app, now, post=not print_only)
     _print_card(next(iter(run.cards.values())) if run.cards else monthly_card(run.view))
@@ -184,12 +162,8 @@ def run_monthly_cli(app, now_fn: NowFn, print_only: bool) -> int:
     return 0
 
 
-@_guard
-def run_ask_cli(app, text: str, as_open_id: str | None, project: str | None, now_fn: NowFn, *,
+def run_ask_cli(app: Runtime, text: str, as_open_id: str | None, project: str | None, now_fn: NowFn, *,
                 as_json: bool = False) -> int:
-    from gtm.bot.cards.terminal import card_to_text
-    from gtm.bot.chat.ask import ask
-
     projects = app.projects()
     tz = projects[0].tz if projects else app.settings.tz
     card = ask(app, text, as_open_id=as_open_id, project=project, now=now_fn(tz))
@@ -200,12 +174,9 @@ def run_ask_cli(app, text: str, as_open_id: str | None, project: str | None, now
     return 0
 
 
-@_guard
-def run_projects_list(app, *, as_json: bool = False) -> int:
+def run_projects_list(app: Runtime, *, as_json: bool = False) -> int:
     """The projects: a table that fits 80 columns (slug, name, state, last check and report),
     then each project's Base and chats on their own lines (URLs do not wrap inside cells)."""
-    from gtm.sync.store.registry import list_projects
-
     with app.store.session() as s:
         rows = list_projects(s)
     if as_json:
@@ -237,15 +208,10 @@ def run_projects_list(app, *, as_json: bool = False) -> int:
 
 
 def _fmt(dt: datetime | None, tz: str) -> str:
-    from zoneinfo import ZoneInfo
-
     return dt.astimezone(ZoneInfo(tz)).strftime("%Y-%m-%d %H:%M") if dt else "—"
 
 
-@_guard
-def run_projects_archive(app, slug: str) -> int:
-    from gtm.sync.store.registry import get_project
-
+def run_projects_archive(app: Runtime, slug: str) -> int:
     with app.store.session() as s:
         row = get_project(s, slug)
         if row is None:
@@ -256,16 +222,10 @@ def run_projects_archive(app, slug: str) -> int:
     return 0
 
 
-@_guard
-def run_projects_link(app, slug: str, chats: list[str], *, move: bool = False) -> int:
+def run_projects_link(app: Runtime, slug: str, chats: list[str], *, move: bool = False) -> int:
     """Bind group chat(s) to a project, so @mentions there answer for it (the "not linked" card
     tells people to do this). Each chat must exist and have the bot; a chat belongs to at most one
     active project: a clash is refused unless `move` (then it leaves the other project)."""
-    from rich.markup import escape
-
-    from gtm.bot.cli.preflight import apply_moves, bound_elsewhere, resolve_chat
-    from gtm.sync.store.registry import get_project, list_projects
-
     with app.store.session() as s:
         if get_project(s, slug) is None:
             raise ProjectNotFound(f"没有项目 {slug!r} / no project {slug!r}; 已有 / known: "
@@ -288,11 +248,7 @@ def run_projects_link(app, slug: str, chats: list[str], *, move: bool = False) -
     return 0
 
 
-@_guard
-def run_baseline_set(app, project: str | None, now_fn: NowFn, only_missing: bool) -> int:
-    from gtm.bot.checks.baseline import set_baseline
-    from gtm.sync.writeback import WriteBackError
-
+def run_baseline_set(app: Runtime, project: str | None, now_fn: NowFn, only_missing: bool) -> int:
     p = _projects(app, project)[0]
     try:
         done = set_baseline(app, p, now_fn(p.tz), only_missing=only_missing)
@@ -307,10 +263,7 @@ def run_baseline_set(app, project: str | None, now_fn: NowFn, only_missing: bool
     return 0
 
 
-@_guard
-def run_baseline_show(app, project: str | None, now_fn: NowFn) -> int:
-    from gtm.bot.checks.baseline import compare
-
+def run_baseline_show(app: Runtime, project: str | None, now_fn: NowFn) -> int:
     p = _projects(app, project)[0]
     now = now_fn(p.tz)
     mirror = app.mirror(p)
@@ -329,3 +282,64 @@ def run_baseline_show(app, project: str | None, now_fn: NowFn) -> int:
     if not any(r.baseline for r in rows):
         console.print("还没有基线 / no baseline yet: gtm baseline set" + (f" --project {p.slug}" if project else ""))
     return 0
+
+
+# ---- the commands (`gtm.bot.cli.main.COMMANDS`): options in, exit code out ------------------
+def sync_command(ctx: click.Context, *, project: str | None, full: bool) -> int:
+    return run_sync(runtime_of(ctx), project, full)
+
+
+def check_command(ctx: click.Context, *, project: str | None, as_of: str | None, dry_run: bool,
+                  as_json: bool) -> int:
+    now_fn = now_at(as_of)
+    return run_check_cli(runtime_of(ctx), project, now_fn, dry_run, as_json=as_json)
+
+
+def report_command(ctx: click.Context, *, project: str | None, as_of: str | None, print_only: bool,
+                   as_json: bool) -> int:
+    now_fn = now_at(as_of)
+    return run_report_cli(runtime_of(ctx), project, now_fn, print_only, as_json=as_json)
+
+
+def portfolio_command(ctx: click.Context, *, as_of: str | None, print_only: bool) -> int:
+    now_fn = now_at(as_of)
+    return run_portfolio_cli(runtime_of(ctx), now_fn, print_only)
+
+
+def monthly_command(ctx: click.Context, *, as_of: str | None, print_only: bool) -> int:
+    now_fn = now_at(as_of)
+    return run_monthly_cli(runtime_of(ctx), now_fn, print_only)
+
+
+def ask_command(ctx: click.Context, *, text: str, as_open_id: str | None, project: str | None,
+                as_of: str | None, as_json: bool) -> int:
+    now_fn = now_at(as_of)
+    return run_ask_cli(runtime_of(ctx), text, as_open_id, project, now_fn, as_json=as_json)
+
+
+def baseline_set_command(ctx: click.Context, *, project: str | None, missing_only: bool,
+                         as_of: str | None) -> int:
+    now_fn = now_at(as_of)
+    return run_baseline_set(runtime_of(ctx), project, now_fn, missing_only)
+
+
+def baseline_show_command(ctx: click.Context, *, project: str | None, as_of: str | None) -> int:
+    now_fn = now_at(as_of)
+    return run_baseline_show(runtime_of(ctx), project, now_fn)
+
+
+def projects_list_command(ctx: click.Context, *, as_json: bool) -> int:
+    return run_projects_list(runtime_of(ctx), as_json=as_json)
+
+
+def projects_archive_command(ctx: click.Context, *, slug: str) -> int:
+    return run_projects_archive(runtime_of(ctx), slug)
+
+
+def projects_link_command(ctx: click.Context, *, slug: str, chats: tuple[str, ...], move: bool) -> int:
+    try:
+        for c in chats:
+            check_chat_id(c)
+    except BadArgument as exc:
+        fail(str(exc))
+    return run_projects_link(runtime_of(ctx), slug, list(chats), move=move)

@@ -4,14 +4,15 @@ from __future__ import annotations
 import signal
 import threading
 
+import click
 from rich.console import Console
 from rich.table import Table
 
+from gtm.sandbox import Sandbox
+from gtm.sandbox.seed import PEOPLE, seed_default
+
 
 def run_sandbox(port: int, host: str, state_file: str | None) -> int:
-    from gtm.sandbox import Sandbox
-    from gtm.sandbox.seed import PEOPLE, seed_default
-
     console = Console()
     sb = Sandbox(state_file=state_file)
     seed = seed_default(sb.world)
@@ -39,3 +40,8 @@ def run_sandbox(port: int, host: str, state_file: str | None) -> int:
     sb.stop()
     console.print("sandbox stopped" + (f"; state saved to {state_file}" if state_file else ""))
     return 0
+
+
+def sandbox_command(ctx: click.Context, *, port: int, host: str, state_file: str | None) -> int:
+    """`gtm sandbox` (`gtm.bot.cli.main.COMMANDS`)."""
+    return run_sandbox(port, host, state_file)

@@ -8,17 +8,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import date, datetime, timezone
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from gtm.schemas.decisions import CellWrite, EscalationState, Notice, Reason, RecordRef
 from gtm.schemas.plan import DataProblem, Person, PlanSnapshot, clip_text
 from gtm.schemas.settings import Policy
 
-if TYPE_CHECKING:  # pragma: no cover
-    from gtm.bot.rules.engine import run_checks as run_checks
-
 __all__ = ["RuleResult", "local_date", "require_aware", "ref", "label_of", "owner_route",
-           "make_notice", "make_write", "problem", "utc_key", "run_checks"]
+           "make_notice", "make_write", "problem", "utc_key"]
 
 
 @dataclass
@@ -141,11 +138,3 @@ def management_ids(snapshot: PlanSnapshot) -> list[str]:
         if p.open_id and p.open_id not in seen:
             seen.append(p.open_id)
     return seen
-
-
-def __getattr__(name: str) -> Any:  # lazy: `from gtm.bot.rules import run_checks`
-    if name == "run_checks":
-        from gtm.bot.rules.engine import run_checks
-
-        return run_checks
-    raise AttributeError(name)

@@ -16,7 +16,8 @@ from gtm.bot.rules.calendar import WorkCalendar
 from gtm.bot.rules.escalation import LadderItem
 from gtm.bot.rules.gates import GateViolation
 from gtm.bot.rules.overdue import OverdueItem
-from gtm.bot.rules.risk import is_open, shown_score
+from gtm.bot.rules.queries import risk_score
+from gtm.bot.rules.risk import is_open
 from gtm.schemas.decisions import CellWrite, RagStatus, Reason, RecordRef
 from gtm.schemas.money import format_money
 from gtm.schemas.plan import DependencyStatus, EscalationLevel, PlanSnapshot, Rag, TaskStatus
@@ -72,7 +73,7 @@ def evaluate_rag(snapshot: PlanSnapshot, now: datetime, policy: Policy, findings
         red.append(r)
     hi, mid = [], []
     for risk in snapshot.risks:
-        score = shown_score(risk)
+        score = risk_score(risk)
         if not score or not is_open(risk):
             continue
         if score >= policy.red_risk_score:

@@ -16,8 +16,9 @@ _SCORE_BY_VALUE = {Level3[k].value: v for k, v in LEVEL3_SCORE.items()}
 _CLOSED = RiskStatus.CLOSED.value
 
 
-def risk_score(risk: Risk) -> int | None:
-    """Likelihood × impact; else from the typed 风险等级; None when neither is usable."""
+def matrix_score(risk: Risk) -> int | None:
+    """The score `check_risks` writes: likelihood × impact, else from the typed 风险等级; None when
+    neither is usable (the score cards show is `gtm.bot.rules.queries.risk_score`)."""
     score = cell_score(risk.likelihood, risk.impact)
     return score if score is not None else level_score(risk)
 
@@ -32,19 +33,6 @@ def level_score(risk: Risk) -> int | None:
     """The score a typed 风险等级 stands for (高 9, 中 4, 低 1), None without one."""
     lv = _SCORE_BY_VALUE.get(risk.level or "")
     return lv * lv if lv else None
-
-
-def shown_score(risk: Risk) -> int:
-    """The one score every card, the report and the RAG use: likelihood × impact, else the
-    stored 风险评分 (a row whose levels are still blank), else the typed 风险等级, else 0."""
-    score = cell_score(risk.likelihood, risk.impact)
-    if score is not None:
-        return score
-    try:
-        stored = int(risk.score or 0)
-    except (TypeError, ValueError):
-        stored = 0
-    return stored or level_score(risk) or 0
 
 
 def is_open(risk: Risk) -> bool:
@@ -63,7 +51,7 @@ def check_risks(snapshot: PlanSnapshot, now: datetime, policy: Policy,
             if value is not None and value not in _SCORE_BY_VALUE:
                 out.problems.append(problem("risk", r.record_id, attr, value,
                                             f"{name}应为 高/中/低", f"{en} must be 高/中/低"))
-        score = risk_score(r)
+        score = matrix_score(r)
         if score is None:
             continue
         scores[r.record_id] = score

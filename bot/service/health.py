@@ -22,6 +22,10 @@ from typing import Any, Callable
 
 from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST
+from sqlalchemy import text
+
+from gtm.bot.chat.transports.longconn import LongConnection
+from gtm.sync.store.base import Store
 
 log = logging.getLogger(__name__)
 
@@ -85,9 +89,7 @@ def feishu_probe(gateway: Any, app_id: str, app_secret: str) -> ProbeFn:
     return probe
 
 
-def store_probe(store: Any) -> ProbeFn:
-    from sqlalchemy import text
-
+def store_probe(store: Store) -> ProbeFn:
     def probe() -> str | None:
         with store.engine.connect() as conn:
             conn.execute(text("SELECT 1")).scalar()
@@ -96,7 +98,7 @@ def store_probe(store: Any) -> ProbeFn:
     return probe
 
 
-def transport_probe(transport: Any) -> ProbeFn:
+def transport_probe(transport: LongConnection | None) -> ProbeFn:
     def probe() -> str | None:
         if transport is None or not transport.connected:
             err = getattr(transport, "error", None)

@@ -1,9 +1,10 @@
 """The scheduler's job bodies: plain functions of (runtime, project_slug, now).
 
 `gtm.bot.service.scheduler.PlanScheduler` fires them (on the leader only) and `run_job` records every run
-in `job_runs`; a job that raises becomes a "系统问题" for the PM's report there. Here each body only
-does its work and feeds the Prometheus metrics (duration, failures, last successful check), so
-the same functions can be called from a test or a CLI with any `now`.
+in `job_runs`; a job that raises becomes a "系统问题" for the PM's report there, and `job_failed`
+(the job set's failure hook) tells the PM of a failed check. Here each body only does its work
+and feeds the Prometheus metrics (duration, failures, last successful check), so the same
+functions can be called from a test or a CLI with any `now`.
 """
 from __future__ import annotations
 
@@ -12,7 +13,14 @@ import time
 from datetime import datetime, timedelta
 from typing import Any, Callable
 
+from gtm.bot.checks.check import notify_failure, run_check
+from gtm.bot.checks.monthly import run_monthly
+from gtm.bot.checks.posting import run_portfolio, run_weekly_report
 from gtm.bot.runtime import ProjectRuntime, Runtime
+from gtm.bot.service.metrics import Metrics
+from gtm.bot.service.scheduler import JobSet
+from gtm.sync.store.ledger import prune_events
+from gtm.sync.store.registry import get_project
 
 log = logging.getLogger(__name__)
 
@@ -28,40 +36,29 @@ def _active_project(runtime: Runtime, slug: str) -> ProjectRuntime | None:
     return project
 
 
-def _check(runtime: Runtime, slug: str, now: datetime, *, include_digest: bool, metrics: Any = None) -> Any:
-    from gtm.bot.checks.check import run_check
-
+def _check(runtime: Runtime, slug: str, now: datetime, *, include_digest: bool, metrics: Metrics | None = None) -> Any:
     project = _active_project(runtime, slug)
     if project is None:
         return None
-    try:
-        run = run_check(runtime, project, now, include_digest=include_digest)
-    except Exception as exc:
-        _note_error(runtime, slug, exc)
-        from gtm.bot.checks.check import notify_failure
-
-        notify_failure(runtime, project, exc, now, job="check")  # one card a day for check+digest
-        raise
+    run = run_check(runtime, project, now, include_digest=include_digest)
     if metrics is not None:
         metrics.record_outcomes(slug, run.outcomes)
         metrics.last_check.labels(slug).set(now.timestamp())
     return run
 
 
-def check_job(runtime: Runtime, slug: str, now: datetime, *, metrics: Any = None) -> Any:
+def check_job(runtime: Runtime, slug: str, now: datetime, *, metrics: Metrics | None = None) -> Any:
     """The periodic check: refresh, rules, write-back; urgent notices only (no overdue digest)."""
     return _check(runtime, slug, now, include_digest=False, metrics=metrics)
 
 
-def digest_job(runtime: Runtime, slug: str, now: datetime, *, metrics: Any = None) -> Any:
+def digest_job(runtime: Runtime, slug: str, now: datetime, *, metrics: Metrics | None = None) -> Any:
     """The morning run: the same check plus the digest of overdue / due-soon items."""
     return _check(runtime, slug, now, include_digest=True, metrics=metrics)
 
 
-def report_job(runtime: Runtime, slug: str, now: datetime, *, metrics: Any = None) -> Any:
+def report_job(runtime: Runtime, slug: str, now: datetime, *, metrics: Metrics | None = None) -> Any:
     """The weekly report to the project group."""
-    from gtm.bot.checks.posting import run_weekly_report
-
     project = _active_project(runtime, slug)
     if project is None:
         return None
@@ -71,7 +68,7 @@ def report_job(runtime: Runtime, slug: str, now: datetime, *, metrics: Any = Non
 EVENT_MEMORY = timedelta(days=3)  # Feishu stops redelivering an event after about 7 hours
 
 
-def reconcile_job(runtime: Runtime, slug: str, now: datetime, *, metrics: Any = None) -> Any:
+def reconcile_job(runtime: Runtime, slug: str, now: datetime, *, metrics: Metrics | None = None) -> Any:
     """The nightly full re-read (finds deletions the incremental refresh cannot see), and the
     nightly prune of remembered event ids (older than `EVENT_MEMORY`, wall clock)."""
     prune_processed_events(runtime, now)
@@ -83,8 +80,6 @@ def reconcile_job(runtime: Runtime, slug: str, now: datetime, *, metrics: Any = 
 
 def prune_processed_events(runtime: Runtime, now: datetime) -> int:
     """Forget event ids no redelivery can still bring (keeps `processed_events` small)."""
-    from gtm.sync.store.ledger import prune_events
-
     with runtime.store.session() as s:
         n = prune_events(s, now - EVENT_MEMORY)
     if n:
@@ -92,17 +87,13 @@ def prune_processed_events(runtime: Runtime, now: datetime) -> int:
     return n
 
 
-def portfolio_job(runtime: Runtime, slug: str, now: datetime, *, metrics: Any = None) -> Any:
+def portfolio_job(runtime: Runtime, slug: str, now: datetime, *, metrics: Metrics | None = None) -> Any:
     """The management portfolio across every active project (`slug` is "" for this job)."""
-    from gtm.bot.checks.posting import run_portfolio
-
     return run_portfolio(runtime, now)
 
 
-def monthly_job(runtime: Runtime, slug: str, now: datetime, *, metrics: Any = None) -> Any:
+def monthly_job(runtime: Runtime, slug: str, now: datetime, *, metrics: Metrics | None = None) -> Any:
     """月度汇报 to management across every active project (`slug` is "" for this job)."""
-    from gtm.bot.checks.monthly import run_monthly
-
     return run_monthly(runtime, now)
 
 
@@ -114,8 +105,6 @@ BODIES: dict[str, Callable[..., Any]] = {"check": check_job, "digest": digest_jo
 def _note_error(runtime: Runtime, slug: str, exc: Exception) -> None:
     """Keep the last error on the project row (`gtm projects` shows it); never masks `exc`."""
     try:
-        from gtm.sync.store.registry import get_project
-
         with runtime.store.session() as s:
             row = get_project(s, slug)
             if row is not None:
@@ -124,7 +113,17 @@ def _note_error(runtime: Runtime, slug: str, exc: Exception) -> None:
         log.debug("could not record last_error for %s", slug, exc_info=True)
 
 
-def measured(name: str, body: Callable[..., Any], runtime: Runtime, metrics: Any = None) -> Callable[[str, datetime], Any]:
+def job_failed(runtime: Runtime, job: str, slug: str, exc: Exception, now: datetime, log_id: str) -> None:
+    """`JobSet.on_failure`, called by the scheduler's `run_job` once a run failed and was logged: a
+    failed check or digest is kept on the project row and told to the PM (one card a day for
+    check + digest, with the run's log id)."""
+    if job not in ("check", "digest"):
+        return
+    _note_error(runtime, slug, exc)
+    notify_failure(runtime, runtime.project(slug), exc, now, job="check", log_id=log_id)
+
+
+def measured(name: str, body: Callable[..., Any], runtime: Runtime, metrics: Metrics | None = None) -> Callable[[str, datetime], Any]:
     """`body` as a scheduler job `fn(slug, now)`: times it and counts failures, then re-raises so
     the scheduler records the run and the 系统问题."""
 
@@ -133,7 +132,7 @@ def measured(name: str, body: Callable[..., Any], runtime: Runtime, metrics: Any
         started = time.perf_counter()
         try:
             return body(runtime, slug, now, metrics=metrics)
-        except Exception:
+        except Exception:  # counted, then re-raised to the scheduler's boundary (`run_job`)
             if metrics is not None:
                 metrics.job_failures.labels(label, name).inc()
             raise
@@ -145,9 +144,8 @@ def measured(name: str, body: Callable[..., Any], runtime: Runtime, metrics: Any
     return job
 
 
-def make_jobset(runtime: Runtime, metrics: Any = None, *, include: tuple[str, ...] | None = None):
+def make_jobset(runtime: Runtime, metrics: Metrics | None = None, *, include: tuple[str, ...] | None = None) -> JobSet:
     """The `JobSet` for `PlanScheduler`: every job (or those named in `include`), measured."""
-    from gtm.bot.service.scheduler import JobSet
-
     names = include or tuple(BODIES)
-    return JobSet(**{n: measured(n, BODIES[n], runtime, metrics) for n in names})
+    return JobSet(**{n: measured(n, BODIES[n], runtime, metrics) for n in names},
+                  on_failure=lambda job, slug, exc, now, log_id: job_failed(runtime, job, slug, exc, now, log_id))

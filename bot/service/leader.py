@@ -189,7 +189,7 @@ class Leader:
             if self.on_failure is not None:
                 try:
                     self.on_failure(self.failure)
-                except Exception:  # noqa: BLE001
+                except Exception:  # noqa: BLE001 - reporting the thread's death must not raise
                     log.exception("leader failure callback failed")
 
     def stop(self) -> None:

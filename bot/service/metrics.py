@@ -10,11 +10,13 @@ from typing import Any
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 from prometheus_client.core import CounterMetricFamily
 
+from gtm.sync.feishu.gateway import Gateway
+
 
 class GatewayCollector:
     """Exports `gtm_api_calls_total{api}` and `gtm_api_rate_limited_total{api}` from gateway.stats."""
 
-    def __init__(self, gateway: Any) -> None:
+    def __init__(self, gateway: Gateway) -> None:
         self.gateway = gateway
 
     def collect(self):
@@ -34,7 +36,7 @@ class GatewayCollector:
 
 
 class Metrics:
-    def __init__(self, gateway: Any = None) -> None:
+    def __init__(self, gateway: Gateway | None = None) -> None:
         self.registry = CollectorRegistry()
         r = self.registry
         self.events = Counter("gtm_events_handled", "Events handled", ["project", "kind"], registry=r)

@@ -20,7 +20,7 @@ import math
 import traceback
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
-from typing import Any, Callable, Iterable
+from typing import Any, Callable, Iterable, Protocol
 from zoneinfo import ZoneInfo
 
 from apscheduler.executors.pool import ThreadPoolExecutor
@@ -29,6 +29,7 @@ from apscheduler.triggers.base import BaseTrigger
 from apscheduler.triggers.cron import CronTrigger
 
 from gtm.bot.failures import log_failure
+from gtm.bot.rules.calendar import WorkCalendar
 from gtm.schemas.settings import Policy
 from gtm.sync.store.base import Store
 from gtm.sync.store.ledger import add_system_problem, record_job_run
@@ -36,8 +37,16 @@ from gtm.sync.store.ledger import add_system_problem, record_job_run
 log = logging.getLogger(__name__)
 
 JobFn = Callable[[str, datetime], Any]
+# (job, project slug, exception, the run's instant, log id): what a failed run also needs to tell
+FailureHook = Callable[[str, str, Exception, datetime, str], None]
 JOB_NAMES = ("check", "digest", "report", "reconcile", "portfolio", "monthly")
 PORTFOLIO = ""  # the project slug passed to the portfolio job: all projects
+
+
+class Scheduled(Protocol):
+    """A project as the schedule sees it (`ProjectRuntime` or a registry row): its slug."""
+
+    slug: str
 
 
 @dataclass
@@ -50,6 +59,7 @@ class JobSet:
     reconcile: JobFn | None = None
     portfolio: JobFn | None = None
     monthly: JobFn | None = None
+    on_failure: FailureHook | None = None  # called by `run_job` after a run failed and was recorded
 
 
 # -- triggers ------------------------------------------------------------------------------------
@@ -108,10 +118,6 @@ class WorkingDayTrigger(BaseTrigger):
 
 
 def _working_day_fn(policy: Policy) -> Callable[[date], bool]:
-    try:
-        from gtm.bot.rules.calendar import WorkCalendar
-    except ImportError:  # pragma: no cover - the rules package ships with the bot
-        return lambda d: d.weekday() < 5
     return WorkCalendar(policy).is_working_day
 
 
@@ -127,6 +133,7 @@ class JobSpec:
     fn: JobFn
     timezone: ZoneInfo
     misfire_grace_time: int  # seconds: a run this late still happens (once, coalesced)
+    on_failure: FailureHook | None = None  # `JobSet.on_failure`
 
     def next_fire(self, now: datetime, previous: datetime | None = None) -> datetime | None:
         return self.trigger.get_next_fire_time(previous, now)
@@ -144,11 +151,11 @@ class JobSpec:
         return out
 
 
-def _slug(p: Any) -> str:
+def _slug(p: str | Scheduled) -> str:
     return p if isinstance(p, str) else p.slug
 
 
-def build_schedule(projects: Iterable[Any], policy_for: Callable[[str], Policy], jobs: JobSet, *,
+def build_schedule(projects: Iterable[str | Scheduled], policy_for: Callable[[str], Policy], jobs: JobSet, *,
                    portfolio_policy: Policy | None = None) -> list[JobSpec]:
     """All jobs for `projects` (slugs or objects with `.slug`); pure, no clock, no scheduler."""
     specs: list[JobSpec] = []
@@ -187,18 +194,27 @@ def build_schedule(projects: Iterable[Any], policy_for: Callable[[str], Policy],
                              CronTrigger(day=1, hour=pol.report_time.hour, minute=pol.report_time.minute,
                                          timezone=pol.tz),
                              jobs.monthly, pol.tz, 12 * 3600))
+    for spec in specs:
+        spec.on_failure = jobs.on_failure
     return specs
 
 
 # -- running -------------------------------------------------------------------------------------
 def run_job(store: Store | None, spec: JobSpec, now: datetime) -> bool:
-    """Run one job body and record it; an exception is logged and becomes a "系统问题", never raised."""
+    """Run one job body and record it: the scheduled jobs' one error boundary. An exception is
+    logged with a log id (`gtm.bot.failures`), recorded in `job_runs`, becomes a "系统问题" for the
+    PM's report and goes to `spec.on_failure` (the PM's card); it is never raised."""
     started = now
     try:
         spec.fn(spec.project, now)
     except Exception as exc:  # isolate: the scheduler and the other projects carry on
         f = log_failure(f"job {spec.job} for project {spec.project!r}", exc, logger=log)
         _record(store, spec, started, False, f"{f.operator} [{f.log_id}]\n" + traceback.format_exc(limit=5))
+        if spec.on_failure is not None:
+            try:
+                spec.on_failure(spec.job, spec.project, exc, now, f.log_id)
+            except Exception:  # noqa: BLE001 - reporting a failure must not raise; the log has both
+                log.exception("could not report the failed job %s", spec.id)
         if store is not None:
             try:
                 with store.session() as s:
@@ -228,7 +244,7 @@ class PlanScheduler:
     """The running schedule. Start it on the leader only (see `gtm.bot.service.leader`)."""
 
     store: Store | None
-    projects: Iterable[Any]
+    projects: Iterable[str | Scheduled]
     policy_for: Callable[[str], Policy]
     jobs: JobSet
     portfolio_policy: Policy | None = None
@@ -267,7 +283,7 @@ class PlanScheduler:
             self._sched.shutdown(wait=wait)
         self._sched = None
 
-    def reload(self, projects: Iterable[Any]) -> None:
+    def reload(self, projects: Iterable[str | Scheduled]) -> None:
         """Replace the project set (a project added or deactivated) without restarting."""
         self.projects = list(projects)
         new = build_schedule(self.projects, self.policy_for, self.jobs, portfolio_policy=self.portfolio_policy)

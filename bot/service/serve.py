@@ -21,10 +21,25 @@ from typing import Any
 
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 
-from gtm.bot.service.health import Probe, Readiness, feishu_probe, health_app, store_probe, transport_probe
-from gtm.bot.service.metrics import Metrics
+from gtm.bot.chat.dispatcher import Dispatcher
+from gtm.bot.chat.snapshots import warm_answers
+from gtm.bot.chat.transports.longconn import LongConnection
+from gtm.bot.chat.transports.webhook import (
+    INSECURE_WARNING,
+    WebhookConfigError,
+    check_webhook_settings,
+    mount,
+)
 from gtm.bot.checks.watchdog import alerts_sent, health_report
+from gtm.bot.runtime import Runtime
+from gtm.bot.service.health import Probe, Readiness, feishu_probe, health_app, store_probe, transport_probe
+from gtm.bot.service.jobs import make_jobset
+from gtm.bot.service.leader import Leader
+from gtm.bot.service.metrics import Metrics
+from gtm.bot.service.scheduler import PlanScheduler
 from gtm.sandbox.http_thread import HttpThread
+from gtm.sync.store.ledger import last_ok
+from gtm.sync.subscribe import ensure_subscribed
 
 log = logging.getLogger(__name__)
 
@@ -71,7 +86,7 @@ class _ServiceCollector:
 class Service:
     """The running bot. `start()` returns once the HTTP server listens; `stop()` undoes everything."""
 
-    def __init__(self, app: Any, *, reload_seconds: float = PROJECT_RELOAD_SECONDS,
+    def __init__(self, app: Runtime, *, reload_seconds: float = PROJECT_RELOAD_SECONDS,
                  ws_wait: float = 10.0) -> None:
         self.app = app
         self.settings = app.settings
@@ -79,12 +94,12 @@ class Service:
         self.reload_seconds = reload_seconds
         self.ws_wait = ws_wait
         self.metrics = Metrics(app.gateway)
-        self.dispatcher: Any = None
-        self.transport: Any = None
+        self.dispatcher: Dispatcher | None = None
+        self.transport: LongConnection | None = None
         self.http: HttpThread | None = None
         self.readiness: Readiness | None = None
-        self.leader: Any = None
-        self.scheduler: Any = None
+        self.leader: Leader | None = None
+        self.scheduler: PlanScheduler | None = None
         self._sched_lock = threading.RLock()
         self._stop = threading.Event()
         self._watcher: threading.Thread | None = None
@@ -128,24 +143,18 @@ class Service:
 
     # -- lifecycle ----------------------------------------------------------------------------------
     def start(self) -> "Service":
-        from gtm.bot.chat.dispatcher import Dispatcher
-
         s = self.settings
         secret = s.feishu_app_secret.get_secret_value()
         self.dispatcher = Dispatcher(self.runtime)
         probes = [Probe("feishu", feishu_probe(self.app.gateway, s.feishu_app_id, secret)),
                   Probe("store", store_probe(self.app.store)), Probe("leader", self.leader_probe)]
         if s.transport == "ws":
-            from gtm.bot.chat.transports.longconn import LongConnection
-
             self.transport = LongConnection(s.feishu_app_id, secret, self.dispatcher.dispatch,
                                             domain=s.feishu_domain, bot_open_id=self.dispatcher.bot_open_id)
             probes.append(Probe("longconn", transport_probe(self.transport)))
         self.readiness = Readiness(probes, timeout=min(3.0, s.request_timeout_seconds), extra=self.status)
         web_app = health_app(self.readiness, self.render_metrics)
         if s.transport == "webhook":
-            from gtm.bot.chat.transports.webhook import mount
-
             mount(web_app, self.dispatcher.dispatch, encrypt_key=s.feishu_encrypt_key.get_secret_value(),
                   verification_token=s.feishu_verification_token.get_secret_value(),
                   bot_open_id=self.dispatcher.bot_open_id, insecure=s.webhook_insecure)
@@ -169,8 +178,6 @@ class Service:
         meanwhile): the decoded, indexed plans now; the rules' first run on a thread of its own
         right after. Then `gc.freeze()`: what start-up built lives as long as the process, so the
         cyclic collector stops rescanning it (shorter pauses on the chat path)."""
-        from gtm.bot.chat.snapshots import warm_answers
-
         t0 = time.perf_counter()
         now = datetime.now(timezone.utc)
         loaded = warm_answers(self.runtime, now, with_check=False)
@@ -181,8 +188,6 @@ class Service:
                          daemon=True).start()
 
     def _start_leader(self) -> None:
-        from gtm.bot.service.leader import Leader
-
         self.leader = Leader(self.settings.database_url, retry_seconds=self.settings.leader_retry_seconds,
                              ttl_seconds=self.settings.leader_ttl_seconds,
                              on_elected=self._elected, on_demoted=self._demoted, on_failure=self._leader_died)
@@ -204,9 +209,6 @@ class Service:
         return None
 
     def _elected(self) -> None:
-        from gtm.bot.service.jobs import make_jobset
-        from gtm.bot.service.scheduler import PlanScheduler
-
         with self._sched_lock:
             if self._stop.is_set():
                 return
@@ -223,8 +225,6 @@ class Service:
 
     def _restore_last_checks(self, projects: list[Any]) -> None:
         """A new leader starts its gauges from the recorded runs (alerts compare against them)."""
-        from gtm.sync.store.ledger import last_ok
-
         try:
             with self.app.store.session() as s:
                 for p in projects:
@@ -255,8 +255,6 @@ class Service:
 
     def _subscribe(self, projects) -> None:
         """Make sure every project's Base sends record-change events (idempotent, read first)."""
-        from gtm.sync.subscribe import ensure_subscribed
-
         for p in projects:
             ok, why = ensure_subscribed(self.app.gateway, p.binding.app_token)
             if not ok:
@@ -297,7 +295,7 @@ class Service:
         self.stop()
 
 
-def _banner_sandbox(app: Any) -> str:
+def _banner_sandbox(app: Runtime) -> str:
     url = app.sandbox.url if app.sandbox is not None else ""
     line = "!" * 78
     return (f"{line}\n"
@@ -309,7 +307,7 @@ def _banner_sandbox(app: Any) -> str:
             f"{line}")
 
 
-def run_serve(app: Any, *, stop_event: threading.Event | None = None) -> int:
+def run_serve(app: Runtime, *, stop_event: threading.Event | None = None) -> int:
     """Start the service and block until SIGINT/SIGTERM (or `stop_event`); stop cleanly. Exit code."""
     logging.basicConfig(level=getattr(logging, str(app.settings.log_level).upper(), logging.INFO),
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
@@ -320,8 +318,6 @@ def run_serve(app: Any, *, stop_event: threading.Event | None = None) -> int:
     stop = stop_event or threading.Event()
     s = app.settings
     if s.transport == "webhook":
-        from gtm.bot.chat.transports.webhook import INSECURE_WARNING, WebhookConfigError, check_webhook_settings
-
         try:
             check_webhook_settings(s.feishu_encrypt_key.get_secret_value(),
                                    s.feishu_verification_token.get_secret_value(), s.webhook_insecure)

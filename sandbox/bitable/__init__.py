@@ -7,9 +7,11 @@ Where to look:
   `subscriptions`: record-change event subscriptions (drive v1);
 - `service`: `BitableService` (lookups, read format, write flag, acting as a person, events);
 - `store`: the data (bases → tables → fields, views, records); `values`: cell formats;
-  `filters`: search filters and sorts; `control`: the `/_sandbox/bitable` control API.
+  `filters`: search filters and sorts; `access`: who may see or edit a base, table or record
+  (drive members, advanced roles; `gtm.sandbox.permissions` holds the routes that change them);
+  `control`: the `/_sandbox/bitable` control API.
 
-Choices where the docs are UNCONFIRMED (see also `values`, `filters`, `gtm.sandbox.permissions`):
+Choices where the docs are UNCONFIRMED (see also `values`, `filters`, `access`, `gtm.sandbox.permissions`):
 - HTTP status (docs/feishu-api.md §5.3): 200 for the cell conversion codes 1254060-1254072 (`values`),
   403 for permission denials (1254302, 1254306), 400 for the other 12540xx codes.
 - page_size above the maximum (search/list 500, fields/views/tables 100) answers 400 1254011,

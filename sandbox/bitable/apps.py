@@ -1,7 +1,7 @@
 """Bases (`/open-apis/bitable/v1/apps`): create, get, update (name, advanced permissions)."""
 from __future__ import annotations
 
-from gtm.sandbox import permissions
+from gtm.sandbox.bitable import access
 from gtm.sandbox.bitable.routes import APPS, Call, Data, Routes
 from gtm.sandbox.errors import ApiError
 
@@ -38,8 +38,8 @@ def get_app(c: Call) -> Data:
 def update_app(c: Call) -> Data:
     """Only the owner app or a manager (full_access member) may change the base; no tenant check."""
     b, body, sb = c.base, c.body, c.sb
-    if c.caller.app_id != b.owner_app_id and permissions.member_level(sb, b, c.caller.bot_open_id) < 3:
-        raise permissions.denied("only a manager may change the base")
+    if c.caller.app_id != b.owner_app_id and access.member_level(sb, b, c.caller.bot_open_id) < 3:
+        raise access.denied("only a manager may change the base")
     if "is_advanced" in body and body["is_advanced"] is not None:
         tenant = sb.world.tenants.get(b.tenant_key)
         if body["is_advanced"] and tenant is not None and not tenant.advanced_permissions:

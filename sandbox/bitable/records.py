@@ -18,7 +18,7 @@ import json
 import re
 from typing import Any, Callable
 
-from gtm.sandbox import permissions
+from gtm.sandbox.bitable import access
 from gtm.sandbox.bitable.filters import compile_filter, compile_view_filter, sort_ids
 from gtm.sandbox.bitable.routes import TABLE, Call, Data, Routes
 from gtm.sandbox.bitable.service import query_token
@@ -51,7 +51,7 @@ def visible(c: Call) -> Callable[[Record], bool] | None:
     a, b, t = c.caller, c.base, c.table
     if a.app_id == b.owner_app_id or not b.is_advanced:
         return None
-    return lambda r: permissions.can(c.sb, b.app_token, a.bot_open_id, "view", t.table_id, r)
+    return lambda r: access.can(c.sb, b.app_token, a.bot_open_id, "view", t.table_id, r)
 
 
 def _view_filter(c: Call, vid: str, ctx: ValueContext, now: int) -> Callable[[Record], bool] | None:
@@ -195,7 +195,7 @@ def batch_update(c: Call) -> Data:
             rec = t.records.get(rid or "")
             if rec is None:
                 raise ApiError(1254043, f"RecordIdNotFound: records[{i}] {rid!r}")
-            permissions.require(c.sb, c.base.app_token, who, "edit", t.table_id, rec)
+            access.require(c.sb, c.base.app_token, who, "edit", t.table_id, rec)
             try:
                 targets.append((rec, r.get("fields") or {}, write_record(r.get("fields") or {}, t.fields, ctx, by_name)))
             except ApiError as e:
@@ -215,7 +215,7 @@ def batch_delete(c: Call) -> Data:
         rec = t.records.get(rid)
         if rec is None:
             raise ApiError(1254043, f"RecordIdNotFound: {rid}")
-        permissions.require(c.sb, c.base.app_token, c.caller.bot_open_id, "delete", t.table_id, rec)
+        access.require(c.sb, c.base.app_token, c.caller.bot_open_id, "delete", t.table_id, rec)
     for rid in ids:
         t.records.pop(rid, None)
     t.version += 1

@@ -12,7 +12,7 @@ then, holding `World.lock`:
 5. what the path names: `{app_token}` the base (1254040), `{table_id}` the table (1254041),
    `{record_id}` the record (1254043);
 6. `need`: the caller may do that action (`view`, `add`, `edit`, `delete`) on the base, table and
-   record: same tenant, then drive members and advanced roles (`permissions.require`, 403 1254302);
+   record: same tenant, then drive members and advanced roles (`access.require`, 403 1254302);
 7. `{field_id}` the field (1254044), `{view_id}` the view (1254042): after the access check, since
    fields and views carry no permission of their own;
 8. `idempotent=True`: the `client_token` query parameter (1254037 when not a UUID); a replay
@@ -37,8 +37,8 @@ from typing import TYPE_CHECKING, Any, Awaitable, Callable, Literal
 
 from aiohttp import web
 
-from gtm.sandbox import permissions
 from gtm.sandbox.auth import authenticate
+from gtm.sandbox.bitable import access
 from gtm.sandbox.bitable.service import BitableService
 from gtm.sandbox.bitable.store import Base, Field, Record, Table, View
 from gtm.sandbox.bitable.values import ValueContext
@@ -54,7 +54,7 @@ TABLE = TABLES + "/{table_id}"
 UUID_RE = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
 
 Data = dict[str, Any]  # the `data` member of a success answer
-Action = Literal["view", "add", "edit", "delete"]  # what `permissions.require` checks
+Action = Literal["view", "add", "edit", "delete"]  # what `access.require` checks
 
 
 def _unresolved(what: str, param: str) -> RuntimeError:
@@ -235,10 +235,10 @@ def _resolve(c: Call, spec: Spec) -> Data | None:
 
 def require_access(sb: "Sandbox", caller: App, base: Base, action: Action, table_id: str | None = None,
                    rec: Record | None = None) -> None:
-    """The caller's app may do `action` on the base (table, record): same tenant, then permissions."""
+    """The caller's app may do `action` on the base (table, record): same tenant, then `access.require`."""
     if base.tenant_key != caller.tenant_key:
-        raise permissions.denied("the base belongs to another tenant")
-    permissions.require(sb, base.app_token, caller.bot_open_id, action, table_id, rec)
+        raise access.denied("the base belongs to another tenant")
+    access.require(sb, base.app_token, caller.bot_open_id, action, table_id, rec)
 
 
 # -- idempotency (client_token) -------------------------------------------------------------------

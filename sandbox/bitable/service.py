@@ -18,7 +18,7 @@ import time
 from collections import OrderedDict
 from typing import TYPE_CHECKING, Any, AsyncIterator, Iterator
 
-from gtm.sandbox import permissions
+from gtm.sandbox.bitable import access
 from gtm.sandbox.bitable.store import DUPLEX_LINK, MULTI_SELECT, SINGLE_LINK, SINGLE_SELECT, Base, BitableStore, Field, Record, Table
 from gtm.sandbox.bitable.values import ValueContext, read_value, write_record
 from gtm.sandbox.errors import ApiError
@@ -233,7 +233,7 @@ class BitableService:
         """Create a record as a person (permission-checked, emits record_added)."""
         with self.sb.world.lock:
             b, t = self.table(app_token, table_id)
-            permissions.require(self.sb, app_token, open_id, "add", table_id)
+            access.require(self.sb, app_token, open_id, "add", table_id)
             ctx = self.ctx(b)
             with self.writing_sync(t), self.all_or_nothing(t):
                 stored = {k: v for k, v in write_record(fields_by_name, t.fields, ctx).items() if v is not None}
@@ -252,7 +252,7 @@ class BitableService:
             rec = t.records.get(record_id)
             if rec is None:
                 raise ApiError(1254043, f"RecordIdNotFound: {record_id}")
-            permissions.require(self.sb, app_token, open_id, "edit", table_id, rec)
+            access.require(self.sb, app_token, open_id, "edit", table_id, rec)
             ctx = self.ctx(b)
             with self.writing_sync(t), self.all_or_nothing(t):
                 stored = write_record(fields_by_name, t.fields, ctx)
@@ -270,7 +270,7 @@ class BitableService:
             rec = t.records.get(record_id)
             if rec is None:
                 raise ApiError(1254043, f"RecordIdNotFound: {record_id}")
-            permissions.require(self.sb, app_token, open_id, "delete", table_id, rec)
+            access.require(self.sb, app_token, open_id, "delete", table_id, rec)
             ctx = self.ctx(b)
             before = self._snapshot(t, rec, ctx)
             with self.writing_sync(t):
@@ -327,7 +327,7 @@ class BitableService:
         """Grant drive permission without HTTP (tests)."""
         with self.sb.world.lock:
             b = self.base(app_token)
-            m = permissions.validate_member(self.sb, {"member_type": member_type, "member_id": member_id, "perm": perm})
+            m = access.validate_member(self.sb, {"member_type": member_type, "member_id": member_id, "perm": perm})
             b.members = [x for x in b.members if not (x["member_type"] == member_type and x["member_id"] == member_id)]
             b.members.append(m)
 
@@ -338,7 +338,7 @@ class BitableService:
             if record_id and table_id:
                 _, t = self.table(app_token, table_id)
                 rec = t.records.get(record_id)
-            return permissions.can(self.sb, app_token, open_id, action, table_id, rec)
+            return access.can(self.sb, app_token, open_id, action, table_id, rec)
 
     # -- search sessions ----------------------------------------------------------------
     def remember_query(self, table_id: str, ids: list[str]) -> str:

@@ -5,7 +5,7 @@ Only the owner or a manager (full_access member) may subscribe (403 1061004); su
 """
 from __future__ import annotations
 
-from gtm.sandbox import permissions
+from gtm.sandbox.bitable import access
 from gtm.sandbox.bitable.routes import Call, Data, Routes, require_access
 from gtm.sandbox.bitable.store import Base
 from gtm.sandbox.errors import ApiError
@@ -28,7 +28,7 @@ def _base(c: Call) -> Base:
 @routes.route("POST", FILE + "/subscribe")
 def subscribe(c: Call) -> Data:
     b = _base(c)
-    if not permissions.can_manage(c.sb, b, c.caller):  # only the owner or a 可管理 member may subscribe
+    if not access.can_manage(c.sb, b, c.caller):  # only the owner or a 可管理 member may subscribe
         raise ApiError(1061004, "forbidden: only the owner or a manager (full_access) of the file "
                                 "may subscribe to its events", 403)
     if c.caller.app_id not in b.subscribers:

@@ -22,8 +22,11 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
     select,
+    delete,
     update,
 )
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from gtm.schemas.decisions import EscalationState
@@ -166,9 +169,9 @@ def insert_ignore(session: Session, model: type[Base], values: dict[str, Any], c
     """
     name = session.get_bind().dialect.name
     if name == "postgresql":
-        from sqlalchemy.dialects.postgresql import insert
+        insert = postgresql_insert
     elif name == "sqlite":
-        from sqlalchemy.dialects.sqlite import insert
+        insert = sqlite_insert
     else:  # pragma: no cover - only SQLite and PostgreSQL are supported
         raise RuntimeError(f"unsupported database {name!r}: use SQLite or PostgreSQL")
     mapper = model.__mapper__
@@ -228,8 +231,6 @@ def release_event(session: Session, event_id: str) -> None:
 
 def prune_events(session: Session, before: datetime) -> int:
     """Forget event ids older than `before` (Feishu stops retrying after a few hours)."""
-    from sqlalchemy import delete
-
     return session.execute(delete(ProcessedEventRow).where(ProcessedEventRow.received_at < before)).rowcount
 
 

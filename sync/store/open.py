@@ -15,6 +15,7 @@ from typing import Iterator
 from urllib.parse import unquote
 
 from alembic import command
+from alembic.autogenerate import compare_metadata
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
@@ -181,8 +182,6 @@ def head_revision() -> str | None:
 
 def schema_drift(engine: Engine) -> list:
     """Differences between the migrated database and the models (empty: none). `alembic check`."""
-    from alembic.autogenerate import compare_metadata
-
     metadata = load_models()
     with engine.connect() as conn:
         ctx = MigrationContext.configure(conn, opts={"compare_type": True})

@@ -16,7 +16,6 @@ from gtm.bot.cards.button_values import ActionError, Postpone, Progress, Snooze,
 from gtm.bot.cards.factory import NoticeCards, after_action
 from gtm.bot.cards.render import (
     MAX_CARD_BYTES,
-    CardError,
     Clip,
     card_bytes,
     check_card,
@@ -29,8 +28,6 @@ from gtm.bot.chat.parse import parse
 from gtm.bot.chat.answers import AskContext, answer, view_for
 from gtm.bot.chat.context import ProjectData
 from gtm.bot.cards import views as V
-
-from gtm.bot.cards import views as V  # noqa: F811
 from tests.support.snapshots import ALICE, BOB, NOW, build_snapshot
 
 

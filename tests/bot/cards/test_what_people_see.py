@@ -5,6 +5,7 @@ from __future__ import annotations
 import sys
 
 from gtm.bot.cards import views as V
+from gtm.bot.rules import queries as Q
 from gtm.bot.chat.parse import parse
 from gtm.bot.chat.answers import AskContext, answer
 from gtm.bot.checks.weekly_report import build_weekly_report, report_card
@@ -150,12 +151,12 @@ def test_issue_level_counts_working_days_like_the_escalation_rule():
     friday = datetime(2026, 11, 20, 18, 0, tzinfo=tz)
     tuesday = datetime(2026, 11, 25, 10, 0, tzinfo=tz)  # Wednesday: 4 calendar days, <3 working days
     issue = snap.issues[0].model_copy(update={"raised_at": friday, "level": None})
-    assert V.issue_level(issue, tuesday, working, None) == 0  # not yet 3 working days
+    assert Q.issue_level(issue, tuesday, working, None) == 0  # not yet 3 working days
     snap.issues = [issue]
     ladder = run_checks(snap, tuesday, working).escalations
     assert all(st.level == 0 for st in ladder if st.record_id == issue.record_id)
-    assert V.issue_level(issue, tuesday + timedelta(days=1), working, None) == 1  # Thursday: past 3
-    assert V.issue_age(issue, tuesday, working) == 3  # Mon, Tue, Wed (the card's age, same unit)
+    assert Q.issue_level(issue, tuesday + timedelta(days=1), working, None) == 1  # Thursday: past 3
+    assert Q.issue_age(issue, tuesday, working) == 3  # Mon, Tue, Wed (the card's age, same unit)
 
 
 def test_escalation_notice_says_how_long_the_issue_has_been_open(check, policy):

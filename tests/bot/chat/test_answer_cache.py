@@ -11,6 +11,7 @@ from types import SimpleNamespace
 import pytest
 
 from gtm.bot.cards import views as V
+from gtm.bot.rules import queries as Q
 from gtm.bot.chat.answer_cache import CACHE, AnswerCache, ProjectAnswers
 from gtm.bot.cards.terminal import card_to_text
 from gtm.bot.chat.ask import answer_incoming
@@ -116,7 +117,7 @@ def test_cached_check_keeps_what_answers_show_not_notices_and_writes():
     issues = [st for st in full.escalations if st.table == "issue"]
     assert issues and kept.escalations == issues and len(full.escalations) > len(issues)
     for issue in snap.issues:  # the levels answers show are the same
-        assert V.issue_level(issue, NOW, Policy(), kept) == V.issue_level(issue, NOW, Policy(), full)
+        assert Q.issue_level(issue, NOW, Policy(), kept) == Q.issue_level(issue, NOW, Policy(), full)
     assert kept.problems == full.problems and kept.warnings == full.warnings
     assert kept.slips == full.slips  # the report and status card list them (进度影响)
 
@@ -228,7 +229,7 @@ def _old_rows(snap, keep, day, name=""):
 def test_indexed_lists_equal_filter_then_sort(text, asker):
     snap = build_snapshot(n_extra_tasks=500)
     policy = Policy()
-    day = V.today(NOW, policy)
+    day = Q.today(NOW, policy)
     start = day - timedelta(days=day.weekday())
     end = start + timedelta(days=6)
     horizon = (day + timedelta(days=14)).isoformat()  # 我的任务: overdue and the next two weeks
@@ -240,7 +241,7 @@ def test_indexed_lists_equal_filter_then_sort(text, asker):
     _, view = view_for(parse(text, []), ctx)
     rows = [r for g in view.groups for r in g.rows.items]
     issues = [r for r in rows if r.table == "issue"]
-    mine = [i for i in V.open_issues(snap) if i.owner and i.owner.open_id == asker] if text == "我的任务" else []
+    mine = [i for i in Q.open_issues(snap) if i.owner and i.owner.open_id == asker] if text == "我的任务" else []
     assert view.total == len(old) + len(mine)
     assert [r.record_id for r in issues] == [i.record_id for i in mine][:max(0, LIST_CAP - len(old))]
     dated = [r for r in rows if r.table != "issue"]

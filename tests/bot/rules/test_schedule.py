@@ -4,7 +4,8 @@ from __future__ import annotations
 from datetime import date
 
 from gtm.bot.rules.engine import run_checks
-from gtm.bot.rules.schedule import build_schedule, check_schedule, critical_paths
+from gtm.bot.rules.forecast import build_schedule
+from gtm.bot.rules.schedule import check_schedule, critical_paths
 from gtm.schemas.plan import Dependency, Milestone, Task
 from gtm.schemas.settings import Policy
 from tests.support.rule_plans import ALICE, PM, Person, at, plan

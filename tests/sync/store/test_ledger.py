@@ -140,8 +140,8 @@ def test_crash_after_send_before_mark_delivers_once(sandbox, seed, gateway, stor
     assert len(delivered(sandbox)) == 1
 
     # a new run while the dead run's lease is live leaves the row alone, whatever its `now`
-    for at in (NOW + timedelta(seconds=5), NOW + timedelta(days=3)):
-        out = Sender(gateway, store, cards).dispatch("p1", "P", [n], at, POLICY)
+    for when in (NOW + timedelta(seconds=5), NOW + timedelta(days=3)):
+        out = Sender(gateway, store, cards).dispatch("p1", "P", [n], when, POLICY)
         assert [o.status for o in out] == ["skipped"]
     # after the lease (wall clock): retried with the same uuid → Feishu (sandbox) drops the duplicate
     with store.session() as s:

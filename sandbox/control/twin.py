@@ -1,13 +1,5 @@
-"""The sandbox control API (`/_sandbox/…`, JSON, never under /open-apis) and its Python twin
-`sb.control` (a `Control`), used by tests, the console and `gtm sandbox`.
-
-It builds the world (tenants, apps, users, chats, members, bots), sets an app's event mode, acts
-as a user (post a message → `im.message.receive_v1`; click a card button → `card.action.trigger`,
-whose answer may replace the card), reads messages, the journal and the event deliveries, and
-drives the realism switches (faults, token expiry, dropping long connections).
-
-Group messages reach a bot only when they @-mention it (`config.group_needs_mention`); p2p
-messages always do. Errors of the control API are `{"error": "..."}` with HTTP 400/404.
+"""`Control`, the Python twin of the control API (`sb.control`): the same operations as the
+`/_sandbox/…` routes, callable from any thread (tests, the console, `gtm sandbox`, the demo).
 """
 from __future__ import annotations
 
@@ -16,11 +8,9 @@ import json
 import time
 from typing import TYPE_CHECKING, Any
 
-from aiohttp import web
-
 from gtm.sandbox import im
 from gtm.sandbox.cards import CardError, validate_card
-from gtm.sandbox.events import DeliveryFailed
+from gtm.sandbox.control.acting import callback_value, card_buttons, label_of, receive_event
 from gtm.sandbox.state import App, User
 
 if TYPE_CHECKING:
@@ -204,23 +194,8 @@ class Control:
         for a in targets:
             if group and self.sb.config.group_needs_mention and not any(m["open_id"] == a.bot_open_id for m in mentions):
                 continue
-            self.sb.emit_event(a.app_id, "im.message.receive_v1", self._receive_event(rec, user))  # type: ignore[attr-defined]
+            self.sb.emit_event(a.app_id, "im.message.receive_v1", receive_event(rec, user))  # type: ignore[attr-defined]
         return rec["message_id"]
-
-    def _receive_event(self, rec: dict, user: User) -> dict:
-        msg: dict[str, Any] = {
-            "message_id": rec["message_id"], "create_time": rec["create_time"], "update_time": rec["update_time"],
-            "chat_id": rec["chat_id"], "chat_type": rec["chat_type"], "message_type": rec["msg_type"],
-            "content": rec["body"]["content"], "user_agent": "Mozilla/5.0 (Feishu Sandbox) Lark/7.30.0",
-        }
-        if rec.get("mentions"):
-            msg["mentions"] = [{"key": m["key"], "id": {"union_id": m["union_id"], "user_id": m["user_id"],
-                                                        "open_id": m["open_id"]},
-                                "name": m["name"], "tenant_key": m.get("tenant_key") or user.tenant_key}
-                               for m in rec["mentions"]]
-        return {"sender": {"sender_id": {"union_id": user.union_id, "user_id": user.user_id, "open_id": user.open_id},
-                           "sender_type": "user", "tenant_key": user.tenant_key},
-                "message": msg}
 
     def click(self, message_id: str, open_id: str, value: Any = None, form_value: dict | None = None,
               button_text: str | None = None, option: str | None = None, tag: str | None = None) -> dict:
@@ -235,15 +210,15 @@ class Control:
         if rec is None or rec["msg_type"] != "interactive" or not rec.get("app_id"):
             raise ControlError(f"message {message_id} is not a bot card", 404)
         card = json.loads(rec["body"]["content"])
-        buttons = list(_buttons(card.get("body", {}).get("elements", [])))
+        buttons = list(card_buttons(card.get("body", {}).get("elements", [])))
         name = None
         if value is None and tag in (None, "button"):
-            pick = next((b for b in buttons if button_text is None or _text(b) == button_text), None)
+            pick = next((b for b in buttons if button_text is None or label_of(b) == button_text), None)
             if pick is None:
                 raise ControlError(f"no button {button_text!r} on message {message_id}")
-            value, name = _callback_value(pick), pick.get("name")
+            value, name = callback_value(pick), pick.get("name")
         elif button_text is not None:
-            pick = next((b for b in buttons if _text(b) == button_text), None)
+            pick = next((b for b in buttons if label_of(b) == button_text), None)
             name = pick.get("name") if pick else None
         action: dict[str, Any] = {"tag": tag or "button", "value": value if value is not None else {},
                                   "timezone": "Asia/Shanghai"}
@@ -352,111 +327,3 @@ class Control:
             a = self.app()
             out.update(app_id=a.app_id, app_secret=a.app_secret, tenant_key=a.tenant_key, bot_open_id=a.bot_open_id)
         return out
-
-
-def _buttons(elements: list) -> Any:
-    for el in elements or []:
-        if not isinstance(el, dict):
-            continue
-        if el.get("tag") == "button":
-            yield el
-        for col in el.get("columns", []) or []:
-            yield from _buttons(col.get("elements", []))
-        yield from _buttons(el.get("elements", []))
-
-
-def _text(button: dict) -> str:
-    return str((button.get("text") or {}).get("content", ""))
-
-
-def _callback_value(button: dict) -> Any:
-    for b in button.get("behaviors", []) or []:
-        if b.get("type") == "callback":
-            return b.get("value")
-    return {}
-
-
-def register(app: web.Application, sb: "Sandbox") -> None:
-    ctl = Control(sb)
-    sb.control = ctl  # type: ignore[attr-defined]
-
-    def route(fn):
-        async def handler(request: web.Request) -> web.StreamResponse:
-            try:
-                body = json.loads(await request.read() or b"{}") if request.method != "GET" else {}
-                if not isinstance(body, dict):
-                    raise ControlError("body must be a JSON object")
-                result = await fn(request, body)
-            except ControlError as exc:
-                return web.json_response({"error": str(exc)}, status=exc.status)
-            except ValueError as exc:
-                return web.json_response({"error": f"bad request: {exc}"}, status=400)
-            except TypeError as exc:
-                return web.json_response({"error": f"bad arguments: {exc}"}, status=400)
-            except DeliveryFailed as exc:
-                return web.json_response({"error": f"callback delivery failed: {exc}"}, status=502)
-            return web.json_response(result, dumps=lambda o: json.dumps(o, ensure_ascii=False, default=str))
-        return handler
-
-    m = lambda r, k: r.match_info[k]  # noqa: E731
-    R = app.router
-    R.add_get("/_sandbox/info", route(lambda r, b: _a(ctl.info())))
-    R.add_post("/_sandbox/tenants", route(lambda r, b: _a(ctl.create_tenant(**b))))
-    R.add_post("/_sandbox/apps", route(lambda r, b: _a(ctl.create_app(**b))))
-    R.add_post("/_sandbox/users", route(lambda r, b: _a(ctl.create_user(**b))))
-    R.add_patch("/_sandbox/users/{open_id}", route(lambda r, b: _a(ctl.update_user(m(r, "open_id"), **b))))
-    R.add_post("/_sandbox/chats", route(lambda r, b: _a(ctl.create_chat(**b))))
-    R.add_post("/_sandbox/chats/{chat_id}/members", route(lambda r, b: _a(ctl.add_member(m(r, "chat_id"), b["open_id"]))))
-    R.add_delete("/_sandbox/chats/{chat_id}/members/{open_id}",
-                 route(lambda r, b: _a(ctl.remove_member(m(r, "chat_id"), m(r, "open_id")))))
-    R.add_post("/_sandbox/chats/{chat_id}/bots", route(lambda r, b: _a(ctl.add_bot(m(r, "chat_id"), b.get("app_id")))))
-    R.add_delete("/_sandbox/chats/{chat_id}/bots/{app_id}",
-                 route(lambda r, b: _a(ctl.remove_bot(m(r, "chat_id"), m(r, "app_id")))))
-    R.add_post("/_sandbox/chats/{chat_id}/dissolve", route(lambda r, b: _a(ctl.dissolve_chat(m(r, "chat_id")))))
-    R.add_put("/_sandbox/apps/{app_id}/events", route(lambda r, b: _a(ctl.set_event_mode(app_id=m(r, "app_id"), **b))))
-
-    async def verify(r, b):
-        return {"ok": await sb.events.verify_url(ctl.app(m(r, "app_id")).app_id)}  # type: ignore[attr-defined]
-
-    async def disconnect(r, b):
-        return {"closed": await sb.ws.disconnect(ctl.app(m(r, "app_id")).app_id)}  # type: ignore[attr-defined]
-
-    async def post_msg(r, b):
-        chat_id = m(r, "chat_id")
-        return {"message_id": ctl.post_message(None if chat_id == "p2p" else chat_id, b["open_id"], b["text"],
-                                               bool(b.get("mention_bot", True)), b.get("app_id"))}
-
-    async def click(r, b):
-        return await ctl.aclick(m(r, "message_id"), b["open_id"], b.get("value"), b.get("form_value"),
-                                b.get("button_text"), b.get("option"), b.get("tag"))
-
-    async def faults(r, b):
-        return ctl.inject(**b)
-
-    async def clear(r, b):
-        ctl.clear_faults()
-        return {"ok": True}
-
-    async def expire(r, b):
-        ctl.expire_tokens()
-        return {"ok": True}
-
-    R.add_post("/_sandbox/apps/{app_id}/verify_url", route(verify))
-    R.add_post("/_sandbox/apps/{app_id}/disconnect", route(disconnect))
-    R.add_get("/_sandbox/apps/{app_id}/connections", route(lambda r, b: _a({"connections": ctl.ws_connections(m(r, "app_id"))})))
-    R.add_post("/_sandbox/chats/{chat_id}/messages", route(post_msg))
-    R.add_get("/_sandbox/chats/{chat_id}/messages", route(lambda r, b: _a({"items": ctl.messages(m(r, "chat_id"))})))
-    R.add_get("/_sandbox/p2p/{open_id}/messages",
-              route(lambda r, b: _a({"items": ctl.p2p_messages(m(r, "open_id"), r.query.get("app_id"))})))
-    R.add_get("/_sandbox/messages/{message_id}", route(lambda r, b: _a(ctl.message(m(r, "message_id")))))
-    R.add_post("/_sandbox/messages/{message_id}/click", route(click))
-    R.add_get("/_sandbox/journal", route(lambda r, b: _a({"items": ctl.journal(int(r.query.get("since", "0")))})))
-    R.add_get("/_sandbox/deliveries", route(lambda r, b: _a({"items": ctl.deliveries(int(r.query.get("since", "0")))})))
-    R.add_post("/_sandbox/faults", route(faults))
-    R.add_delete("/_sandbox/faults", route(clear))
-    R.add_post("/_sandbox/tokens/expire", route(expire))
-
-
-async def _a(value: Any) -> Any:
-    """Wrap a sync result for `route` (handlers are coroutines)."""
-    return value

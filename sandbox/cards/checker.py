@@ -1,14 +1,6 @@
-"""Card JSON 2.0 validation (docs/feishu-api.md §7) for the structure this project sends.
-
-Feishu rejects a bad card with code 230099 and a sub-code inside `msg`; we do the same:
-200621 parse/structure error (incl. unknown attributes, which JSON 2.0 rejects), 200550 bad
-chart spec, 200914 table rows not matching the columns, 100290 invalid person/at user.
-
-Choices where the doc is silent (UNCONFIRMED, stricter reading):
-- only `schema: "2.0"` cards are emulated; a 1.0 card (no schema) is rejected with 200621;
-- the 200-element cap (3P) is enforced (`SandboxConfig.card_max_elements`);
-- `<at id=ou_x>` in markdown with an unknown user gives 100290 like person elements do;
-- the element vocabulary is the subset listed in `ELEMENTS`; anything else is a 200621.
+"""The card checker: one method per element tag of `vocabulary.ELEMENTS` (`el_<tag>`), the shared
+checks (attributes, text, @-mentions, behaviours) and the card and header around them. A failure
+raises `CardError` with Feishu's sub-code and the path of the offending element.
 """
 from __future__ import annotations
 
@@ -16,54 +8,11 @@ import json
 import re
 from typing import Any, Callable
 
+from gtm.sandbox.cards.vocabulary import (
+    ASPECT_RATIOS, AT_RE, BUTTON_SIZES, BUTTON_TYPES, COLOR_THEMES, COLUMN_KEYS, COMMON, CONTAINERS, ELEMENT_ID_RE,
+    ELEMENTS, FLEX_MODES, LAYOUT, LOCALES, PERSON_SIZES, PX_RE, ROOT_ONLY, ROW_HEIGHTS, TABLE_TYPES, TEMPLATES,
+    TEXT_KEYS, TEXT_TAG_COLORS)
 from gtm.sandbox.errors import ApiError
-
-TEMPLATES = {"blue", "wathet", "turquoise", "green", "yellow", "orange", "red", "carmine", "violet",
-             "purple", "indigo", "grey", "default"}
-TEXT_TAG_COLORS = TEMPLATES | {"neutral", "lime"}
-TABLE_TYPES = {"text", "lark_md", "options", "number", "persons", "date", "markdown"}
-ASPECT_RATIOS = {"1:1", "2:1", "4:3", "16:9"}
-COLOR_THEMES = {"brand", "rainbow", "complementary", "converse", "primary"}
-BUTTON_TYPES = {"default", "primary", "danger", "text", "primary_text", "danger_text", "primary_filled",
-                "danger_filled", "laser"}
-BUTTON_SIZES = {"tiny", "small", "medium", "large"}
-FLEX_MODES = {"none", "stretch", "flow", "bisect", "trisect"}
-ROW_HEIGHTS = {"low", "middle", "high", "auto"}
-PERSON_SIZES = {"extra_small", "small", "medium", "large"}
-ELEMENT_ID_RE = re.compile(r"^[A-Za-z][A-Za-z0-9_]{0,19}$")
-PX_RE = re.compile(r"^(\d+)px$")
-AT_RE = re.compile(r"<at\s+(id|ids|email)\s*=\s*[\"']?([^\"'>\s]+)[\"']?\s*>", re.I)
-
-COMMON = {"tag", "element_id", "margin"}
-LAYOUT = {"direction", "horizontal_spacing", "vertical_spacing", "horizontal_align", "vertical_align",
-          "padding", "background_style"}
-ELEMENTS: dict[str, set[str]] = {
-    "markdown": {"content", "i18n_content", "text_align", "text_size", "icon", "href"},
-    "div": {"text", "fields", "icon", "text_align", "text_size"},
-    "hr": set(),
-    "column_set": {"columns", "flex_mode", "background_style", "horizontal_spacing", "horizontal_align"},
-    "table": {"page_size", "row_height", "row_max_height", "header_style", "columns", "rows",
-              "freeze_first_column"},
-    "chart": {"aspect_ratio", "height", "color_theme", "chart_spec", "preview"},
-    "button": {"text", "type", "size", "width", "icon", "hover_tips", "disabled", "disabled_tips", "confirm",
-               "behaviors", "name", "form_action_type"},
-    "person": {"user_id", "size", "show_avatar", "show_name", "style"},
-    "person_list": {"persons", "show_name", "show_avatar", "size", "lines", "drop_invalid_user_id", "icon"},
-    "collapsible_panel": {"expanded", "header", "border", "background_color", "elements"} | LAYOUT,
-    "form": {"name", "elements"} | LAYOUT,
-    "date_picker": {"name", "required", "disabled", "width", "placeholder", "initial_date", "behaviors"},
-    "input": {"name", "required", "disabled", "placeholder", "default_value", "width", "max_length",
-              "input_type", "show_icon", "rows", "auto_resize", "max_rows", "label", "label_position",
-              "behaviors"},
-}
-COLUMN_KEYS = {"tag", "element_id", "margin", "width", "weight", "elements"} | LAYOUT
-TEXT_KEYS = {"tag", "content", "text_size", "text_align", "text_color", "lines", "i18n_content"}
-CONTAINERS = {"column_set", "collapsible_panel", "form"}
-# the language keys of `i18n_content` (per-text translations; card JSON 2.0 has no whole-card
-# i18n_elements): the client shows its own language, else `content`
-LOCALES = {"zh_cn", "en_us", "zh_hk", "zh_tw", "ja_jp", "id_id", "vi_vn", "th_th", "pt_br", "es_es",
-           "ko_kr", "de_de", "fr_fr", "it_it", "ru_ru", "ms_my"}
-ROOT_ONLY = {"table", "form"}
 
 
 class CardError(Exception):
@@ -82,7 +31,7 @@ def _fail(sub: int, detail: str, path: str) -> None:
     raise CardError(sub, detail, path)
 
 
-class _Checker:
+class Checker:
     def __init__(self, known_user: Callable[[str], bool], max_elements: int) -> None:
         self.known_user = known_user
         self.max_elements = max_elements
@@ -437,29 +386,3 @@ class _Checker:
             self.text(t.get("text"), p + ".text", plain_only=True)
             if "color" in t and t["color"] not in TEXT_TAG_COLORS:
                 _fail(200621, "unknown text_tag colour", p)
-
-
-def validate_card(card: Any, known_user: Callable[[str], bool] = lambda _id: True,
-                  max_elements: int = 200) -> None:
-    """Raise `CardError` when the card is not a card JSON 2.0 Feishu would accept."""
-    _Checker(known_user, max_elements).card(card)
-
-
-def parse_card(content: str, known_user: Callable[[str], bool] = lambda _id: True,
-               max_elements: int = 200) -> dict:
-    """Parse and validate an `interactive` message content string; 230099 ApiError on failure."""
-    try:
-        card = json.loads(content)
-    except ValueError:
-        raise CardError(200621, "parse card json err", "content").api_error()
-    if isinstance(card, dict) and card.get("type") in ("template", "card") and "data" in card:
-        raise CardError(200861, "template/card_id cards are not emulated", "content").api_error()
-    try:
-        validate_card(card, known_user, max_elements)
-    except CardError as err:
-        raise err.api_error()
-    return card
-
-
-def update_multi(card: dict) -> bool:
-    return bool((card.get("config") or {}).get("update_multi"))

@@ -1,0 +1,297 @@
+"""Domain queries the cards, the chat answers, the weekly report and the portfolio share.
+
+Pure functions of (plan, now, policy) like the rest of `gtm.bot.rules`; they decide numbers and
+states, never words or colours (that is `gtm.bot.cards.views`). One definition of each:
+- `risk_score`: 风险评分 = 可能性 × 影响, else the stored score, else the typed 风险等级;
+- `issue_level` / `issue_age`: through the escalation ladder's thresholds and work calendar;
+- `milestone_states`: a milestone's % done, variance and effective status;
+- `ItemIndex`: the open items of one snapshot, sorted by due date, per owner (the @mention hot path).
+"""
+from __future__ import annotations
+
+from bisect import bisect_left, bisect_right
+from dataclasses import dataclass
+from datetime import date, datetime
+
+from gtm.bot.rules.baseline import baseline_variance
+from gtm.bot.rules.calendar import WorkCalendar
+from gtm.bot.rules.escalation import due_level, open_days
+from gtm.bot.rules.raci import reached
+from gtm.bot.rules.risk import cell_score, level_score
+from gtm.bot.rules.schedule import check_schedule
+from gtm.schemas.decisions import CheckResult, Slip
+from gtm.schemas.plan import (
+    Dependency,
+    DependencyStatus,
+    EscalationLevel,
+    Issue,
+    IssueStatus,
+    Level3,
+    MilestoneStatus,
+    PlanSnapshot,
+    Risk,
+    RiskStatus,
+    TaskStatus,
+)
+from gtm.schemas.settings import Policy
+
+DONE = {TaskStatus.DONE.value, MilestoneStatus.DONE.value}
+UNSIGNED = "待验收"  # a milestone marked done that its 审批人 has not signed off
+# 升级级别 cell → ladder level shown on cards (0 团队, 1 项目经理, 2 管理层)
+LEVEL_BY_NAME = {EscalationLevel.TEAM.value: 0, EscalationLevel.PM.value: 1,
+                 EscalationLevel.MANAGEMENT.value: 2}
+
+
+def today(now: datetime, policy: Policy) -> date:
+    """The plan's local date at `now` (the policy's time zone)."""
+    return now.astimezone(policy.tz).date()
+
+
+def iso(d: date | datetime | None) -> str:
+    return d.isoformat()[:10] if d else ""
+
+
+def is_done(status: str | None) -> bool:
+    return status in DONE
+
+
+# ---- risks, issues, dependencies -----------------------------------------------------------
+def risk_score(risk: Risk) -> int:
+    """风险评分 = 可能性 × 影响 (docs/seeds/000 §9.2), 1–9; else the stored 风险评分 (a row whose
+    levels are still blank); else the typed 风险等级; else 0. The one score every card, the report
+    and the RAG use (`gtm.bot.rules.risk.check_risks` writes likelihood × impact back to the Base)."""
+    score = cell_score(risk.likelihood, risk.impact)
+    if score is not None:
+        return score
+    try:
+        stored = int(risk.score or 0)
+    except (TypeError, ValueError):
+        stored = 0
+    return stored or level_score(risk) or 0
+
+
+def open_risks(snapshot: PlanSnapshot) -> list[Risk]:
+    return [r for r in snapshot.risks if r.status != RiskStatus.CLOSED.value]
+
+
+def open_issues(snapshot: PlanSnapshot) -> list[Issue]:
+    return [i for i in snapshot.issues if i.status != IssueStatus.RESOLVED.value]
+
+
+def issue_age(issue: Issue, now: datetime, policy: Policy | None = None) -> int:
+    """Days an issue has been open, counted as the escalation ladder counts them (working days
+    when `Policy.escalation_day_count` says so)."""
+    if not issue.raised_at:
+        return 0
+    policy = policy or Policy()
+    return open_days(issue.raised_at, now, policy, WorkCalendar(policy))
+
+
+def issue_level(issue: Issue, now: datetime, policy: Policy, check: CheckResult | None) -> int:
+    """0 team, 1 PM, 2 management: the Base's 升级级别, else the ladder state, else by the same
+    thresholds and work calendar the escalation rule uses."""
+    if issue.level in LEVEL_BY_NAME:
+        return LEVEL_BY_NAME[issue.level]
+    if check is not None:
+        for st in check.escalations:
+            if st.table == "issue" and st.record_id == issue.record_id:
+                return min(2, st.level)
+    if issue.status == IssueStatus.RESOLVED.value or not issue.raised_at:
+        return 0
+    return min(2, due_level(issue.raised_at, now, policy, WorkCalendar(policy)))
+
+
+def dependency_at_risk(dep: Dependency, day: date, policy: Policy) -> bool:
+    if dep.status == DependencyStatus.CONFIRMED.value:
+        return False
+    if dep.risk_level == Level3.HIGH.value:
+        return True
+    return bool(dep.needed_by and (dep.needed_by - day).days <= policy.dependency_warning_days)
+
+
+def slips_of(snapshot: PlanSnapshot, check: CheckResult | None, now: datetime,
+             policy: Policy) -> list[Slip]:
+    """The schedule slips: from the check when it ran, else computed now (pure)."""
+    if check is not None:
+        return list(check.slips)
+    return check_schedule(snapshot, now, policy)[1]
+
+
+# ---- milestones ----------------------------------------------------------------------------
+def milestone_counts(snapshot: PlanSnapshot) -> dict[str, tuple[int, int]]:
+    """Milestone record id → (done, total) of its deliverables, else of its tasks (time-free, so
+    the answer cache keeps it per snapshot)."""
+    d_by_m: dict[str, list[int]] = {}
+    for d in snapshot.deliverables:
+        for mid in d.milestone:
+            c = d_by_m.setdefault(mid, [0, 0])
+            c[0] += d.status in DONE
+            c[1] += 1
+    t_by_m: dict[str, list[int]] = {}
+    for t in snapshot.tasks:
+        for mid in t.milestone:
+            c = t_by_m.setdefault(mid, [0, 0])
+            c[0] += t.status in DONE
+            c[1] += 1
+    out: dict[str, tuple[int, int]] = {}
+    for m in snapshot.milestones:
+        c = d_by_m.get(m.record_id) or t_by_m.get(m.record_id) or (0, 0)
+        out[m.record_id] = (c[0], c[1])
+    return out
+
+
+@dataclass(frozen=True, slots=True)
+class MilestoneState:
+    """One milestone's progress as decided by the rules: % done, variance, effective status
+    (逾期 past its target, 待验收 done but not signed off)."""
+
+    record_id: str
+    code: str
+    name: str
+    owner_name: str
+    target: str
+    actual: str
+    status: str | None
+    variance_days: int | None
+    done: int
+    total: int
+    pct: int
+    baseline: str
+    baseline_variance: int | None
+
+
+def milestone_states(snapshot: PlanSnapshot, now: datetime, policy: Policy,
+                     counts: dict[str, tuple[int, int]] | None = None) -> list[MilestoneState]:
+    """Each milestone with % deliverables done (falls back to tasks, then to its own status).
+    `counts` = `milestone_counts(snapshot)` when the caller already has it."""
+    if counts is None:
+        counts = milestone_counts(snapshot)
+    day = today(now, policy)
+    out = []
+    for m in snapshot.milestones:
+        done, total = counts.get(m.record_id, (0, 0))
+        if total:
+            pct = round(100 * done / total)
+        else:
+            pct = 100 if is_done(m.status) else 0
+        variance = m.variance_days
+        if variance is None and m.target_date:
+            if m.actual_date:
+                variance = (m.actual_date - m.target_date).days
+            elif not is_done(m.status) and day > m.target_date:
+                variance = (day - m.target_date).days
+        status = m.status
+        if not is_done(status) and m.target_date and day > m.target_date:
+            status = MilestoneStatus.OVERDUE.value
+        if is_done(status) and not reached(m):
+            status = UNSIGNED  # done but not signed off by its 审批人: not reached yet
+        out.append(MilestoneState(
+            record_id=m.record_id, code=m.code, name=m.name,
+            owner_name=m.owner.label() if m.owner else "", target=iso(m.target_date),
+            actual=iso(m.actual_date), status=status, variance_days=variance,
+            done=done, total=total, pct=pct, baseline=iso(m.baseline_end),
+            baseline_variance=baseline_variance("milestone", m, policy)))
+    return out
+
+
+def overdue_milestones(snapshot: PlanSnapshot, now: datetime, policy: Policy) -> list[str]:
+    day = today(now, policy)
+    return [m.label for m in snapshot.milestones
+            if m.target_date and day > m.target_date and not is_done(m.status)]
+
+
+# ---- open items, indexed once per snapshot (the @mention hot path) --------------------------
+@dataclass(frozen=True, slots=True)
+class OpenItem:
+    """An open task/deliverable/milestone as plain data: cheap to hold 10^4 of them per plan;
+    only the rows a card shows become view rows (`gtm.bot.cards.views.item_row`)."""
+
+    table: str
+    record_id: str
+    code: str
+    name: str
+    owner_id: str
+    owner_name: str
+    due: str
+    status: str | None
+    progress_pct: int | None
+
+    def days(self, day: date) -> tuple[int | None, int | None]:
+        """(days overdue, days left) on `day`: one of them set when the item has a due date."""
+        if not self.due:
+            return None, None
+        delta = (day - date.fromisoformat(self.due)).days
+        return (delta if delta > 0 else None), (-delta if delta <= 0 else None)
+
+
+NO_DUE = "9999-99-99"  # undated items sort last
+
+
+def due_order(due: str, table: str, code: str, name: str) -> tuple[str, bool, str, str]:
+    """The one order of item lists: due date (undated last), milestones first, code, name."""
+    return (due or NO_DUE, table != "milestone", code, name)
+
+
+class DueList:
+    """Items in due order with their sort dates, so due-date windows are bisections."""
+
+    __slots__ = ("items", "dues")
+
+    def __init__(self, items: list[OpenItem]) -> None:
+        self.items = items
+        self.dues = [i.due or NO_DUE for i in items]
+
+    def before(self, day_iso: str) -> list[OpenItem]:
+        """Items due strictly before `day_iso` (undated items sort last, so this is a prefix)."""
+        return self.items[:bisect_left(self.dues, day_iso)]
+
+    def between(self, start_iso: str, end_iso: str) -> list[OpenItem]:
+        """Items due in [start_iso, end_iso]."""
+        return self.items[bisect_left(self.dues, start_iso):bisect_right(self.dues, end_iso)]
+
+
+class ItemIndex:
+    """Every open item of one snapshot, in due order, plus the same per owner.
+
+    A stable sort restricted to a subset keeps the subset's order, so filtering this list gives
+    exactly the due-ordered open items of that subset; overdue and due-this-week are contiguous
+    runs of it. Built once per snapshot (the answer cache keeps it); read-only afterwards
+    (thread-safe)."""
+
+    def __init__(self, snapshot: PlanSnapshot) -> None:
+        items = open_item_data(snapshot)
+        items.sort(key=lambda r: due_order(r.due, r.table, r.code, r.name))
+        self.all = DueList(items)
+        owned: dict[str, list[OpenItem]] = {}
+        for it in items:
+            owned.setdefault(it.owner_id, []).append(it)
+        self._by_owner = {k: DueList(v) for k, v in owned.items()}
+        self._empty = DueList([])
+        self.blocked = sum(1 for t in snapshot.tasks if t.status == TaskStatus.BLOCKED.value)
+        self.milestone_counts = milestone_counts(snapshot)
+
+    def owned_by(self, open_id: str) -> DueList:
+        return self._by_owner.get(open_id, self._empty)
+
+
+def open_item_data(snapshot: PlanSnapshot) -> list[OpenItem]:
+    """Every not-done task, deliverable and milestone with its due date, in that order."""
+    out: list[OpenItem] = []
+    add = out.append
+    for t in snapshot.tasks:
+        if t.status not in DONE:
+            o = t.owner
+            add(OpenItem("task", t.record_id, t.task_id, t.name, o.open_id if o else "", o.label() if o else "",
+                         iso(t.planned_end), t.status,
+                         round(t.progress * 100) if t.progress is not None else None))
+    for d in snapshot.deliverables:
+        if d.status not in DONE:
+            o = d.owner
+            add(OpenItem("deliverable", d.record_id, "", d.name, o.open_id if o else "",
+                         o.label() if o else "", iso(d.due_date), d.status, None))
+    for m in snapshot.milestones:
+        if m.status not in DONE:
+            o = m.owner
+            add(OpenItem("milestone", m.record_id, m.code, m.name, o.open_id if o else "",
+                         o.label() if o else "", iso(m.target_date), m.status, None))
+    return out
