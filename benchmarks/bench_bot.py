@@ -13,6 +13,7 @@ askers in ONE group asking at the same instant: Feishu allows a bot 5 messages/s
 """
 from __future__ import annotations
 
+import gc
 import math
 import random
 import statistics
@@ -91,6 +92,7 @@ def timed_dispatcher(runtime):
             self.cpu_in: dict[str, tuple[int, float]] = {}
             self.proc_ms: dict[str, float] = {}
             self.cpu_ms: dict[str, float] = {}
+            self.ready_ms: dict[str, float] = {}  # event in → answer ready (before waiting for a send slot)
 
         def dispatch(self, inc):
             if inc.kind == "message":
@@ -100,6 +102,12 @@ def timed_dispatcher(runtime):
         def _handle_message(self, inc) -> None:
             self.cpu_in[inc.event_id] = (threading.get_ident(), time.thread_time())
             super()._handle_message(inc)
+
+        def _reply_paced(self, inc, card) -> None:
+            t_in = self.t_in.get(inc.event_id)
+            if t_in is not None:
+                self.ready_ms[inc.event_id] = (time.perf_counter() - t_in) * 1000
+            return super()._reply_paced(inc, card)
 
         def reply(self, inc, card):
             t_in, c_in = self.t_in.get(inc.event_id), self.cpu_in.get(inc.event_id)
@@ -158,9 +166,12 @@ def b5_mentions(b: Bench, n_tasks: int, n_askers: int, rounds: int, profile: boo
     gw = b.fresh_gateway()
     rt = _runtime(b, gw)
     project = rt.project("b5")
-    # what `gtm serve` does before it answers: the mirror filled, its answers preloaded from the store
+    # what `gtm serve` does before it answers: the mirror filled, its answers preloaded from the store,
+    # then one collection and what start-up built frozen out of the collector's way (`Service._settle`)
     rt.mirror(project).refresh(now_local(), full=True)
     warm_answers(rt, now_local())
+    gc.collect()
+    gc.freeze()
     d = timed_dispatcher(rt)
     conn = LongConnection(b.seed.app_id, b.seed.app_secret, d.dispatch, domain=b.url,
                           bot_open_id=d.bot_open_id).start(wait=15)
@@ -172,7 +183,9 @@ def b5_mentions(b: Bench, n_tasks: int, n_askers: int, rounds: int, profile: boo
         seats = [(chat, members[0]) for chat, members in groups.items()]
         d.proc_ms.clear()
         d.cpu_ms.clear()
+        d.ready_ms.clear()
         stale0, swaps0 = CACHE.stats["stale"], CACHE.stats["swaps"]
+        paced0 = d.stats.get("paced", 0)
         with Stopwatch() as sw:
             lat, lost = closed_loop(b, seats, rounds, think=0.3, deadline=60 + 10 * rounds, rnd=rnd)
         entries = b.call(sb_journal, mark)
@@ -187,6 +200,9 @@ def b5_mentions(b: Bench, n_tasks: int, n_askers: int, rounds: int, profile: boo
                 extra={"samples": len(proc), "cpu_p50_ms": round(pct(cpu, 50), 2), "cpu_p99_ms": round(pct(cpu, 99), 2),
                        "max_ms": round(max(proc), 1) if proc else None})
         fig.add("processing CPU p99 (answering thread)", round(pct(cpu, 99), 1), "ms", "—")
+        ready = list(d.ready_ms.values())
+        fig.add("answer ready p99 (before the send slot)", round(pct(ready, 99), 1), "ms", "—",
+                extra={"p50_ms": round(pct(ready, 50), 1), "samples": len(ready)})
         p50, p95, p99 = pct(lat, 50), pct(lat, 95), pct(lat, 99)
         fig.add(f"end-to-end p50 ({where})", round(p50), "ms", "", None, None)
         fig.add(f"end-to-end p95 ({where})", round(p95), "ms", "", None, None)
@@ -205,6 +221,12 @@ def b5_mentions(b: Bench, n_tasks: int, n_askers: int, rounds: int, profile: boo
         fig.notes.append(f"processing (dispatch → reply call, in the bot): p50 {pct(proc, 50):.1f} ms, "
                          f"p99 {pct(proc, 99):.1f} ms wall; CPU of the answering thread p50 {pct(cpu, 50):.1f} ms, "
                          f"p99 {pct(cpu, 99):.1f} ms")
+        paced = d.stats.get("paced", 0) - paced0
+        fig.notes.append(f"asked at {len(lat) / max(sw.wall, 1e-9):.0f} answers/s against Feishu's 50 messages/s per app "
+                         f"(the dispatcher keeps ≤ 50 per 1.1 s): {paced} of {len(lat)} replies waited for a send slot "
+                         f"({100 * paced / max(1, len(lat)):.0f} %), and that wait is part of both measures; "
+                         f"event in → answer ready (before the slot): p50 {pct(ready, 50):.1f} ms, "
+                         f"p99 {pct(ready, 99):.1f} ms")
         # the same askers in ONE group, all at once (informational: Feishu's 5 msg/s per group)
         burst = [(big, a) for a in askers]
         lat2, lost2 = closed_loop(b, burst, 1, 0.0, 60, rnd)
@@ -221,4 +243,5 @@ def b5_mentions(b: Bench, n_tasks: int, n_askers: int, rounds: int, profile: boo
     finally:
         conn.stop()
         d.close()
+        gc.unfreeze()  # the benchmark process goes on with other figures
     return fig

@@ -11,8 +11,9 @@ moves on), so it is computed once and shared:
   refreshes, record-change events, our own write-back.
 - its `check()`: the part of `run_checks` an answer shows (RAG colour and reasons, the issues'
   escalation states, data problems, warnings — `answer_digest`; never the notices and cell
-  writes, which are most of a check's size on a large plan), keyed also by the minute of `now`,
-  the policy and the stored escalation states.
+  writes, which are most of a check's size on a large plan: the rules run in their digest mode,
+  `run_checks(..., digest=True)`, which makes each notice and write and drops it at once), keyed
+  also by the minute of `now`, the policy and the stored escalation states.
 
 Copy-on-write: entries are read-only once published and replaced as a whole, so readers take no
 lock and never wait for a rebuild:
@@ -98,6 +99,12 @@ def answer_digest(result: CheckResult) -> CheckResult:
                                        slips=result.slips)
 
 
+def digest_checks(snapshot: PlanSnapshot, now: datetime, policy: Policy, states: States) -> CheckResult:
+    """The rules as answers use them: `run_checks` in its digest mode (no notices, no writes, the
+    issues' escalation states; everything else identical)."""
+    return run_checks(snapshot, now, policy, states, digest=True)
+
+
 def _run_in_thread(job: Callable[[], None]) -> None:
     threading.Thread(target=job, name="gtm-answer-check", daemon=True).start()
 
@@ -154,7 +161,7 @@ class ProjectAnswers:
             return self._compute(now, policy, pol, states, run)
 
     def _compute(self, now: datetime, policy: Policy, pol: str, states: States, run: RunChecks | None) -> CheckResult:
-        result = answer_digest((run or run_checks)(self.snapshot, now, policy, states))
+        result = answer_digest((run or digest_checks)(self.snapshot, now, policy, states))
         self._check = _Check(now, policy, pol, states, result)
         self.check_runs += 1
         return result

@@ -94,7 +94,7 @@ class Dispatcher:
         self._inflight: set[Future] = set()
         self._lock = threading.Lock()
         self.stats: dict[str, int] = {"received": 0, "duplicates": 0, "replied": 0, "ignored": 0,
-                                      "failed": 0, "late_cards": 0, "queued": 0}
+                                      "failed": 0, "late_cards": 0, "queued": 0, "paced": 0}
         if edit_debounce is None:
             edit_debounce = runtime.settings.edit_debounce_seconds
         self.reactor = EditReactor(runtime, self._clock, edit_debounce)
@@ -203,6 +203,7 @@ class Dispatcher:
         if delay <= 0:
             self.reply(inc, card)
             return
+        self._bump("paced")  # waits for a send slot (the group's 5/s or the app's 50/s)
         self._later(delay, lambda: self.reply(inc, card), inc)
 
     def answer(self, inc: Incoming, project: ProjectRuntime | None) -> dict[str, Any]:

@@ -15,7 +15,9 @@ SPANS = (("task", "planned_start", "planned_end"), ("task", "actual_start", "act
 def predecessor_cycles(snapshot: PlanSnapshot) -> list[DataProblem]:
     """One problem per task in a 前置任务 cycle (A→B→A, A→A), naming the whole chain."""
     tasks = {t.record_id: t for t in snapshot.tasks if t.record_id}
-    cycles = find_cycles({rid: list(t.predecessors or ()) for rid, t in tasks.items()})
+    # a task without predecessors is in no cycle: the graph holds only the tasks that link (the
+    # groups found and their first-seen order are the same); the rows' lists are read, not copied
+    cycles = find_cycles({rid: t.predecessors for rid, t in tasks.items() if t.predecessors})
     f = T.table("task").field("predecessors")
     out: list[DataProblem] = []
     for comp in cycles:

@@ -53,7 +53,7 @@ _ISSUE_VALUES = {s.value for s in IssueStatus}
 _BLOCKED = TaskStatus.BLOCKED.value
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class LadderItem:
     """An open escalation (issue or blocked task) with its current ladder level."""
 

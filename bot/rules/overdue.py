@@ -36,7 +36,7 @@ from gtm.bot.catalogue import plural
 from gtm.bot.rules.calendar import WorkCalendar
 from gtm.schemas import tables as T
 from gtm.schemas.decisions import RecordRef
-from gtm.schemas.plan import FIRST_YEAR, LAST_YEAR, MilestoneStatus, PlanSnapshot, TaskStatus
+from gtm.schemas.plan import FIRST_YEAR, LAST_YEAR, MilestoneStatus, PlanSnapshot, TaskStatus, row_label
 from gtm.schemas.settings import Policy
 
 # table key → (planned date attr, actual date attr, done value, overdue value, has variance)
@@ -55,7 +55,7 @@ _EN = {"task": "Task", "deliverable": "Deliverable", "milestone": "Milestone"}  
 _ZH = {k: T.table(k).name for k in TRACKED}
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class OverdueItem:
     """One overdue row (used by the RAG rule and cards)."""
 
@@ -68,7 +68,7 @@ class OverdueItem:
     ref: RecordRef | None = None
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class TrackedRow:
     table: str
     row: Any
@@ -178,19 +178,27 @@ def own_cells(table: str, row: Any, planned: date | None, actual: date | None, d
     return changes, False
 
 
-def _disagreement(table: str, row: Any, planned: date) -> Any:
+def _disagreement(table: str, row: Any, planned: date,
+                  texts: dict[tuple[str, int, date], tuple[str, str, str, str]]) -> Any:
+    """A person's 延期 on an item that is not overdue. `texts`: the run's texts by (table, owner,
+    date) — a large plan has thousands of these with a few owners and dates, so they share them."""
     owner = getattr(row, "owner", None)
-    who = owner.label() if owner is not None else "有人"
-    who_en = owner.label() if owner is not None and owner.name else ("The owner" if owner else "Someone")
-    p_attr = TRACKED[table][0]
-    field_zh, field_en = T.table(table).field(p_attr).name, T.table(table).field(p_attr).en
-    day = f"{planned.month:02d}-{planned.day:02d}"
-    return problem(
-        table, row.record_id, "status", row.status,
-        f"{who} 标了延期，但{field_zh}在 {day}（尚未逾期）",
-        f"{who_en} set 延期 (overdue), but the {field_en.lower()} is {day} (not overdue yet)",
-        fix=f"如确已延期，请把「{field_zh}」改为新的日期；否则请把状态改回进行中",
-        fix_en=f"if it is late, move “{field_en}” to the new date; otherwise set the status back")
+    key = (table, id(owner), planned)
+    said = texts.get(key)
+    if said is None:
+        who = owner.label() if owner is not None else "有人"
+        who_en = owner.label() if owner is not None and owner.name else ("The owner" if owner else "Someone")
+        p_attr = TRACKED[table][0]
+        field_zh, field_en = T.table(table).field(p_attr).name, T.table(table).field(p_attr).en
+        day = f"{planned.month:02d}-{planned.day:02d}"
+        said = texts[key] = (
+            f"{who} 标了延期，但{field_zh}在 {day}（尚未逾期）",
+            f"{who_en} set 延期 (overdue), but the {field_en.lower()} is {day} (not overdue yet)",
+            f"如确已延期，请把「{field_zh}」改为新的日期；否则请把状态改回进行中",
+            f"if it is late, move “{field_en}” to the new date; otherwise set the status back")
+    reason, reason_en, fix, fix_en = said
+    return problem(table, row.record_id, "status", row.status, reason, reason_en, fix=fix, fix_en=fix_en,
+                   label=row_label(table, row))
 
 
 def check_overdue(snapshot: PlanSnapshot, now: datetime, policy: Policy,
@@ -205,6 +213,7 @@ def check_overdue(snapshot: PlanSnapshot, now: datetime, policy: Policy,
     """
     out = RuleResult()
     found: list[OverdueItem] = []
+    texts: dict[tuple[str, int, date], tuple[str, str, str, str]] = {}
     today = local_date(now, policy)
     for tr in (rows if rows is not None else tracked_rows(snapshot, policy, out)):
         table, row, planned = tr.table, tr.row, tr.planned
@@ -214,7 +223,7 @@ def check_overdue(snapshot: PlanSnapshot, now: datetime, policy: Policy,
         for attr, value in changes.items():
             out.writes.append(make_write(table, rid, attr, value))
         if disagrees and planned is not None:
-            out.problems.append(_disagreement(table, row, planned))
+            out.problems.append(_disagreement(table, row, planned, texts))
         if tr.done or planned is None or today <= planned:
             continue
         days_late = (today - planned).days

@@ -28,6 +28,7 @@ from gtm.schemas.plan import (
     IssueStatus,
     Level3,
     MilestoneStatus,
+    Person,
     PlanSnapshot,
     Risk,
     RiskStatus,
@@ -275,23 +276,40 @@ class ItemIndex:
 
 
 def open_item_data(snapshot: PlanSnapshot) -> list[OpenItem]:
-    """Every not-done task, deliverable and milestone with its due date, in that order."""
+    """Every not-done task, deliverable and milestone with its due date, in that order.
+    A plan has few owners and few dates: each owner's label and each date's text is made once
+    and shared by the items (10^5 items would otherwise hold 10^5 copies of each)."""
     out: list[OpenItem] = []
     add = out.append
+    days: dict[object, str] = {}
+    labels: dict[int, str] = {}  # by the Person object (the codec shares one per person)
+
+    def day(d: date | datetime | None) -> str:
+        text = days.get(d)
+        if text is None:
+            text = days[d] = iso(d)
+        return text
+
+    def label(o: Person) -> str:
+        text = labels.get(id(o))
+        if text is None:
+            text = labels[id(o)] = o.label()
+        return text
+
     for t in snapshot.tasks:
         if t.status not in DONE:
             o = t.owner
-            add(OpenItem("task", t.record_id, t.task_id, t.name, o.open_id if o else "", o.label() if o else "",
-                         iso(t.planned_end), t.status,
+            add(OpenItem("task", t.record_id, t.task_id, t.name, o.open_id if o else "", label(o) if o else "",
+                         day(t.planned_end), t.status,
                          round(t.progress * 100) if t.progress is not None else None))
     for d in snapshot.deliverables:
         if d.status not in DONE:
             o = d.owner
             add(OpenItem("deliverable", d.record_id, "", d.name, o.open_id if o else "",
-                         o.label() if o else "", iso(d.due_date), d.status, None))
+                         label(o) if o else "", day(d.due_date), d.status, None))
     for m in snapshot.milestones:
         if m.status not in DONE:
             o = m.owner
             add(OpenItem("milestone", m.record_id, m.code, m.name, o.open_id if o else "",
-                         o.label() if o else "", iso(m.target_date), m.status, None))
+                         label(o) if o else "", day(m.target_date), m.status, None))
     return out

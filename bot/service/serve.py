@@ -175,17 +175,23 @@ class Service:
 
     def _preload(self) -> None:
         """Answers from the store before the first question (the long connection comes up
-        meanwhile): the decoded, indexed plans now; the rules' first run on a thread of its own
-        right after. Then `gc.freeze()`: what start-up built lives as long as the process, so the
-        cyclic collector stops rescanning it (shorter pauses on the chat path)."""
+        meanwhile): the decoded, indexed plans now; the rest on a thread of its own right after
+        (`_settle`)."""
         t0 = time.perf_counter()
         now = datetime.now(timezone.utc)
         loaded = warm_answers(self.runtime, now, with_check=False)
+        log.info("answers preloaded from the store: %d records in %.2f s", loaded, time.perf_counter() - t0)
+        threading.Thread(target=self._settle, args=(now,), name="gtm-preload-rules", daemon=True).start()
+
+    def _settle(self, now: datetime) -> None:
+        """After start-up: one collection, then `gc.freeze()` — what start-up built lives as long
+        as the process, so the cyclic collector stops rescanning it (shorter pauses on the chat
+        path) — and the collector back on (`gtm serve` starts with it off, bot/cli/main.py). Then
+        the rules' first run, so the first @mention finds it ready."""
         gc.collect()
         gc.freeze()
-        log.info("answers preloaded from the store: %d records in %.2f s", loaded, time.perf_counter() - t0)
-        threading.Thread(target=warm_answers, args=(self.runtime, now), name="gtm-preload-rules",
-                         daemon=True).start()
+        gc.enable()
+        warm_answers(self.runtime, now)
 
     def _start_leader(self) -> None:
         self.leader = Leader(self.settings.database_url, retry_seconds=self.settings.leader_retry_seconds,

@@ -102,3 +102,23 @@ def test_generated_plan_invariants():
     assert {"overdue", "due_soon", "escalation", "budget", "gate"} <= kinds
     again = run_checks(snap, now, Policy(), {(s.table, s.record_id): s for s in result.escalations})
     assert not [n for n in again.notices if n.kind == "escalation"]  # each level once
+
+
+def test_digest_run_decides_the_same_and_keeps_no_notices_or_writes():
+    """`digest=True` (the answer cache's run): RAG with every reason and record, problems,
+    warnings, slips and the issues' ladder states equal the full run's; no notices, no writes."""
+    from gtm.benchmarks.rules_speed import generate_plan
+
+    now = at(2025, 9, 16, 10)
+    snap = generate_plan(3000, now)
+    full = run_checks(snap, now, Policy(), {})
+    digest = run_checks(snap, now, Policy(), {}, digest=True)
+    assert full.notices and full.writes and digest.notices == [] and digest.writes == []
+    assert type(digest.notices) is list and type(digest.escalations) is list
+    assert digest.rag == full.rag and sum(len(r.records) for r in digest.rag.reasons) > 20
+    assert digest.problems == full.problems and digest.warnings == full.warnings
+    assert digest.slips == full.slips
+    issues = [st for st in full.escalations if st.table == "issue"]
+    assert issues and digest.escalations == issues and len(full.escalations) > len(issues)
+    # the mode ends with the run: a full run afterwards keeps everything again
+    assert run_checks(snap, now, Policy(), {}).notices == full.notices

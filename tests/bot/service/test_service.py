@@ -110,8 +110,9 @@ def test_leader_reschedules_when_a_project_is_added(app_ctx):
 
 def test_start_preloads_answers_from_the_store_and_freezes_the_gc(make_app, sandbox, seed):
     """Ready means the plans are in memory already, loaded from the store (never from Feishu), and
-    what start-up built is frozen out of the cyclic collector's way."""
+    what start-up built is frozen out of the cyclic collector's way (right after, off the ready path)."""
     import gc
+    import time
     from datetime import timedelta
 
     from tests.support.plans import NOW, create_plan, task
@@ -133,7 +134,10 @@ def test_start_preloads_answers_from_the_store_and_freezes_the_gc(make_app, sand
         assert entry is not None and [t.name for t in entry.snapshot.tasks] == ["准备发布会物料"]
         reads = [e["path"] for e in sandbox.journal.since(mark) if "/records" in e["path"]]
         assert reads == []  # from the store: not one record read from Feishu
-        assert gc.get_freeze_count() > 0
+        deadline = time.monotonic() + 20  # frozen right after ready, on the preload thread
+        while gc.get_freeze_count() == 0 and time.monotonic() < deadline:
+            time.sleep(0.01)
+        assert gc.get_freeze_count() > 0 and gc.isenabled()
     finally:
         svc.stop()
         gc.unfreeze()
