@@ -24,6 +24,7 @@ from zoneinfo import ZoneInfo
 
 from pydantic import SecretStr
 
+from gtm.bot.failures import ProjectNotFound
 from gtm.sandbox import Sandbox
 from gtm.sandbox.seed import SeedInfo, seed_default
 from gtm.schemas.settings import Policy, Settings, load_settings
@@ -39,10 +40,6 @@ from gtm.sync.store.registry import ProjectRow, list_projects
 log = logging.getLogger(__name__)
 
 LOCAL_DIR = Path(os.environ.get("GTM_LOCAL_DIR", ".gtm"))
-
-
-class ProjectNotFound(LookupError):
-    """Names the slugs that exist so the user can pick one."""
 
 
 @dataclass

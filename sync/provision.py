@@ -34,6 +34,8 @@ from gtm.sync.feishu.bitable import App, Bitable
 from gtm.sync.feishu.gateway import Gateway
 from gtm.sync.provision_findings import Finding
 from gtm.sync.provision_read import Reader, is_empty_record
+from gtm.sync.records import decode_record, encode_fields
+from gtm.sync.store.registry import ProjectRow
 
 Progress = Callable[[str, int, int], None]
 T = TypeVar("T")
@@ -546,8 +548,6 @@ class _Applier:
         rows = self.plan.rows.get(spec.key) or []
         if not rows:
             return
-        from gtm.sync.records import encode_fields
-
         tz = ZoneInfo(self.plan.tz)
         encoded = [encode_fields(spec, self._resolve_links(spec, row), tz, self.b) for row in rows]
         tid = self.b.table_ids[spec.key]
@@ -575,8 +575,6 @@ class _Applier:
     def _milestone_ids(self) -> dict[str, str]:
         """Milestone code → record id (from this run's seeding, else read from the Base)."""
         if "milestone" not in self.record_ids:
-            from gtm.sync.records import decode_record
-
             spec = self.plan.specs["milestone"]
             reader = Reader(self.gw)
             recs = reader.records(self.b.app_token, self.b.table_ids["milestone"], context=spec.name)
@@ -662,8 +660,6 @@ def provision(gateway: Gateway, *, name: str, template: str = "gtm", start: date
 def register_project(store_session, slug: str, name: str, template: str, binding: BaseBinding,
                      chat_ids: list[str] | None = None):
     """Insert or update the project's registry row with the binding (ids, renamed field names)."""
-    from gtm.sync.store.registry import ProjectRow
-
     row = store_session.get(ProjectRow, slug)
     if row is None:
         row = ProjectRow(slug=slug)

@@ -37,7 +37,8 @@ from gtm.bot.chat.keyed_locks import KeyedLocks
 from gtm.bot.chat.permissions import find_row, may_act, may_sign
 from gtm.bot.chat.snapshots import snapshot_for
 from gtm.bot.chat.transports import Incoming
-from gtm.bot.runtime import ProjectNotFound, ProjectRuntime, Runtime
+from gtm.bot.failures import ProjectNotFound
+from gtm.bot.runtime import ProjectRuntime, Runtime
 from gtm.sync.store.ledger import NotificationRow
 
 log = logging.getLogger(__name__)

@@ -25,7 +25,8 @@ from gtm.bot.chat.snapshots import (
     data_of,
     projects_of,
 )
-from gtm.bot.runtime import ProjectNotFound, ProjectRuntime, Runtime
+from gtm.bot.failures import ProjectNotFound
+from gtm.bot.runtime import ProjectRuntime, Runtime
 
 log = logging.getLogger(__name__)
 
