@@ -28,8 +28,8 @@ WINDOW = 1.05  # the product's window (5 % margin over Feishu's 1 s)
 REPLICA = """
 import json, os, sys, time
 from sqlalchemy import text
-from gtm.sync.ratelimit import RateLimiter
-from gtm.sync.ratelimit_shared import SharedRateLimiter
+from gtm.sync.feishu.ratelimit import RateLimiter
+from gtm.sync.feishu.ratelimit_shared import SharedRateLimiter
 from gtm.sync.store.base import make_engine
 url, app, start, kind, seconds = sys.argv[1:6]
 engine = make_engine(url)

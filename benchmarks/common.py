@@ -23,19 +23,12 @@ from pathlib import Path
 from typing import Any, Callable, Iterable
 from zoneinfo import ZoneInfo
 
-from lark_oapi.api.bitable.v1 import (
-    CreateAppRequest,
-    CreateAppTableRequest,
-    CreateAppTableRequestBody,
-    ReqApp,
-)
-
 from gtm.benchmarks.sandbox_side import SandboxProcess, sb_clock, sb_limited, sb_load
 from gtm.schemas.fields import Kind
 from gtm.schemas.plan import Person
 from gtm.schemas.tables import PLAN_TABLES
 from gtm.sync.binding import BaseBinding
-from gtm.sync.gateway import Gateway
+from gtm.sync.feishu.gateway import Gateway
 from gtm.sync.records import encode_fields
 from gtm.sync.store.open import load_models, open_store
 
@@ -181,19 +174,14 @@ class Bench:
         """A Base with the given plan tables, created through the SDK (self links and links to
         tables not created are left out: the benchmarks do not need them)."""
         gw = self.gw
-        req = CreateAppRequest.builder().request_body(ReqApp({"name": name, "time_zone": "Asia/Shanghai"})).build()
-        app = gw.call("bitable.app.create", lambda: gw.client.bitable.v1.app.create(req), family="bitable.app").app
+        app = gw.bitable.create_app(name, "Asia/Shanghai")
         b = BaseBinding(slug=slug, app_token=app.app_token, timezone="Asia/Shanghai")
         for key in keys:
             spec = PLAN_TABLES[key]
             fields = [f for f in spec.fields
                       if not (f.kind is Kind.LINK and (f.link_table == key or f.link_table not in b.table_ids))]
-            body = {"table": {"name": spec.name, "fields": [_field_body(f, b.table_ids) for f in fields]}}
-            treq = (CreateAppTableRequest.builder().app_token(b.app_token)
-                    .request_body(CreateAppTableRequestBody(body)).build())
-            b.table_ids[key] = gw.call("bitable.table.create",
-                                       lambda treq=treq: gw.client.bitable.v1.app_table.create(treq),
-                                       family="bitable.schema_write").table_id
+            b.table_ids[key] = gw.bitable.create_table(
+                b.app_token, spec.name, [_field_body(f, b.table_ids) for f in fields]).table_id
         return b
 
     def load(self, binding, key: str, rows: list[dict[str, Any]], *, by: str | None = None,

@@ -25,18 +25,6 @@ from typing import Any, Callable
 from zoneinfo import ZoneInfo
 
 from click.testing import CliRunner
-from lark_oapi.api.bitable.v1 import (
-    AppTableField,
-    AppTableRecord,
-    BatchCreateAppTableRecordRequest,
-    BatchCreateAppTableRecordRequestBody,
-    CreateAppRequest,
-    CreateAppTableRequest,
-    CreateAppTableRequestBody,
-    ListAppTableFieldRequest,
-    ReqApp,
-    UpdateAppTableFieldRequest,
-)
 
 from gtm.bot.chat import dispatcher as D
 from gtm.bot.chat.ask import ask
@@ -57,7 +45,7 @@ from gtm.schemas.plan import Person
 from gtm.schemas.settings import Policy, Settings
 from gtm.schemas.tables import PLAN_TABLES
 from gtm.sync.binding import BaseBinding
-from gtm.sync.gateway import Gateway
+from gtm.sync.feishu.gateway import Gateway
 from gtm.sync.provision import register_project
 from gtm.sync.records import encode_value
 from gtm.sync.store.holder import lease_until
@@ -100,29 +88,21 @@ class World:
     def plan(self, slug: str, tasks: list[tuple[str, str, date]], *, issue_days: int = 0) -> Any:
         """A small plan (project, tasks, optionally an issue raised `issue_days` ago) registered as a project."""
         gw = self.gw
-        req = CreateAppRequest.builder().request_body(ReqApp({"name": slug, "time_zone": "Asia/Shanghai"})).build()
-        app = gw.call("app.create", lambda: gw.client.bitable.v1.app.create(req), family="bitable.app").app
+        app = gw.bitable.create_app(slug, "Asia/Shanghai")
         b = BaseBinding(slug=slug, app_token=app.app_token, timezone="Asia/Shanghai")
         for key in ("project", "milestone", "task", "issue"):
             spec = PLAN_TABLES[key]
             fields = [f for f in spec.fields
                       if not (f.kind is Kind.LINK and (f.link_table == key or f.link_table not in b.table_ids))]
-            body = {"table": {"name": spec.name, "fields": [f.create_body(b.table_ids) for f in fields]}}
-            treq = (CreateAppTableRequest.builder().app_token(b.app_token)
-                    .request_body(CreateAppTableRequestBody(body)).build())
-            b.table_ids[key] = gw.call("table.create", lambda treq=treq: gw.client.bitable.v1.app_table.create(treq),
-                                       family="bitable.schema_write").table_id
+            b.table_ids[key] = gw.bitable.create_table(
+                b.app_token, spec.name, [f.create_body(b.table_ids) for f in fields]).table_id
 
         def add(key: str, rows: list[dict[str, Any]]) -> list[str]:
             spec = PLAN_TABLES[key]
-            recs = [AppTableRecord.builder().fields({spec.field(a).name: encode_value(spec.field(a), v, TZ, where=a)
-                                                     for a, v in r.items() if v is not None}).build() for r in rows]
-            breq = (BatchCreateAppTableRecordRequest.builder().app_token(b.app_token).table_id(b.table_ids[key])
-                    .user_id_type("open_id").request_body(BatchCreateAppTableRecordRequestBody.builder()
-                                                          .records(recs).build()).build())
-            data = gw.call("record.batch_create", lambda: gw.client.bitable.v1.app_table_record.batch_create(breq),
-                           family="bitable.write")
-            return [r.record_id for r in data.records]
+            recs = [{spec.field(a).name: encode_value(spec.field(a), v, TZ, where=a)
+                     for a, v in r.items() if v is not None} for r in rows]
+            made = gw.bitable.batch_create(b.app_token, b.table_ids[key], recs, user_id_type="open_id")
+            return [r["record_id"] for r in made]
 
         today = NOW.date()
         u = self.seed.users
@@ -154,12 +134,9 @@ def _overdue_items(card: dict[str, Any]) -> str:
 
 def _field_update(w: World, b: Any, name: str, body: dict[str, Any]) -> None:
     gw = w.gw
-    lreq = ListAppTableFieldRequest.builder().app_token(b.app_token).table_id(b.table_ids["task"]).page_size(100).build()
-    fid = next(f.field_id for f in gw.call("f.list", lambda: gw.client.bitable.v1.app_table_field.list(lreq)).items
-               if f.field_name == name)
-    ureq = (UpdateAppTableFieldRequest.builder().app_token(b.app_token).table_id(b.table_ids["task"])
-            .field_id(fid).request_body(AppTableField(body)).build())
-    gw.call("f.update", lambda: gw.client.bitable.v1.app_table_field.update(ureq))
+    tid = b.table_ids["task"]
+    fid = next(f["field_id"] for f in gw.bitable.list_fields(b.app_token, tid).items if f.get("field_name") == name)
+    gw.bitable.update_field(b.app_token, tid, fid, body)
 
 
 # -- the faults ---------------------------------------------------------------------------------------

@@ -17,9 +17,8 @@ from dataclasses import dataclass
 
 from sqlalchemy.exc import SQLAlchemyError
 
-from gtm.bot.runtime import ProjectNotFound
 from gtm.schemas.settings import SettingsError
-from gtm.sync.errors import (
+from gtm.sync.feishu.errors import (
     AuthError,
     FeishuError,
     NotFound,
@@ -29,6 +28,11 @@ from gtm.sync.errors import (
     TransientError,
 )
 from gtm.sync.store.open import StoreOpenError, describe_store_error
+
+
+class ProjectNotFound(LookupError):
+    """No project by that slug (or several and none chosen); the message names the slugs that exist."""
+
 
 log = logging.getLogger("gtm.failures")
 

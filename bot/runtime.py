@@ -24,14 +24,15 @@ from zoneinfo import ZoneInfo
 
 from pydantic import SecretStr
 
+from gtm.bot.failures import ProjectNotFound
 from gtm.sandbox import Sandbox
 from gtm.sandbox.seed import SeedInfo, seed_default
 from gtm.schemas.settings import Policy, Settings, load_settings
 from gtm.sync.binding import BaseBinding
-from gtm.sync.gateway import Gateway, gateway_from_settings
+from gtm.sync.feishu.gateway import Gateway, gateway_from_settings
 from gtm.sync.mirror import Mirror
 from gtm.sync.provision import plan_provision, register_project
-from gtm.sync.ratelimit_shared import shared_limiter_for
+from gtm.sync.feishu.ratelimit_shared import shared_limiter_for
 from gtm.sync.store.base import Store
 from gtm.sync.store.open import open_store
 from gtm.sync.store.registry import ProjectRow, list_projects
@@ -39,10 +40,6 @@ from gtm.sync.store.registry import ProjectRow, list_projects
 log = logging.getLogger(__name__)
 
 LOCAL_DIR = Path(os.environ.get("GTM_LOCAL_DIR", ".gtm"))
-
-
-class ProjectNotFound(LookupError):
-    """Names the slugs that exist so the user can pick one."""
 
 
 @dataclass

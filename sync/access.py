@@ -9,7 +9,7 @@ Strict mode (docs/seeds/003 §2.4: "负责人可编辑，成员仅查看") turns
 roles: members may edit only rows whose 负责人 is themselves (and read the rest); managers (PM and
 management) edit everything. "Rows whose 负责人 is the member" is an advanced-permissions v2 rule
 (docs/feishu-api.md §10): `contains` on the person field with no values, created through the v2 roles
-API (`lark_oapi.api.base.v2`); role members are added with the v1 role-member API. When Feishu
+API (`gtm.sync.feishu.bitable`: `create_role`); role members are added with the v1 role-member API. When Feishu
 refuses advanced permissions (the tenant's plan, or the app may not manage them) the refusal is
 reported and the default grants stay in place.
 """
@@ -18,24 +18,11 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from lark_oapi.api.base.v2 import CreateAppRoleRequest, ListAppRoleRequest, Role
-from lark_oapi.api.bitable.v1 import (
-    GetAppRequest,
-    AppRoleMember,
-    CreateAppRoleMemberRequest,
-    ListAppRoleMemberRequest,
-    UpdateAppRequest,
-    UpdateAppRequestBody,
-)
-from lark_oapi.api.contact.v3 import BatchGetIdUserRequest, BatchGetIdUserRequestBody
-from lark_oapi.api.drive.v1 import BaseMember, CreatePermissionMemberRequest, ListPermissionMemberRequest
-
 from gtm.schemas.fields import TableRegistry
 from gtm.schemas.tables import PLAN_TABLES, table
 from gtm.sync.binding import BaseBinding
-from gtm.sync.errors import FeishuError, NotFound, PermissionDenied
-from gtm.sync.gateway import Gateway
-from gtm.sync.provision_read import as_dict, with_data
+from gtm.sync.feishu.errors import FeishuError, NotFound, PermissionDenied
+from gtm.sync.feishu.gateway import Gateway
 
 LEVEL = {"view": 1, "edit": 2, "full_access": 3}
 PLAN_LIMIT_CODES = {1254304, 1254306}
@@ -89,25 +76,14 @@ class AccessReport:
 
 # -- drive permission members --------------------------------------------------------------
 def list_members(gateway: Gateway, app_token: str) -> list[dict[str, Any]]:
-    req = ListPermissionMemberRequest.builder().token(app_token).type("bitable").build()
-    data = gateway.call("drive.permission.member.list",
-                        lambda: gateway.client.drive.v1.permission_member.list(req),
-                        family="drive.permission", context=app_token)
-    return as_dict(getattr(data, "items", None)) or []
+    return gateway.drive.list_members(app_token)
 
 
 def _resolve_emails(gateway: Gateway, emails: list[str]) -> dict[str, str]:
     """email → open_id for the people Feishu knows (contact batch_get_id, ≤50 per call)."""
     out: dict[str, str] = {}
     for i in range(0, len(emails), 50):
-        chunk = emails[i:i + 50]
-        req = (BatchGetIdUserRequest.builder().user_id_type("open_id")
-               .request_body(BatchGetIdUserRequestBody({"emails": chunk})).build())
-        data = gateway.call("contact.user.batch_get_id",
-                            lambda: gateway.client.contact.v3.user.batch_get_id(req), family="contact")
-        for item in as_dict(getattr(data, "user_list", None)) or []:
-            if item.get("user_id") and item.get("email"):
-                out[item["email"].lower()] = item["user_id"]
+        out.update(gateway.contact.open_ids_by_email(emails[i:i + 50]))
     return out
 
 
@@ -166,14 +142,9 @@ def grant_access(gateway: Gateway, app_token: str, *, chat_ids: list[str] | None
         if have and LEVEL.get(have, 0) >= LEVEL[g.perm]:
             report.already.append(Grant(g.given, g.member_type, g.member_id, have, g.label))
             continue
-        body = BaseMember({"member_type": g.member_type, "member_id": g.member_id, "perm": g.perm,
-                           "type": "chat" if g.member_type == "openchat" else "user"})
-        req = CreatePermissionMemberRequest.builder().token(app_token).type("bitable").request_body(body).build()
         report.writes += 1
         try:
-            gateway.call("drive.permission.member.create",
-                         lambda: with_data(gateway.client.drive.v1.permission_member.create(req)),
-                         family="drive.permission", retry_safe=True, context=f"{g.label} {g.given}")
+            gateway.drive.add_member(app_token, g.member_type, g.member_id, g.perm, context=f"{g.label} {g.given}")
         except FeishuError as exc:
             if exc.code == 1063001 or isinstance(exc, NotFound):
                 report.not_found.append(f"找不到{g.label} {g.given}（飞书返回 {exc.code}），已跳过 / "
@@ -186,20 +157,9 @@ def grant_access(gateway: Gateway, app_token: str, *, chat_ids: list[str] | None
 
 
 # -- strict mode: advanced permissions and roles --------------------------------------------
-def _roles(gateway: Gateway, app_token: str) -> list[dict[str, Any]]:
-    req = ListAppRoleRequest.builder().app_token(app_token).page_size(100).build()
-    data = gateway.call("base.role.list", lambda: gateway.client.base.v2.app_role.list(req),
-                        family="bitable.schema_read", context=app_token)
-    return as_dict(getattr(data, "items", None)) or []
-
-
 def _role_member_ids(gateway: Gateway, app_token: str, role_id: str) -> set[str]:
-    req = ListAppRoleMemberRequest.builder().app_token(app_token).role_id(role_id).page_size(100).build()
-    data = gateway.call("bitable.role_member.list",
-                        lambda: gateway.client.bitable.v1.app_role_member.list(req),
-                        family="bitable.schema_read", context=role_id)
     out: set[str] = set()
-    for m in as_dict(getattr(data, "items", None)) or []:
+    for m in gateway.bitable.list_role_members(app_token, role_id):
         out.update(v for k in ("member_id", "open_id", "chat_id", "user_id") if (v := m.get(k)))
     return out
 
@@ -243,16 +203,10 @@ def apply_strict_permissions(gateway: Gateway, binding: BaseBinding, *, chat_ids
                           admins=admins, group_perm=group_perm)
     app_token = binding.app_token
     try:
-        greq = GetAppRequest.builder().app_token(app_token).build()
-        app = gateway.call("bitable.app.get", lambda: gateway.client.bitable.v1.app.get(greq),
-                           family="bitable.app", context=app_token)
-        if not getattr(getattr(app, "app", None), "is_advanced", False):  # a re-run writes nothing
-            req = (UpdateAppRequest.builder().app_token(app_token)
-                   .request_body(UpdateAppRequestBody({"is_advanced": True})).build())
+        if not gateway.bitable.get_app(app_token).is_advanced:  # a re-run writes nothing
             report.writes += 1
-            gateway.call("bitable.app.update", lambda: with_data(gateway.client.bitable.v1.app.update(req)),
-                         family="bitable.app", retry_safe=True, context=app_token)
-        existing = {r.get("role_name"): r for r in _roles(gateway, app_token)}
+            gateway.bitable.set_advanced(app_token)
+        existing = {r.get("role_name"): r for r in gateway.bitable.list_roles(app_token)}
         managers = [m for m in [pm_open_id, *[a for a in (admins or []) if a.startswith("ou_")]] if m]
         wanted_members = {
             MEMBER_ROLE: [("chat_id", c) for c in (chat_ids or [])] + [("open_id", m) for m in (members or [])],
@@ -261,22 +215,15 @@ def apply_strict_permissions(gateway: Gateway, binding: BaseBinding, *, chat_ids
         for name, body in role_bodies(binding).items():
             role = existing.get(name)
             if role is None:
-                creq = CreateAppRoleRequest.builder().app_token(app_token).request_body(Role(body)).build()
                 report.writes += 1
-                data = gateway.call("base.role.create", lambda: gateway.client.base.v2.app_role.create(creq),
-                                    family="bitable.schema_write", retry_safe=False, context=name)
-                role = as_dict(data.role)
+                role = gateway.bitable.create_role(app_token, body, context=name)
                 report.roles_created.append(name)
             have = _role_member_ids(gateway, app_token, role["role_id"])
             for id_type, mid in wanted_members[name]:
                 if mid in have:
                     continue
-                mreq = (CreateAppRoleMemberRequest.builder().app_token(app_token).role_id(role["role_id"])
-                        .member_id_type(id_type).request_body(AppRoleMember({"member_id": mid})).build())
                 report.writes += 1
-                gateway.call("bitable.role_member.create",
-                             lambda: with_data(gateway.client.bitable.v1.app_role_member.create(mreq)),
-                             family="bitable.schema_write", retry_safe=True, context=f"{name} {mid}")
+                gateway.bitable.add_role_member(app_token, role["role_id"], id_type, mid, context=f"{name} {mid}")
                 report.role_members_added += 1
         report.strict = True
     except PermissionDenied as exc:

@@ -7,8 +7,6 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
-from lark_oapi.api.bitable.v1 import AppTableRecord, CreateAppTableRecordRequest
-
 from gtm.schemas.tables import PLAN_TABLES
 from gtm.sync.records import encode_fields
 
@@ -22,12 +20,8 @@ def create_record(mirror, table_key: str, values: dict[str, Any], *, key: str) -
     fields = encode_fields(spec, values, binding.tz, binding)
     token = str(uuid.uuid5(NAMESPACE, f"{binding.slug}:{binding.app_token}:{table_key}:{key}"))
     table_id = binding.table_id(table_key)
-    req = (CreateAppTableRecordRequest.builder().app_token(binding.app_token).table_id(table_id)
-           .user_id_type("open_id").client_token(token)
-           .request_body(AppTableRecord.builder().fields(fields).build()).build())
-    gw = mirror.gw
-    data = gw.call("bitable.record.create", lambda: gw.client.bitable.v1.app_table_record.create(req),
-                   family="bitable.write", write_table=table_id, retry_safe=True, context=spec.name)
-    record_id = data.record.record_id
+    record = mirror.gw.bitable.create_record(binding.app_token, table_id, fields, client_token=token,
+                                             context=spec.name)
+    record_id = record["record_id"]
     mirror.refresh_records(table_key, [record_id])
     return record_id

@@ -27,7 +27,7 @@ from gtm.schemas.fields import FieldSpec, TableSpec
 from gtm.schemas.plan import FieldGap
 from gtm.schemas.tables import PLAN_TABLES
 from gtm.sync.binding import BaseBinding
-from gtm.sync.gateway import Gateway
+from gtm.sync.feishu.gateway import Gateway
 from gtm.sync.provision_findings import type_name
 from gtm.sync.provision_read import Reader
 from gtm.sync.store.base import Store

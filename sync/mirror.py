@@ -25,7 +25,7 @@ from gtm.schemas.plan import LIST_BY_TABLE, DataProblem, FieldGap, PlanSnapshot,
 from gtm.schemas.tables import PLAN_TABLES
 from gtm.sync.binding import BaseBinding
 from gtm.sync.drift import DriftReport, check_drift, save_drift
-from gtm.sync.gateway import paused_gc
+from gtm.sync.feishu.gateway import paused_gc
 from gtm.sync.reader import Reader, ReadResult
 from gtm.sync.records import decoder_for, short_repr
 from gtm.sync.store.base import Store

@@ -21,41 +21,24 @@ import json
 import uuid
 from dataclasses import dataclass, field
 from datetime import date
-from typing import Any, Callable
+from typing import Any, Callable, TypeVar
 from zoneinfo import ZoneInfo
-
-from lark_oapi.api.bitable.v1 import (
-    AppTableField,
-    BatchCreateAppTableRecordRequest,
-    BatchCreateAppTableRecordRequestBody,
-    BatchDeleteAppTableRecordRequest,
-    BatchDeleteAppTableRecordRequestBody,
-    CreateAppRequest,
-    CreateAppTableFieldRequest,
-    CreateAppTableRequest,
-    CreateAppTableRequestBody,
-    CreateAppTableViewRequest,
-    DeleteAppTableFieldRequest,
-    PatchAppTableRequest,
-    PatchAppTableRequestBody,
-    PatchAppTableViewRequest,
-    PatchAppTableViewRequestBody,
-    ReqApp,
-    ReqView,
-    UpdateAppTableFieldRequest,
-)
 
 from gtm.schemas.fields import FieldSpec, Kind, TableRegistry, TableSpec, ViewSpec
 from gtm.schemas.tables import PLAN_TABLES, tables_for
 from gtm.schemas.templates import get_template, layout
 from gtm.sync import provision_findings as F
 from gtm.sync.binding import BaseBinding
-from gtm.sync.errors import NotFound
-from gtm.sync.gateway import Gateway
+from gtm.sync.feishu.errors import NotFound
+from gtm.sync.feishu.bitable import App, Bitable
+from gtm.sync.feishu.gateway import Gateway
 from gtm.sync.provision_findings import Finding
-from gtm.sync.provision_read import Reader, as_dict, is_empty_record, with_data
+from gtm.sync.provision_read import Reader, is_empty_record
+from gtm.sync.records import decode_record, encode_fields
+from gtm.sync.store.registry import ProjectRow
 
 Progress = Callable[[str, int, int], None]
+T = TypeVar("T")
 
 # Field types the create-table call accepts in its `fields` (docs/feishu-api.md §2.2); others are
 # added one by one afterwards.
@@ -417,15 +400,14 @@ class _Applier:
         self.created = {"tables": 0, "fields": 0, "views": 0, "records": 0, "options": 0}
         self.record_ids: dict[str, dict[str, str]] = {}  # table key -> code -> record id
 
-    def write(self, api: str, fn: Callable[[], Any], family: str, *, table: str | None = None,
-              retry_safe: bool = False, context: str = "") -> Any:
+    def write(self, fn: Callable[[], T]) -> T:
+        """One write call (counted for the result)."""
         self.writes += 1
-        return self.gw.call(api, lambda: with_data(fn()), family=family, retry_safe=retry_safe, write_table=table,
-                            context=context)
+        return fn()
 
     @property
-    def bt(self):
-        return self.gw.client.bitable.v1
+    def bt(self) -> Bitable:
+        return self.gw.bitable
 
     def run(self, steps: list[Step], offset: int = 0, total: int | None = None) -> None:
         total = total or len(steps)
@@ -441,13 +423,10 @@ class _Applier:
     def do_create_table(self, step: Step) -> None:
         spec = self.plan.specs[step.table]
         inline = [spec.field(a) for a in step.detail["inline"]]
-        body = {"table": {"name": spec.name, "default_view_name": spec.views[0].name if spec.views else None,
-                          "fields": [f.create_body(self.b.table_ids) for f in inline]}}
-        req = (CreateAppTableRequest.builder().app_token(self.b.app_token)
-               .request_body(CreateAppTableRequestBody(body)).build())
-        data = self.write("bitable.table.create", lambda: self.bt.app_table.create(req),
-                          "bitable.schema_write", context=spec.name)
-        tid = data.table_id
+        made = self.write(lambda: self.bt.create_table(
+            self.b.app_token, spec.name, [f.create_body(self.b.table_ids) for f in inline],
+            default_view_name=spec.views[0].name if spec.views else None, context=spec.name))
+        tid = made.table_id
         self.b.table_ids[spec.key] = tid
         self.created["tables"] += 1
         self.created["fields"] += len(inline)
@@ -464,7 +443,7 @@ class _Applier:
         views = self.b.view_ids.setdefault(spec.key, {})
         views.clear()
         if spec.views:
-            default_id = getattr(data, "default_view_id", None)
+            default_id = made.default_view_id
             if not default_id:
                 listed = Reader(self.gw)
                 vs = listed.views(self.b.app_token, tid, context=spec.name)
@@ -476,20 +455,15 @@ class _Applier:
     def do_adopt_table(self, step: Step) -> None:
         spec = self.plan.specs[step.table]
         if step.detail.get("rename"):
-            req = (PatchAppTableRequest.builder().app_token(self.b.app_token).table_id(step.detail["table_id"])
-                   .request_body(PatchAppTableRequestBody({"name": spec.name})).build())
-            self.write("bitable.table.patch", lambda: self.bt.app_table.patch(req), "bitable.schema_write",
-                       table=step.detail["table_id"], context=spec.name)
+            self.write(lambda: self.bt.rename_table(self.b.app_token, step.detail["table_id"], spec.name,
+                                                    context=spec.name))
 
     def do_rename_field(self, step: Step) -> None:
         spec = self.plan.specs[step.table]
         f = spec.field(step.attr)
         body = f.create_body(self.b.table_ids)
-        req = (UpdateAppTableFieldRequest.builder().app_token(self.b.app_token)
-               .table_id(self.b.table_ids[spec.key]).field_id(step.detail["field_id"])
-               .request_body(AppTableField(body)).build())
-        self.write("bitable.field.update", lambda: self.bt.app_table_field.update(req), "bitable.schema_write",
-                   table=self.b.table_ids[spec.key], retry_safe=True, context=f"{spec.name}.{f.name}")
+        self.write(lambda: self.bt.update_field(self.b.app_token, self.b.table_ids[spec.key], step.detail["field_id"],
+                                                body, context=f"{spec.name}.{f.name}"))
 
     def do_set_aside_field(self, step: Step) -> None:
         spec = self.plan.specs[step.table]
@@ -499,30 +473,22 @@ class _Applier:
             body["ui_type"] = d["ui_type"]
         if d.get("property"):
             body["property"] = d["property"]
-        req = (UpdateAppTableFieldRequest.builder().app_token(self.b.app_token)
-               .table_id(self.b.table_ids[spec.key]).field_id(d["field_id"])
-               .request_body(AppTableField(body)).build())
-        self.write("bitable.field.update", lambda: self.bt.app_table_field.update(req), "bitable.schema_write",
-                   table=self.b.table_ids[spec.key], retry_safe=True, context=f"{spec.name}.{d['field_name']}")
+        self.write(lambda: self.bt.update_field(self.b.app_token, self.b.table_ids[spec.key], d["field_id"], body,
+                                                context=f"{spec.name}.{d['field_name']}"))
 
     def do_delete_field(self, step: Step) -> None:
         spec = self.plan.specs[step.table]
         tid = self.b.table_ids[spec.key]
-        req = (DeleteAppTableFieldRequest.builder().app_token(self.b.app_token).table_id(tid)
-               .field_id(step.detail["field_id"]).build())
-        self.write("bitable.field.delete", lambda: self.bt.app_table_field.delete(req), "bitable.schema_write",
-                   table=tid, retry_safe=True, context=f"{spec.name}.{step.detail['field_name']}")
+        self.write(lambda: self.bt.delete_field(self.b.app_token, tid, step.detail["field_id"],
+                                                context=f"{spec.name}.{step.detail['field_name']}"))
 
     def do_create_field(self, step: Step) -> None:
         spec = self.plan.specs[step.table]
         f = spec.field(step.attr)
         tid = self.b.table_ids[spec.key]
-        req = (CreateAppTableFieldRequest.builder().app_token(self.b.app_token).table_id(tid)
-               .client_token(str(uuid.uuid4())).request_body(AppTableField(f.create_body(self.b.table_ids)))
-               .build())
-        data = self.write("bitable.field.create", lambda: self.bt.app_table_field.create(req),
-                          "bitable.schema_write", table=tid, retry_safe=True, context=f"{spec.name}.{f.name}")
-        self.b.field_ids.setdefault(spec.key, {})[f.attr] = data.field.field_id
+        made = self.write(lambda: self.bt.create_field(self.b.app_token, tid, f.create_body(self.b.table_ids),
+                                                       client_token=str(uuid.uuid4()), context=f"{spec.name}.{f.name}"))
+        self.b.field_ids.setdefault(spec.key, {})[f.attr] = made["field_id"]
         note_name(self.b, spec.key, f.attr, f.name)
         self.created["fields"] += 1
 
@@ -536,21 +502,17 @@ class _Applier:
         if d.get("ui_type"):
             body["ui_type"] = d["ui_type"]
         tid = self.b.table_ids[spec.key]
-        req = (UpdateAppTableFieldRequest.builder().app_token(self.b.app_token).table_id(tid)
-               .field_id(d["field_id"]).request_body(AppTableField(body)).build())
-        self.write("bitable.field.update", lambda: self.bt.app_table_field.update(req), "bitable.schema_write",
-                   table=tid, retry_safe=True, context=f"{spec.name}.{d['field_name']}")
+        self.write(lambda: self.bt.update_field(self.b.app_token, tid, d["field_id"], body,
+                                                context=f"{spec.name}.{d['field_name']}"))
         self.created["options"] += len(d["missing"])
 
     def do_create_view(self, step: Step) -> None:
         spec = self.plan.specs[step.table]
         v = next(x for x in spec.views if x.name == step.view)
         tid = self.b.table_ids[spec.key]
-        req = (CreateAppTableViewRequest.builder().app_token(self.b.app_token).table_id(tid)
-               .request_body(ReqView({"view_name": v.name, "view_type": v.type.value})).build())
-        data = self.write("bitable.view.create", lambda: self.bt.app_table_view.create(req),
-                          "bitable.schema_write", table=tid, context=f"{spec.name}/{v.name}")
-        vid = data.view.view_id
+        view = self.write(lambda: self.bt.create_view(self.b.app_token, tid, v.name, v.type.value,
+                                                      context=f"{spec.name}/{v.name}"))
+        vid = view["view_id"]
         self.b.view_ids.setdefault(spec.key, {})[v.name] = vid
         self.created["views"] += 1
         if v.filters:
@@ -563,19 +525,14 @@ class _Applier:
                        "value": json.dumps(list(c.value), ensure_ascii=False)}
                       for c in v.filters if c.attr in ids]
         body = {"property": {"filter_info": {"conjunction": v.conjunction, "conditions": conditions}}}
-        req = (PatchAppTableViewRequest.builder().app_token(self.b.app_token).table_id(tid).view_id(vid)
-               .request_body(PatchAppTableViewRequestBody(body)).build())
-        self.write("bitable.view.patch", lambda: self.bt.app_table_view.patch(req), "bitable.schema_write",
-                   table=tid, retry_safe=True, context=f"{spec.name}/{v.name}")
+        self.write(lambda: self.bt.patch_view(self.b.app_token, tid, vid, body, context=f"{spec.name}/{v.name}"))
 
     def do_rename_view(self, step: Step) -> None:
         spec = self.plan.specs[step.table]
         tid = self.b.table_ids[spec.key]
         vid = step.detail["view_id"]
-        req = (PatchAppTableViewRequest.builder().app_token(self.b.app_token).table_id(tid).view_id(vid)
-               .request_body(PatchAppTableViewRequestBody({"view_name": step.view})).build())
-        self.write("bitable.view.patch", lambda: self.bt.app_table_view.patch(req), "bitable.schema_write",
-                   table=tid, retry_safe=True, context=f"{spec.name}/{step.view}")
+        self.write(lambda: self.bt.patch_view(self.b.app_token, tid, vid, {"view_name": step.view},
+                                              context=f"{spec.name}/{step.view}"))
         self.b.view_ids.setdefault(spec.key, {})[step.view] = vid
 
     def do_delete_rows(self, step: Step) -> None:
@@ -584,30 +541,21 @@ class _Applier:
         ids = list(step.detail["record_ids"])
         for i in range(0, len(ids), BATCH):
             chunk = ids[i:i + BATCH]
-            req = (BatchDeleteAppTableRecordRequest.builder().app_token(self.b.app_token).table_id(tid)
-                   .request_body(BatchDeleteAppTableRecordRequestBody({"records": chunk})).build())
-            self.write("bitable.record.batch_delete", lambda: self.bt.app_table_record.batch_delete(req),
-                       "bitable.write", table=tid, retry_safe=True, context=spec.name)
+            self.write(lambda: self.bt.batch_delete(self.b.app_token, tid, chunk, context=spec.name))
 
     def do_seed_rows(self, step: Step) -> None:
         spec = self.plan.specs[step.table]
         rows = self.plan.rows.get(spec.key) or []
         if not rows:
             return
-        from gtm.sync.records import encode_fields
-
         tz = ZoneInfo(self.plan.tz)
         encoded = [encode_fields(spec, self._resolve_links(spec, row), tz, self.b) for row in rows]
         tid = self.b.table_ids[spec.key]
         made: list[dict] = []
         for i in range(0, len(encoded), BATCH):
             chunk = encoded[i:i + BATCH]
-            body = BatchCreateAppTableRecordRequestBody({"records": [{"fields": r} for r in chunk]})
-            req = (BatchCreateAppTableRecordRequest.builder().app_token(self.b.app_token).table_id(tid)
-                   .client_token(str(uuid.uuid4())).request_body(body).build())
-            data = self.write("bitable.record.batch_create", lambda: self.bt.app_table_record.batch_create(req),
-                              "bitable.write", table=tid, retry_safe=True, context=spec.name)
-            made.extend(as_dict(data.records) or [])
+            made.extend(self.write(lambda: self.bt.batch_create(self.b.app_token, tid, chunk,
+                                                                client_token=str(uuid.uuid4()), context=spec.name)))
         self.created["records"] += len(made)
         if spec.key == "milestone":
             self.record_ids["milestone"] = {row["code"]: rec["record_id"] for row, rec in zip(rows, made)}
@@ -627,8 +575,6 @@ class _Applier:
     def _milestone_ids(self) -> dict[str, str]:
         """Milestone code → record id (from this run's seeding, else read from the Base)."""
         if "milestone" not in self.record_ids:
-            from gtm.sync.records import decode_record
-
             spec = self.plan.specs["milestone"]
             reader = Reader(self.gw)
             recs = reader.records(self.b.app_token, self.b.table_ids["milestone"], context=spec.name)
@@ -643,10 +589,10 @@ class _Applier:
 
 
 
-def base_url(source: Any, domain: str = "") -> str:
+def base_url(source: BaseBinding | App | str, domain: str = "") -> str:
     """The Base's web address: the `url` Feishu returned on create, else built from the domain.
 
-    `source` is a BaseBinding, a create-Base response (`data` or `data.app`) or an app token.
+    `source` is a BaseBinding, a created Base (`App`) or an app token.
     `domain` is the tenant's web domain (e.g. "example" or "example.feishu.cn").
     """
     if isinstance(source, BaseBinding):
@@ -656,10 +602,9 @@ def base_url(source: Any, domain: str = "") -> str:
     elif isinstance(source, str):
         token = source
     else:
-        app = getattr(source, "app", None) or source
-        if getattr(app, "url", None):
-            return app.url
-        token = getattr(app, "app_token", "") or ""
+        if source.url:
+            return source.url
+        token = source.app_token
     if not token:
         return ""
     host = domain or "feishu.cn"
@@ -677,14 +622,10 @@ def apply_provision(plan: ProvisionPlan, gateway: Gateway, progress: Progress | 
     findings = list(plan.findings)
     created_base = False
     if plan.create_base:
-        req = (CreateAppRequest.builder()
-               .request_body(ReqApp({"name": plan.name, "time_zone": plan.tz})).build())
-        data = ap.write("bitable.app.create", lambda: gateway.client.bitable.v1.app.create(req), "bitable.app",
-                        context=plan.name)
-        app = data.app
+        app = ap.write(lambda: gateway.bitable.create_app(plan.name, plan.tz, context=plan.name))
         created_base = True
         binding = BaseBinding(slug=plan.slug, app_token=app.app_token, timezone=plan.tz,
-                              base_url=base_url(data, domain))
+                              base_url=base_url(app, domain))
         if progress:
             progress(f"已创建多维表格「{plan.name}」", 1, max(1, len(plan.steps)))
         inner = plan_provision(gateway, plan.specs, binding, plan.name, plan.template, plan.start, plan.tz,
@@ -719,8 +660,6 @@ def provision(gateway: Gateway, *, name: str, template: str = "gtm", start: date
 def register_project(store_session, slug: str, name: str, template: str, binding: BaseBinding,
                      chat_ids: list[str] | None = None):
     """Insert or update the project's registry row with the binding (ids, renamed field names)."""
-    from gtm.sync.store.registry import ProjectRow
-
     row = store_session.get(ProjectRow, slug)
     if row is None:
         row = ProjectRow(slug=slug)

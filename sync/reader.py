@@ -13,19 +13,9 @@ from dataclasses import dataclass, field
 from datetime import datetime, time as dtime, timedelta
 from typing import Any, Callable, Iterable, Iterator
 
-from lark_oapi.api.bitable.v1 import (
-    AppTableRecord,
-    BatchGetAppTableRecordRequest,
-    BatchGetAppTableRecordRequestBody,
-    Condition,
-    FilterInfo,
-    SearchAppTableRecordRequest,
-    SearchAppTableRecordRequestBody,
-    Sort,
-)
-
 from gtm.sync.binding import BaseBinding
-from gtm.sync.gateway import generic_request, paused_gc
+from gtm.sync.feishu.bitable import Condition, SortBy
+from gtm.sync.feishu.gateway import Gateway, paused_gc
 
 PAGE_SIZE = 500  # the search API maximum
 BATCH_GET_LIMIT = 100  # record ids per batch_get call
@@ -35,23 +25,13 @@ SAFETY_MARGIN_MS = 5_000  # re-read records this close to the watermark (same-ms
 
 def item_to_raw(item: Any) -> dict[str, Any]:
     """A record of a search/batch_get response body (plain JSON) as the read-format dict the codec
-    and the mirror keep: exactly what `record_to_raw` makes of the SDK's typed record."""
+    and the mirror keep (record_id, fields, last_modified_time as an int)."""
     if not isinstance(item, dict):
         return {"record_id": "", "fields": {}}
     out: dict[str, Any] = {"record_id": item.get("record_id") or "", "fields": item.get("fields") or {}}
     lm = item.get("last_modified_time")
     if lm is not None:
         out["last_modified_time"] = int(lm)
-    return out
-
-
-def record_to_raw(rec: AppTableRecord | dict) -> dict[str, Any]:
-    """The SDK record object as the plain read-format dict the codec and the mirror keep."""
-    if isinstance(rec, dict):
-        return rec
-    out: dict[str, Any] = {"record_id": rec.record_id or "", "fields": dict(rec.fields or {})}
-    if rec.last_modified_time is not None:
-        out["last_modified_time"] = int(rec.last_modified_time)
     return out
 
 
@@ -74,7 +54,7 @@ def day_before_ms(watermark_ms: int, tz) -> int:
 class Reader:
     """Record reads for one project's Base."""
 
-    def __init__(self, gateway, binding: BaseBinding, page_size: int = PAGE_SIZE) -> None:
+    def __init__(self, gateway: Gateway, binding: BaseBinding, page_size: int = PAGE_SIZE) -> None:
         self.gw = gateway
         self.binding = binding
         self.page_size = page_size
@@ -83,7 +63,7 @@ class Reader:
         return self.binding.spec(table_key).name
 
     def pages(self, table_key: str, *, conditions: list[Condition] | None = None,
-              sort: list[Sort] | None = None,
+              sort: list[SortBy] | None = None,
               stop: Callable[[list[dict[str, Any]]], bool] | None = None,
               result: ReadResult | None = None,
               prefetch: bool | None = None) -> Iterator[list[dict[str, Any]]]:
@@ -92,31 +72,20 @@ class Reader:
         `stop(page)` true ends paging early. `result` (if given) counts the calls and notes an
         early stop; its `records` are left alone, so a caller can fold pages away as they come
         (a full read of 100,000 records need not hold them all). Each page is requested as a
-        generic SDK request and parsed from JSON once (`Gateway.call_json`): building the SDK's
-        typed objects for 500 records cost more CPU than the call itself.
+        parsed from JSON once (`Bitable.search_json`): building the SDK's typed objects for 500
+        records cost more CPU than the call itself.
 
         `prefetch` (default: when there is no `stop`, i.e. the read goes to the last page anyway)
         requests the following pages (up to `READ_AHEAD`) on a helper thread while the caller
         works on this one, so the server's time and ours overlap; the calls made are the same.
         """
         table_id = self.binding.table_id(table_key)
-        body = SearchAppTableRecordRequestBody.builder().automatic_fields(True)
-        if conditions:
-            body = body.filter(FilterInfo.builder().conjunction("and").conditions(conditions).build())
-        if sort:
-            body = body.sort(sort)
-        body_obj = body.build()
         result = result if result is not None else ReadResult()
         context = self._context(table_key)
 
         def fetch(token: str | None) -> tuple[list[dict[str, Any]], str | None]:
-            req = (SearchAppTableRecordRequest.builder().app_token(self.binding.app_token)
-                   .table_id(table_id).page_size(self.page_size).user_id_type("open_id"))
-            if token:
-                req = req.page_token(token)
-            request = generic_request(req.request_body(body_obj).build())
-            data = self.gw.call_json("bitable.record.search", request, family="bitable.read",
-                                     retry_safe=True, context=context)
+            data = self.gw.bitable.search_json(self.binding.app_token, table_id, conditions=conditions, sort=sort,
+                                               page_token=token, page_size=self.page_size, context=context)
             with paused_gc():
                 page = [item_to_raw(r) for r in (data.get("items") or [])]
             following = data.get("page_token") if data.get("has_more") else None
@@ -179,7 +148,7 @@ class Reader:
             cancelled.set()
 
     def search(self, table_key: str, *, conditions: list[Condition] | None = None,
-               sort: list[Sort] | None = None,
+               sort: list[SortBy] | None = None,
                stop: Callable[[list[dict[str, Any]]], bool] | None = None) -> ReadResult:
         """All pages of a search (automatic fields on). `stop(page)` true ends paging early."""
         result = ReadResult()
@@ -208,9 +177,8 @@ class Reader:
         """
         name = self.binding.field_name(table_key, "modified_at")
         cutoff = watermark_ms - margin_ms
-        cond = (Condition.builder().field_name(name).operator("isGreater")
-                .value(["ExactDate", str(day_before_ms(cutoff, self.binding.tz))]).build())
-        sort = [Sort.builder().field_name(name).desc(True).build()]
+        cond = Condition(name, "isGreater", ["ExactDate", str(day_before_ms(cutoff, self.binding.tz))])
+        sort = [SortBy(name, desc=True)]
 
         held: dict[str, int] | None = None
 
@@ -235,14 +203,8 @@ class Reader:
         result = ReadResult()
         for i in range(0, len(ids), BATCH_GET_LIMIT):
             chunk = ids[i:i + BATCH_GET_LIMIT]
-            request = generic_request(
-                BatchGetAppTableRecordRequest.builder().app_token(self.binding.app_token)
-                .table_id(table_id)
-                .request_body(BatchGetAppTableRecordRequestBody.builder().record_ids(chunk)
-                              .user_id_type("open_id").automatic_fields(True).build())
-                .build())
-            data = self.gw.call_json("bitable.record.batch_get", request, family="bitable.read",
-                                     retry_safe=True, context=self._context(table_key))
+            data = self.gw.bitable.batch_get_json(self.binding.app_token, table_id, chunk,
+                                                  context=self._context(table_key))
             result.calls += 1
             result.records.extend(item_to_raw(r) for r in (data.get("records") or []))
             result.absent.extend(data.get("absent_record_ids") or [])

@@ -8,10 +8,8 @@ subscription nothing breaks, it is only slower: every caller says so instead of 
 """
 from __future__ import annotations
 
-from lark_oapi.api.drive.v1 import AuthPermissionMemberRequest, GetSubscribeFileRequest, SubscribeFileRequest
-
-from gtm.sync.errors import FeishuError, NotFound
-from gtm.sync.gateway import Gateway
+from gtm.sync.feishu.errors import FeishuError, NotFound
+from gtm.sync.feishu.gateway import Gateway
 
 # what to do when the subscription is refused (zh / en), shared by `gtm init`, serve and doctor
 SUBSCRIBE_FIX = ("在多维表格「分享」中把应用（机器人）设为「可管理」协作者（或由应用创建该表格），并开通 docs:event:subscribe"
@@ -22,20 +20,13 @@ FALLBACK = ("记录变更事件不会推送，改动只能靠定时同步发现�
 
 
 def is_subscribed(gateway: Gateway, app_token: str) -> bool:
-    req = GetSubscribeFileRequest.builder().file_token(app_token).file_type("bitable").build()
-    data = gateway.call("drive.file.get_subscribe", lambda: gateway.client.drive.v1.file.get_subscribe(req),
-                        family="drive.permission", context=app_token)
-    return bool(getattr(data, "is_subscribe", False))
+    return gateway.drive.is_subscribed(app_token)
 
 
 def can_manage(gateway: Gateway, app_token: str) -> bool:
     """Whether the app may manage the Base (owner or 可管理): the right Feishu asks for to subscribe.
     Asked as "may change the sharing settings" (action manage_public), a read-only call."""
-    req = AuthPermissionMemberRequest.builder().token(app_token).type("bitable").action("manage_public").build()
-    data = gateway.call("drive.permission.member.auth",
-                        lambda: gateway.client.drive.v1.permission_member.auth(req),
-                        family="drive.permission", context=app_token)
-    return bool(getattr(data, "auth_result", False))
+    return gateway.drive.may(app_token, "manage_public")
 
 
 def ensure_subscribed(gateway: Gateway, app_token: str) -> tuple[bool, str]:
@@ -45,9 +36,7 @@ def ensure_subscribed(gateway: Gateway, app_token: str) -> tuple[bool, str]:
     try:
         if is_subscribed(gateway, app_token):
             return True, ""
-        req = SubscribeFileRequest.builder().file_token(app_token).file_type("bitable").build()
-        gateway.call("drive.file.subscribe", lambda: gateway.client.drive.v1.file.subscribe(req),
-                     family="drive.permission", retry_safe=True, context=app_token)
+        gateway.drive.subscribe(app_token)
         return True, ""
     except NotFound as exc:  # a deleted Base is not a missing scope
         return False, (f"多维表格 {app_token} 已不存在或已被删除（{exc.code}），无法订阅记录变更；请从回收站恢复，或用 "

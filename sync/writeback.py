@@ -17,17 +17,11 @@ import logging
 from dataclasses import dataclass, field
 from typing import Any, Iterable
 
-from lark_oapi.api.bitable.v1 import (
-    BatchUpdateAppTableRecordRequest,
-    ListAppTableFieldRequest,
-    UpdateAppTableRecordRequest,
-)
-
 from gtm.schemas.decisions import CellWrite
 from gtm.schemas.fields import FieldSpec, Kind, Writer
 from gtm.schemas.plan import Person
 from gtm.schemas.tables import PLAN_TABLES
-from gtm.sync.errors import FeishuError, NotFound
+from gtm.sync.feishu.errors import FeishuError, NotFound
 from gtm.sync.reader import ReadResult
 from gtm.sync.records import EncodeError, canonical, canonical_value, encode_value, write_to_read
 
@@ -190,21 +184,7 @@ def _remember_names(binding, table_key: str) -> None:
 
 def _missing_fields(gateway, binding, table_key: str, sent: set[str]) -> list[str]:
     """Which of the field names we sent the table no longer has (one schema read, error path only)."""
-    names: set[str] = set()
-    token = None
-    while True:
-        req = ListAppTableFieldRequest.builder().app_token(binding.app_token).table_id(
-            binding.table_id(table_key)).page_size(100)
-        if token:
-            req = req.page_token(token)
-        request = req.build()
-        data = gateway.call("bitable.field.list",
-                            lambda request=request: gateway.client.bitable.v1.app_table_field.list(request),
-                            family="bitable.schema_read", retry_safe=True)
-        names |= {f.field_name for f in (data.items or [])}
-        if not data.has_more or not data.page_token:
-            break
-        token = data.page_token
+    names = set(gateway.bitable.field_names(binding.app_token, binding.table_id(table_key)))
     return sorted(sent - names)
 
 
@@ -256,24 +236,15 @@ def apply(plan: WritePlan, mirror, gateway=None) -> WriteReport:
             mirror.merge_read(table_key, ReadResult(records=touched), gone=vanished)
         for i in range(0, len(ready), plan.batch_limit):
             chunk = ready[i:i + plan.batch_limit]
-            # A plain-dict body: the SDK drops None from its typed models, and None (JSON null) is how
-            # Feishu clears a cell (e.g. 偏差(天) when a date moved later). Plain dicts keep it.
+            # None values stay: None (JSON null) is how Feishu clears a cell (e.g. 偏差(天) when a
+            # date moved later)
             records = [{"record_id": rid, "fields": tw.records[rid]} for rid in chunk]
-            request = (BatchUpdateAppTableRecordRequest.builder().app_token(binding.app_token)
-                       .table_id(table_id).user_id_type("open_id")
-                       .request_body({"records": records})
-                       .build())
             sent = {name for rid in chunk for name in tw.records[rid]}
             try:
-                data = gw.call("bitable.record.batch_update",
-                               lambda request=request: gw.client.bitable.v1.app_table_record.batch_update(request),
-                               family="bitable.write", write_table=table_id, retry_safe=True,
-                               context=spec.name)
+                modified = gw.bitable.batch_update(binding.app_token, table_id, records, context=spec.name)
             except FeishuError as exc:
                 raise _refusal(gw, binding, table_key, sent, exc) from exc
             report.update_calls += 1
-            modified = {r.record_id: int(r.last_modified_time) for r in (getattr(data, "records", None) or [])
-                        if r.record_id and r.last_modified_time}
             mirror.apply_written(table_key, {rid: _read_cells(table_key, tw.records[rid], tw.people)
                                              for rid in chunk}, modified)
             report.written_records += len(chunk)
@@ -318,19 +289,13 @@ def write_user_action(mirror, table_key: str, record_id: str, values: dict[str, 
             if isinstance(p, Person) and p.name:
                 people[p.open_id] = p
     table_id = binding.table_id(table_key)
-    request = (UpdateAppTableRecordRequest.builder().app_token(binding.app_token).table_id(table_id)
-               .record_id(record_id).user_id_type("open_id")
-               .request_body({"fields": fields}).build())  # plain dict: keeps null (clear) values
     gw = mirror.gw
     log.info("card action by %s: %s %s ← %s", actor_open_id, spec.name, record_id, sorted(fields))
     try:
-        data = gw.call("bitable.record.update",
-                       lambda: gw.client.bitable.v1.app_table_record.update(request),
-                       family="bitable.write", write_table=table_id, retry_safe=True, context=spec.name)
+        rec = gw.bitable.update_record(binding.app_token, table_id, record_id, fields, context=spec.name)
     except FeishuError as exc:
         raise _refusal(gw, binding, table_key, set(fields), exc) from exc
-    rec = getattr(data, "record", None)
-    lm = getattr(rec, "last_modified_time", None) if rec is not None else None
+    lm = rec.get("last_modified_time")
     mirror.apply_written(table_key, {record_id: _read_cells(table_key, fields, people)},
                          {record_id: int(lm)} if lm else None)
     return fields

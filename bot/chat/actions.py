@@ -37,7 +37,8 @@ from gtm.bot.chat.keyed_locks import KeyedLocks
 from gtm.bot.chat.permissions import find_row, may_act, may_sign
 from gtm.bot.chat.snapshots import snapshot_for
 from gtm.bot.chat.transports import Incoming
-from gtm.bot.runtime import ProjectNotFound, ProjectRuntime, Runtime
+from gtm.bot.failures import ProjectNotFound
+from gtm.bot.runtime import ProjectRuntime, Runtime
 from gtm.sync.store.ledger import NotificationRow
 
 log = logging.getLogger(__name__)
@@ -131,17 +132,11 @@ def _card_of(runtime: Runtime, message_id: str) -> tuple[int | None, dict[str, A
         row = s.scalars(select(NotificationRow).where(NotificationRow.message_id == message_id)).first()
         if row is not None and isinstance(row.payload, dict) and row.payload.get("body"):
             return row.id, copy.deepcopy(row.payload)
-    from lark_oapi.api.im.v1 import GetMessageRequest
-
-    gw = runtime.gateway
-    req = GetMessageRequest.builder().message_id(message_id).build()
-    data = gw.call("im.message.get", lambda: gw.client.im.v1.message.get(req), family="im.chat",
-                   retry_safe=True, context=message_id)
-    items = getattr(data, "items", None) or []
-    if not items or not items[0].body or not items[0].body.content:
+    content = runtime.gateway.im.message_content(message_id)
+    if content is None:
         return None, None
     try:
-        card = json.loads(items[0].body.content)
+        card = json.loads(content)
     except ValueError:
         return None, None
     return None, card if isinstance(card, dict) and "body" in card else None

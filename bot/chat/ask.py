@@ -8,7 +8,6 @@ snapshot, a `run_checks` result for RAG and escalation levels, the asker — and
 """
 from __future__ import annotations
 
-import json
 import logging
 from datetime import datetime, timezone
 from typing import Any, Protocol
@@ -26,8 +25,8 @@ from gtm.bot.chat.snapshots import (
     data_of,
     projects_of,
 )
-from gtm.bot.runtime import ProjectNotFound, ProjectRuntime, Runtime
-from gtm.sync.gateway import Gateway
+from gtm.bot.failures import ProjectNotFound
+from gtm.bot.runtime import ProjectRuntime, Runtime
 
 log = logging.getLogger(__name__)
 
@@ -39,28 +38,6 @@ class Question(Protocol):
     open_id: str
     chat_id: str
     chat_type: str
-
-
-# -- the bot's identity -------------------------------------------------------------------------
-def fetch_bot_open_id(gateway: Gateway) -> str | None:
-    """The bot's open_id from `GET /open-apis/bot/v3/info` (through the SDK's generic request)."""
-    import lark_oapi as lark
-    from lark_oapi.core.enum import AccessTokenType, HttpMethod
-
-    req = (lark.BaseRequest.builder().http_method(HttpMethod.GET).uri("/open-apis/bot/v3/info")
-           .token_types({AccessTokenType.TENANT}).build())
-    holder: dict[str, Any] = {}
-
-    def call() -> Any:
-        resp = gateway.client.request(req)
-        holder["resp"] = resp
-        return resp
-
-    gateway.call("bot.info", call, family="im.chat", retry_safe=True)
-    raw = getattr(holder.get("resp"), "raw", None)
-    body = json.loads(raw.content) if raw is not None and raw.content else {}
-    bot = body.get("bot") or (body.get("data") or {}).get("bot") or {}
-    return bot.get("open_id") or None
 
 
 def needs_check(name: str) -> bool:

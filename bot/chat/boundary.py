@@ -25,7 +25,8 @@ from gtm.bot.chat.action_effects import toast
 from gtm.bot.chat.transports import Incoming
 from gtm.bot.checks.check import notify_failure
 from gtm.bot.failures import Failure, log_failure
-from gtm.bot.runtime import ProjectNotFound, ProjectRuntime, Runtime
+from gtm.bot.failures import ProjectNotFound
+from gtm.bot.runtime import ProjectRuntime, Runtime
 
 log = logging.getLogger("gtm.bot.chat.dispatcher")
 

@@ -20,34 +20,26 @@ Failures: each entry kind has one error boundary (`gtm.bot.chat.boundary.ErrorBo
 the one exception → message map of `gtm.bot.failures`): an error card for a message, an error
 toast for a click, a log line with a log id for work after the answer.
 
-Replies go through `ReplyMessageRequest` with `uuid` derived from the event id, so even a reply
+Replies go through `Im.reply_card` with `uuid` derived from the event id, so even a reply
 retried after a crash is deduplicated by Feishu itself. Feishu accepts 5 messages/s per group and
 per user (230020) and 50/s per app (99991400, answered with a reset of at least 1 s); a reply that
-would exceed either is sent when its slot comes (`ChatPacer`, on a timer, so no worker sleeps)
-instead of being refused and retried a second later. The app-wide pacer keeps a 10 % margin
-below 50/s: the gateway's own limiter (exactly 50/s, blocking) then never has to hold a worker,
-and the send times' jitter on their way to the server cannot tip a window over the limit.
+would exceed either is sent when its slot comes (`Im.reply_delay` books it in the gateway's rate
+limiter; the reply goes out on a timer, so no worker sleeps) instead of being refused and retried
+a second later. The app-wide reply pace keeps a 10 % margin below 50/s: the limiter's blocking
+im.send family (exactly 50/s) then never has to hold a worker, and the send times' jitter on
+their way to the server cannot tip a window over the limit.
 """
 from __future__ import annotations
 
-import json
 import logging
 import threading
 import time
 import uuid as uuidlib
-from collections import deque
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from concurrent.futures import TimeoutError as FutureTimeout
 from datetime import datetime, timezone
 from typing import Any, Protocol
-
-from lark_oapi.api.im.v1 import (
-    PatchMessageRequest,
-    PatchMessageRequestBody,
-    ReplyMessageRequest,
-    ReplyMessageRequestBody,
-)
 
 from gtm.bot.chat.action_effects import ActionResult, toast
 from gtm.bot.chat.actions import handle_action
@@ -57,7 +49,7 @@ from gtm.bot.chat.boundary import ErrorBoundary
 from gtm.bot.chat.transports import Incoming
 from gtm.bot.checks.reactor import EditReactor
 from gtm.bot.runtime import ProjectRuntime, Runtime
-from gtm.sync.errors import RateLimited
+from gtm.sync.feishu.errors import RateLimited
 from gtm.sync.store.ledger import claim_event, mark_event_done, release_event
 
 log = logging.getLogger(__name__)
@@ -81,34 +73,6 @@ class Answerer(Protocol):
                  now: datetime) -> dict[str, Any]: ...
 
 
-class ChatPacer:
-    """Send slots per chat: at most `per_window` messages in any `window` seconds (Feishu: 5 QPS
-    per group and per user; the window has a small margin for the trip to the server).
-
-    `reserve` books the earliest allowed slot and returns how long to wait for it: a sliding
-    window log, as the server keeps one, so a burst goes out at exactly the allowed pace."""
-
-    def __init__(self, per_window: int = 5, window: float = 1.05,
-                 clock: Callable[[], float] = time.monotonic) -> None:
-        self.per_window, self.window, self._clock = per_window, window, clock
-        self._slots: dict[str, deque[float]] = {}
-        self._lock = threading.Lock()
-
-    def reserve(self, chat: str) -> float:
-        now = self._clock()
-        with self._lock:
-            slots = self._slots.setdefault(chat, deque())
-            while slots and slots[0] <= now - self.window:
-                slots.popleft()
-            at = now
-            if len(slots) >= self.per_window:  # booked times are sorted: the 5th latest decides
-                at = max(now, slots[-self.per_window] + self.window)
-            slots.append(at)
-            if len(self._slots) > 10_000:  # forget idle chats now and then
-                self._slots = {k: v for k, v in self._slots.items() if v and v[-1] > now - self.window}
-            return at - now
-
-
 class Dispatcher:
     """Receives every `Incoming`; thread-safe; one per process (several are fine: the store dedups)."""
 
@@ -129,8 +93,6 @@ class Dispatcher:
         self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="gtm-dispatch")
         self._inflight: set[Future] = set()
         self._lock = threading.Lock()
-        self._pacer = ChatPacer()  # per chat: 5 per ~1 s
-        self._app_pacer = ChatPacer(per_window=50, window=1.1)  # per app: im.send 50/s
         self.stats: dict[str, int] = {"received": 0, "duplicates": 0, "replied": 0, "ignored": 0,
                                       "failed": 0, "late_cards": 0, "queued": 0, "paced": 0}
         if edit_debounce is None:
@@ -144,9 +106,7 @@ class Dispatcher:
         if not self._bot_lookup_done:
             self._bot_lookup_done = True
             try:
-                from gtm.bot.chat.ask import fetch_bot_open_id
-
-                self._bot_open_id = fetch_bot_open_id(self.runtime.gateway)
+                self._bot_open_id = self.runtime.gateway.im.bot_open_id()
             except Exception as exc:  # noqa: BLE001 - fall back to "every group delivery is for us"
                 log.warning("could not look up the bot's open_id: %s", exc)
         return self._bot_open_id
@@ -239,9 +199,7 @@ class Dispatcher:
     def _reply_paced(self, inc: Incoming, card: dict[str, Any]) -> None:
         """`reply` now, or — when the chat already had its 5 messages this second — from a timer
         at its next slot (tracked like pool work, so `drain` waits for it)."""
-        # Each pacer books its own slot; when both make the reply wait, the earlier booking is a
-        # little optimistic, and the gateway's retry covers the rare refusal that can follow.
-        delay = max(self._pacer.reserve(inc.chat_id or inc.open_id), self._app_pacer.reserve("app"))
+        delay = self.runtime.gateway.im.reply_delay(inc.chat_id or inc.open_id)
         if delay <= 0:
             self.reply(inc, card)
             return
@@ -262,13 +220,9 @@ class Dispatcher:
         limit that resets later (e.g. `x-ogw-ratelimit-reset: 45`) queues the reply on a timer for
         that moment instead of holding a worker (and the asker's claim) for the whole wait. The
         reply's uuid keeps the queued retry single."""
-        gw = self.runtime.gateway
-        body = (ReplyMessageRequestBody.builder().msg_type("interactive")
-                .content(json.dumps(card, ensure_ascii=False)).uuid(reply_uuid(inc.event_id)).build())
-        req = ReplyMessageRequest.builder().message_id(inc.message_id).request_body(body).build()
         try:
-            data = gw.call("im.message.reply", lambda: gw.client.im.v1.message.reply(req), family="im.send",
-                           retry_safe=True, context=inc.chat_id, max_wait=CHAT_MAX_WAIT)
+            message_id = self.runtime.gateway.im.reply_card(inc.message_id, card, reply_uuid(inc.event_id),
+                                                            context=inc.chat_id, max_wait=CHAT_MAX_WAIT)
         except RateLimited as exc:
             if deferrals >= MAX_DEFERRALS:
                 raise
@@ -279,7 +233,7 @@ class Dispatcher:
             return ""
         self._bump("replied")
         self._finish(inc, answered=True)
-        return getattr(data, "message_id", "") or ""
+        return message_id
 
     def _later(self, delay: float, fn: Callable[[], Any], inc: Incoming) -> None:
         """Run `fn` after `delay` seconds on a timer, tracked like pool work (`drain` waits)."""
@@ -301,11 +255,7 @@ class Dispatcher:
         timer.start()
 
     def patch_card(self, message_id: str, card: dict[str, Any]) -> None:
-        gw = self.runtime.gateway
-        body = PatchMessageRequestBody.builder().content(json.dumps(card, ensure_ascii=False)).build()
-        req = PatchMessageRequest.builder().message_id(message_id).request_body(body).build()
-        gw.call("im.message.patch", lambda: gw.client.im.v1.message.patch(req), family="im.patch",
-                retry_safe=True, context=message_id)
+        self.runtime.gateway.im.patch_card(message_id, card)
 
     # -- card actions --------------------------------------------------------------------
     def _handle_card_action(self, inc: Incoming) -> dict[str, Any]:

@@ -8,7 +8,6 @@ everything decided in quiet hours until the next send window, and reports one `S
 from __future__ import annotations
 
 import hashlib
-import json
 import logging
 import os
 import signal
@@ -22,7 +21,7 @@ from gtm.bot.rules.calendar import WorkCalendar
 from gtm.bot.rules.quiet import is_quiet, next_send_window
 from gtm.schemas.decisions import Notice
 from gtm.schemas.settings import Policy
-from gtm.sync.errors import (
+from gtm.sync.feishu.errors import (
     AuthError,
     FeishuError,
     PermissionDenied,
@@ -31,14 +30,13 @@ from gtm.sync.errors import (
     SendRejected,
     TransientError,
 )
-from gtm.sync.gateway import Gateway, RateLimiter
+from gtm.sync.feishu.gateway import Gateway
 from gtm.sync.store.base import Store
 from gtm.sync.store.ledger import NotificationRow
 
 log = logging.getLogger(__name__)
 
 OutcomeStatus = Literal["sent", "skipped", "queued", "failed", "pending", "dry_run"]
-PER_RECIPIENT_QPS = 5.0  # Feishu: 5 QPS per recipient user and per group chat (docs/feishu-api.md §6.1)
 
 
 class CardFactory(Protocol):
@@ -67,11 +65,6 @@ def digest_key(keys: list[str]) -> str:
     """The ledger key of a digest: the same member set always gives the same key."""
     h = hashlib.sha256("\n".join(sorted(set(keys))).encode("utf-8")).hexdigest()[:32]
     return f"digest:{h}"
-
-
-def receive_id_type(recipient: str) -> str:
-    """Group chats are `oc_…`; everyone else is addressed by open_id."""
-    return "chat_id" if recipient.startswith("oc_") else "open_id"
 
 
 def _quiet_fns() -> tuple[Callable[..., bool], Callable[..., datetime]]:
@@ -132,14 +125,15 @@ class Sender:
 
     def __init__(self, gateway: Gateway, store: Store, cards: CardFactory, *,
                  max_attempts: int = ledger.DEFAULT_MAX_ATTEMPTS, lease_seconds: float = 120.0,
-                 per_recipient_qps: float = PER_RECIPIENT_QPS, sleep: Callable[[float], None] = time.sleep) -> None:
+                 sleep: Callable[[float], None] = time.sleep) -> None:
         self.gateway = gateway
         self.store = store
         self.cards = cards
         self.max_attempts = max_attempts
         self.lease_seconds = lease_seconds
-        # one token bucket per recipient (the "other" rate applies to every unknown family = recipient)
-        self.recipient_limiter = RateLimiter({"other": per_recipient_qps}, sleep=sleep)
+        # how to wait for a recipient's send slot (Feishu: 5 per second per user and per group; the
+        # gateway's rate limiter keeps the slots, policy "im.recipient")
+        self.sleep = sleep
 
     # -- planning --------------------------------------------------------------------------
     def _items(self, project_name: str, notices: list[Notice], locale: str) -> list[_Item]:
@@ -299,20 +293,11 @@ class Sender:
         return out
 
     def send_card(self, recipient: str, card: dict[str, Any], uuid: str, *, context: str = "") -> str:
-        """One interactive message through lark-oapi; returns the message id.
+        """One interactive message, paced per recipient; returns the message id.
 
         retry_safe: the uuid makes a repeated request idempotent on Feishu's side.
         """
-        from lark_oapi.api.im.v1 import CreateMessageRequest, CreateMessageRequestBody
-
-        self.recipient_limiter.acquire(recipient)
-        req = (CreateMessageRequest.builder().receive_id_type(receive_id_type(recipient))
-               .request_body(CreateMessageRequestBody.builder().receive_id(recipient).msg_type("interactive")
-                             .content(json.dumps(card, ensure_ascii=False)).uuid(uuid).build())
-               .build())
-        data = self.gateway.call("im.message.create", lambda: self.gateway.client.im.v1.message.create(req),
-                                 family="im.send", retry_safe=True, context=context)
-        return getattr(data, "message_id", "") or ""
+        return self.gateway.im.send_card(recipient, card, uuid, context=context, wait=self.sleep)
 
 
 def _fmt(dt: datetime) -> str:

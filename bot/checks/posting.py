@@ -18,7 +18,7 @@ from gtm.bot.checks.weekly_report import build_weekly_report, report_archive_row
 from gtm.bot.failures import log_failure
 from gtm.bot.runtime import ProjectRuntime, Runtime
 from gtm.sync.create import create_record
-from gtm.sync.errors import FeishuError
+from gtm.sync.feishu.errors import FeishuError
 from gtm.sync.store.ledger import add_system_problem, get_previous, save_snapshot, system_problems, week_label
 from gtm.sync.store.registry import get_project
 

@@ -22,7 +22,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from gtm.schemas.decisions import Notice
-from gtm.sync.errors import AUTH_CODES, NOT_FOUND_CODES, PERMISSION_CODES, RATE_LIMIT_CODES
+from gtm.sync.feishu.errors import AUTH_CODES, NOT_FOUND_CODES, PERMISSION_CODES, RATE_LIMIT_CODES
 from gtm.sync.store.base import Store
 from gtm.sync.store.ledger import NotificationRow, SystemProblemRow
 from gtm.sync.store.registry import get_project

@@ -33,7 +33,7 @@ from gtm.bot.runtime import Runtime, start_embedded_sandbox
 from gtm.sandbox import Sandbox, im
 from gtm.schemas.settings import load_settings
 from gtm.sync.access import grant_access
-from gtm.sync.gateway import gateway_from_settings
+from gtm.sync.feishu.gateway import gateway_from_settings
 from gtm.sync.provision import provision, register_project
 from gtm.sync.store.open import open_store
 from gtm.sync.subscribe import ensure_subscribed

@@ -22,7 +22,7 @@ from gtm.schemas.plan import Person
 from gtm.schemas.templates import get_template
 from gtm.sync.access import AccessReport, apply_strict_permissions, grant_access
 from gtm.sync.binding import BaseBinding
-from gtm.sync.errors import FeishuError
+from gtm.sync.feishu.errors import FeishuError
 from gtm.sync.mirror import Mirror
 from gtm.sync.provision import BaseMissing, ProvisionPlan, provision, register_project
 from gtm.sync.store.registry import get_project, list_projects

@@ -11,16 +11,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from lark_oapi.api.contact.v3 import GetUserRequest
-from lark_oapi.api.im.v1 import GetChatRequest
-
 from gtm.bot.runtime import Runtime
 from gtm.bot.validate import BadArgument, check_chat_id
 from gtm.schemas import tables as T
 from gtm.schemas.templates import get_template
-from gtm.sync.access import _resolve_emails
-from gtm.sync.errors import FeishuError, NotFound, ScopeError
-from gtm.sync.gateway import Gateway
+from gtm.sync.feishu.errors import FeishuError, NotFound, ScopeError
+from gtm.sync.feishu.gateway import Gateway
 from gtm.sync.store.base import Store
 from gtm.sync.store.registry import get_project, list_projects
 
@@ -48,10 +44,8 @@ class Preflight:
 
 def resolve_chat(gw: Gateway, chat_id: str) -> tuple[str | None, str]:
     """(name, "") when the bot is in the chat; (None, why) when it is not or it does not exist."""
-    req = GetChatRequest.builder().chat_id(chat_id).build()
     try:
-        data = gw.call("im.chat.get", lambda: gw.client.im.v1.chat.get(req), family="im.chat",
-                       retry_safe=True, context=chat_id)
+        chat = gw.im.get_chat(chat_id)
     except (NotFound, FeishuError) as exc:
         if isinstance(exc, NotFound) or exc.code in CHAT_GONE_CODES:
             return None, (f"群 {chat_id} 不存在、已解散或机器人不在群里（{exc.code}）：先在群设置 → 群机器人里添加"
@@ -60,7 +54,7 @@ def resolve_chat(gw: Gateway, chat_id: str) -> tuple[str | None, str]:
         if isinstance(exc, ScopeError):
             return "", ""  # cannot check without im:chat; granting will tell
         raise
-    return str(getattr(data, "name", "") or ""), ""
+    return chat.name, ""
 
 
 def resolve_person(gw: Gateway, who: str, role: str) -> tuple[str | None, str]:
@@ -69,7 +63,7 @@ def resolve_person(gw: Gateway, who: str, role: str) -> tuple[str | None, str]:
     A user_id (neither ou_… nor an email) is passed through unchecked as ("", "")."""
     if "@" in who:
         try:
-            oid = _resolve_emails(gw, [who]).get(who.lower())
+            oid = gw.contact.open_ids_by_email([who]).get(who.lower())
         except ScopeError:
             return "", ""
         if oid:
@@ -78,10 +72,8 @@ def resolve_person(gw: Gateway, who: str, role: str) -> tuple[str | None, str]:
                       f"email in the directory); e.g. --pm zhang.wei@example.com or --pm ou_…")
     if not who.startswith("ou_"):
         return "", ""
-    req = GetUserRequest.builder().user_id(who).user_id_type("open_id").build()
     try:
-        gw.call("contact.user.get", lambda: gw.client.contact.v3.user.get(req), family="contact",
-                retry_safe=True, context=who)
+        gw.contact.get_user(who)
     except FeishuError as exc:
         if isinstance(exc, NotFound) or exc.code in USER_GONE_CODES:
             return None, (f"找不到{role} {who}（{exc.code}）/ {role_en(role)} {who} not found ({exc.code}); "

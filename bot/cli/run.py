@@ -23,9 +23,11 @@ from gtm.bot.checks.posting import run_portfolio, run_weekly_report
 from gtm.bot.cli.options import NowFn, fail, now_at, runtime_of
 from gtm.bot.cli.preflight import apply_moves, bound_elsewhere, resolve_chat
 from gtm.bot.cli.progress import step_progress
-from gtm.bot.runtime import ProjectNotFound, ProjectRuntime, Runtime
+from gtm.bot.failures import ProjectNotFound
+from gtm.bot.runtime import ProjectRuntime, Runtime
 from gtm.bot.validate import BadArgument, check_chat_id
-from gtm.sync.refresh import render_summary, sync_project
+from gtm.bot.cli.sync_table import render_summary
+from gtm.sync.refresh import sync_project
 from gtm.sync.store.registry import get_project, list_projects
 from gtm.sync.writeback import WriteBackError
 

@@ -82,16 +82,8 @@ def _run_probe(fn: ProbeFn) -> str:
 # -- the probes ----------------------------------------------------------------------------------
 def feishu_probe(gateway: Any, app_id: str, app_secret: str) -> ProbeFn:
     """Feishu answers an authenticated call: a fresh tenant token for our app (one attempt)."""
-    from lark_oapi.api.auth.v3 import InternalTenantAccessTokenRequest, InternalTenantAccessTokenRequestBody
-
     def probe() -> str | None:
-        req = (InternalTenantAccessTokenRequest.builder()
-               .request_body(InternalTenantAccessTokenRequestBody.builder()
-                             .app_id(app_id).app_secret(app_secret).build())
-               .build())
-        gateway.call("auth.tenant_access_token",
-                     lambda: gateway.client.auth.v3.tenant_access_token.internal(req),
-                     family="auth", retry_safe=False, context="readyz")
+        gateway.application.tenant_token(app_id, app_secret, context="readyz")
         return None
 
     return probe

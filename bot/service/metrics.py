@@ -10,7 +10,7 @@ from typing import Any
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 from prometheus_client.core import CounterMetricFamily
 
-from gtm.sync.gateway import Gateway
+from gtm.sync.feishu.gateway import Gateway
 
 
 class GatewayCollector:

@@ -1,4 +1,4 @@
-"""The slots of the shared rate limiter (`gtm.sync.ratelimit_shared`): one row per request an app
+"""The slots of the shared rate limiter (`gtm.sync.feishu.ratelimit_shared`): one row per request an app
 may have in flight within one window, per API family; `sent_at` is when it was last used."""
 from __future__ import annotations
 

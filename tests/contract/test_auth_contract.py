@@ -8,8 +8,8 @@ import pytest
 from lark_oapi.api.bitable.v1 import ListAppTableRequest
 from lark_oapi.core.cache import LocalCache
 
-from gtm.sync.errors import AuthError, FeishuError
-from gtm.sync.gateway import Gateway
+from gtm.sync.feishu.errors import AuthError, FeishuError
+from gtm.sync.feishu.gateway import Gateway
 
 TOKEN_URI = "/open-apis/auth/v3/tenant_access_token/internal"
 

@@ -12,7 +12,7 @@ from lark_oapi.api.bitable.v1 import (
     CreateAppTableRecordRequest, DeleteAppTableRecordRequest, GetAppTableRecordRequest, SearchAppTableRecordRequest,
     SearchAppTableRecordRequestBody, Sort, UpdateAppTableRecordRequest)
 
-from gtm.sync.errors import FeishuError, NotFound
+from gtm.sync.feishu.errors import FeishuError, NotFound
 
 TZ = ZoneInfo("Asia/Shanghai")
 FIELDS = [

@@ -6,7 +6,7 @@ from lark_oapi.api.bitable.v1 import (
     AppTableField, AppTableFieldProperty, AppTableFieldPropertyOption, CreateAppTableFieldRequest,
     CreateAppTableViewRequest, ListAppTableFieldRequest, ListAppTableViewRequest, ReqView, UpdateAppTableFieldRequest)
 
-from gtm.sync.errors import FeishuError, NotFound
+from gtm.sync.feishu.errors import FeishuError, NotFound
 
 FIELDS = [
     ("标题", 1, None, None),

@@ -14,7 +14,7 @@ from lark_oapi.api.im.v1 import (
     CreateMessageRequest, CreateMessageRequestBody, PatchMessageRequest, PatchMessageRequestBody, ReplyMessageRequest,
     ReplyMessageRequestBody)
 
-from gtm.sync.errors import FeishuError
+from gtm.sync.feishu.errors import FeishuError
 
 
 def send(target, msg_type: str, content: dict, msg_uuid: str | None = None):

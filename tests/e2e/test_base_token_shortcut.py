@@ -4,7 +4,8 @@ from __future__ import annotations
 from datetime import date
 
 from gtm.schemas.tables import tables_for
-from gtm.sync.gateway import DEFAULT_RATES, Gateway
+from gtm.sync.feishu.gateway import Gateway
+from gtm.sync.feishu.ratelimit import DEFAULT_RATES
 from gtm.sync.provision import provision
 from tests.support.runtime import make_runtime, open_test_store
 

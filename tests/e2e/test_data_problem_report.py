@@ -8,7 +8,8 @@ from datetime import date, timedelta
 from rich.console import Console
 
 from gtm.bot.checks.check import run_check
-from gtm.sync.refresh import render_summary, sync_project
+from gtm.bot.cli.sync_table import render_summary
+from gtm.sync.refresh import sync_project
 from tests.support.inbox import card_text
 from tests.support.plans import NOW, create_plan, task
 

@@ -79,7 +79,8 @@ def test_sync_says_what_drifted_and_a_rename_back_restores_without_duplicates(ru
     from rich.console import Console
 
     from gtm.bot.checks.check import run_check
-    from gtm.sync.refresh import render_summary, sync_project
+    from gtm.bot.cli.sync_table import render_summary
+    from gtm.sync.refresh import sync_project
 
     p = _plan(runtime, seed)
     first = run_check(runtime, runtime.project("alpha"), NOW)

@@ -31,7 +31,7 @@ from lark_oapi.api.bitable.v1 import (
 )
 from lark_oapi.api.drive.v1 import ListPermissionMemberRequest
 
-import gtm.sync.gateway as gateway_module
+import gtm.sync.feishu.ratelimit as ratelimit_module
 from gtm.bot.cli.main import main
 from gtm.sandbox.errors import ApiError
 from gtm.schemas.templates import get_template
@@ -68,8 +68,8 @@ class Run:
 def _open_rate_limits(monkeypatch):
     """The gateway's client-side limiter would spread a new Base's ~100 schema writes over ~10 s;
     open it up (as tests/provision does). Everything else is the real stack."""
-    for k, v in list(gateway_module.DEFAULT_RATES.items()):
-        monkeypatch.setitem(gateway_module.DEFAULT_RATES, k, v * 1000)
+    for k, v in list(ratelimit_module.DEFAULT_RATES.items()):
+        monkeypatch.setitem(ratelimit_module.DEFAULT_RATES, k, v * 1000)
 
 
 @pytest.fixture

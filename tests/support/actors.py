@@ -14,7 +14,7 @@ from lark_oapi.api.im.v1 import CreateMessageRequest, CreateMessageRequestBody
 from gtm.bot.cli.demo_data import Typist
 from gtm.sandbox import Sandbox
 from gtm.sync.binding import BaseBinding
-from gtm.sync.gateway import Gateway
+from gtm.sync.feishu.gateway import Gateway
 
 __all__ = ["Typist", "record_writes", "send_card", "typist"]
 

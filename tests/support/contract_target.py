@@ -20,7 +20,7 @@ from lark_oapi.api.bitable.v1 import (
     AppTableCreateHeader, AppTableFieldProperty, CreateAppTableRequest, CreateAppTableRequestBody,
     DeleteAppTableRequest, ReqTable)
 
-from gtm.sync.gateway import Gateway
+from gtm.sync.feishu.gateway import Gateway
 
 LIVE_ENV = ("GTM_LIVE_APP_ID", "GTM_LIVE_APP_SECRET", "GTM_LIVE_BASE_TOKEN", "GTM_LIVE_CHAT_ID")
 LIVE_SKIP_REASON = ("set GTM_LIVE_APP_ID, GTM_LIVE_APP_SECRET, GTM_LIVE_BASE_TOKEN, GTM_LIVE_CHAT_ID "

@@ -13,7 +13,7 @@ from gtm.bot.runtime import Runtime
 from gtm.sandbox import Sandbox
 from gtm.sandbox.seed import SeedInfo
 from gtm.schemas.settings import Settings
-from gtm.sync.gateway import Gateway
+from gtm.sync.feishu.gateway import Gateway
 from gtm.sync.store.base import Store
 from gtm.sync.store.open import load_models, open_store
 

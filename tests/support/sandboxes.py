@@ -14,7 +14,8 @@ import pytest
 
 from gtm.sandbox import Sandbox, SandboxConfig
 from gtm.sandbox.seed import seed_default
-from gtm.sync.gateway import DEFAULT_RATES, Gateway
+from gtm.sync.feishu.gateway import Gateway
+from gtm.sync.feishu.ratelimit import DEFAULT_RATES
 
 
 @contextmanager

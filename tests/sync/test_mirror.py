@@ -128,7 +128,7 @@ def test_faults_are_retried_and_end_with_the_right_data(plan, gateway, sandbox, 
 
 @pytest.mark.parametrize("plan", [SMALL], indirect=True)
 def test_client_timeout_is_retried(plan, sandbox, seed, store):
-    from gtm.sync.gateway import Gateway
+    from gtm.sync.feishu.gateway import Gateway
 
     b, mids, ids = plan
     gw = Gateway(seed.app_id, seed.app_secret, sandbox.url, timeout=0.3, sleep=lambda s: None)

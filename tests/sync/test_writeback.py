@@ -9,7 +9,8 @@ import pytest
 from gtm.sandbox import SandboxConfig
 from gtm.schemas.decisions import CellWrite
 from gtm.sync.mirror import Mirror
-from gtm.sync.refresh import render_summary, sync_project
+from gtm.bot.cli.sync_table import render_summary
+from gtm.sync.refresh import sync_project
 from gtm.sync.writeback import WriteBackError, WriteRefused, apply, plan_writes, write_user_action
 
 from tests.support.sync_bases import T0, calls, create_rows, make_base

@@ -9,7 +9,7 @@ import pytest
 from gtm.schemas.plan import MODEL_BY_TABLE, TaskStatus
 from gtm.schemas.settings import SettingsError, load_settings
 from gtm.schemas.tables import PLAN_TABLES
-from gtm.sync.errors import AuthError, NotFound
+from gtm.sync.feishu.errors import AuthError, NotFound
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -77,7 +77,7 @@ def test_gateway_maps_errors_through_the_real_sdk(gateway, sandbox):
 def test_gateway_refuses_a_bad_secret(sandbox, seed):
     from lark_oapi.api.bitable.v1 import GetAppRequest
 
-    from gtm.sync.gateway import Gateway
+    from gtm.sync.feishu.gateway import Gateway
 
     gw = Gateway(seed.app_id, "wrong-secret", sandbox.url, timeout=5, sleep=lambda s: None)
     with pytest.raises(Exception) as info:
@@ -92,7 +92,7 @@ def test_gateway_recovers_from_a_refused_token_even_with_a_second_client(sandbox
     """lark-oapi's token cache is process-wide: a newer client must not strand an older one."""
     from lark_oapi.api.bitable.v1 import GetAppRequest
 
-    from gtm.sync.gateway import Gateway
+    from gtm.sync.feishu.gateway import Gateway
 
     first = Gateway(seed.app_id, seed.app_secret, sandbox.url, timeout=5, sleep=lambda s: None)
     call = lambda gw: gw.call("bitable.app.get", lambda: gw.client.bitable.v1.app.get(  # noqa: E731
@@ -107,7 +107,7 @@ def test_gateway_recovers_from_a_refused_token_even_with_a_second_client(sandbox
 
 def test_rate_limiter_never_exceeds_the_rolling_window():
     """Feishu counts a rolling second: no window of 1 s may hold more than the documented rate."""
-    from gtm.sync.ratelimit import RateLimiter
+    from gtm.sync.feishu.ratelimit import RateLimiter
 
     clock = [0.0]
     stamps: list[float] = []

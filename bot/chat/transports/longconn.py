@@ -30,6 +30,7 @@ import lark_oapi as lark
 import lark_oapi.ws.client as ws_client_module
 
 from gtm.bot.chat.transports import Dispatch, build_event_handler
+from gtm.schemas.settings import Settings
 
 log = logging.getLogger(__name__)
 
@@ -239,3 +240,39 @@ def _abort(conn: Any) -> None:
     transport = getattr(conn, "transport", None)
     if transport is not None:
         transport.abort()
+
+
+def longconn_endpoint(settings: Settings, timeout: float = 10.0) -> tuple[bool, str]:
+    """Ask the long-connection endpoint for a URL through the SDK's own call, without connecting
+    (`gtm doctor`)."""
+    result: list[Any] = []
+
+    def ask() -> None:
+        # The client schedules a cache-cleaning task on this thread's loop at construction: give it
+        # a loop of its own and cancel that task afterwards (we never start the client).
+        loop = asyncio.new_event_loop()
+        asyncio.set_event_loop(loop)
+        try:
+            client = lark.ws.Client(settings.feishu_app_id, settings.feishu_app_secret.get_secret_value(),
+                                    log_level=lark.LogLevel.ERROR, domain=settings.feishu_domain)
+            result.append(("ok", client._get_conn_url()))
+        except Exception as exc:  # noqa: BLE001 - ClientException / ServerException / network
+            result.append(("error", exc))
+        finally:
+            pending = asyncio.all_tasks(loop)
+            for task in pending:
+                task.cancel()
+            loop.run_until_complete(asyncio.gather(*pending, return_exceptions=True))
+            loop.close()
+
+    t = threading.Thread(target=ask, name="gtm-doctor-ws", daemon=True)
+    t.start()
+    t.join(timeout)  # the SDK posts without a timeout: never wait on it forever
+    if not result:
+        return False, f"{settings.feishu_domain}/callback/ws/endpoint 在 {timeout:g}s 内没有回应 / no answer"
+    kind, value = result[0]
+    if kind == "ok":
+        host = str(value).split("?", 1)[0]
+        return True, f"可以建立长连接 / endpoint reachable: {host}"
+    code = getattr(value, "code", "")
+    return False, f"{code} {getattr(value, 'msg', value)}".strip()[:200]

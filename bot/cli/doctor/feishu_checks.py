@@ -4,17 +4,10 @@ and callback subscriptions, each project's Base, tables, members, record-change 
 chats and people, and the long-connection endpoint."""
 from __future__ import annotations
 
-import asyncio
-import threading
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
-import lark_oapi as lark
-from lark_oapi.api.application.v6 import GetApplicationRequest
-from lark_oapi.api.bitable.v1 import ListAppTableRequest
-from lark_oapi.api.contact.v3 import GetUserRequest
-from lark_oapi.api.im.v1 import GetChatMembersRequest, GetChatRequest, GetMessageRequest
-
+from gtm.bot.chat.transports.longconn import longconn_endpoint
 from gtm.bot.cli.doctor.findings import MISSING, OK, SKIPPED, WARN, Checks, Finding
 from gtm.bot.cli.scopes import (
     CONSOLE_BOT,
@@ -29,9 +22,9 @@ from gtm.bot.cli.scopes import (
 )
 from gtm.bot.runtime import ProjectRuntime
 from gtm.bot.service.health import feishu_probe
-from gtm.schemas.settings import Settings
 from gtm.sync.access import check_access, list_members
-from gtm.sync.errors import AuthError, FeishuError, NotFound, ScopeError, TransientError
+from gtm.sync.feishu.bitable import Page
+from gtm.sync.feishu.errors import AuthError, FeishuError, NotFound, ScopeError, TransientError
 from gtm.sync.subscribe import FALLBACK, SUBSCRIBE_FIX, can_manage, is_subscribed
 
 PROBE_MESSAGE_ID = "om_gtm_doctor_probe_0000000000"  # made up: only the scope check matters
@@ -82,7 +75,6 @@ class FeishuChecks(Checks):
 
     def check_im_send_scope(self) -> None:
         gw = self.gateway
-        req = GetMessageRequest.builder().message_id(PROBE_MESSAGE_ID).build()
 
         def answered(exc: FeishuError) -> Finding | None:
             if isinstance(exc, (TransientError,)):
@@ -92,8 +84,7 @@ class FeishuChecks(Checks):
                             f"已开通（探测消息不存在：{exc.code}）/ granted (probe id unknown: {exc.code})")
 
         self.probe("发消息权限 / send messages (im:message)", need("im_send"),
-                   lambda: gw.call("im.message.get", lambda: gw.client.im.v1.message.get(req), family="im.chat",
-                                   context="doctor"),
+                   lambda: gw.im.message_content(PROBE_MESSAGE_ID, context="doctor"),
                    ok_detail=lambda d: "已开通 / granted", on_error=answered)
 
     def check_app_subscriptions(self) -> None:
@@ -104,10 +95,8 @@ class FeishuChecks(Checks):
         check = "事件与回调订阅 / events & callbacks subscribed"
         manual = (f"请在开发者后台手动确认：{CONSOLE_EVENTS}（{', '.join(e for e, _, w in EVENTS if w == CONSOLE_EVENTS)}）"
                   f"与 {CONSOLE_CALLBACKS}（card.action.trigger）/ check them by hand in the developer console")
-        req = GetApplicationRequest.builder().app_id(self.settings.feishu_app_id).lang("zh_cn").build()
         try:
-            data = gw.call("application.get", lambda: gw.client.application.v6.application.get(req),
-                           context="doctor")
+            subscribed = gw.application.subscriptions(self.settings.feishu_app_id, context="doctor")
         except ScopeError as exc:
             self.add(check, WARN, f"无法读取应用配置，不能核对 / cannot read the app's configuration ({exc.code})",
                      f"{describe_missing(exc.msg, need('self_manage'))}；或 / or: {manual}")
@@ -115,9 +104,7 @@ class FeishuChecks(Checks):
         except FeishuError as exc:
             self.add(check, WARN, f"无法读取应用配置，不能核对 / cannot tell ({exc.code}: {exc.msg[:120]})", manual)
             return
-        app = getattr(data, "app", None)
-        events = getattr(getattr(app, "event", None), "subscribed_events", None)
-        callbacks = getattr(getattr(app, "callback_info", None), "subscribed_callbacks", None)
+        events, callbacks = subscribed.events, subscribed.callbacks
         if events is None or callbacks is None:
             self.add(check, WARN, "接口没有返回已订阅的事件或回调，不能核对 / the API did not report the "
                      "subscribed events or callbacks: cannot tell", manual)
@@ -187,10 +174,8 @@ class FeishuChecks(Checks):
             self.add(label + "多维表格 / Base", MISSING, "项目没有绑定多维表格 / no Base bound",
                      f"gtm init --project {t.slug}")
             return
-        req = ListAppTableRequest.builder().app_token(t.base_token).page_size(100).build()
-
-        def tables_detail(data: Any) -> str:
-            have = {x.table_id for x in (getattr(data, "items", None) or [])}
+        def tables_detail(page: Page) -> str:
+            have = {x.get("table_id") for x in page.items}
             lost = [k for k, tid in t.table_ids.items() if tid not in have]
             if lost:
                 self.findings.append(Finding(label + "计划表结构 / plan tables", MISSING,
@@ -206,8 +191,7 @@ class FeishuChecks(Checks):
             return None
 
         self.probe(label + "多维表格 / Base (bitable:app)", need("bitable"),
-                   lambda: gw.call("bitable.table.list", lambda: gw.client.bitable.v1.app_table.list(req),
-                                   family="bitable.schema_read", context=t.base_token),
+                   lambda: gw.bitable.list_tables(t.base_token, context=t.base_token),
                    ok_detail=tables_detail, on_error=base_error)
         members = self.probe(label + "协作者 / Base members (drive)", need("drive"),
                              lambda: list_members(gw, t.base_token),
@@ -243,29 +227,22 @@ class FeishuChecks(Checks):
                                 f"群设置 → 群机器人 → 添加机器人（先启用机器人：{CONSOLE_BOT}）")
             return None
 
-        req = GetChatRequest.builder().chat_id(chat_id).build()
         chat = self.probe(prefix + f"项目群 {chat_id} / group (im:chat)", need("im_chat"),
-                          lambda: gw.call("im.chat.get", lambda: gw.client.im.v1.chat.get(req), family="im.chat",
-                                          context=chat_id),
-                          ok_detail=lambda d: f"{getattr(d, 'name', '')}：机器人在群里，可以发消息 / the bot is in the group",
+                          lambda: gw.im.get_chat(chat_id),
+                          ok_detail=lambda d: f"{d.name}：机器人在群里，可以发消息 / the bot is in the group",
                           on_error=chat_error)
         if chat is None:
             return None
-        mreq = GetChatMembersRequest.builder().chat_id(chat_id).member_id_type("open_id").page_size(20).build()
-        data = self.probe(prefix + "群成员 / group members (im:chat:readonly)", need("im_chat"),
-                          lambda: gw.call("im.chat.members", lambda: gw.client.im.v1.chat_members.get(mreq),
-                                          family="im.chat", context=chat_id),
-                          ok_detail=lambda d: f"{getattr(d, 'member_total', None) or len(d.items or [])} 人 / people")
-        items = getattr(data, "items", None) or []
-        return items[0].member_id if items else None
+        members = self.probe(prefix + "群成员 / group members (im:chat:readonly)", need("im_chat"),
+                             lambda: gw.im.chat_members(chat_id),
+                             ok_detail=lambda d: f"{d.total} 人 / people")
+        return members.open_ids[0] if members is not None and members.open_ids else None
 
     def check_user(self, open_id: str, label: str, who: str) -> None:
         gw = self.gateway
-        req = GetUserRequest.builder().user_id(open_id).user_id_type("open_id").build()
         self.probe(label + f"通讯录 / contact ({who})", need("contact"),
-                   lambda: gw.call("contact.user.get", lambda: gw.client.contact.v3.user.get(req), family="contact",
-                                   context=open_id),
-                   ok_detail=lambda d: f"{getattr(getattr(d, 'user', None), 'name', '') or open_id}")
+                   lambda: gw.contact.get_user(open_id),
+                   ok_detail=lambda d: d.name or open_id)
 
     def check_longconn(self) -> None:
         if self.settings.transport != "ws":
@@ -275,38 +252,3 @@ class FeishuChecks(Checks):
         self.add("长连接 / long connection", OK if ok else MISSING, detail,
                  "" if ok else f"{CONSOLE_EVENTS}：选择「使用长连接接收事件」，订阅 im.message.receive_v1 / "
                                "choose long connection and subscribe im.message.receive_v1")
-
-
-def longconn_endpoint(settings: Settings, timeout: float = 10.0) -> tuple[bool, str]:
-    """Ask the long-connection endpoint for a URL through the SDK's own call, without connecting."""
-    result: list[Any] = []
-
-    def ask() -> None:
-        # The client schedules a cache-cleaning task on this thread's loop at construction: give it
-        # a loop of its own and cancel that task afterwards (we never start the client).
-        loop = asyncio.new_event_loop()
-        asyncio.set_event_loop(loop)
-        try:
-            client = lark.ws.Client(settings.feishu_app_id, settings.feishu_app_secret.get_secret_value(),
-                                    log_level=lark.LogLevel.ERROR, domain=settings.feishu_domain)
-            result.append(("ok", client._get_conn_url()))
-        except Exception as exc:  # noqa: BLE001 - ClientException / ServerException / network
-            result.append(("error", exc))
-        finally:
-            pending = asyncio.all_tasks(loop)
-            for task in pending:
-                task.cancel()
-            loop.run_until_complete(asyncio.gather(*pending, return_exceptions=True))
-            loop.close()
-
-    t = threading.Thread(target=ask, name="gtm-doctor-ws", daemon=True)
-    t.start()
-    t.join(timeout)  # the SDK posts without a timeout: never wait on it forever
-    if not result:
-        return False, f"{settings.feishu_domain}/callback/ws/endpoint 在 {timeout:g}s 内没有回应 / no answer"
-    kind, value = result[0]
-    if kind == "ok":
-        host = str(value).split("?", 1)[0]
-        return True, f"可以建立长连接 / endpoint reachable: {host}"
-    code = getattr(value, "code", "")
-    return False, f"{code} {getattr(value, 'msg', value)}".strip()[:200]

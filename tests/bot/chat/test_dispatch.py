@@ -199,7 +199,7 @@ def test_retried_answer_after_a_crash_between_send_and_done_stays_single(sandbox
 # -- issue #16.7: bounded waits on the chat path ----------------------------------------------------
 def test_a_long_rate_limit_reset_never_holds_an_answer_it_is_queued(sandbox, seed, runtime, monkeypatch):
     from gtm.bot.chat import dispatcher as D
-    from gtm.sync.gateway import Gateway
+    from gtm.sync.feishu.gateway import Gateway
 
     waits: list[float] = []
     runtime.gateway = Gateway(seed.app_id, seed.app_secret, sandbox.url, timeout=5, sleep=waits.append)
@@ -218,7 +218,7 @@ def test_a_long_rate_limit_reset_never_holds_an_answer_it_is_queued(sandbox, see
 
 
 def test_short_rate_limit_resets_are_retried_within_the_budget(sandbox, seed, runtime):
-    from gtm.sync.gateway import Gateway
+    from gtm.sync.feishu.gateway import Gateway
 
     waits: list[float] = []
     runtime.gateway = Gateway(seed.app_id, seed.app_secret, sandbox.url, timeout=5, sleep=waits.append)

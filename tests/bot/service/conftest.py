@@ -10,7 +10,7 @@ from tests.support.runtime import make_settings
 def make_app(sandbox, seed, sqlite_url):
     """Build AppContexts like `open_runtime` does, but on the test's sandbox and SQLite file."""
     from gtm.bot.runtime import Runtime
-    from gtm.sync.gateway import gateway_from_settings
+    from gtm.sync.feishu.gateway import gateway_from_settings
     from gtm.sync.store.open import open_store
 
     made = []

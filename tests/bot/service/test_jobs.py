@@ -10,7 +10,8 @@ import pytest
 from gtm.bot.service.jobs import make_jobset
 from gtm.bot.service.metrics import Metrics
 from gtm.bot.service.scheduler import build_schedule, run_job
-from gtm.sync.gateway import DEFAULT_RATES, Gateway
+from gtm.sync.feishu.gateway import Gateway
+from gtm.sync.feishu.ratelimit import DEFAULT_RATES
 from gtm.sync.store.ledger import job_runs, system_problems
 
 NOW = datetime(2025, 3, 12, 10, 0, tzinfo=ZoneInfo("Asia/Shanghai"))  # a Wednesday, working hours

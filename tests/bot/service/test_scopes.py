@@ -14,7 +14,7 @@ from lark_oapi.api.bitable.v1 import (
 
 from gtm.bot.cli.scopes import SCOPES, describe_missing, need, needs_for_error
 from gtm.bot.service.serve import Service
-from gtm.sync.errors import ScopeError
+from gtm.sync.feishu.errors import ScopeError
 
 
 def test_a_readonly_scope_reads_but_cannot_write_and_the_error_names_the_scope(gateway, sandbox, seed):

@@ -14,8 +14,8 @@ from gtm.bot.checks import send_once as ledger
 from gtm.bot.checks.notify import Sender, digest_key
 from gtm.sandbox.im import store as im_store
 from gtm.schemas.settings import Policy
-from gtm.sync.errors import ConnectionFailed
-from gtm.sync.gateway import Gateway
+from gtm.sync.feishu.errors import ConnectionFailed
+from gtm.sync.feishu.gateway import Gateway
 from gtm.sync.store.ledger import NotificationRow
 from gtm.sync.store.holder import lease_until, wall_now
 from gtm.sync.store.open import open_store

@@ -11,8 +11,8 @@ import uuid
 import pytest
 
 from gtm.benchmarks.bench_replicas import busiest  # the most grants any window of `span` holds
-from gtm.sync.ratelimit import RateLimiter
-from gtm.sync.ratelimit_shared import SharedRateLimiter, shared_limiter_for
+from gtm.sync.feishu.ratelimit import RateLimiter
+from gtm.sync.feishu.ratelimit_shared import SharedRateLimiter, shared_limiter_for
 from gtm.sync.store.open import open_store
 
 RATE = 10.0  # requests per second of the family under test
@@ -23,7 +23,7 @@ PER_PROCESS = 12
 # prints the database times they were granted at.
 REPLICA = """
 import json, os, sys, time
-from gtm.sync.ratelimit_shared import SharedRateLimiter
+from gtm.sync.feishu.ratelimit_shared import SharedRateLimiter
 from gtm.sync.store.base import make_engine
 url, app, start, kind = sys.argv[1:5]
 engine = make_engine(url)
@@ -32,7 +32,7 @@ if kind == "shared":
     grant = lambda: lim.acquire("bitable.read")
 else:  # the old way: every process limits itself alone; grant times from the same database clock
     from sqlalchemy import text
-    from gtm.sync.ratelimit import RateLimiter
+    from gtm.sync.feishu.ratelimit import RateLimiter
     own = RateLimiter({"bitable.read": %(rate)r}, window=%(window)r)
     def grant():
         own.acquire("bitable.read")
@@ -102,3 +102,24 @@ def test_an_unreachable_database_falls_back_to_the_process_limiter(caplog):
     lim = SharedRateLimiter(engine, "cli_x", fallback=Own())
     assert lim.acquire("bitable.read") is None and granted == ["bitable.read"]
     assert "shared rate limiter unavailable" in caplog.text
+
+
+@pytest.mark.postgres
+def test_keyed_paces_stay_in_the_replicas_own_limiter(pg_db_url):
+    """Per-chat pacing (a reply's slot, a notice's wait) is booked in this process, as the chat's
+    events reach one replica; no rate_slots rows are written for it."""
+    from sqlalchemy import text
+
+    from gtm.sync.feishu.ratelimit import RECIPIENT
+
+    pg = open_store(pg_db_url)
+    try:
+        lim = SharedRateLimiter(pg.engine, "cli_keyed")
+        assert [lim.reserve(RECIPIENT, "oc_a") for _ in range(5)] == [0.0] * 5
+        assert lim.reserve(RECIPIENT, "oc_a") > 1.0  # the 6th in the window waits for the 1st to leave
+        assert lim.acquire(RECIPIENT, "oc_b") is None  # granted by the in-process limiter
+        with pg.engine.connect() as conn:
+            rows = conn.execute(text("SELECT count(*) FROM rate_slots WHERE app_id = 'cli_keyed'")).scalar()
+        assert rows == 0
+    finally:
+        pg.dispose()

@@ -12,6 +12,7 @@ PostgreSQL store every replica takes its requests from the same window instead:
   requests, across every process, which is exactly the server's rule;
 - times come from the database's clock (`clock_timestamp()`), so replicas' clocks never disagree.
 
+The keyed paces (`PACES`: per chat, per person) stay in the replica's own limiter.
 Each request costs one short transaction (about a millisecond on a local PostgreSQL). SQLite
 stores serve one process (or one machine's processes): they keep the in-process limiter. If the
 database cannot be reached, the replica falls back to its own limiter and logs it (a request is
@@ -28,7 +29,7 @@ from sqlalchemy import text
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import SQLAlchemyError
 
-from gtm.sync.ratelimit import DEFAULT_RATES, RateLimiter
+from gtm.sync.feishu.ratelimit import DEFAULT_RATES, RateLimiter
 
 log = logging.getLogger(__name__)
 
@@ -56,9 +57,22 @@ class SharedRateLimiter:
         self.waited_seconds = 0.0
         self._warned_at = 0.0
 
-    def acquire(self, family: str) -> float | None:
+    def reserve(self, policy: str, key: str = "") -> float:
+        """A keyed pace (per chat, per person: `PACES`) is booked in this process, as before
+        replicas shared anything: each chat is answered by the replica that got its event."""
+        return self.fallback.reserve(policy, key)
+
+    def try_acquire(self, policy: str, key: str = "") -> float:
+        """A keyed pace only (see `reserve`): the family rates are taken with `acquire`."""
+        return self.fallback.try_acquire(policy, key)
+
+    def acquire(self, family: str, key: str = "") -> float | None:
         """Block until a request of `family` may go; the database time it was granted at (None:
-        the family is not limited, or the in-process fallback granted it)."""
+        the family is not limited, or the in-process limiter granted it: a keyed pace, or the
+        database is unreachable)."""
+        if key or family in self.fallback.paces:
+            self.fallback.acquire(family, key)
+            return None
         rate = self.rates.get(family) or self.rates.get("other")
         if not rate:
             return None

@@ -1,5 +1,9 @@
 """The one door to Feishu: a lark-oapi client plus error mapping, retries and rate limiting.
 
+Callers use the typed wrappers on a gateway (`gw.bitable`, `gw.im`, `gw.drive`, `gw.contact`,
+`gw.application`: modules of this package), which build the SDK's requests and return plain data;
+each wrapper method is one `Gateway.call`.
+
 Every Feishu call in the product goes through `Gateway.call`, which
 - limits the request rate per API family to Feishu's documented limits (so we do not live on 429s),
 - turns the SDK response into data or a typed `FeishuError` (code, msg, log id),
@@ -37,8 +41,14 @@ from lark_oapi.core.token import verify
 from lark_oapi.core.exception import ObtainAccessTokenException
 from lark_oapi.core.token.manager import TokenManager
 
-from gtm.sync.ratelimit import DEFAULT_RATES, RateLimiter  # noqa: F401  (re-exported)
-from gtm.sync.errors import AuthError, ConnectionFailed, FeishuError, RateLimited, TransientError, classify
+from gtm.sync.feishu.errors import AuthError, ConnectionFailed, FeishuError, RateLimited, TransientError, classify
+from gtm.sync.feishu.ratelimit import Limiter, RateLimiter
+
+from gtm.sync.feishu.application import Application
+from gtm.sync.feishu.bitable import Bitable
+from gtm.sync.feishu.contact import Contact
+from gtm.sync.feishu.drive import Drive
+from gtm.sync.feishu.im import Im
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -81,7 +91,8 @@ class Gateway:
         self.client = (lark.Client.builder().app_id(app_id).app_secret(app_secret)
                        .domain(self.domain).timeout(timeout).log_level(log_level)
                        .cache(self.token_cache).build())
-        self.limiter = RateLimiter(rates, sleep=sleep)
+        # every limit (API families, per-chat paces); replicas on PostgreSQL swap in the shared one
+        self.limiter: Limiter = RateLimiter(rates, sleep=sleep)
         self.stats = CallStats()
         self.max_attempts = max_attempts
         self.max_retry_seconds = max_retry_seconds
@@ -89,6 +100,13 @@ class Gateway:
         self._table_locks: dict[str, threading.Lock] = defaultdict(threading.Lock)
         self._locks_guard = threading.Lock()
         self._stats_lock = threading.Lock()
+        # the typed wrappers (one per Feishu service; each method is one `call`)
+        self.bitable = Bitable(self)
+        self.im = Im(self)
+        self.drive = Drive(self)
+        self.contact = Contact(self)
+        self.application = Application(self)
+
 
     # -- the core --------------------------------------------------------------------------
     def call(self, api: str, fn: Callable[[], Any], *, family: str = "other", retry_safe: bool = True,
@@ -215,14 +233,6 @@ class Gateway:
             return self._table_locks[table_id]
 
 
-def generic_request(typed: lark.BaseRequest) -> lark.BaseRequest:
-    """A plain `lark.BaseRequest` with exactly the method, uri, token types, paths, query and body
-    the typed builder put on `typed` (for `Gateway.call_json`)."""
-    return (lark.BaseRequest.builder().http_method(typed.http_method).uri(typed.uri)
-            .token_types(set(typed.token_types)).paths(dict(typed.paths)).queries(list(typed.queries))
-            .headers(dict(typed.headers)).body(typed.body).build())
-
-
 _gc_guard = threading.Lock()
 _gc_holders = 0
 _gc_restore = False
@@ -293,3 +303,4 @@ def gateway_from_settings(settings, **kw) -> Gateway:
     """A gateway for the configured app (`GTM_FEISHU_*`)."""
     return Gateway(settings.feishu_app_id, settings.feishu_app_secret.get_secret_value(),
                    settings.feishu_domain, timeout=settings.request_timeout_seconds, **kw)
+

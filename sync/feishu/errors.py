@@ -1,6 +1,6 @@
 """Typed errors for everything that crosses the Feishu boundary.
 
-One place (`gtm.sync.gateway`) turns an SDK response into one of these, carrying the Feishu code,
+One place (`gtm.sync.feishu.gateway`) turns an SDK response into one of these, carrying the Feishu code,
 message and log id, so callers branch on types instead of magic numbers.
 """
 from __future__ import annotations
