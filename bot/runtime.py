@@ -31,7 +31,8 @@ from gtm.schemas.settings import Policy, Settings, load_settings
 from gtm.sync.binding import BaseBinding
 from gtm.sync.feishu.gateway import Gateway, gateway_from_settings
 from gtm.sync.mirror import Mirror
-from gtm.sync.provision import plan_provision, register_project
+from gtm.sync.provision import register_project
+from gtm.sync.provision_plan import plan_provision
 from gtm.sync.feishu.ratelimit_shared import shared_limiter_for
 from gtm.sync.store.base import Store
 from gtm.sync.store.open import open_store

@@ -21,6 +21,7 @@ from typing import Any, Callable
 
 from gtm.schemas.fields import FieldSpec, Kind, TableSpec
 from gtm.schemas.plan import FIRST_YEAR, LAST_YEAR, MODEL_BY_TABLE, DataProblem, Person, Record
+from gtm.sync.binding import BaseBinding
 
 # Plausible calendar range for plan dates; anything outside is a typo (or seconds instead of ms).
 MIN_YEAR, MAX_YEAR = FIRST_YEAR, LAST_YEAR  # a plan date outside these years is a typo
@@ -563,7 +564,7 @@ class RecordDecoder:
 _DECODERS: dict[tuple[str, str, tuple], RecordDecoder] = {}
 
 
-def decoder_for(spec: TableSpec, tz: tzinfo, binding: Any = None) -> RecordDecoder:
+def decoder_for(spec: TableSpec, tz: tzinfo, binding: BaseBinding | None = None) -> RecordDecoder:
     """A cached decoder for a table (honouring field renames recorded in the binding)."""
     names = dict((getattr(binding, "field_names", None) or {}).get(spec.key, {}))
     key = (spec.key, str(tz), tuple(sorted(names.items())))
@@ -573,7 +574,7 @@ def decoder_for(spec: TableSpec, tz: tzinfo, binding: Any = None) -> RecordDecod
     return dec
 
 
-def decode_record(spec: TableSpec, raw: dict, tz: tzinfo, binding: Any = None
+def decode_record(spec: TableSpec, raw: dict, tz: tzinfo, binding: BaseBinding | None = None
                   ) -> tuple[Record, list[DataProblem]]:
     """A search/batch_get item → (domain model, data problems). Never raises on bad data."""
     return decoder_for(spec, tz, binding).decode(raw)
@@ -680,7 +681,7 @@ def encode_value(f: FieldSpec, value: Any, tz: tzinfo, where: str = "") -> Any:
     raise EncodeError(f"{where}: no encoder for kind {k}")  # pragma: no cover
 
 
-def encode_fields(spec: TableSpec, values: dict[str, Any], tz: tzinfo, binding: Any = None
+def encode_fields(spec: TableSpec, values: dict[str, Any], tz: tzinfo, binding: BaseBinding | None = None
                   ) -> dict[str, Any]:
     """Attr-keyed domain values → the `fields` of a create/update request (keyed by field name)."""
     names = (getattr(binding, "field_names", None) or {}).get(spec.key, {})

@@ -24,7 +24,8 @@ from gtm.sync.access import AccessReport, apply_strict_permissions, grant_access
 from gtm.sync.binding import BaseBinding
 from gtm.sync.feishu.errors import FeishuError
 from gtm.sync.mirror import Mirror
-from gtm.sync.provision import BaseMissing, ProvisionPlan, provision, register_project
+from gtm.sync.provision import provision, register_project
+from gtm.sync.provision_plan import BaseMissing, ProvisionPlan
 from gtm.sync.store.registry import get_project, list_projects
 from gtm.sync.subscribe import ensure_subscribed
 from gtm.sync.writeback import WriteBackError, WriteRefused, write_user_action

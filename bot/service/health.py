@@ -25,6 +25,7 @@ from prometheus_client import CONTENT_TYPE_LATEST
 from sqlalchemy import text
 
 from gtm.bot.chat.transports.longconn import LongConnection
+from gtm.sync.feishu.gateway import Gateway
 from gtm.sync.store.base import Store
 
 log = logging.getLogger(__name__)
@@ -80,7 +81,7 @@ def _run_probe(fn: ProbeFn) -> str:
 
 
 # -- the probes ----------------------------------------------------------------------------------
-def feishu_probe(gateway: Any, app_id: str, app_secret: str) -> ProbeFn:
+def feishu_probe(gateway: Gateway, app_id: str, app_secret: str) -> ProbeFn:
     """Feishu answers an authenticated call: a fresh tenant token for our app (one attempt)."""
     def probe() -> str | None:
         gateway.application.tenant_token(app_id, app_secret, context="readyz")

@@ -3,13 +3,11 @@ right?) and the events and callbacks subscribed in the developer console."""
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
 
 from lark_oapi.api.application.v6 import GetApplicationRequest
 from lark_oapi.api.auth.v3 import InternalTenantAccessTokenRequest, InternalTenantAccessTokenRequestBody
 
-if TYPE_CHECKING:
-    from gtm.sync.feishu.gateway import Gateway
+from gtm.sync.feishu.caller import Caller
 
 
 @dataclass(frozen=True)
@@ -23,7 +21,7 @@ class Subscriptions:
 class Application:
     """Application and auth calls through one gateway."""
 
-    def __init__(self, gateway: "Gateway") -> None:
+    def __init__(self, gateway: Caller) -> None:
         self.gw = gateway
 
     def tenant_token(self, app_id: str, app_secret: str, *, context: str = "") -> None:

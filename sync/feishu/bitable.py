@@ -11,7 +11,7 @@ objects: a 500-record page built as SDK objects cost more CPU than the call itse
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Callable
+from typing import Any, Callable
 
 from lark_oapi.api.base.v2 import CreateAppRoleRequest, ListAppRoleRequest, Role
 from lark_oapi.api.bitable.v1 import (
@@ -52,10 +52,9 @@ from lark_oapi.api.bitable.v1 import (
     UpdateAppTableRecordRequest,
 )
 
+from gtm.sync.feishu.caller import Caller
 from gtm.sync.feishu.sdk import as_dict, generic_request, with_data
 
-if TYPE_CHECKING:
-    from gtm.sync.feishu.gateway import Gateway
 
 Json = dict[str, Any]
 
@@ -119,7 +118,7 @@ class SortBy:
 class Bitable:
     """Bitable calls through one gateway."""
 
-    def __init__(self, gateway: "Gateway") -> None:
+    def __init__(self, gateway: Caller) -> None:
         self.gw = gateway
 
     def _run(self, api: str, request: Any, run: Callable[[Any], Any], family: str, *, retry_safe: bool = True,

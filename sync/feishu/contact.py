@@ -2,14 +2,12 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
 
 from lark_oapi.api.contact.v3 import BatchGetIdUserRequest, BatchGetIdUserRequestBody, GetUserRequest
 
+from gtm.sync.feishu.caller import Caller
 from gtm.sync.feishu.sdk import as_dict
 
-if TYPE_CHECKING:
-    from gtm.sync.feishu.gateway import Gateway
 
 BATCH_EMAILS = 50  # emails per batch_get_id call
 
@@ -23,7 +21,7 @@ class User:
 class Contact:
     """Contact calls through one gateway."""
 
-    def __init__(self, gateway: "Gateway") -> None:
+    def __init__(self, gateway: Caller) -> None:
         self.gw = gateway
 
     def open_ids_by_email(self, emails: list[str]) -> dict[str, str]:

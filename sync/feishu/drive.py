@@ -2,7 +2,7 @@
 its record-change events."""
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from lark_oapi.api.drive.v1 import (
     AuthPermissionMemberRequest,
@@ -13,10 +13,9 @@ from lark_oapi.api.drive.v1 import (
     SubscribeFileRequest,
 )
 
+from gtm.sync.feishu.caller import Caller
 from gtm.sync.feishu.sdk import as_dict, with_data
 
-if TYPE_CHECKING:
-    from gtm.sync.feishu.gateway import Gateway
 
 FAMILY = "drive.permission"
 
@@ -24,7 +23,7 @@ FAMILY = "drive.permission"
 class Drive:
     """Drive calls through one gateway; `token` is a Base's app token (file type "bitable")."""
 
-    def __init__(self, gateway: "Gateway") -> None:
+    def __init__(self, gateway: Caller) -> None:
         self.gw = gateway
 
     def list_members(self, token: str, file_type: str = "bitable") -> list[dict[str, Any]]:

@@ -54,7 +54,6 @@ log = logging.getLogger(__name__)
 T = TypeVar("T")
 
 
-
 @dataclass
 class CallStats:
     """What the gateway did, for `gtm sync`, /metrics and the benchmarks."""

@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 import time
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Callable
+from typing import Any, Callable
 
 import lark_oapi as lark
 from lark_oapi.api.im.v1 import (
@@ -25,10 +25,9 @@ from lark_oapi.api.im.v1 import (
 )
 from lark_oapi.core.enum import AccessTokenType, HttpMethod
 
+from gtm.sync.feishu.caller import Caller
 from gtm.sync.feishu.ratelimit import RECIPIENT, REPLY_APP, wait_for
 
-if TYPE_CHECKING:
-    from gtm.sync.feishu.gateway import Gateway
 
 Card = dict[str, Any]
 
@@ -55,7 +54,7 @@ class ChatMembers:
 class Im:
     """IM calls through one gateway."""
 
-    def __init__(self, gateway: "Gateway") -> None:
+    def __init__(self, gateway: Caller) -> None:
         self.gw = gateway
 
     # -- pacing ------------------------------------------------------------------------------

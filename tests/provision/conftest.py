@@ -12,7 +12,8 @@ from datetime import date
 
 import pytest
 
-from gtm.sync.provision import apply_provision, plan_provision
+from gtm.sync.provision import apply_provision
+from gtm.sync.provision_plan import plan_provision
 from tests.support.sandboxes import roomy_gateway, seeded_sandbox
 
 START = date(2025, 3, 3)

@@ -9,7 +9,8 @@ from gtm.schemas.fields import FieldType, ViewType
 from gtm.schemas.tables import tables_for
 from gtm.schemas.templates import get_template
 from gtm.sync.binding import BaseBinding
-from gtm.sync.provision import apply_provision, base_url, plan_provision, register_project
+from gtm.sync.provision import apply_provision, base_url, register_project
+from gtm.sync.provision_plan import plan_provision
 from gtm.sync.provision_read import Reader
 from gtm.sync.store.base import Base, Store, make_engine
 from gtm.sync.store.registry import get_project
@@ -150,7 +151,7 @@ def test_lost_binding_finds_the_tables_by_name(sandbox, gateway, provisioned, wr
 
 
 def test_missing_base_is_a_clear_error(gateway):
-    from gtm.sync.provision import BaseMissing
+    from gtm.sync.provision_plan import BaseMissing
 
     with pytest.raises(BaseMissing, match="bascnGone"):
         plan_provision(gateway, binding=BaseBinding(slug="x", app_token="bascnGone"), name="x",

@@ -16,7 +16,7 @@ ROOT = Path(__file__).resolve().parents[2]
 def _lint_imports_cmd(config: Path) -> subprocess.CompletedProcess[str]:
     exe = shutil.which("lint-imports", path=str(Path(sys.executable).parent))
     assert exe, "import-linter is not installed: pip install -e '.[test]'"
-    return subprocess.run([exe, "--config", str(config)], cwd=ROOT, capture_output=True, text=True, timeout=120)
+    return subprocess.run([exe, "--no-cache", "--config", str(config)], cwd=ROOT, capture_output=True, text=True, timeout=120)
 
 
 def _ruff(*args: str) -> subprocess.CompletedProcess[str]:
