@@ -5,6 +5,10 @@ allows 20 reads per second. Keeping the raw records locally lets a check cost on
 per quiet table (incremental refresh), lets write-back diff against what Feishu holds, and lets
 the bot answer from local data. A periodic full reconcile catches deletions (which an incremental
 read cannot see) and anything the incremental read might have missed.
+
+One module (~530 lines) on purpose: `Mirror` is one object whose refresh, merge, write-back
+bookkeeping and snapshot share one lock, one version counter per table and one decoded cache;
+split across files, each half would reach into the other's private state.
 """
 from __future__ import annotations
 
