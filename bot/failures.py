@@ -27,6 +27,7 @@ from gtm.sync.feishu.errors import (
     ScopeError,
     TransientError,
 )
+from gtm.sync.provision_plan import BaseMissing
 from gtm.sync.store.open import StoreOpenError, describe_store_error
 
 
@@ -101,6 +102,12 @@ def explain(exc: BaseException, log_id: str | None = None) -> Failure:
     if isinstance(exc, SettingsError):
         return Failure("服务配置有误，已通知管理员", "The service is misconfigured; the admin was told",
                        str(exc), lid, 2, expected=True)
+    if isinstance(exc, BaseMissing):  # before FeishuError: it is one, with its own way out
+        return Failure("项目的多维表格已不存在或无权访问，请联系项目经理",
+                       "The project's Base is gone or out of reach; please tell the project manager",
+                       f"{exc.message}；用 `gtm init --project SLUG --base <app_token>` 改用另一个多维表格，或换一个 "
+                       f"--project 新建 / {exc.message_en}; pass --base <app_token> to use another Base, or a new "
+                       f"--project to create one", lid, 1, expected=True)
     if isinstance(exc, FeishuError):
         user, user_en, operator = _feishu(exc)
         return Failure(user, user_en, operator, lid, 1)

@@ -25,7 +25,7 @@ from gtm.sync.binding import BaseBinding
 from gtm.sync.feishu.errors import FeishuError
 from gtm.sync.mirror import Mirror
 from gtm.sync.provision import provision, register_project
-from gtm.sync.provision_plan import BaseMissing, ProvisionPlan
+from gtm.sync.provision_plan import ProvisionPlan
 from gtm.sync.store.registry import get_project, list_projects
 from gtm.sync.subscribe import ensure_subscribed
 from gtm.sync.writeback import WriteBackError, WriteRefused, write_user_action
@@ -162,17 +162,10 @@ def run_init(app: Runtime, *, project: str | None, template: str | None, name: s
     start = start or (tmpl.example_start if example else None) or now.date()
 
     with step_progress(console, "建表 / provisioning", enabled=not dry_run) as progress:
-        try:
-            out = provision(app.gateway, name=name, template=template, start=start, tz=settings.timezone,
-                            binding=binding, slug=slug, repair=repair, dry_run=dry_run, progress=progress,
-                            domain=_tenant_domain(app), example=example)
-        except FeishuError as exc:
-            console.print(f"[red]飞书调用失败 / Feishu call failed:[/] {exc}")
-            if isinstance(exc, BaseMissing):
-                console.print(f"[yellow]用 `gtm init --project {slug} --base <app_token>` 改用另一个多维表格，或换一个 "
-                              f"--project 新建 / pass --base <app_token> to use another Base, or a new --project "
-                              f"to create one[/]")
-            return 1
+        # a Feishu failure (e.g. `BaseMissing`) goes to the CLI's one boundary (`failures.explain`)
+        out = provision(app.gateway, name=name, template=template, start=start, tz=settings.timezone,
+                        binding=binding, slug=slug, repair=repair, dry_run=dry_run, progress=progress,
+                        domain=_tenant_domain(app), example=example)
 
     if dry_run:
         _print_dry_run(console, out, slug, template, chats, pm, admins, settings.base_permission, strict, lang)

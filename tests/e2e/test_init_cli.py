@@ -462,3 +462,12 @@ def test_a_chat_of_another_project_is_refused_unless_moved(gtm, sandbox, seed, t
             assert seed.chat_id not in (get_project(s, "alpha").chat_ids or [])
     finally:
         store.dispose()
+
+
+def test_a_base_that_is_gone_is_one_clear_line_with_the_way_out(gtm):
+    """The CLI's one boundary explains `BaseMissing`: the token, and how to adopt another Base or start anew."""
+    run = gtm("init", "--project", "gone", "--base", "bascnGone000")
+    assert run.code == 1, run.out
+    assert "bascnGone000" in run.out and "--base <app_token>" in run.out and "Traceback" not in run.out
+    assert "日志编号" not in run.out  # fully explained: no log id to look up
+    assert run.writes == []
