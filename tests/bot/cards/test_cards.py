@@ -1,6 +1,6 @@
 """Answers and notice cards on a realistic snapshot: content, validity, golden files, hostile text.
 
-Golden files: tests/bot/golden/<name>.json; regenerate with GTM_UPDATE_GOLDEN=1.
+Golden files: tests/bot/cards/golden/<name>.json; regenerate with GTM_UPDATE_GOLDEN=1.
 """
 from __future__ import annotations
 
