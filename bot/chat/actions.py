@@ -35,7 +35,7 @@ from gtm.bot.chat.answers import answer
 from gtm.bot.chat.ask import build_context
 from gtm.bot.chat.keyed_locks import KeyedLocks
 from gtm.bot.chat.permissions import find_row, may_act, may_sign
-from gtm.bot.chat.snapshots import snapshot_for
+from gtm.bot.chat.snapshots import refresh_if_stale
 from gtm.bot.chat.transports import Incoming
 from gtm.bot.failures import ProjectNotFound
 from gtm.bot.runtime import ProjectRuntime, Runtime
@@ -86,7 +86,7 @@ def ask_action(runtime: Runtime, inc: Incoming, now: datetime) -> ActionResult:
 
 def _apply(runtime: Runtime, project: ProjectRuntime, act: Action, inc: Incoming, now: datetime) -> ActionResult:
     mirror = runtime.mirror(project)
-    snapshot_for(runtime, project, now)  # a mirror never read (or stale) is refreshed first
+    refresh_if_stale(runtime, project, now)  # a mirror never read (or stale) is refreshed first
     try:
         mirror.refresh_records(act.t, [act.r], now)
     except Exception as exc:  # noqa: BLE001 - decide on the mirrored value; the write will tell

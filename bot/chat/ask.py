@@ -86,7 +86,7 @@ def build_context(runtime: Runtime, text: str, *, asker: str, project: ProjectRu
         for data, p, a in others:
             try:
                 data.check = cached_check(runtime, p, a, now)
-            except Exception as exc:  # noqa: BLE001 - as `asker_projects`: skip a broken project
+            except Exception as exc:  # noqa: BLE001 - as `projects_of`: skip a broken project
                 if not asker:
                     raise
                 log.warning("project %s unavailable for %s: %s", p.slug, asker, exc)

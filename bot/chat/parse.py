@@ -148,13 +148,3 @@ def suggest_intents(norm: str, n: int = 3) -> list[str]:
 def suggest(norm: str, n: int = 3) -> list[str]:
     """Closest commands to an unknown text ("staus" → "状态 / status")."""
     return [display(x) for x in suggest_intents(norm, n)]
-
-
-# For callers that read the words directly: intent name -> words (display zh, en first).
-class _Aliases(dict):
-    def __missing__(self, key: str) -> tuple[str, ...]:
-        it = intent(key)
-        return (it.zh, it.en) + it.words + it.synonyms
-
-
-ALIASES: dict[str, tuple[str, ...]] = _Aliases()

@@ -18,10 +18,9 @@ from sqlalchemy import select
 
 from gtm.bot.chat.answer_cache import CACHE, ProjectAnswers
 from gtm.bot.chat.context import ProjectData
-from gtm.bot.rules.engine import run_checks
 from gtm.bot.runtime import ProjectRuntime, Runtime
 from gtm.schemas.decisions import CheckResult
-from gtm.schemas.plan import LIST_BY_TABLE, PlanSnapshot
+from gtm.schemas.plan import LIST_BY_TABLE
 from gtm.sync.mirror import Mirror
 from gtm.sync.store.base import Store
 from gtm.sync.store.ledger import get_states
@@ -43,24 +42,24 @@ def _lock_for(slug: str) -> threading.Lock:
         return _refresh_locks.setdefault(slug, threading.Lock())
 
 
-def snapshot_for(runtime: Runtime, project: ProjectRuntime, now: datetime,
-                 max_age: float = DEFAULT_MAX_AGE) -> PlanSnapshot:
-    """The project's mirrored snapshot, refreshed first only when older than `max_age` seconds."""
+def refresh_if_stale(runtime: Runtime, project: ProjectRuntime, now: datetime,
+                     max_age: float = DEFAULT_MAX_AGE) -> dict[str, int]:
+    """Refresh the project's mirror only when older than `max_age` seconds (never read: always);
+    returns its `Mirror.versions()`."""
     mirror = runtime.mirror(project)
-    if mirror_age(runtime.store, mirror, now) > max_age:
+    versions, age = _mirror_state(runtime.store, mirror, now)
+    if age > max_age:
         with _lock_for(project.slug):
-            if mirror_age(runtime.store, mirror, now) > max_age:  # nobody refreshed meanwhile
+            versions, age = _mirror_state(runtime.store, mirror, now)
+            if age > max_age:  # nobody refreshed meanwhile
                 mirror.refresh(now)
-    return mirror.snapshot(now)
-
-
-def mirror_age(store: Store, mirror: Mirror, now: datetime) -> float:
-    """Seconds since the least recently refreshed table of the mirror (inf: never refreshed)."""
-    return _mirror_state(store, mirror, now)[1]
+                versions = mirror.versions()
+    return versions
 
 
 def _mirror_state(store: Store, mirror: Mirror, now: datetime) -> tuple[dict[str, int], float]:
-    """(`Mirror.versions()`, `mirror_age`) in one small query."""
+    """(`Mirror.versions()`, seconds since its least recently refreshed table (inf: never)) in one
+    small query."""
     with store.session() as s:
         rows = s.execute(select(MirrorTable.table_key, MirrorTable.version, MirrorTable.last_refresh_at)
                          .where(MirrorTable.project == mirror.slug)).all()
@@ -72,26 +71,11 @@ def _mirror_state(store: Store, mirror: Mirror, now: datetime) -> tuple[dict[str
     return versions, max((now - stamps[k]).total_seconds() for k in keys)
 
 
-def check_for(runtime: Runtime, project: ProjectRuntime, snapshot: PlanSnapshot, now: datetime) -> CheckResult:
-    """`run_checks` for RAG colours and escalation levels (pure; the ladder states from the store)."""
-    with runtime.store.session() as s:
-        states = get_states(s, project.slug)
-    return run_checks(snapshot, now, project.policy, states)
-
-
 def answers_for(runtime: Runtime, project: ProjectRuntime, now: datetime,
                 max_age: float = DEFAULT_MAX_AGE) -> ProjectAnswers:
     """The project's cached answer context (`answer_cache.ProjectAnswers`): the mirrored
     snapshot (refreshed first only when older than `max_age` seconds) and what is derived from it."""
-    mirror = runtime.mirror(project)
-    versions, age = _mirror_state(runtime.store, mirror, now)
-    if age > max_age:
-        with _lock_for(project.slug):
-            versions, age = _mirror_state(runtime.store, mirror, now)
-            if age > max_age:  # nobody refreshed meanwhile
-                mirror.refresh(now)
-                versions = mirror.versions()
-    return CACHE.get(mirror, versions, now)
+    return CACHE.get(runtime.mirror(project), refresh_if_stale(runtime, project, now, max_age), now)
 
 
 def warm_answers(runtime: Runtime, now: datetime, *, with_check: bool = True) -> int:
@@ -114,16 +98,10 @@ def warm_answers(runtime: Runtime, now: datetime, *, with_check: bool = True) ->
 
 
 def cached_check(runtime: Runtime, project: ProjectRuntime, answers: ProjectAnswers, now: datetime) -> CheckResult:
-    """`check_for` through the cache: rules run once per minute, policy and ladder state."""
+    """`run_checks` through the cache: rules run once per minute, policy and ladder state."""
     with runtime.store.session() as s:
         states = get_states(s, project.slug)
     return answers.check(now, project.policy, states)
-
-
-def project_data(runtime: Runtime, project: ProjectRuntime, now: datetime, max_age: float = DEFAULT_MAX_AGE, *,
-                 with_check: bool = True) -> ProjectData:
-    """`ProjectData` of one project (`with_check=False`: without the rules' result)."""
-    return data_of(runtime, project, answers_for(runtime, project, now, max_age), now, with_check)
 
 
 def data_of(runtime: Runtime, project: ProjectRuntime, answers: ProjectAnswers, now: datetime,
@@ -133,17 +111,6 @@ def data_of(runtime: Runtime, project: ProjectRuntime, answers: ProjectAnswers, 
     return ProjectData(name=project.name or snap.project.name or project.slug, snapshot=snap,
                        check=cached_check(runtime, project, answers, now) if with_check else None,
                        slug=project.slug, index=answers.index, policy=project.policy)
-
-
-def member_of(snapshot: PlanSnapshot, open_id: str) -> bool:
-    """Whether a person appears anywhere in the plan (PM, management, team, owners, RACI)."""
-    return bool(open_id) and open_id in snapshot.people()
-
-
-def asker_projects(runtime: Runtime, open_id: str, now: datetime, max_age: float = DEFAULT_MAX_AGE,
-                   projects: Iterable[ProjectRuntime] | None = None, *, with_check: bool = True) -> list[ProjectData]:
-    """`ProjectData` of every active project the person belongs to."""
-    return [data for data, _, _ in projects_of(runtime, open_id, now, max_age, projects, with_check)]
 
 
 def projects_of(runtime: Runtime, open_id: str, now: datetime, max_age: float,
