@@ -65,6 +65,12 @@ def as_of_option(help_text: str) -> Callable[[F], F]:
 
 
 project_option = click.option("--project", default=None, help="Project slug (default: the only project).")
+json_option = click.option("--json", "as_json", is_flag=True, help="Print JSON (for scripts) instead of tables.")
+
+
+def print_option(help_text: str) -> Callable[[F], F]:
+    """`--print`: show the card here instead of posting it."""
+    return click.option("--print", "print_only", is_flag=True, help=help_text)
 
 
 class GtmGroup(click.Group):
@@ -149,7 +155,7 @@ def sync(ctx: click.Context, project: str | None, full: bool) -> None:
 @click.option("--project", default=None, help="Project slug (default: the only project; 'all' for every project).")
 @as_of_option("Evaluate at this instant (ISO-8601). Default: now.")
 @click.option("--dry-run", is_flag=True, help="Only print what would be sent and written.")
-@click.option("--json", "as_json", is_flag=True, help="Print JSON (for scripts) instead of tables.")
+@json_option
 @click.pass_context
 def check(ctx: click.Context, project: str | None, as_of: str | None, dry_run: bool, as_json: bool) -> None:
     """Refresh, run every rule once at that instant, write back, send notices; print a summary."""
@@ -159,8 +165,8 @@ def check(ctx: click.Context, project: str | None, as_of: str | None, dry_run: b
 @main.command()
 @project_option
 @as_of_option("Report as of this instant (ISO-8601).")
-@click.option("--print", "print_only", is_flag=True, help="Print the report here instead of posting it.")
-@click.option("--json", "as_json", is_flag=True, help="Print JSON (for scripts) instead of tables.")
+@print_option("Print the report here instead of posting it.")
+@json_option
 @click.pass_context
 def report(ctx: click.Context, project: str | None, as_of: str | None, print_only: bool, as_json: bool) -> None:
     """Build the weekly report (green/yellow/red with reasons); post it to the project group."""
@@ -169,7 +175,7 @@ def report(ctx: click.Context, project: str | None, as_of: str | None, print_onl
 
 @main.command()
 @as_of_option("As of this instant (ISO-8601).")
-@click.option("--print", "print_only", is_flag=True, help="Print instead of sending to management.")
+@print_option("Print instead of sending to management.")
 @click.pass_context
 def portfolio(ctx: click.Context, as_of: str | None, print_only: bool) -> None:
     """The management portfolio: every active project's colour, top reason and escalations."""
@@ -181,7 +187,7 @@ def portfolio(ctx: click.Context, as_of: str | None, print_only: bool) -> None:
 @click.option("--as", "as_open_id", default=None, help="Ask as this person (open_id). Default: the project manager.")
 @project_option
 @as_of_option("Answer as of this instant (ISO-8601).")
-@click.option("--json", "as_json", is_flag=True, help="Print JSON (for scripts) instead of tables.")
+@json_option
 @click.pass_context
 def ask(ctx: click.Context, text: str, as_open_id: str | None, project: str | None, as_of: str | None,
         as_json: bool) -> None:
@@ -191,7 +197,7 @@ def ask(ctx: click.Context, text: str, as_open_id: str | None, project: str | No
 
 @main.command()
 @as_of_option("As of this instant (ISO-8601); the month before it is reported.")
-@click.option("--print", "print_only", is_flag=True, help="Print instead of sending to management.")
+@print_option("Print instead of sending to management.")
 @click.pass_context
 def monthly(ctx: click.Context, as_of: str | None, print_only: bool) -> None:
     """月度汇报: last month's milestones hit/missed vs baseline, top risks, decisions needed (to management)."""
@@ -223,7 +229,7 @@ def baseline_show(ctx: click.Context, project: str | None, as_of: str | None) ->
 
 
 @main.group(cls=GtmGroup, invoke_without_command=True)
-@click.option("--json", "as_json", is_flag=True, help="Print JSON (for scripts) instead of tables.")
+@json_option
 @click.pass_context
 def projects(ctx: click.Context, as_json: bool) -> None:
     """List the projects this deployment serves (Base URL, chat, last check/report)."""
@@ -294,7 +300,7 @@ def serve(ctx: click.Context, use_sandbox: bool) -> None:
 
 
 @main.command()
-@click.option("--json", "as_json", is_flag=True, help="Print JSON (for scripts) instead of tables.")
+@json_option
 @click.pass_context
 def doctor(ctx: click.Context, as_json: bool) -> None:
     """Check configuration and every Feishu permission the service needs."""
