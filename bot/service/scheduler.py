@@ -63,6 +63,13 @@ class JobSet:
 
 
 # -- triggers ------------------------------------------------------------------------------------
+def _search_from(previous_fire_time: datetime | None, now: datetime, tz: ZoneInfo) -> datetime:
+    """Where a trigger looks for its next fire time: now, and strictly after the previous one, in `tz`."""
+    if previous_fire_time is not None:
+        now = max(now, previous_fire_time + timedelta(microseconds=1))
+    return now.astimezone(tz)
+
+
 class WorkingHoursTrigger(BaseTrigger):
     """Every `interval` minutes from `start` while before `end`, each day, wall-clock in `tz`.
 
@@ -75,9 +82,7 @@ class WorkingHoursTrigger(BaseTrigger):
         self.start, self.end, self.interval, self.timezone = start, end, timedelta(minutes=interval_minutes), tz
 
     def get_next_fire_time(self, previous_fire_time: datetime | None, now: datetime) -> datetime | None:
-        if previous_fire_time is not None:
-            now = max(now, previous_fire_time + timedelta(microseconds=1))
-        local = now.astimezone(self.timezone)
+        local = _search_from(previous_fire_time, now, self.timezone)
         for offset in range(3):
             day = local.date() + timedelta(days=offset)
             first = datetime.combine(day, self.start, tzinfo=self.timezone)
@@ -103,9 +108,7 @@ class WorkingDayTrigger(BaseTrigger):
         self.at, self.timezone, self.is_working_day = at, tz, is_working_day
 
     def get_next_fire_time(self, previous_fire_time: datetime | None, now: datetime) -> datetime | None:
-        if previous_fire_time is not None:
-            now = max(now, previous_fire_time + timedelta(microseconds=1))
-        local = now.astimezone(self.timezone)
+        local = _search_from(previous_fire_time, now, self.timezone)
         for offset in range(400):
             day = local.date() + timedelta(days=offset)
             cand = datetime.combine(day, self.at, tzinfo=self.timezone)
