@@ -10,6 +10,7 @@ states, never words or colours (that is `gtm.bot.cards.views`). One definition o
 from __future__ import annotations
 
 from bisect import bisect_left, bisect_right
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date, datetime
 
@@ -21,6 +22,7 @@ from gtm.bot.rules.risk import cell_score, level_score
 from gtm.bot.rules.schedule import check_schedule
 from gtm.schemas.decisions import CheckResult, Slip
 from gtm.schemas.plan import (
+    Deliverable,
     Dependency,
     DependencyStatus,
     EscalationLevel,
@@ -32,6 +34,7 @@ from gtm.schemas.plan import (
     PlanSnapshot,
     Risk,
     RiskStatus,
+    Task,
     TaskStatus,
 )
 from gtm.schemas.settings import Policy
@@ -122,23 +125,24 @@ def slips_of(snapshot: PlanSnapshot, check: CheckResult | None, now: datetime,
 def milestone_counts(snapshot: PlanSnapshot) -> dict[str, tuple[int, int]]:
     """Milestone record id → (done, total) of its deliverables, else of its tasks (time-free, so
     the answer cache keeps it per snapshot)."""
-    d_by_m: dict[str, list[int]] = {}
-    for d in snapshot.deliverables:
-        for mid in d.milestone:
-            c = d_by_m.setdefault(mid, [0, 0])
-            c[0] += d.status in DONE
-            c[1] += 1
-    t_by_m: dict[str, list[int]] = {}
-    for t in snapshot.tasks:
-        for mid in t.milestone:
-            c = t_by_m.setdefault(mid, [0, 0])
-            c[0] += t.status in DONE
-            c[1] += 1
+    d_by_m = _done_counts(snapshot.deliverables)
+    t_by_m = _done_counts(snapshot.tasks)
     out: dict[str, tuple[int, int]] = {}
     for m in snapshot.milestones:
         c = d_by_m.get(m.record_id) or t_by_m.get(m.record_id) or (0, 0)
         out[m.record_id] = (c[0], c[1])
     return out
+
+
+def _done_counts(rows: Iterable[Deliverable | Task]) -> dict[str, list[int]]:
+    """Milestone record id → [done, total] of the rows linked to it."""
+    counts: dict[str, list[int]] = {}
+    for row in rows:
+        for mid in row.milestone:
+            c = counts.setdefault(mid, [0, 0])
+            c[0] += row.status in DONE
+            c[1] += 1
+    return counts
 
 
 @dataclass(frozen=True, slots=True)
