@@ -10,7 +10,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 from gtm.bot.cards import views as V
-from gtm.bot.rules import queries as Q
+from gtm.bot.rules import local_date
 from gtm.bot.cards.render import Clip
 from gtm.bot.chat.command import Answer, Command
 from gtm.bot.chat.context import AskContext, ProjectData, now_of
@@ -44,7 +44,7 @@ def answer_my_tasks(cmd: Command, ctx: AskContext) -> Answer:
 
 
 def answer_overdue(cmd: Command, ctx: AskContext) -> Answer:
-    day = Q.today(now_of(ctx), ctx.policy).isoformat()
+    day = local_date(now_of(ctx), ctx.policy).isoformat()
     if ctx.chat_type == "p2p" and not cmd.arg and ctx.current() is None:
         # p2p: the asker's own overdue items across all their projects, grouped by project
         scope = ctx.scope()
@@ -53,14 +53,14 @@ def answer_overdue(cmd: Command, ctx: AskContext) -> Answer:
     p = require_project(cmd, ctx)
     if isinstance(p, tuple):
         return p
-    day = Q.today(now_of(ctx), p.policy or ctx.policy).isoformat()
+    day = local_date(now_of(ctx), p.policy or ctx.policy).isoformat()
     return "items", item_list("overdue", ctx, lambda ix: ix.all.before(day), [p])
 
 
 @on_project
 def answer_due(p: ProjectData, cmd: Command, ctx: AskContext) -> Answer:
     """Due this week (Monday–Sunday), or next week with 下周 / next week in the question."""
-    day = Q.today(now_of(ctx), p.policy or ctx.policy)
+    day = local_date(now_of(ctx), p.policy or ctx.policy)
     start = day - timedelta(days=day.weekday())
     kind = "this_week"
     if cmd.when == "next_week":

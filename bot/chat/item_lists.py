@@ -7,6 +7,7 @@ from collections.abc import Callable
 from datetime import timedelta
 
 from gtm.bot.cards import views as V
+from gtm.bot.rules import local_date
 from gtm.bot.rules import queries as Q
 from gtm.bot.cards.render import Clip
 from gtm.bot.chat.context import AskContext, ProjectData, as_of, now_of
@@ -19,7 +20,7 @@ def item_list(kind: str, ctx: AskContext, pick: Callable[[Q.ItemIndex], list[Q.O
     """`pick` chooses a project's items from its index, already in `by_due` order; only the
     rows the card keeps (LIST_CAP) become view rows, the rest are counted."""
     now = now_of(ctx)
-    day = Q.today(now, ctx.policy)
+    day = local_date(now, ctx.policy)
     titles = {"my_tasks": ("我的任务", "My tasks"), "overdue": ("逾期事项", "Overdue items"),
               "this_week": ("本周到期", "Due this week"), "next_week": ("下周到期", "Due next week"),
               "lookup": ("查找结果", "Found")}
@@ -59,7 +60,7 @@ MY_TASKS_DAYS = 14  # 我的任务 shows what is overdue and what is due in the 
 def my_tasks_view(ctx: AskContext, scope: list[ProjectData], everything: bool = False) -> V.ItemListView:
     """The asker's overdue items and those due in the next `MY_TASKS_DAYS` days (plus open
     issues they own); the rest is counted as "还有 N 项" with a button showing all of them."""
-    day = Q.today(now_of(ctx), ctx.policy)
+    day = local_date(now_of(ctx), ctx.policy)
     horizon = (day + timedelta(days=MY_TASKS_DAYS)).isoformat()
     if everything:
         view = item_list("my_tasks", ctx, lambda ix: ix.owned_by(ctx.asker).items, scope)

@@ -6,6 +6,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from gtm.bot.cards import views as V
+from gtm.bot.rules import local_date
 from gtm.bot.rules import queries as Q
 from gtm.bot.cards.render import Clip
 from gtm.bot.chat.context import ProjectData
@@ -27,7 +28,7 @@ def status_view(p: ProjectData, now: datetime, policy: Policy) -> V.StatusView:
         {"绿色": "green", "黄色": "yellow", "红色": "red"}.get(snap.project.rag or "", "green"))
     index = p.items()
     progress = V.milestone_progress(snap, now, policy, index.milestone_counts)
-    day = Q.today(now, policy)
+    day = local_date(now, policy)
     overdue = index.all.before(day.isoformat())
     zh, en = V.budget_lines(snap, policy)
     words = get_template(policy.template)
@@ -116,7 +117,7 @@ def risks_view(p: ProjectData, now: datetime, policy: Policy) -> V.RiskView:
 
 
 def dependencies_view(p: ProjectData, now: datetime, policy: Policy) -> V.DependencyView:
-    day = Q.today(now, policy)
+    day = local_date(now, policy)
     ms = p.snapshot.milestone_by_id()
     rows = [V.DependencyRow(item=d.item, party=d.party,
                             milestones=", ".join(ms[m].code or ms[m].name for m in d.milestones if m in ms),

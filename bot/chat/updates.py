@@ -12,7 +12,7 @@ from __future__ import annotations
 from typing import Any
 
 from gtm.bot.cards import views as V
-from gtm.bot.rules import queries as Q
+from gtm.bot.rules import local_date
 from gtm.bot.cards.button_values import Cancel, Postpone, Progress, TaskDone
 from gtm.bot.chat.command import Answer, Command
 from gtm.bot.chat.context import AskContext, ProjectData, now_of
@@ -62,7 +62,7 @@ def _value(slug: str, u: Update) -> dict[str, Any]:
 @on_project
 def answer_update(p: ProjectData, cmd: Command, ctx: AskContext) -> Answer:
     now = now_of(ctx)
-    got = parse_update(cmd.text, p.snapshot, Q.today(now, ctx.policy))
+    got = parse_update(cmd.text, p.snapshot, local_date(now, ctx.policy))
     if isinstance(got, UpdateProblem):
         return "message", message("没能识别这条更新", "Could not read this update", got.text, got.text_en,
                                    color="orange")

@@ -14,6 +14,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date, datetime
 
+from gtm.bot.rules import local_date
 from gtm.bot.rules.baseline import baseline_variance
 from gtm.bot.rules.calendar import WorkCalendar
 from gtm.bot.rules.escalation import due_level, open_days
@@ -44,11 +45,6 @@ UNSIGNED = "待验收"  # a milestone marked done that its 审批人 has not sig
 # 升级级别 cell → ladder level shown on cards (0 团队, 1 项目经理, 2 管理层)
 LEVEL_BY_NAME = {EscalationLevel.TEAM.value: 0, EscalationLevel.PM.value: 1,
                  EscalationLevel.MANAGEMENT.value: 2}
-
-
-def today(now: datetime, policy: Policy) -> date:
-    """The plan's local date at `now` (the policy's time zone)."""
-    return now.astimezone(policy.tz).date()
 
 
 def iso(d: date | datetime | None) -> str:
@@ -171,7 +167,7 @@ def milestone_states(snapshot: PlanSnapshot, now: datetime, policy: Policy,
     `counts` = `milestone_counts(snapshot)` when the caller already has it."""
     if counts is None:
         counts = milestone_counts(snapshot)
-    day = today(now, policy)
+    day = local_date(now, policy)
     out = []
     for m in snapshot.milestones:
         done, total = counts.get(m.record_id, (0, 0))
@@ -200,7 +196,7 @@ def milestone_states(snapshot: PlanSnapshot, now: datetime, policy: Policy,
 
 
 def overdue_milestones(snapshot: PlanSnapshot, now: datetime, policy: Policy) -> list[str]:
-    day = today(now, policy)
+    day = local_date(now, policy)
     return [m.label for m in snapshot.milestones
             if m.target_date and day > m.target_date and not is_done(m.status)]
 

@@ -11,6 +11,7 @@ from types import SimpleNamespace
 import pytest
 
 from gtm.bot.cards import views as V
+from gtm.bot.rules import local_date
 from gtm.bot.rules import queries as Q
 from gtm.bot.chat.answer_cache import CACHE, AnswerCache, ProjectAnswers
 from gtm.bot.cards.terminal import card_to_text
@@ -229,7 +230,7 @@ def _old_rows(snap, keep, day, name=""):
 def test_indexed_lists_equal_filter_then_sort(text, asker):
     snap = build_snapshot(n_extra_tasks=500)
     policy = Policy()
-    day = Q.today(NOW, policy)
+    day = local_date(NOW, policy)
     start = day - timedelta(days=day.weekday())
     end = start + timedelta(days=6)
     horizon = (day + timedelta(days=14)).isoformat()  # 我的任务: overdue and the next two weeks
