@@ -25,6 +25,7 @@ from gtm.bot.cards.button_values import (
     TaskDone,
 )
 from gtm.bot.checks.check import remember_status_writes
+from gtm.bot.rules import local_date
 from gtm.bot.rules.calendar import WorkCalendar
 from gtm.bot.rules.escalation import level_deadline
 from gtm.bot.rules.overdue import TRACKED, as_date, own_cells
@@ -103,12 +104,8 @@ def derived_cells(runtime: Runtime, project: ProjectRuntime, table: str, row: Re
     with runtime.store.session() as s:
         mine = service_cells(s, project.slug).get((table, row.record_id, "status")) == overdue_value
     changes, _ = own_cells(table, after, planned, actual, after.status == done_value,
-                           _local_today(project, now), mine and row.status == overdue_value)
+                           local_date(now, project.policy), mine and row.status == overdue_value)
     return {k: v for k, v in changes.items() if k not in values}
-
-
-def _local_today(project: ProjectRuntime, now: datetime) -> date:
-    return now.astimezone(project.policy.tz).date()
 
 
 # -- the actions ----------------------------------------------------------------------------------
@@ -118,7 +115,7 @@ def _done(runtime: Runtime, project: ProjectRuntime, mirror: Mirror, act: TaskDo
         return refuse("这类记录不能标记完成", "This kind of record cannot be marked done")
     if row.status == DONE[act.t]:
         return ActionResult("info", "已经是完成状态，无需重复操作", "Already done")
-    values: dict[str, Any] = {"status": DONE[act.t], DONE_DATE[act.t]: _local_today(project, now)}
+    values: dict[str, Any] = {"status": DONE[act.t], DONE_DATE[act.t]: local_date(now, project.policy)}
     if act.t == "task":
         values["progress"] = 1.0
     write(mirror, act, values, actor, runtime=runtime, project=project, row=row, now=now)
@@ -137,7 +134,7 @@ def _progress(runtime: Runtime, project: ProjectRuntime, mirror: Mirror, act: Pr
     if frac > 0 and row.status == TaskStatus.NOT_STARTED.value:
         values["status"] = TaskStatus.IN_PROGRESS.value
         if row.actual_start is None:
-            values["actual_start"] = _local_today(project, now)
+            values["actual_start"] = local_date(now, project.policy)
     write(mirror, act, values, actor, runtime=runtime, project=project, row=row, now=now)
     return ActionResult("success", f"进度已更新为 {act.pct}%", f"Progress set to {act.pct}%", wrote=True)
 
@@ -150,7 +147,7 @@ def _postpone(runtime: Runtime, project: ProjectRuntime, mirror: Mirror, act: Po
     new = act.new_date
     if getattr(row, attr) == new:
         return ActionResult("info", f"计划日期已是 {new.isoformat()}", f"Already due {new.isoformat()}")
-    if new < _local_today(project, now):
+    if new < local_date(now, project.policy):
         return refuse(f"新日期 {new.isoformat()} 早于今天", f"The new date {new.isoformat()} is in the past")
     values: dict[str, Any] = {attr: new}
     note_attr = NOTE.get(act.t)
@@ -247,7 +244,7 @@ def _signoff(runtime: Runtime, project: ProjectRuntime, mirror: Mirror, act: Sig
             return refuse("还有未满足的退出标准：" + "；".join(unmet[:5]),
                            "Exit criteria not met yet: " + "; ".join(unmet[:5]))
         values: dict[str, Any] = {"signoff": APPROVED, "signoff_note": act.note,
-                                  "status": MilestoneStatus.DONE.value, "actual_date": _local_today(project, now)}
+                                  "status": MilestoneStatus.DONE.value, "actual_date": local_date(now, project.policy)}
         write(mirror, act, values, actor)
         return ActionResult("success", "已通过验收，里程碑记为达成", "Signed off: the milestone is reached", wrote=True)
     if not act.note:

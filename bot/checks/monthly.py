@@ -20,6 +20,7 @@ from gtm.bot.cards.render import Clip, render
 from gtm.bot.checks.check import make_sender
 from gtm.bot.checks.notify import Sender
 from gtm.bot.checks.posting import evaluate_or_last_known
+from gtm.bot.rules import local_date
 from gtm.bot.rules import queries as Q
 from gtm.bot.rules.raci import reached
 from gtm.bot.runtime import Runtime
@@ -56,7 +57,7 @@ def month_before(day: date) -> tuple[date, date]:
 def build_monthly(projects: Sequence[tuple[str, PlanSnapshot, CheckResult | None]], now: datetime,
                   policy: Policy | None = None) -> MonthlyView:
     policy = policy or Policy()
-    today = now.astimezone(policy.tz).date()
+    today = local_date(now, policy)
     first, last = month_before(today)
     hit, missed, risks, decisions = [], [], [], []
     for name, snap, check in projects:
