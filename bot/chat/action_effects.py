@@ -60,8 +60,7 @@ class ActionResult:
     until: datetime | None = None  # ack / snooze: when the ladder wakes up again
 
     def callback_answer(self) -> dict[str, Any]:
-        answer: dict[str, Any] = {"toast": {"type": self.kind, "content": self.text,
-                                            "i18n": {"zh_cn": self.text, "en_us": self.text_en or self.text}}}
+        answer: dict[str, Any] = {"toast": toast(self.kind, self.text, self.text_en or self.text)}
         if self.card:
             answer["card"] = self.card
         return answer
