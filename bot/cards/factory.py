@@ -22,6 +22,7 @@ from pydantic import BaseModel
 from gtm.bot.cards import views as V
 from gtm.bot.cards.button_values import (
     Ack,
+    Action,
     Postpone,
     Progress,
     Resolve,
@@ -151,7 +152,7 @@ class NoticeCards:
 
 
 # ---- post-click state ----------------------------------------------------------------------
-def outcome_text(action: Any, who: str = "", when: datetime | None = None) -> tuple[str, str]:
+def outcome_text(action: Action, who: str = "", when: datetime | None = None) -> tuple[str, str]:
     """(zh, en) line shown in place of the buttons after `action` succeeded."""
     by = f" · {who}" if who else ""
     a = action.a
@@ -202,7 +203,7 @@ def _targets(el: Any, table: str, record_id: str) -> bool:
     return False
 
 
-def after_action(card: dict, action: Any, who: str = "", when: datetime | None = None,
+def after_action(card: dict, action: Action, who: str = "", when: datetime | None = None,
                  locale: str = "zh", outcome: tuple[str, str] | None = None) -> dict:
     """The card updated in place after a successful click: the controls for that record are
     replaced by one line saying what happened. Other items keep their buttons."""
