@@ -4,6 +4,7 @@ they let escape reach the CLI's error boundary (`gtm.bot.cli.boundary`)."""
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -145,23 +146,26 @@ def run_report_cli(app: Runtime, project: str | None, now_fn: NowFn, print_only:
     return 0
 
 
-def run_portfolio_cli(app: Runtime, now_fn: NowFn, print_only: bool) -> int:
-    now = now_fn(app.settings.tz)
-    run = run_portfolio(app, now, post=not print_only)
-
-    _print_card(next(iter(run.cards.values())) if run.cards else portfolio_card(run.view))
+def _show_management_run(cards: dict[str, dict[str, Any]], unsent: Callable[[], dict[str, Any]],
+                         outcomes: list[Any], title: str, print_only: bool) -> int:
+    """Print the card management got (or, with nobody to send to, the card `unsent` renders) and,
+    when it was posted, what the sending did."""
+    _print_card(next(iter(cards.values())) if cards else unsent())
     if not print_only:
-        console.print(outcomes_table(run.outcomes, "全部项目 / portfolio"))
+        console.print(outcomes_table(outcomes, title))
     return 0
+
+
+def run_portfolio_cli(app: Runtime, now_fn: NowFn, print_only: bool) -> int:
+    run = run_portfolio(app, now_fn(app.settings.tz), post=not print_only)
+    return _show_management_run(run.cards, lambda: portfolio_card(run.view), run.outcomes,
+                                "全部项目 / portfolio", print_only)
 
 
 def run_monthly_cli(app: Runtime, now_fn: NowFn, print_only: bool) -> int:
-    now = now_fn(app.settings.tz)
-    run = run_monthly(app, now, post=not print_only)
-    _print_card(next(iter(run.cards.values())) if run.cards else monthly_card(run.view))
-    if not print_only:
-        console.print(outcomes_table(run.outcomes, f"月度汇报 / monthly {run.view.month}"))
-    return 0
+    run = run_monthly(app, now_fn(app.settings.tz), post=not print_only)
+    return _show_management_run(run.cards, lambda: monthly_card(run.view), run.outcomes,
+                                f"月度汇报 / monthly {run.view.month}", print_only)
 
 
 def run_ask_cli(app: Runtime, text: str, as_open_id: str | None, project: str | None, now_fn: NowFn, *,
