@@ -181,7 +181,7 @@ class Bench:
             fields = [f for f in spec.fields
                       if not (f.kind is Kind.LINK and (f.link_table == key or f.link_table not in b.table_ids))]
             b.table_ids[key] = gw.bitable.create_table(
-                b.app_token, spec.name, [_field_body(f, b.table_ids) for f in fields]).table_id
+                b.app_token, spec.name, [f.create_body(b.table_ids) for f in fields]).table_id
         return b
 
     def load(self, binding, key: str, rows: list[dict[str, Any]], *, by: str | None = None,
@@ -196,16 +196,6 @@ class Bench:
             ids += self.call(sb_load, binding.app_token, binding.table_id(key), encoded[i:i + step],
                              by or self.seed.users["pm"], modified[i:i + step] if modified else None)
         return ids
-
-
-def _field_body(f, table_ids: dict[str, str]) -> dict[str, Any]:
-    body: dict[str, Any] = {"field_name": f.name, "type": int(f.type)}
-    if f.ui_type:
-        body["ui_type"] = f.ui_type
-    prop = f.property(table_ids)
-    if prop is not None:
-        body["property"] = prop
-    return body
 
 
 # -- rows ---------------------------------------------------------------------------------------
