@@ -173,16 +173,7 @@ class Bench:
     def make_base(self, name: str, slug: str, keys: Iterable[str]):
         """A Base with the given plan tables, created through the SDK (self links and links to
         tables not created are left out: the benchmarks do not need them)."""
-        gw = self.gw
-        app = gw.bitable.create_app(name, "Asia/Shanghai")
-        b = BaseBinding(slug=slug, app_token=app.app_token, timezone="Asia/Shanghai")
-        for key in keys:
-            spec = PLAN_TABLES[key]
-            fields = [f for f in spec.fields
-                      if not (f.kind is Kind.LINK and (f.link_table == key or f.link_table not in b.table_ids))]
-            b.table_ids[key] = gw.bitable.create_table(
-                b.app_token, spec.name, [_field_body(f, b.table_ids) for f in fields]).table_id
-        return b
+        return plan_base(self.gw, name, slug, keys)
 
     def load(self, binding, key: str, rows: list[dict[str, Any]], *, by: str | None = None,
              modified: list[int] | None = None) -> list[str]:
@@ -198,14 +189,18 @@ class Bench:
         return ids
 
 
-def _field_body(f, table_ids: dict[str, str]) -> dict[str, Any]:
-    body: dict[str, Any] = {"field_name": f.name, "type": int(f.type)}
-    if f.ui_type:
-        body["ui_type"] = f.ui_type
-    prop = f.property(table_ids)
-    if prop is not None:
-        body["property"] = prop
-    return body
+def plan_base(gw: Gateway, name: str, slug: str, keys: Iterable[str]) -> BaseBinding:
+    """A new Base with the given plan tables, created through the gateway (self links and links to
+    tables not created are left out: the benchmarks do not need them)."""
+    app = gw.bitable.create_app(name, "Asia/Shanghai")
+    b = BaseBinding(slug=slug, app_token=app.app_token, timezone="Asia/Shanghai")
+    for key in keys:
+        spec = PLAN_TABLES[key]
+        fields = [f for f in spec.fields
+                  if not (f.kind is Kind.LINK and (f.link_table == key or f.link_table not in b.table_ids))]
+        b.table_ids[key] = gw.bitable.create_table(
+            b.app_token, spec.name, [f.create_body(b.table_ids) for f in fields]).table_id
+    return b
 
 
 # -- rows ---------------------------------------------------------------------------------------

@@ -26,6 +26,7 @@ from zoneinfo import ZoneInfo
 
 from click.testing import CliRunner
 
+from gtm.benchmarks.common import plan_base
 from gtm.bot.chat import dispatcher as D
 from gtm.bot.chat.ask import ask
 from gtm.bot.chat.dispatcher import Dispatcher
@@ -40,7 +41,6 @@ from gtm.bot.service.leader import Leader
 from gtm.sandbox import Sandbox, SandboxConfig
 from gtm.sandbox.seed import seed_default
 from gtm.schemas.decisions import Notice
-from gtm.schemas.fields import Kind
 from gtm.schemas.plan import Person
 from gtm.schemas.settings import Policy, Settings
 from gtm.schemas.tables import PLAN_TABLES
@@ -88,14 +88,7 @@ class World:
     def plan(self, slug: str, tasks: list[tuple[str, str, date]], *, issue_days: int = 0) -> Any:
         """A small plan (project, tasks, optionally an issue raised `issue_days` ago) registered as a project."""
         gw = self.gw
-        app = gw.bitable.create_app(slug, "Asia/Shanghai")
-        b = BaseBinding(slug=slug, app_token=app.app_token, timezone="Asia/Shanghai")
-        for key in ("project", "milestone", "task", "issue"):
-            spec = PLAN_TABLES[key]
-            fields = [f for f in spec.fields
-                      if not (f.kind is Kind.LINK and (f.link_table == key or f.link_table not in b.table_ids))]
-            b.table_ids[key] = gw.bitable.create_table(
-                b.app_token, spec.name, [f.create_body(b.table_ids) for f in fields]).table_id
+        b = plan_base(gw, slug, slug, ("project", "milestone", "task", "issue"))
 
         def add(key: str, rows: list[dict[str, Any]]) -> list[str]:
             spec = PLAN_TABLES[key]

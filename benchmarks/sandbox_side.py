@@ -126,16 +126,6 @@ def sb_add_member(sb, app_token: str, open_id: str) -> None:
     sb.bitable.add_member(app_token, "openid", open_id, "edit")
 
 
-def sb_record_ids(sb, app_token: str, table_id: str, n: int) -> list[str]:
-    with sb.world.lock:
-        _, t = sb.bitable.table(app_token, table_id)
-        return list(t.records)[:n]
-
-
-def sb_reset_limits(sb) -> None:
-    sb.rate_limiter.reset()
-
-
 def sb_people_and_groups(sb, n_askers: int, n_groups: int) -> dict[str, Any]:
     """n_askers new people of the demo tenant, spread over n_groups new groups with the bot in each,
     plus one big group holding everybody."""

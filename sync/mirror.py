@@ -42,7 +42,6 @@ MERGE_CHUNK = 500  # records already read are handed to the merge in pages of th
 MERGE_BATCH = 1_000  # records compared and written per transaction (two pages: fewer commits,
 # and little left to do once the last page is in)
 LOOKUP_CHUNK = 500  # record ids per stored-row lookup
-_loads = json.loads
 
 
 def stored_fields(text: str | bytes) -> Any:
@@ -320,7 +319,7 @@ class Mirror:
                     pk, old_fields, old_ms = old
                     if isinstance(old_fields, (str, bytes)):
                         text_same = old_fields == dumps(fields)
-                        same = text_same or _loads(old_fields) == fields
+                        same = text_same or stored_fields(old_fields) == fields
                     else:  # already decoded by the driver (PostgreSQL's json type)
                         text_same = same = old_fields == fields
                     if same and old_ms == lm:

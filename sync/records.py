@@ -377,6 +377,12 @@ def _first(item: tuple[int, DataProblem]) -> int:
     return item[0]
 
 
+def _missing(table: str, record_id: str, attr: str) -> DataProblem:
+    """The problem of a required cell left empty."""
+    return DataProblem(table=table, record_id=record_id, field=attr, value="",
+                       reason="必填项为空", reason_en="required value is missing")
+
+
 class RecordDecoder:
     """Decodes records of one table; built once per (spec, tz, field names) and reused (fast)."""
 
@@ -424,12 +430,15 @@ class RecordDecoder:
         """Like `model_construct` (values are already the right types) but several times faster."""
         for name, info in self._defaults.items():
             values[name] = info.get_default(call_default_factory=True)
+        return self._new([values.get(k) for k in self._order], "modified_at" in values)
+
+    def _new(self, vals: list[Any], dated: bool) -> Record:
+        """The model of `vals` (in `_order`), built without validation."""
         obj = object.__new__(self.model)
         _set = object.__setattr__
-        get = values.get
-        for k in self._order:  # one by one, in declaration order: the rows share one key table
-            _set(obj, k, get(k))  # (`schemas.plan._share_keys`), ~0.8 KB less per row than a dict
-        _set(obj, "__pydantic_fields_set__", self._fields_set["modified_at" in values])
+        for name, value in zip(self._order, vals):  # one by one, in declaration order: the rows
+            _set(obj, name, value)  # share one key table (`schemas.plan._share_keys`), ~0.8 KB/row
+        _set(obj, "__pydantic_fields_set__", self._fields_set[dated])
         _set(obj, "__pydantic_extra__", None)
         _set(obj, "__pydantic_private__", None)
         return obj
@@ -461,12 +470,10 @@ class RecordDecoder:
                     found.append((pos, DataProblem(table=key, record_id=rid, field=attr, value=short_repr(cell),
                                                    reason=b.reason, reason_en=b.reason_en)))
             elif required and _is_empty(value):
-                found.append((pos, DataProblem(table=key, record_id=rid, field=attr, value="",
-                                               reason="必填项为空", reason_en="required value is missing")))
+                found.append((pos, _missing(key, rid, attr)))
         for pos, name, attr in self._required:
             if fields.get(name) is None:
-                found.append((pos, DataProblem(table=key, record_id=rid, field=attr, value="",
-                                               reason="必填项为空", reason_en="required value is missing")))
+                found.append((pos, _missing(key, rid, attr)))
         if len(found) > 1:
             found.sort(key=_first)  # stable: several problems of one cell keep their order
         for i, info in self._default_slots:
@@ -478,14 +485,7 @@ class RecordDecoder:
             if when is not None:
                 vals[self._mod_slot] = when
                 dated = True
-        obj = object.__new__(self.model)
-        _set = object.__setattr__
-        for name, value in zip(self._order, vals):  # one by one, in declaration order: the rows
-            _set(obj, name, value)  # share one key table (`schemas.plan._share_keys`)
-        _set(obj, "__pydantic_fields_set__", self._fields_set[dated])
-        _set(obj, "__pydantic_extra__", None)
-        _set(obj, "__pydantic_private__", None)
-        return obj, [p for _, p in found]
+        return self._new(vals, dated), [p for _, p in found]
 
     def _decode_all(self, raw: Any) -> tuple[Record, list[DataProblem]]:
         """`decode` walking every field of the table (malformed records, colliding field names)."""
@@ -509,8 +509,7 @@ class RecordDecoder:
             if cell is None:  # most cells of a plan are empty: skip the decoder
                 values[attr] = EMPTY_LIST if empty_list else empty
                 if required:
-                    problems.append(DataProblem(table=key, record_id=rid, field=attr, value="",
-                                                reason="必填项为空", reason_en="required value is missing"))
+                    problems.append(_missing(key, rid, attr))
                 continue
             value, bad = dec(cell)
             values[attr] = EMPTY_LIST if empty_list and not value else value
@@ -518,8 +517,7 @@ class RecordDecoder:
                 problems.append(DataProblem(table=key, record_id=rid, field=attr, value=short_repr(cell),
                                             reason=b.reason, reason_en=b.reason_en))
             if required and not bad and _is_empty(value):
-                problems.append(DataProblem(table=key, record_id=rid, field=attr, value="",
-                                            reason="必填项为空", reason_en="required value is missing"))
+                problems.append(_missing(key, rid, attr))
         lm = raw.get("last_modified_time")
         if lm is not None:
             when, bad = self._dt(lm)

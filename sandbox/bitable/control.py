@@ -22,17 +22,12 @@ from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
 
-from gtm.sandbox.errors import ApiError
+from gtm.sandbox.errors import ApiError, ok
 
 if TYPE_CHECKING:
     from gtm.sandbox.server import Sandbox
 
 C = "/_sandbox/bitable"
-
-
-def _ok(data: Any) -> web.Response:
-    return web.json_response({"code": 0, "msg": "success", "data": data},
-                             dumps=lambda o: json.dumps(o, ensure_ascii=False))
 
 
 async def _body(request: web.Request) -> dict[str, Any]:
@@ -58,57 +53,57 @@ def register(app: web.Application, sb: "Sandbox") -> None:
     TB = C + "/bases/{app_token}/tables/{table_id}"
 
     async def bases(request: web.Request) -> web.Response:
-        return _ok({"items": svc.bases()})
+        return ok({"items": svc.bases()})
 
     async def fields(request: web.Request) -> web.Response:
         m = request.match_info
-        return _ok({"items": svc.fields(m["app_token"], m["table_id"])})
+        return ok({"items": svc.fields(m["app_token"], m["table_id"])})
 
     async def records(request: web.Request) -> web.Response:
         m = request.match_info
-        return _ok({"items": svc.records(m["app_token"], m["table_id"])})
+        return ok({"items": svc.records(m["app_token"], m["table_id"])})
 
     async def create(request: web.Request) -> web.Response:
         m, body = request.match_info, await _body(request)
-        return _ok({"record": svc.act_create(_actor(body, request), m["app_token"], m["table_id"],
+        return ok({"record": svc.act_create(_actor(body, request), m["app_token"], m["table_id"],
                                              body.get("fields") or {})})
 
     async def update(request: web.Request) -> web.Response:
         m, body = request.match_info, await _body(request)
-        return _ok({"record": svc.act_update(_actor(body, request), m["app_token"], m["table_id"],
+        return ok({"record": svc.act_update(_actor(body, request), m["app_token"], m["table_id"],
                                              m["record_id"], body.get("fields") or {})})
 
     async def delete(request: web.Request) -> web.Response:
         m, body = request.match_info, await _body(request)
         svc.act_delete(_actor(body, request), m["app_token"], m["table_id"], m["record_id"])
-        return _ok({"deleted": True, "record_id": m["record_id"]})
+        return ok({"deleted": True, "record_id": m["record_id"]})
 
     async def modified(request: web.Request) -> web.Response:
         m, body = request.match_info, await _body(request)
         if not isinstance(body.get("ms"), int):
             raise ApiError(1254001, "WrongRequestBody: ms (epoch milliseconds) is required")
         svc.set_modified(m["app_token"], m["table_id"], m["record_id"], body["ms"], body.get("by"))
-        return _ok({})
+        return ok({})
 
     async def delete_base(request: web.Request) -> web.Response:
         svc.delete_base(request.match_info["app_token"])
-        return _ok({})
+        return ok({})
 
     async def delete_table(request: web.Request) -> web.Response:
         svc.delete_table(request.match_info["app_token"], request.match_info["table_id"])
-        return _ok({})
+        return ok({})
 
     async def member(request: web.Request) -> web.Response:
         body = await _body(request)
         svc.add_member(request.match_info["app_token"], str(body.get("member_type", "")),
                        str(body.get("member_id", "")), str(body.get("perm", "edit")))
-        return _ok({})
+        return ok({})
 
     async def clock(request: web.Request) -> web.Response:
         body = await _body(request)
         v = body.get("now_ms")
         svc.fixed_now_ms = int(v) if v is not None else None
-        return _ok({"now_ms": svc.clock()})
+        return ok({"now_ms": svc.clock()})
 
     app.router.add_get(C + "/bases", bases)
     app.router.add_get(TB + "/fields", fields)

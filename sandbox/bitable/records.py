@@ -212,9 +212,7 @@ def batch_update(c: Call) -> Data:
 def batch_delete(c: Call) -> Data:
     t, ids = c.table, c.body["records"]
     for rid in ids:
-        rec = t.records.get(rid)
-        if rec is None:
-            raise ApiError(1254043, f"RecordIdNotFound: {rid}")
+        rec = c.svc.record_in(t, rid)
         access.require(c.sb, c.base.app_token, c.caller.bot_open_id, "delete", t.table_id, rec)
     for rid in ids:
         t.records.pop(rid, None)

@@ -209,9 +209,7 @@ def _resolve(c: Call, spec: Spec) -> Data | None:
     elif "app_token" in m:
         c._base = svc.base(m["app_token"])
     if "record_id" in m:
-        c._record = c.table.records.get(m["record_id"])
-        if c._record is None:
-            raise ApiError(1254043, f"RecordIdNotFound: {m['record_id']}")
+        c._record = svc.record_in(c.table, m["record_id"])
     if spec.need is not None:
         require_access(c.sb, c.caller, c.base, spec.need, c._table.table_id if c._table else None, c._record)
     if "field_id" in m:

@@ -74,6 +74,13 @@ class BitableService:
             raise ApiError(1254041, f"TableIdNotFound: {table_id}")
         return b, t
 
+    @staticmethod
+    def record_in(table: Table, record_id: str) -> Record:
+        rec = table.records.get(record_id)
+        if rec is None:
+            raise ApiError(1254043, f"RecordIdNotFound: {record_id}")
+        return rec
+
     def find_table(self, app_token: str, name: str) -> Table | None:
         b = self.store.bases.get(app_token)
         return next((t for t in b.tables.values() if t.name == name), None) if b else None
@@ -182,9 +189,7 @@ class BitableService:
     def record(self, app_token: str, table_id: str, record_id: str) -> dict[str, Any]:
         with self.sb.world.lock:
             b, t = self.table(app_token, table_id)
-            r = t.records.get(record_id)
-            if r is None:
-                raise ApiError(1254043, f"RecordIdNotFound: {record_id}")
+            r = self.record_in(t, record_id)
             return self.record_out(t, r, self.ctx(b), automatic=True)
 
     def _snapshot(self, table: Table, rec: Record, ctx: ValueContext, only: set[str] | None = None) -> list[dict]:
@@ -249,9 +254,7 @@ class BitableService:
         """Edit a record as a person: permission-checked (rec_rule too), sets last_modified_*, emits."""
         with self.sb.world.lock:
             b, t = self.table(app_token, table_id)
-            rec = t.records.get(record_id)
-            if rec is None:
-                raise ApiError(1254043, f"RecordIdNotFound: {record_id}")
+            rec = self.record_in(t, record_id)
             access.require(self.sb, app_token, open_id, "edit", table_id, rec)
             ctx = self.ctx(b)
             with self.writing_sync(t), self.all_or_nothing(t):
@@ -267,9 +270,7 @@ class BitableService:
     def _act_delete(self, open_id: str, app_token: str, table_id: str, record_id: str) -> None:
         with self.sb.world.lock:
             b, t = self.table(app_token, table_id)
-            rec = t.records.get(record_id)
-            if rec is None:
-                raise ApiError(1254043, f"RecordIdNotFound: {record_id}")
+            rec = self.record_in(t, record_id)
             access.require(self.sb, app_token, open_id, "delete", table_id, rec)
             ctx = self.ctx(b)
             before = self._snapshot(t, rec, ctx)
@@ -305,9 +306,7 @@ class BitableService:
         """Test switch: pretend the record was last modified at `ms` (and by `by`)."""
         with self.sb.world.lock:
             _, t = self.table(app_token, table_id)
-            rec = t.records.get(record_id)
-            if rec is None:
-                raise ApiError(1254043, f"RecordIdNotFound: {record_id}")
+            rec = self.record_in(t, record_id)
             rec.modified_time = int(ms)
             if by:
                 rec.modified_by = by

@@ -50,6 +50,22 @@ def _remember(sb: "Sandbox", app: App, uuid: str, rec: dict) -> None:
             store(sb).uuids[f"{app.app_id}|{uuid}"] = (rec["message_id"], time.time() + sb.config.uuid_ttl_seconds)
 
 
+def _post(sb: "Sandbox", app: App, body: dict, size: int, id_type: str, receive_id: str,
+          parent: dict | None = None, in_thread: bool = False) -> web.Response:
+    """A send or a reply after its own checks: the uuid replay, the receiver, the content, the rate
+    limit, then the message (remembered under its uuid)."""
+    dup = _dedup(sb, app, body.get("uuid"))
+    if dup:
+        return ok(public(dup))
+    chat_id, key = resolve_receiver(sb, app, id_type, receive_id)
+    content, mentions = check_content(sb, app, body["msg_type"], body.get("content"), size)
+    rate_check(sb, key)
+    rec = add_message(sb, chat_id, body["msg_type"], content, mentions, app=app, parent=parent,
+                      in_thread=in_thread, uuid=body.get("uuid") or "")
+    _remember(sb, app, body.get("uuid") or "", rec)
+    return ok(public(rec))
+
+
 def register(app: web.Application, sb: "Sandbox") -> None:
     store(sb)
 
@@ -61,15 +77,7 @@ def register(app: web.Application, sb: "Sandbox") -> None:
         body, size = await _body(request)
         if not body.get("receive_id") or not body.get("msg_type"):
             raise ApiError(230001, "Your request contains an invalid request parameter, ext=receive_id and msg_type are required", 400)
-        dup = _dedup(sb, a, body.get("uuid"))
-        if dup:
-            return ok(public(dup))
-        chat_id, key = resolve_receiver(sb, a, id_type, str(body["receive_id"]))
-        content, mentions = check_content(sb, a, body["msg_type"], body.get("content"), size)
-        rate_check(sb, key)
-        rec = add_message(sb, chat_id, body["msg_type"], content, mentions, app=a, uuid=body.get("uuid") or "")
-        _remember(sb, a, body.get("uuid") or "", rec)
-        return ok(public(rec))
+        return _post(sb, a, body, size, id_type, str(body["receive_id"]))
 
     async def reply(request: web.Request) -> web.Response:
         a = authenticate(request, sb)
@@ -77,16 +85,8 @@ def register(app: web.Application, sb: "Sandbox") -> None:
         body, size = await _body(request)
         if not body.get("msg_type"):
             raise ApiError(230001, "Your request contains an invalid request parameter, ext=msg_type is required", 400)
-        dup = _dedup(sb, a, body.get("uuid"))
-        if dup:
-            return ok(public(dup))
-        chat_id, key = resolve_receiver(sb, a, "chat_id", parent["chat_id"])
-        content, mentions = check_content(sb, a, body["msg_type"], body.get("content"), size)
-        rate_check(sb, key)
-        rec = add_message(sb, chat_id, body["msg_type"], content, mentions, app=a, parent=parent,
-                          in_thread=bool(body.get("reply_in_thread")), uuid=body.get("uuid") or "")
-        _remember(sb, a, body.get("uuid") or "", rec)
-        return ok(public(rec))
+        return _post(sb, a, body, size, "chat_id", parent["chat_id"], parent=parent,
+                     in_thread=bool(body.get("reply_in_thread")))
 
     async def patch(request: web.Request) -> web.Response:
         a = authenticate(request, sb)

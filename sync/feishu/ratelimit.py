@@ -84,12 +84,7 @@ class RateLimiter:
         None when it is not limited."""
         if policy in self.paces:
             return self.paces[policy]
-        rate = self.rates.get(policy) or self.rates.get("other")
-        if not rate:
-            return None
-        # `rate` per second, counted over `window` (≥ 1 s: the margin); slow rates widen the window
-        limit = max(1, math.floor(rate))
-        return Pace(limit, self.window * (limit / rate))
+        return family_pace(self.rates, self.window, policy)
 
     def reserve(self, policy: str, key: str = "") -> float:
         """Book the earliest slot `policy` allows for `key`; seconds until it (0: now)."""
@@ -127,6 +122,16 @@ class RateLimiter:
     def _forget_idle(self, now: float) -> None:
         spans = {policy: (p.span if (p := self.pace(policy)) else 0.0) for policy, _ in self._sent}
         self._sent = {k: v for k, v in self._sent.items() if v and v[-1] > now - spans[k[0]]}
+
+
+def family_pace(rates: dict[str, float], window: float, family: str) -> Pace | None:
+    """The limit of an API family: `rates[family]` (unknown: "other"'s) per second, counted over
+    `window` (≥ 1 s: the margin; slow rates widen it); None when it is not limited."""
+    rate = rates.get(family) or rates.get("other")
+    if not rate:
+        return None
+    limit = max(1, math.floor(rate))
+    return Pace(limit, window * (limit / rate))
 
 
 class _Waits(Protocol):

@@ -21,7 +21,6 @@ never blocked by the limiter's own storage).
 from __future__ import annotations
 
 import logging
-import math
 import time
 from typing import Callable
 
@@ -29,7 +28,7 @@ from sqlalchemy import text
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import SQLAlchemyError
 
-from gtm.sync.feishu.ratelimit import DEFAULT_RATES, RateLimiter
+from gtm.sync.feishu.ratelimit import DEFAULT_RATES, MIN_WAIT, RateLimiter, family_pace
 
 log = logging.getLogger(__name__)
 
@@ -73,13 +72,11 @@ class SharedRateLimiter:
         if key or family in self.fallback.paces:
             self.fallback.acquire(family, key)
             return None
-        rate = self.rates.get(family) or self.rates.get("other")
-        if not rate:
+        pace = family_pace(self.rates, self.window, family)
+        if pace is None:
             return None
-        limit = max(1, math.floor(rate))
-        span = self.window * (limit / rate)
         try:
-            return self._acquire(family, limit, span)
+            return self._acquire(family, pace.limit, pace.span)
         except SQLAlchemyError as exc:
             if time.monotonic() - self._warned_at > 60:
                 self._warned_at = time.monotonic()
@@ -106,7 +103,7 @@ class SharedRateLimiter:
                 else:
                     wait = 0.002  # every slot is being taken right now: look again in a moment
             self.waited_seconds += wait
-            self._sleep(max(wait, 0.0005))
+            self._sleep(max(wait, MIN_WAIT))
 
 
 def shared_limiter_for(engine: Engine, app_id: str, rates: dict[str, float] | None = None) -> SharedRateLimiter | None:

@@ -5,9 +5,9 @@ leadership) carry their holder as `host:pid:token`. Their expiry is measured on 
 never on a check's `now` (`--as-of` replays a business day; a lease is about this machine's time).
 
 A restarted process may take over a live-looking lease at once when its holder is provably dead:
-the holder ran on this host and its pid is gone, or the pid now belongs to a process started after
-the lease was taken (pid reuse is caught by the per-process token only for our own process).
-Holders on other hosts are trusted until their lease runs out.
+the holder ran on this host and its pid is gone, or the pid is our own with another per-process
+token (we restarted and got the same pid back). A dead holder whose pid another process reuses
+looks alive, and so do holders on other hosts: those leases are trusted until they run out.
 """
 from __future__ import annotations
 

@@ -13,21 +13,10 @@ from lark_oapi.api.bitable.v1 import (
     SearchAppTableRecordRequestBody, Sort, UpdateAppTableRecordRequest)
 
 from gtm.sync.feishu.errors import FeishuError, NotFound
+from tests.support.bitable_raw import FIELDS as KIT_FIELDS
 
 TZ = ZoneInfo("Asia/Shanghai")
-FIELDS = [
-    ("标题", 1, None, None),
-    ("数量", 2, None, {"formatter": "0"}),
-    ("进度", 2, "Progress", {"formatter": "0%"}),
-    ("预算", 2, "Currency", {"formatter": "0.00", "currency_code": "CNY"}),
-    ("状态", 3, None, {"options": [{"name": "未开始"}, {"name": "进行中", "color": 5}, {"name": "已完成"}]}),
-    ("标签", 4, None, {"options": [{"name": "A"}, {"name": "B"}]}),
-    ("截止日期", 5, None, {"date_formatter": "yyyy/MM/dd"}),
-    ("完成", 7, None, None),
-    ("负责人", 11, None, {"multiple": True}),
-    ("链接", 15, None, None),
-    ("修改时间", 1002, None, {"date_formatter": "yyyy/MM/dd"}),
-]
+FIELDS = [*KIT_FIELDS[:10], ("修改时间", 1002, None, {"date_formatter": "yyyy/MM/dd"})]  # 标题 … 链接
 
 
 def ms(y: int, m: int, d: int, h: int = 0) -> int:

@@ -4,7 +4,6 @@ events: Feishu refuses, events would silently fall back to polling. `gtm init --
 from __future__ import annotations
 
 import io
-import os
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
@@ -18,6 +17,7 @@ from gtm.bot.cli.doctor import WARN, Doctor, print_findings
 from gtm.schemas.settings import load_settings
 from gtm.sync.subscribe import can_manage, ensure_subscribed, is_subscribed
 from tests.support.sandboxes import open_rate_limits
+from tests.support.runtime import cli_env
 
 NOW = datetime(2026, 3, 2, 10, 0, tzinfo=ZoneInfo("Asia/Shanghai"))
 
@@ -47,13 +47,7 @@ def test_subscribing_needs_owner_or_manager(gateway, sandbox, seed):
 
 @pytest.fixture
 def gtm(sandbox, seed, tmp_path, monkeypatch):
-    for k in list(os.environ):
-        if k.startswith("GTM_"):
-            monkeypatch.delenv(k)
-    monkeypatch.chdir(tmp_path)
-    env = {"GTM_FEISHU_DOMAIN": sandbox.url, "GTM_FEISHU_APP_ID": seed.app_id,
-           "GTM_FEISHU_APP_SECRET": seed.app_secret, "GTM_DATABASE_URL": f"sqlite:///{tmp_path / 'gtm.db'}",
-           "COLUMNS": "400"}
+    env = {**cli_env(sandbox, seed, tmp_path, monkeypatch), "COLUMNS": "400"}
     for k, v in env.items():
         monkeypatch.setenv(k, v)
     runner = CliRunner()

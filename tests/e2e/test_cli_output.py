@@ -3,13 +3,13 @@ click's CliRunner on `gtm.bot.cli.main`, the real stack against the sandbox, a r
 from __future__ import annotations
 
 import json
-import os
 
 import pytest
 from click.testing import CliRunner
 
 from gtm.bot.cli.main import main
 from tests.support.sandboxes import open_rate_limits
+from tests.support.runtime import cli_env
 
 
 @pytest.fixture(autouse=True)
@@ -19,13 +19,7 @@ def _open_rate_limits(monkeypatch):
 
 @pytest.fixture
 def gtm(sandbox, seed, tmp_path, monkeypatch):
-    for k in list(os.environ):
-        if k.startswith("GTM_"):
-            monkeypatch.delenv(k)
-    monkeypatch.chdir(tmp_path)
-    env = {"GTM_FEISHU_DOMAIN": sandbox.url, "GTM_FEISHU_APP_ID": seed.app_id,
-           "GTM_FEISHU_APP_SECRET": seed.app_secret, "GTM_DATABASE_URL": f"sqlite:///{tmp_path / 'gtm.db'}",
-           "COLUMNS": "80"}
+    env = {**cli_env(sandbox, seed, tmp_path, monkeypatch), "COLUMNS": "80"}
     runner = CliRunner()
 
     def run(*args: str):

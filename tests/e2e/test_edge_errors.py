@@ -2,7 +2,6 @@
 naming what is wrong (with an example) and a non-zero exit; never a traceback (unless --debug)."""
 from __future__ import annotations
 
-import os
 import sqlite3
 from pathlib import Path
 
@@ -10,18 +9,13 @@ import pytest
 from click.testing import CliRunner
 
 from gtm.bot.cli.main import main
+from tests.support.runtime import cli_env
 
 
 @pytest.fixture
 def cli(sandbox, seed, tmp_path, monkeypatch):
     """`gtm ARGS` in-process on the sandbox, in an empty working folder; returns (exit, output)."""
-    for k in list(os.environ):
-        if k.startswith("GTM_"):
-            monkeypatch.delenv(k)
-    monkeypatch.chdir(tmp_path)
-    env = {"GTM_FEISHU_DOMAIN": sandbox.url, "GTM_FEISHU_APP_ID": seed.app_id,
-           "GTM_FEISHU_APP_SECRET": seed.app_secret, "GTM_DATABASE_URL": f"sqlite:///{tmp_path / 'gtm.db'}",
-           "GTM_CHAT_ID": seed.chat_id}
+    env = {**cli_env(sandbox, seed, tmp_path, monkeypatch), "GTM_CHAT_ID": seed.chat_id}
 
     def run(*args: str, **extra: str) -> tuple[int, str]:
         res = CliRunner().invoke(main, list(args), env={**env, **extra})

@@ -8,7 +8,6 @@ behaviour is in tests/provision; this file proves the command wires it together.
 """
 from __future__ import annotations
 
-import os
 import re
 from dataclasses import dataclass
 from typing import Any
@@ -35,6 +34,7 @@ import gtm.sync.feishu.ratelimit as ratelimit_module
 from gtm.bot.cli.main import main
 from gtm.sandbox.errors import ApiError
 from gtm.schemas.templates import get_template
+from tests.support.runtime import cli_env
 
 # The only POST the sandbox journal flags as a write although it only reads: the email → open_id
 # lookup behind `--admin <email>` (contact batch_get_id changes nothing in Feishu).
@@ -75,12 +75,7 @@ def _open_rate_limits(monkeypatch):
 @pytest.fixture
 def gtm(sandbox, seed, tmp_path, monkeypatch):
     """`gtm("init", "--project", …, GTM_BASE_PERMISSION="view")` → Run (exit code, output, journal)."""
-    for k in list(os.environ):
-        if k.startswith("GTM_"):
-            monkeypatch.delenv(k)
-    monkeypatch.chdir(tmp_path)  # no stray .env / gtm.toml
-    env = {"GTM_FEISHU_DOMAIN": sandbox.url, "GTM_FEISHU_APP_ID": seed.app_id,
-           "GTM_FEISHU_APP_SECRET": seed.app_secret, "GTM_DATABASE_URL": f"sqlite:///{tmp_path / 'gtm.db'}"}
+    env = cli_env(sandbox, seed, tmp_path, monkeypatch)
     runner = CliRunner()
 
     def run(*args: str, **extra_env: str) -> Run:

@@ -10,7 +10,8 @@ from lark_oapi.api.bitable.v1 import (
     AppTableCreateHeader, AppTableFieldProperty, CreateAppRequest,
     CreateAppTableRequest, CreateAppTableRequestBody, ReqApp, ReqTable)
 
-FIELDS = [  # (name, type, ui_type, property)
+FieldSpec = tuple[str, int, str | None, dict[str, Any] | None]  # (name, type, ui_type, property)
+FIELDS: list[FieldSpec] = [
     ("标题", 1, None, None),
     ("数量", 2, None, {"formatter": "0"}),
     ("进度", 2, "Progress", {"formatter": "0%"}),
@@ -47,14 +48,8 @@ def raw(client: lark.Client, method: str, uri: str, body: Any = None, query: dic
     return resp.raw.status_code, json.loads(resp.raw.content), resp.raw.headers
 
 
-def create_base(client: lark.Client, name: str = "GTM 测试") -> tuple[str, str]:
-    r = client.bitable.v1.app.create(CreateAppRequest.builder().request_body(ReqApp.builder().name(name).build()).build())
-    assert r.code == 0, r.msg
-    return r.data.app.app_token, r.data.app.default_table_id
-
-
-def create_table(client: lark.Client, app_token: str, name: str = "任务",
-                 fields: list[tuple[str, int, str | None, dict | None]] = FIELDS) -> tuple[str, list[str]]:
+def table_headers(fields: list[FieldSpec]) -> list[AppTableCreateHeader]:
+    """The `fields` of a table-create request, one header per (name, type, ui_type, property)."""
     headers = []
     for fname, ftype, ui, prop in fields:
         h = AppTableCreateHeader.builder().field_name(fname).type(ftype)
@@ -63,6 +58,18 @@ def create_table(client: lark.Client, app_token: str, name: str = "任务",
         if prop:
             h = h.property(AppTableFieldProperty(prop))
         headers.append(h.build())
+    return headers
+
+
+def create_base(client: lark.Client, name: str = "GTM 测试") -> tuple[str, str]:
+    r = client.bitable.v1.app.create(CreateAppRequest.builder().request_body(ReqApp.builder().name(name).build()).build())
+    assert r.code == 0, r.msg
+    return r.data.app.app_token, r.data.app.default_table_id
+
+
+def create_table(client: lark.Client, app_token: str, name: str = "任务",
+                 fields: list[FieldSpec] = FIELDS) -> tuple[str, list[str]]:
+    headers = table_headers(fields)
     r = client.bitable.v1.app_table.create(
         CreateAppTableRequest.builder().app_token(app_token).request_body(
             CreateAppTableRequestBody.builder().table(

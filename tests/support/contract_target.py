@@ -16,11 +16,10 @@ from typing import Any
 
 import lark_oapi as lark
 import pytest
-from lark_oapi.api.bitable.v1 import (
-    AppTableCreateHeader, AppTableFieldProperty, CreateAppTableRequest, CreateAppTableRequestBody,
-    DeleteAppTableRequest, ReqTable)
+from lark_oapi.api.bitable.v1 import CreateAppTableRequest, CreateAppTableRequestBody, DeleteAppTableRequest, ReqTable
 
 from gtm.sync.feishu.gateway import Gateway
+from tests.support.bitable_raw import FieldSpec, table_headers
 
 LIVE_ENV = ("GTM_LIVE_APP_ID", "GTM_LIVE_APP_SECRET", "GTM_LIVE_BASE_TOKEN", "GTM_LIVE_CHAT_ID")
 LIVE_SKIP_REASON = ("set GTM_LIVE_APP_ID, GTM_LIVE_APP_SECRET, GTM_LIVE_BASE_TOKEN, GTM_LIVE_CHAT_ID "
@@ -30,8 +29,6 @@ TABLE_PREFIX = "gtm-contract"
 # batch_create/batch_update maximum on real Feishu: the current docs say 1,000 (docs/feishu-api.md §2.2,
 # §5.2; older English pages say 500). Sending limit+1 must fail either way.
 LIVE_BATCH_LIMIT = 1000
-
-FieldSpec = tuple[str, int, str | None, dict[str, Any] | None]  # (name, type, ui_type, property)
 
 
 @dataclass(frozen=True)
@@ -184,14 +181,7 @@ class Target:
     def new_table(self, label: str, fields: list[FieldSpec], default_view: str = "全部") -> Table:
         """A uniquely named table with these fields; deleted at teardown."""
         name = self.unique(label)
-        headers = []
-        for fname, ftype, ui, prop in fields:
-            h = AppTableCreateHeader.builder().field_name(fname).type(ftype)
-            if ui:
-                h = h.ui_type(ui)
-            if prop:
-                h = h.property(AppTableFieldProperty(prop))
-            headers.append(h.build())
+        headers = table_headers(fields)
         req = CreateAppTableRequest.builder().app_token(self.app_token).request_body(
             CreateAppTableRequestBody.builder().table(
                 ReqTable.builder().name(name).default_view_name(default_view).fields(headers).build()).build()).build()

@@ -1,10 +1,13 @@
 """The product running on the sandbox: a store, settings, a Runtime and the bot on its long connection."""
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Any
 
+import pytest
 from pydantic import SecretStr
 
 from gtm.bot.chat.dispatcher import Dispatcher
@@ -39,6 +42,17 @@ def make_settings(sandbox: Sandbox, seed: SeedInfo, database_url: str, **kw: Any
                   http_port=0, leader_retry_seconds=0.2, request_timeout_seconds=3)
     values.update(kw)
     return Settings(_env_file=None, **values)  # type: ignore[call-arg]
+
+
+def cli_env(sandbox: Sandbox, seed: SeedInfo, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
+    """The environment for `gtm ARGS` in-process on the sandbox: no GTM_* of the caller's, `tmp_path` as the
+    working folder (no stray .env / gtm.toml) and its own SQLite file there."""
+    for k in list(os.environ):
+        if k.startswith("GTM_"):
+            monkeypatch.delenv(k)
+    monkeypatch.chdir(tmp_path)
+    return {"GTM_FEISHU_DOMAIN": sandbox.url, "GTM_FEISHU_APP_ID": seed.app_id,
+            "GTM_FEISHU_APP_SECRET": seed.app_secret, "GTM_DATABASE_URL": f"sqlite:///{tmp_path / 'gtm.db'}"}
 
 
 @contextmanager

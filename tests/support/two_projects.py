@@ -27,7 +27,6 @@ from tests.support.runtime import open_test_store
 from tests.support.sandboxes import fast_gateway
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
-TOKYO = ZoneInfo("Asia/Tokyo")
 NOW = datetime(2026, 11, 20, 10, 0, tzinfo=SHANGHAI)  # a Friday, working hours in both zones
 
 
