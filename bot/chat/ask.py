@@ -57,7 +57,7 @@ def build_context(runtime: Runtime, text: str, *, asker: str, project: ProjectRu
     answers = None
     if project is not None:
         answers = answers_for(runtime, project, now, max_age)
-        data = data_of(runtime, project, answers, now, with_check=False)
+        data = data_of(project, answers)
         ctx.project_name, ctx.project_slug = data.name, project.slug
         ctx.snapshot, ctx.index, ctx.policy = data.snapshot, data.index, project.policy
         ctx.locale = project.policy.locale
@@ -66,15 +66,14 @@ def build_context(runtime: Runtime, text: str, *, asker: str, project: ProjectRu
     others: list[AskerProject] = []  # checks pending
     if project is None or cmd.name == "portfolio":
         if asker:
-            others = projects_of(runtime, asker, now, max_age, None, with_check=False)
+            others = projects_of(runtime, asker, now, max_age)
         else:
             for p in runtime.projects():
                 a = answers_for(runtime, p, now, max_age)
-                others.append((data_of(runtime, p, a, now, with_check=False), p, a))
+                others.append((data_of(p, a), p, a))
         ctx.projects = [d for d, _, _ in others]
         if project is None and ctx.projects:
-            ctx.policy = next((p.policy for p in runtime.projects() if p.slug == ctx.projects[0].slug),
-                              ctx.policy)
+            ctx.policy = others[0][1].policy
             ctx.locale = ctx.policy.locale  # p2p: the language of the asker's project, not always zh
             if cmd.name == "unknown" or not cmd.arg:
                 names = [m.label for d in ctx.projects for m in d.snapshot.milestones]

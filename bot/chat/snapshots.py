@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Iterable
 from datetime import datetime
 
 from sqlalchemy import select
@@ -104,25 +103,22 @@ def cached_check(runtime: Runtime, project: ProjectRuntime, answers: ProjectAnsw
     return answers.check(now, project.policy, states)
 
 
-def data_of(runtime: Runtime, project: ProjectRuntime, answers: ProjectAnswers, now: datetime,
-            with_check: bool) -> ProjectData:
-    """`ProjectData` from the project's cached answers."""
+def data_of(project: ProjectRuntime, answers: ProjectAnswers) -> ProjectData:
+    """`ProjectData` from the project's cached answers, its check pending (`cached_check`)."""
     snap = answers.snapshot
-    return ProjectData(name=project.name or snap.project.name or project.slug, snapshot=snap,
-                       check=cached_check(runtime, project, answers, now) if with_check else None,
+    return ProjectData(name=project.name or snap.project.name or project.slug, snapshot=snap, check=None,
                        slug=project.slug, index=answers.index, policy=project.policy)
 
 
-def projects_of(runtime: Runtime, open_id: str, now: datetime, max_age: float,
-                projects: Iterable[ProjectRuntime] | None, with_check: bool) -> list[AskerProject]:
+def projects_of(runtime: Runtime, open_id: str, now: datetime, max_age: float) -> list[AskerProject]:
     """(ProjectData, project, ProjectAnswers) of every active project the person belongs to."""
     found = []
-    for project in (projects if projects is not None else runtime.projects()):
+    for project in runtime.projects():
         try:
             answers = answers_for(runtime, project, now, max_age)
             if not (open_id and open_id in answers.people()):
                 continue
-            data = data_of(runtime, project, answers, now, with_check)
+            data = data_of(project, answers)
         except Exception as exc:  # noqa: BLE001 - one broken project must not hide the others
             log.warning("project %s unavailable for %s: %s", project.slug, open_id, exc)
             continue
