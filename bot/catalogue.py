@@ -31,9 +31,6 @@ RAG = {"green": Word("绿色", "Green"), "yellow": Word("黄色", "Yellow"), "re
 LEVELS = {0: Word(EscalationLevel.TEAM.value, EscalationLevel.TEAM.en),
           1: Word(EscalationLevel.PM.value, EscalationLevel.PM.en),
           2: Word(EscalationLevel.MANAGEMENT.value, EscalationLevel.MANAGEMENT.en)}
-KINDS = {"task": Word("任务", "Task"), "deliverable": Word("交付物", "Deliverable"),
-         "milestone": Word("里程碑", "Milestone"), "issue": Word("问题", "Issue"),
-         "risk": Word("风险", "Risk"), "dependency": Word("依赖", "Dependency")}
 WEEKDAYS = (Word("周一", "Mon"), Word("周二", "Tue"), Word("周三", "Wed"), Word("周四", "Thu"),
             Word("周五", "Fri"), Word("周六", "Sat"), Word("周日", "Sun"))
 

@@ -31,8 +31,6 @@ from typing import Annotated, Any, Literal, Union
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError, field_validator
 
 ACTION_TABLES = ("task", "deliverable", "milestone", "issue", "dependency", "risk", "project")
-PROGRESS_OPTIONS = (0, 25, 50, 75, 100)
-SNOOZE_HOURS = (4, 24, 72)
 
 
 class ActionError(ValueError):

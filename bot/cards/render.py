@@ -11,7 +11,6 @@ more" until the card fits.
 """
 from __future__ import annotations
 
-import copy
 import json
 import re
 from functools import lru_cache
@@ -257,9 +256,6 @@ def _parse(name: str, text: str) -> dict:
         raise CardError(f"template {name} produced invalid JSON: {exc}") from exc
 
 
-LOCALE_CODES = {"zh": "zh_cn", "en": "en_us"}
-
-
 def with_i18n(card: Any, other: Any, locale: str = "zh") -> Any:
     """`card` (rendered in `locale`) with every text whose other-language rendering differs given
     as `i18n_content` {"zh_cn": …, "en_us": …}: card JSON 2.0 supports per-text (not whole-card)
@@ -322,7 +318,3 @@ def localized(card: Any, lang: str) -> Any:
     if isinstance(card, list):
         return [localized(x, lang) for x in card]
     return card
-
-
-def deepcopy_card(card: dict) -> dict:
-    return copy.deepcopy(card)

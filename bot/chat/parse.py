@@ -143,8 +143,3 @@ def suggest_intents(norm: str, n: int = 3) -> list[str]:
         scored[name] = max(scored.get(name, 0.0), score)
     ranked = sorted(scored, key=lambda k: -scored[k])
     return [k for k in ranked if k != "help"][:n]
-
-
-def suggest(norm: str, n: int = 3) -> list[str]:
-    """Closest commands to an unknown text ("staus" → "状态 / status")."""
-    return [display(x) for x in suggest_intents(norm, n)]

@@ -29,8 +29,6 @@ from gtm.sync.writeback import plan_writes
 
 log = logging.getLogger(__name__)
 
-DIGEST_KINDS = {"overdue", "due_soon"}
-
 
 @dataclass
 class CheckRun:

@@ -39,7 +39,6 @@ log = logging.getLogger(__name__)
 JobFn = Callable[[str, datetime], Any]
 # (job, project slug, exception, the run's instant, log id): what a failed run also needs to tell
 FailureHook = Callable[[str, str, Exception, datetime, str], None]
-JOB_NAMES = ("check", "digest", "report", "reconcile", "portfolio", "monthly")
 PORTFOLIO = ""  # the project slug passed to the portfolio job: all projects
 
 
