@@ -36,6 +36,12 @@ QUESTIONS = ("我的任务", "状态", "逾期")
 GOAL_P99_MS = 300.0  # end to end: the sandbox emits the event → the sandbox stores the reply
 GOAL_PROC_P99_MS = 50.0  # in the bot: the event reaches the dispatcher → the reply call goes out
 MIN_ANSWERS = 500  # fewer and p99 is one or two samples
+# Think time between an answer and the asker's next question, times 0.5–1.5. The measured run:
+# 20 askers ask ~25 answers/s, half of Feishu's 50 bot messages/s per app (docs/feishu-api.md §5.1),
+# so a reply rarely waits for a send slot and the figure is the bot's. The run at the app's rate
+# (~45/s, informational) shows what Feishu's bound adds: queueing for the slot, not the bot.
+THINK_S = 0.7
+SATURATED_THINK_S = 0.3
 
 
 def _loadavg() -> str:
@@ -109,14 +115,14 @@ def timed_dispatcher(runtime):
                 self.ready_ms[inc.event_id] = (time.perf_counter() - t_in) * 1000
             return super()._reply_paced(inc, card)
 
-        def reply(self, inc, card):
+        def reply(self, inc, card, **kw):
             t_in, c_in = self.t_in.get(inc.event_id), self.cpu_in.get(inc.event_id)
             if t_in is not None:
                 self.proc_ms[inc.event_id] = (time.perf_counter() - t_in) * 1000
             # CPU only when the answering thread sends the reply itself (not the group pacer's timer)
             if c_in is not None and c_in[0] == threading.get_ident() and inc.event_id not in self.cpu_ms:
                 self.cpu_ms[inc.event_id] = (time.thread_time() - c_in[1]) * 1000
-            return super().reply(inc, card)
+            return super().reply(inc, card, **kw)
 
     return Timed(runtime)
 
@@ -155,6 +161,67 @@ def closed_loop(b: Bench, seats: list[tuple[str, str]], rounds: int, think: floa
     return lat, len(all_ids) - len(done)
 
 
+def _run(b: Bench, d, fig: Figure, seats: list[tuple[str, str]], rounds: int, think: float,
+         rnd: random.Random, *, goal: bool, enough_groups: bool) -> None:
+    """One closed-loop run of every seat; its lines on `fig`. `goal`: the run the goals are judged
+    on (within the app's message rate); otherwise the lines are informational (at that rate)."""
+    mark = b.call(sb_journal_mark)
+    d.proc_ms.clear()
+    d.cpu_ms.clear()
+    d.ready_ms.clear()
+    stale0, swaps0 = CACHE.stats["stale"], CACHE.stats["swaps"]
+    paced0 = d.stats.get("paced", 0)
+    with Stopwatch() as sw:
+        lat, lost = closed_loop(b, seats, rounds, think=think, deadline=60 + 10 * rounds, rnd=rnd)
+    entries = b.call(sb_journal, mark)
+    replies = [e for e in entries if e["path"].endswith("/reply")]
+    limited = sum(1 for e in replies if e.get("code") not in (0, None))
+    proc, cpu, ready = list(d.proc_ms.values()), list(d.cpu_ms.values()), list(d.ready_ms.values())
+    rate = len(lat) / max(sw.wall, 1e-9)
+    paced = d.stats.get("paced", 0) - paced0
+    where = f"{len(seats)} groups, {len(lat)} answers, {rate:.0f}/s"
+    enough = len(lat) >= MIN_ANSWERS and enough_groups
+    tag = "" if goal else "at the app's rate, "
+    p_proc, p_lat = pct(proc, 99), pct(lat, 99)
+    if goal:
+        fig.add(f"processing p50 ({where})", round(pct(proc, 50), 1), "ms", "", None, None)
+    fig.add(f"{tag}processing p99 ({where})", round(p_proc, 1), "ms",
+            f"< {GOAL_PROC_P99_MS:.0f} ms" if goal else f"({GOAL_PROC_P99_MS:.0f} ms)",
+            round(p_proc / GOAL_PROC_P99_MS, 3) if goal else None,
+            (p_proc < GOAL_PROC_P99_MS and enough) if goal else None,
+            extra={"samples": len(proc), "cpu_p50_ms": round(pct(cpu, 50), 2), "cpu_p99_ms": round(pct(cpu, 99), 2),
+                   "max_ms": round(max(proc), 1) if proc else None, "answers_per_s": round(rate, 1),
+                   "waited_for_slot": paced})
+    if goal:
+        fig.add("processing CPU p99 (answering thread)", round(pct(cpu, 99), 1), "ms", "—")
+        fig.add("answer ready p99 (before the send slot)", round(pct(ready, 99), 1), "ms", "—",
+                extra={"p50_ms": round(pct(ready, 50), 1), "samples": len(ready)})
+        fig.add(f"end-to-end p50 ({where})", round(pct(lat, 50)), "ms", "", None, None)
+        fig.add(f"end-to-end p95 ({where})", round(pct(lat, 95)), "ms", "", None, None)
+    fig.add(f"{tag}end-to-end p99 ({where})", round(p_lat), "ms",
+            f"< {GOAL_P99_MS:.0f} ms" if goal else f"({GOAL_P99_MS:.0f} ms)",
+            round(p_lat / GOAL_P99_MS, 3) if goal else None,
+            (p_lat < GOAL_P99_MS and lost == 0 and enough) if goal else None,
+            extra={"samples": len(lat), "unanswered": lost, "max_ms": max(lat) if lat else None,
+                   "mean_ms": round(statistics.fmean(lat)) if lat else None,
+                   "reply_calls": len(replies), "reply_refused": limited, "answers_per_s": round(rate, 1),
+                   "waited_for_slot": paced, "dispatcher": dict(d.stats), "wall_s": round(sw.wall, 1),
+                   "cpu_s": round(sw.cpu, 1)})
+    run = "measured run" if goal else "run at the app's rate"
+    fig.notes.append(f"{run}: {len(lat)} answers ({lost} unanswered) in {sw.wall:.1f} s = {rate:.0f} answers/s "
+                     f"against Feishu's 50 messages/s per app (the dispatcher keeps ≤ 50 per 1.1 s); "
+                     f"{sw.cpu:.1f} s CPU of the bot process ({1000 * sw.cpu / max(1, len(lat)):.1f} ms per answer); "
+                     f"end to end mean {statistics.fmean(lat) if lat else float('nan'):.0f} ms, "
+                     f"p99 {p_lat:.0f} ms, max {max(lat) if lat else 0:.0f} ms; reply calls {len(replies)}, refused "
+                     f"(rate limit) {limited}; answer cache: {CACHE.stats['stale'] - stale0} stale reads served, "
+                     f"{CACHE.stats['swaps'] - swaps0} swaps; load average {_loadavg()}")
+    fig.notes.append(f"{run}: processing (dispatch → reply call) p50 {pct(proc, 50):.1f} ms, p99 {p_proc:.1f} ms "
+                     f"wall, CPU of the answering thread p99 {pct(cpu, 99):.1f} ms; event in → answer ready (before "
+                     f"the send slot) p50 {pct(ready, 50):.1f} ms, p99 {pct(ready, 99):.1f} ms; {paced} of "
+                     f"{len(lat)} replies ({100 * paced / max(1, len(lat)):.0f} %) waited for a send slot, and that "
+                     f"wait is part of both processing and end to end")
+
+
 def b5_mentions(b: Bench, n_tasks: int, n_askers: int, rounds: int, profile: bool = False) -> Figure:
     fig = Figure("B5", f"@机器人回复 / @mention replies: {n_tasks:,}-task plan, {n_askers} concurrent askers, long connection",
                  f"processing p99 < {GOAL_PROC_P99_MS:.0f} ms; end-to-end p99 < {GOAL_P99_MS:.0f} ms "
@@ -179,54 +246,12 @@ def b5_mentions(b: Bench, n_tasks: int, n_askers: int, rounds: int, profile: boo
     try:
         # warm-up: the first answer builds the check result caches, imports the card templates …
         warm, lost = closed_loop(b, [(c, m[0]) for c, m in list(groups.items())[:2]], 1, 0.0, 30, rnd)
-        mark = b.call(sb_journal_mark)
         seats = [(chat, members[0]) for chat, members in groups.items()]
-        d.proc_ms.clear()
-        d.cpu_ms.clear()
-        d.ready_ms.clear()
-        stale0, swaps0 = CACHE.stats["stale"], CACHE.stats["swaps"]
-        paced0 = d.stats.get("paced", 0)
-        with Stopwatch() as sw:
-            lat, lost = closed_loop(b, seats, rounds, think=0.3, deadline=60 + 10 * rounds, rnd=rnd)
-        entries = b.call(sb_journal, mark)
-        replies = [e for e in entries if e["path"].endswith("/reply")]
-        limited = sum(1 for e in replies if e.get("code") not in (0, None))
-        proc, cpu = list(d.proc_ms.values()), list(d.cpu_ms.values())
-        where = f"{len(seats)} groups, {len(lat)} answers"
-        enough = len(lat) >= MIN_ANSWERS and len(groups) >= 4
-        fig.add(f"processing p50 ({where})", round(pct(proc, 50), 1), "ms", "", None, None)
-        fig.add(f"processing p99 ({where})", round(pct(proc, 99), 1), "ms", f"< {GOAL_PROC_P99_MS:.0f} ms",
-                round(pct(proc, 99) / GOAL_PROC_P99_MS, 3), pct(proc, 99) < GOAL_PROC_P99_MS and enough,
-                extra={"samples": len(proc), "cpu_p50_ms": round(pct(cpu, 50), 2), "cpu_p99_ms": round(pct(cpu, 99), 2),
-                       "max_ms": round(max(proc), 1) if proc else None})
-        fig.add("processing CPU p99 (answering thread)", round(pct(cpu, 99), 1), "ms", "—")
-        ready = list(d.ready_ms.values())
-        fig.add("answer ready p99 (before the send slot)", round(pct(ready, 99), 1), "ms", "—",
-                extra={"p50_ms": round(pct(ready, 50), 1), "samples": len(ready)})
-        p50, p95, p99 = pct(lat, 50), pct(lat, 95), pct(lat, 99)
-        fig.add(f"end-to-end p50 ({where})", round(p50), "ms", "", None, None)
-        fig.add(f"end-to-end p95 ({where})", round(p95), "ms", "", None, None)
-        fig.add(f"end-to-end p99 ({where})", round(p99), "ms", f"< {GOAL_P99_MS:.0f} ms",
-                round(p99 / GOAL_P99_MS, 3), p99 < GOAL_P99_MS and lost == 0 and enough,
-                extra={"samples": len(lat), "unanswered": lost, "max_ms": max(lat) if lat else None,
-                       "mean_ms": round(statistics.fmean(lat)) if lat else None,
-                       "reply_calls": len(replies), "reply_refused": limited,
-                       "dispatcher": dict(d.stats), "wall_s": round(sw.wall, 1), "cpu_s": round(sw.cpu, 1)})
-        fig.notes.append(f"{len(lat)} answers ({lost} unanswered) in {sw.wall:.1f} s ({sw.cpu:.1f} s CPU of the bot "
-                         f"process, {1000 * sw.cpu / max(1, len(lat)):.1f} ms per answer); mean "
-                         f"{statistics.fmean(lat) if lat else float('nan'):.0f} ms, max {max(lat) if lat else 0:.0f} ms; "
-                         f"reply calls {len(replies)}, refused (rate limit) {limited}; plan setup {setup.wall:.1f} s; "
-                         f"answer cache during the run: {CACHE.stats['stale'] - stale0} stale reads served, "
-                         f"{CACHE.stats['swaps'] - swaps0} swaps; load average {_loadavg()}")
-        fig.notes.append(f"processing (dispatch → reply call, in the bot): p50 {pct(proc, 50):.1f} ms, "
-                         f"p99 {pct(proc, 99):.1f} ms wall; CPU of the answering thread p50 {pct(cpu, 50):.1f} ms, "
-                         f"p99 {pct(cpu, 99):.1f} ms")
-        paced = d.stats.get("paced", 0) - paced0
-        fig.notes.append(f"asked at {len(lat) / max(sw.wall, 1e-9):.0f} answers/s against Feishu's 50 messages/s per app "
-                         f"(the dispatcher keeps ≤ 50 per 1.1 s): {paced} of {len(lat)} replies waited for a send slot "
-                         f"({100 * paced / max(1, len(lat)):.0f} %), and that wait is part of both measures; "
-                         f"event in → answer ready (before the slot): p50 {pct(ready, 50):.1f} ms, "
-                         f"p99 {pct(ready, 99):.1f} ms")
+        enough_groups = len(groups) >= 4
+        # the measured run: the askers within Feishu's per-app message rate (about half of it), so
+        # the figure is the bot's; then the same askers at that rate (informational: Feishu's bound)
+        _run(b, d, fig, seats, rounds, THINK_S, rnd, goal=True, enough_groups=enough_groups)
+        _run(b, d, fig, seats, rounds, SATURATED_THINK_S, rnd, goal=False, enough_groups=enough_groups)
         # the same askers in ONE group, all at once (informational: Feishu's 5 msg/s per group)
         burst = [(big, a) for a in askers]
         lat2, lost2 = closed_loop(b, burst, 1, 0.0, 60, rnd)
@@ -239,7 +264,8 @@ def b5_mentions(b: Bench, n_tasks: int, n_askers: int, rounds: int, profile: boo
                          f"p99 {pct(lat2, 99):.0f} ms over {len(lat2)} answers ({lost2} unanswered); Feishu sends "
                          f"at most 5 replies/s into one group, so {len(burst)} simultaneous questions need "
                          f"≥ {bound / 1000:.0f} s for the last reply (ratio = p99 / that bound)")
-        fig.notes.append("bot process = this process (Dispatcher workers=4 threads, one GIL); sandbox = its own process")
+        fig.notes.append(f"bot process = this process (Dispatcher workers=4 threads, one GIL); sandbox = its own "
+                         f"process; plan setup {setup.wall:.1f} s")
     finally:
         conn.stop()
         d.close()
