@@ -43,6 +43,7 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import Protocol
 
+from gtm.bot.rules import DIGEST_RECORDS
 from gtm.bot.rules.queries import ItemIndex
 from gtm.bot.rules.engine import run_checks
 from gtm.schemas.decisions import CheckResult, EscalationState, RagStatus
@@ -56,7 +57,7 @@ States = dict[tuple[str, str], EscalationState]
 RunChecks = Callable[[PlanSnapshot, datetime, Policy, States], CheckResult]
 Spawn = Callable[[Callable[[], None]], None]
 STALE_CHECK_MINUTES = 2  # how far the clock may have moved on for a reader to get the last result
-REASON_RECORDS = 20  # records kept per RAG reason (answers show five)
+REASON_RECORDS = DIGEST_RECORDS  # records kept per RAG reason (answers show five)
 
 
 class CachedMirror(Protocol):

@@ -12,7 +12,6 @@ to `gtm.bot.cli.boundary.report_failure` (one or two lines and a log id, `gtm.bo
 """
 from __future__ import annotations
 
-import gc
 import importlib
 import logging
 import sys
@@ -20,6 +19,8 @@ import warnings
 from typing import Any, Callable, NoReturn, TypeVar
 
 import click
+
+from gtm.bot import startup_gc
 
 warnings.filterwarnings("ignore", message="Module gtm was already imported")
 
@@ -289,14 +290,13 @@ def serve(ctx: click.Context, use_sandbox: bool) -> None:
     deploy/feishu-app-setup.md) unless the embedded sandbox is asked for with --sandbox or
     GTM_SANDBOX=1.
     """
-    # Start-up makes millions of objects that live as long as the process (the SDK's ~11,000
-    # modules, the mirrors' rows); the collector's passes over them find nothing and cost ~0.6 s
-    # of CPU. `Service` collects once after the answers are loaded, freezes them and turns it on.
-    gc.disable()
+    # Start-up makes millions of objects that live as long as the process: the collector passes
+    # rarely until `Service` has loaded the answers, collected once and frozen them (startup_gc).
+    startup_gc.relax()
     try:
         run_command("serve", ctx, use_sandbox=use_sandbox)
     finally:
-        gc.enable()  # whatever happened before (a start that failed early, a test's process)
+        startup_gc.restore()  # a start that failed early, or a test's process
 
 
 @main.command()

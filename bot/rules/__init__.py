@@ -16,7 +16,7 @@ from gtm.schemas.decisions import CellWrite, EscalationState, Notice, Reason, Re
 from gtm.schemas.plan import DataProblem, Person, PlanSnapshot, clip_text
 from gtm.schemas.settings import Policy
 
-__all__ = ["RuleResult", "digest_mode", "urgent_mode", "local_date", "require_aware", "ref", "label_of", "owner_route",
+__all__ = ["RuleResult", "digest_mode", "urgent_mode", "in_digest", "DIGEST_RECORDS", "Kept", "local_date", "require_aware", "ref", "label_of", "owner_route",
            "make_notice", "make_write", "problem", "utc_key"]
 
 
@@ -77,6 +77,37 @@ _DIGEST: ContextVar[bool] = ContextVar("gtm_rules_digest", default=False)
 # digest, keeps no digest notice (on a 100,000-item plan ~19,000 of them, ~40 MB held at once for
 # nothing: the check drops them before the sender); every other output is the full run's.
 _URGENT: ContextVar[bool] = ContextVar("gtm_rules_urgent", default=False)
+
+
+# Records a digest run keeps per RAG reason (answers list five; `answer_cache.answer_digest`).
+DIGEST_RECORDS = 20
+
+
+def in_digest() -> bool:
+    """Whether the running rules are under `digest_mode()`."""
+    return _DIGEST.get()
+
+
+class Kept(list):  # type: ignore[type-arg]
+    """Items a rule found, counted per group (`totals`); under `digest_mode()` only the first
+    `DIGEST_RECORDS` of each group are kept (on a 100,000-item plan the overdue rows alone held
+    ~20 MB while the rules ran, for an answer that names five)."""
+
+    __slots__ = ("totals", "_keep")
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.totals: dict[str, int] = {}
+        self._keep = DIGEST_RECORDS if _DIGEST.get() else None
+
+    def add(self, group: str, item: object) -> bool:
+        """Count `item` in `group`; keep it unless the group is full. Whether it was kept."""
+        n = self.totals.get(group, 0)
+        self.totals[group] = n + 1
+        if self._keep is not None and n >= self._keep:
+            return False
+        self.append(item)
+        return True
 
 
 @contextmanager

@@ -67,7 +67,7 @@ class Schedule:
     milestones: dict[str, MilestoneForecast] = field(default_factory=dict)
     dependencies: dict[str, date] = field(default_factory=dict)  # pending ones: forecast date
     successors: dict[str, list[str]] = field(default_factory=dict)
-    predecessors: dict[str, list[str]] = field(default_factory=dict)  # in-graph, cycles left out
+    predecessors: dict[str, list[str]] = field(default_factory=dict)  # tasks that have some; cycles left out
     cycles: list[list[str]] = field(default_factory=list)  # task record ids, in cycle order
     planned_start: dict[str, date] = field(default_factory=dict)  # usable 计划开始 of linked tasks
 
@@ -83,10 +83,10 @@ def _date(value: object, policy: Policy) -> date | None:
 
 def _order(ids: list[str], preds: dict[str, list[str]]) -> list[str]:
     """Kahn's topological order (the graph is acyclic here)."""
-    indeg = {i: len(preds[i]) for i in ids}
+    indeg = {i: len(preds.get(i, ())) for i in ids}
     succ: dict[str, list[str]] = {}
     for i in ids:
-        for p in preds[i]:
+        for p in preds.get(i, ()):
             succ.setdefault(p, []).append(i)
     ready = [i for i in ids if indeg[i] == 0]
     out: list[str] = []
@@ -149,12 +149,11 @@ def build_schedule(snapshot: PlanSnapshot, now: datetime, policy: Policy,
     sched = Schedule(today=today)
     tasks = {t.record_id: t for t in snapshot.tasks if t.record_id}
     ids = list(tasks)
-    preds: dict[str, list[str]] = {}
+    preds: dict[str, list[str]] = {}  # only tasks with predecessors (most have none: no entry)
     linked: list[str] = []  # tasks with a predecessor link (either end)
-    none: list[str] = []  # shared by every task without predecessors (never appended to)
+    none: list[str] = []  # what a task without predecessors has (never appended to)
     for rid, t in tasks.items():
         if not t.predecessors:
-            preds[rid] = none
             continue
         seen: list[str] = []
         for p in t.predecessors:
@@ -163,19 +162,19 @@ def build_schedule(snapshot: PlanSnapshot, now: datetime, policy: Policy,
         if seen:
             linked.append(rid)
             linked += seen
-        preds[rid] = seen or none
+            preds[rid] = seen
     succ0: dict[str, list[str]] = {rid: [] for rid in dict.fromkeys(linked)}
     for rid in succ0:
-        for p in preds[rid]:
+        for p in preds.get(rid, none):
             succ0[p].append(rid)
     sched.cycles = find_cycles(succ0) if succ0 else []
     if sched.cycles:
         member = {rid: i for i, comp in enumerate(sched.cycles) for rid in comp}
         for rid in member:
-            preds[rid] = [p for p in preds[rid] if member.get(p) != member[rid]]
+            preds[rid] = [p for p in preds.get(rid, none) if member.get(p) != member[rid]]
     sched.predecessors = preds
     for rid in succ0:
-        for p in preds[rid]:
+        for p in preds.get(rid, none):
             sched.successors.setdefault(p, []).append(rid)
 
     days = _Days(cal, today - timedelta(days=_BACK_DAYS), today + timedelta(days=_AHEAD_DAYS))
@@ -200,7 +199,7 @@ def build_schedule(snapshot: PlanSnapshot, now: datetime, policy: Policy,
         pushed = False
         driver: str | None = None
         latest: date | None = None
-        for p in preds[rid]:
+        for p in preds.get(rid, none):
             f = out_tasks[p].finish
             if f is not None and (latest is None or f > latest):
                 latest, driver = f, p

@@ -23,7 +23,10 @@ from datetime import date, datetime, timedelta
 from typing import Any, Iterator
 
 from gtm.bot.rules import (
+    DIGEST_RECORDS,
+    Kept,
     RuleResult,
+    in_digest,
     local_date,
     make_notice,
     make_write,
@@ -204,17 +207,19 @@ def _disagreement(table: str, row: Any, planned: date,
 def check_overdue(snapshot: PlanSnapshot, now: datetime, policy: Policy,
                   calendar: WorkCalendar | None = None, *, rows: list[TrackedRow] | None = None,
                   service_set: frozenset[tuple[str, str]] = frozenset()
-                  ) -> tuple[RuleResult, list[OverdueItem]]:
-    """Status/variance writes and owner notices for overdue rows; also returns the overdue list.
+                  ) -> tuple[RuleResult, Kept]:
+    """Status/variance writes and owner notices for overdue rows; also returns the overdue items
+    (`Kept`: per table, how many and the items — under `digest_mode()` the first few of each).
 
     `rows`: the snapshot's tracked rows when the caller already listed them (their date
     problems are then the caller's to report). `service_set`: (table, record id) of the rows
     whose 延期 the service wrote (see `own_cells`).
     """
     out = RuleResult()
-    found: list[OverdueItem] = []
+    found = Kept()  # of OverdueItem, per table (a digest run keeps the first few of each)
     texts: dict[tuple[str, int, date], tuple[str, str, str, str]] = {}
     today = local_date(now, policy)
+    digest = in_digest()
     for tr in (rows if rows is not None else tracked_rows(snapshot, policy, out)):
         table, row, planned = tr.table, tr.row, tr.planned
         rid = row.record_id
@@ -228,9 +233,15 @@ def check_overdue(snapshot: PlanSnapshot, now: datetime, policy: Policy,
             continue
         days_late = (today - planned).days
         recipients, no_owner = owner_route(snapshot, table, row, out)
+        if digest:
+            if found.totals.get(table, 0) >= DIGEST_RECORDS:
+                found.totals[table] += 1  # counted; no item, reference or notice to drop
+                continue
         r = ref(table, row)
-        found.append(OverdueItem(table, rid, r.label, planned, days_late,
-                                 None if no_owner else recipients[0], r))
+        found.add(table, OverdueItem(table, rid, r.label, planned, days_late,
+                                     None if no_owner else recipients[0], r))
+        if digest:
+            continue  # a digest run keeps no notice
         notice = _overdue_notice(table, r, planned, days_late, today, now, policy, recipients,
                                  no_owner)
         if notice is not None:

@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from gtm.bot.rules import local_date, make_write, ref
+from gtm.bot.rules import DIGEST_RECORDS, in_digest, local_date, make_write, ref
 from gtm.bot.rules.budget import BudgetOverrun
 from gtm.bot.rules.calendar import WorkCalendar
 from gtm.bot.rules.escalation import LadderItem
@@ -31,21 +31,30 @@ _RAG_VALUE = {"green": Rag.GREEN.value, "yellow": Rag.YELLOW.value, "red": Rag.R
 class Findings:
     """What the other rules found, so RAG does not recompute it."""
 
-    overdue: list[OverdueItem] = field(default_factory=list)
+    overdue: list[OverdueItem] = field(default_factory=list)  # `Kept` from check_overdue: counted per table
     ladder: list[LadderItem] = field(default_factory=list)
     gates: list[GateViolation] = field(default_factory=list)
     budget: BudgetOverrun | None = None
 
 
 def _reason(color: str, code: str, zh: str, en: str, refs: list[RecordRef],
-            details: list[str] | None = None, details_en: list[str] | None = None) -> Reason:
-    shown = details if details is not None else [r.label for r in refs]
+            details: list[str] | None = None, details_en: list[str] | None = None,
+            total: int | None = None) -> Reason:
+    """`total` records (default: all of `refs`); `details` need only name the first `_SHOWN`.
+    Under `digest_mode()` the reason keeps its first `DIGEST_RECORDS` records."""
+    shown = details if details is not None else [r.label for r in refs[:_SHOWN]]
     shown_en = details_en if details_en is not None else shown
-    more = len(shown) - _SHOWN
-    names = "、".join(shown[:_SHOWN]) + (f" 等共 {len(shown)} 项" if more > 0 else "")
+    count = len(refs) if total is None else total
+    more = count - _SHOWN
+    names = "、".join(shown[:_SHOWN]) + (f" 等共 {count} 项" if more > 0 else "")
     names_en = ", ".join(shown_en[:_SHOWN]) + (f" and {more} more" if more > 0 else "")
     return Reason(color=color, code=code, text=f"{zh}：{names}", text_en=f"{en}: {names_en}",
-                  records=refs)
+                  records=_kept(refs))
+
+
+def _kept(items: list) -> list:  # type: ignore[type-arg]
+    """All of `items`; under `digest_mode()` the first `DIGEST_RECORDS` (what answers keep)."""
+    return items[:DIGEST_RECORDS] if in_digest() else items
 
 
 def evaluate_rag(snapshot: PlanSnapshot, now: datetime, policy: Policy, findings: Findings,
@@ -59,15 +68,18 @@ def evaluate_rag(snapshot: PlanSnapshot, now: datetime, policy: Policy, findings
     for o in findings.overdue:
         by_table.setdefault(o.table, []).append(o)
 
+    totals = getattr(findings.overdue, "totals", {})
+
     def overdue_reason(color: str, table: str, zh: str, en: str) -> Reason | None:
         items = by_table.get(table)
         if not items:
             return None
         refs = [o.ref or RecordRef(table=o.table, record_id=o.record_id, label=o.label)
-                for o in items]
+                for o in _kept(items)]
         return _reason(color, f"{table}_overdue", zh, en, refs,
-                       [f"{o.label}（逾期 {o.days_late} 天）" for o in items],
-                       [f"{o.label} ({o.days_late} d late)" for o in items])
+                       [f"{o.label}（逾期 {o.days_late} 天）" for o in items[:_SHOWN]],
+                       [f"{o.label} ({o.days_late} d late)" for o in items[:_SHOWN]],
+                       total=totals.get(table, len(items)))
 
     if (r := overdue_reason("red", "milestone", "里程碑逾期", "Milestones overdue")):
         red.append(r)
@@ -137,7 +149,7 @@ def evaluate_rag(snapshot: PlanSnapshot, now: datetime, policy: Policy, findings
     blocked = [t for t in snapshot.tasks if t.status == TaskStatus.BLOCKED.value]
     if blocked:
         yellow.append(_reason("yellow", "tasks_blocked", "任务阻塞", "Blocked tasks",
-                              [ref("task", t) for t in blocked]))
+                              [ref("task", t) for t in _kept(blocked)], total=len(blocked)))
 
     color = "red" if red else "yellow" if yellow else "green"
     status = RagStatus(color=color, reasons=red + yellow)

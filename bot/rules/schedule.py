@@ -91,13 +91,15 @@ def check_schedule(snapshot: PlanSnapshot, now: datetime, policy: Policy,
     """Cycle problems, slip notices and the slips themselves (for the report and status)."""
     out = RuleResult()
     sched = build_schedule(snapshot, now, policy, calendar)
-    tasks = {t.record_id: t for t in snapshot.tasks}
+    impacts = find_slips(snapshot, sched)
+    # the lookups only when something slips (a 100,000-task plan's dict is ~5 MB beside the schedule)
+    tasks = {t.record_id: t for t in snapshot.tasks} if impacts else {}
     ms = snapshot.milestone_by_id()
     deps = {d.record_id: d for d in snapshot.dependencies}
     # cycles are reported once, by the data checks (data_checks.predecessor_cycles); the schedule
     # only leaves their links out
     slips: list[Slip] = []
-    for (table, rid), imp in find_slips(snapshot, sched).items():
+    for (table, rid), imp in impacts.items():
         slip = _slip(snapshot, sched, table, rid, imp, tasks, ms, deps)
         if slip is None:
             continue

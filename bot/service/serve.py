@@ -21,6 +21,7 @@ from typing import Any
 
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 
+from gtm.bot import startup_gc
 from gtm.bot.chat.dispatcher import Dispatcher
 from gtm.bot.chat.snapshots import warm_answers
 from gtm.bot.chat.transports.longconn import LongConnection
@@ -35,6 +36,7 @@ from gtm.bot.runtime import Runtime
 from gtm.bot.service.health import Probe, Readiness, feishu_probe, health_app, store_probe, transport_probe
 from gtm.bot.service.jobs import make_jobset
 from gtm.bot.service.leader import Leader
+from gtm.bot.service.malloc import cap_malloc_arenas
 from gtm.bot.service.metrics import Metrics
 from gtm.bot.service.scheduler import PlanScheduler
 from gtm.sandbox.http_thread import HttpThread
@@ -144,6 +146,7 @@ class Service:
     # -- lifecycle ----------------------------------------------------------------------------------
     def start(self) -> "Service":
         s = self.settings
+        cap_malloc_arenas()  # before the threads below allocate (bot/service/malloc.py)
         secret = s.feishu_app_secret.get_secret_value()
         self.dispatcher = Dispatcher(self.runtime)
         probes = [Probe("feishu", feishu_probe(self.app.gateway, s.feishu_app_id, secret)),
@@ -186,11 +189,11 @@ class Service:
     def _settle(self, now: datetime) -> None:
         """After start-up: one collection, then `gc.freeze()` — what start-up built lives as long
         as the process, so the cyclic collector stops rescanning it (shorter pauses on the chat
-        path) — and the collector back on (`gtm serve` starts with it off, bot/cli/main.py). Then
-        the rules' first run, so the first @mention finds it ready."""
+        path) — and the collector's usual thresholds back (`gtm serve` starts with rare passes,
+        `bot/startup_gc.py`). Then the rules' first run, so the first @mention finds it ready."""
         gc.collect()
         gc.freeze()
-        gc.enable()
+        startup_gc.restore()
         warm_answers(self.runtime, now)
 
     def _start_leader(self) -> None:

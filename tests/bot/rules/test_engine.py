@@ -105,8 +105,10 @@ def test_generated_plan_invariants():
 
 
 def test_digest_run_decides_the_same_and_keeps_no_notices_or_writes():
-    """`digest=True` (the answer cache's run): RAG with every reason and record, problems,
-    warnings, slips and the issues' ladder states equal the full run's; no notices, no writes."""
+    """`digest=True` (the answer cache's run): RAG with every reason, its text and its first
+    `DIGEST_RECORDS` records, problems, warnings, slips and the issues' ladder states equal the
+    full run's; no notices, no writes."""
+    from gtm.bot.rules import DIGEST_RECORDS
     from gtm.benchmarks.rules_speed import generate_plan
 
     now = at(2025, 9, 16, 10)
@@ -115,7 +117,12 @@ def test_digest_run_decides_the_same_and_keeps_no_notices_or_writes():
     digest = run_checks(snap, now, Policy(), {}, digest=True)
     assert full.notices and full.writes and digest.notices == [] and digest.writes == []
     assert type(digest.notices) is list and type(digest.escalations) is list
-    assert digest.rag == full.rag and sum(len(r.records) for r in digest.rag.reasons) > 20
+    assert digest.rag.color == full.rag.color
+    assert [(r.color, r.code, r.text, r.text_en) for r in digest.rag.reasons] == \
+        [(r.color, r.code, r.text, r.text_en) for r in full.rag.reasons]
+    assert [r.records for r in digest.rag.reasons] == [r.records[:DIGEST_RECORDS] for r in full.rag.reasons]
+    long = [r for r in full.rag.reasons if len(r.records) > DIGEST_RECORDS]
+    assert long and "等共" in long[0].text  # a long reason: its count is the full run's, records cut
     assert digest.problems == full.problems and digest.warnings == full.warnings
     assert digest.slips == full.slips
     issues = [st for st in full.escalations if st.table == "issue"]

@@ -112,11 +112,12 @@ def test_start_preloads_answers_from_the_store_and_freezes_the_gc(make_app, sand
     """Ready means the plans are in memory already, loaded from the store (never from Feishu), and
     what start-up built is frozen out of the cyclic collector's way (right after, off the ready path)."""
     import gc
-    import time
+    import threading
     from datetime import timedelta
 
     from tests.support.plans import NOW, create_plan, task
 
+    from gtm.bot import startup_gc
     from gtm.bot.chat.answer_cache import CACHE
 
     app = make_app(transport="none")
@@ -128,18 +129,21 @@ def test_start_preloads_answers_from_the_store_and_freezes_the_gc(make_app, sand
     app.mirror(project).refresh(NOW, full=True)
     CACHE.clear()
     mark = sandbox.journal.mark()
+    thresholds = gc.get_threshold()
+    startup_gc.relax()  # what `gtm serve` does before its imports (bot/cli/main.py)
     svc = Service(app).start()
     try:
         entry = CACHE.peek(app.mirror(project))
         assert entry is not None and [t.name for t in entry.snapshot.tasks] == ["准备发布会物料"]
         reads = [e["path"] for e in sandbox.journal.since(mark) if "/records" in e["path"]]
         assert reads == []  # from the store: not one record read from Feishu
-        deadline = time.monotonic() + 20  # frozen right after ready, on the preload thread
-        while gc.get_freeze_count() == 0 and time.monotonic() < deadline:
-            time.sleep(0.01)
-        assert gc.get_freeze_count() > 0 and gc.isenabled()
+        # right after ready, on the preload thread: frozen, the usual thresholds back, the rules run
+        for t in [t for t in threading.enumerate() if t.name == "gtm-preload-rules"]:
+            t.join(20)
+        assert gc.get_freeze_count() > 0 and gc.isenabled() and gc.get_threshold() == thresholds
     finally:
         svc.stop()
+        startup_gc.restore()
         gc.unfreeze()
 
 
