@@ -22,12 +22,14 @@ toast for a click, a log line with a log id for work after the answer.
 
 Replies go through `Im.reply_card` with `uuid` derived from the event id, so even a reply
 retried after a crash is deduplicated by Feishu itself. Feishu accepts 5 messages/s per group and
-per user (230020) and 50/s per app (99991400, answered with a reset of at least 1 s); a reply that
-would exceed either is sent when its slot comes (`Im.reply_delay` books it in the gateway's rate
-limiter; the reply goes out on a timer, so no worker sleeps) instead of being refused and retried
-a second later. The app-wide reply pace keeps a 10 % margin below 50/s: the limiter's blocking
-im.send family (exactly 50/s) then never has to hold a worker, and the send times' jitter on
-their way to the server cannot tip a window over the limit.
+per user (230020) and 50/s and 1,000/min per app (99991400, answered with a reset of at least 1 s,
+up to a minute); a reply that would exceed any of them is sent when its slot comes
+(`Im.reply_delay` books one time in the chat's and the app's logs of the gateway's rate limiter;
+the reply goes out on a timer, so no worker sleeps) instead of being refused and queued until the
+reset. The app-wide reply pace keeps a 10 % margin below im.send's limits (50 per 1.1 s, 900 per
+61 s): the limiter's blocking im.send family (50 per 1.05 s, 1,000 per 61 s) then never has to
+hold a worker, and the send times' jitter on their way to the server cannot tip a window over the
+limit.
 """
 from __future__ import annotations
 
@@ -197,13 +199,14 @@ class Dispatcher:
         return True
 
     def _reply_paced(self, inc: Incoming, card: dict[str, Any]) -> None:
-        """`reply` now, or — when the chat already had its 5 messages this second — from a timer
-        at its next slot (tracked like pool work, so `drain` waits for it)."""
+        """`reply` now, or — when the chat already had its 5 messages this second, or the app its
+        replies of this second or minute — from a timer at its next slot (tracked like pool work,
+        so `drain` waits for it)."""
         delay = self.runtime.gateway.im.reply_delay(inc.chat_id or inc.open_id)
         if delay <= 0:
             self.reply(inc, card)
             return
-        self._bump("paced")  # waits for a send slot (the group's 5/s or the app's 50/s)
+        self._bump("paced")  # waits for a send slot (the group's 5/s, the app's 50/s or 1,000/min)
         self._later(delay, lambda: self.reply(inc, card), inc)
 
     def answer(self, inc: Incoming, project: ProjectRuntime | None) -> dict[str, Any]:

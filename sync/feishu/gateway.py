@@ -80,7 +80,7 @@ class Gateway:
 
     def __init__(self, app_id: str, app_secret: str, domain: str = lark.FEISHU_DOMAIN, *,
                  timeout: float = 10.0, rates: dict[str, float] | None = None,
-                 max_attempts: int = 6, max_retry_seconds: float = 120.0,
+                 per_minute: dict[str, int] | None = None, max_attempts: int = 6, max_retry_seconds: float = 120.0,
                  sleep: Callable[[float], None] = time.sleep, log_level: lark.LogLevel = lark.LogLevel.ERROR) -> None:
         self.app_id = app_id
         self.domain = domain.rstrip("/")
@@ -91,7 +91,7 @@ class Gateway:
                        .domain(self.domain).timeout(timeout).log_level(log_level)
                        .cache(self.token_cache).build())
         # every limit (API families, per-chat paces); replicas on PostgreSQL swap in the shared one
-        self.limiter: Limiter = RateLimiter(rates, sleep=sleep)
+        self.limiter: Limiter = RateLimiter(rates, sleep=sleep, per_minute=per_minute)
         self.stats = CallStats()
         self.max_attempts = max_attempts
         self.max_retry_seconds = max_retry_seconds

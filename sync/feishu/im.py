@@ -2,7 +2,8 @@
 
 Sending is paced by the gateway's one limiter: `send_card` waits for the recipient's slot (Feishu
 takes 5 messages per second per group and per user, 230020), and `reply_delay` books a reply's
-slot so the dispatcher can send it from a timer instead of holding a worker.
+slot (its chat's and the app's: 50/s and 1,000/min) so the dispatcher can send it from a timer
+instead of holding a worker.
 """
 from __future__ import annotations
 
@@ -60,11 +61,10 @@ class Im:
     # -- pacing ------------------------------------------------------------------------------
     def reply_delay(self, chat: str) -> float:
         """Book a reply's send slot in `chat` (a chat id, or the open id of a p2p asker): seconds
-        until it (0: now). Both the chat's 5/s and the app-wide reply pace are booked; when both
-        make the reply wait the earlier booking is a little optimistic, and the gateway's retry
-        covers the rare refusal that can follow."""
-        limiter = self.gw.limiter
-        return max(limiter.reserve(RECIPIENT, chat), limiter.reserve(REPLY_APP, "app"))
+        until it (0: now). One time is booked in the chat's 5/s and in the app-wide reply pace
+        (50/s and 1,000/min, with margins): the earliest both allow, so a reply held back by the
+        app's minute still counts in its chat's second when it goes."""
+        return self.gw.limiter.reserve_all([(RECIPIENT, chat), (REPLY_APP, "app")])
 
     # -- messages ----------------------------------------------------------------------------
     def send_card(self, recipient: str, card: Card, uuid: str, *, context: str = "",

@@ -15,7 +15,7 @@ import pytest
 from gtm.sandbox import Sandbox, SandboxConfig
 from gtm.sandbox.seed import seed_default
 from gtm.sync.feishu.gateway import Gateway
-from gtm.sync.feishu.ratelimit import DEFAULT_RATES
+from gtm.sync.feishu.ratelimit import DEFAULT_PER_MINUTE, DEFAULT_RATES
 
 
 @contextmanager
@@ -39,12 +39,13 @@ def sandbox_gateway(sandbox: Sandbox, **kw: Any) -> Gateway:
 def fast_gateway(sandbox: Sandbox) -> Gateway:
     """The gateway without the client-side rate limiter (the sandbox has no limits by default;
     10 schema writes/s would make provisioning a Base take seconds per test)."""
-    return sandbox_gateway(sandbox, rates={})
+    return sandbox_gateway(sandbox, rates={}, per_minute={})
 
 
 def roomy_gateway(sandbox: Sandbox) -> Gateway:
     """The gateway with every documented rate raised 1000-fold (the limiter still runs)."""
-    return sandbox_gateway(sandbox, rates={k: v * 1000 for k, v in DEFAULT_RATES.items()})
+    return sandbox_gateway(sandbox, rates={k: v * 1000 for k, v in DEFAULT_RATES.items()},
+                           per_minute={k: v * 1000 for k, v in DEFAULT_PER_MINUTE.items()})
 
 
 def open_rate_limits(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -52,3 +53,5 @@ def open_rate_limits(monkeypatch: pytest.MonkeyPatch) -> None:
     `open_runtime`) for the rest of the test."""
     for k, v in list(DEFAULT_RATES.items()):
         monkeypatch.setitem(DEFAULT_RATES, k, v * 1000)
+    for k, n in list(DEFAULT_PER_MINUTE.items()):
+        monkeypatch.setitem(DEFAULT_PER_MINUTE, k, n * 1000)

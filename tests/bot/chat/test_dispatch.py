@@ -228,3 +228,27 @@ def test_short_rate_limit_resets_are_retried_within_the_budget(sandbox, seed, ru
     d.close()
     assert waits == [1.0] and d.stats["replied"] == 1 and d.stats["queued"] == 0
     assert len(sandbox.control.messages(seed.chat_id, bots_only=True)) == 1
+
+
+def test_replies_past_the_apps_minute_are_paced_on_a_timer_not_refused(sandbox, seed, runtime, monkeypatch):
+    """The app's reply pace counts the minute too (Feishu: 1,000/min per app besides 50/s): once
+    the minute is full a reply is booked for the slot it frees and sent from a timer, never sent
+    early to be refused with a reset of up to a minute. (A minute of 2 replies keeps it small.)"""
+    from gtm.sync.feishu.gateway import Gateway
+    from gtm.sync.feishu.ratelimit import RECIPIENT, REPLY_APP, Pace, RateLimiter
+
+    runtime.gateway = Gateway(seed.app_id, seed.app_secret, sandbox.url, timeout=5, sleep=lambda s: None)
+    runtime.gateway.limiter = RateLimiter(paces={RECIPIENT: (Pace(5, 1.05),),
+                                                 REPLY_APP: (Pace(50, 1.1), Pace(2, 61.0))})
+    queued: list[tuple[float, object]] = []
+    d = Dispatcher(runtime, clock=lambda: NOW, answer=lambda *a: CARD, bot_open_id=seed.bot_open_id)
+    monkeypatch.setattr(d, "_later", lambda delay, fn, inc: queued.append((delay, fn)))
+    for i in range(3):
+        assert d.dispatch(incoming(sandbox, seed, event_id=f"ev-min-{i}")) is None
+    assert d.drain(5)
+    assert d.stats["replied"] == 2 and d.stats["paced"] == 1 and d.stats["queued"] == 0
+    assert len(queued) == 1 and 60.0 < queued[0][0] <= 61.0  # booked for when the 1st leaves the minute
+    assert len(sandbox.control.messages(seed.chat_id, bots_only=True)) == 2
+    queued[0][1]()  # the timer fires: the third reply goes out
+    assert d.stats["replied"] == 3 and len(sandbox.control.messages(seed.chat_id, bots_only=True)) == 3
+    d.close()
