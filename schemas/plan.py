@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from datetime import date, datetime
 from enum import Enum
-from typing import Iterable
+from typing import Iterable, get_args
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -350,7 +350,23 @@ MODEL_BY_TABLE: dict[str, type[Record]] = {
 
 
 
-def _share_keys(cls: type[BaseModel]) -> None:
+_PERSON_FIELDS: dict[type, tuple[str, ...]] = {}
+
+
+def person_fields(cls: type[BaseModel]) -> tuple[str, ...]:
+    """The fields of a row model that hold a `Person` or a list of them."""
+    names = _PERSON_FIELDS.get(cls)
+    if names is None:
+        names = _PERSON_FIELDS[cls] = tuple(name for name, info in cls.model_fields.items()
+                                            if _holds_person(info.annotation))
+    return names
+
+
+def _holds_person(annotation: object) -> bool:
+    return annotation is Person or any(_holds_person(a) for a in get_args(annotation))
+
+
+def share_keys(cls: type[BaseModel]) -> None:
     """Let the rows of `cls` share one key table (the record codec builds 10^5 of them).
 
     CPython keeps the attributes of an instance whose fields are set one by one (as
@@ -365,7 +381,7 @@ def _share_keys(cls: type[BaseModel]) -> None:
 
 
 for _cls in (*MODEL_BY_TABLE.values(), DataProblem):  # the rules make 10^4 problems on a large plan
-    _share_keys(_cls)
+    share_keys(_cls)
 
 LIST_BY_TABLE: dict[str, str] = {
     "milestone": "milestones", "deliverable": "deliverables", "exit_criterion": "exit_criteria",
@@ -427,10 +443,15 @@ class PlanSnapshot(BaseModel):
         """Every person mentioned anywhere, by open_id (names resolved where Feishu sent them)."""
         found: dict[str, Person] = {}
         for table_key in ["project", *LIST_BY_TABLE]:
-            for row in self.rows(table_key):
-                for value in row.__dict__.values():
-                    items = value if isinstance(value, list) else [value]
-                    for item in items:
+            rows = self.rows(table_key)
+            if not rows:
+                continue
+            names = person_fields(type(rows[0]))
+            for row in rows:
+                # getattr, not row.__dict__: reading __dict__ gives each row a dict of its own (~60 B)
+                for name in names:
+                    value = getattr(row, name)
+                    for item in (value if isinstance(value, list) else (value,)):
                         if isinstance(item, Person) and (item.open_id not in found or item.name):
                             found[item.open_id] = item
         return found

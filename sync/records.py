@@ -437,7 +437,7 @@ class RecordDecoder:
         obj = object.__new__(self.model)
         _set = object.__setattr__
         for name, value in zip(self._order, vals):  # one by one, in declaration order: the rows
-            _set(obj, name, value)  # share one key table (`schemas.plan._share_keys`), ~0.8 KB/row
+            _set(obj, name, value)  # share one key table (`schemas.plan.share_keys`), ~0.8 KB/row
         _set(obj, "__pydantic_fields_set__", self._fields_set[dated])
         _set(obj, "__pydantic_extra__", None)
         _set(obj, "__pydantic_private__", None)

@@ -146,7 +146,7 @@ def test_merge_compares_text_and_counts_like_before(gateway, store):
 
 def test_decoded_rows_share_one_key_table_and_behave_as_models():
     """A decoded task costs ~0.35 KB, not ~1.2 KB: its fields are values against the class's
-    shared key table (`schemas.plan._share_keys`), even after tasks were made by validation."""
+    shared key table (`schemas.plan.share_keys`), even after tasks were made by validation."""
     import tracemalloc
 
     from gtm.schemas.plan import Person, Task

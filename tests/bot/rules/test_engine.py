@@ -146,3 +146,32 @@ def test_urgent_only_run_is_the_full_run_without_the_digest_notices():
     assert urgent.rag == full.rag and urgent.problems == full.problems
     assert urgent.warnings == full.warnings and urgent.slips == full.slips
     assert run_checks(snap, now, Policy(), {}).notices == full.notices  # the mode ends with the run
+
+
+def test_decisions_share_their_class_key_table_and_behave_as_models():
+    """Cell writes, notices and references are built attribute by attribute against their class's
+    key table (`schemas.plan.share_keys`) with one shared fields-set: a 100,000-item plan's rules
+    make ~66,000 writes, and a dict plus a set each doubled them."""
+    import tracemalloc
+
+    from gtm.bot.rules import make_notice, make_write, ref
+    from gtm.schemas.decisions import CellWrite, Notice
+    from gtm.schemas.plan import Task
+
+    CellWrite(table="task", record_id="r0", attr="status", value="延期")  # validation first: no harm
+    tracemalloc.start()
+    try:
+        before = tracemalloc.get_traced_memory()[0]
+        writes = [make_write("task", "rec1", "status", "延期") for _ in range(2000)]
+        per_write = (tracemalloc.get_traced_memory()[0] - before) / len(writes)
+    finally:
+        tracemalloc.stop()
+    assert per_write < 200, f"{per_write:.0f} bytes per cell write"
+    w = writes[0]
+    assert w == CellWrite(table="task", record_id="rec1", attr="status", value="延期")
+    assert CellWrite.model_validate(w.model_dump()) == w and w.model_fields_set == set(CellWrite.model_fields)
+    r = ref("task", Task(record_id="rec9", task_id="T9", name="发布会"))
+    n = make_notice(kind="overdue", key="k", recipients=["ou_1"], record=r, text="逾期")
+    assert Notice.model_validate(n.model_dump()) == n
+    copy = n.model_copy(update={"text": "改"})
+    assert copy.text == "改" and n.text == "逾期" and n.model_fields_set == set(Notice.model_fields)
