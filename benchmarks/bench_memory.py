@@ -10,21 +10,27 @@ long connection), answers one @mention per project group, and the parent reads i
 """
 from __future__ import annotations
 
+import gc
 import os
 import subprocess
 import sys
 import time
+import tracemalloc
 from typing import Any
 
 from sqlalchemy import func, select
 
 from gtm.benchmarks.common import Bench, Figure, now_local, task_rows
+from gtm.bot.rules.engine import run_checks
 from gtm.benchmarks.sandbox_side import sb_add_chats, sb_bot_replies, sb_post, sb_ws_connections
 from gtm.schemas.plan import Person
+from gtm.schemas.settings import Policy
+from gtm.sync.binding import BaseBinding
 from gtm.sync.mirror import Mirror
 from gtm.sync.provision import register_project
 from gtm.sync.store.mirror import MirrorRecord
 from gtm.sync.store.open import open_store
+from gtm.sync.store.registry import ProjectRow
 
 GOAL_MB = 300.0  # peak RSS of `gtm serve` with a 100,000-record mirror
 GOAL_KB_PER_RECORD = 0.5  # the mirror's marginal cost (100,000 records add ≤ 50 MB)
@@ -157,6 +163,34 @@ def run_serve(b: Bench, db_url: str, chats: list[str], name: str, timeout: float
         log.close()
 
 
+def scheduler_runs(db_url: str, slug: str) -> dict[str, float]:
+    """What the scheduler's two rules runs add on top of a loaded plan, in MB at their peak
+    (tracemalloc, this process): the periodic check (`urgent_only`: what cannot wait for the
+    morning) and the morning digest job (the full run: every notice and cell write)."""
+    store = open_store(db_url)
+    try:
+        with store.session() as s:
+            row = s.execute(select(ProjectRow).where(ProjectRow.slug == slug)).scalar_one()
+            binding = BaseBinding.from_row(row)
+        now = now_local()
+        snap = Mirror(store, None, binding).snapshot(now)
+        out: dict[str, float] = {}
+        for name, kw in (("check", {"urgent_only": True}), ("digest", {})):
+            gc.collect()
+            tracemalloc.start()
+            try:
+                base = tracemalloc.get_traced_memory()[0]
+                result = run_checks(snap, now, Policy(), {}, **kw)
+                out[name] = (tracemalloc.get_traced_memory()[1] - base) / 1e6
+                out[f"{name}_notices"], out[f"{name}_writes"] = len(result.notices), len(result.writes)
+                del result
+            finally:
+                tracemalloc.stop()
+        return out
+    finally:
+        store.dispose()
+
+
 def b7_memory(b: Bench, n: int, timeout: float = 240.0) -> Figure:
     """Peak RSS of `gtm serve` holding an n-record mirror, and the mirror's marginal bytes per record
     (against the same service over an empty store)."""
@@ -183,6 +217,15 @@ def b7_memory(b: Bench, n: int, timeout: float = 240.0) -> Figure:
     fig.notes.append(f"the same service over an empty store peaks at {base:.0f} MB (of which `import lark_oapi` "
                      f"≈ {LARK_IMPORT_MB:.0f} MB, see benchmarks/README.md); the {loaded:,} records add "
                      f"{peak - base:.0f} MB = {per_record:.2f} KB per record")
+    runs = scheduler_runs(db_url, "b7")
+    for key, what in (("check", "periodic check (every 30 min)"), ("digest", "morning digest job")):
+        fig.add(f"+ scheduler's {what}, rules peak", round(runs[key], 1), "MB", "—", None, None,
+                extra={"notices": runs[f"{key}_notices"], "writes": runs[f"{key}_writes"]})
+    fig.notes.append(f"the scheduler's rules runs (leader only; not in the peak above, which ends before the "
+                     f"first): periodic check +{runs['check']:.0f} MB ({runs['check_notices']:.0f} notices, "
+                     f"{runs['check_writes']:.0f} cell writes kept), morning digest job +{runs['digest']:.0f} MB "
+                     f"({runs['digest_notices']:.0f} notices, {runs['digest_writes']:.0f} writes), at their peak "
+                     f"over the loaded plan (tracemalloc in the benchmark process)")
     fig.notes.append(f"peak at ready (answers preloaded, before the first question): {res['ready_kB'] / 1024:.0f} MB; "
                      f"after answering an @mention: {peak:.0f} MB (RSS now {res['rss_kB'] / 1024:.0f} MB); "
                      f"load average {res['load']}")
