@@ -188,10 +188,11 @@ def _run(b: Bench, d, fig: Figure, seats: list[tuple[str, str]], rounds: int, th
     p_proc, p_lat = pct(proc, 99), pct(lat, 99)
     if goal:
         fig.add(f"processing p50 ({where})", round(pct(proc, 50), 1), "ms", "", None, None)
+    judged = goal and enough  # a goal line is judged only with ≥ 4 groups and ≥ MIN_ANSWERS answers
     fig.add(f"{tag}processing p99 ({where})", round(p_proc, 1), "ms",
-            f"< {GOAL_PROC_P99_MS:.0f} ms" if goal else f"({GOAL_PROC_P99_MS:.0f} ms)",
-            round(p_proc / GOAL_PROC_P99_MS, 3) if goal else None,
-            (p_proc < GOAL_PROC_P99_MS and enough) if goal else None,
+            f"< {GOAL_PROC_P99_MS:.0f} ms" if judged else "—",
+            round(p_proc / GOAL_PROC_P99_MS, 3) if judged else None,
+            (p_proc < GOAL_PROC_P99_MS) if judged else None,
             extra={"samples": len(proc), "cpu_p50_ms": round(pct(cpu, 50), 2), "cpu_p99_ms": round(pct(cpu, 99), 2),
                    "max_ms": round(max(proc), 1) if proc else None, "answers_per_s": round(rate, 1),
                    "waited_for_slot": paced})
@@ -202,18 +203,21 @@ def _run(b: Bench, d, fig: Figure, seats: list[tuple[str, str]], rounds: int, th
         fig.add(f"end-to-end p50 ({where})", round(pct(lat, 50)), "ms", "", None, None)
         fig.add(f"end-to-end p95 ({where})", round(pct(lat, 95)), "ms", "", None, None)
     fig.add(f"{tag}end-to-end p99 ({where})", round(p_lat), "ms",
-            f"< {GOAL_P99_MS:.0f} ms" if goal else f"({GOAL_P99_MS:.0f} ms)",
-            round(p_lat / GOAL_P99_MS, 3) if goal else None,
-            (p_lat < GOAL_P99_MS and lost == 0 and enough) if goal else None,
+            f"< {GOAL_P99_MS:.0f} ms" if judged else "—",
+            round(p_lat / GOAL_P99_MS, 3) if judged else None,
+            (p_lat < GOAL_P99_MS and lost == 0) if judged else None,
             extra={"samples": len(lat), "unanswered": lost, "max_ms": max(lat) if lat else None,
                    "mean_ms": round(statistics.fmean(lat)) if lat else None,
                    "reply_calls": len(replies), "reply_refused": limited, "answers_per_s": round(rate, 1),
                    "waited_for_slot": paced, "dispatcher": dict(d.stats), "wall_s": round(sw.wall, 1),
                    "cpu_s": round(sw.cpu, 1)})
     run = "measured run" if goal else "run at the app's rate"
+    if goal and not enough:
+        fig.notes.append(f"{run}: {len(lat)} answers in {len(seats)} groups are too few to judge the goals "
+                         f"(≥ 4 groups and ≥ {MIN_ANSWERS} answers; the full run has 20 and 520)")
     fig.notes.append(f"{run}: {len(lat)} answers ({lost} unanswered) in {sw.wall:.1f} s = {rate:.0f} answers/s "
                      f"against Feishu's 50 messages/s and 1,000/min per app; "
-                     f"{sw.cpu:.1f} s CPU of the bot process ({1000 * sw.cpu / max(1, len(lat)):.1f} ms per answer); "
+                     f"{sw.cpu:.2f} s CPU of the bot process ({1000 * sw.cpu / max(1, len(lat)):.1f} ms per answer); "
                      f"end to end mean {statistics.fmean(lat) if lat else float('nan'):.0f} ms, "
                      f"p99 {p_lat:.0f} ms, max {max(lat) if lat else 0:.0f} ms; reply calls {len(replies)}, refused "
                      f"(rate limit) {limited}; answer cache: {CACHE.stats['stale'] - stale0} stale reads served, "
@@ -262,7 +266,8 @@ def b5_mentions(b: Bench, n_tasks: int, n_askers: int, rounds: int, profile: boo
         lat2, lost2 = closed_loop(b, burst, 1, 0.0, 60, rnd)
         bound = 1000 * (math.ceil(len(burst) / 5) - 1)  # the last of n replies can go after ceil(n/5)-1 s
         fig.add(f"{n_askers} askers in ONE group, one burst: p99", round(pct(lat2, 99)), "ms",
-                f"bound ≈ {bound} ms (5 replies/s per group)", ratio(pct(lat2, 99), bound) if bound else None, None,
+                f"bound ≈ {bound} ms (5 replies/s per group)" if bound else "— (≤ 5 replies: no wait)",
+                ratio(pct(lat2, 99), bound) if bound else None, None,
                 extra={"p50_ms": round(pct(lat2, 50)), "p95_ms": round(pct(lat2, 95)), "samples": len(lat2),
                        "unanswered": lost2})
         fig.notes.append(f"one-group burst: p50 {pct(lat2, 50):.0f} ms, p95 {pct(lat2, 95):.0f} ms, "
