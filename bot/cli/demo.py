@@ -7,7 +7,9 @@ connection + console page) until Ctrl-C, unless `--once`.
 """
 from __future__ import annotations
 
+import shutil
 import signal
+import sys
 import tempfile
 import threading
 import time
@@ -97,6 +99,7 @@ def _print_new(sb: Sandbox, since: dict[str, int], people: dict[str, str]) -> in
 def run_demo(*, once: bool = False, port: int = 0, lang: str = "zh", now: datetime | None = None,
              workdir: Path | None = None) -> int:
     t0 = time.monotonic()
+    own_dir = workdir is None  # a folder of our own is removed when the demo stops
     workdir = workdir or Path(tempfile.mkdtemp(prefix="gtm-demo-"))
     sb, seed = start_embedded_sandbox(None, port)
     settings = load_settings(None).model_copy(update={
@@ -173,19 +176,21 @@ def run_demo(*, once: bool = False, port: int = 0, lang: str = "zh", now: dateti
         elapsed = time.monotonic() - t0
         console.print(Rule())
         console.print(f"[bold green]演示完成 / demo pass finished in {elapsed:.1f} s[/] — API calls: "
-                      f"{gateway.stats.total()} ({gateway.stats.total('bitable')} bitable, "
-                      f"{gateway.stats.total('im')} im)")
+                      f"{_calls_line(gateway.stats.snapshot())}")
         if once:
             return 0
         console.print(f"继续运行中 / still serving: open [bold]{sb.url}/console[/] to chat with the bot and "
-                      f"click card buttons; from another shell: GTM_FEISHU_DOMAIN={sb.url} "
-                      f"GTM_FEISHU_APP_ID={seed.app_id} GTM_FEISHU_APP_SECRET={seed.app_secret} "
-                      f"GTM_DATABASE_URL={settings.database_url} gtm ask \"风险\".  Ctrl-C 退出 / to quit.")
+                      f"click card buttons. From another shell (one line):")
+        console.print(f"GTM_FEISHU_DOMAIN={sb.url} GTM_FEISHU_APP_ID={seed.app_id} "
+                      f"GTM_FEISHU_APP_SECRET={seed.app_secret} GTM_DATABASE_URL={settings.database_url} "
+                      f"{_gtm_command()} ask \"风险\"", markup=False, highlight=False, soft_wrap=True)
+        console.print("Ctrl-C 退出 / to quit.")
         stop = threading.Event()
         signal.signal(signal.SIGINT, lambda *_: stop.set())
         signal.signal(signal.SIGTERM, lambda *_: stop.set())
         while not stop.wait(1.0):
             _print_new(sb, since, people)
+        console.print("演示已停止 / demo stopped.")
         return 0
     finally:
         for fn in closers:
@@ -193,6 +198,27 @@ def run_demo(*, once: bool = False, port: int = 0, lang: str = "zh", now: dateti
                 fn()
             except Exception:  # noqa: BLE001 - closing: one failing closer must not keep the others open
                 pass
+        if own_dir:
+            shutil.rmtree(workdir, ignore_errors=True)  # the sandbox is gone: its store means nothing
+
+
+def _calls_line(calls: dict[str, int]) -> str:
+    """"237 (215 bitable, 16 im, 6 other: auth, contact)": every call counted, by API family."""
+    by_family: dict[str, int] = {}
+    for api, n in calls.items():
+        family = api.split(".", 1)[0]
+        by_family[family] = by_family.get(family, 0) + n
+    main = [f"{by_family.pop(f, 0)} {f}" for f in ("bitable", "im")]
+    other = sum(by_family.values())
+    tail = f", {other} other: {', '.join(sorted(by_family))}" if other else ""
+    return f"{sum(calls.values())} ({', '.join(main)}{tail})"
+
+
+def _gtm_command() -> str:
+    """How to run `gtm` from another shell: the script beside this interpreter (a venv's
+    `.venv/bin/gtm`, which is not on PATH after `make demo`), else `gtm`."""
+    beside = Path(sys.executable).with_name("gtm")
+    return str(beside) if beside.exists() else "gtm"
 
 
 def _weeks(n: int):

@@ -12,7 +12,9 @@ import sys
 
 
 def test_demo_once_shows_the_whole_loop(tmp_path):
-    env = {**os.environ, "GTM_LOCAL_DIR": str(tmp_path / ".gtm"), "COLUMNS": "120"}
+    scratch = tmp_path / "tmp"  # where the demo makes its own folder (removed when it stops)
+    scratch.mkdir()
+    env = {**os.environ, "GTM_LOCAL_DIR": str(tmp_path / ".gtm"), "COLUMNS": "120", "TMPDIR": str(scratch)}
     for key in [k for k in env if k.startswith("GTM_FEISHU_") or k == "GTM_DATABASE_URL"]:
         env.pop(key)
     proc = subprocess.run([sys.executable, "-m", "gtm.bot.cli.main", "demo", "--once"], cwd=tmp_path, env=env,
@@ -32,5 +34,9 @@ def test_demo_once_shows_the_whole_loop(tmp_path):
     assert "风险热力图" in out
     assert "私聊 → 王芳" in out
     assert "没有回答" not in out and "Traceback" not in proc.stderr
+    # every API call counted once in its family: "237 (215 bitable, 16 im, 6 other: auth, drive)"
+    total, parts = re.search(r"API calls: (\d+) \((.*?)\)", out).groups()
+    assert int(total) == sum(int(n) for n in re.findall(r"(\d+) [a-z]", parts))
+    assert list(scratch.iterdir()) == []  # nothing left behind in the temporary folder
     elapsed = float(re.search(r"demo pass finished in ([0-9.]+) s", out).group(1))
     print(f"demo first pass: {elapsed:.1f} s")
