@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import TypeVar
 
 from gtm.bot.rules import DIGEST_RECORDS, in_digest, local_date, make_write, ref
 from gtm.bot.rules.budget import BudgetOverrun
@@ -23,6 +24,7 @@ from gtm.schemas.money import format_money
 from gtm.schemas.plan import DependencyStatus, EscalationLevel, PlanSnapshot, Rag, TaskStatus
 from gtm.schemas.settings import Policy
 
+_T = TypeVar("_T")
 _SHOWN = 5  # labels spelled out per reason in 状态说明; every record stays in Reason.records
 _RAG_VALUE = {"green": Rag.GREEN.value, "yellow": Rag.YELLOW.value, "red": Rag.RED.value}
 
@@ -52,7 +54,7 @@ def _reason(color: str, code: str, zh: str, en: str, refs: list[RecordRef],
                   records=_kept(refs))
 
 
-def _kept(items: list) -> list:  # type: ignore[type-arg]
+def _kept(items: list[_T]) -> list[_T]:
     """All of `items`; under `digest_mode()` the first `DIGEST_RECORDS` (what answers keep)."""
     return items[:DIGEST_RECORDS] if in_digest() else items
 
