@@ -163,7 +163,7 @@ def render(figs: list[Figure]) -> str:
             out.append("  ".join("-" * w for w in widths))
     out.append("")
     for f in figs:
-        out.append(f"{f.key} {f.title} — goal: {f.goal} ({f.seconds:.1f} s)")
+        out.append(f"{f.key} {f.title} — goal: {f.goal} [ran {f.seconds:.1f} s]")
         for note in f.notes:
             out.append(f"    {note.rstrip()}")
         if f.error:
