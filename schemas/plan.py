@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from datetime import date, datetime
 from enum import Enum
+from functools import cache
 from typing import Iterable, get_args
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -350,16 +351,10 @@ MODEL_BY_TABLE: dict[str, type[Record]] = {
 
 
 
-_PERSON_FIELDS: dict[type, tuple[str, ...]] = {}
-
-
+@cache
 def person_fields(cls: type[BaseModel]) -> tuple[str, ...]:
     """The fields of a row model that hold a `Person` or a list of them."""
-    names = _PERSON_FIELDS.get(cls)
-    if names is None:
-        names = _PERSON_FIELDS[cls] = tuple(name for name, info in cls.model_fields.items()
-                                            if _holds_person(info.annotation))
-    return names
+    return tuple(name for name, info in cls.model_fields.items() if _holds_person(info.annotation))
 
 
 def _holds_person(annotation: object) -> bool:

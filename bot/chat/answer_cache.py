@@ -57,7 +57,6 @@ States = dict[tuple[str, str], EscalationState]
 RunChecks = Callable[[PlanSnapshot, datetime, Policy, States], CheckResult]
 Spawn = Callable[[Callable[[], None]], None]
 STALE_CHECK_MINUTES = 2  # how far the clock may have moved on for a reader to get the last result
-REASON_RECORDS = DIGEST_RECORDS  # records kept per RAG reason (answers show five)
 
 
 class CachedMirror(Protocol):
@@ -85,14 +84,14 @@ def minute_of(now: datetime) -> int:
 
 def answer_digest(result: CheckResult) -> CheckResult:
     """What answers read of a check: the RAG colour and reasons (each with its first
-    `REASON_RECORDS` records: answers list five, `views.reasons_of`), the escalation states of
+    `DIGEST_RECORDS` records: answers list five, `views.reasons_of`), the escalation states of
     issues (`queries.issue_level`; the tasks' states are the scheduler's business), the schedule
     slips (the report's and status card's 进度影响 lines and their count), problems and warnings. Never the notices and cell writes, which the scheduler's own run keeps. On a
     100,000-item plan this keeps about a tenth of the result."""
     rag = result.rag
-    if any(len(r.records) > REASON_RECORDS for r in rag.reasons):
+    if any(len(r.records) > DIGEST_RECORDS for r in rag.reasons):
         rag = RagStatus.model_construct(color=rag.color, reasons=[
-            r if len(r.records) <= REASON_RECORDS else r.model_copy(update={"records": r.records[:REASON_RECORDS]})
+            r if len(r.records) <= DIGEST_RECORDS else r.model_copy(update={"records": r.records[:DIGEST_RECORDS]})
             for r in rag.reasons])
     return CheckResult.model_construct(notices=[], writes=[], rag=rag,
                                        escalations=[st for st in result.escalations if st.table == "issue"],

@@ -23,7 +23,6 @@ from datetime import date, datetime, timedelta
 from typing import Any, Iterator
 
 from gtm.bot.rules import (
-    DIGEST_RECORDS,
     Kept,
     RuleResult,
     in_digest,
@@ -233,13 +232,11 @@ def check_overdue(snapshot: PlanSnapshot, now: datetime, policy: Policy,
             continue
         days_late = (today - planned).days
         recipients, no_owner = owner_route(snapshot, table, row, out)
-        if digest:
-            if found.totals.get(table, 0) >= DIGEST_RECORDS:
-                found.totals[table] += 1  # counted; no item, reference or notice to drop
-                continue
+        if not found.keeps(table):
+            continue  # a digest run past its first few of the table: counted, nothing built
         r = ref(table, row)
-        found.add(table, OverdueItem(table, rid, r.label, planned, days_late,
-                                     None if no_owner else recipients[0], r))
+        found.append(OverdueItem(table, rid, r.label, planned, days_late,
+                                 None if no_owner else recipients[0], r))
         if digest:
             continue  # a digest run keeps no notice
         notice = _overdue_notice(table, r, planned, days_late, today, now, policy, recipients,

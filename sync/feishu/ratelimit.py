@@ -106,11 +106,12 @@ class RateLimiter:
         self.waited_seconds = 0.0
 
     def limits(self, policy: str) -> tuple[Pace, ...]:
-        """The paces of a policy: a keyed policy's, else the family's (see `family_paces`);
+        """The paces of a policy: a keyed policy's, else the family's (see `family_windows`);
         empty when it is not limited."""
         if policy in self.paces:
             return self.paces[policy]
-        return family_paces(family_rates(self.rates, self.per_minute, policy), self.window, self.minute_window)
+        limits = family_rates(self.rates, self.per_minute, policy)
+        return tuple(pace for _, pace in family_windows(policy, limits, self.window, self.minute_window))
 
     def reserve(self, policy: str, key: str = "") -> float:
         """Book the earliest slot `policy` allows for `key`; seconds until it (0: now)."""
@@ -200,15 +201,20 @@ def family_rates(rates: dict[str, float], per_minute: dict[str, int], family: st
     return FamilyRates(rates.get(family) or rates.get("other") or None, per_minute.get(family) or None)
 
 
-def family_paces(limits: FamilyRates, window: float = WINDOW, minute_window: float = MINUTE_WINDOW) -> tuple[Pace, ...]:
-    """The paces of an API family: its per-second rate (`second_pace`) and its per-minute limit
-    over `minute_window`; empty when it is not limited."""
-    paces: list[Pace] = []
+MINUTE_KEY = "{family}@60s"  # the name of a family's per-minute window (the shared limiter's rows)
+
+
+def family_windows(family: str, limits: FamilyRates, window: float = WINDOW,
+                   minute_window: float = MINUTE_WINDOW) -> list[tuple[str, Pace]]:
+    """Each limit of an API family as (window name, pace): its per-second rate (`second_pace`,
+    named after the family itself), then its per-minute limit over `minute_window` (`MINUTE_KEY`);
+    empty when it is not limited."""
+    out: list[tuple[str, Pace]] = []
     if limits.per_second:
-        paces.append(second_pace(limits.per_second, window))
+        out.append((family, second_pace(limits.per_second, window)))
     if limits.per_minute:
-        paces.append(Pace(limits.per_minute, minute_window))
-    return tuple(paces)
+        out.append((MINUTE_KEY.format(family=family), Pace(limits.per_minute, minute_window)))
+    return out
 
 
 def second_pace(rate: float, window: float = WINDOW) -> Pace:

@@ -5,7 +5,7 @@ Why: Feishu counts requests per app, not per process (docs/feishu-api.md §5.1).
 PostgreSQL store every replica takes its requests from the same windows instead:
 
 - per (app, window key) the table `rate_slots` holds `limit` rows, the times of the `limit` most
-  recent requests. An API family has a key per pace (as `RateLimiter`, `family_paces`): the family
+  recent requests. An API family has a key per pace (`family_windows`, as `RateLimiter`): the family
   itself for its per-second rate (`rate` counted over `window`) and `<family>@60s` for its
   per-minute limit (`DEFAULT_PER_MINUTE`, counted over `minute_window`) where it has one;
 - a request takes, in one transaction, the row with the oldest time of each key (`SELECT … FOR
@@ -42,11 +42,10 @@ from gtm.sync.feishu.ratelimit import (
     MINUTE_WINDOW,
     WINDOW,
     Booking,
-    FamilyRates,
     Pace,
     RateLimiter,
     family_rates,
-    second_pace,
+    family_windows,
 )
 
 log = logging.getLogger(__name__)
@@ -59,19 +58,7 @@ _USE = text("UPDATE rate_slots SET sent_at = :now WHERE app_id = :app AND family
 _SEED = text("INSERT INTO rate_slots (app_id, family, slot, sent_at) "
              "SELECT :app, :family, s, 0 FROM generate_series(0, CAST(:limit AS integer) - 1) AS s "
              "ON CONFLICT (app_id, family, slot) DO NOTHING")
-MINUTE_KEY = "{family}@60s"  # the rows of a family's per-minute limit
 BUSY_WAIT = 0.002  # seconds: every slot of a key is being taken right now: look again in a moment
-
-
-def window_keys(family: str, limits: FamilyRates, window: float, minute_window: float) -> list[tuple[str, Pace]]:
-    """The `rate_slots` keys of a family with the pace each one keeps: the per-minute one first
-    (the per-second key keeps the family's own name, as before per-minute limits were kept)."""
-    keys: list[tuple[str, Pace]] = []
-    if limits.per_minute:
-        keys.append((MINUTE_KEY.format(family=family), Pace(limits.per_minute, minute_window)))
-    if limits.per_second:
-        keys.append((family, second_pace(limits.per_second, window)))
-    return keys
 
 
 class SharedRateLimiter:
@@ -112,7 +99,8 @@ class SharedRateLimiter:
         if key or family in self.fallback.paces:
             self.fallback.acquire(family, key)
             return None
-        keys = window_keys(family, family_rates(self.rates, self.per_minute, family), self.window, self.minute_window)
+        limits = family_rates(self.rates, self.per_minute, family)
+        keys = family_windows(family, limits, self.window, self.minute_window)[::-1]  # the minute's first
         if not keys:
             return None
         try:
