@@ -35,7 +35,7 @@ from gtm.bot.runtime import Runtime, start_embedded_sandbox
 from gtm.sandbox import Sandbox, im
 from gtm.schemas.settings import load_settings
 from gtm.sync.access import grant_access
-from gtm.sync.feishu.gateway import gateway_from_settings
+from gtm.sync.feishu.gateway import CallStats, gateway_from_settings
 from gtm.sync.provision import provision, register_project
 from gtm.sync.store.open import open_store
 from gtm.sync.subscribe import ensure_subscribed
@@ -176,7 +176,7 @@ def run_demo(*, once: bool = False, port: int = 0, lang: str = "zh", now: dateti
         elapsed = time.monotonic() - t0
         console.print(Rule())
         console.print(f"[bold green]演示完成 / demo pass finished in {elapsed:.1f} s[/] — API calls: "
-                      f"{_calls_line(gateway.stats.snapshot())}")
+                      f"{_calls_line(gateway.stats)}")
         if once:
             return 0
         console.print(f"继续运行中 / still serving: open [bold]{sb.url}/console[/] to chat with the bot and "
@@ -202,16 +202,13 @@ def run_demo(*, once: bool = False, port: int = 0, lang: str = "zh", now: dateti
             shutil.rmtree(workdir, ignore_errors=True)  # the sandbox is gone: its store means nothing
 
 
-def _calls_line(calls: dict[str, int]) -> str:
-    """"237 (215 bitable, 16 im, 6 other: auth, contact)": every call counted, by API family."""
-    by_family: dict[str, int] = {}
-    for api, n in calls.items():
-        family = api.split(".", 1)[0]
-        by_family[family] = by_family.get(family, 0) + n
-    main = [f"{by_family.pop(f, 0)} {f}" for f in ("bitable", "im")]
-    other = sum(by_family.values())
-    tail = f", {other} other: {', '.join(sorted(by_family))}" if other else ""
-    return f"{sum(calls.values())} ({', '.join(main)}{tail})"
+def _calls_line(stats: CallStats) -> str:
+    """"237 (215 bitable, 16 im, 6 other: drive)": every call counted, by service."""
+    bitable, im = stats.total("bitable"), stats.total("im")
+    other = stats.total() - bitable - im
+    services = sorted({api.split(".", 1)[0] for api in stats.calls} - {"bitable", "im"})
+    tail = f", {other} other: {', '.join(services)}" if other else ""
+    return f"{stats.total()} ({bitable} bitable, {im} im{tail})"
 
 
 def _gtm_command() -> str:
