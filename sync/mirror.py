@@ -473,12 +473,12 @@ class Mirror:
                  .where(MirrorRecord.project == self.slug, MirrorRecord.table_key == key)
                  .order_by(MirrorRecord.id))
             # streamed in batches: the stored JSON of a large table is never all in memory at once
-            loads = stored_fields
+            loads, decode = stored_fields, dec.decode_stored
             with self.store.engine.connect() as conn:
                 for rid, fields, lm in conn.execution_options(yield_per=1000).execute(q):
                     if isinstance(fields, (str, bytes)):
                         fields = loads(fields)
-                    model, probs = dec.decode({"record_id": rid, "fields": fields, "last_modified_time": lm})
+                    model, probs = decode(rid, fields, lm)
                     rows.append(model)
                     if probs:
                         problems.extend(probs)

@@ -123,16 +123,37 @@ class _Check:
 class ProjectAnswers:
     """The derived answer context of one mirror version. Read-only for callers."""
 
-    def __init__(self, versions: Versions, snapshot: PlanSnapshot, *, spawn: Spawn | None = None) -> None:
+    def __init__(self, versions: Versions, snapshot: PlanSnapshot, *, spawn: Spawn | None = None,
+                 indexed: bool = True) -> None:
         self.versions = versions
         self.snapshot = snapshot
-        self.index = ItemIndex(snapshot)
+        self._index_lock = threading.Lock()
+        self._index: ItemIndex | None = ItemIndex(snapshot) if indexed else None
         self._people: frozenset[str] | None = None
         self._lock = threading.Lock()  # one check computation at a time
         self._spawn = spawn or _run_in_thread
         self._check: _Check | None = None  # replaced as a whole (atomic for readers)
         self._refreshing = False
         self.check_runs = 0
+
+    @property
+    def index(self) -> ItemIndex:
+        """The snapshot's open-item index (`queries.ItemIndex`). Built with the entry, so a rebuild
+        never leaves it to a reader; only `gtm serve`'s first entries (`indexed=False`) build it
+        right after ready (`snapshots.warm_answers`), or on the first question if that is sooner."""
+        return self._index or self.build_index()
+
+    @property
+    def indexed(self) -> bool:
+        """Whether the open-item index is built yet."""
+        return self._index is not None
+
+    def build_index(self) -> ItemIndex:
+        """The index, built now if it is not yet (once: concurrent callers wait for one build)."""
+        with self._index_lock:
+            if self._index is None:
+                self._index = ItemIndex(self.snapshot)
+            return self._index
 
     def people(self) -> frozenset[str]:
         """open_ids of everyone in the plan (`PlanSnapshot.people()`, which walks every row)."""
@@ -218,11 +239,13 @@ class AnswerCache:
                 lock = self._locks[mirror] = threading.Lock()
             return lock
 
-    def get(self, mirror: CachedMirror, versions: dict[str, int], now: datetime | None = None) -> ProjectAnswers:
+    def get(self, mirror: CachedMirror, versions: dict[str, int], now: datetime | None = None, *,
+            indexed: bool = True) -> ProjectAnswers:
         """The entry for `mirror` at `versions` (as just read from the store).
 
         Published entry at least as new: returned. Older: returned too, and the background worker
-        rebuilds (the reader never waits for a rebuild). None yet: built here."""
+        rebuilds (the reader never waits for a rebuild). None yet: built here, its open-item index
+        too unless `indexed=False` (`gtm serve`'s start-up: the index follows right after ready)."""
         key = version_key(versions)
         hit = self._entries.get(mirror)
         if hit is not None:
@@ -237,7 +260,7 @@ class AnswerCache:
             if hit is not None:
                 self._bump("hits")
                 return hit  # somebody built it while we waited
-            return self._swap(mirror, now, None)
+            return self._swap(mirror, now, None, indexed=indexed)
 
     def rebuild(self, mirror: CachedMirror, now: datetime | None = None) -> ProjectAnswers | None:
         """Build the entry for the mirror's current versions and swap it in (the caller's thread).
@@ -250,12 +273,13 @@ class AnswerCache:
                 return old
             return self._swap(mirror, now, old)
 
-    def _swap(self, mirror: CachedMirror, now: datetime | None, old: ProjectAnswers | None) -> ProjectAnswers:
+    def _swap(self, mirror: CachedMirror, now: datetime | None, old: ProjectAnswers | None, *,
+              indexed: bool = True) -> ProjectAnswers:
         """Build under the mirror's lock (held by the caller) and publish in one assignment. The
         versions are read before the snapshot, so an entry is never labelled with versions newer
         than its rows (at worst older: the next reader schedules another rebuild)."""
         key = version_key(mirror.versions())
-        entry = ProjectAnswers(key, self._build(mirror, now), spawn=self.spawn)
+        entry = ProjectAnswers(key, self._build(mirror, now), spawn=self.spawn, indexed=indexed)
         if old is not None:
             entry.carry_check(old)
         with self._guard:

@@ -77,17 +77,20 @@ def answers_for(runtime: Runtime, project: ProjectRuntime, now: datetime,
     return CACHE.get(runtime.mirror(project), refresh_if_stale(runtime, project, now, max_age), now)
 
 
-def warm_answers(runtime: Runtime, now: datetime, *, with_check: bool = True) -> int:
+def warm_answers(runtime: Runtime, now: datetime, *, index: bool = True, check: bool = True) -> int:
     """Load every active project's answer context from the store (never from Feishu): decode the
-    mirror, index it and (`with_check`) run the rules once, so the first @mention after start-up
-    finds it ready. Returns the records loaded. A project that fails is logged and left to its
-    first question."""
+    mirror, index its open items (`index`) and run the rules once (`check`), so the first @mention
+    after start-up finds it ready. `gtm serve` loads the mirrors before it says ready and the rest
+    right after. Returns the records loaded. A project that fails is logged and left to its first
+    question."""
     total = 0
     for project in runtime.projects():
         try:
             mirror = runtime.mirror(project)
-            answers = CACHE.get(mirror, mirror.versions(), now)
-            if with_check:
+            answers = CACHE.get(mirror, mirror.versions(), now, indexed=index)
+            if index:
+                answers.build_index()  # an entry built before (without) gets it now
+            if check:
                 cached_check(runtime, project, answers, now)
             snap = answers.snapshot
             total += sum(len(getattr(snap, attr)) for attr in LIST_ATTRS) + (1 if snap.project.record_id else 0)

@@ -194,17 +194,20 @@ class Service:
 
     def _preload(self) -> None:
         """Answers from the store before the first question (the long connection comes up
-        meanwhile): the decoded, indexed plans now; the rules' first run after ready (`settle`)."""
+        meanwhile): the decoded plans now; their open-item indexes and the rules' first run right
+        after ready (`settle`)."""
         t0 = time.perf_counter()
         now = self._preloaded_at = datetime.now(timezone.utc)
-        loaded = warm_answers(self.runtime, now, with_check=False)
+        loaded = warm_answers(self.runtime, now, index=False, check=False)
         log.info("answers preloaded from the store: %d records in %.2f s", loaded, time.perf_counter() - t0)
 
     def _settle(self, now: datetime) -> None:
-        """After start-up: one collection, then `gc.freeze()` — what start-up built lives as long
-        as the process, so the cyclic collector stops rescanning it (shorter pauses on the chat
-        path) — and the collector's usual thresholds back (`gtm serve` starts with rare passes,
-        `bot/startup_gc.py`). Then the rules' first run, so the first @mention finds it ready."""
+        """After start-up: the open-item indexes, one collection, then `gc.freeze()` — what
+        start-up built lives as long as the process, so the cyclic collector stops rescanning it
+        (shorter pauses on the chat path) — and the collector's usual thresholds back (`gtm serve`
+        starts with rare passes, `bot/startup_gc.py`). Then the rules' first run, so the first
+        @mention finds it ready."""
+        warm_answers(self.runtime, now, check=False)
         gc.collect()
         gc.freeze()
         startup_gc.restore()

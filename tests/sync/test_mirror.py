@@ -171,6 +171,10 @@ def test_snapshot_decodes_each_row_once_and_serves_the_cache(gateway, store, mon
             decoded.append(raw["record_id"])
             return self.dec.decode(raw)
 
+        def decode_stored(self, rid, fields, lm):  # the mirror's entry point for stored rows
+            decoded.append(rid)
+            return self.dec.decode_stored(rid, fields, lm)
+
         def __getattr__(self, name: str):
             return getattr(self.dec, name)
 

@@ -78,6 +78,11 @@ def test_decodes_read_format_of_every_kind():
      "only one person allowed, 2 given (using the first)"),
     ("负责人", "张伟", "owner", None, "value does not match the field type"),
     ("里程碑", 42, "milestone", [], "value does not match the field type"),
+    # cells of the usual shape that the decoders' fast paths must still refuse
+    ("进度", float("nan"), "progress", None, "not a finite number"),
+    ("进度", 1.5, "progress", None, "progress must be between 0% and 100%"),
+    ("负责人", [{"name": "没有 id"}], "owner", None, "malformed person value"),
+    ("备注", [{"type": "text", "text": 5}], "note", "", "value does not match the field type"),
 ])
 def test_bad_cells_are_kept_and_reported(field_name, cell, attr, expect_value, reason_en):
     t, problems = decode_record(TASK, raw({"任务ID": "T1", "任务名称": "n", field_name: cell}), TZ)

@@ -105,6 +105,25 @@ def test_rules_rerun_per_minute_policy_and_escalation_state():
     assert len(runs) == 5
 
 
+def test_an_entry_built_without_its_index_builds_it_once_when_asked():
+    """`gtm serve` says ready once the mirrors are loaded; the open-item index follows (or the first
+    question builds it): concurrent askers share one build."""
+    snap = build_snapshot(n_extra_tasks=50)
+    pa = ProjectAnswers((("task", 1),), snap, indexed=False)
+    assert not pa.indexed
+    seen: list[Q.ItemIndex] = []
+    threads = [threading.Thread(target=lambda: seen.append(pa.index)) for _ in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(10)
+    assert pa.indexed and len(seen) == 8 and all(i is seen[0] for i in seen)
+    assert pa.build_index() is seen[0]
+    expected = Q.ItemIndex(snap)
+    assert [i.record_id for i in seen[0].all.items] == [i.record_id for i in expected.all.items]
+    assert ProjectAnswers((("task", 1),), snap).indexed  # the default: built with the entry
+
+
 def test_cached_check_keeps_what_answers_show_not_notices_and_writes():
     from gtm.bot.rules.engine import run_checks
 

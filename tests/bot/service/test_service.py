@@ -131,16 +131,20 @@ def test_start_preloads_answers_from_the_store_and_freezes_the_gc(make_app, sand
     mark = sandbox.journal.mark()
     thresholds = gc.get_threshold()
     startup_gc.relax()  # what `gtm serve` does before its imports (bot/cli/main.py)
-    svc = Service(app).start()
+    svc = Service(app).start(settle=False)  # as `run_serve` does: ready first, then `settle`
     try:
         entry = CACHE.peek(app.mirror(project))
         assert entry is not None and [t.name for t in entry.snapshot.tasks] == ["准备发布会物料"]
+        assert not entry.indexed and entry.check_runs == 0  # both follow right after ready
         reads = [e["path"] for e in sandbox.journal.since(mark) if "/records" in e["path"]]
         assert reads == []  # from the store: not one record read from Feishu
-        # right after ready, on the preload thread: frozen, the usual thresholds back, the rules run
+        # right after ready, on the preload thread: indexed, frozen, the usual thresholds back, the rules run
+        svc.settle()
         for t in [t for t in threading.enumerate() if t.name == "gtm-preload-rules"]:
             t.join(20)
         assert gc.get_freeze_count() > 0 and gc.isenabled() and gc.get_threshold() == thresholds
+        assert CACHE.peek(app.mirror(project)) is entry and entry.indexed and entry.check_runs == 1
+        assert "准备发布会物料" in [i.name for i in entry.index.all.items]
     finally:
         svc.stop()
         startup_gc.restore()
