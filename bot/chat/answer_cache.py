@@ -124,11 +124,14 @@ class ProjectAnswers:
     """The derived answer context of one mirror version. Read-only for callers."""
 
     def __init__(self, versions: Versions, snapshot: PlanSnapshot, *, spawn: Spawn | None = None,
-                 indexed: bool = True) -> None:
+                 indexed: bool = True, previous: ProjectAnswers | None = None) -> None:
         self.versions = versions
         self.snapshot = snapshot
         self._index_lock = threading.Lock()
-        self._index: ItemIndex | None = ItemIndex(snapshot) if indexed else None
+        self._index: ItemIndex | None = None
+        if indexed:  # after a small change, the previous entry's index updated (`ItemIndex`)
+            before = previous._index if previous is not None else None
+            self._index = ItemIndex(snapshot, (previous.snapshot, before) if previous and before else None)
         self._people: frozenset[str] | None = None
         self._lock = threading.Lock()  # one check computation at a time
         self._spawn = spawn or _run_in_thread
@@ -279,7 +282,7 @@ class AnswerCache:
         versions are read before the snapshot, so an entry is never labelled with versions newer
         than its rows (at worst older: the next reader schedules another rebuild)."""
         key = version_key(mirror.versions())
-        entry = ProjectAnswers(key, self._build(mirror, now), spawn=self.spawn, indexed=indexed)
+        entry = ProjectAnswers(key, self._build(mirror, now), spawn=self.spawn, indexed=indexed, previous=old)
         if old is not None:
             entry.carry_check(old)
         with self._guard:

@@ -9,7 +9,8 @@ states, never words or colours (that is `gtm.bot.cards.views`). One definition o
 """
 from __future__ import annotations
 
-from bisect import bisect_left, bisect_right
+import heapq
+from bisect import bisect_left, bisect_right, insort
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date, datetime
@@ -30,6 +31,7 @@ from gtm.schemas.plan import (
     Issue,
     IssueStatus,
     Level3,
+    Milestone,
     MilestoneStatus,
     Person,
     PlanSnapshot,
@@ -228,9 +230,18 @@ class OpenItem:
 NO_DUE = "9999-99-99"  # undated items sort last
 
 
-def due_order(due: str, table: str, code: str, name: str) -> tuple[str, bool, str, str]:
-    """The one order of item lists: due date (undated last), milestones first, code, name."""
-    return (due or NO_DUE, table != "milestone", code, name)
+def due_order(due: str, table: str, code: str, name: str, record_id: str = "") -> tuple[str, bool, str, str, str]:
+    """The one order of item lists: due date (undated last), milestones first, code, name, and
+    the record id last (a total order: two rows alike in all else keep one place)."""
+    return (due or NO_DUE, table != "milestone", code, name, record_id)
+
+
+def _item_order(r: OpenItem) -> tuple[str, bool, str, str, str]:
+    return due_order(r.due, r.table, r.code, r.name, r.record_id)
+
+
+REUSE_SHARE = 0.2  # at most this share of the open rows changed: the index is updated, not rebuilt
+_OPEN_TABLES = (("task", "tasks"), ("deliverable", "deliverables"), ("milestone", "milestones"))
 
 
 class DueList:
@@ -257,27 +268,63 @@ class ItemIndex:
     A stable sort restricted to a subset keeps the subset's order, so filtering this list gives
     exactly the due-ordered open items of that subset; overdue and due-this-week are contiguous
     runs of it. Built once per snapshot (the answer cache keeps it); read-only afterwards
-    (thread-safe)."""
+    (thread-safe). `previous` (the snapshot and index of the answers before a change): the items
+    of rows the change left alone are taken over, only the changed rows' are made and sorted in
+    (the mirror shares unchanged row objects between snapshots, `Mirror._patched`)."""
 
-    def __init__(self, snapshot: PlanSnapshot) -> None:
-        items = open_item_data(snapshot)
-        items.sort(key=lambda r: due_order(r.due, r.table, r.code, r.name))
+    def __init__(self, snapshot: PlanSnapshot, previous: tuple[PlanSnapshot, ItemIndex] | None = None) -> None:
+        items = _updated_items(snapshot, *previous) if previous is not None else None
+        if items is None:
+            items = open_item_data(snapshot)
+            items.sort(key=_item_order)
         self.all = DueList(items)
         owned: dict[str, list[OpenItem]] = {}
         for it in items:
             owned.setdefault(it.owner_id, []).append(it)
         self._by_owner = {k: DueList(v) for k, v in owned.items()}
         self._empty = DueList([])
-        self.blocked = sum(1 for t in snapshot.tasks if t.status == TaskStatus.BLOCKED.value)
+        blocked = TaskStatus.BLOCKED.value  # once: an enum's `.value` is a descriptor call
+        self.blocked = sum(t.status == blocked for t in snapshot.tasks)
         self.milestone_counts = milestone_counts(snapshot)
 
     def owned_by(self, open_id: str) -> DueList:
         return self._by_owner.get(open_id, self._empty)
 
 
+def _updated_items(snapshot: PlanSnapshot, old: PlanSnapshot, old_index: ItemIndex) -> list[OpenItem] | None:
+    """`old_index`'s items in order, with those of the rows that changed between `old` and
+    `snapshot` made again; None when much changed (a full build is as quick). Rows are compared
+    by identity: `old` holds its rows, so no new row can have an old one's id."""
+    before = {id(r) for _, attr in _OPEN_TABLES for r in getattr(old, attr)}
+    now: set[int] = set()
+    fresh: dict[str, list] = {}
+    for _, attr in _OPEN_TABLES:
+        rows = getattr(snapshot, attr)
+        now.update(map(id, rows))
+        fresh[attr] = [r for r in rows if id(r) not in before]
+    dropped = {(table, r.record_id) for table, attr in _OPEN_TABLES for r in getattr(old, attr) if id(r) not in now}
+    dropped.update((table, r.record_id) for table, attr in _OPEN_TABLES for r in fresh[attr])
+    if len(dropped) > REUSE_SHARE * max(1, len(before)):
+        return None
+    ids = {rid for _, rid in dropped}  # a cheap first test; the table decides
+    items = [it for it in old_index.all.items if it.record_id not in ids or (it.table, it.record_id) not in dropped]
+    made = open_item_rows(fresh["tasks"], fresh["deliverables"], fresh["milestones"])
+    made.sort(key=_item_order)
+    if len(made) > 64:
+        return list(heapq.merge(items, made, key=_item_order))
+    for it in made:  # a few: each into its place (the order is total, so the place is unique)
+        insort(items, it, key=_item_order)
+    return items
+
+
 def open_item_data(snapshot: PlanSnapshot) -> list[OpenItem]:
-    """Every not-done task, deliverable and milestone with its due date, in that order.
-    A plan has few owners and few dates: each owner's label and each date's text is made once
+    """Every not-done task, deliverable and milestone with its due date, in that order."""
+    return open_item_rows(snapshot.tasks, snapshot.deliverables, snapshot.milestones)
+
+
+def open_item_rows(tasks: Iterable[Task], deliverables: Iterable[Deliverable],
+                   milestones: Iterable[Milestone]) -> list[OpenItem]:
+    """`open_item_data` of these rows. A plan has few owners and few dates: each owner's label and each date's text is made once
     and shared by the items (10^5 items would otherwise hold 10^5 copies of each)."""
     out: list[OpenItem] = []
     add = out.append
@@ -296,18 +343,18 @@ def open_item_data(snapshot: PlanSnapshot) -> list[OpenItem]:
             text = labels[id(o)] = o.label()
         return text
 
-    for t in snapshot.tasks:
+    for t in tasks:
         if t.status not in DONE:
             o = t.owner
             add(OpenItem("task", t.record_id, t.task_id, t.name, o.open_id if o else "", label(o) if o else "",
                          day(t.planned_end), t.status,
                          round(t.progress * 100) if t.progress is not None else None))
-    for d in snapshot.deliverables:
+    for d in deliverables:
         if d.status not in DONE:
             o = d.owner
             add(OpenItem("deliverable", d.record_id, "", d.name, o.open_id if o else "",
                          label(o) if o else "", day(d.due_date), d.status, None))
-    for m in snapshot.milestones:
+    for m in milestones:
         if m.status not in DONE:
             o = m.owner
             add(OpenItem("milestone", m.record_id, m.code, m.name, o.open_id if o else "",

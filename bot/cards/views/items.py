@@ -99,4 +99,4 @@ def with_days(row: ItemRow, day: date) -> ItemRow:
 
 
 def by_due(rows: list[ItemRow]) -> list[ItemRow]:
-    return sorted(rows, key=lambda r: due_order(r.due, r.table, r.code, r.name))
+    return sorted(rows, key=lambda r: due_order(r.due, r.table, r.code, r.name, r.record_id))

@@ -124,6 +124,37 @@ def test_an_entry_built_without_its_index_builds_it_once_when_asked():
     assert ProjectAnswers((("task", 1),), snap).indexed  # the default: built with the entry
 
 
+def test_after_a_small_change_the_index_is_updated_not_rebuilt():
+    """The answers after an edit take over the open items of the rows the edit left alone (the
+    same objects) and give exactly the index a full build gives: order, owners, counts."""
+    import random
+
+    from gtm.schemas.plan import Task
+
+    old = build_snapshot(n_extra_tasks=400)
+    before = ProjectAnswers((("task", 1),), old)
+    rnd = random.Random(3)
+    tasks = list(old.tasks)
+    for i in rnd.sample(range(len(tasks)), 12):  # edited: new row objects, as the mirror's patch makes them
+        tasks[i] = tasks[i].model_copy(update=rnd.choice([
+            {"status": "已完成"}, {"status": "进行中"}, {"planned_end": None}, {"name": "改名"},
+            {"owner": None}, {"task_id": tasks[0].task_id, "name": tasks[0].name}]))  # a twin of another row
+    del tasks[5]  # deleted
+    tasks.append(Task(record_id="recTNEW", task_id="TNEW", name="新任务", owner=ALICE, planned_end=NOW.date()))  # added
+    new = old.model_copy(update={"tasks": tasks})
+    after = ProjectAnswers((("task", 2),), new, previous=before)
+    full = Q.ItemIndex(new)
+    assert after.index.all.items == full.all.items and after.index.all.dues == full.all.dues
+    assert {o: after.index.owned_by(o).items for o in {i.owner_id for i in full.all.items}} == {
+        o: full.owned_by(o).items for o in {i.owner_id for i in full.all.items}}
+    assert (after.index.blocked, after.index.milestone_counts) == (full.blocked, full.milestone_counts)
+    untouched = {id(it) for it in before.index.all.items}
+    assert sum(id(it) in untouched for it in after.index.all.items) >= len(full.all.items) - 14  # taken over
+    # a large change is built afresh, with the same result
+    redone = ProjectAnswers((("task", 3),), build_snapshot(n_extra_tasks=400), previous=before)
+    assert not any(id(it) in untouched for it in redone.index.all.items)
+
+
 def test_cached_check_keeps_what_answers_show_not_notices_and_writes():
     from gtm.bot.rules.engine import run_checks
 
