@@ -23,6 +23,7 @@ from typing import Any, Callable
 
 from gtm.benchmarks import faults
 from gtm.benchmarks.bench_bot import b5_mentions
+from gtm.benchmarks.bench_edit import b13_edit
 from gtm.benchmarks.bench_memory import b7_memory, b9_startup, b10_projects
 from gtm.benchmarks.bench_replicas import b11_replicas
 from gtm.benchmarks.bench_rules import b4_rules, b6_report
@@ -32,7 +33,7 @@ from gtm.benchmarks.common import Bench, Figure
 
 # relative to the working directory: an installed package must not write into site-packages
 RESULTS = Path("benchmarks") / "results" / "latest.json"
-ALL = ("B1", "B2", "B3", "B4", "B5", "B6", "B7", "B8", "B9", "B10", "B11", "B12")
+ALL = ("B1", "B2", "B3", "B4", "B5", "B6", "B7", "B8", "B9", "B10", "B11", "B12", "B13")
 
 
 @dataclass
@@ -58,12 +59,14 @@ class Sizes:
     b11_seconds: float = 5.0
     b12_tasks: int = 10_000
     b12_links: int = 20_000
+    b13: int = 100_000
+    b13_edits: int = 5
 
 
 QUICK = Sizes(b1=(600, 1_200), b2_ks=(120, 600), b2_table=1_200, b3_n=1_500, b3_k=3, b4=2_000, b5_tasks=300,
               b5_askers=3, b5_rounds=1, b6_tasks=500, b7=2_000, b8_seconds=2.0, b8_tables=2, b8_table=1_000,
               b9=2_000, b10_projects=2, b10=500, b11_replicas=(2,), b11_seconds=1.5,
-              b12_tasks=1_000, b12_links=2_000)
+              b12_tasks=1_000, b12_links=2_000, b13=2_000, b13_edits=3)
 
 
 class Runner:
@@ -141,6 +144,10 @@ class Runner:
 
     def b12(self) -> Figure:
         return b12_schedule(self.s.b12_tasks, self.s.b12_links, profile=self.profile)
+
+    def b13(self) -> Figure:
+        return b13_edit(self.bench(), self.s.b13, self.s.b13_edits,
+                        reuse=("b7.db", "b7") if self.s.b13 == self.s.b7 else None)
 
 
 # -- output ------------------------------------------------------------------------------------------

@@ -410,9 +410,12 @@ class Mirror:
         self._state_row(s, key)
         s.flush()  # a state row made just now exists for the update below
         t = MirrorTable.__table__
-        return int(s.execute(update(t).where(t.c.project == self.slug, t.c.table_key == key)
-                             .values(version=func.coalesce(t.c.version, 0) + 1)
-                             .returning(t.c.version)).scalar_one())
+        row = (t.c.project == self.slug, t.c.table_key == key)
+        step = update(t).where(*row).values(version=func.coalesce(t.c.version, 0) + 1)
+        if s.get_bind().dialect.update_returning:
+            return int(s.execute(step.returning(t.c.version)).scalar_one())
+        s.execute(step)  # SQLite before 3.35: the row stays locked until the commit
+        return int(s.execute(select(t.c.version).where(*row)).scalar_one())
 
     def _note(self, key: str, version: int, record_ids: Iterable[str]) -> None:
         """Remember (once committed) which records the change that made `version` touched, so the

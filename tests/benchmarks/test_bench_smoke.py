@@ -59,6 +59,16 @@ def test_memory_start_up_and_projects_figures_are_measured_in_serve(quick_run):
     assert figs["B10"]["lines"][0]["extra"]["records"] == 2 * 500
 
 
+def test_an_edit_is_read_back_alone_and_shown(quick_run):
+    """B13: each edit's event reads one record back (the figure errs when the rebuilt answers
+    do not show the edit); the plan is B7's, not loaded twice."""
+    _, doc = quick_run
+    b13 = {f["key"]: f for f in doc["figures"]}["B13"]
+    edit = next(ln for ln in b13["lines"] if ln["label"].startswith("one edit"))
+    assert edit["extra"]["records_read"] == [1, 1, 1]
+    assert b13["lines"][0]["extra"]["records"] == 1_999  # B7's 2,000 records: the project row and 1,999 tasks
+
+
 def test_only_and_json_options(tmp_path):
     out = tmp_path / "r.json"
     proc = subprocess.run([sys.executable, "-m", "gtm.benchmarks", "--quick", "--only", "b4,B6", "--json", str(out)],

@@ -166,6 +166,18 @@ def test_versions_are_counted_exactly_on_sqlite(store):
     _versions_are_counted_exactly(store)
 
 
+def test_versions_are_counted_exactly_without_returning(store, monkeypatch, counted):
+    """SQLite before 3.35 has no UPDATE … RETURNING: the version is read back in the same
+    transaction, and the patch still follows our own changes."""
+    monkeypatch.setattr(store.engine.dialect, "update_returning", False)
+    _versions_are_counted_exactly(store)
+    m = Mirror(store, None, B)
+    m.snapshot()
+    m.merge_read("task", ReadResult(records=[record(3, status="阻塞", at=999)]))
+    counted.clear()
+    assert {t.record_id: t.status for t in m.snapshot().tasks}["rec00003"] == "阻塞" and counted == ["rec00003"]
+
+
 @pytest.mark.postgres
 def test_versions_are_counted_exactly_on_postgres(pg_url):
     """Two replicas on PostgreSQL: a version read and written back by each would lose one."""
