@@ -112,8 +112,8 @@ def fill_projects(b: Bench, db_url: str, plans: list[tuple[str, int, str]]) -> i
 
 
 def run_serve(b: Bench, db_url: str, chats: list[str], name: str, timeout: float = 240.0) -> dict[str, Any]:
-    """`gtm serve` alone in a child over a filled store: time until ready (HTTP listening, answers
-    preloaded from the store, long connection up), then one @mention per chat; the child's peak RSS
+    """`gtm serve` alone in a child over a filled store: time until ready (HTTP listening, mirrors
+    loaded from the store, long connection up), then one @mention per chat; the child's peak RSS
     (VmHWM) at ready and after the answers, and its CPU seconds at ready."""
 
     ready = b.dir / f"{name}.ready"
@@ -228,7 +228,7 @@ def b7_memory(b: Bench, n: int, timeout: float = 240.0) -> Figure:
                      f"{runs['check_writes']:.0f} cell writes kept), morning digest job +{runs['digest']:.0f} MB "
                      f"({runs['digest_notices']:.0f} notices, {runs['digest_writes']:.0f} writes), at their peak "
                      f"over the loaded plan (tracemalloc in the benchmark process)")
-    fig.notes.append(f"peak at ready (answers preloaded, before the first question): {res['ready_kB'] / 1024:.0f} MB; "
+    fig.notes.append(f"peak at ready (mirror loaded, before the index, the first rules run and question): {res['ready_kB'] / 1024:.0f} MB; "
                      f"after answering an @mention: {peak:.0f} MB (RSS now {res['rss_kB'] / 1024:.0f} MB); "
                      f"load average {res['load']}")
     return fig
@@ -259,7 +259,7 @@ def b9_startup(b: Bench, n: int, timeout: float = 240.0, reuse: str | None = Non
         fig.add("serve ready (wall)", round(ready, 2), "s", f"< {GOAL_READY_S:.0f} s", round(ready / GOAL_READY_S, 3),
                 ready < GOAL_READY_S, extra={"cpu_s": round(res["ready_cpu_s"], 2), "load": res["load"]})
         fig.add("serve ready (CPU of the process)", round(res["ready_cpu_s"], 2), "s", "—")
-        fig.notes.append(f"ready = HTTP listening, answers preloaded from the store (not Feishu), long connection up; "
+        fig.notes.append(f"ready = HTTP listening, mirror loaded from the store (not Feishu), long connection up; "
                          f"load average {res['load']} (2 cores; wall time is inflated under load, CPU time is not)")
     walls, cpus, imported = [], [], []
     for _ in range(5):

@@ -147,7 +147,7 @@ class Service:
 
     # -- lifecycle ----------------------------------------------------------------------------------
     def start(self, *, settle: bool = True) -> "Service":
-        """Start everything and preload the answers; then the post-ready work (`settle`) unless
+        """Start everything and load the mirrors from the store; then the post-ready work (`settle`) unless
         `settle=False` (`run_serve` says ready first, then settles)."""
         s = self.settings
         cap_malloc_arenas()  # before the threads below allocate (bot/service/malloc.py)
@@ -199,7 +199,7 @@ class Service:
         t0 = time.perf_counter()
         now = self._preloaded_at = datetime.now(timezone.utc)
         loaded = warm_answers(self.runtime, now, index=False, check=False)
-        log.info("answers preloaded from the store: %d records in %.2f s", loaded, time.perf_counter() - t0)
+        log.info("mirrors loaded from the store: %d records in %.2f s", loaded, time.perf_counter() - t0)
 
     def _settle(self, now: datetime) -> None:
         """After start-up: the open-item indexes, one collection, then `gc.freeze()` — what
