@@ -33,7 +33,7 @@ from gtm.sync.binding import BaseBinding
 from gtm.sync.drift import DriftReport, check_drift, save_drift
 from gtm.sync.feishu.gateway import paused_gc
 from gtm.sync.reader import Reader, ReadResult
-from gtm.sync.records import decoder_for, short_repr
+from gtm.sync.records import RecordDecoder, decoder_for, short_repr
 from gtm.sync.store.base import Store
 from gtm.sync.store.mirror import MirrorRecord, MirrorTable
 
@@ -543,7 +543,7 @@ class Mirror:
                 .where(MirrorRecord.project == self.slug, MirrorRecord.table_key == key)
                 .order_by(MirrorRecord.id))
 
-    def _decode_table(self, key: str, version: int, dec) -> _Decoded:
+    def _decode_table(self, key: str, version: int, dec: RecordDecoder) -> _Decoded:
         rows: list[Record] = []
         pks = array("q")
         problems: list[DataProblem] = []
@@ -563,7 +563,7 @@ class Mirror:
                         problems.extend(probs)
         return _Decoded(version, rows, problems, pks)
 
-    def _patched(self, key: str, hit: _Decoded, touched: set[str], version: int, dec) -> _Decoded:
+    def _patched(self, key: str, hit: _Decoded, touched: set[str], version: int, dec: RecordDecoder) -> _Decoded:
         """`hit` with the `touched` records read and decoded again (gone ones dropped, new ones
         placed): the same rows, order and problems a full decode gives."""
         fresh: list[tuple[int, Record, list[DataProblem]]] = []

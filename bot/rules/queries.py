@@ -297,7 +297,7 @@ def _updated_items(snapshot: PlanSnapshot, old: PlanSnapshot, old_index: ItemInd
     by identity: `old` holds its rows, so no new row can have an old one's id."""
     before = {id(r) for _, attr in _OPEN_TABLES for r in getattr(old, attr)}
     now: set[int] = set()
-    fresh: dict[str, list] = {}
+    fresh: dict[str, list[Task | Deliverable | Milestone]] = {}
     for _, attr in _OPEN_TABLES:
         rows = getattr(snapshot, attr)
         now.update(map(id, rows))
