@@ -5,17 +5,16 @@ from __future__ import annotations
 
 import random
 import threading
-import uuid
 
 import pytest
-from sqlalchemy import select, text
+from sqlalchemy import select
 
 from gtm.sync import mirror as mirror_mod
 from gtm.sync.binding import BaseBinding
 from gtm.sync.mirror import Mirror
 from gtm.sync.reader import ReadResult
 from gtm.sync.records import decoder_for as real_decoder_for
-from gtm.sync.store.base import Base, Store, make_engine
+from gtm.sync.store.base import Store
 from gtm.sync.store.mirror import MirrorRecord, MirrorTable
 
 from tests.support.sync_bases import T0, ms
@@ -179,18 +178,6 @@ def test_versions_are_counted_exactly_without_returning(store, monkeypatch, coun
 
 
 @pytest.mark.postgres
-def test_versions_are_counted_exactly_on_postgres(pg_url):
-    """Two replicas on PostgreSQL: a version read and written back by each would lose one."""
-    schema = f"patch_test_{uuid.uuid4().hex[:8]}"
-    admin = make_engine(pg_url)
-    with admin.begin() as c:
-        c.execute(text(f'CREATE SCHEMA "{schema}"'))
-    st = Store(make_engine(pg_url, connect_args={"options": f"-csearch_path={schema}"}))
-    try:
-        Base.metadata.create_all(st.engine, tables=[MirrorRecord.__table__, MirrorTable.__table__])
-        _versions_are_counted_exactly(st)
-    finally:
-        st.dispose()
-        with admin.begin() as c:
-            c.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
-        admin.dispose()
+def test_versions_are_counted_exactly_on_postgres(pg_store):
+    """Replicas on PostgreSQL: a version read and written back by each would lose one."""
+    _versions_are_counted_exactly(pg_store)
