@@ -158,7 +158,8 @@ def run_demo(*, once: bool = False, port: int = 0, lang: str = "zh", now: dateti
         console.print(Rule("④ 周报 / weekly report"))
         report = run_weekly_report(runtime, project, now)
         _print_new(sb, since, people)
-        console.print(f"周报已存档到「周报」表 / archived: {bool(report.archived_record)}")
+        console.print("周报已存档到「周报」表 / archived in the 周报 table" if report.archived_record
+                      else "周报未能存档（见上方原因）/ not archived (see above)")
         # 5. the team asks the bot
         console.print(Rule("⑤ 群里 @机器人 / @mentions"))
         for who, text, where in QUESTIONS:

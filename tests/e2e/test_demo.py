@@ -29,6 +29,7 @@ def test_demo_once_shows_the_whole_loop(tmp_path):
     assert "变更申请" in out and "未满足" in out
     # the weekly report with its RAG colour and reasons
     assert "GTM 项目周报" in out and "整体状态：红色" in out and "高风险" in out
+    assert "周报已存档到「周报」表 / archived in the 周报 table" in out and "archived: True" not in out
     # @mention answers in the group and a p2p answer
     assert "👤 陈静: @GTM 计划助手 风险" in out
     assert "风险热力图" in out
