@@ -13,14 +13,13 @@ Callers own the values' types and treat the instances as read-only (every field 
 """
 from __future__ import annotations
 
+from functools import cache
 from typing import Any, Callable, Mapping, Sequence, TypeVar
 
 M = TypeVar("M")
 
 
 def _source(names: Sequence[str], read: Callable[[int, str], str]) -> str:
-    if not all(name.isidentifier() for name in names):  # model fields always are
-        raise ValueError(f"not field names: {names!r}")
     lines = ["def build(values):", "    obj = _new(cls)"]
     lines += [f"    _set(obj, {name!r}, {read(i, name)})" for i, name in enumerate(names)]
     lines += ["    _set(obj, '__pydantic_fields_set__', fields_set)",
@@ -30,19 +29,24 @@ def _source(names: Sequence[str], read: Callable[[int, str], str]) -> str:
     return "\n".join(lines)
 
 
-def _compile(cls: type[M], src: str, fields_set: set[str]) -> Callable[[Any], M]:
+def _compile(cls: type[M], read: Callable[[int, str], str], fields_set: set[str]) -> Callable[[Any], M]:
+    """The builder of `cls`: every field of the model (pydantic's `model_fields`, identifiers by
+    construction), in declaration order, read from `values` as `read(i, name)` spells it."""
+    src = _source(tuple(cls.model_fields), read)  # type: ignore[attr-defined]
     scope: dict[str, Any] = {"_new": object.__new__, "_set": object.__setattr__, "cls": cls,
                              "fields_set": fields_set}
-    exec(compile(src, f"<trusted {cls.__name__}>", "exec"), scope)  # noqa: S102 - names checked above
+    exec(compile(src, f"<trusted {cls.__name__}>", "exec"), scope)  # noqa: S102 - model field names only
     return scope["build"]
 
 
-def from_sequence(cls: type[M], names: Sequence[str], fields_set: set[str]) -> Callable[[Sequence[Any]], M]:
-    """`build(values)`: an instance of `cls` with `values[i]` as field `names[i]` (every field of
-    the model, in declaration order) and `fields_set` (shared by every instance, never changed)."""
-    return _compile(cls, _source(names, lambda i, name: f"values[{i}]"), fields_set)
+def from_sequence(cls: type[M], fields_set: set[str]) -> Callable[[Sequence[Any]], M]:
+    """`build(values)`: an instance of `cls` with `values[i]` as its i-th field (declaration order)
+    and `fields_set` (shared by every instance, never changed)."""
+    return _compile(cls, lambda i, name: f"values[{i}]", fields_set)
 
 
-def from_mapping(cls: type[M], names: Sequence[str], fields_set: set[str]) -> Callable[[Mapping[str, Any]], M]:
-    """`build(values)`: as `from_sequence`, the values given by field name."""
-    return _compile(cls, _source(names, lambda i, name: f"values[{name!r}]"), fields_set)
+@cache
+def from_mapping(cls: type[M]) -> Callable[[Mapping[str, Any]], M]:
+    """`build(values)`: an instance of `cls` with its fields given by name, every one of them set;
+    made once per model."""
+    return _compile(cls, lambda i, name: f"values[{name!r}]", set(cls.model_fields))  # type: ignore[attr-defined]

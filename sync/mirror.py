@@ -122,6 +122,15 @@ def _store_order(item: tuple[Any, ...]) -> int:
     return item[0]
 
 
+def _decode_rows(stored: Iterable[Any], dec: RecordDecoder) -> Iterator[tuple[int, Record, list[DataProblem]]]:
+    """(store id, model, data problems) of each stored row (`Mirror._query`'s columns): the JSON
+    text parsed where the driver left it text (SQLite), then decoded."""
+    for pk, rid, fields, lm in stored:
+        if isinstance(fields, (str, bytes)):
+            fields = stored_fields(fields)
+        yield (pk, *dec.decode_stored(rid, fields, lm))
+
+
 class Mirror:
     """One project's mirror. `store` holds the rows; `gateway`/`binding` reach the Base."""
 
@@ -551,12 +560,8 @@ class Mirror:
         # the growing heap again and again (several times slower), so pause it for the loop.
         with paused_gc():
             # streamed in batches: the stored JSON of a large table is never all in memory at once
-            loads, decode = stored_fields, dec.decode_stored
             with self.store.engine.connect() as conn:
-                for pk, rid, fields, lm in conn.execution_options(yield_per=1000).execute(self._query(key)):
-                    if isinstance(fields, (str, bytes)):
-                        fields = loads(fields)
-                    model, probs = decode(rid, fields, lm)
+                for pk, model, probs in _decode_rows(conn.execution_options(yield_per=1000).execute(self._query(key)), dec):
                     rows.append(model)
                     pks.append(pk)
                     if probs:
@@ -570,11 +575,8 @@ class Mirror:
         ids = sorted(touched)
         with self.store.engine.connect() as conn:
             for i in range(0, len(ids), LOOKUP_CHUNK):
-                for pk, rid, fields, lm in conn.execute(
-                        self._query(key).where(MirrorRecord.record_id.in_(ids[i:i + LOOKUP_CHUNK]))):
-                    if isinstance(fields, (str, bytes)):
-                        fields = stored_fields(fields)
-                    fresh.append((pk, *dec.decode_stored(rid, fields, lm)))
+                fresh += _decode_rows(conn.execute(
+                    self._query(key).where(MirrorRecord.record_id.in_(ids[i:i + LOOKUP_CHUNK]))), dec)
         fresh.sort(key=_store_order)
         problems_of: dict[str, list[DataProblem]] = {}
         for p in hit.problems:

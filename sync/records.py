@@ -275,10 +275,6 @@ def _people(cell: Any) -> tuple[list[Person], list[_Bad]]:
 
 
 def _user(cell: Any) -> tuple[Person | None, list[_Bad]]:
-    if type(cell) is list and len(cell) == 1:  # the usual cell: one person
-        p = _person(cell[0])
-        if p is not None:
-            return p, []
     people, bad = _people(cell)
     if len(people) > 1:
         bad = bad + [_bad(f"只能填一个人，填了 {len(people)} 个（按第一个处理）",
@@ -429,7 +425,7 @@ class RecordDecoder:
         # cost ~1.2 KB, two thirds of a decoded row). Rows are read-only (see Mirror.snapshot).
         base = {"record_id", *(p[1] for p in self.plan), *self._defaults}
         self._fields_set = {True: base | {"modified_at"}, False: base}
-        self._builders = {dated: from_sequence(self.model, self._order, fs) for dated, fs in self._fields_set.items()}
+        self._builders = {dated: from_sequence(self.model, fs) for dated, fs in self._fields_set.items()}
         # The fast path (`decode`) walks the cells a record has, not every field of the table:
         # a row starts as the table's empty values in model order and each present cell fills
         # its place. Problems are put back in field order, so both paths report the same list.

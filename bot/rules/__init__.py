@@ -8,10 +8,9 @@ from __future__ import annotations
 
 from contextlib import contextmanager
 from contextvars import ContextVar
-from functools import cache
 from dataclasses import dataclass, field
 from datetime import date, datetime, timezone
-from typing import Any, Callable, Iterator
+from typing import Any, Iterator
 
 from gtm.schemas.decisions import CellWrite, EscalationState, Notice, Reason, RecordRef
 from gtm.schemas.plan import DataProblem, Person, PlanSnapshot, clip_text
@@ -198,14 +197,7 @@ def _trusted(cls: type, values: dict[str, Any]) -> Any:
     `model_construct` costs ~8 µs each, this ~1 µs (same result: every field set). The instances
     share their class's key table and one fields-set instead of a dict and a set each (~0.4 KB less
     per cell write, ~0.7 KB per data problem): `schemas.trusted`."""
-    return _builder(cls)(values)
-
-
-@cache
-def _builder(cls: type) -> Callable[[dict[str, Any]], Any]:
-    """A model's trusted builder (`schemas.trusted.from_mapping`), made once per model."""
-    names = tuple(cls.model_fields)  # type: ignore[attr-defined]
-    return from_mapping(cls, names, set(names))
+    return from_mapping(cls)(values)
 
 
 def ref(table: str, row: Any) -> RecordRef:

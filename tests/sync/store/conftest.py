@@ -1,59 +1,11 @@
-"""Store fixtures: a migrated store on a real SQLite file and (when available) a fresh PostgreSQL
-database per test, plus a tiny card factory so ledger tests do not depend on the real cards."""
+"""Store fixtures: a migrated store on a real SQLite file and (when available) on the real
+PostgreSQL, in a fresh schema per test (`pg_db_url`, tests/sync/conftest.py), plus a tiny card
+factory so ledger tests do not depend on the real cards."""
 from __future__ import annotations
-
-import uuid
 
 import pytest
 
 from gtm.schemas.decisions import Notice
-
-
-def _admin_dsn(pg_url: str) -> str:
-    from sqlalchemy.engine import make_url
-
-    u = make_url(pg_url.replace("postgresql+psycopg://", "postgresql://"))
-    return u.set(drivername="postgresql").render_as_string(hide_password=False)
-
-
-@pytest.fixture(scope="session")
-def pg_run_db():
-    """One uniquely named database for this test run on the real PostgreSQL, dropped at the end.
-
-    (CREATE DATABASE forces a checkpoint: too slow per test. Tests get a fresh schema in it.)
-    """
-    import os
-
-    import psycopg
-    from sqlalchemy.engine import make_url
-
-    pg_url = os.environ.get("GTM_TEST_DATABASE_URL", "")
-    if not pg_url:
-        pytest.skip("GTM_TEST_DATABASE_URL is not set (a real PostgreSQL is needed)")
-    admin = _admin_dsn(pg_url)
-    name = f"gtm_test_{uuid.uuid4().hex[:12]}"
-    with psycopg.connect(admin, autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{name}"')
-    try:
-        yield make_url(admin).set(database=name).render_as_string(hide_password=False)
-    finally:
-        with psycopg.connect(admin, autocommit=True) as conn:
-            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-
-
-@pytest.fixture
-def pg_db_url(pg_run_db: str):
-    """A fresh schema per test (via search_path in the URL): migrations start from nothing."""
-    import psycopg
-
-    schema = f"t_{uuid.uuid4().hex[:12]}"
-    with psycopg.connect(pg_run_db, autocommit=True) as conn:
-        conn.execute(f'CREATE SCHEMA "{schema}"')
-    try:
-        yield f"{pg_run_db}?options=-csearch_path%3D{schema}"
-    finally:
-        with psycopg.connect(pg_run_db, autocommit=True) as conn:
-            conn.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
 
 
 @pytest.fixture(params=["sqlite", "postgres"])
