@@ -83,9 +83,13 @@ def test_acquire_takes_a_slot_only_when_it_is_free():
         lim.acquire("x")
     assert time.monotonic() - t0 < 0.1
     assert lim.try_acquire("x") > 0  # full: nothing taken, nothing booked
+    assert len(lim._sent[("x", "")]) == 5
     lim.acquire("x")  # the 6th: once the 1st has left the 0.2 s window
     assert time.monotonic() - t0 >= 0.2 - 1e-3
-    assert len(lim._sent[("x", "")]) == 5
+    # the 6th is in, with those of the first five still in its window (on a busy machine the look
+    # that finds the 1st gone may find the 2nd gone too: they were taken microseconds apart)
+    sent = lim._sent[("x", "")]
+    assert 2 <= len(sent) <= 5 and sent[-1] - sent[0] < 0.2
 
 
 def test_a_family_never_exceeds_its_minute_nor_its_second():
