@@ -10,6 +10,8 @@ states, never words or colours (that is `gtm.bot.cards.views`). One definition o
 from __future__ import annotations
 
 import heapq
+import itertools
+import operator
 from bisect import bisect_left, bisect_right, insort
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -123,10 +125,13 @@ def slips_of(snapshot: PlanSnapshot, check: CheckResult | None, now: datetime,
 def milestone_counts(snapshot: PlanSnapshot) -> dict[str, tuple[int, int]]:
     """Milestone record id → (done, total) of its deliverables, else of its tasks (time-free, so
     the answer cache keeps it per snapshot)."""
-    d_by_m = _done_counts(snapshot.deliverables)
-    t_by_m = _done_counts(snapshot.tasks)
+    return _milestone_counts(snapshot.milestones, _done_counts(snapshot.deliverables), _done_counts(snapshot.tasks))
+
+
+def _milestone_counts(milestones: Iterable[Milestone], d_by_m: dict[str, list[int]], t_by_m: dict[str, list[int]]
+                      ) -> dict[str, tuple[int, int]]:
     out: dict[str, tuple[int, int]] = {}
-    for m in snapshot.milestones:
+    for m in milestones:
         c = d_by_m.get(m.record_id) or t_by_m.get(m.record_id) or (0, 0)
         out[m.record_id] = (c[0], c[1])
     return out
@@ -135,12 +140,20 @@ def milestone_counts(snapshot: PlanSnapshot) -> dict[str, tuple[int, int]]:
 def _done_counts(rows: Iterable[Deliverable | Task]) -> dict[str, list[int]]:
     """Milestone record id → [done, total] of the rows linked to it."""
     counts: dict[str, list[int]] = {}
+    _count_into(counts, rows, 1)
+    return counts
+
+
+def _count_into(counts: dict[str, list[int]], rows: Iterable[Deliverable | Task], sign: int) -> None:
+    """Add (`sign` 1) or take away (-1) the rows' part of `_done_counts`; a milestone no row
+    links to any more is dropped, as a count made afresh would not have it."""
     for row in rows:
         for mid in row.milestone:
             c = counts.setdefault(mid, [0, 0])
-            c[0] += row.status in DONE
-            c[1] += 1
-    return counts
+            c[0] += sign * (row.status in DONE)
+            c[1] += sign
+            if not c[1]:
+                del counts[mid]
 
 
 @dataclass(frozen=True, slots=True)
@@ -262,6 +275,9 @@ class DueList:
         return self.items[bisect_left(self.dues, start_iso):bisect_right(self.dues, end_iso)]
 
 
+_NO_ITEMS = DueList([])
+
+
 class ItemIndex:
     """Every open item of one snapshot, in due order, plus the same per owner.
 
@@ -269,47 +285,109 @@ class ItemIndex:
     exactly the due-ordered open items of that subset; overdue and due-this-week are contiguous
     runs of it. Built once per snapshot (the answer cache keeps it); read-only afterwards
     (thread-safe). `previous` (the snapshot and index of the answers before a change): the items
-    of rows the change left alone are taken over, only the changed rows' are made and sorted in
-    (the mirror shares unchanged row objects between snapshots, `Mirror._patched`)."""
+    of rows the change left alone are taken over, only the changed rows' are made and sorted in,
+    the owners the change did not touch keep their lists, and the counts are corrected by the
+    changed rows (the mirror shares unchanged row objects between snapshots, `Mirror._patched`)."""
 
     def __init__(self, snapshot: PlanSnapshot, previous: tuple[PlanSnapshot, ItemIndex] | None = None) -> None:
-        items = _updated_items(snapshot, *previous) if previous is not None else None
-        if items is None:
-            items = open_item_data(snapshot)
-            items.sort(key=_item_order)
+        change = _Change.between(previous[0], snapshot) if previous is not None else None
+        if change is not None and previous is not None:
+            self._update(snapshot, previous[1], change)
+        else:
+            self._build(snapshot)
+        self.milestone_counts = _milestone_counts(snapshot.milestones, self._d_by_m, self._t_by_m)
+
+    def _build(self, snapshot: PlanSnapshot) -> None:
+        items = open_item_data(snapshot)
+        items.sort(key=_item_order)
         self.all = DueList(items)
         owned: dict[str, list[OpenItem]] = {}
         for it in items:
             owned.setdefault(it.owner_id, []).append(it)
         self._by_owner = {k: DueList(v) for k, v in owned.items()}
-        self._empty = DueList([])
         blocked = TaskStatus.BLOCKED.value  # once: an enum's `.value` is a descriptor call
         self.blocked = sum(t.status == blocked for t in snapshot.tasks)
-        self.milestone_counts = milestone_counts(snapshot)
+        self._d_by_m = _done_counts(snapshot.deliverables)
+        self._t_by_m = _done_counts(snapshot.tasks)
+
+    def _update(self, snapshot: PlanSnapshot, old: ItemIndex, change: _Change) -> None:
+        dropped = change.dropped
+        ids = {rid for _, rid in dropped}  # a cheap first test; the table decides
+
+        def kept(items: list[OpenItem]) -> list[OpenItem]:
+            return [it for it in items if it.record_id not in ids or (it.table, it.record_id) not in dropped]
+
+        made = open_item_rows(change.new["tasks"], change.new["deliverables"], change.new["milestones"])
+        made.sort(key=_item_order)
+        self.all = DueList(_sorted_in(kept(old.all.items), made))
+        by_owner = dict(old._by_owner)
+        # whose lists change: the owners of the rows as they were (their old items go) and of the new items
+        was = {r.owner.open_id if r.owner else "" for rows in change.old.values() for r in rows}
+        for owner in was | {it.owner_id for it in made}:
+            mine = _sorted_in(kept(old.owned_by(owner).items), [it for it in made if it.owner_id == owner])
+            if mine:
+                by_owner[owner] = DueList(mine)
+            else:
+                by_owner.pop(owner, None)
+        self._by_owner = by_owner
+        blocked = TaskStatus.BLOCKED.value
+        self.blocked = (old.blocked - sum(t.status == blocked for t in change.old["tasks"])
+                        + sum(t.status == blocked for t in change.new["tasks"]))
+        self._d_by_m = {k: list(v) for k, v in old._d_by_m.items()}
+        self._t_by_m = {k: list(v) for k, v in old._t_by_m.items()}
+        for counts, attr in ((self._d_by_m, "deliverables"), (self._t_by_m, "tasks")):
+            _count_into(counts, change.old[attr], -1)
+            _count_into(counts, change.new[attr], 1)
 
     def owned_by(self, open_id: str) -> DueList:
-        return self._by_owner.get(open_id, self._empty)
+        return self._by_owner.get(open_id, _NO_ITEMS)
 
 
-def _updated_items(snapshot: PlanSnapshot, old: PlanSnapshot, old_index: ItemIndex) -> list[OpenItem] | None:
-    """`old_index`'s items in order, with those of the rows that changed between `old` and
-    `snapshot` made again; None when much changed (a full build is as quick). Rows are compared
-    by identity: `old` holds its rows, so no new row can have an old one's id."""
-    before = {id(r) for _, attr in _OPEN_TABLES for r in getattr(old, attr)}
-    now: set[int] = set()
-    fresh: dict[str, list[Task | Deliverable | Milestone]] = {}
-    for _, attr in _OPEN_TABLES:
-        rows = getattr(snapshot, attr)
-        now.update(map(id, rows))
-        fresh[attr] = [r for r in rows if id(r) not in before]
-    dropped = {(table, r.record_id) for table, attr in _OPEN_TABLES for r in getattr(old, attr) if id(r) not in now}
-    dropped.update((table, r.record_id) for table, attr in _OPEN_TABLES for r in fresh[attr])
-    if len(dropped) > REUSE_SHARE * max(1, len(before)):
-        return None
-    ids = {rid for _, rid in dropped}  # a cheap first test; the table decides
-    items = [it for it in old_index.all.items if it.record_id not in ids or (it.table, it.record_id) not in dropped]
-    made = open_item_rows(fresh["tasks"], fresh["deliverables"], fresh["milestones"])
-    made.sort(key=_item_order)
+FEW_CHANGES = 64  # at most this many rows changed in place: found by position, not by sets
+
+
+class _Change:
+    """The rows of the open-item tables that differ between two snapshots, by identity: `old`
+    (the previous snapshot's rows that are gone or replaced) and `new` (rows that are new or
+    replacements), per snapshot attribute, and the (table, record id) pairs whose items are redone."""
+
+    __slots__ = ("old", "new", "dropped")
+
+    def __init__(self, old: dict[str, list[Task | Deliverable | Milestone]],
+                 new: dict[str, list[Task | Deliverable | Milestone]]) -> None:
+        self.old, self.new = old, new
+        self.dropped = {(table, r.record_id) for table, attr in _OPEN_TABLES for rows in (old[attr], new[attr])
+                        for r in rows}
+
+    @classmethod
+    def between(cls, before: PlanSnapshot, after: PlanSnapshot) -> _Change | None:
+        """None when much changed (a full build is as quick). `before` holds its rows, so no new
+        row can have an old one's id."""
+        old: dict[str, list[Task | Deliverable | Milestone]] = {}
+        new: dict[str, list[Task | Deliverable | Milestone]] = {}
+        total = 0
+        for _, attr in _OPEN_TABLES:
+            a, b = getattr(before, attr), getattr(after, attr)
+            total += len(a)
+            old[attr], new[attr] = _row_changes(a, b)
+        change = cls(old, new)
+        return None if len(change.dropped) > REUSE_SHARE * max(1, total) else change
+
+
+def _row_changes(a: list, b: list) -> tuple[list, list]:
+    """(rows of `a` not in `b`, rows of `b` not in `a`), by identity. An edit in place (the same
+    length, a few positions replaced) is found position by position at C speed; anything else
+    (rows came, went or moved) by two sets of ids."""
+    if len(a) == len(b):
+        at = list(itertools.islice(itertools.compress(range(len(b)), map(operator.is_not, a, b)), FEW_CHANGES + 1))
+        if len(at) <= FEW_CHANGES:
+            return [a[i] for i in at], [b[i] for i in at]
+    in_a, in_b = set(map(id, a)), set(map(id, b))
+    return [r for r in a if id(r) not in in_b], [r for r in b if id(r) not in in_a]
+
+
+def _sorted_in(items: list[OpenItem], made: list[OpenItem]) -> list[OpenItem]:
+    """`items` (in due order) with `made` (in due order) in their places."""
     if len(made) > 64:
         return list(heapq.merge(items, made, key=_item_order))
     for it in made:  # a few: each into its place (the order is total, so the place is unique)

@@ -22,11 +22,22 @@ from tests.support.sync_bases import T0, ms
 B = BaseBinding("patch", "basP", table_ids={"milestone": "tblM", "task": "tblT"})
 
 
-def record(i: int, *, status: str = "进行中", progress: object = 0.5, at: int = 0) -> dict:
-    return {"record_id": f"rec{i:05d}", "last_modified_time": ms(T0) + at, "fields": {
+def record(i: int, *, status: str = "进行中", progress: object = 0.5, at: int = 0,
+           after: tuple[int, ...] = (), milestones: tuple[int, ...] = ()) -> dict:
+    fields = {
         "任务ID": [{"type": "text", "text": f"T{i}"}], "任务名称": [{"type": "text", "text": f"任务{i}"}],
         "负责人": [{"id": f"ou_{i % 7}", "name": f"成员{i % 7}"}], "计划结束": ms(T0) + i * 86_400_000,
-        "进度": progress, "状态": status}}
+        "进度": progress, "状态": status}
+    if after:  # predecessors: a link to the task table itself
+        fields["前置任务"] = {"link_record_ids": [f"rec{j:05d}" for j in after]}
+    if milestones:
+        fields["里程碑"] = {"link_record_ids": [f"recM{j:03d}" for j in milestones]}
+    return {"record_id": f"rec{i:05d}", "last_modified_time": ms(T0) + at, "fields": fields}
+
+
+def milestone(j: int, at: int = 0) -> dict:
+    return {"record_id": f"recM{j:03d}", "last_modified_time": ms(T0) + at,
+            "fields": {"编号": [{"type": "text", "text": f"M{j}"}], "名称": [{"type": "text", "text": f"里程碑{j}"}]}}
 
 
 @pytest.fixture
@@ -110,6 +121,72 @@ def test_random_changes_match_a_full_decode(store, counted):
     m.merge_read("task", ReadResult(records=[record(1, status="阻塞", at=99)]))
     m.snapshot()
     assert counted == ["rec00001"]
+
+
+def test_links_after_changes_match_a_full_decode(store, counted):
+    """Links to records that are not there (deleted, never were) are data problems; after an edit
+    only the edited rows' links are looked at again, and the problems are those, in the order, a
+    full decode finds — through edits, new and deleted tasks and milestones."""
+    rnd = random.Random(11)
+    m = Mirror(store, None, B)
+    m.merge_read("milestone", ReadResult(records=[milestone(j) for j in range(6)]))
+
+    def links(i: int, live: set[int]) -> dict:
+        return {"after": tuple(rnd.sample(sorted(live | {900, 901}), 2)) if rnd.random() < 0.5 else (),
+                "milestones": (rnd.randint(0, 7),) if rnd.random() < 0.6 else ()}  # M6, M7 do not exist
+
+    live = set(range(200))
+    m.merge_read("task", ReadResult(records=[record(i, **links(i, live)) for i in range(200)]))
+    first = m.snapshot()
+    assert any(p.field == "predecessors" for p in first.problems)
+    assert any(p.field == "milestone" for p in first.problems)
+    next_id = 200
+    for step in range(60):
+        kind = rnd.choice(["edit", "edit", "edit", "new", "gone", "milestone"])
+        if kind == "edit":
+            picked = rnd.sample(sorted(live), rnd.randint(1, 3))
+            m.merge_read("task", ReadResult(records=[record(i, at=step + 1, **links(i, live)) for i in picked]))
+        elif kind == "new":
+            m.merge_read("task", ReadResult(records=[record(next_id, at=step + 1, **links(next_id, live))]))
+            live.add(next_id)
+            next_id += 1
+        elif kind == "gone":
+            i = rnd.choice(sorted(live))
+            m.merge_read("task", ReadResult(records=[]), gone=[f"rec{i:05d}"])
+            live.discard(i)
+        else:
+            j = rnd.randint(0, 7)
+            if rnd.random() < 0.5:
+                m.merge_read("milestone", ReadResult(records=[milestone(j, at=step + 1)]))
+            else:
+                m.merge_read("milestone", ReadResult(records=[]), gone=[f"recM{j:03d}"])
+        same_as_full_decode(store, m)
+
+
+def test_an_edit_walks_only_its_own_links(store, monkeypatch):
+    m = Mirror(store, None, B)
+    m.merge_read("milestone", ReadResult(records=[milestone(0)]))
+    m.merge_read("task", ReadResult(records=[record(i, after=(i + 1,), milestones=(0,)) for i in range(300)]))
+    walked: list[int] = []
+    real = mirror_mod._links_of
+
+    def counting(key, f, rows, places, targets):
+        places = list(places)
+        walked.extend(places)
+        return real(key, f, rows, places, targets)
+
+    monkeypatch.setattr(mirror_mod, "_links_of", counting)
+    assert [p.record_id for p in m.snapshot().problems] == ["rec00299"]  # its predecessor rec00300 is not there
+    assert len(walked) == 3 * 300  # three link fields: milestone, predecessors, parent
+    walked.clear()
+    m.merge_read("task", ReadResult(records=[record(5, after=(777,), at=1)]))
+    assert sorted(p.record_id for p in m.snapshot().problems) == ["rec00005", "rec00299"]
+    assert walked == [5, 5, 5]
+    walked.clear()
+    m.merge_read("task", ReadResult(records=[]), gone=["rec00004"])  # a record went: every link is looked at
+    assert sorted(p.record_id for p in m.snapshot().problems) == ["rec00003", "rec00005", "rec00299"]
+    assert len(walked) == 3 * 299
+    same_as_full_decode(store, m)
 
 
 def test_a_change_by_another_replica_is_never_patched_over(store, counted):

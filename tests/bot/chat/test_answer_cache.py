@@ -155,6 +155,37 @@ def test_after_a_small_change_the_index_is_updated_not_rebuilt():
     assert not any(id(it) in untouched for it in redone.index.all.items)
 
 
+def test_edits_in_place_update_owners_and_counts_as_a_full_build_does():
+    """The usual edit (rows replaced in place, none added or removed): found by position; the
+    owners it did not touch keep their lists (the same objects), and the blocked and per-milestone
+    counts are corrected by the changed rows only — equal to a full build after every round."""
+    import random
+
+    from tests.support.snapshots import BOB, PM
+
+    rnd = random.Random(5)
+    snap = build_snapshot(n_extra_tasks=300)
+    answers = ProjectAnswers((("task", 1),), snap)
+    milestones = [m.record_id for m in snap.milestones] + ["recGone"]
+    for round_ in range(8):  # Bob's rows are never touched: his list is taken over whole
+        tasks, deliverables = list(snap.tasks), list(snap.deliverables)
+        for i in rnd.sample([i for i, t in enumerate(tasks) if t.owner != BOB], rnd.randint(1, 6)):
+            tasks[i] = tasks[i].model_copy(update=rnd.choice([
+                {"status": "阻塞"}, {"status": "已完成"}, {"status": "进行中"}, {"milestone": [rnd.choice(milestones)]},
+                {"milestone": []}, {"owner": rnd.choice([ALICE, PM, None])}, {"planned_end": None}]))
+        j = rnd.choice([j for j, d in enumerate(deliverables) if d.owner != BOB])
+        deliverables[j] = deliverables[j].model_copy(update={"status": rnd.choice(["完成", "进行中"])})
+        new = snap.model_copy(update={"tasks": tasks, "deliverables": deliverables})
+        after = ProjectAnswers((("task", round_ + 2),), new, previous=answers)
+        full = Q.ItemIndex(new)
+        owners = {i.owner_id for i in full.all.items} | {i.owner_id for i in answers.index.all.items} | {"ou_nobody"}
+        assert after.index.all.items == full.all.items and after.index.all.dues == full.all.dues
+        assert {o: after.index.owned_by(o).items for o in owners} == {o: full.owned_by(o).items for o in owners}
+        assert (after.index.blocked, after.index.milestone_counts) == (full.blocked, full.milestone_counts)
+        assert after.index.owned_by(BOB.open_id).items and after.index.owned_by(BOB.open_id) is answers.index.owned_by(BOB.open_id)
+        snap, answers = new, after
+
+
 def test_cached_check_keeps_what_answers_show_not_notices_and_writes():
     from gtm.bot.rules.engine import run_checks
 
