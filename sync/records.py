@@ -414,7 +414,9 @@ class RecordDecoder:
             empty = dec(None)[0]  # what an empty cell decodes to (None, "", False or [])
             self.plan.append(((names.get(f.attr) or f.name), f.attr, dec, f.required,
                               isinstance(empty, list), empty))
-        self._dt = _datetime(tz)
+        # the row's modified time, read from the record and from its 最后修改时间 cell: one decoder,
+        # so both readings of an instant share one cache entry (and one datetime)
+        self._dt = next((p[2] for p in self.plan if p[1] == "modified_at"), None) or _datetime(tz)
         # for count_problems: each field name's decoder, and the required names
         self._by_name = {p[0]: (p[2], p[3]) for p in self.plan}
         self._required_names = [p[0] for p in self.plan if p[3]]
@@ -426,6 +428,7 @@ class RecordDecoder:
         base = {"record_id", *(p[1] for p in self.plan), *self._defaults}
         self._fields_set = {True: base | {"modified_at"}, False: base}
         self._builders = {dated: from_sequence(self.model, fs) for dated, fs in self._fields_set.items()}
+        self._dated, self._undated = self._builders[True], self._builders[False]
         # The fast path (`decode`) walks the cells a record has, not every field of the table:
         # a row starts as the table's empty values in model order and each present cell fills
         # its place. Problems are put back in field order, so both paths report the same list.
@@ -471,6 +474,7 @@ class RecordDecoder:
         vals[self._rid_slot] = rid
         steps = self._steps
         found: list[tuple[int, DataProblem]] = []
+        required_seen = 0
         for name, cell in fields.items():
             if cell is None:
                 continue
@@ -485,22 +489,24 @@ class RecordDecoder:
                 for b in bad:
                     found.append((pos, DataProblem(table=key, record_id=rid, field=attr, value=short_repr(cell),
                                                    reason=b.reason, reason_en=b.reason_en)))
-            elif required and _is_empty(value):
-                found.append((pos, _missing(key, rid, attr)))
-        for pos, name, attr in self._required:
-            if fields.get(name) is None:
-                found.append((pos, _missing(key, rid, attr)))
+            if required:
+                required_seen += 1
+                if not bad and _is_empty(value):
+                    found.append((pos, _missing(key, rid, attr)))
+        if required_seen < len(self._required):  # a required cell is absent (the usual row has them all)
+            for pos, name, attr in self._required:
+                if fields.get(name) is None:
+                    found.append((pos, _missing(key, rid, attr)))
         if len(found) > 1:
             found.sort(key=_first)  # stable: several problems of one cell keep their order
         for i, info in self._default_slots:
             vals[i] = info.get_default(call_default_factory=True)
-        dated = False
         if lm is not None and self._mod_slot is not None:
             when, _ = self._dt(lm)
             if when is not None:
                 vals[self._mod_slot] = when
-                dated = True
-        return self._new(vals, dated), [p for _, p in found]
+                return self._dated(vals), [p for _, p in found] if found else []
+        return self._undated(vals), [p for _, p in found] if found else []
 
     def _decode_all(self, raw: Any) -> tuple[Record, list[DataProblem]]:
         """`decode` walking every field of the table (malformed records, colliding field names)."""
