@@ -37,7 +37,7 @@ from gtm.sync.feishu.gateway import paused_gc
 from gtm.sync.reader import Reader, ReadResult
 from gtm.sync.records import RecordDecoder, decoder_for, short_repr
 from gtm.sync.store.base import Store
-from gtm.sync.store.mirror import MirrorRecord, MirrorTable
+from gtm.sync.store.mirror import MirrorChange, MirrorRecord, MirrorTable
 
 log = logging.getLogger(__name__)
 
@@ -46,7 +46,8 @@ MERGE_CHUNK = 500  # records already read are handed to the merge in pages of th
 MERGE_BATCH = 1_000  # records compared and written per transaction (two pages: fewer commits,
 # and little left to do once the last page is in)
 LOOKUP_CHUNK = 500  # record ids per stored-row lookup
-CHANGE_LOG = 64  # changes per table whose record ids are remembered (`Mirror._note`)
+CHANGE_LOG = 64  # changes per table whose record ids are remembered (`Mirror._note`, `MirrorChange`)
+LOGGED_IDS = 1_000  # a change that touched more records is logged as "too many to list"
 PATCH_SHARE = 0.2  # at most this share of a table changed: re-decode those rows, not the table
 
 
@@ -407,7 +408,7 @@ class Mirror:
                     batch = [u for u in updates if u.keys() == keys]
                     if batch:
                         s.execute(update(MirrorRecord), batch)
-            version = self._bump(s, key) if bump else None
+            version = self._bump(s, key, touched) if bump else None
         if version is not None:
             self._note(key, version, touched)
         return changed, problems, bump
@@ -438,7 +439,7 @@ class Mirror:
                 s.execute(delete(MirrorRecord).where(MirrorRecord.id.in_(removed[i:i + 500])))
             out.deleted = len(removed)
             out.total = int(s.scalar(count) or 0)
-            version = self._bump(s, key) if removed else None
+            version = self._bump(s, key, removed_ids) if removed else None
             st = self._state_row(s, key)
             st.table_id = self.binding.table_ids.get(key, "")
             if newest is not None and mode != "records":
@@ -454,19 +455,28 @@ class Mirror:
         if version is not None:
             self._note(key, version, removed_ids)
 
-    def _bump(self, s, key: str) -> int:
+    def _bump(self, s, key: str, touched: list[str]) -> int:
         """Move the table's version on by one in the store, atomically (two replicas changing one
         table at once get a version each, never the same one: each cached decode then knows it
-        is behind); the new version. Part of the caller's transaction."""
+        is behind), and log which records the change touched under that version for every
+        replica (`MirrorChange`; the last CHANGE_LOG per table); the new version. Part of the
+        caller's transaction, so the version and its log entry commit together."""
         self._state_row(s, key)
         s.flush()  # a state row made just now exists for the update below
         t = MirrorTable.__table__
         row = (t.c.project == self.slug, t.c.table_key == key)
         step = update(t).where(*row).values(version=func.coalesce(t.c.version, 0) + 1)
         if s.get_bind().dialect.update_returning:
-            return int(s.execute(step.returning(t.c.version)).scalar_one())
-        s.execute(step)  # SQLite before 3.35: the row stays locked until the commit
-        return int(s.execute(select(t.c.version).where(*row)).scalar_one())
+            version = int(s.execute(step.returning(t.c.version)).scalar_one())
+        else:
+            s.execute(step)  # SQLite before 3.35: the row stays locked until the commit
+            version = int(s.execute(select(t.c.version).where(*row)).scalar_one())
+        c = MirrorChange.__table__
+        s.execute(insert(c).values(project=self.slug, table_key=key, version=version,
+                                   record_ids=sorted(set(touched)) if len(touched) <= LOGGED_IDS else None))
+        s.execute(delete(c).where(c.c.project == self.slug, c.c.table_key == key,
+                                  c.c.version <= version - CHANGE_LOG))
+        return version
 
     def _note(self, key: str, version: int, record_ids: Iterable[str]) -> None:
         """Remember (once committed) which records the change that made `version` touched, so the
@@ -540,9 +550,11 @@ class Mirror:
                 row.fields = fields
                 if rid in modified:
                     row.modified_ms = modified[rid]
-            version = self._bump(s, table_key) if s.get(MirrorTable, (self.slug, table_key)) is not None else None
+            written = [rid for rid in changes if rid in rows]
+            version = (self._bump(s, table_key, written) if s.get(MirrorTable, (self.slug, table_key)) is not None
+                       else None)
         if version is not None:
-            self._note(table_key, version, [rid for rid in changes if rid in rows])
+            self._note(table_key, version, written)
         self._changed()
 
     # -- snapshot ------------------------------------------------------------------------------
@@ -561,6 +573,8 @@ class Mirror:
             touched = self._touched_since(key, hit.version, version) if hit is not None else None
         if hit is not None and hit.version == version:
             return hit
+        if hit is not None and touched is None and version > hit.version:
+            touched = self._logged_since(key, hit.version, version)  # another replica's change
         dec = decoder_for(PLAN_TABLES[key], self.binding.tz, self.binding)
         if hit is not None and touched is not None and len(touched) <= PATCH_SHARE * len(hit.rows):
             entry = self._patched(key, hit, touched, version, dec)
@@ -583,6 +597,27 @@ class Mirror:
             if ids is None:
                 return None
             touched |= ids
+        return touched
+
+    def _logged_since(self, key: str, old: int, new: int) -> set[str] | None:
+        """The record ids the changes from version `old` to `new` touched, as the store's change
+        log has them (whichever replica made them); None when one is missing (pruned, or a change
+        too large to list): then only a full decode is right."""
+        if new - old > CHANGE_LOG:
+            return None
+        c = MirrorChange.__table__
+        with self.store.engine.connect() as conn:
+            logged = conn.execute(select(c.c.version, c.c.record_ids).where(
+                c.c.project == self.slug, c.c.table_key == key, c.c.version > old, c.c.version <= new)).all()
+        if len(logged) != new - old:
+            return None
+        touched: set[str] = set()
+        for _, ids in logged:
+            if isinstance(ids, (str, bytes)):  # SQLite returns the JSON text through Core in some drivers
+                ids = stored_fields(ids)
+            if not isinstance(ids, list):
+                return None
+            touched.update(ids)
         return touched
 
     def _query(self, key: str):

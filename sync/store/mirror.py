@@ -46,3 +46,17 @@ class MirrorTable(Base):
     last_refresh_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     last_full_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     last_calls: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class MirrorChange(Base):
+    """Which records one change of a table touched, by the version it made: the mirrors of every
+    replica read these to re-decode just those rows after another replica's change (`Mirror._decoded`).
+    Written in the transaction that moves the version on; the last `CHANGE_LOG` per table are kept.
+    `record_ids` is None when the change touched too many records to list (then a full decode)."""
+
+    __tablename__ = "mirror_changes"
+
+    project: Mapped[str] = mapped_column(String(64), primary_key=True)
+    table_key: Mapped[str] = mapped_column(String(32), primary_key=True)
+    version: Mapped[int] = mapped_column(Integer, primary_key=True)
+    record_ids: Mapped[list[str] | None] = mapped_column(JSON, nullable=True)

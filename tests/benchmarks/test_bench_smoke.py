@@ -67,6 +67,9 @@ def test_an_edit_is_read_back_alone_and_shown(quick_run):
     edit = next(ln for ln in b13["lines"] if ln["label"].startswith("one edit"))
     assert edit["extra"]["records_read"] == [1, 1, 1]
     assert b13["lines"][0]["extra"]["records"] == 1_999  # B7's 2,000 records: the project row and 1,999 tasks
+    assert not b13.get("error")  # the second replica saw every edit too
+    other = next(ln for ln in b13["lines"] if ln["label"].startswith("the other replica"))
+    assert len(other["extra"]["each_s"]) == 3
 
 
 def test_only_and_json_options(tmp_path):

@@ -8,7 +8,7 @@ from datetime import datetime
 import pytest
 
 from gtm.sync.store.base import Base, Store, make_engine
-from gtm.sync.store.mirror import MirrorRecord, MirrorTable
+from gtm.sync.store.mirror import MirrorChange, MirrorRecord, MirrorTable
 from tests.support.sync_bases import T0, ms
 
 @pytest.fixture
@@ -71,7 +71,7 @@ def pg_store(pg_db_url):
     """A store with the mirror tables on the real PostgreSQL, in a schema of its own."""
     st = Store(make_engine(pg_db_url))
     try:
-        Base.metadata.create_all(st.engine, tables=[MirrorRecord.__table__, MirrorTable.__table__])
+        Base.metadata.create_all(st.engine, tables=[MirrorRecord.__table__, MirrorTable.__table__, MirrorChange.__table__])
         yield st
     finally:
         st.dispose()

@@ -15,7 +15,7 @@ from gtm.sync.mirror import Mirror
 from gtm.sync.reader import ReadResult
 from gtm.sync.records import decoder_for as real_decoder_for
 from gtm.sync.store.base import Store
-from gtm.sync.store.mirror import MirrorRecord, MirrorTable
+from gtm.sync.store.mirror import MirrorChange, MirrorRecord, MirrorTable
 
 from tests.support.sync_bases import T0, ms
 
@@ -189,17 +189,54 @@ def test_an_edit_walks_only_its_own_links(store, monkeypatch):
     same_as_full_decode(store, m)
 
 
-def test_a_change_by_another_replica_is_never_patched_over(store, counted):
+def test_another_replicas_changes_are_patched_from_the_store_log(store, counted):
+    """Replicas share the store: a change one makes is logged with its version in the same
+    transaction, so another replica's next snapshot re-decodes just those rows — and gets what a
+    full decode gets."""
     m = Mirror(store, None, B)
     m.merge_read("task", ReadResult(records=[record(i) for i in range(100)]))
     m.snapshot()
     other = Mirror(store, None, B)  # another process's mirror of the same store
-    other.merge_read("task", ReadResult(records=[record(8, status="阻塞", at=5)]))
+    other.merge_read("task", ReadResult(records=[record(8, status="阻塞", at=5), record(100, at=5)]))
+    other.merge_read("task", ReadResult(records=[]), gone=["rec00003"])
     m.merge_read("task", ReadResult(records=[record(9, status="阻塞", at=5)]))  # ours: the version after theirs
+    other.apply_written("task", {"rec00010": {"状态": "已完成"}}, modified={"rec00010": ms(T0) + 9})
     counted.clear()
     snap = m.snapshot()
-    assert len(counted) == 100  # a version we did not make: the whole table again
-    assert {t.record_id: t.status for t in snap.tasks if t.status == "阻塞"} == {"rec00008": "阻塞", "rec00009": "阻塞"}
+    assert sorted(counted) == ["rec00008", "rec00009", "rec00010", "rec00100"]
+    assert {t.record_id: t.status for t in snap.tasks if t.record_id in ("rec00008", "rec00009", "rec00010")} == {
+        "rec00008": "阻塞", "rec00009": "阻塞", "rec00010": "已完成"}
+    assert "rec00003" not in {t.record_id for t in snap.tasks}
+    same_as_full_decode(store, m)
+
+
+def test_a_change_the_log_cannot_list_decodes_the_table(store, counted, monkeypatch):
+    """No log entry for a version (a schema drift's re-read bumps without one), an entry too large
+    to list, or older than the log keeps: the whole table again, never a wrong patch."""
+    m = Mirror(store, None, B)
+    m.merge_read("task", ReadResult(records=[record(i) for i in range(100)]))
+    m.snapshot()
+    other = Mirror(store, None, B)
+    monkeypatch.setattr(mirror_mod, "LOGGED_IDS", 1)
+    other.merge_read("task", ReadResult(records=[record(1, status="阻塞", at=1), record(2, status="阻塞", at=1)]))
+    counted.clear()
+    assert sum(t.status == "阻塞" for t in m.snapshot().tasks) == 2 and len(counted) == 100
+    monkeypatch.setattr(mirror_mod, "LOGGED_IDS", 1_000)
+    with store.session() as s:  # a version moved on without a log entry (as `save_drift` does)
+        row = s.get(MirrorTable, ("patch", "task"))
+        row.version += 1
+    counted.clear()
+    m.snapshot()
+    assert len(counted) == 100
+    for k in range(mirror_mod.CHANGE_LOG + 1):  # more changes than the log keeps
+        other.merge_read("task", ReadResult(records=[record(4, progress=round(0.01 * (k + 1), 2), at=10 + k)]))
+    counted.clear()
+    m.snapshot()
+    assert len(counted) == 100
+    with store.session() as s:
+        kept = s.scalars(select(MirrorChange.version).where(MirrorChange.table_key == "task")).all()
+        assert len(kept) == mirror_mod.CHANGE_LOG  # pruned as it goes
+    same_as_full_decode(store, m)
 
 
 def test_a_large_change_decodes_the_table(store, counted):
