@@ -355,21 +355,8 @@ def run_serve(app: Runtime, *, stop_event: threading.Event | None = None) -> int
             print(f"{line}\n!! {INSECURE_WARNING.replace(chr(10), chr(10) + '!! ')}\n{line}",
                   file=sys.stderr, flush=True)
     service = Service(app)
-    try:
-        service.start(settle=False)
-    except OSError as exc:
-        print(f"gtm serve: {exc}", file=sys.stderr, flush=True)
-        service.stop()
-        return 1
-    print(f"gtm serve: listening on {service.url} (/healthz /readyz /metrics), transport "
-          f"{app.settings.transport}", flush=True)
-    ready_file = os.environ.get(READY_FILE_ENV)
-    if ready_file:
-        tmp = ready_file + ".tmp"
-        with open(tmp, "w", encoding="utf-8") as fh:
-            fh.write(service.url + "\n")
-        os.replace(tmp, ready_file)  # readers never see a half-written file
-    service.settle()  # after ready: collect, freeze, run the rules once
+    # the handlers go in before anything is started: an orchestrator's SIGTERM that follows the
+    # ready file (or /readyz) at once stops the service cleanly instead of killing the process
     previous: dict[int, Any] = {}
     if threading.current_thread() is threading.main_thread():
         def on_signal(signum: int, frame: Any) -> None:
@@ -378,16 +365,33 @@ def run_serve(app: Runtime, *, stop_event: threading.Event | None = None) -> int
 
         for sig in (signal.SIGINT, signal.SIGTERM):
             previous[sig] = signal.signal(sig, on_signal)
-    code = 0
     try:
-        while not stop.wait(0.5):
-            if service.fatal_event.is_set():
-                print(f"gtm serve: {service.fatal}; exiting", file=sys.stderr, flush=True)
-                code = 1
-                break
+        try:
+            service.start(settle=False)
+        except OSError as exc:
+            print(f"gtm serve: {exc}", file=sys.stderr, flush=True)
+            service.stop()
+            return 1
+        print(f"gtm serve: listening on {service.url} (/healthz /readyz /metrics), transport "
+              f"{app.settings.transport}", flush=True)
+        ready_file = os.environ.get(READY_FILE_ENV)
+        if ready_file:
+            tmp = ready_file + ".tmp"
+            with open(tmp, "w", encoding="utf-8") as fh:
+                fh.write(service.url + "\n")
+            os.replace(tmp, ready_file)  # readers never see a half-written file
+        service.settle()  # after ready: collect, freeze, run the rules once
+        code = 0
+        try:
+            while not stop.wait(0.5):
+                if service.fatal_event.is_set():
+                    print(f"gtm serve: {service.fatal}; exiting", file=sys.stderr, flush=True)
+                    code = 1
+                    break
+        finally:
+            service.stop()
+            print("gtm serve: stopped", flush=True)
+        return code
     finally:
         for sig, handler in previous.items():
             signal.signal(sig, handler)
-        service.stop()
-        print("gtm serve: stopped", flush=True)
-    return code

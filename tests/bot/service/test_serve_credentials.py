@@ -71,6 +71,24 @@ def test_serve_runs_on_the_sandbox_when_asked_for_explicitly(tmp_path, how):
     assert "EMBEDDED LOCAL SANDBOX" in err and "gtm serve: stopped" in out
 
 
+def test_a_sigterm_the_moment_ready_is_said_stops_cleanly(tmp_path):
+    """An orchestrator may stop the pod right after readiness: the signal handlers are in before
+    the ready file is written, so the SIGTERM is a clean stop (exit 0, "stopped"), never a kill
+    by the default handler (-15) while the post-ready work is starting."""
+    for attempt in range(3):
+        ready = tmp_path / f"serve-{attempt}.url"
+        env = _clean_env(tmp_path, GTM_HTTP_PORT="0", GTM_TRANSPORT="none", GTM_SERVE_READY_FILE=str(ready))
+        proc = subprocess.Popen(_gtm("serve", "--sandbox"), cwd=tmp_path, env=env, stdout=subprocess.PIPE,
+                                stderr=subprocess.PIPE, text=True)
+        try:
+            assert wait_until(lambda: ready.exists() or proc.poll() is not None, timeout=90, interval=0.001)
+        finally:
+            proc.send_signal(signal.SIGTERM)
+            out, err = proc.communicate(timeout=30)
+        assert proc.returncode == 0, err[-2000:]
+        assert "gtm serve: stopped" in out
+
+
 def test_one_shot_commands_say_once_on_stderr_that_they_use_the_embedded_sandbox(tmp_path):
     proc = subprocess.run(_gtm("projects"), cwd=tmp_path, env=_clean_env(tmp_path), capture_output=True,
                           text=True, timeout=120)
