@@ -58,6 +58,9 @@ VALUE_CHARS = 60  # longest cell value quoted in a data problem
 def clip_text(text: object, limit: int = LABEL_CHARS) -> str:
     """One line of at most `limit` characters; longer text ends in "…" (people's text is data:
     a 100,000-character name is printed as 40 characters, not 4.5 MB)."""
+    if type(text) is str and len(text) <= limit and text.isprintable() and "  " not in text \
+            and text[:1] != " " and text[-1:] != " ":
+        return text  # the usual label: one line, short, single spaces (isprintable: no tab, newline or other space)
     s = " ".join(str(text).split())
     return s if len(s) <= limit else s[: limit - 1] + "…"
 

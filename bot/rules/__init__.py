@@ -15,7 +15,7 @@ from typing import Any, Iterator
 from gtm.schemas.decisions import CellWrite, EscalationState, Notice, Reason, RecordRef
 from gtm.schemas.plan import DataProblem, Person, PlanSnapshot, clip_text
 from gtm.schemas.settings import Policy
-from gtm.schemas.trusted import from_mapping
+from gtm.schemas.trusted import from_mapping, from_sequence
 
 __all__ = ["RuleResult", "digest_mode", "urgent_mode", "in_digest", "DIGEST_RECORDS", "Kept", "local_date", "require_aware", "ref", "label_of", "owner_route",
            "make_notice", "make_write", "problem", "utc_key"]
@@ -200,9 +200,12 @@ def _trusted(cls: type, values: dict[str, Any]) -> Any:
     return from_mapping(cls)(values)
 
 
+_REF = from_sequence(RecordRef, set(RecordRef.model_fields))
+_WRITE = from_sequence(CellWrite, set(CellWrite.model_fields))
+
+
 def ref(table: str, row: Any) -> RecordRef:
-    return _trusted(RecordRef, {"table": table, "record_id": row.record_id,
-                                "label": label_of(table, row)})
+    return _REF((table, row.record_id, label_of(table, row)))
 
 
 def make_notice(*, kind: str, key: str, recipients: list[str], record: RecordRef | None = None,
@@ -217,8 +220,7 @@ def make_notice(*, kind: str, key: str, recipients: list[str], record: RecordRef
 
 
 def make_write(table: str, record_id: str, attr: str, value: Any) -> CellWrite:
-    return _trusted(CellWrite, {"table": table, "record_id": record_id, "attr": attr,
-                                "value": value})
+    return _WRITE((table, record_id, attr, value))
 
 
 def problem(table: str, record_id: str, attr: str, value: Any, reason: str,

@@ -57,6 +57,9 @@ def sources_text(cal: "WorkCalendar", years: list[int]) -> str:
     return ", ".join(f"{y}: {cal.source(y)}" for y in years)
 
 
+MEMO_SIZE = 50_000  # remembered deadlines / day counts per calendar (forgotten all at once when full)
+
+
 class WorkCalendar:
     """Which local dates are working days, for one policy (overrides win over the package)."""
 
@@ -72,6 +75,10 @@ class WorkCalendar:
         self.library = library
         self.tz = self.policy.tz
         self._cache: dict[date, bool] = {}
+        # deadlines and working-day counts by their arguments: a run asks the same few (issues
+        # raised on the same days, the same `now`) tens of thousands of times
+        self._deadlines: dict[tuple[datetime, int, str], datetime] = {}
+        self._between: dict[tuple[date, date], int] = {}
 
     # --- sources -------------------------------------------------------------------------
     def source(self, year: int) -> str:
@@ -132,11 +139,17 @@ class WorkCalendar:
             return 0
         if end < start:
             return -self.working_days_between(end, start)
+        known = self._between.get((start, end))
+        if known is not None:
+            return known
         count = 0
         cur = start
         while cur < end:
             cur += timedelta(days=1)
             count += self.is_working_day(cur)
+        if len(self._between) >= MEMO_SIZE:
+            self._between.clear()
+        self._between[(start, end)] = count
         return count
 
     def days_between(self, start: date, end: date, count: DayCount) -> int:
@@ -153,16 +166,23 @@ class WorkCalendar:
         00:00 of the next working day; the result is the same local time `days` working days on.
         Something is 'more than N days old' when now > deadline (strictly).
         """
+        key = (require_aware(start), days, count)
+        known = self._deadlines.get(key)
+        if known is not None:
+            return known
         tz = self.tz
-        local = require_aware(start).astimezone(tz)
+        local = start.astimezone(tz)
         if count == "calendar":
-            return local + timedelta(days=days)  # aware arithmetic = same wall clock, new offset
+            found = local + timedelta(days=days)  # aware arithmetic = same wall clock, new offset
         else:
             d, clock = local.date(), local.time()
             if not self.is_working_day(d):
                 d, clock = self.next_working_day(d), time(0, 0)
-            target = self.add_working_days(d, days)
-        return datetime.combine(target, clock.replace(tzinfo=None), tzinfo=tz)
+            found = datetime.combine(self.add_working_days(d, days), clock.replace(tzinfo=None), tzinfo=tz)
+        if len(self._deadlines) >= MEMO_SIZE:
+            self._deadlines.clear()
+        self._deadlines[key] = found
+        return found
 
     # --- data coverage -------------------------------------------------------------------
     def coverage_warning(self, now: datetime) -> str | None:

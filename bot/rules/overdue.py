@@ -86,6 +86,8 @@ class _Bad:
 def as_date(value: Any, policy: Policy) -> date | None | _Bad:
     """A date cell as a date; None when empty; _Bad when unusable (a malformed string, or a year
     outside 2000–2100: 1970-01-01 is a typo, not an item 20,000 days late)."""
+    if type(value) is date:  # the usual cell
+        return value if FIRST_YEAR <= value.year <= LAST_YEAR else _Bad()
     if value is None or value == "":
         return None
     if isinstance(value, datetime):
