@@ -57,7 +57,7 @@ def sources_text(cal: "WorkCalendar", years: list[int]) -> str:
     return ", ".join(f"{y}: {cal.source(y)}" for y in years)
 
 
-MEMO_SIZE = 50_000  # remembered deadlines / day counts per calendar (forgotten all at once when full)
+MEMO_SIZE = 4_096  # remembered deadlines / day counts per calendar (forgotten all at once when full: ≤ ~1 MB)
 
 
 class WorkCalendar:
