@@ -117,3 +117,31 @@ def test_calendar_deadline_keeps_local_wall_clock_across_dst():
     deadline = cal.deadline(start, 3, "calendar")
     assert deadline == at(2025, 3, 10, 10, 0, tz=NY)
     assert deadline.timestamp() - start.timestamp() == timedelta(hours=71).total_seconds()
+
+
+def test_remembered_deadlines_and_counts_are_the_ones_worked_out_afresh(monkeypatch):
+    """The calendar remembers deadlines and working-day counts by their arguments (a run asks the
+    same few thousands of times); every answer equals a fresh calendar's, through a full memo
+    being forgotten, and a calendar's memo never leaks into another policy's calendar."""
+    import random
+    from datetime import datetime as dt
+    from zoneinfo import ZoneInfo
+
+    from gtm.bot.rules import calendar as cal_mod
+
+    monkeypatch.setattr(cal_mod, "MEMO_SIZE", 16)  # forgotten many times below
+    rnd = random.Random(4)
+    shanghai = ZoneInfo("Asia/Shanghai")
+    cal = WorkCalendar(Policy())
+    other = WorkCalendar(Policy(extra_holidays=[date(2025, 10, 9)]))
+    for _ in range(400):
+        start = dt(2025, 9, rnd.randint(20, 30), rnd.choice([0, 9, 18]), tzinfo=shanghai)
+        days, count = rnd.randint(1, 8), rnd.choice(["working", "calendar"])
+        end = date(2025, 10, rnd.randint(1, 20))
+        for c, policy in ((cal, Policy()), (other, Policy(extra_holidays=[date(2025, 10, 9)]))):
+            fresh = WorkCalendar(policy)
+            assert c.deadline(start, days, count) == fresh.deadline(start, days, count)
+            assert c.working_days_between(start.date(), end) == fresh.working_days_between(start.date(), end)
+    assert cal.deadline(dt(2025, 10, 8, 9, tzinfo=shanghai), 1, "working") != \
+        other.deadline(dt(2025, 10, 8, 9, tzinfo=shanghai), 1, "working")  # 10-09 is a holiday only for `other`
+    assert len(cal._deadlines) <= 16 and len(cal._between) <= 16
