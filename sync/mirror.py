@@ -25,7 +25,7 @@ from datetime import datetime, timedelta
 from typing import Any, Callable, Iterable, Iterator
 
 import orjson
-from sqlalchemy import Text, delete, func, insert, select, type_coerce, update
+from sqlalchemy import Text, delete, func, insert, or_, select, type_coerce, update
 from sqlalchemy.exc import IntegrityError
 
 from gtm.schemas.fields import FieldSpec, Kind
@@ -472,10 +472,12 @@ class Mirror:
             s.execute(step)  # SQLite before 3.35: the row stays locked until the commit
             version = int(s.execute(select(t.c.version).where(*row)).scalar_one())
         c = MirrorChange.__table__
+        # older than the log keeps, and any entry at or past this version (a store whose versions
+        # started again, e.g. restored from a backup, must not keep another change's ids under it)
+        s.execute(delete(c).where(c.c.project == self.slug, c.c.table_key == key,
+                                  or_(c.c.version <= version - CHANGE_LOG, c.c.version >= version)))
         s.execute(insert(c).values(project=self.slug, table_key=key, version=version,
                                    record_ids=sorted(set(touched)) if len(touched) <= LOGGED_IDS else None))
-        s.execute(delete(c).where(c.c.project == self.slug, c.c.table_key == key,
-                                  c.c.version <= version - CHANGE_LOG))
         return version
 
     def _note(self, key: str, version: int, record_ids: Iterable[str]) -> None:
