@@ -566,10 +566,12 @@ class Mirror:
                                   .where(MirrorTable.project == self.slug)).all())
 
     def _decoded(self, key: str, version: int) -> _Decoded:
-        """The table's rows decoded, as of `version` or later. After changes this process made
-        (and noted, `_note`) to a few of its rows, only those rows are read and decoded again
-        (`_patched`: a one-cell edit of a 100,000-row table costs milliseconds, not a second);
-        otherwise — a change by another replica or another Mirror, a large change — the table."""
+        """The table's rows decoded, as of `version` (the rows read may be newer: the store moves
+        on meanwhile). After a change to a few of its rows — this process's own (`_note`) or, as
+        the store's change log has it, another replica's (`_logged_since`) — only those rows are
+        read and decoded again (`_patched`: a one-cell edit of a 100,000-row table costs
+        milliseconds, not a second); otherwise — a change the log cannot list, a large change, a
+        version other than the next ones (a store restored from a backup) — the table."""
         with self._lock:
             hit = self._cache.get(key)
             touched = self._touched_since(key, hit.version, version) if hit is not None else None

@@ -7,7 +7,7 @@ spending 12% over budget, a milestone marked done with an exit criterion still u
 """
 from __future__ import annotations
 
-from datetime import date, datetime, timedelta
+from datetime import date, datetime, time, timedelta, tzinfo
 from typing import Any
 
 from gtm.bot.cards.views import is_blank
@@ -69,6 +69,13 @@ def deliverable_owners(deliverables: list[Any], team: list[Person], today: date)
     `hash()`, which changes between processes)."""
     ordered = sorted(deliverables, key=lambda x: (x.due_date or today, x.name, x.record_id))
     return {d.record_id: team[i % len(team)] for i, d in enumerate(ordered)}
+
+
+def raised_days_ago(today: date, days: int, tz: tzinfo) -> datetime:
+    """A demo issue's 提出日期: local noon `days` days before `today`, so it has been open `days`
+    days by the calendar at whatever hour the demo runs (now − 8 days 2 hours was 9 local days
+    between 00:00 and 02:00) and is past the 3-day / 1-week thresholds even at midnight."""
+    return datetime.combine(today - timedelta(days=days), time(12), tzinfo=tz)
 
 
 def populate(sandbox: Sandbox, binding: BaseBinding, snapshot: PlanSnapshot, people: dict[str, str],
@@ -135,10 +142,11 @@ def populate(sandbox: Sandbox, binding: BaseBinding, snapshot: PlanSnapshot, peo
     for row in tasks:
         task_ids[row["task_id"]] = t.create("task", milestone=m3_link, approver=[pm], informed=[mgmt], **row)
 
-    t.create("issue", issue="法务合规审批卡在第三方数据条款", raised_at=now - timedelta(days=4, hours=1), owner=team[3],
-             severity=Level3.HIGH.value, status=IssueStatus.IN_PROGRESS.value, tasks=[task_ids["T-303"]])
-    t.create("issue", issue="渠道合作伙伴协议价格条款未谈妥", raised_at=now - timedelta(days=8, hours=2), owner=team[1],
-             severity=Level3.HIGH.value, status=IssueStatus.OPEN.value)
+    t.create("issue", issue="法务合规审批卡在第三方数据条款", raised_at=raised_days_ago(today, 4, binding.tz),
+             owner=team[3], severity=Level3.HIGH.value, status=IssueStatus.IN_PROGRESS.value,
+             tasks=[task_ids["T-303"]])
+    t.create("issue", issue="渠道合作伙伴协议价格条款未谈妥", raised_at=raised_days_ago(today, 8, binding.tz),
+             owner=team[1], severity=Level3.HIGH.value, status=IssueStatus.OPEN.value)
     t.create("issue", issue="官网 CDN 费用核对", raised_at=now - timedelta(days=1), owner=team[0],
              severity=Level3.LOW.value, status=IssueStatus.OPEN.value)
 

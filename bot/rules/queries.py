@@ -253,7 +253,7 @@ def _item_order(r: OpenItem) -> tuple[str, bool, str, str, str]:
     return due_order(r.due, r.table, r.code, r.name, r.record_id)
 
 
-REUSE_SHARE = 0.2  # at most this share of the open rows changed: the index is updated, not rebuilt
+REUSE_SHARE = 0.2  # at most this share of the rows of the open-item tables changed: the index is updated, not rebuilt
 _OPEN_TABLES = (("task", "tasks"), ("deliverable", "deliverables"), ("milestone", "milestones"))
 
 
@@ -388,7 +388,7 @@ def _row_changes(a: list, b: list) -> tuple[list, list]:
 
 def _sorted_in(items: list[OpenItem], made: list[OpenItem]) -> list[OpenItem]:
     """`items` (in due order) with `made` (in due order) in their places."""
-    if len(made) > 64:
+    if len(made) > FEW_CHANGES:
         return list(heapq.merge(items, made, key=_item_order))
     for it in made:  # a few: each into its place (the order is total, so the place is unique)
         insort(items, it, key=_item_order)

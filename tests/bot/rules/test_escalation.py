@@ -194,3 +194,22 @@ def test_missing_raised_at_is_a_problem_and_uses_modified_time():
     assert item.level == 1 and [p.field for p in out.problems] == ["raised_at"]
     out, items = run(at(2025, 9, 10), issues=[issue(raised_at=None)])
     assert not items and [p.field for p in out.problems] == ["raised_at"]
+
+
+@pytest.mark.parametrize("hour, minute", [(0, 30), (1, 59), (9, 0), (12, 0), (23, 59)])
+def test_the_demo_issues_are_4_and_8_days_open_at_any_hour(hour, minute):
+    """The demo says its issues have been open 4 and 8 days and shows both ladder levels: true at
+    any hour it runs (raised 8 days 2 hours back, the second read 9 days between 00:00 and 02:00)."""
+    from datetime import datetime
+    from zoneinfo import ZoneInfo
+
+    from gtm.bot.cli.demo_data import raised_days_ago
+    from gtm.bot.rules.calendar import WorkCalendar
+    from gtm.bot.rules.escalation import due_level, open_days
+
+    tz = ZoneInfo("Asia/Shanghai")
+    now = datetime(2026, 12, 5, hour, minute, tzinfo=tz)
+    policy, cal = Policy(), WorkCalendar(Policy())
+    four, eight = raised_days_ago(now.date(), 4, tz), raised_days_ago(now.date(), 8, tz)
+    assert (open_days(four, now, policy, cal), open_days(eight, now, policy, cal)) == (4, 8)
+    assert (due_level(four, now, policy, cal), due_level(eight, now, policy, cal)) == (1, 2)
