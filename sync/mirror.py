@@ -125,21 +125,26 @@ class _Decoded:
     problems: list[DataProblem]
     pks: array  # the rows' store ids (their order), for `Mirror._patched`
     at: list[int]  # the row position of each problem (`problems[i]` is about `rows[at[i]]`)
-    ids: frozenset[str]  # the rows' record ids (the targets of other tables' links)
     serial: int = field(default_factory=lambda: next(_serials))
     # made from the decode `base` by replacing the rows at `moved` (positions, ascending), the
     # record ids unchanged: what `Mirror._link_problems` needs to redo only those rows' links
     base: int = 0
     moved: tuple[int, ...] = ()
+    same_ids_as: int = 0  # the serial of the decode whose record ids these rows have (0: its own)
+
+    @property
+    def ids_key(self) -> int:
+        """Equal for two decodes whose rows have the same record ids (the targets of links)."""
+        return self.same_ids_as or self.serial
 
 
 @dataclass
 class _Links:
     """A table's link problems, per link field in row order as (row position, problem), and what
-    they were found against: the table's decode and the target tables' record ids."""
+    they were found against: the table's decode and the target tables' record ids (`ids_key`)."""
 
     serial: int
-    targets: tuple[frozenset[str], ...]
+    targets: tuple[int, ...]
     by_field: list[list[tuple[int, DataProblem]]]
 
 
@@ -147,7 +152,7 @@ def _store_order(item: tuple[Any, ...]) -> int:
     return item[0]
 
 
-def _links_of(key: str, f: FieldSpec, rows: list[Record], places: Iterable[int], targets: frozenset[str]
+def _links_of(key: str, f: FieldSpec, rows: list[Record], places: Iterable[int], targets: set[str]
               ) -> list[tuple[int, DataProblem]]:
     """(row position, problem) of each link of field `f` in the rows at `places` (ascending)
     that points at no record of `targets`."""
@@ -649,7 +654,7 @@ class Mirror:
                         at.extend([len(rows)] * len(probs))
                     rows.append(model)
                     pks.append(pk)
-        return _Decoded(version, rows, problems, pks, at, frozenset(r.record_id for r in rows))
+        return _Decoded(version, rows, problems, pks, at)
 
     def _patched(self, key: str, hit: _Decoded, touched: set[str], version: int, dec: RecordDecoder) -> _Decoded:
         """`hit` with the `touched` records read and decoded again (gone ones dropped, new ones
@@ -685,8 +690,8 @@ class Mirror:
         kept = [(i, p) for i, p in zip(hit.at, hit.problems) if i not in moved]
         made = [(i, p) for i, (_, _, probs) in zip(places, fresh) for p in probs]
         merged = list(heapq.merge(kept, made, key=_store_order)) if made else kept
-        return _Decoded(version, rows, [p for _, p in merged], hit.pks, [i for i, _ in merged], hit.ids,
-                        base=hit.serial, moved=tuple(places))
+        return _Decoded(version, rows, [p for _, p in merged], hit.pks, [i for i, _ in merged],
+                        base=hit.serial, moved=tuple(places), same_ids_as=hit.ids_key)
 
     @staticmethod
     def _merged(hit: _Decoded, fresh: list[tuple[int, Record, list[DataProblem]]], touched: set[str],
@@ -711,7 +716,7 @@ class Mirror:
                 at.extend([len(rows)] * len(probs))
             rows.append(row)
             pks.append(pk)
-        return _Decoded(version, rows, problems, pks, at, frozenset(r.record_id for r in rows))
+        return _Decoded(version, rows, problems, pks, at)
 
     def snapshot(self, now: datetime | None = None) -> PlanSnapshot:
         """The mirror decoded into domain models, with every data problem (cell and cross-table).
@@ -746,27 +751,35 @@ class Mirror:
         """Links pointing at records that are not in the mirror (deleted, or another table): per
         table, field by field, in row order. Kept per table with what they were found against;
         after an edit that left every table's record ids as they were, only the edited rows'
-        links are looked at again (a 100,000-row table's walk costs ~80 ms)."""
+        links are looked at again (a 100,000-row table's walk costs ~80 ms). The record-id sets
+        are made for the call and let go (a 100,000-row table's is 4 MB)."""
         out: list[DataProblem] = []
+        sets: dict[str, set[str]] = {}
+
+        def ids(key: str) -> set[str]:
+            if key not in sets:
+                sets[key] = {r.record_id for r in decoded[key].rows}
+            return sets[key]
+
         for key, d in decoded.items():
             fields = [f for f in PLAN_TABLES[key].fields if f.kind is Kind.LINK and f.link_table in decoded]
             if not fields:
                 continue
-            targets = tuple(decoded[f.link_table].ids for f in fields)
+            targets = tuple(decoded[f.link_table].ids_key for f in fields)
             with self._lock:
                 known = self._links.get(key)
-            same_targets = known is not None and all(a is b for a, b in zip(known.targets, targets))
+            same_targets = known is not None and known.targets == targets
             if known is not None and same_targets and known.serial == d.serial:
                 links = known
             elif known is not None and same_targets and known.serial == d.base:
                 moved = set(d.moved)
                 links = _Links(d.serial, targets, [
                     list(heapq.merge([x for x in old if x[0] not in moved],
-                                     _links_of(key, f, d.rows, d.moved, t), key=_store_order))
-                    for f, t, old in zip(fields, targets, known.by_field)])
+                                     _links_of(key, f, d.rows, d.moved, ids(f.link_table)), key=_store_order))
+                    for f, old in zip(fields, known.by_field)])
             else:
-                links = _Links(d.serial, targets, [_links_of(key, f, d.rows, range(len(d.rows)), t)
-                                                   for f, t in zip(fields, targets)])
+                links = _Links(d.serial, targets, [_links_of(key, f, d.rows, range(len(d.rows)), ids(f.link_table))
+                                                   for f in fields])
             with self._lock:
                 self._links[key] = links
             for found in links.by_field:
