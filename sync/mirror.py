@@ -22,7 +22,8 @@ from bisect import bisect_left
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any, Callable, Iterable, Iterator
+from operator import itemgetter
+from typing import Any, Callable, Iterable, Iterator, Mapping
 
 import orjson
 from sqlalchemy import Text, delete, func, insert, or_, select, type_coerce, update
@@ -148,8 +149,22 @@ class _Links:
     by_field: list[list[tuple[int, DataProblem]]]
 
 
-def _store_order(item: tuple[Any, ...]) -> int:
-    return item[0]
+_store_order = itemgetter(0)  # of (store id or row position, …) pairs
+
+
+def _touched_between(logged: Mapping[int, Iterable[str] | None], old: int, new: int) -> set[str] | None:
+    """The record ids the changes that made versions `old + 1` … `new` touched, from a log of
+    version → ids; None when one of them is missing or was too large to list (None), or when
+    `new` is not past `old`: then only a full decode is right."""
+    if new <= old:
+        return None
+    touched: set[str] = set()
+    for v in range(old + 1, new + 1):
+        ids = logged.get(v)
+        if ids is None:
+            return None
+        touched.update(ids)
+    return touched
 
 
 def _links_of(key: str, f: FieldSpec, rows: list[Record], places: Iterable[int], targets: set[str]
@@ -597,16 +612,7 @@ class Mirror:
         """The record ids this process's changes touched from version `old` to `new`; None when
         one of those versions is not its own (or forgotten): then only a full decode is right.
         Caller holds the lock."""
-        if new <= old:
-            return None
-        log = self._log.get(key, {})
-        touched: set[str] = set()
-        for v in range(old + 1, new + 1):
-            ids = log.get(v)
-            if ids is None:
-                return None
-            touched |= ids
-        return touched
+        return _touched_between(self._log.get(key, {}), old, new)
 
     def _logged_since(self, key: str, old: int, new: int) -> set[str] | None:
         """The record ids the changes from version `old` to `new` touched, as the store's change
@@ -616,18 +622,9 @@ class Mirror:
             return None
         c = MirrorChange.__table__
         with self.store.engine.connect() as conn:
-            logged = conn.execute(select(c.c.version, c.c.record_ids).where(
-                c.c.project == self.slug, c.c.table_key == key, c.c.version > old, c.c.version <= new)).all()
-        if len(logged) != new - old:
-            return None
-        touched: set[str] = set()
-        for _, ids in logged:
-            if isinstance(ids, (str, bytes)):  # SQLite returns the JSON text through Core in some drivers
-                ids = stored_fields(ids)
-            if not isinstance(ids, list):
-                return None
-            touched.update(ids)
-        return touched
+            logged = dict(conn.execute(select(c.c.version, c.c.record_ids).where(
+                c.c.project == self.slug, c.c.table_key == key, c.c.version > old, c.c.version <= new)).all())
+        return _touched_between(logged, old, new)
 
     def _query(self, key: str):
         """The table's stored rows (store id, record id, fields, modified ms) in store order: raw
@@ -769,9 +766,9 @@ class Mirror:
             with self._lock:
                 known = self._links.get(key)
             same_targets = known is not None and known.targets == targets
-            if known is not None and same_targets and known.serial == d.serial:
+            if same_targets and known.serial == d.serial:
                 links = known
-            elif known is not None and same_targets and known.serial == d.base:
+            elif same_targets and known.serial == d.base:
                 moved = set(d.moved)
                 links = _Links(d.serial, targets, [
                     list(heapq.merge([x for x in old if x[0] not in moved],

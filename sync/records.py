@@ -427,8 +427,8 @@ class RecordDecoder:
         # cost ~1.2 KB, two thirds of a decoded row). Rows are read-only (see Mirror.snapshot).
         base = {"record_id", *(p[1] for p in self.plan), *self._defaults}
         self._fields_set = {True: base | {"modified_at"}, False: base}
-        self._builders = {dated: from_sequence(self.model, fs) for dated, fs in self._fields_set.items()}
-        self._dated, self._undated = self._builders[True], self._builders[False]
+        self._dated = from_sequence(self.model, self._fields_set[True])
+        self._undated = from_sequence(self.model, self._fields_set[False])
         # The fast path (`decode`) walks the cells a record has, not every field of the table:
         # a row starts as the table's empty values in model order and each present cell fills
         # its place. Problems are put back in field order, so both paths report the same list.
@@ -455,7 +455,7 @@ class RecordDecoder:
 
     def _new(self, vals: list[Any], dated: bool) -> Record:
         """The model of `vals` (in `_order`), built without validation (`schemas.trusted`)."""
-        return self._builders[dated](vals)
+        return (self._dated if dated else self._undated)(vals)
 
     def decode(self, raw: Any) -> tuple[Record, list[DataProblem]]:
         """(domain model, data problems) of one record; never raises on bad data."""

@@ -130,8 +130,8 @@ class ProjectAnswers:
         self._index_lock = threading.Lock()
         self._index: ItemIndex | None = None
         if indexed:  # after a small change, the previous entry's index updated (`ItemIndex`)
-            before = previous._index if previous is not None else None
-            self._index = ItemIndex(snapshot, (previous.snapshot, before) if previous and before else None)
+            prior = previous._index if previous is not None else None
+            self._index = ItemIndex(snapshot, (previous.snapshot, prior) if prior is not None else None)
         self._people: frozenset[str] | None = None
         self._lock = threading.Lock()  # one check computation at a time
         self._spawn = spawn or _run_in_thread

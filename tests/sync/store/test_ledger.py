@@ -20,6 +20,7 @@ from gtm.sync.store.ledger import NotificationRow
 from gtm.sync.store.holder import lease_until, wall_now
 from gtm.sync.store.open import open_store
 from tests.support.notices import at, notice
+from tests.support.concurrency import run_together
 
 SEND_PATH = "/open-apis/im/v1/messages"
 POLICY = Policy()
@@ -90,20 +91,12 @@ def test_two_concurrent_runs_send_each_message_once(sandbox, seed, gateway, stor
     senders = [Sender(gateway, st, cards) for st in stores]
     barrier = threading.Barrier(2)
     results: list[list] = [[], []]
-    errors: list[BaseException] = []
 
     def run(i: int) -> None:
-        try:
-            barrier.wait(10)
-            results[i] = senders[i].dispatch("p1", "P", sample(seed), NOW, POLICY)
-        except BaseException as exc:  # pragma: no cover - surfaced below
-            errors.append(exc)
+        barrier.wait(10)
+        results[i] = senders[i].dispatch("p1", "P", sample(seed), NOW, POLICY)
 
-    threads = [threading.Thread(target=run, args=(i,)) for i in range(2)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(60)
+    errors = run_together(run, 2)
     for st in stores:
         st.dispose()
     assert not errors

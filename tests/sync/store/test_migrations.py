@@ -7,6 +7,7 @@ from sqlalchemy import inspect
 
 from gtm.sync.store.migrate import current_revision, head_revision, schema_drift
 from gtm.sync.store.open import load_models, open_store, sqlite_path
+from tests.support.concurrency import run_together
 
 
 def test_migrated_schema_matches_the_models(store):
@@ -30,20 +31,12 @@ def test_open_store_is_idempotent(store_url):
 def test_two_processes_migrating_a_fresh_database_at_once(store_url):
     """Replicas starting together: the migration lock lets one upgrade and the other see head."""
     barrier = threading.Barrier(3)
-    errors: list[BaseException] = []
 
-    def start() -> None:
-        try:
-            barrier.wait(10)
-            open_store(store_url).dispose()
-        except BaseException as exc:
-            errors.append(exc)
+    def start(_: int) -> None:
+        barrier.wait(10)
+        open_store(store_url).dispose()
 
-    threads = [threading.Thread(target=start) for _ in range(3)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(60)
+    errors = run_together(start, 3)
     assert errors == []
     check = open_store(store_url, migrate=False)
     assert current_revision(check.engine) == head_revision()
