@@ -38,7 +38,9 @@ class RagStatus(BaseModel):
     def explanation(self, lang: str = "zh") -> str:
         if not self.reasons:
             return "一切按计划进行" if lang == "zh" else "Everything on track"
-        return "；".join((r.text if lang == "zh" else (r.text_en or r.text)) for r in self.reasons)
+        if lang == "zh":
+            return "；".join(r.text for r in self.reasons)
+        return "; ".join(r.text_en or r.text for r in self.reasons)
 
 
 NoticeKind = Literal["overdue", "due_soon", "escalation", "budget", "gate", "data_problem",

@@ -6,6 +6,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from gtm.bot.cards import views as V
+from gtm.bot.catalogue import status_word
 from gtm.bot.rules import local_date
 from gtm.bot.rules import queries as Q
 from gtm.bot.cards.render import Clip
@@ -96,10 +97,11 @@ def risks_view(p: ProjectData, now: datetime, policy: Policy) -> V.RiskView:
     rows = []
     for r in risks:
         s = Q.risk_score(r)
-        rows.append(V.RiskRow(risk=r.risk, likelihood=r.likelihood or "", impact=r.impact or "", score=s,
-                              level=V.Label(zh=str(s), en=str(s), color=V.risk_color(s, policy)),
+        lk, im, st = (status_word(v or "") for v in (r.likelihood, r.impact, r.status))
+        rows.append(V.RiskRow(risk=r.risk, likelihood=lk.zh, likelihood_en=lk.en, impact=im.zh, impact_en=im.en,
+                              score=s, level=V.Label(zh=str(s), en=str(s), color=V.risk_color(s, policy)),
                               mitigation=r.mitigation, owner_name=r.owner.label() if r.owner else "",
-                              status=r.status or ""))
+                              status=st.zh, status_en=st.en))
     rows.sort(key=lambda x: -x.score)
     levels = [Level3.HIGH, Level3.MEDIUM, Level3.LOW]
     heat = []

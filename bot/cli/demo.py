@@ -25,12 +25,13 @@ from rich.panel import Panel
 from rich.rule import Rule
 
 from gtm.bot.cards.terminal import card_to_text
+from gtm.bot.catalogue import RAG
 from gtm.bot.chat.dispatcher import Dispatcher
 from gtm.bot.chat.transports.longconn import LongConnection
 from gtm.bot.checks.check import run_check
 from gtm.bot.checks.posting import run_weekly_report
 from gtm.bot.cli.demo_data import populate
-from gtm.bot.cli.run import outcomes_table
+from gtm.bot.cli.outcomes import outcomes_table
 from gtm.bot.runtime import Runtime, start_embedded_sandbox
 from gtm.sandbox import Sandbox, im
 from gtm.schemas.settings import load_settings
@@ -138,9 +139,11 @@ def run_demo(*, once: bool = False, port: int = 0, lang: str = "zh", now: dateti
         mirror.refresh(now, full=True)
 
         info = populate(sb, project.binding, mirror.snapshot(), people, seed.chat_id, now)
-        console.print("② 团队在表格里填写了计划 / the team filled in the plan: 2 个逾期任务, 1 个阻塞任务, "
-                      "问题已开 4 天和 8 天, 高风险「" + info["high_risk"] + "」, 待确认依赖「"
-                      + info["pending_dependency"] + "」, 超预算 12%")
+        risk, dep = _escape(info["high_risk"]), _escape(info["pending_dependency"])
+        console.print("② 团队在表格里填写了计划 / the team filled in the plan: " + (
+            f"2 overdue tasks, 1 blocked task, issues open 4 and 8 days, high risk “{risk}”, "
+            f"pending dependency “{dep}”, 12% over budget" if lang == "en" else
+            f"2 个逾期任务、1 个阻塞任务、问题已开 4 天和 8 天、高风险「{risk}」、待确认依赖「{dep}」、超预算 12%"))
         # 3. the bot comes online (long connection) and the check runs
         dispatcher = Dispatcher(runtime, bot_open_id=seed.bot_open_id)
         conn = LongConnection(seed.app_id, seed.app_secret, dispatcher.dispatch, domain=sb.url,
@@ -150,9 +153,13 @@ def run_demo(*, once: bool = False, port: int = 0, lang: str = "zh", now: dateti
         console.print(Rule("③ 定时检查 / scheduled check"))
         run = run_check(runtime, project, now)
 
-        console.print(f"整体状态 / status: [bold]{run.result.rag.color}[/] — {_escape(run.result.rag.explanation(lang))}")
-        console.print(f"写回表格 / written back: {run.writes_applied} 个单元格 (延期、偏差、风险评分、升级级别、整体状态)")
-        console.print(outcomes_table(run.outcomes, "通知 / notices"))
+        rag = run.result.rag
+        console.print(f"整体状态 / status: [bold]{RAG[rag.color].en if lang == 'en' else RAG[rag.color].zh}[/] — "
+                      f"{_escape(rag.explanation(lang))}")
+        console.print("写回表格 / written back: " + (
+            f"{run.writes_applied} cells (status 延期, variance, risk score, escalation level, overall status)"
+            if lang == "en" else f"{run.writes_applied} 个单元格（延期、偏差、风险评分、升级级别、整体状态）"))
+        console.print(outcomes_table(run.outcomes, "通知 / notices", people=run.snapshot.people(), lang=lang))
         _print_new(sb, since, people)
         # 4. weekly report
         console.print(Rule("④ 周报 / weekly report"))

@@ -15,6 +15,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from gtm.bot.cards.terminal import card_to_text
+from gtm.bot.catalogue import RAG
 from gtm.bot.chat.ask import ask
 from gtm.bot.checks.baseline import compare, set_baseline
 from gtm.bot.checks import check
@@ -22,6 +23,7 @@ from gtm.bot.checks.monthly import monthly_card, run_monthly
 from gtm.bot.checks.portfolio import portfolio_card
 from gtm.bot.checks.posting import run_portfolio, run_weekly_report
 from gtm.bot.cli.options import NowFn, fail, now_at, runtime_of
+from gtm.bot.cli.outcomes import outcome_json, outcomes_table
 from gtm.bot.cli.preflight import apply_moves, bound_elsewhere, resolve_chat
 from gtm.bot.cli.progress import step_progress
 from gtm.bot.failures import ProjectNotFound
@@ -53,22 +55,6 @@ def run_sync(app: Runtime, project: str | None, full: bool) -> int:
         summary = sync_project(app.store, app.gateway, p.binding, now, full=full, progress=progress)
     console.print(render_summary(summary))
     return 0
-
-
-def outcomes_table(outcomes: list[Any], title: str) -> Table:
-    t = Table(title=title, show_lines=False)
-    for col in ("规则 rule", "记录 record", "接收人 recipient", "方式 action", "结果 status", "原因 why"):
-        t.add_column(col, overflow="fold")
-    colors = {"sent": "green", "queued": "yellow", "failed": "red", "pending": "yellow", "dry_run": "cyan"}
-    for o in outcomes:  # people's text (record names, error reasons) is data, never markup
-        st = getattr(o, "status", "")
-        t.add_row(escape(o.rule), escape(o.record), escape(o.recipient), escape(o.action),
-                  f"[{colors.get(st, 'white')}]{escape(st)}[/]", escape(o.why))
-    return t
-
-
-def outcome_json(o: Any) -> dict[str, str]:
-    return {k: str(getattr(o, k, "") or "") for k in ("rule", "record", "recipient", "action", "status", "why")}
 
 
 def run_check_cli(app: Runtime, project: str | None, now_fn: NowFn, dry_run: bool, *, as_json: bool = False) -> int:
@@ -116,7 +102,7 @@ def _check_one(app: Runtime, p: ProjectRuntime, now_fn: NowFn, dry_run: bool, as
         return result
     color = {"green": "green", "yellow": "yellow", "red": "red"}[rag.color]
     console.print(f"[bold]{escape(p.slug)}[/] @ {now.isoformat(timespec='minutes')}  整体状态 / status: "
-                  f"[{color}]{rag.color}[/] — {escape(rag.explanation('zh'))}")
+                  f"[{color}]{RAG[rag.color].zh} / {rag.color}[/] — {escape(rag.explanation('zh'))}")
     console.print(f"  写回 / write-back: {run.writes_planned} planned, {run.writes_applied} written"
                   + (f", {len(run.writes_skipped)} skipped (edited by a person)" if run.writes_skipped else "")
                   + ("  [cyan](dry run)[/]" if dry_run else ""))
@@ -124,7 +110,8 @@ def _check_one(app: Runtime, p: ProjectRuntime, now_fn: NowFn, dry_run: bool, as
         console.print(f"  数据问题 / data problems: {len(run.result.problems)}")
     for w in run.result.warnings:
         console.print(f"  [yellow]⚠ {escape(str(w))}[/]")
-    console.print(outcomes_table(run.outcomes, f"{escape(p.slug)}: 通知 / notices ({len(run.outcomes)})"))
+    console.print(outcomes_table(run.outcomes, f"{escape(p.slug)}: 通知 / notices ({len(run.outcomes)})",
+                                 people=run.snapshot.people()))
     return result
 
 

@@ -61,9 +61,10 @@ def test_second_check_at_the_same_instant_sends_nothing(env):
     owner = env.seed.users["刘洋"]
     digests = [m for m in env.sb.control.p2p_messages(owner, bots_only=True) if TASK in str(m.get("card"))]
     assert len(digests) == 1  # the late task's owner got the daily digest
-    rows = table_rows(first)
-    assert ["escalation", ISSUE, env.pm, "single", "sent", "已发送 / sent"] in rows, first
-    assert [r[3:5] for r in rows if r[2] == owner] == [["digest", "sent"]], first
+    rows = table_rows(first)  # people by name, rules and results in words (`gtm check --json` keeps the ids)
+    assert ["问题升级", ISSUE, "张伟", "已发送"] in rows, first
+    assert [r[0::3] for r in rows if r[2] == "刘洋"] == [["汇总（逾期）", "已发送"]], first
+    assert env.pm not in first and owner not in first
 
     mark = env.sb.journal.mark()
     second = check(env, L1_AT)
@@ -72,9 +73,9 @@ def test_second_check_at_the_same_instant_sends_nothing(env):
     assert len([m for m in env.sb.control.p2p_messages(owner, bots_only=True) if TASK in str(m.get("card"))]) == 1
     # the digest was planned again and the ledger refused it
     rows = table_rows(second)
-    skipped = [r for r in rows if r[1].startswith("1 条") and r[2] == owner]
-    assert skipped and skipped[0][4] == "skipped" and "已发送过 / already sent" in skipped[0][5]
-    assert all(r[4] != "sent" for r in rows)
+    skipped = [r for r in rows if r[1].startswith("1 条") and r[2] == "刘洋"]
+    assert skipped and skipped[0][3] == "未发送 已发送过 / already sent"
+    assert all(not r[3].startswith("已发送") for r in rows)
 
 
 # 2 -------------------------------------------------------------------------------------------
@@ -138,9 +139,9 @@ def test_crash_between_pending_and_sent_delivers_exactly_once(env, stage):
     attempts = [e for e in sends(env, ok=True) if e["body"]["uuid"] == row.uuid]
     assert len(attempts) == (1 if stage == "reserve" else 2)  # the second one was deduplicated
 
-    esc = [r for r in table_rows(out) if r[0] == "escalation"]
-    assert esc == [["escalation", ISSUE, env.pm, "single", "sent", "已发送 / sent"]]
-    for header in ("规则 rule", "记录 record", "接收人 recipient", "方式 action", "结果 status", "原因 why"):
+    esc = [r for r in table_rows(out) if r[0] == "问题升级"]
+    assert esc == [["问题升级", ISSUE, "张伟", "已发送"]]
+    for header in ("规则 / rule", "记录 / record", "接收人 / recipient", "结果 / result"):
         assert header in out
 
     mark = env.sb.journal.mark()
@@ -164,9 +165,9 @@ def test_send_faults_lose_nothing_and_duplicate_nothing(env, kind, count, kw):
         env.env["GTM_REQUEST_TIMEOUT_SECONDS"] = "1.5"  # the client gives up before the sandbox answers
     env.sb.inject("/im/v1/messages", kind, count, **kw)
     out = check(env, L1_AT)
-    status = [r for r in table_rows(out) if r[0] == "escalation"][0][4]
+    status = [r for r in table_rows(out) if r[0] == "问题升级"][0][3]
     exhausted = count >= 6  # the gateway tries 6 times within one run
-    assert status == ("pending" if exhausted else "sent"), out
+    assert status.startswith("待发送" if exhausted else "已发送"), out
     assert len(escalations(env, env.pm)) == (0 if exhausted else 1)
 
     for minutes in (30, 60):  # the scheduler's next runs
@@ -183,15 +184,15 @@ def test_quiet_hours_queue_until_the_next_working_morning(env):
     type_plan(env)
     friday_night = (L1_AT + timedelta(days=1)).replace(hour=23, minute=0)  # Fri 2026-11-06 23:00
     out = check(env, friday_night)
-    esc = [r for r in table_rows(out) if r[0] == "escalation"]
-    assert esc and esc[0][4] == "queued" and "2026-11-09 08:30" in esc[0][5], out
+    esc = [r for r in table_rows(out) if r[0] == "问题升级"]
+    assert esc and esc[0][3].startswith("已排队 静默时段") and "2026-11-09 08:30" in esc[0][3], out
     check(env, friday_night.replace(day=7, hour=11))  # Saturday daytime is quiet too
     assert sends(env) == []
 
     monday = friday_night.replace(day=9, hour=8, minute=30)
     assert monday.weekday() == 0 and monday.tzinfo is TZ
     out = check(env, monday)
-    assert [r[4] for r in table_rows(out) if r[0] == "escalation"] == ["sent"]
+    assert [r[3] for r in table_rows(out) if r[0] == "问题升级"] == ["已发送"]
     assert len(escalations(env, env.pm, "项目经理")) == 1
 
     mark = env.sb.journal.mark()
@@ -207,7 +208,7 @@ def test_dry_run_sends_nothing_and_writes_nothing(env):
     assert writes(env, mark) == [] and sends(env, mark) == []
     assert "(dry run)" in out
     planned = table_rows(out)
-    assert any(r[0] == "escalation" and r[4] == "dry_run" and "would send" in r[5] for r in planned), out
+    assert any(r[0] == "问题升级" and r[3] == "试运行" for r in planned), out  # "would send" goes without saying
     assert ledger_rows(env) == []
     assert cell(env, "issue", env.ids["issue"], "level") in (None, EscalationLevel.TEAM.value)
 

@@ -90,13 +90,16 @@ class MilestoneView(BaseModel):
 
 class RiskRow(BaseModel):
     risk: str
-    likelihood: str = ""
+    likelihood: str = ""  # the options as typed (高 / 中 / 低 …) and in English (unknown ones as typed)
+    likelihood_en: str = ""
     impact: str = ""
+    impact_en: str = ""
     score: int = 0
     level: Label
     mitigation: str = ""
     owner_name: str = ""
     status: str = ""
+    status_en: str = ""
 
 
 class HeatRow(BaseModel):

@@ -188,6 +188,21 @@ def test_one_risk_score_everywhere(policy):
     assert any("评分 9" in x.text for x in report.risks)
 
 
+def test_risks_card_reads_in_the_readers_language_and_keeps_unknown_options_as_typed(policy):
+    from gtm.bot.rules.engine import run_checks
+    from gtm.schemas.plan import Risk
+
+    snap = build_snapshot()
+    snap.risks = [Risk(record_id="recR1", risk="核心供应商断供", likelihood="高", impact="中", status="开放"),
+                  Risk(record_id="recR2", risk="汇率波动", likelihood="中", impact="中", status="观察中")]
+    result = run_checks(snap, NOW, policy)
+    en = text_of(answer(parse("风险"), ctx_for(snap, result, policy, locale="en")))
+    assert "score 6 (High×Medium) · Open" in en  # the card carries both languages; this is its English
+    assert "score 4 (Medium×Medium) · 观察中" in en  # not an option of the template: as typed
+    zh = text_of(answer(parse("风险"), ctx_for(snap, result, policy)))
+    assert "评分 6 (高×中)" in zh and "开放" in zh and "观察中" in zh
+
+
 # ---- 6. the report does not contradict itself about a milestone --------------------------------
 def test_milestone_with_unmet_exit_criteria_is_not_listed_as_reached(policy):
     from datetime import timedelta
@@ -291,6 +306,11 @@ def test_my_tasks_shows_overdue_and_two_weeks_then_a_button_for_the_rest(snapsho
     assert f"还有 {view.later} 项在两周以后到期" in body and "查看全部" in body
     _, everything = view_for(parse("我的全部任务"), ctx)
     assert everything.total == view.total + view.later
+    # the header counts what is shown and the whole, never the shown part as the whole
+    assert f"两周内 {view.total} 项，共 {everything.total} 项" in body and f"共 {view.total} 项 ·" not in body
+    en = text_of(answer(parse("我的任务"), ctx_for(snapshot, check, policy, locale="en")))
+    assert f"{view.total} in the next two weeks, {everything.total} items in all" in en
+    assert f"共 {everything.total} 项 ·" in text_of(answer(parse("我的全部任务"), ctx))
 
 
 def test_green_project_report_shows_a_green_dot(policy):
