@@ -75,12 +75,21 @@ def _cell(value: Any, dtype: str) -> str:
     return str(value)
 
 
-def _table(el: dict[str, Any], out: list[str], indent: str) -> None:
+def _table(el: dict[str, Any], out: list[str], indent: str, width: int) -> None:
+    """Aligned columns when they fit `width`; otherwise one line per row, its first cell then
+    "heading value" pairs, empty cells left out (Feishu scrolls a wide table sideways, a terminal
+    would fold every line)."""
     cols = el.get("columns") or []
     rows = el.get("rows") or []
     heads = [str(c.get("display_name") or c.get("name", "")) for c in cols]
     cells = [[_cell(r.get(c.get("name")), c.get("data_type", "text")) for c in cols] for r in rows]
     widths = [max([_width(h)] + [_width(row[i]) for row in cells]) for i, h in enumerate(heads)]
+    if _width(indent) + sum(widths) + 2 * max(0, len(widths) - 1) > width and len(heads) > 1:
+        sep = "：" if any(_width(h) > len(h) for h in heads) else ": "  # Chinese headings, Chinese colon
+        for row in cells:
+            out.append(indent + row[0] + sep + " · ".join(f"{h} {v}" for h, v in zip(heads[1:], row[1:])
+                                                        if v.strip() not in ("", "—")))
+        return
     out.append(indent + "  ".join(_pad(h, w) for h, w in zip(heads, widths)))
     out.append(indent + "  ".join("-" * w for w in widths))
     for row in cells:
@@ -121,7 +130,7 @@ def _element(el: dict[str, Any], out: list[str], width: int, indent: str) -> Non
     elif tag == "hr":
         out.append(indent + "─" * 20)
     elif tag == "table":
-        _table(el, out, indent)
+        _table(el, out, indent, width)
     elif tag == "chart":
         _chart(el, out, indent)
     elif tag == "button":

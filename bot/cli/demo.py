@@ -53,7 +53,8 @@ QUESTIONS = [  # (who, text, where): where None = the project group, "p2p" = pri
 
 
 def _show(title: str, card: dict, style: str = "cyan") -> None:
-    console.print(Panel(_escape(card_to_text(card)), title=_escape(title), border_style=style))
+    inner = max(40, console.width - 4)  # the panel's border and padding
+    console.print(Panel(_escape(card_to_text(card, width=inner)), title=_escape(title), border_style=style))
 
 
 def _escape(text: str) -> str:

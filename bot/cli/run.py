@@ -116,7 +116,7 @@ def _check_one(app: Runtime, p: ProjectRuntime, now_fn: NowFn, dry_run: bool, as
 
 
 def _print_card(card: dict) -> None:
-    console.print(card_to_text(card), markup=False, highlight=False)
+    console.print(card_to_text(card, width=console.width), markup=False, highlight=False)
 
 
 def run_report_cli(app: Runtime, project: str | None, now_fn: NowFn, print_only: bool, *, as_json: bool = False) -> int:
