@@ -62,22 +62,23 @@ def build_context(runtime: Runtime, text: str, *, asker: str, project: ProjectRu
         ctx.snapshot, ctx.index, ctx.policy = data.snapshot, data.index, project.policy
         ctx.locale = project.policy.locale
         milestones = [m.label for m in data.snapshot.milestones]
-    cmd = parse(text, milestones)
     others: list[AskerProject] = []  # checks pending
+    if project is None:
+        others = _asker_projects(runtime, asker, now, max_age)
+    # the asker's project names (or the one asked in) may appear anywhere in the question
+    cmd = parse(text, milestones, [d.name for d, _, _ in others] if project is None else [ctx.project_name])
+    if project is None and cmd.project:
+        others = [o for o in others if o[0].name == cmd.project]  # "逾期 营销活动": that project only
+    if project is not None and cmd.name == "portfolio":
+        others = _asker_projects(runtime, asker, now, max_age)
     if project is None or cmd.name == "portfolio":
-        if asker:
-            others = projects_of(runtime, asker, now, max_age)
-        else:
-            for p in runtime.projects():
-                a = answers_for(runtime, p, now, max_age)
-                others.append((data_of(p, a), p, a))
         ctx.projects = [d for d, _, _ in others]
         if project is None and ctx.projects:
             ctx.policy = others[0][1].policy
             ctx.locale = ctx.policy.locale  # p2p: the language of the asker's project, not always zh
             if cmd.name == "unknown" or not cmd.arg:
                 names = [m.label for d in ctx.projects for m in d.snapshot.milestones]
-                cmd = parse(text, names) if names else cmd
+                cmd = parse(text, names, [d.name for d in ctx.projects]) if names else cmd
     if needs_check(cmd.name):  # only now is it known whether the answer shows rule results
         if project is not None and answers is not None:
             ctx.check = cached_check(runtime, project, answers, now)
@@ -94,6 +95,17 @@ def build_context(runtime: Runtime, text: str, *, asker: str, project: ProjectRu
         if others:
             ctx.projects = kept
     return cmd, ctx
+
+
+def _asker_projects(runtime: Runtime, asker: str, now: datetime, max_age: float) -> list[AskerProject]:
+    """The asker's projects (every project when no asker is given: `gtm ask` without `--as`)."""
+    if asker:
+        return projects_of(runtime, asker, now, max_age)
+    found: list[AskerProject] = []
+    for p in runtime.projects():
+        a = answers_for(runtime, p, now, max_age)
+        found.append((data_of(p, a), p, a))
+    return found
 
 
 def answer_incoming(runtime: Runtime, inc: Question, project: ProjectRuntime | None, now: datetime, *,

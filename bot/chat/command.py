@@ -25,6 +25,7 @@ class Command(BaseModel):
     original: str = ""  # the text as typed (mention placeholders removed): what answers echo
     when: When = ""  # time filter for due-soon answers
     codes: list[str] = Field(default_factory=list)  # task IDs found in the sentence ("T-301")
+    project: str = ""  # a project named anywhere in the sentence (its name as registered), taken out of `text`
     suggestions: list[str] = Field(default_factory=list)  # display forms, e.g. "状态"
     suggested: list[str] = Field(default_factory=list)  # intent names of `suggestions`
 

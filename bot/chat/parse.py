@@ -14,6 +14,9 @@ How a sentence is read (`parse`):
 4. Milestone codes (M3) and task IDs (T-301) are found anywhere (`text.MILESTONE_CODE`,
    `text.TASK_ID`); "M3进度怎么样" is M3. A plan update ("T-301 80%") goes to the update intent.
 5. "本周" / "下周" (this week / next week) filter the due-soon answer.
+0. Before all this, a project named anywhere (the asker's project names, when the caller passes
+   them) is taken out of the text into `Command.project`, so its name cannot pass for a command
+   word ("逾期 营销活动执行进度" is overdue of that project, not progress).
 6. Milestone names are matched fuzzily (rapidfuzz) when the caller passes them.
 7. Nothing matched: `unknown`, with the 3 nearest intents (shown as buttons).
 """
@@ -72,15 +75,37 @@ def _when(norm: str) -> When:
     return ""
 
 
-def parse(text: str, milestones: Iterable[str] = ()) -> Command:
-    """The command in `text`. `milestones` (codes or "M3 名称" labels) lets names match."""
-    norm = normalise(text)
-    base = {"text": norm, "original": as_typed(text), "when": _when(norm), "codes": task_ids(norm)}
+def _named_project(norm: str, projects: Iterable[str]) -> tuple[str, str]:
+    """(the project named in `norm`, `norm` without it): the longest name found, a Latin name as a
+    whole word; ("", norm) when none is. Taken out before the words are read, so a name holding a
+    command word ("营销活动执行进度": 进度) does not decide the command."""
+    found = ""
+    for name in projects:
+        low = normalise(name)
+        if len(low) >= 2 and len(low) > len(normalise(found)) and _contains(norm, low):
+            found = name
+    if not found:
+        return "", norm
+    low = normalise(found)
+    at = norm.find(low) if not low.isascii() else re.search(
+        r"(?<![a-z0-9])" + re.escape(low) + r"(?![a-z0-9])", norm).start()  # type: ignore[union-attr]
+    rest = (norm[:at] + " " + norm[at + len(low):]).strip()
+    return found, normalise(rest)
+
+
+def parse(text: str, milestones: Iterable[str] = (), projects: Iterable[str] = ()) -> Command:
+    """The command in `text`. `milestones` (codes or "M3 名称" labels) lets names match;
+    `projects` (the asker's project names) lets a sentence name its project anywhere
+    ("逾期 营销活动执行进度", "销售项目管理 状态"): `Command.project`. A project named alone is
+    asked for its status."""
+    project, norm = _named_project(normalise(text), projects)
+    base = {"text": norm, "original": as_typed(text), "when": _when(norm), "codes": task_ids(norm),
+            "project": project}
     if not norm:
-        return Command(name="help", **base)
+        return Command(name="status" if project else "help", **base)
     m = MILESTONE_ONLY.match(norm)
     if m:
-        return Command(name="milestone", arg=milestone_code(m.group(1)), **base)
+        return Command(name="milestone", arg=milestone_code(m.group(1), m.group(2)), **base)
     if is_update(norm) and "update" in registry():  # "T-301 80%", "M3 延期到 12-20", "push T-301 to friday"
         return Command(name="update", **base)
     words, syns = _vocabulary()
@@ -95,7 +120,7 @@ def parse(text: str, milestones: Iterable[str] = ()) -> Command:
             arg = rest.strip()
             if name == "milestone":
                 mm = MILESTONE_ONLY.match(arg)
-                arg = milestone_code(mm.group(1)) if mm else arg
+                arg = milestone_code(mm.group(1), mm.group(2)) if mm else arg
             if arg and _synonym_hit(arg, syns) and name not in ("milestone",):
                 break  # "本周周报": the rest is itself a command; decide on the whole sentence
             return Command(name=name, arg=arg, **base)
@@ -103,7 +128,7 @@ def parse(text: str, milestones: Iterable[str] = ()) -> Command:
     mm = MILESTONE_CODE.search(norm)
     hit = _synonym_hit(norm, syns)
     if mm and (hit is None or intent(hit[1]).name in ("status", "milestone")):
-        return Command(name="milestone", arg=milestone_code(mm.group(1)), **base)
+        return Command(name="milestone", arg=milestone_code(mm.group(1), mm.group(2)), **base)
     if base["codes"] and "task" in registry() and (hit is None or hit[1] == "status"):
         return Command(name="task", arg=base["codes"][0], **base)  # "T-301 什么情况"
     # 3. a synonym anywhere, longest first

@@ -237,6 +237,11 @@ def test_mentions_answer_for_the_groups_project_and_p2p_spans_projects(shared, r
 
     picked = text_of(_ask(shared, None, "王芳", f"状态 {b.name}"))
     assert b.name in picked and a.name not in picked
+    # a project named anywhere in the sentence narrows a p2p answer to it, name first or last
+    late_b_p2p = text_of(_ask(shared, None, "王芳", f"{b.name} 逾期"))
+    assert "客户需求调研报告" in late_b_p2p and "官网产品页上线" not in late_b_p2p and a.name not in late_b_p2p
+    mine_a = text_of(_ask(shared, None, "王芳", f"我的任务 {a.name}"))
+    assert "官网产品页上线" in mine_a and "客户需求调研报告" not in mine_a
 
     lone = shared.sandbox.control.create_chat(shared.seed.tenant_key, "闲聊群", [shared.seed.users["王芳"]],
                                               [shared.seed.app_id])["chat_id"]

@@ -104,6 +104,46 @@ def test_task_id_anywhere_in_the_sentence():
     assert cmd.name == "task" and cmd.codes == ["T-301"]
 
 
+@pytest.mark.parametrize("text, name, arg, codes", [
+    # the sales template: milestones S1…S5, tasks S1-01
+    ("S1-01", "task", "S1-01", ["S1-01"]),
+    ("s1-01 什么情况", "task", "S1-01", ["S1-01"]),
+    ("S1-01 80%", "update", "", ["S1-01"]),
+    ("S1 项目启动完成进度怎么样", "milestone", "S1", []),
+    # the campaign template: milestones MS1, MS2, tasks M001 and P001 (no dash)
+    ("MS1进度怎么样", "milestone", "MS1", []),
+    ("ms2", "milestone", "MS2", []),
+    ("MS2 延期到 12-20 因为设计稿", "update", "", []),
+    ("M001 什么情况", "task", "M001", ["M001"]),
+    ("P001", "task", "P001", ["P001"]),
+    # the gtm template still reads as before
+    ("M3进度怎么样", "milestone", "M3", []),
+    ("T-301 80%", "update", "", ["T-301"]),
+])
+def test_every_templates_ids_and_codes_are_understood(text, name, arg, codes):
+    cmd = parse(text)
+    assert (cmd.name, cmd.arg, cmd.codes) == (name, arg, codes), text
+
+
+PROJECTS = ["营销活动执行进度", "销售项目管理", "Launch X"]
+
+
+@pytest.mark.parametrize("text, name, project", [
+    ("状态 营销活动执行进度", "status", "营销活动执行进度"),  # the bot's own "状态 项目名" example, with a name holding 进度
+    ("逾期 营销活动执行进度", "overdue", "营销活动执行进度"),
+    ("风险 营销活动执行进度", "risks", "营销活动执行进度"),
+    ("营销活动执行进度 逾期", "overdue", "营销活动执行进度"),
+    ("销售项目管理 状态", "status", "销售项目管理"),
+    ("营销活动执行进度", "status", "营销活动执行进度"),
+    ("risks launch x", "risks", "Launch X"),
+    ("逾期", "overdue", ""),
+])
+def test_a_project_named_anywhere_is_taken_out_before_the_words_are_read(text, name, project):
+    cmd = parse(text, projects=PROJECTS)
+    assert (cmd.name, cmd.project) == (name, project), text
+    assert cmd.original == text
+
+
 def test_milestone_names_match_approximately():
     labels = ["M3 发布准备就绪", "M4 软发布"]
     assert parse("M3 发布准备", labels).arg == "M3"
