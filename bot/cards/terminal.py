@@ -5,6 +5,7 @@ wide characters count two columns), bar charts, buttons as [按钮].
 """
 from __future__ import annotations
 
+import html
 import re
 import unicodedata
 from datetime import datetime, timezone
@@ -58,7 +59,7 @@ def _md(text: str) -> str:
                   text)
     text = re.sub(r"\[([^\]]+)\]\((https?://[^)]+)\)", r"\1 (\2)", text)
     text = text.replace("**", "")
-    return text
+    return html.unescape(text)  # the card escapes people's markup as entities (&#60;at …&#62;); a terminal shows it as typed
 
 
 def _cell(value: Any, dtype: str) -> str:

@@ -27,3 +27,17 @@ def test_a_table_wider_than_the_terminal_becomes_one_line_per_row_without_empty_
         {**c, "display_name": en} for c, en in zip(CARD["body"]["elements"][0]["columns"],
                                                     ("Milestone", "Target", "Actual", "Status", "Baseline"))]}]}}
     assert card_to_text(english, width=50).splitlines()[1] == "M3 发布准备就绪: Target 2026-12-20 · Status 未开始"
+
+
+def test_peoples_markup_escaped_for_the_card_reads_as_typed_in_the_terminal():
+    from gtm.bot.chat.answers import AskContext, answer
+    from gtm.bot.chat.parse import parse
+    from gtm.schemas.settings import Policy
+    from tests.support.snapshots import ALICE, NOW, build_snapshot
+
+    typed = "<at id=all></at> [link](javascript:x) [red]x[/red] & 好"
+    ctx = AskContext(project_name="星河", project_slug="x", snapshot=build_snapshot(), now=NOW, policy=Policy(),
+                     asker=ALICE.open_id, chat_id="oc_1")
+    card = answer(parse(typed), ctx)
+    assert "&#60;at id=all&#62;" in str(card)  # in the card, people's markup stays inert
+    assert f"没听懂「{typed}」" in card_to_text(card)  # the terminal shows it as typed
