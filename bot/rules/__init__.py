@@ -17,8 +17,9 @@ from gtm.schemas.plan import DataProblem, Person, PlanSnapshot, clip_text
 from gtm.schemas.settings import Policy
 from gtm.schemas.trusted import from_mapping, from_sequence
 
-__all__ = ["RuleResult", "digest_mode", "urgent_mode", "in_digest", "DIGEST_RECORDS", "Kept", "local_date", "require_aware", "ref", "label_of", "owner_route",
-           "make_notice", "make_write", "problem", "utc_key"]
+__all__ = ["RuleResult", "digest_mode", "urgent_mode", "in_digest", "DIGEST_RECORDS", "Kept",
+           "local_date", "require_aware", "ref", "label_of", "owner_route", "make_notice", "make_write", "make_state",
+           "problem", "utc_key"]
 
 
 class _Dropped(list):
@@ -221,6 +222,19 @@ def make_notice(*, kind: str, key: str, recipients: list[str], record: RecordRef
 
 def make_write(table: str, record_id: str, attr: str, value: Any) -> CellWrite:
     return _WRITE((table, record_id, attr, value))
+
+
+def make_state(*, table: str, record_id: str, level: int, acked_until: datetime | None,
+               snoozed_until: datetime | None, resolved: bool, since: datetime | None, acked_level: int,
+               notified_at: datetime | None, repeats: int) -> EscalationState:
+    """An EscalationState from the ladder's own values (aware datetimes, ints), every field given.
+
+    Built by `_trusted`: a validated instance holds a dict and a fields-set of its own (~1 KB);
+    a large plan's run keeps one per blocked task (14,000 of 100,000 in the benchmark plan)."""
+    return _trusted(EscalationState, {"table": table, "record_id": record_id, "level": level,
+                                      "acked_until": acked_until, "snoozed_until": snoozed_until,
+                                      "resolved": resolved, "since": since, "acked_level": acked_level,
+                                      "notified_at": notified_at, "repeats": repeats})
 
 
 def problem(table: str, record_id: str, attr: str, value: Any, reason: str,

@@ -34,6 +34,7 @@ from gtm.bot.rules import (
     RuleResult,
     management_ids,
     make_notice,
+    make_state,
     make_write,
     pm_ids,
     problem,
@@ -195,9 +196,9 @@ def _step(table: str, row: Any, since: datetime, state: EscalationState | None,
                         repeat=repeats, age=age)
                 notified_at = now
         snoozed = None
-    new = EscalationState(table=table, record_id=row.record_id, level=level, acked_until=acked_until,
-                          snoozed_until=snoozed, resolved=False, since=since, acked_level=acked_level,
-                          notified_at=notified_at, repeats=repeats)
+    new = make_state(table=table, record_id=row.record_id, level=level, acked_until=acked_until,
+                     snoozed_until=snoozed, resolved=False, since=since, acked_level=acked_level,
+                     notified_at=notified_at, repeats=repeats)
     if state is None or state != new:
         out.escalations.append(new)
     return LadderItem(table, row.record_id, r.label, level, target, level_cell(level, n), since)
