@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from gtm.bot.rules import RuleResult, local_date, make_notice, owner_route, ref
+from gtm.bot.rules import RuleResult, keeps_digest_notices, local_date, make_notice, owner_route, ref
 from gtm.bot.catalogue import due_phrase
 from gtm.bot.rules.calendar import WorkCalendar
 from gtm.bot.rules.overdue import _EN, TrackedRow, tracked_rows
@@ -27,13 +27,14 @@ def check_due_soon(snapshot: PlanSnapshot, now: datetime, policy: Policy,
     out = RuleResult()
     today = local_date(now, policy)
     limit = cal.add_working_days(today, policy.due_soon_working_days)
+    build = keeps_digest_notices()  # every notice here is a digest one
     for tr in (rows if rows is not None else tracked_rows(snapshot, policy, out)):
         if tr.done or tr.planned is None or not (today <= tr.planned <= limit):
             continue
         row, table = tr.row, tr.table
         recipients, no_owner = owner_route(snapshot, table, row, out)
-        if not recipients:
-            continue
+        if not recipients or not build:
+            continue  # the owner problems above are reported either way
         r = ref(table, row)
         left = cal.working_days_between(today, tr.planned)
         spec = T.table(table)

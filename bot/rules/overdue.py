@@ -26,6 +26,7 @@ from gtm.bot.rules import (
     Kept,
     RuleResult,
     in_digest,
+    keeps_digest_notices,
     local_date,
     make_notice,
     make_write,
@@ -221,6 +222,7 @@ def check_overdue(snapshot: PlanSnapshot, now: datetime, policy: Policy,
     texts: dict[tuple[str, int, date], tuple[str, str, str, str]] = {}
     today = local_date(now, policy)
     digest = in_digest()
+    digest_notices = keeps_digest_notices()
     for tr in (rows if rows is not None else tracked_rows(snapshot, policy, out)):
         table, row, planned = tr.table, tr.row, tr.planned
         rid = row.record_id
@@ -242,24 +244,29 @@ def check_overdue(snapshot: PlanSnapshot, now: datetime, policy: Policy,
         if digest:
             continue  # a digest run keeps no notice
         notice = _overdue_notice(table, r, planned, days_late, today, now, policy, recipients,
-                                 no_owner)
+                                 no_owner, digest_notices)
         if notice is not None:
             out.notices.append(notice)
     return out, found
 
 
 def _overdue_notice(table, r, planned: date, days_late: int, today: date, now: datetime,
-                    policy: Policy, recipients: list[str], no_owner: bool):
+                    policy: Policy, recipients: list[str], no_owner: bool, digest_notices: bool):
+    """The row's notice; None without recipients, or when it is a digest notice and the run keeps
+    none (`keeps_digest_notices`)."""
     if not recipients:
         return None
-    episode = f"overdue:{table}:{r.record_id}:{planned}"
     first_day = today == planned + timedelta(days=1)
-    if first_day or policy.overdue_reminder == "never":
-        key, digest = episode, False
+    digest = not (first_day or policy.overdue_reminder == "never")
+    if digest and not digest_notices:
+        return None
+    episode = f"overdue:{table}:{r.record_id}:{planned}"
+    if not digest:
+        key = episode
     elif policy.overdue_reminder == "daily_digest":
-        key, digest = f"{episode}:{today.isoformat()}", True
+        key = f"{episode}:{today.isoformat()}"
     else:  # every_check
-        key, digest = f"{episode}:{utc_key(now)}", True
+        key = f"{episode}:{utc_key(now)}"
     name = _ZH[table]
     day = planned.isoformat()
     flag, flag_en = ("【缺少负责人】", "[No owner] ") if no_owner else ("", "")
