@@ -102,6 +102,9 @@ def _run(snapshot: PlanSnapshot, now: datetime, policy: Policy,
                                    Findings(overdue=overdue, ladder=ladder, gates=gates,
                                             budget=overrun), cal)
     total.writes += rag_writes
+    # the findings were for the RAG: let go before the problems are merged and labelled (at
+    # 100,000 items ~24,000 overdue and ~14,000 ladder items, ~4 MB at the run's peak)
+    del overdue, ladder, gates, overrun
 
     warning = cal.coverage_warning(now)
     if warning:
