@@ -88,9 +88,11 @@ def find_slips(snapshot: PlanSnapshot, sched: Schedule) -> dict[tuple[str, str],
 
 def check_schedule(snapshot: PlanSnapshot, now: datetime, policy: Policy,
                    calendar: WorkCalendar | None = None) -> tuple[RuleResult, list[Slip], Schedule]:
-    """Cycle problems, slip notices and the slips themselves (for the report and status)."""
+    """Slip notices and the slips themselves (for the report and status), and the schedule they
+    were read from: it forecasts only the tasks that are linked or feed a milestone
+    (`build_schedule(every_task=False)`); `build_schedule` gives every task's."""
     out = RuleResult()
-    sched = build_schedule(snapshot, now, policy, calendar)
+    sched = build_schedule(snapshot, now, policy, calendar, every_task=False)
     impacts = find_slips(snapshot, sched)
     # the lookups only when something slips (a 100,000-task plan's dict is ~5 MB beside the schedule)
     tasks = {t.record_id: t for t in snapshot.tasks} if impacts else {}

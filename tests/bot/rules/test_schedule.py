@@ -140,3 +140,23 @@ def test_engine_puts_slips_on_the_check_result():
     assert [s.source.record_id for s in result.slips] == ["rec_slip"]
     assert any(n.kind == "slip" for n in result.notices)
     assert PM.open_id not in next(n for n in result.notices if n.kind == "slip").recipients
+
+
+def test_slips_forecast_only_the_tasks_another_item_reads():
+    """`check_schedule` leaves out the tasks with no predecessor link and no milestone (nothing
+    reads their forecast; a 100,000-task plan without links held ~13 MB of them); the forecasts it
+    keeps, the milestones' and the slips are `build_schedule`'s own."""
+    snap = plan(milestones=[m3()], tasks=[
+        *slip_plan().tasks,
+        t("alone", "T-ALONE", date(2026, 12, 1), date(2026, 12, 4), ALICE),  # overdue, unlinked
+        t("done", "T-DONE", date(2026, 12, 1), date(2026, 12, 2), status="已完成"),
+    ])
+    full = build_schedule(snap, NOW, P)
+    out, slips, sched = check_schedule(snap, NOW, P)
+    assert set(full.tasks) == {"rec_slip", "rec_next", "alone", "done"}
+    assert list(sched.tasks) == ["rec_slip", "rec_next"]  # the same order, the same forecasts
+    assert sched.tasks == {rid: full.tasks[rid] for rid in sched.tasks}
+    assert sched.milestones == full.milestones and sched.successors == full.successors
+    assert [s.source.record_id for s in slips] == ["rec_slip"] and len(out.notices) == 1
+    assert [s.model_dump() for s in slips] == \
+        [s.model_dump() for s in check_schedule(slip_plan(), NOW, P)[1]]
