@@ -39,8 +39,9 @@ def run_checks(snapshot: PlanSnapshot, now: datetime, policy: Policy,
 
     `digest=True` (what @mention answers need): the same decisions, but no notices and no cell
     writes are kept, and of the escalation states only the issues' (`digest_mode`). On a
-    100,000-item plan a full result holds ~27,000 notices and ~76,000 writes at once (≈160 MB);
-    a digest run builds each and drops it at once, so its memory stays near the snapshot's.
+    100,000-item plan a full result holds ~27,000 notices and ~67,000 writes at once (≈60 MB by
+    tracemalloc); a digest run builds each and drops it at once, so its memory stays near the
+    snapshot's.
 
     `urgent_only=True` (the periodic check, which leaves overdue / due-soon items to the morning
     digest): the full result without the notices marked `digest`, each dropped as it is made.
