@@ -18,7 +18,7 @@ from gtm.schemas.settings import Policy
 from gtm.schemas.trusted import from_mapping, from_sequence
 
 __all__ = ["RuleResult", "digest_mode", "urgent_mode", "in_digest", "keeps_digest_notices", "DIGEST_RECORDS", "Kept",
-           "local_date", "require_aware", "ref", "label_of", "owner_route", "make_notice", "make_write", "make_state",
+           "local_date", "require_aware", "ref", "label_of", "owner_route", "make_notice", "make_write", "make_state", "make_ref",
            "problem", "utc_key"]
 
 
@@ -213,7 +213,12 @@ _WRITE = from_sequence(CellWrite, set(CellWrite.model_fields))
 
 
 def ref(table: str, row: Any) -> RecordRef:
-    return _REF((table, row.record_id, label_of(table, row)))
+    return make_ref(table, row.record_id, label_of(table, row))
+
+
+def make_ref(table: str, record_id: str, label: str) -> RecordRef:
+    """A reference from a label already made (`label_of`), e.g. one a finding carries."""
+    return _REF((table, record_id, label))
 
 
 def make_notice(*, kind: str, key: str, recipients: list[str], record: RecordRef | None = None,

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TypeVar
 
-from gtm.bot.rules import DIGEST_RECORDS, in_digest, local_date, make_write, ref
+from gtm.bot.rules import DIGEST_RECORDS, in_digest, local_date, make_ref, make_write, ref
 from gtm.bot.rules.budget import BudgetOverrun
 from gtm.bot.rules.calendar import WorkCalendar
 from gtm.bot.rules.escalation import LadderItem
@@ -21,7 +21,7 @@ from gtm.bot.rules.queries import risk_score
 from gtm.bot.rules.risk import is_open
 from gtm.schemas.decisions import CellWrite, RagStatus, Reason, RecordRef
 from gtm.schemas.money import format_money
-from gtm.schemas.plan import DependencyStatus, EscalationLevel, PlanSnapshot, Rag, TaskStatus
+from gtm.schemas.plan import DependencyStatus, EscalationLevel, PlanSnapshot, Rag
 from gtm.schemas.settings import Policy
 
 _T = TypeVar("_T")
@@ -34,7 +34,7 @@ class Findings:
     """What the other rules found, so RAG does not recompute it."""
 
     overdue: list[OverdueItem] = field(default_factory=list)  # `Kept` from check_overdue: counted per table
-    ladder: list[LadderItem] = field(default_factory=list)
+    ladder: list[LadderItem] = field(default_factory=list)  # every open issue and blocked task, in plan order
     gates: list[GateViolation] = field(default_factory=list)
     budget: BudgetOverrun | None = None
 
@@ -148,10 +148,12 @@ def evaluate_rag(snapshot: PlanSnapshot, now: datetime, policy: Policy, findings
         yellow.append(_reason("yellow", "gate_violation", "里程碑完成但未满足退出标准",
                               "Milestones done without meeting exit criteria",
                               [g.milestone for g in findings.gates]))
-    blocked = [t for t in snapshot.tasks if t.status == TaskStatus.BLOCKED.value]
+    # the ladder has every blocked task, labelled: its labels are shared, not made again
+    blocked = [x for x in findings.ladder if x.table == "task"]
     if blocked:
         yellow.append(_reason("yellow", "tasks_blocked", "任务阻塞", "Blocked tasks",
-                              [ref("task", t) for t in _kept(blocked)], total=len(blocked)))
+                              [make_ref("task", x.record_id, x.label) for x in _kept(blocked)],
+                              total=len(blocked)))
 
     color = "red" if red else "yellow" if yellow else "green"
     status = RagStatus(color=color, reasons=red + yellow)

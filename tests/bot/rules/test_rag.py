@@ -122,3 +122,17 @@ def test_one_record_past_the_shown_five_is_counted_too(n, zh_more, en_more):
     assert len(reason.records) == n
     assert (zh_more in reason.text and en_more in reason.text_en) if zh_more else (
         "等共" not in reason.text and "more" not in reason.text_en)
+
+
+def test_blocked_tasks_reason_names_every_blocked_task_in_plan_order():
+    """The RAG's blocked tasks come from the escalation ladder (every blocked task, labelled once
+    and shared), not a second pass over the tasks: the same records, order and labels as the plan."""
+    from gtm.bot.rules import ref
+
+    tasks = [t(f"t{i}", task_id=f"T{i}", name=f"任务{i}", status="阻塞" if i % 3 else "进行中",
+               modified_at=NOW) for i in range(12)]
+    snap = plan(tasks=tasks)
+    result = run_checks(snap, NOW, Policy(), {})
+    [reason] = [r for r in result.rag.reasons if r.code == "tasks_blocked"]
+    assert reason.records == [ref("task", x) for x in snap.tasks if x.status == "阻塞"]
+    assert reason.records[0].label == "T1 任务1" and "等共 8 项" in reason.text
