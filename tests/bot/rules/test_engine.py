@@ -56,6 +56,21 @@ def test_snapshot_problems_pass_through_and_new_ones_are_added_once():
     assert [(p.record_id, p.field) for p in result.problems[1:]] == [("t1", "owner")]
 
 
+def test_problems_once_per_cell_and_whole_record_problems_once_each():
+    """The first word on a cell wins (equal repeats included); whole-record problems (no field)
+    once each, compared as models; the order is first-seen."""
+    from gtm.bot.rules import problem
+    from gtm.bot.rules.engine import _unique
+
+    codec = DataProblem(table="task", record_id="t1", field="status", value="x", reason="坏值")
+    rule = problem("task", "t1", "status", "x", "规则", "rule")
+    whole = DataProblem(table="task", record_id="t2", field="", value="", reason="整行")
+    other = DataProblem(table="task", record_id="t3", field="", value="", reason="整行")
+    got = _unique([codec, whole, rule, codec, problem("task", "t1", "owner", "", "无", "none"),
+                   whole.model_copy(), other, whole])
+    assert got == [codec, whole, got[2], other] and (got[2].field, got[2].reason) == ("owner", "无")
+
+
 def test_escalation_states_round_trip_through_the_engine():
     raised = at(2025, 9, 1, 10)
     snap = plan(issues=[Issue(record_id="i1", issue="x", raised_at=raised, status="待处理")])
