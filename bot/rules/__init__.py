@@ -17,9 +17,9 @@ from gtm.schemas.plan import DataProblem, Person, PlanSnapshot, clip_text
 from gtm.schemas.settings import Policy
 from gtm.schemas.trusted import from_mapping, from_sequence
 
-__all__ = ["RuleResult", "digest_mode", "urgent_mode", "in_digest", "keeps_digest_notices", "DIGEST_RECORDS", "Kept",
-           "local_date", "require_aware", "ref", "label_of", "owner_route", "make_notice", "make_write", "make_state", "make_ref",
-           "problem", "utc_key"]
+__all__ = ["RuleResult", "digest_mode", "urgent_mode", "in_digest", "keeps_digest_notices", "DIGEST_RECORDS",
+           "Kept", "local_date", "require_aware", "ref", "label_of", "owner_route", "make_notice", "make_write",
+           "make_state", "make_ref", "problem", "utc_key"]
 
 
 class _Dropped(list):
