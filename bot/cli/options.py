@@ -51,6 +51,7 @@ def _as_of(value: str | None, tz: tzinfo) -> datetime:
 
 def now_at(as_of: str | None) -> NowFn:
     """`--as-of` ISO-8601 (date or datetime; naive means the project's time zone), 2000–2100,
-    validated now, before any work; the zone is applied per project."""
+    validated now, before any work; the zone is applied per project, and an instant given in
+    another zone ("…T09:00Z") is shown in the project's ("17:00+08:00")."""
     _as_of(as_of, timezone.utc)
-    return lambda tz: _as_of(as_of, tz)
+    return lambda tz: _as_of(as_of, tz).astimezone(tz)

@@ -35,6 +35,7 @@ from gtm.sync.store.registry import get_project, list_projects
 from gtm.sync.writeback import WriteBackError
 
 console = Console()
+PROBLEMS_SHOWN = 5  # data problems a check prints; the rest: `gtm ask 数据问题`
 
 
 def _projects(app: Runtime, project: str | None, *, allow_all: bool = False) -> list[ProjectRuntime]:
@@ -107,7 +108,13 @@ def _check_one(app: Runtime, p: ProjectRuntime, now_fn: NowFn, dry_run: bool, as
                   + (f", {len(run.writes_skipped)} skipped (edited by a person)" if run.writes_skipped else "")
                   + ("  [cyan](dry run)[/]" if dry_run else ""))
     if run.result.problems:
-        console.print(f"  数据问题 / data problems: {len(run.result.problems)}")
+        problems = run.result.problems
+        console.print(f"  数据问题 / data problems: {len(problems)}")
+        for problem in problems[:PROBLEMS_SHOWN]:  # people's text: escaped, never markup
+            console.print(f"    • {escape(problem.describe('zh'))}")
+        if len(problems) > PROBLEMS_SHOWN:
+            console.print(f"    … 还有 {len(problems) - PROBLEMS_SHOWN} 项 / {len(problems) - PROBLEMS_SHOWN} more: "
+                          f"gtm ask 数据问题 --project {escape(p.slug)}")
     for w in run.result.warnings:
         console.print(f"  [yellow]⚠ {escape(str(w))}[/]")
     console.print(outcomes_table(run.outcomes, f"{escape(p.slug)}: 通知 / notices ({len(run.outcomes)})",
