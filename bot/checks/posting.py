@@ -11,7 +11,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from gtm.bot.checks.check import evaluate, make_sender
-from gtm.bot.checks.notify import Sender
+from gtm.bot.checks.notify import SendOutcome, Sender
 from gtm.bot.checks.portfolio import build_portfolio, portfolio_card
 from gtm.bot.checks.send_once import undelivered
 from gtm.bot.checks.weekly_report import build_weekly_report, report_archive_row, report_card, report_summary
@@ -98,7 +98,13 @@ def run_weekly_report(runtime: Runtime, project: ProjectRuntime, now: datetime, 
     for chat in chats:
         run.outcomes.append(sender.dispatch_card(project.slug, f"report:{view.week}", chat, card, now,
                                                  project.policy, rule="report", record=view.week))
-    if any(getattr(o, "status", "") == "sent" for o in run.outcomes):
+    if not chats:  # nobody to post to: say so with the fix, and keep the report (archive, snapshot) all the same
+        log.warning("report %s of %s not posted: the project has no group chat", view.week, project.slug)
+        run.outcomes.append(SendOutcome(
+            "report", view.week, "—", "single", "skipped",
+            f"项目没有关联群聊，周报未发送：gtm projects link {project.slug} oc_… / no group chat linked, "
+            f"not posted: gtm projects link {project.slug} oc_…"))
+    if not chats or any(getattr(o, "status", "") == "sent" for o in run.outcomes):
         mirror = runtime.mirror(project)
         if not any(r.week == view.week for r in snapshot.reports):
             try:

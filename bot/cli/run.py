@@ -130,7 +130,8 @@ def run_report_cli(app: Runtime, project: str | None, now_fn: NowFn, print_only:
     p = _projects(app, project)[0]
     run = run_weekly_report(app, p, now_fn(p.tz), post=not print_only)
     if as_json:
-        print_json({"project": p.slug, "week": run.week, "posted": not print_only,
+        print_json({"project": p.slug, "week": run.week,
+                    "posted": any(getattr(o, "status", "") == "sent" for o in run.outcomes),
                     "text": card_to_text(run.card), "card": run.card,
                     "notices": [outcome_json(o) for o in run.outcomes]})
         return 0

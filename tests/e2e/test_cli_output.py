@@ -66,3 +66,18 @@ def test_progress_json_and_80_columns(gtm, seed):
     data = json.loads(out)
     assert "findings" in data and {"missing", "warnings"} <= set(data)
     assert any(f["project"] == "launch" for f in data["findings"])
+
+
+def test_a_report_with_no_group_chat_says_so_with_the_fix_and_is_still_kept(gtm, seed):
+    code, out, err = gtm("init", "--project", "solo", "--pm", seed.users["pm"])  # no --chat
+    assert code == 0, out + err
+    code, out, _ = gtm("report", "--json")
+    data = json.loads(out)
+    assert data["posted"] is False
+    (row,) = data["notices"]
+    assert row["status"] == "skipped" and "gtm projects link solo oc_" in row["why"]
+    code, out, _ = gtm("projects", "--json")
+    assert json.loads(out)[0]["last_report_at"]  # kept: archived, and next week's "what changed" has it
+    code, out, _ = gtm("doctor", "--json")
+    (chat,) = [f for f in json.loads(out)["findings"] if f["project"] == "solo" and "group chat" in f["check"]]
+    assert chat["status"] == "warn" and chat["fix"] == "gtm projects link solo oc_…"

@@ -198,6 +198,11 @@ class FeishuChecks(Checks):
                              ok_detail=lambda m: f"{len(m)} 个协作者 / members")
         self.check_record_events(t, label)
         first_member: str | None = None
+        if not t.chat_ids:
+            self.add(label + "项目群 / group chat", WARN,
+                     "没有关联群聊：周报不会发出，群里也无法 @机器人 / no group chat: the weekly report is not "
+                     "posted and nobody can @mention the bot",
+                     f"gtm projects link {t.slug} oc_…")
         for chat in t.chat_ids:
             seen_chats.add(chat)
             first_member = self.check_chat(chat, label) or first_member
@@ -213,7 +218,11 @@ class FeishuChecks(Checks):
                          f"gtm init --project {t.slug}（只补缺少的授权 / adds only what is missing）")
             else:
                 who = (["项目负责人 PM"] if t.pm_open_id else []) + [f"群 {c}" for c in t.chat_ids]
-                self.add(label + "谁能看到表格 / Base visible to", OK, "、".join(who) or "-")
+                if who:
+                    self.add(label + "谁能看到表格 / Base visible to", OK, "、".join(who))
+                else:
+                    self.add(label + "谁能看到表格 / Base visible to", WARN,
+                             "只有应用本身 / the app only", f"gtm init --project {t.slug} --pm … --chat oc_…")
 
     def check_chat(self, chat_id: str, label: str) -> str | None:
         """Bot in the group (get chat) and members readable; returns one member's open_id."""
