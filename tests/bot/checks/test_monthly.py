@@ -42,6 +42,14 @@ def test_last_month_against_the_baseline():
     assert "Monthly summary · 2026-11" in card
 
 
+def test_a_month_without_due_milestones_names_that_month():
+    quiet = snap()
+    quiet.milestones = [m for m in quiet.milestones if m.code == "M4"]  # due in December only
+    card = str(monthly_card(build_monthly([("星河", quiet, None)], NOW, Policy()), "zh"))
+    assert "2026-11 没有到期的里程碑" in card and "No milestone was due in 2026-11" in card
+    assert "本月" not in card  # sent on 12-01 about November: "this month" would be December
+
+
 def test_monthly_job_fires_on_the_first_of_the_month():
     specs = build_schedule([], lambda s: Policy(), JobSet(monthly=lambda slug, now: None))
     [spec] = specs
