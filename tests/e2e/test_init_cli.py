@@ -162,6 +162,12 @@ def test_init_creates_shares_and_fills_then_second_run_writes_nothing(gtm, sandb
     assert second.token == token and "新建 / created: 无 / nothing" in second.out
     assert "新授权" not in second.out and "项目负责人 ou_sandbox_pm（可管理 / full_access）" in second.out
 
+    third = gtm("init", "--project", "launch", "--repair")  # only the registered group is given this time
+    assert third.code == 0, third.out
+    assert third.permission_writes == []
+    has_access = next(line for line in third.out.splitlines() if line.startswith("可访问 / has access:"))
+    assert has_access.endswith("；另有 2 个协作者 / 2 other collaborator(s)"), has_access  # the PM and the admin
+
 
 def test_group_permission_view_from_settings_and_sales_template(gtm, sandbox, seed, lark_client):
     run = gtm(*init_args(seed, "sales-q3", "--template", "sales"), GTM_BASE_PERMISSION="view")
