@@ -132,4 +132,6 @@ def ask(runtime: Runtime, text: str, as_open_id: str | None = None, project: str
                 raise
     cmd, ctx = build_context(runtime, text, asker=as_open_id or "", project=target, now=now,
                              chat_type="group" if target else "p2p", max_age=0 if target else DEFAULT_MAX_AGE)
+    if not as_open_id and ctx.snapshot is not None and ctx.snapshot.project.pm:
+        ctx.asker = ctx.snapshot.project.pm.open_id  # the default asker: the project's manager (`--as`)
     return answer(cmd, ctx)

@@ -185,7 +185,7 @@ def portfolio(ctx: click.Context, as_of: str | None, print_only: bool) -> None:
 
 @main.command()
 @click.argument("text")
-@click.option("--as", "as_open_id", default=None, help="Ask as this person (open_id). Default: the project manager.")
+@click.option("--as", "as_open_id", default=None, help="Ask as this person (open_id or email). Default: the project manager.")
 @project_option
 @as_of_option("Answer as of this instant (ISO-8601).")
 @json_option

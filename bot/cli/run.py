@@ -24,7 +24,7 @@ from gtm.bot.checks.portfolio import portfolio_card
 from gtm.bot.checks.posting import run_portfolio, run_weekly_report
 from gtm.bot.cli.options import NowFn, fail, now_at, runtime_of
 from gtm.bot.cli.outcomes import outcome_json, outcomes_table
-from gtm.bot.cli.preflight import apply_moves, bound_elsewhere, resolve_chat
+from gtm.bot.cli.preflight import apply_moves, bound_elsewhere, resolve_chat, resolve_person
 from gtm.bot.cli.progress import step_progress
 from gtm.bot.failures import ProjectNotFound
 from gtm.bot.runtime import ProjectRuntime, Runtime
@@ -167,12 +167,27 @@ def run_ask_cli(app: Runtime, text: str, as_open_id: str | None, project: str | 
                 as_json: bool = False) -> int:
     projects = app.projects()
     tz = projects[0].tz if projects else app.settings.tz
+    if as_open_id:
+        as_open_id = _asker(app, as_open_id)
     card = ask(app, text, as_open_id=as_open_id, project=project, now=now_fn(tz))
     if as_json:
         print_json({"question": text, "text": card_to_text(card), "card": card})
         return 0
     _print_card(card)
     return 0
+
+
+def _asker(app: Runtime, who: str) -> str:
+    """`--as`: an open_id the directory knows, or an email it resolves; anything else is refused
+    (an unknown person would only ever be answered "nothing to do")."""
+    if not who.startswith("ou_") and "@" not in who:
+        fail(f"--as {who!r}：请给 open_id（ou_…）或邮箱 / give an open_id (ou_…) or an email, "
+             "e.g. --as ou_3f2a… or --as zhang.wei@example.com")
+    oid, _ = resolve_person(app.gateway, who, "提问人")
+    if oid is None:
+        fail(f"--as {who}：通讯录里没有这个人 / not found in the directory; "
+             "e.g. --as ou_3f2a… or --as zhang.wei@example.com")
+    return oid or who
 
 
 def run_projects_list(app: Runtime, *, as_json: bool = False) -> int:

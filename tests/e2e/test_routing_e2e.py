@@ -59,6 +59,27 @@ def test_gtm_ask_prints_the_same_answer_in_the_terminal(seed, runtime, plan):
     assert text.splitlines()[0].startswith("■ ")
 
 
+def test_gtm_ask_without_as_answers_as_the_projects_manager_and_refuses_unknown_people(seed, runtime, plan):
+    import pytest as _pytest
+
+    from gtm.bot.cards.terminal import card_to_text
+    from gtm.bot.chat.ask import ask
+    from gtm.bot.cli.run import _asker
+
+    as_pm = card_to_text(ask(runtime, "我的任务", as_open_id=seed.users["pm"], project="alpha", now=NOW))
+    default = card_to_text(ask(runtime, "我的任务", project="alpha", now=NOW))
+    assert default == as_pm  # `--as` defaults to the project manager, as its help says
+    mine = card_to_text(ask(runtime, "我的任务", as_open_id=seed.users["王芳"], project="alpha", now=NOW))
+    assert "准备发布会物料" in mine and "准备发布会物料" not in default
+
+    assert _asker(runtime, seed.users["王芳"]) == seed.users["王芳"]
+    assert _asker(runtime, "wangfang@example.com") == seed.users["王芳"]
+    for bad in ("ou_nobody_here", "nobody@example.com", "王芳"):
+        with _pytest.raises(SystemExit) as stop:
+            _asker(runtime, bad)
+        assert stop.value.code == 2
+
+
 def test_p2p_answer_is_in_the_projects_language_with_both_for_readers(sandbox, seed, runtime, plan, bot):
     """A project set to English answers 我的任务 in a DM in English (it used to be Chinese in p2p),
     and the card carries both languages so a Chinese reader's client shows Chinese."""
