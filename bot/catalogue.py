@@ -40,6 +40,7 @@ HEADINGS: dict[str, Word] = {
     "milestone_progress": Word("里程碑进度", "Milestone progress"),
     "heat_map": Word("风险热力图（可能性 × 影响）", "Heat map (likelihood × impact)"),
     "top_risks": Word("主要风险（按评分）", "Top risks (by score)"),
+    "risk_blank": Word("可能性/影响未填", "likelihood/impact blank"),
     "done_this_week": Word("✅ 本周完成", "✅ Done this week"),
     "next_week": Word("🎯 下周计划", "🎯 Next week"),
     "risks_issues": Word("⚠️ 风险/问题", "⚠️ Risks / issues"),
@@ -95,3 +96,37 @@ def due_phrase(due: date, today: date) -> Word:
     if n > 1:
         return Word(f"{n} 天后，{wd.zh}", f"in {plural(n, 'day')}, {wd.en}")
     return Word(f"已过 {-n} 天", f"{plural(-n, 'day')} ago")
+
+
+def risk_basis(score: int, likelihood: str, impact: str, level: str, placed: bool) -> Word:
+    """What a risk's score rests on, saying what is blank instead of showing an empty "(×)":
+    "评分 6 (高×中)"; "评分 9 · 等级 高" (a typed 风险等级); "评分 9 · 可能性/影响未填" (a stored score);
+    "未评分 · 可能性/影响未填"; "评分 4 · 可能性 高 · 影响未填". Options are read in both languages."""
+    lk, im, lv = status_word(likelihood), status_word(impact), status_word(level)
+    if placed:
+        return Word(f"评分 {score} ({lk.zh}×{im.zh})", f"score {score} ({lk.en}×{im.en})")
+    zh, en = ([f"评分 {score}"], [f"score {score}"]) if score else (["未评分"], ["not scored"])
+    if level:
+        zh.append(f"等级 {lv.zh}")
+        en.append(f"level {lv.en}")
+    if not likelihood and not impact:
+        if not level:
+            zh.append(HEADINGS["risk_blank"].zh)
+            en.append(HEADINGS["risk_blank"].en)
+    else:
+        for value, w, name_zh, name_en in ((likelihood, lk, "可能性", "likelihood"), (impact, im, "影响", "impact")):
+            zh.append(f"{name_zh} {w.zh}" if value else f"{name_zh}未填")
+            en.append(f"{name_en} {w.en}" if value else f"{name_en} blank")
+    return Word(" · ".join(zh), " · ".join(en))
+
+
+def risks_off_map_phrase(n: int) -> Word:
+    """Under the heat map: the open risks it cannot place (可能性 or 影响 blank or not 高/中/低)."""
+    return Word(f"另有 {n} 项未填可能性/影响，未计入热力图",
+                f"{plural(n, 'more risk')} without likelihood/impact, not on the map")
+
+
+def risks_by_level_phrase(n: int) -> Word:
+    """Under the heat map: risks placed by their typed 风险等级 (taken as both likelihood and impact)."""
+    return Word(f"其中 {n} 项按风险等级计入（可能性 = 影响 = 等级）",
+                f"{plural(n, 'risk')} placed by risk level (likelihood = impact = level)")

@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from gtm.bot.cards import views as V
-from gtm.bot.catalogue import status_word
+from gtm.bot.catalogue import risk_basis, risks_by_level_phrase, risks_off_map_phrase, status_word
 from gtm.bot.rules import local_date
 from gtm.bot.rules import queries as Q
 from gtm.bot.cards.render import Clip
@@ -14,10 +14,10 @@ from gtm.bot.chat.context import ProjectData
 from gtm.bot.chat.item_lists import LIST_CAP
 from gtm.bot.chat.scope import message
 from gtm.bot.chat.text import normalise
-from gtm.bot.rules.risk import cell_score
+from gtm.bot.rules.risk import cell_score, level_score
 from gtm.bot.rules.forecast import build_schedule
 from gtm.bot.rules.schedule import critical_paths
-from gtm.schemas.plan import Level3
+from gtm.schemas.plan import Level3, Risk
 from gtm.schemas.settings import Policy
 from gtm.schemas.templates import get_template
 
@@ -98,24 +98,49 @@ def risks_view(p: ProjectData, now: datetime, policy: Policy) -> V.RiskView:
     for r in risks:
         s = Q.risk_score(r)
         lk, im, st = (status_word(v or "") for v in (r.likelihood, r.impact, r.status))
+        basis = risk_basis(s, r.likelihood or "", r.impact or "", r.level or "",
+                           cell_score(r.likelihood, r.impact) is not None)
         rows.append(V.RiskRow(risk=r.risk, likelihood=lk.zh, likelihood_en=lk.en, impact=im.zh, impact_en=im.en,
                               score=s, level=V.Label(zh=str(s), en=str(s), color=V.risk_color(s, policy)),
                               mitigation=r.mitigation, owner_name=r.owner.label() if r.owner else "",
-                              status=st.zh, status_en=st.en))
+                              status=st.zh, status_en=st.en, basis=basis.zh, basis_en=basis.en))
     rows.sort(key=lambda x: -x.score)
+    heat, by_level, off_map = _heat_map(risks, policy)
+    notes = ([risks_by_level_phrase(by_level)] if by_level else []) + (
+        [risks_off_map_phrase(off_map)] if off_map else [])
+    return V.RiskView(project_name=p.name, as_of=now.astimezone(policy.tz).strftime("%Y-%m-%d"),
+                      top=Clip.of(rows, 10), heat=heat, open_count=len(risks),
+                      high_count=sum(1 for r in rows if r.score >= policy.red_risk_score),
+                      unscored_count=sum(1 for r in rows if not r.score),
+                      heat_notes=[w.zh for w in notes], heat_notes_en=[w.en for w in notes])
+
+
+def _heat_cell(risk: Risk) -> tuple[str, str] | None:
+    """Where a risk sits on the map: (可能性, 影响); a typed 风险等级 alone as (等级, 等级), as it is
+    scored (`gtm.bot.rules.risk.level_score`); None when it cannot be placed."""
+    if cell_score(risk.likelihood, risk.impact) is not None:
+        return risk.likelihood or "", risk.impact or ""
+    if level_score(risk) is not None:
+        return risk.level or "", risk.level or ""
+    return None
+
+
+def _heat_map(risks: list[Risk], policy: Policy) -> tuple[list[V.HeatRow], int, int]:
+    """The 3×3 map (likelihood 高→低, impact 低→高), how many risks it places by 风险等级 and how
+    many it cannot place, so the map and the header count the same risks."""
+    cells = [_heat_cell(r) for r in risks]
     levels = [Level3.HIGH, Level3.MEDIUM, Level3.LOW]
     heat = []
     for lk in levels:
-        cells = []
+        row = []
         for im in reversed(levels):  # impact 低, 中, 高
-            n = sum(1 for r in risks if r.likelihood == lk.value and r.impact == im.value)
+            n = cells.count((lk.value, im.value))
             s = cell_score(lk.value, im.value) or 0
             color = V.risk_color(s, policy) if n else "neutral"
-            cells.append(V.Label(zh=f"{n}" if n else "·", en=f"{n}" if n else "·", color=color))
-        heat.append(V.HeatRow(likelihood=V.Label(zh=lk.value, en=lk.en), cells=cells))
-    return V.RiskView(project_name=p.name, as_of=now.astimezone(policy.tz).strftime("%Y-%m-%d"),
-                      top=Clip.of(rows, 10), heat=heat, open_count=len(risks),
-                      high_count=sum(1 for r in rows if r.score >= policy.red_risk_score))
+            row.append(V.Label(zh=f"{n}" if n else "·", en=f"{n}" if n else "·", color=color))
+        heat.append(V.HeatRow(likelihood=V.Label(zh=lk.value, en=lk.en), cells=row))
+    by_level = sum(1 for r, c in zip(risks, cells) if c and cell_score(r.likelihood, r.impact) is None)
+    return heat, by_level, cells.count(None)
 
 
 def dependencies_view(p: ProjectData, now: datetime, policy: Policy) -> V.DependencyView:

@@ -100,6 +100,8 @@ class RiskRow(BaseModel):
     owner_name: str = ""
     status: str = ""
     status_en: str = ""
+    basis: str = ""  # what the score rests on, blanks said (gtm.bot.catalogue.risk_basis)
+    basis_en: str = ""
 
 
 class HeatRow(BaseModel):
@@ -116,6 +118,9 @@ class RiskView(BaseModel):
     heat: list[HeatRow] = Field(default_factory=list)
     open_count: int = 0
     high_count: int = 0
+    unscored_count: int = 0  # open risks with no score at all (nothing filled yet)
+    heat_notes: list[str] = Field(default_factory=list)  # under the map: risks it counts by level or cannot place
+    heat_notes_en: list[str] = Field(default_factory=list)
 
 
 class DependencyRow(BaseModel):

@@ -319,3 +319,41 @@ def test_green_project_report_shows_a_green_dot(policy):
     snap.project.rag_reason = "按计划推进"
     body = text_of(report_card(build_weekly_report(snap, None, NOW, policy.timezone, policy=policy)))
     assert "🟢 按计划推进" in body and "🟡 按计划推进" not in body
+
+
+def test_risks_card_says_what_is_known_and_its_map_counts_every_risk(policy):
+    from gtm.bot.rules.engine import run_checks
+    from gtm.schemas.plan import Risk
+
+    snap = build_snapshot()
+    snap.risks = [Risk(record_id="recR1", risk="客户需求变更", level="高", status="开放"),
+                  Risk(record_id="recR2", risk="竞品降价", likelihood="高", impact="中", status="开放"),
+                  Risk(record_id="recR3", risk="渠道冲突", likelihood="高", status="开放"),
+                  Risk(record_id="recR4", risk="人员流失", status="开放")]
+    result = run_checks(snap, NOW, policy)
+    zh_card = answer(parse("风险"), ctx_for(snap, result, policy))
+    zh, en = text_of(zh_card), text_of(answer(parse("风险"), ctx_for(snap, result, policy, locale="en")))
+    assert "(×)" not in zh and "评分 0" not in zh and "score 0" not in en
+    assert "客户需求变更** · 评分 9 · 等级 高" in zh and "score 9 · level High" in en
+    assert "评分 6 (高×中)" in zh
+    assert "未评分 · 可能性 高 · 影响未填" in zh and "not scored · likelihood High · impact blank" in en
+    assert "人员流失** · 未评分 · 可能性/影响未填" in zh and "not scored · likelihood/impact blank" in en
+    # the header's 4 open risks are all accounted for: 2 on the map, 2 said under it
+    heat = next(e for e in zh_card["body"]["elements"] if e.get("element_id") == "heatmap")
+    assert sum(int(c[0]["text"]) for row in heat["rows"] for k, c in row.items()
+               if k != "l" and c[0]["text"] != "·") == 2
+    assert "未关闭 4 · 高风险 2 · 未评分 2" in zh
+    assert "其中 1 项按风险等级计入" in zh and "另有 2 项未填可能性/影响" in zh
+    assert "2 more risks without likelihood/impact" in en
+
+
+def test_risks_card_of_a_fresh_plan_is_not_scored_not_orange(policy):
+    from gtm.bot.rules.engine import run_checks
+    from gtm.schemas.plan import Risk
+
+    snap = build_snapshot()
+    snap.risks = [Risk(record_id=f"recR{i}", risk=f"风险 {i}", status="开放") for i in range(3)]
+    result = run_checks(snap, NOW, policy)
+    card = answer(parse("风险"), ctx_for(snap, result, policy))
+    assert card["header"]["template"] == "grey"
+    assert "评分 0" not in text_of(card) and "另有 3 项未填可能性/影响" in text_of(card)
