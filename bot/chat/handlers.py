@@ -79,7 +79,8 @@ def answer_workload(p: ProjectData, cmd: Command, ctx: AskContext) -> Answer:
     """负载: open items per person for the next two weeks, over-allocated people first."""
     people, start, end = workload(p.snapshot, now_of(ctx), ctx.policy)
     rows = [V.WorkloadRow(name=x.name, items=len(x.items), overdue=x.overdue, load_days=x.load_days,
-                          capacity=x.capacity, pct=x.pct, over=x.over, sample=x.items[:3]) for x in people]
+                          capacity=x.capacity, pct=x.pct, over=x.over, sample=x.items[:V.WORKLOAD_LISTED],
+                          more=max(0, len(x.items) - V.WORKLOAD_LISTED)) for x in people]
     rows.sort(key=lambda r: (not r.over, -r.pct, -r.items))
     return "workload", V.WorkloadView(project_name=p.name, window=f"{start:%m-%d} – {end:%m-%d}",
                                       rows=Clip.of(rows, 30), over=sum(1 for r in rows if r.over))

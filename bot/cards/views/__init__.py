@@ -53,6 +53,7 @@ from gtm.bot.cards.views.plan import (
     RiskView,
     StatusView,
     WorkloadRow,
+    WORKLOAD_LISTED,
     WorkloadView,
     budget_lines,
     milestone_progress,
@@ -71,7 +72,7 @@ __all__ = [
     "MilestoneProgress", "StatusView", "DeliverableRow", "CriterionRow", "MilestoneView",
     "RiskRow", "HeatRow", "RiskView", "DependencyRow", "DependencyView", "IssueRow", "IssueView",
     "ProblemRow", "DataProblemView", "PathMilestone", "CriticalPathView", "WorkloadRow",
-    "WorkloadView", "milestone_progress", "next_milestone", "budget_lines",
+    "WorkloadView", "WORKLOAD_LISTED", "milestone_progress", "next_milestone", "budget_lines",
     # conversation
     "HelpCommand", "HelpView", "NotLinkedView", "SignoffView", "ConfirmView", "MessageView",
     # reports

@@ -197,7 +197,11 @@ class WorkloadRow(BaseModel):
     capacity: int
     pct: int
     over: bool
-    sample: list[str] = Field(default_factory=list)  # a few of the items
+    sample: list[str] = Field(default_factory=list)  # the items counted, up to `WORKLOAD_LISTED`
+    more: int = 0  # items counted but not listed ("…还有 N 项")
+
+
+WORKLOAD_LISTED = 8  # items listed per person; the rest are counted as "…还有 N 项"
 
 
 class WorkloadView(BaseModel):

@@ -45,3 +45,22 @@ def test_workload_answer_in_both_languages():
     for text in ("负载", "workload", "谁太忙"):
         name, view = view_for(parse(text), ctx)
         assert name == "workload" and view.over == 1 and view.rows.items[0].name == "忙人"
+
+
+def test_workload_card_lists_every_item_it_counts():
+    import json
+
+    from gtm.bot.chat.answers import answer
+
+    s = snap()
+    s.milestones.append(Milestone(record_id="m2", code="M2", name="渠道就绪", owner=A, target_date=date(2026, 12, 9)))
+    ctx = AskContext(project_name="星火", project_slug="x", snapshot=s, now=NOW, policy=Policy())
+    body = json.dumps(answer(parse("负载"), ctx), ensure_ascii=False)
+    assert "忙人** · 事项 4" in body  # three tasks and the milestone M2
+    for item in ("T-1", "T-2", "T-3", "M2 渠道就绪"):
+        assert item in body
+    many = snap()
+    many.tasks += [t(f"x{i}", A, date(2026, 12, 7), date(2026, 12, 9)) for i in range(9)]
+    body = json.dumps(answer(parse("负载"), AskContext(project_name="星火", project_slug="x", snapshot=many,
+                                                     now=NOW, policy=Policy())), ensure_ascii=False)
+    assert "忙人** · 事项 12" in body and "…还有 4 项" in body and "… and 4 more" in body
