@@ -130,3 +130,13 @@ def risks_by_level_phrase(n: int) -> Word:
     """Under the heat map: risks placed by their typed 风险等级 (taken as both likelihood and impact)."""
     return Word(f"其中 {n} 项按风险等级计入（可能性 = 影响 = 等级）",
                 f"{plural(n, 'risk')} placed by risk level (likelihood = impact = level)")
+
+
+def not_found_phrase(codes: list[str], close: bool) -> Word:
+    """A lookup by id that matched nothing: 找不到「T-999」, the closest ids (listed after it) or how
+    to list tasks."""
+    zh, en = "、".join(f"「{c}」" for c in codes), ", ".join(f"“{c}”" for c in codes)
+    if close:
+        return Word(f"找不到{zh}。相近的编号：", f"No {en} in this plan. Closest ids:")
+    return Word(f"找不到{zh}。发送「我的任务」「本周」或「逾期」查看任务。",
+                f"No {en} in this plan. Ask “my tasks”, “this week” or “overdue” to list tasks.")

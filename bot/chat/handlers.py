@@ -15,6 +15,7 @@ from gtm.bot.cards.render import Clip
 from gtm.bot.chat.command import Answer, Command
 from gtm.bot.chat.context import AskContext, ProjectData, now_of
 from gtm.bot.chat.item_lists import item_list, my_tasks_view
+from gtm.bot.chat.lookup import not_found
 from gtm.bot.chat.project_views import (
     critical_path_view,
     data_problems_view,
@@ -101,6 +102,9 @@ def answer_milestone(p: ProjectData, cmd: Command, ctx: AskContext) -> Answer:
 def answer_task(p: ProjectData, cmd: Command, ctx: AskContext) -> Answer:
     """Items whose task ID (or milestone code) is in the question."""
     want = {c.upper() for c in cmd.codes or [cmd.arg]}
+    missing = not_found(p.snapshot, want)
+    if missing is not None:
+        return "message", missing
     return "items", item_list("lookup", ctx, lambda ix: [i for i in ix.all.items if i.code.upper() in want], [p])
 
 

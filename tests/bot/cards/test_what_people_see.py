@@ -357,3 +357,23 @@ def test_risks_card_of_a_fresh_plan_is_not_scored_not_orange(policy):
     card = answer(parse("风险"), ctx_for(snap, result, policy))
     assert card["header"]["template"] == "grey"
     assert "评分 0" not in text_of(card) and "另有 3 项未填可能性/影响" in text_of(card)
+
+
+def test_looking_up_an_unknown_task_id_says_not_found_with_the_closest_ids(snapshot, check, policy):
+    card = answer(parse("T-999"), ctx_for(snapshot, check, policy))
+    body = text_of(card)
+    assert "🎉" not in body and "共 0 项" not in body
+    assert "找不到「T-999」" in body and "No “T-999” in this plan" in body
+    ids = sorted(t.task_id for t in snapshot.tasks)
+    assert ids[-1] in body  # the nearest id is offered
+    known = text_of(answer(parse(ids[0]), ctx_for(snapshot, check, policy)))
+    assert "找不到" not in known
+
+
+def test_looking_up_an_unknown_id_with_no_near_one_says_how_to_list_tasks(snapshot):
+    from gtm.bot.chat.lookup import not_found
+
+    view = not_found(snapshot, {"Q-7"})
+    assert view is not None and view.choices == []
+    assert "找不到「Q-7」" in view.text and "我的任务" in view.text and "my tasks" in view.text_en
+    assert not_found(snapshot, {snapshot.tasks[0].task_id.upper(), "Q-7"}) is None  # one of them is there
