@@ -140,3 +140,13 @@ def not_found_phrase(codes: list[str], close: bool) -> Word:
         return Word(f"找不到{zh}。相近的编号：", f"No {en} in this plan. Closest ids:")
     return Word(f"找不到{zh}。发送「我的任务」「本周」或「逾期」查看任务。",
                 f"No {en} in this plan. Ask “my tasks”, “this week” or “overdue” to list tasks.")
+
+
+def overdue_phrase(n: int) -> Word:
+    """How late an open item is: "逾期 3 天" / "3 days overdue"."""
+    return Word(f"逾期 {n} 天", f"{plural(n, 'day')} overdue")
+
+
+FORECAST_FROM_TODAY = Word("逾期或阻塞的任务按今天起的剩余工作量预计；里程碑预计不早于目标日期",
+                           "Overdue and blocked tasks are forecast from today with their remaining work; "
+                           "a milestone is never forecast before its target")

@@ -3,10 +3,18 @@ problems, the critical path. Pure functions of `ProjectData`, `now` and the poli
 """
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 
 from gtm.bot.cards import views as V
-from gtm.bot.catalogue import risk_basis, risks_by_level_phrase, risks_off_map_phrase, status_word
+from gtm.bot.catalogue import (
+    FORECAST_FROM_TODAY,
+    Word,
+    overdue_phrase,
+    risk_basis,
+    risks_by_level_phrase,
+    risks_off_map_phrase,
+    status_word,
+)
 from gtm.bot.rules import local_date
 from gtm.bot.rules import queries as Q
 from gtm.bot.cards.render import Clip
@@ -16,8 +24,8 @@ from gtm.bot.chat.scope import message
 from gtm.bot.chat.text import normalise
 from gtm.bot.rules.risk import cell_score, level_score
 from gtm.bot.rules.forecast import build_schedule
-from gtm.bot.rules.schedule import critical_paths
-from gtm.schemas.plan import Level3, Risk
+from gtm.bot.rules.schedule import PathStep, critical_paths
+from gtm.schemas.plan import Level3, Risk, Task, TaskStatus
 from gtm.schemas.settings import Policy
 from gtm.schemas.templates import get_template
 
@@ -187,26 +195,63 @@ def data_problems_view(p: ProjectData) -> V.DataProblemView:
 
 
 def critical_path_view(p: ProjectData, now: datetime, policy: Policy) -> V.CriticalPathView:
-    """关键路径: per open milestone, the forecast against the target and the deciding chain."""
+    """关键路径: per open milestone, the forecast against the target, the deciding chain and the
+    overdue or blocked tasks feeding it (forecast from today, so they may still fit the target)."""
     sched = build_schedule(p.snapshot, now, policy)
     rows = []
     for path in critical_paths(p.snapshot, sched):
         m, f = path.milestone, path.forecast
+        groups = ((False, path.overdue), (True, path.blocked))
+        trouble = {st.task.record_id: _trouble(st.task, sched.today, blocked)
+                   for blocked, group in groups for st in group}
         steps, steps_en = [], []
         for st in path.steps:
             who = st.task.owner.label() if st.task.owner else ""
             fin = V.iso(st.forecast.finish)
             late = bool(st.forecast.finish and st.task.planned_end and st.forecast.finish > st.task.planned_end)
             mark = "⚠️ " if late else ""
-            steps.append(f"{mark}{st.task.label}" + (f"（{who}）" if who else "") + f" · 预计 {fin}")
-            steps_en.append(f"{mark}{st.task.label}" + (f" ({who})" if who else "") + f" · forecast {fin}")
+            what = trouble.get(st.task.record_id)
+            steps.append(f"{mark}{st.task.label}" + (f"（{who}）" if who else "")
+                         + (f" · {what.zh}" if what else "") + f" · 预计 {fin}")
+            steps_en.append(f"{mark}{st.task.label}" + (f" ({who})" if who else "")
+                            + (f" · {what.en}" if what else "") + f" · forecast {fin}")
         if path.dependency is not None:
             d = path.dependency
             steps.append(f"⚠️ 依赖「{d.item}」待确认 · 需要日期 {V.iso(d.needed_by)}")
             steps_en.append(f"⚠️ Dependency \"{d.item}\" pending · needed by {V.iso(d.needed_by)}")
+        on_chain = {st.task.record_id for st in path.steps}
+        watch = [_watch_line(st, trouble[st.task.record_id], blocked)
+                 for blocked, group in groups for st in group if st.task.record_id not in on_chain]
         rows.append(V.PathMilestone(label=m.label, owner_name=m.owner.label() if m.owner else "",
                                     target=V.iso(f.target), forecast=V.iso(f.finish), late_days=f.late_days,
-                                    steps=steps, steps_en=steps_en))
+                                    steps=steps, steps_en=steps_en, troubled=len(trouble),
+                                    watch=[w.zh for w in watch], watch_en=[w.en for w in watch]))
     return V.CriticalPathView(project_name=p.name, as_of=now.astimezone(policy.tz).strftime("%Y-%m-%d %H:%M"),
                               milestones=Clip.of(rows, 12), late=sum(1 for r in rows if r.late_days > 0),
-                              problems=len(sched.cycles))
+                              troubled=sum(1 for r in rows if r.troubled and not r.late_days),
+                              problems=len(sched.cycles), **_forecast_note(rows))
+
+
+def _trouble(task: Task, today: date, blocked: bool) -> Word:
+    """阻塞 / 逾期 3 天 (3 days overdue) for a task feeding a milestone."""
+    if blocked:
+        return status_word(TaskStatus.BLOCKED.value)
+    late = (today - task.planned_end).days if isinstance(task.planned_end, date) else 0
+    return overdue_phrase(late) if late > 0 else status_word(TaskStatus.OVERDUE.value)
+
+
+def _watch_line(step: PathStep, what: Word, blocked: bool) -> Word:
+    """An overdue or blocked task under its milestone: "⏰ T-301 名称（王芳）· 逾期 3 天 · 预计 12-08"."""
+    t = step.task
+    who = t.owner.label() if t.owner else ""
+    fin = V.iso(step.forecast.finish)
+    mark = "⛔ " if blocked else "⏰ "
+    return Word(f"{mark}{t.label}" + (f"（{who}）" if who else "") + f" · {what.zh} · 预计 {fin}",
+                f"{mark}{t.label}" + (f" ({who})" if who else "") + f" · {what.en} · forecast {fin}")
+
+
+def _forecast_note(rows: list[V.PathMilestone]) -> dict[str, str]:
+    """Why a milestone with overdue or blocked tasks can still be forecast on time."""
+    if not any(r.troubled for r in rows):
+        return {}
+    return {"note": FORECAST_FROM_TODAY.zh, "note_en": FORECAST_FROM_TODAY.en}

@@ -20,8 +20,11 @@ from gtm.schemas.plan import (
     Milestone,
     PlanSnapshot,
     Task,
+    TaskStatus,
 )
 from gtm.schemas.settings import Policy
+
+_BLOCKED, _OVERDUE = TaskStatus.BLOCKED.value, TaskStatus.OVERDUE.value
 
 
 # --- slips --------------------------------------------------------------------------------
@@ -186,12 +189,35 @@ class MilestonePath:
     forecast: MilestoneForecast
     steps: list[PathStep]
     dependency: Dependency | None = None  # when a pending dependency drives the milestone
+    # open tasks feeding it that are past their 计划结束 or 阻塞: the forecast counts their remaining
+    # work from today, so the milestone can be on time while they are not
+    overdue: list[PathStep] = field(default_factory=list)
+    blocked: list[PathStep] = field(default_factory=list)
+
+
+def _troubled(snapshot: PlanSnapshot, sched: Schedule) -> dict[str, tuple[list[PathStep], list[PathStep]]]:
+    """Milestone record id → (its overdue open tasks, its blocked tasks), in task order."""
+    out: dict[str, tuple[list[PathStep], list[PathStep]]] = {}
+    for t in snapshot.tasks:
+        f = sched.tasks.get(t.record_id)
+        if f is None or f.done or not t.milestone:
+            continue
+        overdue = t.status == _OVERDUE or isinstance(t.planned_end, date) and t.planned_end < sched.today
+        blocked = t.status == _BLOCKED
+        if not (overdue or blocked):
+            continue
+        for mid in t.milestone:
+            late, stuck = out.setdefault(mid, ([], []))
+            (stuck if blocked else late).append(PathStep(t, f))
+    return out
 
 
 def critical_paths(snapshot: PlanSnapshot, sched: Schedule) -> list[MilestonePath]:
-    """Per open milestone (by target date): the chain of tasks that decides its forecast."""
+    """Per open milestone (by target date): the chain of tasks that decides its forecast, and the
+    overdue and blocked tasks feeding it."""
     tasks = {t.record_id: t for t in snapshot.tasks}
     deps = {d.record_id: d for d in snapshot.dependencies}
+    troubled = _troubled(snapshot, sched)
     out: list[MilestonePath] = []
     order = sorted(snapshot.milestones, key=lambda m: (
         sched.milestones[m.record_id].target or date.max if m.record_id in sched.milestones else date.max,
@@ -212,5 +238,6 @@ def critical_paths(snapshot: PlanSnapshot, sched: Schedule) -> list[MilestonePat
             steps.reverse()
         elif mf.driver:
             dep = deps.get(mf.driver[1])
-        out.append(MilestonePath(m, mf, steps, dep))
+        late, stuck = troubled.get(m.record_id, ([], []))
+        out.append(MilestonePath(m, mf, steps, dep, late, stuck))
     return out

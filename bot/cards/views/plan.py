@@ -179,6 +179,9 @@ class PathMilestone(BaseModel):
     baseline: str = ""
     steps: list[str] = Field(default_factory=list)  # "T-1 名称（负责人）· 预计 12-28" (zh)
     steps_en: list[str] = Field(default_factory=list)
+    troubled: int = 0  # open tasks feeding it that are overdue or blocked (listed in `watch`)
+    watch: list[str] = Field(default_factory=list)  # "⏰ T-301 名称（负责人）· 逾期 3 天 · 预计 12-08" (zh)
+    watch_en: list[str] = Field(default_factory=list)
 
 
 class CriticalPathView(BaseModel):
@@ -186,6 +189,9 @@ class CriticalPathView(BaseModel):
     as_of: str
     milestones: Clip[PathMilestone] = Field(default_factory=Clip)
     late: int = 0  # open milestones forecast after their target
+    troubled: int = 0  # open milestones on time by the forecast but with overdue or blocked tasks
+    note: str = ""  # how overdue and blocked tasks are forecast, when the card shows any
+    note_en: str = ""
     problems: int = 0  # predecessor cycles found
 
 

@@ -377,3 +377,54 @@ def test_looking_up_an_unknown_id_with_no_near_one_says_how_to_list_tasks(snapsh
     assert view is not None and view.choices == []
     assert "找不到「Q-7」" in view.text and "我的任务" in view.text and "my tasks" in view.text_en
     assert not_found(snapshot, {snapshot.tasks[0].task_id.upper(), "Q-7"}) is None  # one of them is there
+
+
+def test_critical_path_is_not_green_for_a_milestone_with_overdue_or_blocked_tasks(policy):
+    from datetime import timedelta
+
+    from gtm.bot.rules.engine import run_checks
+    from gtm.schemas.plan import Milestone, Task
+
+    day = NOW.date()  # Monday 11-23
+    m3 = Milestone(record_id="recM3", code="M3", name="发布准备就绪", owner=ALICE,
+                   target_date=day + timedelta(days=28), status="进行中")
+
+    def task(rid: str, start: int, end: int, **kw) -> Task:
+        return Task(record_id=rid, task_id=rid, name=f"任务{rid}", owner=ALICE, milestone=["recM3"],
+                    planned_start=day + timedelta(days=start), planned_end=day + timedelta(days=end), **kw)
+
+    snap = build_snapshot()
+    snap.milestones, snap.dependencies = [m3], []
+    snap.tasks = [task("T-301", -10, -3, status="进行中", progress=0.6),
+                  task("T-303", -5, 3, status="阻塞", progress=0.3),
+                  task("T-306", 5, 12, status="未开始")]
+    result = run_checks(snap, NOW, policy)
+    card = answer(parse("关键路径"), ctx_for(snap, result, policy))
+    zh = text_of(card)
+    assert "🟢" not in zh and "🟠 **M3 发布准备就绪**" in zh
+    assert "⏰ T-301 任务T-301（Alice） · 逾期 3 天 · 预计" in zh
+    assert "⛔ T-303 任务T-303（Alice） · 阻塞 · 预计" in zh
+    assert "有逾期/阻塞任务 **1**" in zh and "逾期或阻塞的任务按今天起的剩余工作量预计" in zh
+    assert card["header"]["template"] == "orange"
+    en = text_of(answer(parse("关键路径"), ctx_for(snap, result, policy, locale="en")))
+    assert "3 days overdue · forecast" in en and "Blocked · forecast" in en
+
+
+def test_critical_path_marks_an_overdue_task_on_the_chain_once(policy):
+    from datetime import timedelta
+
+    from gtm.bot.rules.engine import run_checks
+    from gtm.schemas.plan import Milestone, Task
+
+    day = NOW.date()
+    snap = build_snapshot()
+    snap.dependencies = []
+    snap.milestones = [Milestone(record_id="recM3", code="M3", name="发布准备就绪", owner=ALICE,
+                                 target_date=day + timedelta(days=28), status="进行中")]
+    snap.tasks = [Task(record_id="T-301", task_id="T-301", name="官网", owner=ALICE, milestone=["recM3"],
+                       planned_start=day - timedelta(days=40), planned_end=day - timedelta(days=2),
+                       status="进行中", progress=0.1)]
+    result = run_checks(snap, NOW, policy)
+    zh = text_of(answer(parse("关键路径"), ctx_for(snap, result, policy)))
+    assert "└ ⚠️ T-301 官网（Alice） · 逾期 2 天 · 预计" in zh and "⏰" not in zh
+    assert "🔴 **M3 发布准备就绪**" in zh  # 90 % of 28 working days left, from today: past the target

@@ -160,3 +160,36 @@ def test_slips_forecast_only_the_tasks_another_item_reads():
     assert [s.source.record_id for s in slips] == ["rec_slip"] and len(out.notices) == 1
     assert [s.model_dump() for s in slips] == \
         [s.model_dump() for s in check_schedule(slip_plan(), NOW, P)[1]]
+
+
+def overdue_plan():
+    """M3 (target 12-21) fed by two tasks past their planned end, one blocked task and one on time."""
+    return plan(milestones=[m3()], tasks=[
+        t("late1", "T-301", date(2026, 11, 23), date(2026, 12, 4), ALICE, status="进行中", progress=0.6,
+          milestone=["rec_m3"]),
+        t("late2", "T-302", date(2026, 11, 30), date(2026, 12, 2), LIU, status="进行中", progress=0.0,
+          milestone=["rec_m3"]),
+        t("stuck", "T-303", date(2026, 12, 2), date(2026, 12, 10), CHEN, status="阻塞", progress=0.3,
+          milestone=["rec_m3"]),
+        t("fine", "T-306", date(2026, 12, 10), date(2026, 12, 17), ZHAO, milestone=["rec_m3"]),
+        t("gone", "T-201", date(2026, 11, 20), date(2026, 11, 27), status="已完成", milestone=["rec_m3"]),
+    ])
+
+
+def test_overdue_and_blocked_tasks_are_forecast_from_today_and_named_on_the_path():
+    snap = overdue_plan()
+    sched = build_schedule(snap, NOW, P)
+    # remaining work counted from today (Mon 12-07), not from the passed planned end:
+    # 9 working days × 0.4 → 4 → Fri 12-11; 2 working days × 1 → Wed 12-09
+    assert sched.tasks["late1"].finish == date(2026, 12, 11)
+    assert sched.tasks["late2"].finish == date(2026, 12, 9)
+    assert sched.tasks["stuck"].finish >= NOW.date()
+    [path] = critical_paths(snap, sched)
+    assert [s.task.task_id for s in path.overdue] == ["T-301", "T-302"]
+    assert [s.task.task_id for s in path.blocked] == ["T-303"]
+    # their remaining work moves the milestone once it no longer fits before the target
+    tight = overdue_plan()
+    tight.tasks[1] = tight.tasks[1].model_copy(update={"planned_start": date(2026, 11, 2)})
+    sched = build_schedule(tight, NOW, P)
+    assert sched.tasks["late2"].finish > date(2026, 12, 21)
+    assert sched.milestones["rec_m3"].late_days > 0 and sched.milestones["rec_m3"].driver == ("task", "late2")
