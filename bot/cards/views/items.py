@@ -10,7 +10,9 @@ from pydantic import BaseModel, Field
 from gtm.bot.cards.render import Clip
 from gtm.bot.cards.views.common import HelpChoice, Label, status_label
 from gtm.bot.rules.queries import OpenItem, due_order, is_done, iso
-from gtm.schemas.plan import PlanSnapshot
+from gtm.schemas.plan import MilestoneStatus, PlanSnapshot, TaskStatus
+
+_OVERDUE = frozenset({TaskStatus.OVERDUE.value, MilestoneStatus.OVERDUE.value})
 
 
 class ItemRow(BaseModel):
@@ -28,6 +30,11 @@ class ItemRow(BaseModel):
     progress_pct: int | None = None
     days_overdue: int | None = None  # > 0 when late
     days_left: int | None = None
+
+    @property
+    def status_repeats_overdue(self) -> bool:
+        """The status 延期 (Overdue) beside "逾期 3 天" (3 d overdue) says it twice; the card leaves it out."""
+        return bool(self.days_overdue) and self.status is not None and self.status.zh in _OVERDUE
 
 
 class ItemGroup(BaseModel):

@@ -428,3 +428,20 @@ def test_critical_path_marks_an_overdue_task_on_the_chain_once(policy):
     zh = text_of(answer(parse("关键路径"), ctx_for(snap, result, policy)))
     assert "└ ⚠️ T-301 官网（Alice） · 逾期 2 天 · 预计" in zh and "⏰" not in zh
     assert "🔴 **M3 发布准备就绪**" in zh  # 90 % of 28 working days left, from today: past the target
+
+
+def test_item_lists_do_not_repeat_overdue_as_the_status(policy):
+    from datetime import timedelta
+
+    from gtm.bot.rules.engine import run_checks
+
+    snap = build_snapshot()
+    t4 = next(t for t in snap.tasks if t.task_id == "T-004")
+    snap.tasks = [t.model_copy(update={"status": "延期"}) if t is t4 else t for t in snap.tasks]
+    assert t4.planned_end == NOW.date() - timedelta(days=3)
+    result = run_checks(snap, NOW, policy)
+    en = text_of(answer(parse("逾期"), ctx_for(snap, result, policy, locale="en")))
+    zh = text_of(answer(parse("逾期"), ctx_for(snap, result, policy)))
+    assert "3 d overdue** · 60%" in en and "Overdue · 60%" not in en
+    assert "逾期 3 天** · 60%" in zh and "延期 · 60%" not in zh
+    assert "1 d overdue** · In progress · 40%" in en  # a status that says something else stays
