@@ -4,7 +4,7 @@ the bad value and a good example. Settings are checked in `gtm.schemas.settings`
 from __future__ import annotations
 
 import re
-from datetime import datetime, tzinfo
+from datetime import date, datetime, timedelta, tzinfo
 
 from gtm.schemas.plan import FIRST_YEAR, LAST_YEAR, plausible_date
 
@@ -37,12 +37,59 @@ def check_chat_id(chat_id: str, option: str = "--chat") -> str:
     return chat_id
 
 
+_DATE_RE = re.compile(r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$")
+_AS_OF_RE = re.compile(r"^[0-9]{4}-[0-9]{2}-[0-9]{2}([T ].*)?$")
+_YEARS = f"须在 {FIRST_YEAR}–{LAST_YEAR} 年之间 / must be between {FIRST_YEAR} and {LAST_YEAR}"
+
+
+def _no_such_day(option: str, value: str, example: str) -> BadArgument:
+    return BadArgument(f"{option} {value[:80]!r}: 没有这一天（月份 1–12，日期不超过当月天数） / no such day "
+                       f"(month 1–12, day within the month); e.g. {option} {example}")
+
+
+def parse_start(value: str, option: str = "--start") -> date:
+    """`--start YYYY-MM-DD`: a real calendar day, 2000–2100 (the plan's end is `check_plan_end`)."""
+    text = value.strip()
+    if not _DATE_RE.match(text):
+        raise BadArgument(f"{option} {value[:80]!r}: 不是 YYYY-MM-DD 格式的日期 / not a date in YYYY-MM-DD form; "
+                          f"e.g. {option} 2026-11-23")
+    try:
+        day = date.fromisoformat(text)
+    except ValueError:
+        raise _no_such_day(option, value, "2026-11-23") from None
+    if not plausible_date(day):
+        raise BadArgument(f"{option} {value[:80]!r}: {_YEARS}; e.g. {option} 2026-11-23")
+    return day
+
+
+def check_plan_end(start: date, span_days: int, option: str = "--start") -> None:
+    """A plan laid out from `start` over `span_days` must end by LAST_YEAR (its dates would be typos)."""
+    end = date.max if (date.max - start).days < span_days else start + timedelta(days=span_days)
+    if end.year > LAST_YEAR:
+        latest = date(LAST_YEAR, 12, 31) - timedelta(days=span_days)
+        raise BadArgument(f"{option} {start.isoformat()!r}: 计划将在 {LAST_YEAR} 年之后结束（共 {span_days} 天），"
+                          f"最晚开始日为 {latest.isoformat()} / the plan ({span_days} days) would end after "
+                          f"{LAST_YEAR}; start on {latest.isoformat()} or earlier, e.g. {option} 2026-11-23")
+
+
 def parse_as_of(value: str, tz: tzinfo) -> datetime:
     """`--as-of` ISO-8601 (date or datetime; naive means the project timezone), 2000–2100 only."""
+    text = value.strip()
     try:
-        dt = datetime.fromisoformat(value.strip())
+        dt = datetime.fromisoformat(text)
     except ValueError:
-        raise BadArgument(f"--as-of {value[:80]!r} is not ISO-8601, e.g. 2026-11-23T09:00 or 2026-11-23") from None
+        if _AS_OF_RE.match(text) and not _valid_day(text[:10]):
+            raise _no_such_day("--as-of", value, "2026-11-23T09:00") from None
+        raise BadArgument(f"--as-of {value[:80]!r}: 不是 ISO-8601 日期或时间 / not an ISO-8601 date or time; "
+                          f"e.g. --as-of 2026-11-23T09:00 or --as-of 2026-11-23") from None
     if not plausible_date(dt.date()):
-        raise BadArgument(f"--as-of {value[:80]!r} is outside {FIRST_YEAR}–{LAST_YEAR}; e.g. 2026-11-23")
+        raise BadArgument(f"--as-of {value[:80]!r}: {_YEARS}; e.g. --as-of 2026-11-23")
     return dt.replace(tzinfo=tz) if dt.tzinfo is None else dt
+
+
+def _valid_day(text: str) -> bool:
+    try:
+        date.fromisoformat(text)
+    except ValueError:
+        return False
+    return True

@@ -17,7 +17,7 @@ from gtm.bot.cli.options import runtime_of
 from gtm.bot.cli.preflight import apply_moves, bound_elsewhere, preflight
 from gtm.bot.cli.progress import step_progress
 from gtm.bot.runtime import Runtime
-from gtm.bot.validate import check_slug
+from gtm.bot.validate import BadArgument, check_plan_end, check_slug, parse_start
 from gtm.schemas.plan import Person
 from gtm.schemas.templates import get_template
 from gtm.sync.access import AccessReport, apply_strict_permissions, grant_access, list_members
@@ -160,6 +160,12 @@ def run_init(app: Runtime, *, project: str | None, template: str | None, name: s
         strict = tmpl.strict_permissions  # campaign (docs/seeds/003 §2.4): owners edit their rows, members view
     name = name or tmpl.name
     start = start or (tmpl.example_start if example else None) or now.date()
+    try:
+        check_plan_end(start, tmpl.span_days)
+    except BadArgument as exc:
+        console.print(f"[red]{escape(str(exc))}[/]")
+        console.print("[red]没有创建任何东西 / nothing was created[/]")
+        return 2
 
     with step_progress(console, "建表 / provisioning", enabled=not dry_run) as progress:
         # a Feishu failure (e.g. `BaseMissing`) goes to the CLI's one boundary (`failures.explain`)
@@ -303,9 +309,9 @@ def init_command(ctx: click.Context, *, project: str | None, template: str | Non
     day = None
     if start:
         try:
-            day = date.fromisoformat(start)
-        except ValueError:
-            raise click.BadParameter("use YYYY-MM-DD", ctx=ctx, param_hint="--start") from None
+            day = parse_start(start)
+        except BadArgument as exc:
+            raise click.BadParameter(str(exc).removeprefix("--start "), ctx=ctx, param_hint="--start") from None
     return run_init(runtime_of(ctx), project=project, template=template, name=name, base_token=base_token,
                     start=day, chats=list(chats), admins=list(admins),
                     strict=None if permissions is None else permissions == "strict", example=example,

@@ -112,7 +112,7 @@ def main(ctx: click.Context, debug: bool) -> None:
                    "campaign schedule (003). Default: the project's registered template, else gtm.")
 @click.option("--name", default=None, help="Base / project name (default: the template's name).")
 @click.option("--base", "base_token", default=None, help="Adopt an existing Base (app_token) instead of creating one.")
-@click.option("--start", "start", default=None, help="Start date for laying out the plan (YYYY-MM-DD, default today).")
+@click.option("--start", "start", default=None, help="Start date for laying out the plan (YYYY-MM-DD, 2000–2100; the plan must end by 2100; default today).")
 @click.option("--chat", "chats", multiple=True, help="Project group chat id (oc_…); repeatable; joins the project's registered groups and gets "
               "GTM_BASE_PERMISSION (edit). Default for a new project: GTM_CHAT_ID.")
 @click.option("--pm", "pm", default=None, help="Project manager (open_id or email): full access, and 项目负责人 when that cell is empty.")

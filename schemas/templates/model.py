@@ -147,6 +147,17 @@ class PlanTemplate(_Frozen):
     def has_example(self) -> bool:
         return any(t.example is not None for t in self.tasks)
 
+    @property
+    def span_days(self) -> int:
+        """Days from the start to the plan's last date (every offset counts from the start, >= 0)."""
+        offsets = [m.offset_days for m in self.milestones] + [o.offset_days for o in self.outputs]
+        offsets += [p.offset_days for p in self.payments]
+        for t in self.tasks:
+            offsets += [t.start_offset, t.end_offset]
+            if t.example is not None:
+                offsets += [x for x in (t.example.actual_start, t.example.actual_end) if x is not None]
+        return max(offsets, default=0)
+
     def phase_names(self, value: str) -> tuple[str, str]:
         """(Chinese, English) for a 阶段 value, also one an older release wrote; else the value."""
         for p in self.phases:

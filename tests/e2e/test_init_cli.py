@@ -430,6 +430,20 @@ def test_help_and_bad_input(gtm, sandbox, seed):
     assert bad_start.code == 2 and "YYYY-MM-DD" in bad_start.out and bad_start.journal == []
 
 
+@pytest.mark.parametrize("start, why", [
+    ("1900-01-01", "between 2000 and 2100"),  # used to make a plan whose every date was a data problem
+    ("9999-12-01", "between 2000 and 2100"),  # used to end in "unexpected OverflowError", exit 1
+    ("2026-13-01", "no such day"),
+    ("2026-02-30", "no such day"),  # in the YYYY-MM-DD form, yet no such day
+    ("2100-12-01", "would end after 2100"),  # the gtm plan runs 168 days
+])
+def test_implausible_start_is_refused_naming_it_and_creating_nothing(gtm, seed, start, why):
+    run = gtm(*init_args(seed, "old", "--start", start))
+    assert run.code == 2, run.out
+    assert "--start" in run.out and start in run.out and why in run.out and "e.g. --start 2026-11-23" in run.out
+    assert run.writes == [] and "Traceback" not in run.out and "unexpected" not in run.out
+
+
 # -- issue 17, cases 5 and 6: check before create; a chat belongs to one project ------------------
 def test_unknown_chat_or_pm_creates_nothing(gtm, seed):
     """Case 6: `--chat oc_doesnotexist` used to create the Base (112 records) and then fail."""
