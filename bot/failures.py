@@ -17,6 +17,7 @@ from dataclasses import dataclass
 
 from sqlalchemy.exc import SQLAlchemyError
 
+from gtm.bot.logs import EXPLAINED
 from gtm.schemas.settings import SettingsError
 from gtm.sync.feishu.errors import (
     AuthError,
@@ -64,14 +65,14 @@ class Failure:
         return f"{text}（日志编号 {self.log_id}）" if lang != "en" else f"{text} (log id {self.log_id})"
 
 
-def _feishu(exc: FeishuError) -> tuple[str, str, str]:
+def _feishu(exc: FeishuError, slug: str) -> tuple[str, str, str]:
     where = f" ({exc.api})" if exc.api else ""
     if isinstance(exc, NotFound):
         return ("项目的多维表格或记录已不存在（可能被删除），请联系项目经理",
                 "The project's Base or record no longer exists (deleted?); please tell the project manager",
                 f"Feishu says not found{where}, code {exc.code}: the Base or record was deleted or moved. "
-                f"Restore it from the Feishu trash, or re-provision with `gtm init --project SLUG`, or "
-                f"archive the project with `gtm projects archive SLUG`.")
+                f"Restore it from the Feishu trash, or re-provision with `gtm init --project {slug}`, or "
+                f"archive the project with `gtm projects archive {slug}`.")
     if isinstance(exc, ScopeError):
         return ("机器人缺少飞书权限，已通知管理员", "The bot lacks a Feishu permission; the admin was told",
                 f"Feishu refused a scope{where}, code {exc.code}: {clip(exc.msg, 160)}. Add the scope on "
@@ -91,8 +92,9 @@ def _feishu(exc: FeishuError) -> tuple[str, str, str]:
             f"Feishu error{where}, code {exc.code}: {clip(exc.msg, 160)}")
 
 
-def explain(exc: BaseException, log_id: str | None = None) -> Failure:
-    """The one map: exception type → (user message, operator message) with a log id."""
+def explain(exc: BaseException, log_id: str | None = None, *, slug: str = "SLUG") -> Failure:
+    """The one map: exception type → (user message, operator message) with a log id; `slug` is the
+    project the commands in the advice name (unknown: the placeholder SLUG)."""
     lid = log_id or new_log_id()
     if isinstance(exc, ProjectNotFound):
         return Failure("找不到这个项目", "No such project", str(exc), lid, 2, expected=True)
@@ -109,7 +111,7 @@ def explain(exc: BaseException, log_id: str | None = None) -> Failure:
                        f"--project 新建 / {exc.message_en}; pass --base <app_token> to use another Base, or a new "
                        f"--project to create one", lid, 1, expected=True)
     if isinstance(exc, FeishuError):
-        user, user_en, operator = _feishu(exc)
+        user, user_en, operator = _feishu(exc, slug)
         return Failure(user, user_en, operator, lid, 1)
     if isinstance(exc, SQLAlchemyError):
         return Failure("服务的数据库暂时不可用，请稍后再试", "The service's database is unavailable; try again later",
@@ -121,8 +123,11 @@ def explain(exc: BaseException, log_id: str | None = None) -> Failure:
                    f"unexpected {exc.__class__.__name__}: {clip(exc)}", lid, 1)
 
 
-def log_failure(where: str, exc: BaseException, *, logger: logging.Logger | None = None) -> Failure:
-    """Explain `exc` and log it once: operator message, log id and the traceback."""
-    f = explain(exc)
-    (logger or log).error("%s failed [%s]: %s", where, f.log_id, f.operator, exc_info=exc)
+def log_failure(where: str, exc: BaseException, *, logger: logging.Logger | None = None,
+                slug: str = "SLUG") -> Failure:
+    """Explain `exc` and log it once: operator message, log id and the traceback (the message says
+    everything on its own: `extra` marks it explained, so a one-line log keeps it as it is)."""
+    f = explain(exc, slug=slug)
+    (logger or log).error("%s failed [%s]: %s", where, f.log_id, f.operator, exc_info=exc,
+                          extra={EXPLAINED: True})
     return f

@@ -60,7 +60,8 @@ def evaluate_or_last_known(runtime: Runtime, project: ProjectRuntime, now: datet
         snapshot, check, _ = evaluate(runtime, project, now, refresh=refresh)
         return snapshot, check, ""
     except FeishuError as exc:
-        f = log_failure(f"project {project.slug}: reading the Base (using the last mirrored data)", exc, logger=log)
+        f = log_failure(f"project {project.slug}: reading the Base (using the last mirrored data)", exc, logger=log,
+                        slug=project.slug)
         record_problem(runtime, project.slug, "sync",
                        f"多维表格无法读取，数据为上次同步的内容：{f.user} / Base unreadable, showing the last synced "
                        f"data: {f.user_en}", now)

@@ -13,7 +13,6 @@ to `gtm.bot.cli.boundary.report_failure` (one or two lines and a log id, `gtm.bo
 from __future__ import annotations
 
 import importlib
-import logging
 import sys
 import warnings
 from typing import Any, Callable, NoReturn, TypeVar
@@ -21,6 +20,7 @@ from typing import Any, Callable, NoReturn, TypeVar
 import click
 
 from gtm.bot import startup_gc
+from gtm.bot.logs import command_logging
 
 warnings.filterwarnings("ignore", message="Module gtm was already imported")
 
@@ -101,8 +101,7 @@ def main(ctx: click.Context, debug: bool) -> None:
     shows the traceback. Settings: docs/SETTINGS.md.
     """
     ctx.meta["gtm_debug"] = debug
-    if debug:
-        logging.basicConfig(level=logging.DEBUG, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    ctx.call_on_close(command_logging(debug))
 
 
 @main.command()

@@ -4,6 +4,7 @@ they let escape reach the CLI's error boundary (`gtm.bot.cli.boundary`)."""
 from __future__ import annotations
 
 import json
+import logging
 from collections.abc import Callable
 from datetime import datetime
 from typing import Any
@@ -26,7 +27,7 @@ from gtm.bot.cli.options import NowFn, fail, now_at, runtime_of
 from gtm.bot.cli.outcomes import outcome_json, outcomes_table
 from gtm.bot.cli.preflight import apply_moves, bound_elsewhere, resolve_chat, resolve_person
 from gtm.bot.cli.progress import step_progress
-from gtm.bot.failures import ProjectNotFound
+from gtm.bot.failures import ProjectNotFound, explain
 from gtm.bot.runtime import ProjectRuntime, Runtime
 from gtm.bot.validate import BadArgument, check_chat_id
 from gtm.bot.cli.sync_table import render_summary
@@ -36,6 +37,7 @@ from gtm.sync.writeback import WriteBackError
 
 console = Console()
 PROBLEMS_SHOWN = 5  # data problems a check prints; the rest: `gtm ask 数据问题`
+log = logging.getLogger(__name__)
 
 
 def _projects(app: Runtime, project: str | None, *, allow_all: bool = False) -> list[ProjectRuntime]:
@@ -58,7 +60,8 @@ def run_sync(app: Runtime, project: str | None, full: bool) -> int:
     return 0
 
 
-def run_check_cli(app: Runtime, project: str | None, now_fn: NowFn, dry_run: bool, *, as_json: bool = False) -> int:
+def run_check_cli(app: Runtime, project: str | None, now_fn: NowFn, dry_run: bool, *, as_json: bool = False,
+                  debug: bool = False) -> int:
     code = 0
     projects = _projects(app, project, allow_all=True)
     failed: list[str] = []
@@ -74,10 +77,7 @@ def run_check_cli(app: Runtime, project: str | None, now_fn: NowFn, dry_run: boo
             if as_json:
                 results.append({"project": p.slug, "error": f"{exc.__class__.__name__}: {exc}"})
                 continue
-            console.print(f"[red]项目 {escape(p.slug)} 检查失败 / check failed:[/] "
-                          f"{escape(exc.__class__.__name__)}: {escape(str(exc))}")
-            if getattr(app, "debug", False):
-                console.print_exception()
+            _print_failure(p.slug, exc, debug)
     if as_json:
         print_json(results if project == "all" else (results[0] if results else {}))
         return code
@@ -86,6 +86,18 @@ def run_check_cli(app: Runtime, project: str | None, now_fn: NowFn, dry_run: boo
         console.print(f"{ok}/{len(projects)} 个项目检查完成 / projects checked"
                       + (f"；失败 / failed: {escape(', '.join(failed))}" if failed else ""))
     return code
+
+
+def _print_failure(slug: str, exc: Exception, debug: bool) -> None:
+    """One project's failure as the CLI's boundary says it (`gtm.bot.failures.explain`): what is wrong
+    and what to do, then the log id; the traceback only with `--debug`."""
+    f = explain(exc, slug=slug)
+    log.debug("check of %s failed [%s]", slug, f.log_id, exc_info=exc)
+    console.print(f"[red]项目 {escape(slug)} 检查失败 / check failed:[/] {escape(f.operator)}")
+    if debug:
+        console.print_exception()
+    elif not f.expected:
+        console.print(f"  (日志编号 / log id {f.log_id}; 加 --debug 查看详情 / add --debug for details)")
 
 
 def _check_one(app: Runtime, p: ProjectRuntime, now_fn: NowFn, dry_run: bool, as_json: bool = False) -> dict[str, Any]:
@@ -308,7 +320,8 @@ def sync_command(ctx: click.Context, *, project: str | None, full: bool) -> int:
 def check_command(ctx: click.Context, *, project: str | None, as_of: str | None, dry_run: bool,
                   as_json: bool) -> int:
     now_fn = now_at(as_of)
-    return run_check_cli(runtime_of(ctx), project, now_fn, dry_run, as_json=as_json)
+    return run_check_cli(runtime_of(ctx), project, now_fn, dry_run, as_json=as_json,
+                         debug=bool(ctx.find_root().meta.get("gtm_debug")))
 
 
 def report_command(ctx: click.Context, *, project: str | None, as_of: str | None, print_only: bool,

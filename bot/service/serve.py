@@ -32,6 +32,7 @@ from gtm.bot.chat.transports.webhook import (
     mount,
 )
 from gtm.bot.checks.watchdog import alerts_sent, health_report
+from gtm.bot.logs import service_logging
 from gtm.bot.runtime import Runtime
 from gtm.bot.service.health import Probe, Readiness, feishu_probe, health_app, store_probe, transport_probe
 from gtm.bot.service.jobs import make_jobset
@@ -335,8 +336,7 @@ def _banner_sandbox(app: Runtime) -> str:
 
 def run_serve(app: Runtime, *, stop_event: threading.Event | None = None) -> int:
     """Start the service and block until SIGINT/SIGTERM (or `stop_event`); stop cleanly. Exit code."""
-    logging.basicConfig(level=getattr(logging, str(app.settings.log_level).upper(), logging.INFO),
-                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    service_logging(str(app.settings.log_level))
     if app.embedded:
         banner = _banner_sandbox(app)
         print(banner, file=sys.stderr, flush=True)
