@@ -9,6 +9,9 @@ from __future__ import annotations
 SYMBOLS = {"CNY": "¥", "USD": "$", "EUR": "€", "GBP": "£", "JPY": "JP¥", "HKD": "HK$", "SGD": "S$",
            "TWD": "NT$", "KRW": "₩", "AUD": "A$", "CAD": "C$"}
 
+# Three-letter names people use for a currency that are not its ISO 4217 code (or are another's).
+ISO_LOOKALIKES = {"RMB": "CNY", "NTD": "TWD", "YEN": "JPY", "UKP": "GBP", "STG": "GBP", "EUD": "EUR"}
+
 
 def symbol(currency: str) -> str:
     """The sign for an ISO code; an unknown code is shown as the code and a space ("CHF 12")."""

@@ -5,21 +5,25 @@ a project in the registry may override any policy value.
 """
 from __future__ import annotations
 
+import json
 import tomllib
 from datetime import date, time
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Any, Literal
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BaseModel, Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import (
     BaseSettings,
+    NoDecode,
     PydanticBaseSettingsSource,
     SettingsConfigDict,
     TomlConfigSettingsSource,
 )
+from pydantic_settings import SettingsError as SourceError
 
+from gtm.schemas.money import ISO_LOOKALIKES
 from gtm.schemas.settings_table import example_for
 from gtm.schemas.templates import get_template
 
@@ -64,7 +68,8 @@ class Policy(BaseModel):
 
     timezone: str = "Asia/Shanghai"
     # escalation ladder for 问题 and 阻塞 tasks (docs/seeds/002 §2.4: >3 days → PM, >1 week → management)
-    escalation_days: list[int] = Field(default_factory=lambda: [3, 7])
+    # list settings: the environment's text is split by `_list_text` (NoDecode: not JSON-only)
+    escalation_days: Annotated[list[int], NoDecode] = Field(default_factory=lambda: [3, 7])
     escalation_day_count: DayCount = "calendar"
     # on-call semantics: an unacknowledged level is repeated every `escalation_repeat_after_days`
     # (0: never) counted in `escalation_repeat_day_count`; an ack silences the level until the next
@@ -87,8 +92,8 @@ class Policy(BaseModel):
     # "CN" also uses chinesecalendar first for the 调休 make-up days; "none" = Mon–Fri), plus
     # overrides that win over every source (e.g. official 调休 days a library lacks)
     holiday_country: str = "CN"
-    extra_holidays: list[date] = Field(default_factory=list)
-    extra_workdays: list[date] = Field(default_factory=list)
+    extra_holidays: Annotated[list[date], NoDecode] = Field(default_factory=list)
+    extra_workdays: Annotated[list[date], NoDecode] = Field(default_factory=list)
     # schedule
     check_interval_minutes: int = Field(default=30, ge=1, le=1440)
     digest_time: time = time(9, 0)
@@ -100,11 +105,27 @@ class Policy(BaseModel):
     locale: Literal["zh", "en"] = "zh"
     # open_ids of the people who hear about system problems with the PM (schema drift, failed
     # deliveries, a lost Base); `gtm init --admin ou_…` adds them for that project
-    admins: list[str] = Field(default_factory=list)
+    admins: Annotated[list[str], NoDecode] = Field(default_factory=list)
     # the project's plan template (its report title, key date and money unit) and money unit:
     # an ISO 4217 code, "" = the template's (gtm: USD per the "$" of docs/seeds/000 §3.1; sales/campaign: CNY)
     template: Literal["gtm", "sales", "campaign"] = "gtm"
     currency: str = ""
+
+    @field_validator("escalation_days", "extra_holidays", "extra_workdays", "admins", mode="before")
+    @classmethod
+    def _list_text(cls, v: Any) -> Any:
+        """A list given as text (environment, .env): a JSON list, or the values separated by commas
+        (one value alone is a list of one): `2026-12-31`, `2026-12-31,2027-01-02`, `["2026-12-31"]`."""
+        if not isinstance(v, str):
+            return v
+        text = v.strip()
+        if text.startswith("["):
+            try:
+                return json.loads(text)
+            except ValueError:
+                raise ValueError("not a JSON list; write the values separated by commas, or a JSON list "
+                                 "with double quotes") from None
+        return [x.strip() for x in text.split(",") if x.strip()]
 
     @field_validator("currency")
     @classmethod
@@ -112,6 +133,8 @@ class Policy(BaseModel):
         v = (v or "").strip().upper()
         if v and not (len(v) == 3 and v.isalpha()):
             raise ValueError(f"currency must be an ISO 4217 code such as CNY or USD, got {v!r}")
+        if v in ISO_LOOKALIKES:
+            raise ValueError(f"{v} is not an ISO 4217 code; use {ISO_LOOKALIKES[v]}")
         return v
 
     @property
@@ -263,6 +286,11 @@ def load_settings(env_file: str | Path | None = ".env", **overrides) -> Settings
         return Settings(_env_file=env_file, **overrides)  # type: ignore[call-arg]
     except ValidationError as exc:
         raise SettingsError("invalid settings:\n  " + "\n  ".join(_error_lines(exc))) from None
+    except SourceError as exc:  # a JSON value (GTM_POLICY='{…}') that does not parse
+        field = str(exc).split('"')[1] if '"' in str(exc) else ""
+        name = f"GTM_{field.upper()}" if field else "a GTM_ setting"
+        raise SettingsError(f"{name} is not valid JSON ({exc.__cause__ or exc}); set its parts one by one "
+                            f"instead, e.g. GTM_POLICY__EXTRA_HOLIDAYS=2026-12-31,2027-01-02") from None
     except tomllib.TOMLDecodeError as exc:
         raise SettingsError(f"gtm.toml is not valid TOML ({exc}); fix it or remove it, e.g. a line "
                             f"`timezone = \"Asia/Shanghai\"`") from None
@@ -282,7 +310,7 @@ def _error_lines(exc) -> list[str]:
         if not err["loc"]:  # a rule across settings: the message names them
             lines.append(msg)
             continue
-        name = "GTM_" + "__".join(str(p) for p in err["loc"]).upper()
+        name = "GTM_" + "__".join(str(p) for p in err["loc"] if not isinstance(p, int)).upper()  # no list index
         value = err.get("input")
         shown = "" if isinstance(value, (dict, SecretStr)) else f"={str(value)[:60]!r}"
         example = example_for(name)

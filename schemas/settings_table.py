@@ -126,7 +126,7 @@ SETTINGS: tuple[Setting, ...] = (
     S("GTM_EDIT_DEBOUNCE_SECONDS", "edit_debounce_seconds", "0–60", "1.5",
       "record-change events: wait this long for more edits before re-running the rules", _num(0, 60)),
     S("GTM_POLICY__TIMEZONE", "policy.timezone", "IANA timezone", "Asia/Shanghai", "the plan's timezone", _tz),
-    S("GTM_POLICY__ESCALATION_DAYS", "policy.escalation_days", "ascending days 1–365", "[3,7]",
+    S("GTM_POLICY__ESCALATION_DAYS", "policy.escalation_days", "ascending days 1–365, comma-separated or a JSON list", "3,7",
       "问题/阻塞 open this long → PM, then management (docs/seeds/002 §2.4)", _days),
     S("GTM_POLICY__ESCALATION_DAY_COUNT", "policy.escalation_day_count", "calendar | working", "calendar",
       "how escalation days are counted", _choice("calendar", "working")),
@@ -150,9 +150,9 @@ SETTINGS: tuple[Setting, ...] = (
     S("GTM_POLICY__QUIET_END", "policy.quiet_end", "HH:MM", "08:30", "… until", _time),
     S("GTM_POLICY__QUIET_ON_NON_WORKING_DAYS", "policy.quiet_on_non_working_days", "true | false", "true",
       "nothing is sent on weekends and holidays", _bool),
-    S("GTM_POLICY__EXTRA_HOLIDAYS", "policy.extra_holidays", "list of dates 2000–2100", '["2026-12-31"]',
+    S("GTM_POLICY__EXTRA_HOLIDAYS", "policy.extra_holidays", "dates 2000–2100, comma-separated or a JSON list", "2026-12-31,2027-01-02",
       "company holidays on top of the China calendar", _dates),
-    S("GTM_POLICY__EXTRA_WORKDAYS", "policy.extra_workdays", "list of dates 2000–2100", '["2026-10-10"]',
+    S("GTM_POLICY__EXTRA_WORKDAYS", "policy.extra_workdays", "dates 2000–2100, comma-separated or a JSON list", "2026-10-10",
       "company make-up working days", _dates),
     S("GTM_POLICY__CHECK_INTERVAL_MINUTES", "policy.check_interval_minutes", "1–1440", "30",
       "minutes between scheduled checks", _num(1, 1440)),
@@ -167,14 +167,14 @@ SETTINGS: tuple[Setting, ...] = (
     S("GTM_POLICY__HOLIDAY_COUNTRY", "policy.holiday_country", "ISO 3166 code or none", "CN",
       "statutory holidays after chinesecalendar (none: Mon–Fri)",
       _pattern(r"[A-Z]{2}|none", "a country code (e.g. CN) or none", empty_ok=False)),
-    S("GTM_POLICY__ADMINS", "policy.admins", "list of open_ids", '["ou_…"]',
+    S("GTM_POLICY__ADMINS", "policy.admins", "open_ids, comma-separated or a JSON list", "ou_…,ou_…",
       "hear of system problems with the PM", lambda v: "" if isinstance(v, list) and all(
           isinstance(x, str) and x.startswith("ou_") for x in v) else "must be a list of open_ids (ou_…)"),
     S("GTM_POLICY__LOCALE", "policy.locale", "zh | en", "zh", "language of cards and reports", _choice("zh", "en")),
     S("GTM_POLICY__TEMPLATE", "policy.template", "gtm | sales | campaign", "gtm",
       "the project's template (report title, key date, money unit); set by `gtm init --template`",
       _choice("gtm", "sales", "campaign")),
-    S("GTM_POLICY__CURRENCY", "policy.currency", "ISO 4217 code or empty (the template's)", "CNY",
+    S("GTM_POLICY__CURRENCY", "policy.currency", "ISO 4217 code (CNY, not RMB) or empty (the template's)", "CNY",
       "money unit of budgets and spend", _pattern(r"[A-Z]{3}", "an ISO 4217 code (e.g. CNY)")),
 )
 BY_ENV = {s.env: s for s in SETTINGS}
@@ -225,7 +225,9 @@ def markdown() -> str:
              "Every setting of `gtm`, from the environment (`GTM_` prefix), `.env` or `gtm.toml` (nested",
              "policy values: `GTM_POLICY__NAME`, or a `[policy]` table in `gtm.toml`). A value outside its",
              "range stops every command with one line naming the setting, the value and an example;",
-             "`gtm doctor` checks the live configuration against this table.",
+             "`gtm doctor` checks the live configuration against this table. A list in the environment or",
+             "`.env` is its values separated by commas (`2026-12-31,2027-01-02`, one value alone is fine) or a",
+             "JSON list (`[\"2026-12-31\"]`).",
              "Generated from `gtm.schemas.settings_table` (`python -m gtm.schemas.settings_table`).", "",
              "| setting | allowed | example | meaning |", "| --- | --- | --- | --- |"]
     for s in SETTINGS:
