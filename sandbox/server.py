@@ -16,14 +16,13 @@ import random
 import threading
 import time
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any, Callable
 
 from aiohttp import web
 
 from gtm.sandbox.errors import ApiError, error_response
 from gtm.sandbox.http_thread import HttpThread
-from gtm.sandbox.state import World
+from gtm.sandbox.state import StateFileError, World, check_state_file, read_state_file
 
 log = logging.getLogger("gtm.sandbox")
 
@@ -148,12 +147,15 @@ class Sandbox:
 
     def _load_state(self, path: str) -> None:
         """Load a world saved by `stop()`; feature modules pick their part up from `world.extra`."""
-        p = Path(path)
-        if not p.exists() or not p.stat().st_size:
-            return
-        data = json.loads(p.read_text(encoding="utf-8"))
-        self.world.load_core(data)
-        self.world.extra.update(data.get("extra") or {})
+        check_state_file(path)  # refused now, not at shutdown when the data would be lost
+        data = read_state_file(path)
+        try:
+            self.world.load_core(data)
+            self.world.extra.update(data.get("extra") or {})
+        except (KeyError, TypeError, ValueError, AttributeError) as exc:
+            raise StateFileError(f"--state {path!r}: 不是沙箱保存的数据 / not a state the sandbox saved "
+                                 f"({exc.__class__.__name__}: {exc}); move it away, or e.g. --state "
+                                 f"sandbox.json (a new file starts empty)") from None
 
     # -- app ------------------------------------------------------------------------------
     def _build_app(self) -> web.Application:
@@ -253,9 +255,12 @@ class Sandbox:
         return self.url
 
     def stop(self) -> None:
-        if self.state_file:
-            self.world.save(self.state_file)
-        self.http.stop(10)
+        """Save the world to `state_file` (OSError when that fails) and stop serving either way."""
+        try:
+            if self.state_file:
+                self.world.save(self.state_file)
+        finally:
+            self.http.stop(10)
 
     def run_coro(self, coro, timeout: float = 30.0):
         """Run a coroutine on the sandbox loop from another thread and wait for its result."""

@@ -8,6 +8,7 @@ loop, but the control API and tests read from other threads).
 from __future__ import annotations
 
 import json
+import os
 import secrets
 import threading
 import time
@@ -24,6 +25,51 @@ def new_id(prefix: str, n: int = 10) -> str:
 
 def now_ms() -> int:
     return int(time.time() * 1000)
+
+
+class StateFileError(ValueError):
+    """A `--state` file that cannot be read back or written; the message names it and the problem."""
+
+
+_GOOD = "e.g. --state sandbox.json"
+
+
+def check_state_file(path: str | Path) -> None:
+    """Before the sandbox starts: the file can be written at shutdown (its folder exists and is
+    writable; an existing file is a writable regular file). Reading it is `read_state_file`."""
+    p = Path(path)
+    folder = p.parent if str(p.parent) else Path(".")
+    if p.is_dir():
+        raise StateFileError(f"--state {str(path)!r}: 是文件夹，不是文件 / is a folder, not a file; {_GOOD}")
+    if not folder.is_dir():
+        raise StateFileError(f"--state {str(path)!r}: 文件夹 {folder} 不存在 / folder {folder} does not exist; "
+                             f"create it first, or {_GOOD}")
+    if p.exists() and not os.access(p, os.R_OK | os.W_OK):
+        raise StateFileError(f"--state {str(path)!r}: 文件不可读写 / the file cannot be read and written "
+                             f"(permissions); {_GOOD}")
+    if not p.exists() and not os.access(folder, os.W_OK | os.X_OK):
+        raise StateFileError(f"--state {str(path)!r}: 文件夹 {folder} 不可写 / folder {folder} is not writable; "
+                             f"{_GOOD}")
+
+
+def read_state_file(path: str | Path) -> dict[str, Any]:
+    """The saved world in `path` ({} for a new or empty file); a file that is not one is refused."""
+    p = Path(path)
+    if not p.exists() or not p.stat().st_size:
+        return {}
+    why = ""
+    try:
+        data = json.loads(p.read_text(encoding="utf-8"))
+    except UnicodeDecodeError:
+        why = "不是 UTF-8 文本 / not UTF-8 text"
+    except json.JSONDecodeError as exc:
+        why = (f"JSON 格式错误（第 {exc.lineno} 行第 {exc.colno} 列）/ not valid JSON (line {exc.lineno}, "
+               f"column {exc.colno}: {exc.msg})")
+    else:
+        if isinstance(data, dict):
+            return data
+        why = "不是沙箱保存的数据 / not a state the sandbox saved (a JSON object)"
+    raise StateFileError(f"--state {str(path)!r}: {why}; move it away, or {_GOOD} (a new file starts empty)")
 
 
 @dataclass
@@ -147,7 +193,8 @@ class World:
         Path(path).write_text(json.dumps(self.to_json(), ensure_ascii=False), encoding="utf-8")
 
     def load_core(self, data: dict[str, Any]) -> None:
-        """Load tenants/apps/users/chats; feature modules load their part of `extra` themselves."""
+        """Load tenants/apps/users/chats; feature modules load their part of `extra` themselves.
+        Rows of another shape raise KeyError or TypeError."""
         with self.lock:
             self.tenants = {d["tenant_key"]: Tenant(**d) for d in data.get("tenants", [])}
             self.apps = {d["app_id"]: App(**d) for d in data.get("apps", [])}

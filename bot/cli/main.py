@@ -260,7 +260,7 @@ def projects_link(ctx: click.Context, slug: str, chats: tuple[str, ...], move: b
 @main.command()
 @click.option("--port", default=0, show_default=True, help="Port (0 = a free port).")
 @click.option("--host", default="127.0.0.1", show_default=True)
-@click.option("--state", "state_file", default=None, help="Keep the sandbox's data in this JSON file.")
+@click.option("--state", "state_file", default=None, help="Keep the sandbox's data in this JSON file (read at start, written at Ctrl-C; its folder must exist).")
 @click.pass_context
 def sandbox(ctx: click.Context, port: int, host: str, state_file: str | None) -> None:
     """Run the local Feishu-compatible sandbox (Open API + long connection + console page)."""

@@ -10,11 +10,17 @@ from rich.table import Table
 
 from gtm.sandbox import Sandbox
 from gtm.sandbox.seed import PEOPLE, seed_default
+from gtm.sandbox.state import StateFileError
 
 
 def run_sandbox(port: int, host: str, state_file: str | None) -> int:
+    """Serve until Ctrl-C; a `--state` file that cannot be read or written is refused first
+    (`StateFileError` → a usage error naming it, exit 2)."""
     console = Console()
-    sb = Sandbox(state_file=state_file)
+    try:
+        sb = Sandbox(state_file=state_file)
+    except StateFileError as exc:
+        raise click.BadParameter(str(exc).removeprefix("--state "), param_hint="--state") from None
     seed = seed_default(sb.world)
     url = sb.start(port=port, host=host)
     console.print(f"[bold green]飞书沙箱已启动 / Feishu sandbox running[/] at [bold]{url}[/]")
@@ -37,7 +43,12 @@ def run_sandbox(port: int, host: str, state_file: str | None) -> int:
     signal.signal(signal.SIGINT, lambda *_: stop.set())
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     stop.wait()
-    sb.stop()
+    try:
+        sb.stop()
+    except OSError as exc:  # the file became unwritable while the sandbox ran: say so, exit 1
+        console.print(f"[red]沙箱已停止，但状态未能保存到 {state_file} / sandbox stopped, but its state could not "
+                      f"be saved to {state_file}: {exc.strerror or exc}[/]")
+        return 1
     console.print("sandbox stopped" + (f"; state saved to {state_file}" if state_file else ""))
     return 0
 

@@ -9,8 +9,12 @@ import sys
 import time
 
 import lark_oapi as lark
+import pytest
+from click.testing import CliRunner
 from lark_oapi.api.contact.v3 import GetUserRequest
 from lark_oapi.core.cache import LocalCache
+
+from gtm.bot.cli.main import main
 
 
 def _start(tmp_path, state):
@@ -52,3 +56,23 @@ def test_gtm_sandbox_prints_its_url_and_credentials_and_serves_the_sdk(tmp_path)
         code, tail = _stop(proc)
     assert code == 0 and "state saved" in tail
     assert state.exists() and "张伟" in state.read_text(encoding="utf-8")
+
+
+@pytest.mark.parametrize("name, content, words", [
+    ("no/such/folder/s.json", None, "folder"),  # used to start and lose the data at shutdown
+    ("bad.json", "{bad", "not valid JSON (line 1, column 2"),  # used to be 'unexpected JSONDecodeError'
+    ("list.json", "[1, 2]", "not a state the sandbox saved"),
+    ("shape.json", '{"tenants": [{"name": "x"}]}', "not a state the sandbox saved"),
+    ("gbk.json", "{\"租户\": 1}".encode("gbk"), "not UTF-8"),
+])
+def test_a_state_file_that_cannot_be_read_or_written_is_refused_at_start(tmp_path, monkeypatch, name, content, words):
+    monkeypatch.chdir(tmp_path)
+    if isinstance(content, bytes):
+        (tmp_path / name).write_bytes(content)
+    elif content is not None:
+        (tmp_path / name).write_text(content, encoding="utf-8")
+    res = CliRunner().invoke(main, ["sandbox", "--state", name])
+    assert res.exit_code == 2, res.output
+    [line] = [x for x in res.output.splitlines() if "--state" in x and "Try" not in x]
+    assert f"--state: {name!r}" in line and words in line and "e.g. --state sandbox.json" in line
+    assert "Traceback" not in res.output and "unexpected" not in res.output
