@@ -258,7 +258,7 @@ def projects_link(ctx: click.Context, slug: str, chats: tuple[str, ...], move: b
 
 
 @main.command()
-@click.option("--port", default=0, show_default=True, help="Port (0 = a free port).")
+@click.option("--port", type=click.IntRange(0, 65535), default=0, show_default=True, help="Port, 0–65535 (0 = a free port).")
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--state", "state_file", default=None, help="Keep the sandbox's data in this JSON file (read at start, written at Ctrl-C; its folder must exist).")
 @click.pass_context
@@ -269,7 +269,8 @@ def sandbox(ctx: click.Context, port: int, host: str, state_file: str | None) ->
 
 @main.command()
 @click.option("--once", is_flag=True, help="Run the demo pass and exit (no serving).")
-@click.option("--port", default=0, show_default=True, help="Port for the embedded sandbox (0 = free port).")
+@click.option("--port", type=click.IntRange(0, 65535), default=0, show_default=True,
+              help="Port for the embedded sandbox, 0–65535 (0 = a free port).")
 @click.option("--lang", type=click.Choice(["zh", "en"]), default="zh", show_default=True)
 @click.pass_context
 def demo(ctx: click.Context, once: bool, port: int, lang: str) -> None:

@@ -76,3 +76,11 @@ def test_a_state_file_that_cannot_be_read_or_written_is_refused_at_start(tmp_pat
     [line] = [x for x in res.output.splitlines() if "--state" in x and "Try" not in x]
     assert f"--state: {name!r}" in line and words in line and "e.g. --state sandbox.json" in line
     assert "Traceback" not in res.output and "unexpected" not in res.output
+
+
+@pytest.mark.parametrize("command", ["sandbox", "demo"])
+@pytest.mark.parametrize("port", ["99999", "-1"])
+def test_a_port_outside_0_65535_is_a_usage_error(command, port):
+    res = CliRunner().invoke(main, [command, "--port", port])  # used to be 'OSError: … port must be 0-65535', exit 1
+    assert res.exit_code == 2, res.output
+    assert "--port" in res.output and port in res.output and "0<=x<=65535" in res.output
