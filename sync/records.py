@@ -48,10 +48,11 @@ class _Bad:
 
     reason: str
     reason_en: str
+    shown: str = ""  # the value as people see it in the Base ("" → the cell's repr)
 
 
-def _bad(zh: str, en: str) -> _Bad:
-    return _Bad(zh, en)
+def _bad(zh: str, en: str, shown: str = "") -> _Bad:
+    return _Bad(zh, en, shown)
 
 
 WRONG_SHAPE = ("格式不符合字段类型", "value does not match the field type")
@@ -173,16 +174,28 @@ def _multi_select(options: tuple[str, ...]) -> Callable[[Any], tuple[list[str], 
     return dec
 
 
-def _ms(cell: Any) -> tuple[int | None, list[_Bad]]:
+def _ms(cell: Any, tz: tzinfo, with_time: bool) -> tuple[int | None, list[_Bad]]:
     if cell is None:
         return None, []
     if not _is_number(cell) or not math.isfinite(float(cell)):
         return None, [_bad("应为日期", "a date is expected")]
     if cell < MIN_MS:
-        return None, [_bad(f"日期早于 {MIN_YEAR} 年，不合理", f"date before {MIN_YEAR} is not plausible")]
+        return None, [_bad(f"日期早于 {MIN_YEAR} 年，不合理", f"date before {MIN_YEAR} is not plausible",
+                           _as_typed(cell, tz, with_time))]
     if cell >= _MAX_MS:
-        return None, [_bad(f"日期晚于 {MAX_YEAR} 年，不合理", f"date after {MAX_YEAR} is not plausible")]
+        return None, [_bad(f"日期晚于 {MAX_YEAR} 年，不合理", f"date after {MAX_YEAR} is not plausible",
+                           _as_typed(cell, tz, with_time))]
     return int(cell), []
+
+
+def _as_typed(ms: float, tz: tzinfo, with_time: bool) -> str:
+    """An implausible date cell (milliseconds) as the Base shows it, 1900-01-01, not -2208988800000;
+    "" when it is beyond what a date can hold."""
+    try:
+        when = datetime.fromtimestamp(ms / 1000, tz)
+    except (OverflowError, OSError, ValueError):
+        return ""
+    return when.replace(tzinfo=None).isoformat(" ", "minutes") if with_time else when.date().isoformat()
 
 
 def _date(tz: tzinfo) -> Callable[[Any], tuple[date | None, list[_Bad]]]:
@@ -193,7 +206,7 @@ def _date(tz: tzinfo) -> Callable[[Any], tuple[date | None, list[_Bad]]]:
             d = cache.get(cell)
             if d is not None:
                 return d, []
-        ms, bad = _ms(cell)
+        ms, bad = _ms(cell, tz, with_time=False)
         if ms is None:
             return None, bad
         d = cache.get(ms)
@@ -217,7 +230,7 @@ def _datetime(tz: tzinfo) -> Callable[[Any], tuple[datetime | None, list[_Bad]]]
             d = cache.get(cell)
             if d is not None:
                 return d, []
-        ms, bad = _ms(cell)
+        ms, bad = _ms(cell, tz, with_time=True)
         if ms is None:
             return None, bad
         d = cache.get(ms)
@@ -487,7 +500,8 @@ class RecordDecoder:
                 vals[i] = EMPTY_LIST if empty_list and not value else value
             if bad:
                 for b in bad:
-                    found.append((pos, DataProblem(table=key, record_id=rid, field=attr, value=short_repr(cell),
+                    found.append((pos, DataProblem(table=key, record_id=rid, field=attr,
+                                                   value=b.shown or short_repr(cell),
                                                    reason=b.reason, reason_en=b.reason_en)))
             if required:
                 required_seen += 1
@@ -535,7 +549,7 @@ class RecordDecoder:
             value, bad = dec(cell)
             values[attr] = EMPTY_LIST if empty_list and not value else value
             for b in bad:
-                problems.append(DataProblem(table=key, record_id=rid, field=attr, value=short_repr(cell),
+                problems.append(DataProblem(table=key, record_id=rid, field=attr, value=b.shown or short_repr(cell),
                                             reason=b.reason, reason_en=b.reason_en))
             if required and not bad and _is_empty(value):
                 problems.append(_missing(key, rid, attr))

@@ -306,3 +306,14 @@ def test_decoded_rows_share_empty_lists_and_option_strings():
     with pytest.raises(TypeError):
         a.approver += [Person(open_id="ou_x")]
     assert b.approver == [] and list(a.approver) + ["x"] == ["x"]  # copying still works
+
+
+@pytest.mark.parametrize("field_name, cell, shown", [
+    ("计划结束", int(datetime(1900, 1, 1, tzinfo=TZ).timestamp() * 1000), "1900-01-01"),  # was -2208… ms
+    ("计划结束", int(datetime(2200, 3, 4, tzinfo=TZ).timestamp() * 1000), "2200-03-04"),
+    ("计划结束", 10 ** 18, "1000000000000000000"),  # beyond any date: the number as it is
+])
+def test_an_implausible_date_is_shown_as_the_date_people_typed(field_name, cell, shown):
+    _, problems = decode_record(TASK, raw({"任务ID": "T1", "任务名称": "n", field_name: cell}), TZ)
+    [p] = problems
+    assert p.value == shown and f"（当前值：{shown}）" in p.describe() and f"= “{shown}”" in p.describe("en")
