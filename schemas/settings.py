@@ -24,6 +24,7 @@ from pydantic_settings import (
 from pydantic_settings import SettingsError as SourceError
 
 from gtm.schemas.money import ISO_LOOKALIKES
+from gtm.schemas.plan import FIRST_YEAR, LAST_YEAR, plausible_date
 from gtm.schemas.settings_table import example_for
 from gtm.schemas.templates import get_template
 
@@ -126,6 +127,14 @@ class Policy(BaseModel):
                 raise ValueError("not a JSON list; write the values separated by commas, or a JSON list "
                                  "with double quotes") from None
         return [x.strip() for x in text.split(",") if x.strip()]
+
+    @field_validator("extra_holidays", "extra_workdays")
+    @classmethod
+    def _plausible_days(cls, v: list[date]) -> list[date]:
+        bad = [d.isoformat() for d in v if not plausible_date(d)]
+        if bad:
+            raise ValueError(f"dates must be between {FIRST_YEAR} and {LAST_YEAR}, got {', '.join(bad[:3])}")
+        return v
 
     @field_validator("currency")
     @classmethod

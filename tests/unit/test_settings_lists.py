@@ -39,6 +39,7 @@ def test_a_list_is_one_value_comma_separated_or_json(monkeypatch, name, text, at
 @pytest.mark.parametrize("name, text, words", [
     ("GTM_POLICY__EXTRA_HOLIDAYS", '["2026-12-31"', "not a JSON list"),
     ("GTM_POLICY__EXTRA_HOLIDAYS", "2026-02-30", "valid date"),
+    ("GTM_POLICY__EXTRA_WORKDAYS", "2026-10-10,1900-01-01", "dates must be between 2000 and 2100, got 1900-01-01"),
     ("GTM_POLICY__ESCALATION_DAYS", "3,x", "valid integer"),
     ("GTM_POLICY__CURRENCY", "RMB", "RMB is not an ISO 4217 code; use CNY"),
 ])
