@@ -11,6 +11,7 @@ from __future__ import annotations
 from datetime import date
 from typing import NamedTuple
 
+from gtm.schemas import tables as T
 from gtm.schemas.plan import (
     DependencyStatus,
     EscalationLevel,
@@ -114,9 +115,10 @@ def risk_basis(score: int, likelihood: str, impact: str, level: str, placed: boo
             zh.append(HEADINGS["risk_blank"].zh)
             en.append(HEADINGS["risk_blank"].en)
     else:
-        for value, w, name_zh, name_en in ((likelihood, lk, "可能性", "likelihood"), (impact, im, "影响", "impact")):
-            zh.append(f"{name_zh} {w.zh}" if value else f"{name_zh}未填")
-            en.append(f"{name_en} {w.en}" if value else f"{name_en} blank")
+        risk = T.table("risk")
+        for value, w, f in ((likelihood, lk, risk.field("likelihood")), (impact, im, risk.field("impact"))):
+            zh.append(f"{f.name} {w.zh}" if value else f"{f.name}未填")
+            en.append(f"{f.en.lower()} {w.en}" if value else f"{f.en.lower()} blank")
     return Word(" · ".join(zh), " · ".join(en))
 
 

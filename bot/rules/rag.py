@@ -54,10 +54,6 @@ def _reason(color: str, code: str, zh: str, en: str, refs: list[RecordRef],
                   records=_kept(refs))
 
 
-def _most_late_first(o: OverdueItem) -> tuple[int, str, str]:
-    return -o.days_late, o.label, o.record_id
-
-
 def _kept(items: list[_T]) -> list[_T]:
     """All of `items`; under `digest_mode()` the first `DIGEST_RECORDS` (what answers keep)."""
     return items[:DIGEST_RECORDS] if in_digest() else items
@@ -80,9 +76,6 @@ def evaluate_rag(snapshot: PlanSnapshot, now: datetime, policy: Policy, findings
         items = by_table.get(table)
         if not items:
             return None
-        # the latest first, then by label: the same order on every run and every replica, whatever
-        # order the rows reached the mirror in
-        items = sorted(items, key=_most_late_first)
         refs = [o.ref or RecordRef(table=o.table, record_id=o.record_id, label=o.label)
                 for o in _kept(items)]
         return _reason(color, f"{table}_overdue", zh, en, refs,

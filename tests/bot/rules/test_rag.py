@@ -137,14 +137,3 @@ def test_blocked_tasks_reason_names_every_blocked_task_in_plan_order():
     assert reason.records == [ref("task", x) for x in snap.tasks if x.status == "阻塞"]
     assert reason.records[0].label == "T1 任务1" and "等共 8 项" in reason.text
 
-
-def test_overdue_reasons_list_the_latest_first_whatever_order_the_rows_came_in():
-    rows = [t("t1", name="官网", planned_end=LATE), t("t2", name="Deck", planned_end=LATE - timedelta(days=3)),
-            t("t3", name="培训", planned_end=LATE)]
-    texts = []
-    for order in (rows, rows[::-1]):
-        reason = next(r for r in run_checks(plan(tasks=list(order)), NOW, Policy()).rag.reasons
-                      if r.code == "task_overdue")
-        texts.append((reason.text, reason.text_en, [x.record_id for x in reason.records]))
-    assert texts[0] == texts[1]
-    assert texts[0][0].index("T2 Deck") < texts[0][0].index("T1 官网") < texts[0][0].index("T3 培训")
