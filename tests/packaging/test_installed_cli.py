@@ -60,7 +60,7 @@ def test_init_check_report_and_mention_end_to_end_from_the_installed_wheel(insta
 
     check = installed.run("gtm", "check", "--as-of", AS_OF, cwd=cwd, COLUMNS="160")
     assert check.returncode == 0, check.stderr + check.stdout
-    assert "整体状态 / status: red" in check.stdout and "written" in check.stdout
+    assert "整体状态 / status: 红色 / red" in check.stdout and "written" in check.stdout
 
     report = installed.run("gtm", "report", "--as-of", AS_OF, cwd=cwd, COLUMNS="160")
     assert report.returncode == 0, report.stderr + report.stdout
