@@ -46,8 +46,9 @@ def answer_my_tasks(cmd: Command, ctx: AskContext) -> Answer:
 
 def answer_overdue(cmd: Command, ctx: AskContext) -> Answer:
     day = local_date(now_of(ctx), ctx.policy).isoformat()
-    if ctx.chat_type == "p2p" and not cmd.arg and ctx.current() is None:
-        # p2p: the asker's own overdue items across all their projects, grouped by project
+    if ctx.chat_type == "p2p" and not cmd.arg and not cmd.project and ctx.current() is None:
+        # p2p: the asker's own overdue items across all their projects, grouped by project (a
+        # project named in the question asks for that project's overdue items, as in its group)
         scope = ctx.scope()
         if scope:
             return "items", item_list("overdue", ctx, lambda ix: ix.owned_by(ctx.asker).before(day), scope)

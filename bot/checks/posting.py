@@ -103,8 +103,8 @@ def run_weekly_report(runtime: Runtime, project: ProjectRuntime, now: datetime, 
         log.warning("report %s of %s not posted: the project has no group chat", view.week, project.slug)
         run.outcomes.append(SendOutcome(
             "report", view.week, "—", "single", "skipped",
-            f"项目没有关联群聊，周报未发送：gtm projects link {project.slug} oc_… / no group chat linked, "
-            f"not posted: gtm projects link {project.slug} oc_…"))
+            f"项目没有关联群聊，周报未发送：gtm projects link {project.slug} --chat oc_… / no group chat "
+            f"linked, not posted: gtm projects link {project.slug} --chat oc_…"))
     if not chats or any(getattr(o, "status", "") == "sent" for o in run.outcomes):
         mirror = runtime.mirror(project)
         if not any(r.week == view.week for r in snapshot.reports):

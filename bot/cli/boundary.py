@@ -5,6 +5,7 @@ the traceback only with `gtm --debug …`. Bad input and setup problems the mess
 from __future__ import annotations
 
 import logging
+import os
 import sys
 import traceback
 from typing import NoReturn
@@ -17,6 +18,9 @@ log = logging.getLogger("gtm.cli")
 
 
 def report_failure(ctx: click.Context, exc: Exception) -> NoReturn:
+    if isinstance(exc, BrokenPipeError):  # `gtm check | head -1`: the reader has what it wanted
+        _quiet_stdout()
+        sys.exit(0)
     debug = bool(ctx.find_root().meta.get("gtm_debug"))
     if debug:
         traceback.print_exc()
@@ -27,3 +31,10 @@ def report_failure(ctx: click.Context, exc: Exception) -> NoReturn:
         hint = "" if debug else "; 加 --debug 查看详情 / add --debug for details"
         click.echo(f"  (日志编号 / log id {f.log_id}{hint})", err=True)
     sys.exit(f.exit_code)
+
+
+def _quiet_stdout() -> None:
+    """Point stdout at /dev/null, so the interpreter's own flush at exit does not fail on the
+    closed pipe a second time (the recipe of the `signal` module's documentation)."""
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.stdout.fileno())

@@ -244,7 +244,7 @@ def _print_access(console: Console, access: AccessReport, lang: str, members: in
         console.print("可访问 / has access: " + "、".join(who) + (
             f"；另有 {others} 个协作者 / {others} other collaborator(s)" if others > 0 else ""))
     elif members:
-        console.print(f"可访问 / has access: 已有 {members} 个协作者，本次未改动 / {members} collaborators "
+        console.print(f"可访问 / has access: 已有 {members} 个协作者，本次未改动 / {members} collaborator(s) "
                       "already, unchanged (to add: --chat/--pm/--admin)")
     else:
         console.print("可访问 / has access: 仅应用 / the app only — pass --chat/--pm/--admin")

@@ -75,9 +75,9 @@ def test_a_report_with_no_group_chat_says_so_with_the_fix_and_is_still_kept(gtm,
     data = json.loads(out)
     assert data["posted"] is False
     (row,) = data["notices"]
-    assert row["status"] == "skipped" and "gtm projects link solo oc_" in row["why"]
+    assert row["status"] == "skipped" and "gtm projects link solo --chat oc_" in row["why"]
     code, out, _ = gtm("projects", "--json")
     assert json.loads(out)[0]["last_report_at"]  # kept: archived, and next week's "what changed" has it
     code, out, _ = gtm("doctor", "--json")
     (chat,) = [f for f in json.loads(out)["findings"] if f["project"] == "solo" and "group chat" in f["check"]]
-    assert chat["status"] == "warn" and chat["fix"] == "gtm projects link solo oc_…"
+    assert chat["status"] == "warn" and chat["fix"] == "gtm projects link solo --chat oc_…"

@@ -238,8 +238,10 @@ def test_mentions_answer_for_the_groups_project_and_p2p_spans_projects(shared, r
     picked = text_of(_ask(shared, None, "王芳", f"状态 {b.name}"))
     assert b.name in picked and a.name not in picked
     # a project named anywhere in the sentence narrows a p2p answer to it, name first or last
-    late_b_p2p = text_of(_ask(shared, None, "王芳", f"{b.name} 逾期"))
+    late_b_p2p = text_of(_ask(shared, None, "王芳", f"{b.name} 逾期"))  # that project's overdue items, as in its group
     assert "客户需求调研报告" in late_b_p2p and "官网产品页上线" not in late_b_p2p and a.name not in late_b_p2p
+    late_a_p2p = text_of(_ask(shared, None, "陈静", f"逾期 {a.name}"))  # not only 陈静's own: 王芳's and 刘洋's too
+    assert "官网产品页上线" in late_a_p2p and "销售 Deck 定稿" in late_a_p2p and "客户需求调研报告" not in late_a_p2p
     mine_a = text_of(_ask(shared, None, "王芳", f"我的任务 {a.name}"))
     assert "官网产品页上线" in mine_a and "客户需求调研报告" not in mine_a
 

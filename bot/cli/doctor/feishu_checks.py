@@ -202,7 +202,7 @@ class FeishuChecks(Checks):
             self.add(label + "项目群 / group chat", WARN,
                      "没有关联群聊：周报不会发出，群里也无法 @机器人 / no group chat: the weekly report is not "
                      "posted and nobody can @mention the bot",
-                     f"gtm projects link {t.slug} oc_…")
+                     f"gtm projects link {t.slug} --chat oc_…")
         for chat in t.chat_ids:
             seen_chats.add(chat)
             first_member = self.check_chat(chat, label) or first_member
