@@ -17,6 +17,9 @@ Help and the answer to an unknown question read the table itself, so they live h
 """
 from __future__ import annotations
 
+import re
+from collections.abc import Callable
+
 from gtm.bot.cards import views as V
 from gtm.bot.chat.command import Answer, Command, Intent
 from gtm.bot.chat.context import AskContext, now_of
@@ -69,12 +72,35 @@ def help_view(ctx: AskContext, unknown: str = "", suggested: list[str] | None = 
     """Every listed intent with its help text; for an unknown question, the question as typed
     and the nearest intents as buttons."""
     intents = registry()
-    cmds = [V.HelpCommand(zh=it.example or it.zh, en=it.example or it.en, what=it.help_zh, what_en=it.help_en)
-            for it in intents.values() if it.listed]
+    own = _own_ids(ctx)
+    cmds = [V.HelpCommand(zh=own(it.example) or it.zh, en=own(it.example) or it.en, what=own(it.help_zh),
+                          what_en=own(it.help_en)) for it in intents.values() if it.listed]
     choices = [V.HelpChoice(zh=intents[n].zh, en=intents[n].en, value={"a": "ask", "q": intents[n].zh})
                for n in (suggested or []) if n in intents][:3]
     return V.HelpView(project_name=ctx.project_name, unknown=unknown, suggestions=[c.zh for c in choices],
                       choices=choices, commands=cmds)
+
+
+_PLAIN_ID = re.compile(r"[A-Za-z][A-Za-z0-9-]{0,11}")
+_GTM_CODE = re.compile(r"(?<![A-Za-z0-9])M3(?![0-9])")
+
+
+def _own_ids(ctx: AskContext) -> Callable[[str], str]:
+    """The help's examples in the plan's own IDs: a sales plan's "S1-01" / "S1", a campaign's
+    "M001" / "MS1" instead of the gtm template's "T-301" / "M3" (which that plan does not have)."""
+    snap = ctx.snapshot
+    # people's text is data: only an ID of plain letters, digits and dashes becomes an example
+    task = next((t.task_id for t in snap.tasks if _PLAIN_ID.fullmatch(t.task_id)), "") if snap else ""
+    code = next((m.code for m in snap.milestones if _PLAIN_ID.fullmatch(m.code)), "") if snap else ""
+
+    def own(text: str) -> str:
+        if task:
+            text = text.replace("T-301", task)
+        if code:
+            text = _GTM_CODE.sub(lambda _: code, text)
+        return text
+
+    return own
 
 
 def answer_help(cmd: Command, ctx: AskContext) -> Answer:

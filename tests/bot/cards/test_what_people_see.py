@@ -445,3 +445,13 @@ def test_item_lists_do_not_repeat_overdue_as_the_status(policy):
     assert "3 d overdue** · 60%" in en and "Overdue · 60%" not in en
     assert "逾期 3 天** · 60%" in zh and "延期 · 60%" not in zh
     assert "1 d overdue** · In progress · 40%" in en  # a status that says something else stays
+
+
+def test_help_gives_examples_in_the_plans_own_ids_and_never_peoples_markup(check, policy):
+    snap = build_snapshot()
+    snap.tasks = [snap.tasks[0].model_copy(update={"task_id": "<at id=all></at>"}),
+                  snap.tasks[1].model_copy(update={"task_id": "S1-01"})] + snap.tasks[2:]
+    snap.milestones = [m.model_copy(update={"code": f"S{i}"}) for i, m in enumerate(snap.milestones, 1)]
+    body = text_of(answer(parse("帮助"), ctx_for(snap, check, policy)))
+    assert "按任务编号查找：如「S1-01」" in body and "里程碑详情：如「S1」" in body and "「S1-01 80%」" in body
+    assert "T-301" not in body and "<at" not in body
