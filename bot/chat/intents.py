@@ -161,7 +161,7 @@ INTENTS: tuple[Intent, ...] = (
         answer_report, words=("weekly report", "weekly", "报告"),
         synonyms=("本周周报", "这周周报", "周报告", "汇报", "weekly report", "status report")),
     Intent(
-        "data_problems", "数据问题", "data problems", "表格中无法识别的数据", "Cells the bot cannot read",
+        "data_problems", "数据问题", "data problems", "表格中需要修正的数据（空、无法识别或矛盾）", "Cells to fix: empty, unreadable or contradictory",
         answer_data_problems, words=("data problem", "数据", "data", "problems"), synonyms=("数据有问题", "bad data")),
     Intent(
         "portfolio", "全部项目", "portfolio", "我参与的全部项目", "All my projects",
