@@ -38,7 +38,7 @@ def check_state_file(path: str | Path) -> None:
     """Before the sandbox starts: the file can be written at shutdown (its folder exists and is
     writable; an existing file is a writable regular file). Reading it is `read_state_file`."""
     p = Path(path)
-    folder = p.parent if str(p.parent) else Path(".")
+    folder = p.parent  # "." for a bare file name
     if p.is_dir():
         raise StateFileError(f"--state {str(path)!r}: 是文件夹，不是文件 / is a folder, not a file; {_GOOD}")
     if not folder.is_dir():

@@ -53,6 +53,7 @@ class AccessReport:
     roles_created: list[str] = field(default_factory=list)
     role_members_added: int = 0
     fallback: str = ""  # why strict mode fell back to the default grants (zh / en)
+    members: int = 0  # collaborators of the Base after the grants (those given and any others)
 
     @property
     def ok(self) -> bool:
@@ -153,6 +154,7 @@ def grant_access(gateway: Gateway, app_token: str, *, chat_ids: list[str] | None
                 report.errors.append(f"无法给{g.label} {g.given} 授权：{exc} / could not grant {g.given}: {exc}")
             continue
         report.granted.append(g)
+    report.members = len(existing.keys() | {(g.member_type, g.member_id) for g in report.granted})
     return report
 
 

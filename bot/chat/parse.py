@@ -62,10 +62,16 @@ def _vocabulary() -> Vocabulary:
     return words, syns
 
 
-def _contains(norm: str, phrase: str) -> bool:
+def _find(norm: str, phrase: str) -> int:
+    """Where `phrase` starts in `norm` (-1: not there); a Latin phrase only as a whole word."""
     if not phrase.isascii():
-        return phrase in norm
-    return re.search(r"(?<![a-z0-9])" + re.escape(phrase) + r"(?![a-z0-9])", norm) is not None
+        return norm.find(phrase)
+    m = re.search(r"(?<![a-z0-9])" + re.escape(phrase) + r"(?![a-z0-9])", norm)
+    return m.start() if m else -1
+
+
+def _contains(norm: str, phrase: str) -> bool:
+    return _find(norm, phrase) >= 0
 
 
 def _when(norm: str) -> When:
@@ -79,18 +85,14 @@ def _named_project(norm: str, projects: Iterable[str]) -> tuple[str, str]:
     """(the project named in `norm`, `norm` without it): the longest name found, a Latin name as a
     whole word; ("", norm) when none is. Taken out before the words are read, so a name holding a
     command word ("营销活动执行进度": 进度) does not decide the command."""
-    found = ""
+    found, low, at = "", "", -1
     for name in projects:
-        low = normalise(name)
-        if len(low) >= 2 and len(low) > len(normalise(found)) and _contains(norm, low):
-            found = name
+        phrase = normalise(name)
+        if len(phrase) >= 2 and len(phrase) > len(low) and (where := _find(norm, phrase)) >= 0:
+            found, low, at = name, phrase, where
     if not found:
         return "", norm
-    low = normalise(found)
-    at = norm.find(low) if not low.isascii() else re.search(
-        r"(?<![a-z0-9])" + re.escape(low) + r"(?![a-z0-9])", norm).start()  # type: ignore[union-attr]
-    rest = (norm[:at] + " " + norm[at + len(low):]).strip()
-    return found, normalise(rest)
+    return found, normalise(norm[:at] + " " + norm[at + len(low):])
 
 
 def parse(text: str, milestones: Iterable[str] = (), projects: Iterable[str] = ()) -> Command:

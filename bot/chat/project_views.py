@@ -206,21 +206,16 @@ def critical_path_view(p: ProjectData, now: datetime, policy: Policy) -> V.Criti
                    for blocked, group in groups for st in group}
         steps, steps_en = [], []
         for st in path.steps:
-            who = st.task.owner.label() if st.task.owner else ""
-            fin = V.iso(st.forecast.finish)
             late = bool(st.forecast.finish and st.task.planned_end and st.forecast.finish > st.task.planned_end)
-            mark = "⚠️ " if late else ""
-            what = trouble.get(st.task.record_id)
-            steps.append(f"{mark}{st.task.label}" + (f"（{who}）" if who else "")
-                         + (f" · {what.zh}" if what else "") + f" · 预计 {fin}")
-            steps_en.append(f"{mark}{st.task.label}" + (f" ({who})" if who else "")
-                            + (f" · {what.en}" if what else "") + f" · forecast {fin}")
+            line = _step_line("⚠️ " if late else "", st, trouble.get(st.task.record_id))
+            steps.append(line.zh)
+            steps_en.append(line.en)
         if path.dependency is not None:
             d = path.dependency
             steps.append(f"⚠️ 依赖「{d.item}」待确认 · 需要日期 {V.iso(d.needed_by)}")
             steps_en.append(f"⚠️ Dependency \"{d.item}\" pending · needed by {V.iso(d.needed_by)}")
         on_chain = {st.task.record_id for st in path.steps}
-        watch = [_watch_line(st, trouble[st.task.record_id], blocked)
+        watch = [_step_line("⛔ " if blocked else "⏰ ", st, trouble[st.task.record_id])
                  for blocked, group in groups for st in group if st.task.record_id not in on_chain]
         rows.append(V.PathMilestone(label=m.label, owner_name=m.owner.label() if m.owner else "",
                                     target=V.iso(f.target), forecast=V.iso(f.finish), late_days=f.late_days,
@@ -240,14 +235,14 @@ def _trouble(task: Task, today: date, blocked: bool) -> Word:
     return overdue_phrase(late) if late > 0 else status_word(TaskStatus.OVERDUE.value)
 
 
-def _watch_line(step: PathStep, what: Word, blocked: bool) -> Word:
-    """An overdue or blocked task under its milestone: "⏰ T-301 名称（王芳）· 逾期 3 天 · 预计 12-08"."""
+def _step_line(mark: str, step: PathStep, what: Word | None) -> Word:
+    """A task on a milestone's chain or feeding it: "⏰ T-301 名称（王芳）· 逾期 3 天 · 预计 12-08"."""
     t = step.task
     who = t.owner.label() if t.owner else ""
     fin = V.iso(step.forecast.finish)
-    mark = "⛔ " if blocked else "⏰ "
-    return Word(f"{mark}{t.label}" + (f"（{who}）" if who else "") + f" · {what.zh} · 预计 {fin}",
-                f"{mark}{t.label}" + (f" ({who})" if who else "") + f" · {what.en} · forecast {fin}")
+    return Word(f"{mark}{t.label}" + (f"（{who}）" if who else "") + (f" · {what.zh}" if what else "") + f" · 预计 {fin}",
+                f"{mark}{t.label}" + (f" ({who})" if who else "") + (f" · {what.en}" if what else "")
+                + f" · forecast {fin}")
 
 
 def _forecast_note(rows: list[V.PathMilestone]) -> dict[str, str]:

@@ -20,7 +20,7 @@ from gtm.bot.runtime import Runtime
 from gtm.bot.validate import BadArgument, check_plan_end, check_slug, parse_start
 from gtm.schemas.plan import Person
 from gtm.schemas.templates import get_template
-from gtm.sync.access import AccessReport, apply_strict_permissions, grant_access, list_members
+from gtm.sync.access import AccessReport, apply_strict_permissions, grant_access
 from gtm.sync.binding import BaseBinding
 from gtm.sync.feishu.errors import FeishuError
 from gtm.sync.mirror import Mirror
@@ -213,7 +213,7 @@ def run_init(app: Runtime, *, project: str | None, template: str | None, name: s
                   f"API: {result.reads} 读 / reads, {result.writes} 写 / writes")
     console.print(f"多维表格 / Base: [bold]{result.base_url or result.binding.app_token}[/]")
     if access is not None:
-        _print_access(console, access, lang, _member_count(app, result.binding.app_token))
+        _print_access(console, access, lang)
     # a renamed field is followed (sync keeps working): reported, but not a failure
     to_act = [f for f in result.problems if f.severity == "error" or f.fixable]
     if to_act and not repair:
@@ -225,21 +225,14 @@ def run_init(app: Runtime, *, project: str | None, template: str | None, name: s
 _PERM_ZH = {"view": "可查看", "edit": "可编辑", "full_access": "可管理"}
 
 
-def _member_count(app: Runtime, app_token: str) -> int | None:
-    """How many collaborators the Base has now (None when Feishu does not say)."""
-    try:
-        return len(list_members(app.gateway, app_token))
-    except FeishuError:
-        return None
-
-
-def _print_access(console: Console, access: AccessReport, lang: str, members: int | None = None) -> None:
+def _print_access(console: Console, access: AccessReport, lang: str) -> None:
     """Who has access (new grants marked), then whatever went wrong, each naming what was given.
     A run given fewer people than the Base has (`gtm init --repair` of a shared Base) counts the
     others, and a run given nobody says who is there already, not "the app only"."""
     who = [f"{g.label} {g.given}（{_PERM_ZH.get(g.perm, g.perm)} / {g.perm}，新授权 / new）" for g in access.granted]
     who += [f"{g.label} {g.given}（{_PERM_ZH.get(g.perm, g.perm)} / {g.perm}）" for g in access.already]
-    others = (members or 0) - len(who)
+    members = access.members
+    others = members - len(who)
     if who:
         console.print("可访问 / has access: " + "、".join(who) + (
             f"；另有 {others} 个协作者 / {others} other collaborator(s)" if others > 0 else ""))

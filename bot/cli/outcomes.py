@@ -5,12 +5,11 @@ open_id), and what happened, with the reason only where the result alone does no
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import Protocol
-
 from rich.markup import escape
 from rich.table import Table
 
 from gtm.bot.catalogue import Word
+from gtm.bot.checks.notify import SendOutcome
 from gtm.schemas.plan import Person
 
 RULES: dict[str, Word] = {
@@ -42,15 +41,6 @@ _COLORS = {"sent": "green", "queued": "yellow", "failed": "red", "pending": "yel
 _SAID = {"sent": ("已发送 / sent",), "dry_run": ("将发送 / would send",)}
 
 
-class Outcome(Protocol):
-    rule: str
-    record: str
-    recipient: str
-    action: str
-    status: str
-    why: str
-
-
 def rule_name(rule: str, lang: str = "zh") -> str:
     """"问题升级", "逾期汇总（逾期 + 即将到期）": a notice kind, or a digest of kinds (`digest:a+b`);
     an unknown rule as it is."""
@@ -69,14 +59,14 @@ def recipient_name(recipient: str, people: Mapping[str, Person]) -> str:
     return person.label() if person is not None else recipient
 
 
-def outcomes_table(outcomes: Sequence[Outcome], title: str, *, people: Mapping[str, Person] | None = None,
+def outcomes_table(outcomes: Sequence[SendOutcome], title: str, *, people: Mapping[str, Person] | None = None,
                    lang: str = "zh") -> Table:
     """People's text (record names, people's names, error reasons) is data, never markup."""
     t = Table(title=title, show_lines=False)
     for col in ("规则 / rule", "记录 / record", "接收人 / recipient", "结果 / result"):
         t.add_column(col, overflow="fold")
     for o in outcomes:
-        st = getattr(o, "status", "")
+        st = o.status
         word = STATUSES.get(st)
         shown = (word.en if lang == "en" else word.zh) if word else st
         why = "" if o.why in _SAID.get(st, ()) else o.why
@@ -85,5 +75,5 @@ def outcomes_table(outcomes: Sequence[Outcome], title: str, *, people: Mapping[s
     return t
 
 
-def outcome_json(o: Outcome) -> dict[str, str]:
+def outcome_json(o: SendOutcome) -> dict[str, str]:
     return {k: str(getattr(o, k, "") or "") for k in ("rule", "record", "recipient", "action", "status", "why")}
